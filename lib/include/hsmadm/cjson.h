@@ -1,0 +1,48 @@
+/*
+ * cjson.h - canonical JSON (RFC 8785, JCS) on top of jansson, for documents
+ * made of objects, arrays, strings, integers, true, false and null.
+ *
+ * Parsing is strict: duplicate keys, invalid UTF-8, non-integer numbers
+ * (1.0, 1e3), integers beyond +-(2^53-1), trailing garbage, and nesting deeper
+ * than 64 are refused with HSM_ERR_FORMAT and a message that says which.
+ * Serializing sorts object keys by UTF-16 code units and escapes strings
+ * exactly as RFC 8785 3.2.2.2 says; the output has no whitespace.
+ */
+#ifndef HSMADM_CJSON_H
+#define HSMADM_CJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "hsmadm/err.h"
+
+#define CJSON_MAX_DEPTH 64
+#define CJSON_MAX_INT   9007199254740991LL   /* 2^53 - 1 */
+
+/* Parse len bytes (need not be NUL-terminated). *out is a new reference. */
+hsm_rc cjson_parse(const char *buf, size_t len, json_t **out);
+
+/* Canonical bytes of v, malloc'ed, NUL-terminated; *len excludes the NUL.
+ * A real number or an out-of-range integer anywhere in v is HSM_ERR_FORMAT. */
+hsm_rc cjson_dump(const json_t *v, char **out, size_t *len);
+
+/* SHA-256 of the canonical bytes of v. */
+hsm_rc cjson_digest(const json_t *v, uint8_t out[32]);
+
+/* Strict typed getters for parsed documents: a missing key or wrong type is
+ * HSM_ERR_FORMAT with a message naming the key. */
+hsm_rc cjson_get_str(const json_t *obj, const char *key, const char **out);
+hsm_rc cjson_get_int(const json_t *obj, const char *key, long long *out);
+hsm_rc cjson_get_obj(const json_t *obj, const char *key, json_t **out);
+hsm_rc cjson_get_arr(const json_t *obj, const char *key, json_t **out);
+hsm_rc cjson_get_bool(const json_t *obj, const char *key, int *out);
+/* A hex string field decoded to exactly n bytes. */
+hsm_rc cjson_get_hex(const json_t *obj, const char *key, uint8_t *out, size_t n);
+
+/* Read a whole file and cjson_parse it (max 64 MiB). */
+hsm_rc cjson_load_file(const char *path, json_t **out);
+/* Canonical bytes + "\n" written atomically: tmp file, fsync, rename, fsync dir.
+ * mode is the file mode (e.g. 0600). */
+hsm_rc cjson_save_file(const char *path, const json_t *v, int mode);
+
+#endif
