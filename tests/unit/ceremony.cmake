@@ -1,0 +1,2 @@
+# area "ceremony": key-part transport, key-part envelopes, ceremony logic.
+hsm_unit_test(test_kpwrap SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_kpwrap.c LIBS hsmadm LABELS ceremony)
