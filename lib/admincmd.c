@@ -35,7 +35,6 @@ static const struct {
 	{ ADMINCMD_OP_MK_LOAD_PART,      NEED_ONE, 1 },
 	{ ADMINCMD_OP_MK_COMMIT,         NEED_SIG, 1 },
 	{ ADMINCMD_OP_MK_ACTIVATE,       NEED_ONE, 1 },
-	{ ADMINCMD_OP_MK_FINALIZE,       NEED_ONE, 1 },
 	{ ADMINCMD_OP_MK_CLEAR_PENDING,  NEED_ONE, 1 },
 	{ ADMINCMD_OP_MK_DESTROY_OLD,    NEED_SIG, 1 },
 };
@@ -163,8 +162,8 @@ admincmd_required_sigs(const char *op, const json_t *params,
 			/* Leaving imprint mode takes the NEW signature threshold. */
 			if (params == NULL)
 				return hsm_fail(HSM_ERR_USAGE,
-				    "thresholds-set in imprint mode needs its params");
-			if ((rc = get_int_range(params, "sig", 1, ADMINCMD_MAX_THRESHOLD,
+				    "thresholds.set in imprint mode needs its params");
+			if ((rc = get_int_range(params, "signature", 1, ADMINCMD_MAX_THRESHOLD,
 			    &v)) != HSM_OK)
 				return rc;
 			*needed = (unsigned)v;
@@ -191,16 +190,55 @@ check_ski_field(const json_t *params, uint8_t ski[HSM_SKI_LEN])
 }
 
 hsm_rc
+admincmd_pubkey_from_hex(const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN])
+{
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	hsm_curve c;
+	EVP_PKEY *k = NULL;
+	hsm_rc rc;
+
+	if (pub)
+		*pub = NULL;
+	if (hex == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "admincmd_pubkey_from_hex: no key");
+	if ((rc = hex_decode(hex, &pt, &n)) != HSM_OK)
+		return hsm_fail_wrap(rc, "public key");
+	switch (n) {
+	case 65:  c = HSM_CURVE_P256; break;
+	case 97:  c = HSM_CURVE_P384; break;
+	case 133: c = HSM_CURVE_P521; break;
+	default:  c = HSM_CURVE_NONE; break;
+	}
+	if (c == HSM_CURVE_NONE || pt[0] != 0x04) {
+		rc = hsm_fail(HSM_ERR_FORMAT, "the public key must be an uncompressed "
+		    "point (04||X||Y) on P-256, P-384 or P-521");
+		goto out;
+	}
+	if ((rc = crypto_ec_from_point(c, pt, n, &k)) != HSM_OK) {
+		rc = hsm_fail(HSM_ERR_FORMAT, "the public key is not a point on its curve");
+		goto out;
+	}
+	if (ski && (rc = crypto_ski(k, ski)) != HSM_OK)
+		goto out;
+	if (pub) {
+		*pub = k;
+		k = NULL;
+	}
+	rc = HSM_OK;
+out:
+	EVP_PKEY_free(k);
+	free(pt);
+	return rc;
+}
+
+hsm_rc
 admincmd_check_params(const char *op, const json_t *params)
 {
-	static const char *const add_keys[] = { "ski", "pub", "name", "identity" };
+	static const char *const add_keys[] = { "pubkey", "name", "identity" };
 	static const char *const rm_keys[] = { "ski" };
-	static const char *const thr_keys[] = { "sig", "rev" };
-	uint8_t ski[HSM_SKI_LEN], ski2[HSM_SKI_LEN];
-	uint8_t *der = NULL;
-	size_t derlen = 0;
-	EVP_PKEY *pub = NULL;
-	hsm_curve curve;
+	static const char *const thr_keys[] = { "signature", "revocation" };
+	uint8_t ski[HSM_SKI_LEN];
 	const char *s;
 	long long v;
 	hsm_rc rc;
@@ -212,58 +250,35 @@ admincmd_check_params(const char *op, const json_t *params)
 		return hsm_fail(HSM_ERR_FORMAT, "params of %s must be an object", op);
 
 	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0) {
-		if ((rc = only_keys(params, add_keys, 4, "admin-add params")) != HSM_OK)
-			goto out;
-		if ((rc = check_ski_field(params, ski)) != HSM_OK)
-			goto out;
-		if ((rc = cjson_get_str(params, "pub", &s)) != HSM_OK)
-			goto out;
-		if ((rc = b64_decode(s, &der, &derlen)) != HSM_OK) {
-			rc = hsm_fail_wrap(rc, "admin-add: field \"pub\"");
-			goto out;
-		}
-		if ((rc = crypto_pub_from_der(der, derlen, &pub)) != HSM_OK) {
-			rc = hsm_fail(HSM_ERR_FORMAT,
-			    "admin-add: field \"pub\" is not an EC public key");
-			goto out;
-		}
-		if (crypto_ec_curve(pub, &curve) != HSM_OK || curve == HSM_CURVE_NONE) {
-			rc = hsm_fail(HSM_ERR_FORMAT,
-			    "admin-add: the public key must be on P-256, P-384 or P-521");
-			goto out;
-		}
-		if ((rc = crypto_ski(pub, ski2)) != HSM_OK)
-			goto out;
-		if (memcmp(ski, ski2, HSM_SKI_LEN) != 0) {
-			rc = hsm_fail(HSM_ERR_FORMAT,
-			    "admin-add: \"ski\" is not the SKI of \"pub\"");
-			goto out;
-		}
+		if ((rc = only_keys(params, add_keys, 3, "admin.add params")) != HSM_OK)
+			return rc;
+		if ((rc = cjson_get_str(params, "pubkey", &s)) != HSM_OK)
+			return rc;
+		if ((rc = admincmd_pubkey_from_hex(s, NULL, ski)) != HSM_OK)
+			return hsm_fail_wrap(rc, "admin.add: field \"pubkey\"");
 		if ((rc = cjson_get_str(params, "name", &s)) != HSM_OK ||
 		    (rc = check_text(s, ADMINCMD_NAME_MAX, "administrator name")) != HSM_OK)
-			goto out;
+			return rc;
 		if ((rc = cjson_get_str(params, "identity", &s)) != HSM_OK ||
 		    (rc = check_text(s, ADMINCMD_IDENTITY_MAX, "administrator identity")) != HSM_OK)
-			goto out;
-	} else if (strcmp(op, ADMINCMD_OP_ADMIN_REMOVE) == 0) {
-		if ((rc = only_keys(params, rm_keys, 1, "admin-remove params")) != HSM_OK)
-			goto out;
-		rc = check_ski_field(params, ski);
-	} else if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0) {
-		if ((rc = only_keys(params, thr_keys, 2, "thresholds-set params")) != HSM_OK)
-			goto out;
-		if ((rc = get_int_range(params, "sig", 1, ADMINCMD_MAX_THRESHOLD, &v)) != HSM_OK)
-			goto out;
-		rc = get_int_range(params, "rev", 1, ADMINCMD_MAX_THRESHOLD, &v);
-	} else if (strcmp(op, ADMINCMD_OP_ZEROIZE) == 0) {
-		rc = only_keys(params, NULL, 0, "zeroize params");
-	} else {
-		rc = HSM_OK;
+			return rc;
+		return HSM_OK;
 	}
-out:
-	EVP_PKEY_free(pub);
-	free(der);
-	return rc;
+	if (strcmp(op, ADMINCMD_OP_ADMIN_REMOVE) == 0) {
+		if ((rc = only_keys(params, rm_keys, 1, "admin.remove params")) != HSM_OK)
+			return rc;
+		return check_ski_field(params, ski);
+	}
+	if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0) {
+		if ((rc = only_keys(params, thr_keys, 2, "thresholds.set params")) != HSM_OK)
+			return rc;
+		if ((rc = get_int_range(params, "signature", 1, ADMINCMD_MAX_THRESHOLD, &v)) != HSM_OK)
+			return rc;
+		return get_int_range(params, "revocation", 1, ADMINCMD_MAX_THRESHOLD, &v);
+	}
+	if (strcmp(op, ADMINCMD_OP_ZEROIZE) == 0)
+		return only_keys(params, NULL, 0, "zeroize params");
+	return HSM_OK;
 }
 
 /* ---- construction and parsing ---- */
@@ -358,7 +373,7 @@ check_body(const json_t *body)
 static hsm_rc
 check_sigs(const json_t *sigs)
 {
-	static const char *const skeys[] = { "ski", "sig" };
+	static const char *const skeys[] = { "ski", "signature" };
 	uint8_t ski[HSM_SKI_LEN], ski2[HSM_SKI_LEN];
 	uint8_t *der = NULL;
 	size_t derlen, i, j;
@@ -375,10 +390,10 @@ check_sigs(const json_t *sigs)
 			return hsm_fail(HSM_ERR_FORMAT, "signature %zu is not an object", i);
 		if ((rc = only_keys(e, skeys, 2, "signature")) != HSM_OK ||
 		    (rc = cjson_get_hex(e, "ski", ski, HSM_SKI_LEN)) != HSM_OK ||
-		    (rc = cjson_get_str(e, "sig", &s)) != HSM_OK)
+		    (rc = cjson_get_str(e, "signature", &s)) != HSM_OK)
 			return hsm_fail_wrap(rc, "signature %zu", i);
 		if ((rc = b64_decode(s, &der, &derlen)) != HSM_OK)
-			return hsm_fail_wrap(rc, "signature %zu: field \"sig\"", i);
+			return hsm_fail_wrap(rc, "signature %zu: field \"signature\"", i);
 		free(der);
 		der = NULL;
 		if (derlen == 0 || derlen > ADMINCMD_SIG_MAX)
@@ -672,7 +687,7 @@ admincmd_sign(admincmd *cmd, hsm_signer *s)
 		goto out;
 	hex_encode_buf(ski, HSM_SKI_LEN, ski_hex);
 	if (json_array_append_new(cmd->sigs,
-	    json_pack("{s:s, s:s}", "ski", ski_hex, "sig", b64)) != 0) {
+	    json_pack("{s:s, s:s}", "ski", ski_hex, "signature", b64)) != 0) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory adding a signature");
 		goto out;
 	}
@@ -842,7 +857,7 @@ admincmd_verify_for_domain(const admincmd *cmd, const char *module, unsigned dom
 		char sk[17];
 
 		if ((rc = cjson_get_hex(e, "ski", ski, HSM_SKI_LEN)) != HSM_OK ||
-		    (rc = cjson_get_str(e, "sig", &s)) != HSM_OK)
+		    (rc = cjson_get_str(e, "signature", &s)) != HSM_OK)
 			goto out;
 		ski_short(ski, sk);
 		for (j = 0; j < nadmins; j++)
@@ -944,9 +959,13 @@ admincmd_summary(const admincmd *cmd, char **out)
 	op = cmd->op;
 	p = admincmd_params(cmd);
 	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0) {
-		const char *ski = json_string_value(json_object_get(p, "ski"));
-		sb_add(&b, "Add administrator %s (SKI %.16s..., identity %s) to ",
-		    json_string_value(json_object_get(p, "name")), ski,
+		uint8_t ski[HSM_SKI_LEN];
+		char sk[17] = "?";
+		if (admincmd_pubkey_from_hex(json_string_value(json_object_get(p, "pubkey")),
+		    NULL, ski) == HSM_OK)
+			ski_short(ski, sk);
+		sb_add(&b, "Add administrator %s (SKI %s..., identity %s) to ",
+		    json_string_value(json_object_get(p, "name")), sk,
 		    json_string_value(json_object_get(p, "identity")));
 	} else if (strcmp(op, ADMINCMD_OP_ADMIN_REMOVE) == 0) {
 		sb_add(&b, "Remove administrator with SKI %.16s... from ",
@@ -954,8 +973,8 @@ admincmd_summary(const admincmd *cmd, char **out)
 	} else if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0) {
 		sb_add(&b, "Set the signature threshold to %lld and the revocation "
 		    "threshold to %lld on ",
-		    (long long)json_integer_value(json_object_get(p, "sig")),
-		    (long long)json_integer_value(json_object_get(p, "rev")));
+		    (long long)json_integer_value(json_object_get(p, "signature")),
+		    (long long)json_integer_value(json_object_get(p, "revocation")));
 	} else if (strcmp(op, ADMINCMD_OP_ZEROIZE) == 0) {
 		sb_add(&b, "Zeroize (erase administrators, thresholds and master keys of) ");
 	} else {

@@ -2,7 +2,7 @@
  * admincmd.h - signed M-of-N admin commands (DESIGN §4, §5;
  * docs/formats/command.md).
  *
- * A command file is {"body": BODY, "signatures": [{ski, sig}...]}.
+ * A command file is {"body": BODY, "signatures": [{ski, signature}...]}.
  * BODY = {v: 1, op, params, targets: [{module, domain, counter}],
  *         not_before, not_after, nonce}; times are integer Unix seconds,
  * nonce is 16 random bytes in lowercase hex. Each admin signs the RFC 8785
@@ -37,18 +37,19 @@
 #define ADMINCMD_IDENTITY_MAX 64
 #define ADMINCMD_SERIAL_MAX   64    /* module serial */
 
-/* Operation names (the "op" field). */
-#define ADMINCMD_OP_ADMIN_ADD         "admin-add"
-#define ADMINCMD_OP_ADMIN_REMOVE      "admin-remove"
-#define ADMINCMD_OP_THRESHOLDS_SET    "thresholds-set"
+/* Operation names (the "op" field); the same strings as MODPROTO_CMD_*
+ * in modproto.h. mk.activate moves CURRENT to OLD and PENDING to CURRENT
+ * (activate on first load, finalize on rotation). */
+#define ADMINCMD_OP_ADMIN_ADD         "admin.add"
+#define ADMINCMD_OP_ADMIN_REMOVE      "admin.remove"
+#define ADMINCMD_OP_THRESHOLDS_SET    "thresholds.set"
 #define ADMINCMD_OP_ZEROIZE           "zeroize"
-#define ADMINCMD_OP_IMPORTER_GENERATE "importer-generate"
-#define ADMINCMD_OP_MK_LOAD_PART      "mk-load-part"
-#define ADMINCMD_OP_MK_COMMIT         "mk-commit"
-#define ADMINCMD_OP_MK_ACTIVATE       "mk-activate"
-#define ADMINCMD_OP_MK_FINALIZE       "mk-finalize"
-#define ADMINCMD_OP_MK_CLEAR_PENDING  "mk-clear-pending"
-#define ADMINCMD_OP_MK_DESTROY_OLD    "mk-destroy-old"
+#define ADMINCMD_OP_IMPORTER_GENERATE "importer.generate"
+#define ADMINCMD_OP_MK_LOAD_PART      "mk.load_part"
+#define ADMINCMD_OP_MK_COMMIT         "mk.commit"
+#define ADMINCMD_OP_MK_ACTIVATE       "mk.activate"
+#define ADMINCMD_OP_MK_CLEAR_PENDING  "mk.clear_pending"
+#define ADMINCMD_OP_MK_DESTROY_OLD    "mk.destroy_old"
 
 typedef struct admincmd admincmd;
 
@@ -72,20 +73,21 @@ int admincmd_op_known(const char *op);
 /*
  * Signatures op needs from distinct admin identities of a domain whose
  * thresholds are sig_thr / rev_thr (both 0 = imprint mode), per DESIGN §4:
- * admin-add, thresholds-set, mk-commit, mk-destroy-old, zeroize: sig_thr;
- * admin-remove: rev_thr; importer-generate, mk-load-part, mk-activate,
- * mk-finalize, mk-clear-pending: 1. In imprint mode admin-add, admin-remove
- * and zeroize need none, thresholds-set needs the NEW signature threshold
- * (params.sig), and master-key operations are HSM_ERR_STATE.
- * params may be NULL except for thresholds-set in imprint mode.
+ * admin.add, thresholds.set, mk.commit, mk.destroy_old, zeroize: sig_thr;
+ * admin.remove: rev_thr; importer.generate, mk.load_part, mk.activate,
+ * mk.clear_pending: 1. In imprint mode admin.add, admin.remove and zeroize
+ * need none, thresholds.set needs the NEW signature threshold
+ * (params.signature), and importer/master-key operations are HSM_ERR_STATE.
+ * params may be NULL except for thresholds.set in imprint mode.
  */
 hsm_rc admincmd_required_sigs(const char *op, const json_t *params,
                               unsigned sig_thr, unsigned rev_thr, unsigned *needed);
 
 /*
- * Check params for op: admin-add {ski, pub, name, identity} (ski must match
- * pub), admin-remove {ski}, thresholds-set {sig, rev} (1..8 each), zeroize {};
- * other ops: any object (their owners check them). HSM_ERR_FORMAT if not.
+ * Check params for op: admin.add {pubkey (hex 0x04||X||Y on P-256/384/521),
+ * name, identity}, admin.remove {ski}, thresholds.set {signature,
+ * revocation} (1..8 each), zeroize {}; other ops: any object (the module
+ * checks them). HSM_ERR_FORMAT if not.
  */
 hsm_rc admincmd_check_params(const char *op, const json_t *params);
 
@@ -116,7 +118,7 @@ hsm_rc admincmd_digest(const admincmd *cmd, uint8_t out[ADMINCMD_DIGEST_LEN]);
  * pointer may be NULL). */
 hsm_rc admincmd_digest_text(const admincmd *cmd, char **hex, char **words);
 
-/* Sign the canonical body with s and add {ski, sig}. HSM_ERR_EXISTS if this
+/* Sign the canonical body with s and add {ski, signature}. HSM_ERR_EXISTS if this
  * key already signed; the body is never changed. */
 hsm_rc admincmd_sign(admincmd *cmd, hsm_signer *s);
 
@@ -158,6 +160,9 @@ hsm_rc admincmd_verify_for_domain(const admincmd *cmd, const char *module,
                                   const admincmd_admin *admins, size_t nadmins,
                                   unsigned sig_thr, unsigned rev_thr,
                                   unsigned *counted);
+
+/* SKI of an admin.add pubkey (hex point). */
+hsm_rc admincmd_pubkey_from_hex(const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN]);
 
 /* One plain sentence: "Add administrator Bob Example (SKI 1a2b3c4d...) to
  * DC1-M01 domain 3 and DC2-M01 domain 3". Malloc'ed. */
