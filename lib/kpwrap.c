@@ -321,3 +321,127 @@ kpwrap_blob_from_json(const json_t *obj, kpwrap_blob *out)
 	*out = blob;
 	return HSM_OK;
 }
+
+hsm_rc
+kpwrap_group_new(json_t **out)
+{
+	json_t *o;
+
+	if (out == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "key-part transport: missing argument");
+	o = json_pack("{s:i, s:[]}", "v", 1, "targets");
+	if (o == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "key-part transport: out of memory");
+	*out = o;
+	return HSM_OK;
+}
+
+hsm_rc
+kpwrap_group_add(json_t *group, const char *module, uint32_t domain,
+                 const kpwrap_blob *blob)
+{
+	json_t *arr, *one = NULL;
+	kpwrap_binding b = { module, domain, 1 };
+	hsm_rc rc;
+
+	if (group == NULL || blob == NULL ||
+	    (arr = json_object_get(group, "targets")) == NULL || !json_is_array(arr))
+		return hsm_fail(HSM_ERR_USAGE, "key-part transport: not a group form");
+	if ((rc = check_binding(&b)) != HSM_OK)
+		return rc;
+	if ((rc = kpwrap_blob_to_json(blob, &one)) != HSM_OK)
+		return rc;
+	json_object_del(one, "v");
+	if (json_object_set_new(one, "module", json_string(module)) != 0 ||
+	    json_object_set_new(one, "domain", json_integer(domain)) != 0 ||
+	    json_array_append_new(arr, one) != 0) {
+		json_decref(one);
+		return hsm_fail(HSM_ERR_NOMEM, "key-part transport: out of memory");
+	}
+	return HSM_OK;
+}
+
+/* One entry of the group form: exactly module, domain, epk, wrapped. */
+static hsm_rc
+group_entry(const json_t *e, size_t i, const char **module, long long *domain)
+{
+	const char *k;
+	json_t *v;
+	hsm_rc rc;
+
+	if (!json_is_object(e))
+		return hsm_fail(HSM_ERR_FORMAT, "wrapped key part: target %zu is not an object", i);
+	json_object_foreach((json_t *)e, k, v) {
+		if (strcmp(k, "module") != 0 && strcmp(k, "domain") != 0 &&
+		    strcmp(k, "epk") != 0 && strcmp(k, "wrapped") != 0)
+			return hsm_fail(HSM_ERR_FORMAT,
+			    "wrapped key part: target %zu has an unknown field \"%.40s\"", i, k);
+	}
+	if ((rc = cjson_get_str(e, "module", module)) != HSM_OK ||
+	    (rc = cjson_get_int(e, "domain", domain)) != HSM_OK)
+		return hsm_fail_wrap(rc, "wrapped key part: target %zu", i);
+	if (*domain < 0 || *domain > 0xffffffffLL)
+		return hsm_fail(HSM_ERR_FORMAT, "wrapped key part: target %zu has a bad domain", i);
+	if (!json_is_string(json_object_get(e, "epk")) ||
+	    !json_is_string(json_object_get(e, "wrapped")))
+		return hsm_fail(HSM_ERR_FORMAT,
+		    "wrapped key part: target %zu needs the text fields epk and wrapped", i);
+	return HSM_OK;
+}
+
+hsm_rc
+kpwrap_blob_for_target(const json_t *wrapped, const char *module,
+                       uint32_t domain, kpwrap_blob *out)
+{
+	json_t *arr, *e, *single = NULL;
+	const char *m;
+	long long d, ver = 0;
+	size_t i, found = (size_t)-1;
+	hsm_rc rc;
+
+	if (wrapped == NULL || module == NULL || out == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "key-part transport: missing argument");
+	if (!json_is_object(wrapped))
+		return hsm_fail(HSM_ERR_FORMAT, "wrapped key part: not a JSON object");
+	arr = json_object_get(wrapped, "targets");
+	if (arr == NULL)
+		return kpwrap_blob_from_json(wrapped, out);
+	if (json_object_size(wrapped) != 2)
+		return hsm_fail(HSM_ERR_FORMAT,
+		    "wrapped key part: the group form has exactly the fields v and targets");
+	if ((rc = cjson_get_int(wrapped, "v", &ver)) != HSM_OK)
+		return hsm_fail_wrap(rc, "wrapped key part");
+	if (ver != 1)
+		return hsm_fail(HSM_ERR_FORMAT,
+		    "wrapped key part: version %lld is not supported (this program knows 1)", ver);
+	if (!json_is_array(arr))
+		return hsm_fail(HSM_ERR_FORMAT, "wrapped key part: targets is not a list");
+	json_array_foreach(arr, i, e) {
+		if ((rc = group_entry(e, i, &m, &d)) != HSM_OK)
+			return rc;
+		for (size_t j = 0; j < i; j++) {
+			const char *m2;
+			long long d2;
+
+			if ((rc = group_entry(json_array_get(arr, j), j, &m2, &d2)) != HSM_OK)
+				return rc;
+			if (d2 == d && strcmp(m2, m) == 0)
+				return hsm_fail(HSM_ERR_FORMAT,
+				    "wrapped key part: two entries for %.64s domain %lld", m, d);
+		}
+		if (d == (long long)domain && strcmp(m, module) == 0)
+			found = i;
+	}
+	if (found == (size_t)-1)
+		return hsm_fail(HSM_ERR_NOT_FOUND,
+		    "the command carries no wrapped key part for %.64s domain %u",
+		    module, (unsigned)domain);
+	single = json_pack("{s:i, s:O, s:O}", "v", 1,
+	    "epk", json_object_get(json_array_get(arr, found), "epk"),
+	    "wrapped", json_object_get(json_array_get(arr, found), "wrapped"));
+	if (single == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "key-part transport: out of memory");
+	rc = kpwrap_blob_from_json(single, out);
+	json_decref(single);
+	return rc;
+}

@@ -239,6 +239,63 @@ test_json_round_trip_and_strictness(void **state)
 	json_decref(j);
 }
 
+static void
+test_group_form(void **state)
+{
+	struct fx *f = *state;
+	kpwrap_binding b1 = { "DC1-M01", 3, 1 }, b2 = { "DC2-M01", 3, 1 };
+	kpwrap_blob w1, w2, got;
+	json_t *g = NULL, *single = NULL, *bad;
+	hsm_secbuf *out = NULL;
+
+	assert_int_equal(kpwrap_wrap(f->part, f->imp, &b1, &w1), HSM_OK);
+	assert_int_equal(kpwrap_wrap(f->part, f->other, &b2, &w2), HSM_OK);
+	assert_int_equal(kpwrap_group_new(&g), HSM_OK);
+	assert_int_equal(kpwrap_group_add(g, "DC1-M01", 3, &w1), HSM_OK);
+	assert_int_equal(kpwrap_group_add(g, "DC2-M01", 3, &w2), HSM_OK);
+
+	/* Each module finds its own blob and only that one opens for it. */
+	assert_int_equal(kpwrap_blob_for_target(g, "DC1-M01", 3, &got), HSM_OK);
+	assert_memory_equal(&got, &w1, sizeof(got));
+	assert_int_equal(kpwrap_unwrap_pkey(&got, f->imp, &b1, &out), HSM_OK);
+	secbuf_free(&out);
+	assert_int_equal(kpwrap_blob_for_target(g, "DC2-M01", 3, &got), HSM_OK);
+	assert_memory_equal(&got, &w2, sizeof(got));
+	assert_int_equal(kpwrap_unwrap_pkey(&got, f->other, &b2, &out), HSM_OK);
+	secbuf_free(&out);
+	assert_int_equal(kpwrap_blob_for_target(g, "DC1-M01", 4, &got), HSM_ERR_NOT_FOUND);
+	assert_int_equal(kpwrap_blob_for_target(g, "DC3-M01", 3, &got), HSM_ERR_NOT_FOUND);
+
+	/* The single form is accepted too. */
+	assert_int_equal(kpwrap_blob_to_json(&w1, &single), HSM_OK);
+	assert_int_equal(kpwrap_blob_for_target(single, "DC1-M01", 3, &got), HSM_OK);
+	assert_memory_equal(&got, &w1, sizeof(got));
+	json_decref(single);
+
+	/* Two entries for one target are refused, not resolved. */
+	bad = json_deep_copy(g);
+	assert_int_equal(kpwrap_group_add(bad, "DC1-M01", 3, &w2), HSM_OK);
+	assert_int_equal(kpwrap_blob_for_target(bad, "DC2-M01", 3, &got), HSM_ERR_FORMAT);
+	json_decref(bad);
+	bad = json_deep_copy(g);
+	json_object_set_new(json_array_get(json_object_get(bad, "targets"), 0), "x", json_true());
+	assert_int_equal(kpwrap_blob_for_target(bad, "DC1-M01", 3, &got), HSM_ERR_FORMAT);
+	json_decref(bad);
+	bad = json_deep_copy(g);
+	json_object_del(json_array_get(json_object_get(bad, "targets"), 1), "epk");
+	assert_int_equal(kpwrap_blob_for_target(bad, "DC1-M01", 3, &got), HSM_ERR_FORMAT);
+	json_decref(bad);
+	bad = json_deep_copy(g);
+	json_object_set_new(bad, "v", json_integer(9));
+	assert_int_equal(kpwrap_blob_for_target(bad, "DC1-M01", 3, &got), HSM_ERR_FORMAT);
+	json_decref(bad);
+	bad = json_deep_copy(g);
+	json_object_set_new(bad, "targets", json_string("x"));
+	assert_int_equal(kpwrap_blob_for_target(bad, "DC1-M01", 3, &got), HSM_ERR_FORMAT);
+	json_decref(bad);
+	json_decref(g);
+}
+
 int
 main(void)
 {
@@ -248,6 +305,7 @@ main(void)
 		cmocka_unit_test(test_tampering_refused),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_json_round_trip_and_strictness),
+		cmocka_unit_test(test_group_form),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -14,9 +14,16 @@
  *   "hsmadm kpwrap v1" (16 bytes) || u16 len || module serial (ASCII)
  *   || u32 domain index || importer SKI (32) || u32 part index
  *
- * JSON form (what travels in the module protocol):
+ * JSON form of one blob:
  *   {"v":1, "epk":"04..." (hex of the uncompressed point, 97 bytes),
  *    "wrapped":"..." (hex, 40 bytes)}
+ * Group form (one signed mk.load_part command covers every domain of a
+ * group, and each domain has its own importer key, so the command carries one
+ * blob per target; the module picks its own with kpwrap_blob_for_target):
+ *   {"v":1, "targets":[{"module":"DC1-M01","domain":3,"epk":..,"wrapped":..},
+ *                      ...]}
+ * MODULES: parse params.wrapped of mk.load_part with kpwrap_blob_for_target(),
+ * which accepts both forms.
  */
 #ifndef HSMADM_KPWRAP_H
 #define HSMADM_KPWRAP_H
@@ -65,5 +72,17 @@ hsm_rc kpwrap_unwrap_pkey(const kpwrap_blob *blob, EVP_PKEY *importer_priv,
  * version, missing field, wrong length or bad hex is HSM_ERR_FORMAT). */
 hsm_rc kpwrap_blob_to_json(const kpwrap_blob *blob, json_t **out);
 hsm_rc kpwrap_blob_from_json(const json_t *obj, kpwrap_blob *out);
+
+/* The blob for (module, domain) from either JSON form above. Group form:
+ * HSM_ERR_NOT_FOUND if no entry names this target, HSM_ERR_FORMAT if an
+ * entry is malformed or two entries name the same target. */
+hsm_rc kpwrap_blob_for_target(const json_t *wrapped, const char *module,
+                              uint32_t domain, kpwrap_blob *out);
+
+/* Group form builder: a new {"v":1,"targets":[]} in *out, and an append of
+ * one target's blob to it. */
+hsm_rc kpwrap_group_new(json_t **out);
+hsm_rc kpwrap_group_add(json_t *group, const char *module, uint32_t domain,
+                        const kpwrap_blob *blob);
 
 #endif
