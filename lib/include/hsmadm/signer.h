@@ -30,13 +30,16 @@ struct hsm_keyagree_ops {
 	void   (*free_ctx)(void *ctx);
 };
 
-/* Takes ownership of ctx (freed by ops->free_ctx) and takes a reference on
- * pub. label is for messages ("card 4F2A... of Alice Example"). */
+/* Takes ownership of ctx (freed by ops->free_ctx, also when the call fails)
+ * and takes a reference on pub. label is for messages ("card 4F2A... of
+ * Alice Example"). ops must outlive the signer. */
 hsm_rc signer_new(const struct hsm_signer_ops *ops, void *ctx, EVP_PKEY *pub,
                   const char *label, hsm_signer **out);
 /* Test/automation only: a P-256/384/521 private key in a PEM file. */
 hsm_rc signer_from_keyfile(const char *path, hsm_signer **out);
-/* Hash msg with the curve's digest and sign it. */
+/* Hash msg with the curve's digest and sign it. The signature is checked
+ * against signer_pub() before it is returned (HSM_ERR_CRYPTO if it does not
+ * verify). *sig is malloc'ed DER. */
 hsm_rc signer_sign(hsm_signer *s, const void *msg, size_t n,
                    uint8_t **sig, size_t *siglen);
 EVP_PKEY   *signer_pub(const hsm_signer *s);   /* borrowed */
@@ -46,6 +49,7 @@ void        signer_free(hsm_signer **s);
 hsm_rc keyagree_new(const struct hsm_keyagree_ops *ops, void *ctx, EVP_PKEY *pub,
                     const char *label, hsm_keyagree **out);
 hsm_rc keyagree_from_keyfile(const char *path, hsm_keyagree **out);
+/* HSM_ERR_FORMAT if peer is on another curve than the party's key. */
 hsm_rc keyagree_ecdh(hsm_keyagree *k, EVP_PKEY *peer, hsm_secbuf **shared);
 EVP_PKEY   *keyagree_pub(const hsm_keyagree *k);  /* borrowed */
 const char *keyagree_label(const hsm_keyagree *k);
