@@ -1,0 +1,44 @@
+/*
+ * evint.h - private helpers shared by the evidence log's writer, reader and
+ * verifier. Not installed; not for other areas.
+ */
+#ifndef HSMADM_EVINT_H
+#define HSMADM_EVINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include "hsmadm/err.h"
+
+/* SHA-256 of a || b (either may be empty). */
+hsm_rc ev_sha256_2(const void *a, size_t an, const void *b, size_t bn, uint8_t out[32]);
+
+/* The bytes a signed head covers: the canonical JSON of the whole record
+ * (seq, time, type, actor, body, prev) with body.signature left out, so that
+ * nothing in the last line of a log is unsigned. Malloc'ed into *out. */
+hsm_rc ev_head_signed_bytes(const json_t *record, char **out, size_t *len);
+
+/* Lowercase hex of the uncompressed point 0x04||X||Y (malloc'ed), the same
+ * spelling admin.add uses; parse with admincmd_pubkey_from_hex(). */
+hsm_rc ev_pub_to_hex(const EVP_PKEY *k, char **out);
+
+/* A lowercase hex string of exactly n bytes? 1 yes / 0 no. */
+int ev_is_hex(const char *s, size_t n);
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (optionally with .fraction before Z)? 1/0. */
+int ev_is_rfc3339_utc(const char *s);
+
+/* Record type: 1..64 chars of [a-z0-9._-]? 1/0. */
+int ev_is_type_name(const char *s);
+
+/* Reader over a caller's fd (not closed by evlog_reader_free; read with
+ * pread, so the fd's position does not matter). */
+struct evlog_reader;
+hsm_rc ev_reader_from_fd(int fd, struct evlog_reader **out);
+/* Next raw line (no "\n", NUL-terminated, valid until the next call);
+ * *had_nl 0 if the file ends inside it. HSM_ERR_NOT_FOUND at end of file. */
+hsm_rc ev_reader_next_raw(struct evlog_reader *r, const char **line, size_t *len,
+                          int *had_nl, long long *offset);
+
+#endif
