@@ -1,0 +1,2 @@
+# area "domain": the signed admin command file parser.
+hsm_fuzz_target(fuzz_admincmd SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_admincmd.c LIBS hsmadm)
