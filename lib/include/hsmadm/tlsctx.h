@@ -40,6 +40,7 @@ hsm_rc tls_connect(SSL_CTX *ctx, const char *hostport, const char *expect_serial
 /* Server side: wrap an accepted socket (takes the fd) and handshake. */
 hsm_rc tls_accept(SSL_CTX *ctx, int fd, int timeout_ms, tls_conn **out);
 SSL   *tls_conn_ssl(tls_conn *c);
+int    tls_conn_fd(tls_conn *c);
 /* The peer certificate's subject CN / serialNumber into buf ("" if none). */
 hsm_rc tls_conn_peer_name(tls_conn *c, char *buf, size_t n);
 /* Shut down TLS, close the socket, free, set *c to NULL. NULL-safe. */

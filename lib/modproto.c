@@ -1,0 +1,391 @@
+/* modproto.c - frames and messages of the module protocol. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "hsmadm/cjson.h"
+#include "hsmadm/modproto.h"
+
+static const struct {
+	int    code;
+	hsm_rc rc;
+} code_map[] = {
+	{ MODPROTO_E_BAD_REQUEST, HSM_ERR_FORMAT },
+	{ MODPROTO_E_UNKNOWN_OP,  HSM_ERR_FORMAT },
+	{ MODPROTO_E_NOT_FOUND,   HSM_ERR_NOT_FOUND },
+	{ MODPROTO_E_EXISTS,      HSM_ERR_EXISTS },
+	{ MODPROTO_E_STATE,       HSM_ERR_STATE },
+	{ MODPROTO_E_QUORUM,      HSM_ERR_QUORUM },
+	{ MODPROTO_E_VERIFY,      HSM_ERR_VERIFY },
+	{ MODPROTO_E_REPLAY,      HSM_ERR_REPLAY },
+	{ MODPROTO_E_EXPIRED,     HSM_ERR_EXPIRED },
+	{ MODPROTO_E_REFUSED,     HSM_ERR_REFUSED },
+	{ MODPROTO_E_INTERNAL,    HSM_ERR_MODULE },
+	{ MODPROTO_E_TOO_LARGE,   HSM_ERR_FORMAT },
+};
+
+int
+modproto_code_from_rc(hsm_rc rc)
+{
+	switch (rc) {
+	case HSM_ERR_FORMAT:    return MODPROTO_E_BAD_REQUEST;
+	case HSM_ERR_USAGE:     return MODPROTO_E_BAD_REQUEST;
+	case HSM_ERR_NOT_FOUND: return MODPROTO_E_NOT_FOUND;
+	case HSM_ERR_EXISTS:    return MODPROTO_E_EXISTS;
+	case HSM_ERR_STATE:     return MODPROTO_E_STATE;
+	case HSM_ERR_QUORUM:    return MODPROTO_E_QUORUM;
+	case HSM_ERR_VERIFY:    return MODPROTO_E_VERIFY;
+	case HSM_ERR_REPLAY:    return MODPROTO_E_REPLAY;
+	case HSM_ERR_EXPIRED:   return MODPROTO_E_EXPIRED;
+	case HSM_ERR_REFUSED:   return MODPROTO_E_REFUSED;
+	case HSM_ERR_TRUST:     return MODPROTO_E_REFUSED;
+	default:                return MODPROTO_E_INTERNAL;
+	}
+}
+
+hsm_rc
+modproto_rc_from_code(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(code_map) / sizeof(code_map[0]); i++)
+		if (code_map[i].code == code)
+			return code_map[i].rc;
+	return HSM_ERR_MODULE;
+}
+
+/* ---- frames over TLS --------------------------------------------------- */
+
+static hsm_rc
+io_error(SSL *ssl, int ret, const char *what)
+{
+	int e = SSL_get_error(ssl, ret);
+	char why[256] = "connection closed";
+
+	if (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		ERR_clear_error();
+		return hsm_fail(HSM_ERR_TIMEOUT, "module connection timed out while %s", what);
+	}
+	if (e == SSL_ERROR_SSL) {
+		unsigned long le = ERR_peek_last_error();
+		if (le != 0)
+			ERR_error_string_n(le, why, sizeof(why));
+		ERR_clear_error();
+		return hsm_fail(HSM_ERR_TLS, "TLS error while %s: %s", what, why);
+	}
+	ERR_clear_error();
+	return hsm_fail(HSM_ERR_MODULE, "connection lost while %s", what);
+}
+
+static hsm_rc
+write_all(SSL *ssl, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	size_t done = 0;
+
+	while (done < len) {
+		size_t w = 0;
+		int ret = SSL_write_ex(ssl, p + done, len - done, &w);
+		if (ret <= 0)
+			return io_error(ssl, ret, "sending");
+		done += w;
+	}
+	return HSM_OK;
+}
+
+/* Read exactly len bytes; *got says how many arrived before a close. */
+static hsm_rc
+read_all(SSL *ssl, void *buf, size_t len, size_t *got)
+{
+	unsigned char *p = buf;
+
+	*got = 0;
+	while (*got < len) {
+		size_t r = 0;
+		int ret = SSL_read_ex(ssl, p + *got, len - *got, &r);
+		if (ret <= 0) {
+			int e = SSL_get_error(ssl, ret);
+			if (e == SSL_ERROR_ZERO_RETURN ||
+			    (e == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0)) {
+				ERR_clear_error();
+				return hsm_fail(HSM_ERR_NOT_FOUND, "peer closed the connection");
+			}
+			return io_error(ssl, ret, "receiving");
+		}
+		*got += r;
+	}
+	return HSM_OK;
+}
+
+hsm_rc
+modproto_write_frame(SSL *ssl, const char *buf, size_t len)
+{
+	unsigned char hdr[4];
+	hsm_rc rc;
+
+	if (len == 0 || len > MODPROTO_MAX_FRAME)
+		return hsm_fail(HSM_ERR_USAGE, "message of %zu bytes does not fit in a frame (1..%u)",
+		                len, MODPROTO_MAX_FRAME);
+	hdr[0] = (unsigned char)(len >> 24);
+	hdr[1] = (unsigned char)(len >> 16);
+	hdr[2] = (unsigned char)(len >> 8);
+	hdr[3] = (unsigned char)len;
+	if ((rc = write_all(ssl, hdr, 4)) != HSM_OK)
+		return rc;
+	return write_all(ssl, buf, len);
+}
+
+hsm_rc
+modproto_read_frame(SSL *ssl, char **out, size_t *len)
+{
+	unsigned char hdr[4];
+	size_t got, n;
+	char *buf;
+	hsm_rc rc;
+
+	*out = NULL;
+	*len = 0;
+	rc = read_all(ssl, hdr, 4, &got);
+	if (rc != HSM_OK) {
+		if (rc == HSM_ERR_NOT_FOUND && got > 0)
+			return hsm_fail(HSM_ERR_MODULE, "connection closed in the middle of a frame header");
+		return rc;
+	}
+	n = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
+	if (n == 0)
+		return hsm_fail(HSM_ERR_FORMAT, "empty frame");
+	if (n > MODPROTO_MAX_FRAME)
+		return hsm_fail(HSM_ERR_FORMAT, "frame of %zu bytes is larger than the 1 MiB limit", n);
+	if ((buf = malloc(n + 1)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	rc = read_all(ssl, buf, n, &got);
+	if (rc != HSM_OK) {
+		free(buf);
+		if (rc == HSM_ERR_NOT_FOUND)
+			return hsm_fail(HSM_ERR_MODULE, "connection closed in the middle of a frame (%zu of %zu bytes)",
+			                got, n);
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return HSM_OK;
+}
+
+hsm_rc
+modproto_send(SSL *ssl, const json_t *msg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	hsm_rc rc;
+
+	if ((rc = cjson_dump(msg, &buf, &len)) != HSM_OK)
+		return rc;
+	rc = modproto_write_frame(ssl, buf, len);
+	free(buf);
+	return rc;
+}
+
+hsm_rc
+modproto_recv(SSL *ssl, json_t **msg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	hsm_rc rc;
+
+	*msg = NULL;
+	if ((rc = modproto_read_frame(ssl, &buf, &len)) != HSM_OK)
+		return rc;
+	rc = cjson_parse(buf, len, msg);
+	free(buf);
+	if (rc == HSM_OK && !json_is_object(*msg)) {
+		json_decref(*msg);
+		*msg = NULL;
+		rc = hsm_fail(HSM_ERR_FORMAT, "message is not a JSON object");
+	}
+	return rc;
+}
+
+/* ---- parsers on byte buffers ------------------------------------------ */
+
+hsm_rc
+modproto_frame_parse(const uint8_t *buf, size_t len, size_t *consumed, json_t **msg)
+{
+	size_t n;
+	hsm_rc rc;
+
+	*msg = NULL;
+	*consumed = 0;
+	if (len < 4)
+		return hsm_fail(HSM_ERR_NOT_FOUND, "incomplete frame header");
+	n = ((size_t)buf[0] << 24) | ((size_t)buf[1] << 16) | ((size_t)buf[2] << 8) | buf[3];
+	if (n == 0)
+		return hsm_fail(HSM_ERR_FORMAT, "empty frame");
+	if (n > MODPROTO_MAX_FRAME)
+		return hsm_fail(HSM_ERR_FORMAT, "frame of %zu bytes is larger than the 1 MiB limit", n);
+	if (len - 4 < n)
+		return hsm_fail(HSM_ERR_NOT_FOUND, "incomplete frame (%zu of %zu bytes)", len - 4, n);
+	*consumed = 4 + n;
+	rc = cjson_parse((const char *)buf + 4, n, msg);
+	if (rc != HSM_OK)
+		return rc;
+	if (!json_is_object(*msg)) {
+		json_decref(*msg);
+		*msg = NULL;
+		return hsm_fail(HSM_ERR_FORMAT, "message is not a JSON object");
+	}
+	return HSM_OK;
+}
+
+hsm_rc
+modproto_request_parse(json_t *msg, modproto_request *out)
+{
+	json_t *id, *op, *params;
+
+	memset(out, 0, sizeof(*out));
+	out->id = -1;
+	if (!json_is_object(msg))
+		return hsm_fail(HSM_ERR_FORMAT, "request is not a JSON object");
+	id = json_object_get(msg, "id");
+	if (!json_is_integer(id) || json_integer_value(id) < 0)
+		return hsm_fail(HSM_ERR_FORMAT, "request has no \"id\" (a non-negative integer)");
+	out->id = (long long)json_integer_value(id);
+	op = json_object_get(msg, "op");
+	if (!json_is_string(op) || json_string_length(op) == 0 || json_string_length(op) > 64)
+		return hsm_fail(HSM_ERR_FORMAT, "request has no \"op\" (a short string)");
+	params = json_object_get(msg, "params");
+	if (!json_is_object(params))
+		return hsm_fail(HSM_ERR_FORMAT, "request has no \"params\" object");
+	if (json_object_size(msg) != 3)
+		return hsm_fail(HSM_ERR_FORMAT, "request has keys other than id, op and params");
+	out->op = json_string_value(op);
+	out->params = params;
+	return HSM_OK;
+}
+
+/* ---- building messages ------------------------------------------------ */
+
+hsm_rc
+modproto_request_new(long long id, const char *op, json_t *params, json_t **out)
+{
+	json_t *m;
+
+	*out = NULL;
+	if (id < 0 || op == NULL || (params != NULL && !json_is_object(params)))
+		return hsm_fail(HSM_ERR_USAGE, "modproto_request_new: bad arguments");
+	/* "o" steals the reference, also when packing fails. */
+	m = json_pack("{s:I, s:s, s:o}", "id", (json_int_t)id, "op", op,
+	              "params", params ? json_incref(params) : json_object());
+	if (m == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	*out = m;
+	return HSM_OK;
+}
+
+hsm_rc
+modproto_answer_ok(long long id, json_t *result, json_t **out)
+{
+	json_t *m;
+
+	*out = NULL;
+	if (result == NULL || !json_is_object(result))
+		return hsm_fail(HSM_ERR_USAGE, "modproto_answer_ok: result must be an object");
+	m = json_pack("{s:I, s:b, s:O}", "id", (json_int_t)id, "ok", 1, "result", result);
+	if (m == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	*out = m;
+	return HSM_OK;
+}
+
+hsm_rc
+modproto_answer_err(long long id, int code, const char *reason, const char *message,
+                    json_t **out)
+{
+	json_t *m;
+
+	*out = NULL;
+	m = json_pack("{s:I, s:b, s:{s:i, s:s, s:s}}", "id", (json_int_t)id, "ok", 0,
+	              "error", "code", code, "reason", reason ? reason : "error",
+	              "message", message ? message : "");
+	if (m == NULL) {
+		/* message may hold invalid UTF-8 from a peer; say so plainly. */
+		m = json_pack("{s:I, s:b, s:{s:i, s:s, s:s}}", "id", (json_int_t)id, "ok", 0,
+		              "error", "code", code, "reason", "error",
+		              "message", "(message not representable)");
+		if (m == NULL)
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	*out = m;
+	return HSM_OK;
+}
+
+hsm_rc
+modproto_answer_check(json_t *answer, long long expect_id, json_t **result, char **reason)
+{
+	json_t *id, *ok, *res, *err;
+	long long code;
+	const char *rs, *msg;
+
+	*result = NULL;
+	if (reason != NULL)
+		*reason = NULL;
+	if (!json_is_object(answer))
+		return hsm_fail(HSM_ERR_MODULE, "module answer is not a JSON object");
+	id = json_object_get(answer, "id");
+	ok = json_object_get(answer, "ok");
+	if (!json_is_integer(id) || !json_is_boolean(ok))
+		return hsm_fail(HSM_ERR_MODULE, "module answer lacks \"id\" or \"ok\"");
+	if (json_is_true(ok)) {
+		if (json_integer_value(id) != expect_id)
+			return hsm_fail(HSM_ERR_MODULE, "module answered request %lld, expected %lld",
+			                (long long)json_integer_value(id), expect_id);
+		res = json_object_get(answer, "result");
+		if (!json_is_object(res) || json_object_size(answer) != 3)
+			return hsm_fail(HSM_ERR_MODULE, "module answer has no \"result\" object");
+		*result = json_incref(res);
+		return HSM_OK;
+	}
+	err = json_object_get(answer, "error");
+	if (!json_is_object(err) || cjson_get_int(err, "code", &code) != HSM_OK ||
+	    cjson_get_str(err, "reason", &rs) != HSM_OK ||
+	    cjson_get_str(err, "message", &msg) != HSM_OK)
+		return hsm_fail(HSM_ERR_MODULE, "module answer has a malformed \"error\"");
+	/* -1: the module could not read our request at all. */
+	if (json_integer_value(id) != expect_id && json_integer_value(id) != -1)
+		return hsm_fail(HSM_ERR_MODULE, "module answered request %lld, expected %lld",
+		                (long long)json_integer_value(id), expect_id);
+	if (reason != NULL && (*reason = strdup(rs)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return hsm_fail(modproto_rc_from_code((int)code), "module refused: %s (%s)", msg, rs);
+}
+
+hsm_rc
+modproto_call(SSL *ssl, long long *next_id, const char *op, json_t *params,
+              json_t **result, char **reason)
+{
+	json_t *req = NULL, *ans = NULL;
+	long long id = (*next_id)++;
+	hsm_rc rc;
+
+	*result = NULL;
+	if (reason != NULL)
+		*reason = NULL;
+	if ((rc = modproto_request_new(id, op, params, &req)) != HSM_OK)
+		return rc;
+	if ((rc = modproto_send(ssl, req)) != HSM_OK)
+		goto out;
+	if ((rc = modproto_recv(ssl, &ans)) != HSM_OK) {
+		if (rc == HSM_ERR_NOT_FOUND)
+			rc = hsm_fail(HSM_ERR_MODULE, "module closed the connection without answering %s", op);
+		goto out;
+	}
+	rc = modproto_answer_check(ans, id, result, reason);
+out:
+	json_decref(req);
+	json_decref(ans);
+	return rc;
+}

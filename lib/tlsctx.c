@@ -1,0 +1,408 @@
+/* tlsctx.c - TLS 1.3 mutual authentication for the module protocol. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "hsmadm/tlsctx.h"
+#include "hsmadm/x509util.h"
+
+struct tls_conn {
+	SSL *ssl;
+	int  fd;
+};
+
+/* The last OpenSSL error as text, for messages; clears the queue. */
+static const char *
+ossl_reason(char *buf, size_t n)
+{
+	unsigned long e = ERR_get_error();
+	unsigned long next;
+
+	/* The most recent error is usually the most specific. */
+	while ((next = ERR_get_error()) != 0)
+		e = next;
+	if (e == 0) {
+		snprintf(buf, n, "no details");
+		return buf;
+	}
+	ERR_error_string_n(e, buf, n);
+	return buf;
+}
+
+static hsm_rc
+ctx_common(SSL_CTX *ctx, const char *cert_pem, const char *key_pem, const char *ca_pem)
+{
+	char why[256];
+
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION))
+		return hsm_fail(HSM_ERR_TLS, "cannot restrict TLS to version 1.3");
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_pem) != 1)
+		return hsm_fail(HSM_ERR_IO, "cannot load certificate %s: %s", cert_pem,
+		                ossl_reason(why, sizeof(why)));
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_pem, SSL_FILETYPE_PEM) != 1)
+		return hsm_fail(HSM_ERR_IO, "cannot load private key %s: %s", key_pem,
+		                ossl_reason(why, sizeof(why)));
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		return hsm_fail(HSM_ERR_USAGE, "private key %s does not belong to certificate %s",
+		                key_pem, cert_pem);
+	/* Only the given CA file is trusted: no system store. */
+	if (SSL_CTX_load_verify_locations(ctx, ca_pem, NULL) != 1)
+		return hsm_fail(HSM_ERR_IO, "cannot load CA certificate %s: %s", ca_pem,
+		                ossl_reason(why, sizeof(why)));
+	SSL_CTX_set_verify_depth(ctx, 2);
+	SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+	/* No session tickets or resumption: every connection authenticates. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	return HSM_OK;
+}
+
+hsm_rc
+tlsctx_server_new(const char *cert_pem, const char *key_pem,
+                  const char *client_ca_pem, SSL_CTX **out)
+{
+	SSL_CTX *ctx;
+	STACK_OF(X509_NAME) *names;
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return hsm_fail(HSM_ERR_TLS, "cannot create a TLS server context");
+	if ((rc = ctx_common(ctx, cert_pem, key_pem, client_ca_pem)) != HSM_OK)
+		goto out;
+	names = SSL_load_client_CA_file(client_ca_pem);
+	if (names == NULL) {
+		rc = hsm_fail(HSM_ERR_FORMAT, "client CA file %s has no certificate", client_ca_pem);
+		goto out;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	*out = ctx;
+	return HSM_OK;
+out:
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+hsm_rc
+tlsctx_client_new(const char *pinned_ca_pem, const char *cert_pem,
+                  const char *key_pem, SSL_CTX **out)
+{
+	SSL_CTX *ctx;
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return hsm_fail(HSM_ERR_TLS, "cannot create a TLS client context");
+	if ((rc = ctx_common(ctx, cert_pem, key_pem, pinned_ca_pem)) != HSM_OK) {
+		SSL_CTX_free(ctx);
+		return rc;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	*out = ctx;
+	return HSM_OK;
+}
+
+void
+tlsctx_free(SSL_CTX **ctx)
+{
+	if (ctx == NULL || *ctx == NULL)
+		return;
+	SSL_CTX_free(*ctx);
+	*ctx = NULL;
+}
+
+static void
+set_timeouts(int fd, int timeout_ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* "host:port" or "[v6]:port" into host and port strings. */
+static hsm_rc
+split_hostport(const char *hp, char *host, size_t hn, char *port, size_t pn)
+{
+	const char *colon;
+	size_t hl;
+
+	if (hp == NULL || *hp == '\0')
+		return hsm_fail(HSM_ERR_USAGE, "no module address given (want host:port)");
+	if (hp[0] == '[') {
+		const char *end = strchr(hp, ']');
+		if (end == NULL || end[1] != ':')
+			return hsm_fail(HSM_ERR_USAGE, "bad module address \"%s\" (want [addr]:port)", hp);
+		hl = (size_t)(end - hp - 1);
+		if (hl == 0 || hl >= hn)
+			return hsm_fail(HSM_ERR_USAGE, "bad module address \"%s\"", hp);
+		memcpy(host, hp + 1, hl);
+		host[hl] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(hp, ':');
+		if (colon == NULL)
+			return hsm_fail(HSM_ERR_USAGE, "bad module address \"%s\" (want host:port)", hp);
+		hl = (size_t)(colon - hp);
+		if (hl == 0 || hl >= hn)
+			return hsm_fail(HSM_ERR_USAGE, "bad module address \"%s\"", hp);
+		memcpy(host, hp, hl);
+		host[hl] = '\0';
+	}
+	if (colon[1] == '\0' || strlen(colon + 1) >= pn ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) <= 0 ||
+	    atoi(colon + 1) > 65535)
+		return hsm_fail(HSM_ERR_USAGE, "bad port in module address \"%s\"", hp);
+	snprintf(port, pn, "%s", colon + 1);
+	return HSM_OK;
+}
+
+static hsm_rc
+tcp_connect(const char *hostport, int timeout_ms, int *fdout)
+{
+	char host[256], port[8];
+	struct addrinfo hints, *res = NULL, *ai;
+	int fd = -1, err, last_errno = 0;
+	hsm_rc rc;
+
+	*fdout = -1;
+	if ((rc = split_hostport(hostport, host, sizeof(host), port, sizeof(port))) != HSM_OK)
+		return rc;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	err = getaddrinfo(host, port, &hints, &res);
+	if (err != 0)
+		return hsm_fail(HSM_ERR_MODULE, "cannot resolve module address %s: %s",
+		                hostport, gai_strerror(err));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct pollfd pfd;
+		int flags, soerr = 0, one = 1;
+		socklen_t sl = sizeof(soerr);
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			last_errno = errno;
+			continue;
+		}
+		flags = fcntl(fd, F_GETFL);
+		(void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			if (errno != EINPROGRESS) {
+				last_errno = errno;
+				close(fd);
+				fd = -1;
+				continue;
+			}
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			if (poll(&pfd, 1, timeout_ms) != 1) {
+				close(fd);
+				freeaddrinfo(res);
+				return hsm_fail(HSM_ERR_TIMEOUT, "module %s did not answer within %d ms; check that it runs and the address is right",
+				                hostport, timeout_ms);
+			}
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+				last_errno = soerr ? soerr : errno;
+				close(fd);
+				fd = -1;
+				continue;
+			}
+		}
+		(void)fcntl(fd, F_SETFL, flags);
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		break;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return hsm_fail(HSM_ERR_MODULE, "cannot connect to module %s: %s; check that it runs and the address is right",
+		                hostport, strerror(last_errno));
+	set_timeouts(fd, timeout_ms);
+	*fdout = fd;
+	return HSM_OK;
+}
+
+static hsm_rc
+handshake_error(SSL *ssl, int ret, const char *who)
+{
+	char why[256];
+	long vr = SSL_get_verify_result(ssl);
+	int se = SSL_get_error(ssl, ret);
+
+	if (vr != X509_V_OK) {
+		ERR_clear_error();
+		return hsm_fail(HSM_ERR_TRUST, "%s certificate is not trusted: %s",
+		                who, X509_verify_cert_error_string(vr));
+	}
+	if ((se == SSL_ERROR_SYSCALL || se == SSL_ERROR_WANT_READ) &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		ERR_clear_error();
+		return hsm_fail(HSM_ERR_TIMEOUT, "TLS handshake with the %s timed out", who);
+	}
+	return hsm_fail(HSM_ERR_TLS, "TLS handshake with the %s failed: %s", who,
+	                ossl_reason(why, sizeof(why)));
+}
+
+hsm_rc
+tls_connect(SSL_CTX *ctx, const char *hostport, const char *expect_serial,
+            int timeout_ms, tls_conn **out)
+{
+	tls_conn *c = NULL;
+	X509 *peer = NULL;
+	int fd = -1, ret;
+	hsm_rc rc;
+
+	*out = NULL;
+	if (timeout_ms <= 0)
+		timeout_ms = 30000;
+	if ((rc = tcp_connect(hostport, timeout_ms, &fd)) != HSM_OK)
+		return rc;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	c->fd = fd;
+	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		rc = hsm_fail(HSM_ERR_TLS, "cannot set up TLS");
+		goto fail;
+	}
+	ERR_clear_error();
+	ret = SSL_connect(c->ssl);
+	if (ret != 1) {
+		rc = hsm_fail_wrap(handshake_error(c->ssl, ret, "module"), "module %s", hostport);
+		goto fail;
+	}
+	if ((peer = SSL_get1_peer_certificate(c->ssl)) == NULL) {
+		rc = hsm_fail(HSM_ERR_TRUST, "module %s sent no certificate", hostport);
+		goto fail;
+	}
+	if (expect_serial != NULL &&
+	    (rc = tlsctx_check_serial(peer, expect_serial)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "module %s", hostport);
+		goto fail;
+	}
+	X509_free(peer);
+	*out = c;
+	return HSM_OK;
+fail:
+	X509_free(peer);
+	tls_conn_free(&c);
+	return rc;
+}
+
+hsm_rc
+tls_accept(SSL_CTX *ctx, int fd, int timeout_ms, tls_conn **out)
+{
+	tls_conn *c;
+	int ret;
+	hsm_rc rc;
+
+	*out = NULL;
+	if (timeout_ms <= 0)
+		timeout_ms = 30000;
+	set_timeouts(fd, timeout_ms);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	c->fd = fd;
+	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		rc = hsm_fail(HSM_ERR_TLS, "cannot set up TLS");
+		goto fail;
+	}
+	ERR_clear_error();
+	ret = SSL_accept(c->ssl);
+	if (ret != 1) {
+		rc = handshake_error(c->ssl, ret, "workstation");
+		goto fail;
+	}
+	*out = c;
+	return HSM_OK;
+fail:
+	tls_conn_free(&c);
+	return rc;
+}
+
+SSL *
+tls_conn_ssl(tls_conn *c)
+{
+	return c ? c->ssl : NULL;
+}
+
+int
+tls_conn_fd(tls_conn *c)
+{
+	return c ? c->fd : -1;
+}
+
+hsm_rc
+tls_conn_peer_name(tls_conn *c, char *buf, size_t n)
+{
+	X509 *peer;
+	hsm_rc rc;
+
+	if (n == 0)
+		return hsm_fail(HSM_ERR_USAGE, "tls_conn_peer_name: empty buffer");
+	buf[0] = '\0';
+	if (c == NULL || (peer = SSL_get1_peer_certificate(c->ssl)) == NULL)
+		return HSM_OK;
+	rc = x509u_subject_cn(peer, buf, n);
+	X509_free(peer);
+	if (rc == HSM_ERR_NOT_FOUND) {
+		buf[0] = '\0';
+		rc = HSM_OK;
+	}
+	return rc;
+}
+
+void
+tls_conn_free(tls_conn **c)
+{
+	if (c == NULL || *c == NULL)
+		return;
+	if ((*c)->ssl != NULL) {
+		/* Best effort close_notify; the peer may already be gone. */
+		(void)SSL_shutdown((*c)->ssl);
+		SSL_free((*c)->ssl);
+	}
+	if ((*c)->fd >= 0)
+		close((*c)->fd);
+	ERR_clear_error();
+	free(*c);
+	*c = NULL;
+}
+
+hsm_rc
+tlsctx_check_serial(X509 *cert, const char *serial)
+{
+	char got[128];
+	hsm_rc rc;
+
+	if (serial == NULL || *serial == '\0')
+		return hsm_fail(HSM_ERR_USAGE, "no module serial to check against");
+	rc = x509u_subject_serial(cert, got, sizeof(got));
+	if (rc != HSM_OK)
+		return hsm_fail(HSM_ERR_TRUST, "certificate names no module serial: %s", hsm_errmsg());
+	if (strcmp(got, serial) != 0)
+		return hsm_fail(HSM_ERR_TRUST,
+		                "certificate is for module %s, not %s; check the module address",
+		                got, serial);
+	return HSM_OK;
+}
