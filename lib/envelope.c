@@ -37,6 +37,7 @@ struct cur {
 static hsm_rc
 cur_get(struct cur *c, size_t n, const uint8_t **out, const char *what)
 {
+	*out = NULL;
 	if (c->len - c->off < n)
 		return hsm_fail(HSM_ERR_FORMAT,
 		    "key-part envelope is cut short (while reading the %s)", what);
@@ -64,7 +65,7 @@ envelope_id_valid(const char *s)
 static hsm_rc
 get_id(struct cur *c, char out[ENVELOPE_ID_MAX + 1], const char *what)
 {
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 	hsm_rc rc;
 	uint8_t n;
 
@@ -89,7 +90,7 @@ static hsm_rc
 parse(const uint8_t *buf, size_t len, struct env_parsed *e)
 {
 	struct cur c = { buf, len, 0 };
-	const uint8_t *p;
+	const uint8_t *p = NULL;
 	hsm_rc rc;
 
 	if (buf == NULL)
