@@ -56,6 +56,10 @@
 #define EV_CHECKPOINT         "checkpoint"         /* signed head (evlog_checkpoint) */
 #define EV_COMPLETION         "completion"         /* supervisor's signed head (evlog_complete) */
 #define EV_LOG_RECOVERED      "log.recovered"      /* lost_bytes, lost_sha256, at_offset */
+#define EV_DOMAIN_BASELINE    "domain.baseline"    /* receipt: the last module receipt of a
+                                                      domain from an earlier ceremony, so
+                                                      that quorums can be replayed for a
+                                                      domain that is not new */
 
 /* Fixed statement inside signed heads, so that a head signature can never be
  * mistaken for a signature over anything else. */

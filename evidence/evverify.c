@@ -1,0 +1,1201 @@
+/*
+ * evverify.c - the auditor's check of an evidence log, in one streaming pass.
+ * State kept between records is bounded by the ceremony (roster, domains, key
+ * parts, open steps), never by the number of records.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "hsmadm/admincmd.h"
+#include "hsmadm/cjson.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/crypto.h"
+#include "hsmadm/evlog.h"
+#include "hsmadm/evverify.h"
+#include "hsmadm/receipt.h"
+#include "hsmadm/x509util.h"
+#include "evint.h"
+
+struct person {
+	uint8_t   ski[32];
+	EVP_PKEY *pub;
+	char     *name;
+	char     *role;
+};
+
+struct dom {
+	char     *module;
+	long long domain;
+	json_t   *state;      /* public state after the last receipt */
+	long long counter;    /* counter the next command must carry */
+};
+
+struct part {
+	char   *part_id;
+	char    kpvp[65];
+	char   *state;        /* generated, verified, destroyed */
+	json_t *cards;        /* array of card ids holding it */
+};
+
+struct step {
+	char     *name;
+	long long seq;
+};
+
+struct vctx {
+	const struct evlog_verify_opts *o;
+	evlog_verify_result *res;
+	X509       **cas;
+	size_t       ncas;
+	uint8_t    (*pins)[32];
+	size_t       npins;
+	struct person *people;
+	size_t       npeople;
+	struct dom  *doms;
+	size_t       ndoms;
+	struct part *parts;
+	size_t       nparts;
+	struct step *steps;
+	size_t       nsteps;
+	char        *log_id;
+	long long    seq;          /* last good seq */
+	uint8_t      head[32];     /* hash of the last good line */
+	int          completed;
+};
+
+#define GROW(arr, n) do { void *np_ = realloc((arr), ((n) + 1) * sizeof(*(arr))); \
+	if (np_ == NULL) return hsm_fail(HSM_ERR_NOMEM, "out of memory"); \
+	(arr) = np_; } while (0)
+
+/* ---- small typed getters over untrusted bodies ---- */
+
+static hsm_rc
+get_str(const json_t *o, const char *k, const char **out)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return hsm_fail(HSM_ERR_FORMAT, "body needs \"%s\" (a non-empty string)", k);
+	*out = json_string_value(v);
+	return HSM_OK;
+}
+
+static hsm_rc
+get_int(const json_t *o, const char *k, long long min, long long *out)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_integer(v) || json_integer_value(v) < min)
+		return hsm_fail(HSM_ERR_FORMAT, "body needs \"%s\" (an integer >= %lld)", k, min);
+	*out = json_integer_value(v);
+	return HSM_OK;
+}
+
+static hsm_rc
+get_hex32(const json_t *o, const char *k, const char **out)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_string(v) || !ev_is_hex(json_string_value(v), 32))
+		return hsm_fail(HSM_ERR_FORMAT, "body needs \"%s\" (64 lowercase hex digits)", k);
+	*out = json_string_value(v);
+	return HSM_OK;
+}
+
+static hsm_rc
+check_sig(EVP_PKEY *pub, const char *msg, size_t len, const char *sigb64, const char *who)
+{
+	uint8_t *sig = NULL;
+	size_t siglen = 0;
+	hsm_rc rc;
+
+	if (b64_decode(sigb64, &sig, &siglen) != HSM_OK)
+		return hsm_fail(HSM_ERR_FORMAT, "signature of %s is not valid base64", who);
+	rc = crypto_ecdsa_verify(pub, msg, len, sig, siglen);
+	free(sig);
+	if (rc != HSM_OK)
+		return hsm_fail(HSM_ERR_VERIFY, "signature of %s does not verify", who);
+	return HSM_OK;
+}
+
+static struct person *
+person_by_ski(struct vctx *c, const uint8_t ski[32])
+{
+	size_t i;
+
+	for (i = 0; i < c->npeople; i++)
+		if (memcmp(c->people[i].ski, ski, 32) == 0)
+			return &c->people[i];
+	return NULL;
+}
+
+static struct dom *
+dom_find(struct vctx *c, const char *module, long long domain)
+{
+	size_t i;
+
+	for (i = 0; i < c->ndoms; i++)
+		if (c->doms[i].domain == domain && strcmp(c->doms[i].module, module) == 0)
+			return &c->doms[i];
+	return NULL;
+}
+
+static struct part *
+part_find(struct vctx *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nparts; i++)
+		if (strcmp(c->parts[i].part_id, id) == 0)
+			return &c->parts[i];
+	return NULL;
+}
+
+/* A domain as the module protocol says a fresh one looks: imprint mode, no
+ * admins, counter 0, empty registers. */
+static json_t *
+fresh_state(const char *module, long long domain)
+{
+	return json_pack("{s:s, s:I, s:b, s:[], s:{s:i, s:i}, s:i, s:{s:{s:s, s:n}, "
+	    "s:{s:s, s:n, s:i, s:[]}, s:{s:s, s:n}}, s:n}",
+	    "module", module, "domain", (json_int_t)domain, "imprint", 1, "admins",
+	    "thresholds", "signature", 0, "revocation", 0, "counter", 0,
+	    "registers", "current", "state", "empty", "mkvp",
+	    "pending", "state", "empty", "mkvp", "parts_total", 0, "parts_loaded",
+	    "old", "state", "empty", "mkvp", "importer");
+}
+
+static hsm_rc
+rfc3339_to_epoch(const char *s, int64_t *out)
+{
+	struct tm tm;
+	time_t t;
+
+	if (!ev_is_rfc3339_utc(s))
+		return hsm_fail(HSM_ERR_FORMAT, "receipt time \"%.40s\" is not UTC RFC 3339", s);
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	    &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return hsm_fail(HSM_ERR_FORMAT, "receipt time \"%.40s\" is not UTC RFC 3339", s);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return hsm_fail(HSM_ERR_FORMAT, "receipt time \"%.40s\" is out of range", s);
+	*out = (int64_t)t;
+	return HSM_OK;
+}
+
+/* ---- receipts and domains ---- */
+
+static hsm_rc
+receipt_check(struct vctx *c, const json_t *receipt, const json_t **body)
+{
+	hsm_rc rc = HSM_ERR_TRUST;
+	size_t i;
+
+	if (c->ncas == 0)
+		return hsm_fail(HSM_ERR_TRUST, "a module receipt cannot be checked without "
+		    "the pinned module CA: give --module-ca FILE");
+	for (i = 0; i < c->ncas; i++) {
+		if ((rc = receipt_verify(receipt, c->cas[i], NULL, body)) == HSM_OK) {
+			c->res->receipts++;
+			return HSM_OK;
+		}
+		if (rc != HSM_ERR_TRUST)
+			break;  /* shape or signature: no other CA can fix that */
+	}
+	return hsm_fail_wrap(rc, "module receipt");
+}
+
+/* A receipt's state must be what it claims: its digest and its counter. */
+static hsm_rc
+state_check(const json_t *rb, const char *module, long long domain, long long after)
+{
+	json_t *st = json_object_get(rb, "state");
+	const char *dg;
+	char hex[65];
+	uint8_t d[32];
+	long long v;
+	hsm_rc rc;
+
+	if (!json_is_object(st))
+		return hsm_fail(HSM_ERR_FORMAT, "receipt has no state object");
+	if ((rc = get_hex32(rb, "state_digest", &dg)) != HSM_OK)
+		return hsm_fail_wrap(rc, "receipt");
+	if ((rc = cjson_digest(st, d)) != HSM_OK)
+		return rc;
+	hex_encode_buf(d, 32, hex);
+	if (strcmp(hex, dg) != 0)
+		return hsm_fail(HSM_ERR_VERIFY, "receipt state_digest does not match its state");
+	if (json_object_get(st, "counter") != NULL) {
+		if ((rc = get_int(st, "counter", 0, &v)) != HSM_OK)
+			return hsm_fail_wrap(rc, "receipt state");
+		if (v != after)
+			return hsm_fail(HSM_ERR_VERIFY, "receipt state counter %lld differs from "
+			    "counter_after %lld", v, after);
+	}
+	if (json_object_get(st, "module") != NULL) {
+		const char *m;
+		if ((rc = get_str(st, "module", &m)) != HSM_OK ||
+		    (rc = get_int(st, "domain", 0, &v)) != HSM_OK)
+			return hsm_fail_wrap(rc, "receipt state");
+		if (strcmp(m, module) != 0 || v != domain)
+			return hsm_fail(HSM_ERR_VERIFY, "receipt state names another domain");
+	}
+	return HSM_OK;
+}
+
+static hsm_rc
+dom_set(struct vctx *c, const char *module, long long domain, const json_t *state,
+        long long counter)
+{
+	struct dom *d = dom_find(c, module, domain);
+	json_t *copy = json_deep_copy(state);
+
+	if (copy == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if (d == NULL) {
+		char *m = strdup(module);
+		void *np = realloc(c->doms, (c->ndoms + 1) * sizeof(*c->doms));
+		if (m == NULL || np == NULL) {
+			free(m);
+			if (np != NULL)
+				c->doms = np;
+			json_decref(copy);
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		}
+		c->doms = np;
+		d = &c->doms[c->ndoms++];
+		d->module = m;
+		d->domain = domain;
+		d->state = NULL;
+	}
+	json_decref(d->state);
+	d->state = copy;
+	d->counter = counter;
+	return HSM_OK;
+}
+
+/* The admins of a domain's state as admincmd wants them (keys parsed). */
+static hsm_rc
+dom_admins(const struct dom *d, admincmd_admin *out, size_t *n, unsigned *sig_thr,
+           unsigned *rev_thr)
+{
+	json_t *admins = json_object_get(d->state, "admins");
+	json_t *thr = json_object_get(d->state, "thresholds");
+	json_t *a;
+	size_t i;
+	long long s, r;
+	hsm_rc rc;
+
+	*n = 0;
+	if (!json_is_array(admins) || json_array_size(admins) > ADMINCMD_MAX_ADMINS ||
+	    !json_is_object(thr))
+		return hsm_fail(HSM_ERR_FORMAT, "domain state has no admins/thresholds");
+	if ((rc = get_int(thr, "signature", 0, &s)) != HSM_OK ||
+	    (rc = get_int(thr, "revocation", 0, &r)) != HSM_OK)
+		return hsm_fail_wrap(rc, "domain state thresholds");
+	*sig_thr = (unsigned)(s > 64 ? 64 : s);
+	*rev_thr = (unsigned)(r > 64 ? 64 : r);
+	json_array_foreach(admins, i, a) {
+		const char *pk, *id, *name = NULL;
+		if ((rc = get_str(a, "pubkey", &pk)) != HSM_OK ||
+		    (rc = get_str(a, "identity", &id)) != HSM_OK)
+			goto fail;
+		(void)get_str(a, "name", &name);
+		if ((rc = admincmd_pubkey_from_hex(pk, &out[*n].pub, out[*n].ski)) != HSM_OK)
+			goto fail;
+		out[*n].identity = id;
+		out[*n].name = name;
+		(*n)++;
+	}
+	return HSM_OK;
+fail:
+	for (i = 0; i < *n; i++)
+		EVP_PKEY_free(out[i].pub);
+	*n = 0;
+	return hsm_fail_wrap(rc, "domain state admin");
+}
+
+static void
+admins_free(admincmd_admin *a, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		EVP_PKEY_free(a[i].pub);
+}
+
+/* ---- record handlers: each returns a message without the seq prefix ---- */
+
+static hsm_rc
+on_roster(struct vctx *c, const json_t *body)
+{
+	json_t *members = json_object_get(body, "members"), *m;
+	size_t i;
+	hsm_rc rc;
+
+	if (!json_is_array(members) || json_array_size(members) == 0)
+		return hsm_fail(HSM_ERR_FORMAT, "roster needs \"members\" (a non-empty array)");
+	json_array_foreach(members, i, m) {
+		const char *name, *role, *pk = NULL, *skihex = NULL;
+		struct person p;
+
+		memset(&p, 0, sizeof(p));
+		if ((rc = get_str(m, "name", &name)) != HSM_OK ||
+		    (rc = get_str(m, "role", &role)) != HSM_OK)
+			return hsm_fail_wrap(rc, "roster member %zu", i + 1);
+		if (json_object_get(m, "pubkey") == NULL)
+			continue;   /* people without a signing key: witnesses */
+		if ((rc = get_str(m, "pubkey", &pk)) != HSM_OK ||
+		    (rc = admincmd_pubkey_from_hex(pk, &p.pub, p.ski)) != HSM_OK)
+			return hsm_fail_wrap(rc, "roster member %s", name);
+		if (json_object_get(m, "ski") != NULL) {
+			uint8_t ski[32];
+			if (get_hex32(m, "ski", &skihex) != HSM_OK ||
+			    hex_decode_into(skihex, ski, 32) != HSM_OK ||
+			    memcmp(ski, p.ski, 32) != 0) {
+				EVP_PKEY_free(p.pub);
+				return hsm_fail(HSM_ERR_VERIFY, "roster member %s: ski does "
+				    "not belong to the public key", name);
+			}
+		}
+		if (person_by_ski(c, p.ski) != NULL) {
+			EVP_PKEY_free(p.pub);
+			return hsm_fail(HSM_ERR_FORMAT, "roster member %s: this key is "
+			    "already on the roster", name);
+		}
+		p.name = strdup(name);
+		p.role = strdup(role);
+		{
+			void *np = realloc(c->people, (c->npeople + 1) * sizeof(*c->people));
+			if (np == NULL || p.name == NULL || p.role == NULL) {
+				if (np != NULL)
+					c->people = np;
+				free(p.name);
+				free(p.role);
+				EVP_PKEY_free(p.pub);
+				return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			}
+			c->people = np;
+		}
+		c->people[c->npeople++] = p;
+	}
+	return HSM_OK;
+}
+
+static hsm_rc
+on_head(struct vctx *c, const evlog_record *rec, int completion)
+{
+	const json_t *b = rec->body;
+	const char *id, *hh, *purpose, *skihex, *pk, *sigb64;
+	char headhex[65], *bytes = NULL;
+	size_t blen = 0, i;
+	long long hs;
+	uint8_t ski[32], pski[32];
+	EVP_PKEY *pub = NULL;
+	struct person *p;
+	hsm_rc rc;
+
+	if ((rc = get_str(b, "log_id", &id)) != HSM_OK ||
+	    (rc = get_int(b, "head_seq", 0, &hs)) != HSM_OK ||
+	    (rc = get_hex32(b, "head_hash", &hh)) != HSM_OK ||
+	    (rc = get_str(b, "purpose", &purpose)) != HSM_OK ||
+	    (rc = get_hex32(b, "ski", &skihex)) != HSM_OK ||
+	    (rc = get_str(b, "pubkey", &pk)) != HSM_OK ||
+	    (rc = get_str(b, "signature", &sigb64)) != HSM_OK)
+		return rc;
+	if (strcmp(id, c->log_id) != 0)
+		return hsm_fail(HSM_ERR_VERIFY, "signed head names another log (%.40s)", id);
+	if (hs != rec->seq - 1)
+		return hsm_fail(HSM_ERR_VERIFY, "signed head is over seq %lld, not over the "
+		    "record before it (seq %lld)", hs, rec->seq - 1);
+	hex_encode_buf(rec->prev, 32, headhex);
+	if (strcmp(hh, headhex) != 0)
+		return hsm_fail(HSM_ERR_VERIFY, "signed head hash does not match seq %lld", hs);
+	if (strcmp(purpose, completion ? EVLOG_HEAD_PURPOSE_COMPLETION
+	                               : EVLOG_HEAD_PURPOSE_CHECKPOINT) != 0)
+		return hsm_fail(HSM_ERR_VERIFY, "signed head has the wrong purpose \"%.60s\"",
+		    purpose);
+	if ((rc = admincmd_pubkey_from_hex(pk, &pub, ski)) != HSM_OK)
+		return hsm_fail_wrap(rc, "signed head");
+	if (hex_decode_into(skihex, pski, 32) != HSM_OK || memcmp(pski, ski, 32) != 0) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "signed head: ski does not belong to the key");
+		goto out;
+	}
+	if ((p = person_by_ski(c, ski)) == NULL) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "%s signed by key %.16s..., which no roster "
+		    "record registers", completion ? "completion" : "checkpoint", skihex);
+		goto out;
+	}
+	if (completion && strcmp(p->role, "supervisor") != 0) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "completion signed by %s, who is on the roster "
+		    "as %s, not as supervisor", p->name, p->role);
+		goto out;
+	}
+	if ((rc = ev_head_signed_bytes(rec->obj, &bytes, &blen)) != HSM_OK)
+		goto out;
+	/* The roster's key is the one that counts, not the copy in the record. */
+	if ((rc = check_sig(p->pub, bytes, blen, sigb64, p->name)) != HSM_OK)
+		goto out;
+	c->res->signatures++;
+	if (completion) {
+		if (c->npins > 0) {
+			for (i = 0; i < c->npins; i++)
+				if (memcmp(c->pins[i], ski, 32) == 0)
+					break;
+			if (i == c->npins) {
+				rc = hsm_fail(HSM_ERR_VERIFY, "completion signed by %s, whose "
+				    "key is not one of the pinned supervisor keys", p->name);
+				goto out;
+			}
+		}
+		for (i = 0; i < c->nsteps; i++)
+			if (c->steps[i].name != NULL) {
+				rc = hsm_fail(HSM_ERR_AUDIT, "step \"%.60s\" begun at seq %lld "
+				    "was not ended before completion", c->steps[i].name,
+				    c->steps[i].seq);
+				goto out;
+			}
+		snprintf(c->res->supervisor_name, sizeof(c->res->supervisor_name), "%s",
+		    p->name);
+		snprintf(c->res->supervisor_ski, sizeof(c->res->supervisor_ski), "%s", skihex);
+		c->completed = 1;
+	}
+out:
+	free(bytes);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+static hsm_rc
+on_step(struct vctx *c, const evlog_record *rec, int begin)
+{
+	const char *name, *result;
+	size_t i;
+	hsm_rc rc;
+
+	if ((rc = get_str(rec->body, "step", &name)) != HSM_OK)
+		return rc;
+	for (i = 0; i < c->nsteps; i++)
+		if (c->steps[i].name != NULL && strcmp(c->steps[i].name, name) == 0)
+			break;
+	if (begin) {
+		if (i < c->nsteps)
+			return hsm_fail(HSM_ERR_AUDIT, "step \"%.60s\" begins again; it is "
+			    "already open since seq %lld", name, c->steps[i].seq);
+		GROW(c->steps, c->nsteps);
+		if ((c->steps[c->nsteps].name = strdup(name)) == NULL)
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		c->steps[c->nsteps++].seq = rec->seq;
+		return HSM_OK;
+	}
+	if ((rc = get_str(rec->body, "result", &result)) != HSM_OK)
+		return rc;
+	if (strcmp(result, "ok") != 0 && strcmp(result, "failed") != 0 &&
+	    strcmp(result, "skipped") != 0)
+		return hsm_fail(HSM_ERR_FORMAT, "step result must be ok, failed or skipped");
+	if (i == c->nsteps)
+		return hsm_fail(HSM_ERR_AUDIT, "step \"%.60s\" ends but never began", name);
+	free(c->steps[i].name);
+	c->steps[i] = c->steps[--c->nsteps];
+	return HSM_OK;
+}
+
+static hsm_rc
+on_command_signed(struct vctx *c, const json_t *body)
+{
+	const json_t *cb = json_object_get(body, "command_body");
+	const char *dghex, *skihex, *sigb64;
+	json_t *file = NULL;
+	admincmd *cmd = NULL;
+	uint8_t dg[32], ski[32];
+	char hex[65], *canon = NULL;
+	size_t clen = 0, i;
+	EVP_PKEY *pub = NULL;
+	hsm_rc rc;
+
+	if ((rc = get_hex32(body, "digest", &dghex)) != HSM_OK ||
+	    (rc = get_hex32(body, "ski", &skihex)) != HSM_OK ||
+	    (rc = get_str(body, "signature", &sigb64)) != HSM_OK)
+		return rc;
+	if (!json_is_object(cb))
+		return hsm_fail(HSM_ERR_FORMAT, "body needs \"command_body\" (an object)");
+	if ((file = json_pack("{s:O}", "body", (json_t *)cb)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = admincmd_from_json(file, &cmd)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "signed command");
+		goto out;
+	}
+	if ((rc = admincmd_digest(cmd, dg)) != HSM_OK)
+		goto out;
+	hex_encode_buf(dg, 32, hex);
+	if (strcmp(hex, dghex) != 0) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "command digest does not match its body");
+		goto out;
+	}
+	(void)hex_decode_into(skihex, ski, 32);
+	/* The signer must be an admin of a target domain as the log knows it
+	 * now, or at least a person on the roster (an admin being added). */
+	for (i = 0; i < admincmd_ntargets(cmd) && pub == NULL; i++) {
+		admincmd_target t;
+		struct dom *d;
+		json_t *admins, *a;
+		size_t j;
+
+		if (admincmd_target_at(cmd, i, &t) != HSM_OK ||
+		    (d = dom_find(c, t.module, t.domain)) == NULL)
+			continue;
+		admins = json_object_get(d->state, "admins");
+		json_array_foreach(admins, j, a) {
+			const char *ah = json_string_value(json_object_get(a, "ski"));
+			if (ah != NULL && strcmp(ah, skihex) == 0) {
+				const char *pk = json_string_value(json_object_get(a, "pubkey"));
+				uint8_t s2[32];
+				if (pk == NULL || admincmd_pubkey_from_hex(pk, &pub, s2) != HSM_OK ||
+				    memcmp(s2, ski, 32) != 0) {
+					EVP_PKEY_free(pub);
+					pub = NULL;
+				}
+				break;
+			}
+		}
+	}
+	if (pub == NULL) {
+		struct person *p = person_by_ski(c, ski);
+		if (p == NULL) {
+			rc = hsm_fail(HSM_ERR_VERIFY, "command signed by key %.16s..., which "
+			    "is neither an admin of a target domain nor on the roster", skihex);
+			goto out;
+		}
+		if (EVP_PKEY_up_ref(p->pub) != 1) {
+			rc = hsm_fail(HSM_ERR_CRYPTO, "cannot reference a key");
+			goto out;
+		}
+		pub = p->pub;
+	}
+	if ((rc = cjson_dump(cb, &canon, &clen)) != HSM_OK)
+		goto out;
+	if ((rc = check_sig(pub, canon, clen, sigb64, "the admin")) != HSM_OK)
+		goto out;
+	c->res->signatures++;
+out:
+	free(canon);
+	EVP_PKEY_free(pub);
+	admincmd_free(&cmd);
+	json_decref(file);
+	return rc;
+}
+
+static hsm_rc
+apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json_t *receipt)
+{
+	const json_t *rb = NULL;
+	const char *module, *op, *rdg, *rtime;
+	long long domain, before, after;
+	struct dom *d;
+	admincmd_admin admins[ADMINCMD_MAX_ADMINS];
+	size_t nadm = 0;
+	unsigned sig_thr = 0, rev_thr = 0, counted = 0;
+	uint64_t tcounter;
+	int64_t when = 0;
+	json_t *fresh = NULL;
+	hsm_rc rc;
+
+	if ((rc = receipt_check(c, receipt, &rb)) != HSM_OK)
+		return rc;
+	if ((rc = get_str(rb, "module", &module)) != HSM_OK ||
+	    (rc = get_int(rb, "domain", 0, &domain)) != HSM_OK ||
+	    (rc = get_str(rb, "op", &op)) != HSM_OK ||
+	    (rc = get_hex32(rb, "command_digest", &rdg)) != HSM_OK ||
+	    (rc = get_int(rb, "counter_before", 0, &before)) != HSM_OK ||
+	    (rc = get_int(rb, "counter_after", 0, &after)) != HSM_OK ||
+	    (rc = get_str(rb, "time", &rtime)) != HSM_OK)
+		return hsm_fail_wrap(rc, "receipt");
+	if (strcmp(op, admincmd_op(cmd)) != 0 || strcmp(rdg, dghex) != 0)
+		return hsm_fail(HSM_ERR_VERIFY, "receipt of %s domain %lld is for another "
+		    "command", module, domain);
+	if (admincmd_target_for(cmd, module, (unsigned)domain, &tcounter) != HSM_OK)
+		return hsm_fail(HSM_ERR_VERIFY, "receipt from %s domain %lld, which the "
+		    "command does not target", module, domain);
+	if (after != before + 1 || (uint64_t)before != tcounter)
+		return hsm_fail(HSM_ERR_VERIFY, "receipt of %s domain %lld: counters %lld -> "
+		    "%lld do not fit the command's counter %llu", module, domain, before,
+		    after, (unsigned long long)tcounter);
+	if ((rc = state_check(rb, module, domain, after)) != HSM_OK)
+		return hsm_fail_wrap(rc, "receipt of %s domain %lld", module, domain);
+	if ((d = dom_find(c, module, domain)) == NULL) {
+		if (before != 0)
+			return hsm_fail(HSM_ERR_AUDIT, "%s domain %lld first appears at counter "
+			    "%lld; the log holds no earlier state of it to check the quorum "
+			    "against (record a domain.baseline receipt first)", module, domain,
+			    before);
+		if ((fresh = fresh_state(module, domain)) == NULL)
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		rc = dom_set(c, module, domain, fresh, 0);
+		json_decref(fresh);
+		if (rc != HSM_OK)
+			return rc;
+		d = dom_find(c, module, domain);
+	}
+	if (d->counter != before)
+		return hsm_fail(HSM_ERR_AUDIT, "%s domain %lld: receipt counter %lld, but the "
+		    "log's last state of it has counter %lld (a record is missing or "
+		    "replayed)", module, domain, before, d->counter);
+	if ((rc = rfc3339_to_epoch(rtime, &when)) != HSM_OK)
+		return rc;
+	if ((rc = dom_admins(d, admins, &nadm, &sig_thr, &rev_thr)) != HSM_OK)
+		return hsm_fail_wrap(rc, "%s domain %lld", module, domain);
+	rc = admincmd_verify_for_domain(cmd, module, (unsigned)domain, (uint64_t)before,
+	    when, admins, nadm, sig_thr, rev_thr, &counted);
+	admins_free(admins, nadm);
+	if (rc != HSM_OK)
+		return hsm_fail_wrap(HSM_ERR_AUDIT, "%s on %s domain %lld, replayed from the "
+		    "log (admins and thresholds in force then)", admincmd_op(cmd), module,
+		    domain);
+	c->res->signatures += (long long)admincmd_nsigs(cmd);
+	return dom_set(c, module, domain, json_object_get(rb, "state"), after);
+}
+
+static hsm_rc
+on_command_applied(struct vctx *c, const json_t *body)
+{
+	json_t *receipts = json_object_get(body, "receipts"), *r;
+	const json_t *cj = json_object_get(body, "command");
+	admincmd *cmd = NULL;
+	uint8_t dg[32];
+	char dghex[65];
+	size_t i;
+	hsm_rc rc;
+
+	if (!json_is_object(cj))
+		return hsm_fail(HSM_ERR_FORMAT, "body needs \"command\" (the signed command)");
+	if (!json_is_array(receipts) || json_array_size(receipts) == 0)
+		return hsm_fail(HSM_ERR_FORMAT, "body needs \"receipts\" (a non-empty array)");
+	if ((rc = admincmd_from_json(cj, &cmd)) != HSM_OK)
+		return hsm_fail_wrap(rc, "applied command");
+	if ((rc = admincmd_digest(cmd, dg)) != HSM_OK)
+		goto out;
+	hex_encode_buf(dg, 32, dghex);
+	json_array_foreach(receipts, i, r) {
+		if ((rc = apply_receipt(c, cmd, dghex, r)) != HSM_OK)
+			goto out;
+	}
+	c->res->commands++;
+out:
+	admincmd_free(&cmd);
+	return rc;
+}
+
+static hsm_rc
+on_baseline(struct vctx *c, const json_t *body)
+{
+	const json_t *rb = NULL;
+	const char *module;
+	long long domain, after;
+	hsm_rc rc;
+
+	if ((rc = receipt_check(c, json_object_get(body, "receipt"), &rb)) != HSM_OK)
+		return rc;
+	if ((rc = get_str(rb, "module", &module)) != HSM_OK ||
+	    (rc = get_int(rb, "domain", 0, &domain)) != HSM_OK ||
+	    (rc = get_int(rb, "counter_after", 0, &after)) != HSM_OK)
+		return hsm_fail_wrap(rc, "baseline receipt");
+	if ((rc = state_check(rb, module, domain, after)) != HSM_OK)
+		return hsm_fail_wrap(rc, "baseline receipt");
+	if (dom_find(c, module, domain) != NULL)
+		return hsm_fail(HSM_ERR_AUDIT, "baseline for %s domain %lld comes after "
+		    "records about it", module, domain);
+	return dom_set(c, module, domain, json_object_get(rb, "state"), after);
+}
+
+static hsm_rc
+on_admin_registered(struct vctx *c, const json_t *body)
+{
+	const char *module, *skihex;
+	long long domain;
+	struct dom *d;
+	json_t *a;
+	size_t i;
+	hsm_rc rc;
+
+	if ((rc = get_str(body, "module", &module)) != HSM_OK ||
+	    (rc = get_int(body, "domain", 0, &domain)) != HSM_OK ||
+	    (rc = get_hex32(body, "ski", &skihex)) != HSM_OK)
+		return rc;
+	if ((d = dom_find(c, module, domain)) == NULL)
+		return hsm_fail(HSM_ERR_AUDIT, "admin registered in %s domain %lld, but no "
+		    "receipt in the log shows that domain", module, domain);
+	json_array_foreach(json_object_get(d->state, "admins"), i, a) {
+		const char *s = json_string_value(json_object_get(a, "ski"));
+		if (s != NULL && strcmp(s, skihex) == 0)
+			return HSM_OK;
+	}
+	return hsm_fail(HSM_ERR_AUDIT, "admin %.16s... is recorded as registered in %s "
+	    "domain %lld, but the module's last receipt does not list it", skihex, module,
+	    domain);
+}
+
+static hsm_rc
+on_keypart(struct vctx *c, const evlog_record *rec)
+{
+	const char *id, *kpvp, *card, *bcard;
+	const char *what = strrchr(rec->type, '.') + 1;
+	struct part *p;
+	hsm_rc rc;
+
+	if ((rc = get_str(rec->body, "part_id", &id)) != HSM_OK ||
+	    (rc = get_hex32(rec->body, "kpvp", &kpvp)) != HSM_OK ||
+	    (rc = get_str(rec->body, "card_id", &card)) != HSM_OK)
+		return rc;
+	p = part_find(c, id);
+	if (strcmp(rec->type, EV_KEYPART_GENERATED) == 0) {
+		if (p != NULL)
+			return hsm_fail(HSM_ERR_AUDIT, "key part %.60s is generated twice", id);
+		GROW(c->parts, c->nparts);
+		p = &c->parts[c->nparts];
+		memset(p, 0, sizeof(*p));
+		if ((p->part_id = strdup(id)) == NULL || (p->cards = json_array()) == NULL) {
+			free(p->part_id);
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		}
+		c->nparts++;
+		snprintf(p->kpvp, sizeof(p->kpvp), "%s", kpvp);
+		json_array_append_new(p->cards, json_string(card));
+	} else {
+		if (p == NULL)
+			return hsm_fail(HSM_ERR_AUDIT, "key part %.60s is %s but the log never "
+			    "recorded its generation", id, what);
+		if (strcmp(p->kpvp, kpvp) != 0)
+			return hsm_fail(HSM_ERR_AUDIT, "key part %.60s is %s with KPVP %.16s..., "
+			    "but was generated with KPVP %.16s...", id, what, kpvp, p->kpvp);
+		if (strcmp(p->state, "destroyed") == 0)
+			return hsm_fail(HSM_ERR_AUDIT, "key part %.60s is %s after it was "
+			    "destroyed", id, what);
+		if (strcmp(rec->type, EV_KEYPART_COPIED) == 0) {
+			if ((rc = get_str(rec->body, "backup_card_id", &bcard)) != HSM_OK)
+				return rc;
+			json_array_append_new(p->cards, json_string(bcard));
+		}
+	}
+	free(p->state);
+	if ((p->state = strdup(strcmp(rec->type, EV_KEYPART_COPIED) == 0 ? "copied" :
+	    what)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return HSM_OK;
+}
+
+static hsm_rc
+on_mk(struct vctx *c, const evlog_record *rec)
+{
+	json_t *doms = json_object_get(rec->body, "domains"), *e;
+	const char *reg = "pending";
+	size_t i;
+	hsm_rc rc;
+
+	if (strcmp(rec->type, EV_MK_ACTIVATED) == 0 || strcmp(rec->type, EV_MK_FINALIZED) == 0)
+		reg = "current";
+	else if (strcmp(rec->type, EV_MK_DESTROYED) == 0)
+		reg = "old";
+	if (!json_is_array(doms) || json_array_size(doms) == 0)
+		return hsm_fail(HSM_ERR_FORMAT, "body needs \"domains\" (a non-empty array)");
+	json_array_foreach(doms, i, e) {
+		const char *module, *mkvp, *have;
+		long long domain;
+		struct dom *d;
+		json_t *r;
+
+		if ((rc = get_str(e, "module", &module)) != HSM_OK ||
+		    (rc = get_int(e, "domain", 0, &domain)) != HSM_OK ||
+		    (rc = get_hex32(e, "mkvp", &mkvp)) != HSM_OK)
+			return hsm_fail_wrap(rc, "domains[%zu]", i);
+		if ((d = dom_find(c, module, domain)) == NULL)
+			return hsm_fail(HSM_ERR_AUDIT, "%s names %s domain %lld, but no receipt "
+			    "in the log shows that domain", rec->type, module, domain);
+		r = json_object_get(json_object_get(d->state, "registers"), reg);
+		have = json_string_value(json_object_get(r, "mkvp"));
+		if (strcmp(reg, "old") == 0) {
+			const char *st = json_string_value(json_object_get(r, "state"));
+			if (st != NULL && strcmp(st, "empty") != 0)
+				return hsm_fail(HSM_ERR_AUDIT, "%s for %s domain %lld, but its "
+				    "OLD register is still %s in the last receipt", rec->type,
+				    module, domain, st);
+		} else if (have != NULL && strcmp(have, mkvp) != 0) {
+			return hsm_fail(HSM_ERR_AUDIT, "%s MKVP %.16s... for %s domain %lld "
+			    "differs from the %s register's MKVP %.16s... in the module's "
+			    "receipt", rec->type, mkvp, module, domain, reg, have);
+		}
+	}
+	return HSM_OK;
+}
+
+static hsm_rc
+on_record(struct vctx *c, const evlog_record *rec)
+{
+	const json_t *b = rec->body;
+	const char *t = rec->type, *s;
+	long long a, n;
+	hsm_rc rc;
+
+	if (strcmp(t, EV_CEREMONY_OPEN) == 0) {
+		if (rec->seq != 1)
+			return hsm_fail(HSM_ERR_AUDIT, "ceremony.open may only be the first record");
+		if ((rc = get_str(b, "ceremony", &s)) != HSM_OK)
+			return rc;
+		snprintf(c->res->ceremony, sizeof(c->res->ceremony), "%s", s);
+		return HSM_OK;
+	}
+	if (strcmp(t, EV_ROSTER) == 0)
+		return on_roster(c, b);
+	if (strcmp(t, EV_STEP_BEGIN) == 0 || strcmp(t, EV_STEP_END) == 0)
+		return on_step(c, rec, strcmp(t, EV_STEP_BEGIN) == 0);
+	if (strcmp(t, EV_CARD_INIT) == 0) {
+		if ((rc = get_str(b, "card_id", &s)) != HSM_OK)
+			return rc;
+		return get_str(b, "role", &s);
+	}
+	if (strcmp(t, EV_ADMIN_REGISTERED) == 0)
+		return on_admin_registered(c, b);
+	if (strcmp(t, EV_COMMAND_SIGNED) == 0)
+		return on_command_signed(c, b);
+	if (strcmp(t, EV_COMMAND_APPLIED) == 0)
+		return on_command_applied(c, b);
+	if (strcmp(t, EV_DOMAIN_BASELINE) == 0)
+		return on_baseline(c, b);
+	if (strncmp(t, "keypart.", 8) == 0 &&
+	    (strcmp(t, EV_KEYPART_GENERATED) == 0 || strcmp(t, EV_KEYPART_COPIED) == 0 ||
+	     strcmp(t, EV_KEYPART_VERIFIED) == 0 || strcmp(t, EV_KEYPART_DESTROYED) == 0))
+		return on_keypart(c, rec);
+	if (strcmp(t, EV_MK_LOADED) == 0 || strcmp(t, EV_MK_COMMITTED) == 0 ||
+	    strcmp(t, EV_MK_ACTIVATED) == 0 || strcmp(t, EV_MK_FINALIZED) == 0 ||
+	    strcmp(t, EV_MK_DESTROYED) == 0)
+		return on_mk(c, rec);
+	if (strcmp(t, EV_REENCIPHER) == 0) {
+		if ((rc = get_int(b, "done", 0, &a)) != HSM_OK ||
+		    (rc = get_int(b, "total", 0, &n)) != HSM_OK)
+			return rc;
+		if (a > n)
+			return hsm_fail(HSM_ERR_FORMAT, "re-enciphered %lld of only %lld", a, n);
+		return HSM_OK;
+	}
+	if (strcmp(t, EV_EXCEPTION) == 0) {
+		c->res->exceptions++;
+		if ((rc = get_str(b, "what", &s)) != HSM_OK)
+			return rc;
+		return get_str(b, "reason", &s);
+	}
+	if (strcmp(t, EV_WITNESS_ACK) == 0)
+		return get_str(b, "statement", &s);
+	if (strcmp(t, EV_CHECKPOINT) == 0)
+		return on_head(c, rec, 0);
+	if (strcmp(t, EV_COMPLETION) == 0)
+		return on_head(c, rec, 1);
+	if (strcmp(t, EV_LOG_RECOVERED) == 0) {
+		c->res->recoveries++;
+		if ((rc = get_int(b, "lost_bytes", 1, &a)) != HSM_OK ||
+		    (rc = get_int(b, "at_offset", 0, &n)) != HSM_OK)
+			return rc;
+		return get_hex32(b, "lost_sha256", &s);
+	}
+	return hsm_fail(HSM_ERR_FORMAT, "unknown record type \"%.60s\"", t);
+}
+
+/* ---- set-up and the main loop ---- */
+
+static hsm_rc
+load_pin(struct vctx *c, const char *path)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *k = NULL;
+	FILE *f;
+	hsm_rc rc = HSM_OK;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return hsm_fail(HSM_ERR_NOT_FOUND, "cannot open supervisor key %s", path);
+	if ((k = PEM_read_PUBKEY(f, NULL, NULL, NULL)) == NULL) {
+		rewind(f);
+		if ((cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+			k = X509_get_pubkey(cert);
+	}
+	fclose(f);
+	if (k == NULL) {
+		rc = hsm_fail(HSM_ERR_FORMAT, "%s is neither a PEM public key nor a "
+		    "PEM certificate", path);
+		goto out;
+	}
+	{
+		void *np = realloc(c->pins, (c->npins + 1) * sizeof(*c->pins));
+		if (np == NULL) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		c->pins = np;
+	}
+	if ((rc = crypto_ski(k, c->pins[c->npins])) != HSM_OK)
+		goto out;
+	c->npins++;
+out:
+	EVP_PKEY_free(k);
+	X509_free(cert);
+	return rc;
+}
+
+static hsm_rc
+ctx_init(struct vctx *c, const struct evlog_verify_opts *o)
+{
+	size_t i;
+	hsm_rc rc;
+
+	if (o == NULL)
+		return HSM_OK;
+	if (o->n_module_ca > 0 &&
+	    (c->cas = calloc(o->n_module_ca, sizeof(*c->cas))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	for (i = 0; i < o->n_module_ca; i++) {
+		if ((rc = x509u_load_pem(o->module_ca_files[i], &c->cas[i])) != HSM_OK)
+			return hsm_fail_wrap(rc, "module CA %s", o->module_ca_files[i]);
+		c->ncas++;
+	}
+	for (i = 0; i < o->n_supervisor_keys; i++)
+		if ((rc = load_pin(c, o->supervisor_key_files[i])) != HSM_OK)
+			return rc;
+	return HSM_OK;
+}
+
+static json_t *
+dom_state_json(struct vctx *c)
+{
+	json_t *arr = json_array();
+	size_t i, j;
+
+	if (arr == NULL)
+		return NULL;
+	/* sorted by module, then domain: insertion order of a small array */
+	for (i = 0; i < c->ndoms; i++)
+		for (j = i + 1; j < c->ndoms; j++) {
+			int cmp = strcmp(c->doms[i].module, c->doms[j].module);
+			if (cmp > 0 || (cmp == 0 && c->doms[i].domain > c->doms[j].domain)) {
+				struct dom t = c->doms[i];
+				c->doms[i] = c->doms[j];
+				c->doms[j] = t;
+			}
+		}
+	for (i = 0; i < c->ndoms; i++)
+		json_array_append(arr, c->doms[i].state);
+	return arr;
+}
+
+static json_t *
+build_state(struct vctx *c)
+{
+	json_t *st, *parts = json_array();
+	size_t i;
+
+	for (i = 0; parts != NULL && i < c->nparts; i++)
+		json_array_append_new(parts, json_pack("{s:s, s:s, s:s, s:O}", "part_id",
+		    c->parts[i].part_id, "kpvp", c->parts[i].kpvp, "state",
+		    c->parts[i].state ? c->parts[i].state : "generated", "card_ids",
+		    c->parts[i].cards));
+	st = json_pack("{s:s, s:I, s:s, s:b, s:o, s:o}", "log_id",
+	    c->log_id ? c->log_id : "", "head_seq", (json_int_t)c->res->head_seq,
+	    "head_hash", c->res->head_hash, "complete", c->completed,
+	    "domains", dom_state_json(c), "key_parts", parts);
+	return st;
+}
+
+static void
+ctx_free(struct vctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncas; i++)
+		X509_free(c->cas[i]);
+	free(c->cas);
+	free(c->pins);
+	for (i = 0; i < c->npeople; i++) {
+		EVP_PKEY_free(c->people[i].pub);
+		free(c->people[i].name);
+		free(c->people[i].role);
+	}
+	free(c->people);
+	for (i = 0; i < c->ndoms; i++) {
+		free(c->doms[i].module);
+		json_decref(c->doms[i].state);
+	}
+	free(c->doms);
+	for (i = 0; i < c->nparts; i++) {
+		free(c->parts[i].part_id);
+		free(c->parts[i].state);
+		json_decref(c->parts[i].cards);
+	}
+	free(c->parts);
+	for (i = 0; i < c->nsteps; i++)
+		free(c->steps[i].name);
+	free(c->steps);
+	free(c->log_id);
+}
+
+/* Record the first failure: res->bad_seq and reason, return HSM_ERR_AUDIT. */
+static hsm_rc
+bad(struct vctx *c, long long seq, const char *why)
+{
+	c->res->ok = 0;
+	c->res->bad_seq = seq;
+	snprintf(c->res->reason, sizeof(c->res->reason), "seq %lld: %s", seq, why);
+	return hsm_fail(HSM_ERR_AUDIT, "%s", c->res->reason);
+}
+
+hsm_rc
+evlog_verify(const char *path, const struct evlog_verify_opts *o, evlog_verify_result *res)
+{
+	struct vctx c;
+	evlog_reader *r = NULL;
+	evlog_record rec;
+	char msg[700];
+	hsm_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&c, 0, sizeof(c));
+	memset(&rec, 0, sizeof(rec));
+	c.o = o;
+	c.res = res;
+	if ((rc = ctx_init(&c, o)) != HSM_OK)
+		goto out;
+	if ((rc = evlog_reader_open(path, &r)) != HSM_OK)
+		goto out;
+	for (;;) {
+		long long want = c.seq + 1;
+
+		rc = evlog_reader_next(r, &rec);
+		if (rc == HSM_ERR_NOT_FOUND)
+			break;
+		if (rc != HSM_OK) {
+			if (rc == HSM_ERR_IO || rc == HSM_ERR_NOMEM)
+				goto out;
+			snprintf(msg, sizeof(msg), "%s", hsm_errmsg());
+			rc = bad(&c, want, msg);
+			goto out;
+		}
+		res->records++;
+		if (c.completed) {
+			rc = bad(&c, rec.seq, "a record follows the completion record");
+			goto out;
+		}
+		if (rec.seq != want) {
+			snprintf(msg, sizeof(msg), "found where seq %lld should be: a record "
+			    "is missing, repeated or out of order", want);
+			rc = bad(&c, rec.seq, msg);
+			goto out;
+		}
+		if (want == 1) {
+			json_t *id = json_object_get(rec.body, "log_id");
+			if (strcmp(rec.type, EV_CEREMONY_OPEN) != 0 || !json_is_string(id) ||
+			    json_string_length(id) == 0 || json_string_length(id) > 128) {
+				rc = bad(&c, 1, "the log must start with a ceremony.open record "
+				    "carrying the log id");
+				goto out;
+			}
+			if ((c.log_id = strdup(json_string_value(id))) == NULL) {
+				rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			snprintf(res->log_id, sizeof(res->log_id), "%s", c.log_id);
+			if ((rc = crypto_sha256(c.log_id, strlen(c.log_id), c.head)) != HSM_OK)
+				goto out;
+		}
+		if (memcmp(rec.prev, c.head, 32) != 0) {
+			if (want == 1)
+				snprintf(msg, sizeof(msg), "prev hash does not match the log id");
+			else
+				snprintf(msg, sizeof(msg), "prev hash does not match seq %lld",
+				    want - 1);
+			rc = bad(&c, rec.seq, msg);
+			goto out;
+		}
+		hsm_err_clear();
+		if ((rc = on_record(&c, &rec)) != HSM_OK) {
+			if (rc == HSM_ERR_IO || rc == HSM_ERR_NOMEM || rc == HSM_ERR_INTERNAL)
+				goto out;
+			snprintf(msg, sizeof(msg), "%s: %s", rec.type, hsm_errmsg());
+			rc = bad(&c, rec.seq, msg);
+			goto out;
+		}
+		c.seq = rec.seq;
+		memcpy(c.head, rec.hash, 32);
+		res->head_seq = c.seq;
+		hex_encode_buf(c.head, 32, res->head_hash);
+	}
+	if (c.seq == 0) {
+		rc = bad(&c, 1, "the log is empty");
+		goto out;
+	}
+	res->complete = c.completed;
+	if (!c.completed && (o == NULL || !o->allow_incomplete)) {
+		rc = bad(&c, c.seq, "the log ends here without the supervisor's completion "
+		    "record: it was cut short, or the ceremony is not finished");
+		goto out;
+	}
+	res->ok = 1;
+	rc = HSM_OK;
+out:
+	if (res->ok || rc == HSM_ERR_AUDIT)
+		res->state = build_state(&c);
+	evlog_record_clear(&rec);
+	evlog_reader_free(&r);
+	ctx_free(&c);
+	return rc;
+}
+
+void
+evlog_verify_result_clear(evlog_verify_result *res)
+{
+	if (res == NULL)
+		return;
+	json_decref(res->state);
+	res->state = NULL;
+}
+
+json_t *
+evlog_verify_result_json(const evlog_verify_result *res)
+{
+	json_t *j = json_pack("{s:b, s:I, s:s, s:s, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:I}",
+	    "verified", res->ok, "records", (json_int_t)res->records, "log_id", res->log_id,
+	    "ceremony", res->ceremony, "head_seq", (json_int_t)res->head_seq,
+	    "head_hash", res->head_hash, "complete", res->complete,
+	    "signatures", (json_int_t)res->signatures, "receipts", (json_int_t)res->receipts,
+	    "commands", (json_int_t)res->commands, "exceptions", (json_int_t)res->exceptions,
+	    "recoveries", (json_int_t)res->recoveries);
+
+	if (j == NULL)
+		return NULL;
+	if (!res->ok) {
+		json_object_set_new(j, "bad_seq", json_integer(res->bad_seq));
+		json_object_set_new(j, "reason", json_string(res->reason));
+	}
+	if (res->supervisor_ski[0] != '\0') {
+		json_object_set_new(j, "supervisor", json_string(res->supervisor_name));
+		json_object_set_new(j, "supervisor_ski", json_string(res->supervisor_ski));
+	}
+	return j;
+}
+
+hsm_rc
+evlog_replay(const char *path, const struct evlog_verify_opts *o, json_t **state)
+{
+	evlog_verify_result res;
+	hsm_rc rc;
+
+	*state = NULL;
+	rc = evlog_verify(path, o, &res);
+	if (rc == HSM_OK) {
+		*state = res.state;
+		res.state = NULL;
+	}
+	evlog_verify_result_clear(&res);
+	return rc;
+}

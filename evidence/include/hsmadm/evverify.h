@@ -1,0 +1,75 @@
+/*
+ * evverify.h - checking and replaying an evidence log offline (DESIGN §9).
+ *
+ * evlog_verify reads the log once, line by line (constant memory), and
+ * checks: the hash chain (seq consecutive, prev = SHA-256 of the previous
+ * line), the canonical form of every line, every signature inside a record
+ * (admin signatures on commands against the admin keys in force at that
+ * point; checkpoint and completion signatures against keys registered in a
+ * roster record), every module receipt against the pinned module CA, each
+ * command's quorum replayed from the log's own receipts (admins and
+ * thresholds in force before it), counters in sequence per domain, key-part
+ * and master-key patterns against the receipts, steps begun are ended, and
+ * that the log ends with the supervisor's completion record signed over the
+ * whole log. The first failure stops it: res->bad_seq names the record and
+ * res->reason says why ("seq 17: prev hash does not match seq 16"); the
+ * return code is then HSM_ERR_AUDIT with the same message.
+ *
+ * evlog_replay runs the same checks and returns the reconstructed state of
+ * every domain the log touched (admins, thresholds, counter, registers,
+ * MKVPs) as the last module receipt for it states it.
+ */
+#ifndef HSMADM_EVVERIFY_H
+#define HSMADM_EVVERIFY_H
+
+#include <jansson.h>
+#include "hsmadm/err.h"
+
+struct evlog_verify_opts {
+	const char *const *module_ca_files;      /* PEM; a receipt must chain to one */
+	size_t             n_module_ca;
+	const char *const *supervisor_key_files; /* optional pins: PEM public key or
+	                                            certificate; the completion must be
+	                                            signed by one of them */
+	size_t             n_supervisor_keys;
+	int                allow_incomplete;     /* a log still being written: no
+	                                            completion record needed */
+};
+
+typedef struct evlog_verify_result {
+	int       ok;               /* 1 if everything verified */
+	long long records;          /* records read and checked */
+	long long bad_seq;          /* first bad record; 0 when ok */
+	char      reason[768];      /* "seq 17: prev hash does not match seq 16" */
+	char      log_id[132];
+	char      ceremony[132];
+	long long head_seq;         /* last good record */
+	char      head_hash[65];
+	int       complete;         /* signed completion record is the last record */
+	char      supervisor_name[96];
+	char      supervisor_ski[65];
+	long long signatures;       /* signatures checked (commands and heads) */
+	long long receipts;         /* receipts checked */
+	long long commands;         /* commands applied */
+	long long exceptions;
+	long long recoveries;       /* log.recovered records (torn tails repaired) */
+	json_t   *state;            /* owned: replayed domains (see evlog_replay) */
+} evlog_verify_result;
+
+/* opts may be NULL (no module CA: a log with receipts then fails). Returns
+ * HSM_OK if the log verified, HSM_ERR_AUDIT if it did not (res says where and
+ * why), other codes if it could not be read at all (missing file: NOT_FOUND).
+ * Call evlog_verify_result_clear afterwards. */
+hsm_rc evlog_verify(const char *path, const struct evlog_verify_opts *opts,
+                    evlog_verify_result *res);
+void   evlog_verify_result_clear(evlog_verify_result *res);
+/* The result as a JSON object (new reference, NULL on allocation failure). */
+json_t *evlog_verify_result_json(const evlog_verify_result *res);
+
+/* Verify, then *state = {"log_id", "head_seq", "head_hash", "complete",
+ * "domains": [domain.query-style public state of each domain, sorted by
+ * module and domain], "key_parts": [{part_id, kpvp, card_ids, state}]}. */
+hsm_rc evlog_replay(const char *path, const struct evlog_verify_opts *opts,
+                    json_t **state);
+
+#endif
