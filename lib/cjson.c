@@ -114,7 +114,8 @@ utf8_next(const unsigned char *s, size_t n, size_t *i)
 
 /* UTF-16 code units of a UTF-8 key, malloc'ed (at least one unit allocated). */
 static hsm_rc
-utf16_units(const char *s, size_t n, uint16_t **out, size_t *nout)
+utf16_units(const char *s, size_t n, uint16_t **out, size_t *nout,
+    const struct path *p)
 {
 	uint16_t *u;
 	size_t i = 0, k = 0;
@@ -128,7 +129,8 @@ utf16_units(const char *s, size_t n, uint16_t **out, size_t *nout)
 		long cp = utf8_next((const unsigned char *)s, n, &i);
 		if (cp < 0) {
 			free(u);
-			return hsm_fail(HSM_ERR_FORMAT, "JSON: an object key is not valid UTF-8");
+			return hsm_fail(HSM_ERR_FORMAT,
+			    "JSON: an object key at %s is not valid UTF-8", path_str(p));
 		}
 		if (cp >= 0x10000) {
 			cp -= 0x10000;
@@ -284,10 +286,8 @@ write_object(struct obuf *o, const json_t *v, int depth, struct path *p)
 			    "not accepted", path_str(p));
 			goto out;
 		}
-		if ((rc = utf16_units(key, m[k].klen, &m[k].u16, &m[k].n16)) != HSM_OK) {
-			(void)hsm_fail_wrap(rc, "at %s", path_str(p));
+		if ((rc = utf16_units(key, m[k].klen, &m[k].u16, &m[k].n16, p)) != HSM_OK)
 			goto out;
-		}
 		k++;
 	}
 	qsort(m, k, sizeof(*m), member_cmp);
@@ -364,8 +364,8 @@ write_value(struct obuf *o, const json_t *v, int depth, struct path *p)
 		return ob_put(o, num, strlen(num));
 	case JSON_REAL:
 		return hsm_fail(HSM_ERR_FORMAT,
-		    "JSON: number %.17g at %s is not an integer; only integers are "
-		    "accepted", json_real_value(v), path_str(p));
+		    "JSON: the number at %s is not an integer; only integers are "
+		    "accepted", path_str(p));
 	case JSON_TRUE:
 		return ob_put(o, "true", 4);
 	case JSON_FALSE:
@@ -483,10 +483,10 @@ check_tree(const json_t *v, int depth, struct path *p)
 	case JSON_INTEGER:
 		return check_integer(json_integer_value(v), p);
 	case JSON_REAL:
+		/* Not printed: %g would show 1.0 as "1" and confuse the reader. */
 		return hsm_fail(HSM_ERR_FORMAT,
-		    "JSON: number %.17g at %s is not an integer (no fractions or "
-		    "exponents); only integers are accepted", json_real_value(v),
-		    path_str(p));
+		    "JSON: the number at %s is not an integer (it has a fraction or "
+		    "an exponent); only integers are accepted", path_str(p));
 	default:
 		return HSM_OK;
 	}
@@ -496,6 +496,7 @@ check_tree(const json_t *v, int depth, struct path *p)
 static hsm_rc
 parse_error(const json_error_t *e)
 {
+	char text[JSON_ERROR_TEXT_LENGTH] = "";
 	const char *what;
 
 	switch (json_error_code(e)) {
@@ -525,8 +526,15 @@ parse_error(const json_error_t *e)
 		what = "nesting is too deep";
 		break;
 	default:
+		/* jansson quotes the input near the error; keep control bytes and
+		 * non-ASCII out of the terminal. */
+		for (size_t i = 0; i < sizeof(text) - 1 && e->text[i] != '\0'; i++) {
+			unsigned char c = (unsigned char)e->text[i];
+			text[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+			text[i + 1] = '\0';
+		}
 		return hsm_fail(HSM_ERR_FORMAT, "JSON: invalid syntax at line %d, column %d: %s",
-		    e->line, e->column, e->text);
+		    e->line, e->column, text);
 	}
 	return hsm_fail(HSM_ERR_FORMAT, "JSON: %s (line %d, column %d)", what, e->line,
 	    e->column);
