@@ -1,0 +1,51 @@
+/*
+ * moddriver.h - the group engine's view of one crypto module connection.
+ * A driver is an ops table (info, query, apply, close) plus its context, so
+ * that a hardware backend (for example EP11 through a host library) can be
+ * added beside the hsmadm-simd TLS driver without touching the engine or
+ * the commands (DESIGN §7).
+ *
+ * The JSON shapes are those of docs/formats/module-protocol.md: info as the
+ * "info" result, a domain's public state as the "domain.query" result, and
+ * a module-signed receipt (receipt.h) for every applied command.
+ */
+#ifndef HSMADM_MODDRIVER_H
+#define HSMADM_MODDRIVER_H
+
+#include <jansson.h>
+#include "hsmadm/admincmd.h"
+#include "hsmadm/err.h"
+
+typedef struct moddrv moddrv;
+
+struct moddrv_ops {
+	/* {"module", "domains", "oa_cert", ...}; *out is a new reference. */
+	hsm_rc (*info)(void *ctx, json_t **out);
+	/* Public state of one domain (with "counter" and "state_digest"). */
+	hsm_rc (*query)(void *ctx, unsigned domain, json_t **out);
+	/* Apply a signed command to one domain; *receipt is the module-signed
+	 * receipt (not yet verified: the engine verifies it). On refusal the
+	 * module's code as hsm_rc and its message via hsm_fail. */
+	hsm_rc (*apply)(void *ctx, unsigned domain, const admincmd *cmd, json_t **receipt);
+	void   (*close)(void *ctx);
+};
+
+/* Takes ownership of ctx (closed by ops->close, also on failure). serial is
+ * the module serial this connection reaches (copied). */
+hsm_rc moddrv_new(const struct moddrv_ops *ops, void *ctx, const char *serial,
+                  moddrv **out);
+const char *moddrv_serial(const moddrv *d);
+hsm_rc moddrv_info(moddrv *d, json_t **out);
+hsm_rc moddrv_query(moddrv *d, unsigned domain, json_t **out);
+hsm_rc moddrv_apply(moddrv *d, unsigned domain, const admincmd *cmd, json_t **receipt);
+void   moddrv_free(moddrv **d);
+
+/* The hsmadm-simd driver (lib/modclient_sim.c): TLS 1.3 to hostport,
+ * verifying the module's certificate against the pinned module CA PEM and
+ * its serial (NULL: learn it from the "hello" answer, for first contact),
+ * presenting the workstation's client certificate. timeout_ms as tls_connect. */
+hsm_rc modclient_sim_open(const char *hostport, const char *expect_serial,
+                          const char *pinned_ca_pem, const char *client_cert_pem,
+                          const char *client_key_pem, int timeout_ms, moddrv **out);
+
+#endif

@@ -1,0 +1,208 @@
+/* modclient_sim.c - the module driver for hsmadm-simd: modproto frames over a
+ * mutually authenticated TLS 1.3 connection, plus the driver plumbing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsmadm/moddriver.h"
+#include "hsmadm/modproto.h"
+#include "hsmadm/tlsctx.h"
+
+struct moddrv {
+	const struct moddrv_ops *ops;
+	void *ctx;
+	char *serial;
+};
+
+hsm_rc
+moddrv_new(const struct moddrv_ops *ops, void *ctx, const char *serial, moddrv **out)
+{
+	moddrv *d;
+
+	if (out)
+		*out = NULL;
+	if (ops == NULL || out == NULL || serial == NULL) {
+		if (ops && ops->close)
+			ops->close(ctx);
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_new: bad arguments");
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL || (d->serial = strdup(serial)) == NULL) {
+		free(d);
+		if (ops->close)
+			ops->close(ctx);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	d->ops = ops;
+	d->ctx = ctx;
+	*out = d;
+	return HSM_OK;
+}
+
+const char *
+moddrv_serial(const moddrv *d)
+{
+	return d ? d->serial : NULL;
+}
+
+hsm_rc
+moddrv_info(moddrv *d, json_t **out)
+{
+	if (d == NULL || out == NULL || d->ops->info == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_info: bad arguments");
+	return d->ops->info(d->ctx, out);
+}
+
+hsm_rc
+moddrv_query(moddrv *d, unsigned domain, json_t **out)
+{
+	if (d == NULL || out == NULL || d->ops->query == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_query: bad arguments");
+	return d->ops->query(d->ctx, domain, out);
+}
+
+hsm_rc
+moddrv_apply(moddrv *d, unsigned domain, const admincmd *cmd, json_t **receipt)
+{
+	if (d == NULL || cmd == NULL || receipt == NULL || d->ops->apply == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_apply: bad arguments");
+	return d->ops->apply(d->ctx, domain, cmd, receipt);
+}
+
+void
+moddrv_free(moddrv **d)
+{
+	if (d == NULL || *d == NULL)
+		return;
+	if ((*d)->ops->close)
+		(*d)->ops->close((*d)->ctx);
+	free((*d)->serial);
+	free(*d);
+	*d = NULL;
+}
+
+/* ---- the hsmadm-simd driver ---- */
+
+struct simctx {
+	SSL_CTX  *sslctx;
+	tls_conn *conn;
+	long long next_id;
+};
+
+static void
+sim_close(void *vctx)
+{
+	struct simctx *c = vctx;
+
+	if (c == NULL)
+		return;
+	tls_conn_free(&c->conn);
+	tlsctx_free(&c->sslctx);
+	free(c);
+}
+
+static hsm_rc
+sim_call(struct simctx *c, const char *op, json_t *params, json_t **result)
+{
+	if (c->conn == NULL)
+		return hsm_fail(HSM_ERR_MODULE, "the connection to the module was lost earlier");
+	return modproto_call(tls_conn_ssl(c->conn), &c->next_id, op, params, result, NULL);
+}
+
+static hsm_rc
+sim_info(void *vctx, json_t **out)
+{
+	return sim_call(vctx, MODPROTO_OP_INFO, NULL, out);
+}
+
+static hsm_rc
+sim_query(void *vctx, unsigned domain, json_t **out)
+{
+	json_t *p = json_pack("{s:I}", "domain", (json_int_t)domain);
+	hsm_rc rc;
+
+	if (p == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	rc = sim_call(vctx, MODPROTO_OP_QUERY, p, out);
+	json_decref(p);
+	return rc;
+}
+
+static hsm_rc
+sim_apply(void *vctx, unsigned domain, const admincmd *cmd, json_t **receipt)
+{
+	json_t *file = NULL, *p = NULL, *res = NULL, *r;
+	hsm_rc rc;
+
+	*receipt = NULL;
+	if ((rc = admincmd_to_json(cmd, &file)) != HSM_OK)
+		return rc;
+	p = json_pack("{s:I, s:o}", "domain", (json_int_t)domain, "command", file);
+	if (p == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = sim_call(vctx, MODPROTO_OP_APPLY, p, &res)) != HSM_OK)
+		goto out;
+	if ((r = json_object_get(res, "receipt")) == NULL || !json_is_object(r)) {
+		rc = hsm_fail(HSM_ERR_MODULE, "the module answered without a receipt");
+		goto out;
+	}
+	*receipt = json_incref(r);
+	rc = HSM_OK;
+out:
+	json_decref(res);
+	json_decref(p);
+	return rc;
+}
+
+static const struct moddrv_ops sim_ops = {
+	sim_info, sim_query, sim_apply, sim_close,
+};
+
+hsm_rc
+modclient_sim_open(const char *hostport, const char *expect_serial,
+                   const char *pinned_ca_pem, const char *client_cert_pem,
+                   const char *client_key_pem, int timeout_ms, moddrv **out)
+{
+	struct simctx *c = NULL;
+	json_t *info = NULL;
+	const char *serial = expect_serial;
+	hsm_rc rc;
+
+	if (out)
+		*out = NULL;
+	if (hostport == NULL || pinned_ca_pem == NULL || client_cert_pem == NULL ||
+	    client_key_pem == NULL || out == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "modclient_sim_open: bad arguments");
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	c->next_id = 1;
+	if ((rc = tlsctx_client_new(pinned_ca_pem, client_cert_pem, client_key_pem,
+	    &c->sslctx)) != HSM_OK)
+		goto out;
+	if ((rc = tls_connect(c->sslctx, hostport, expect_serial, timeout_ms, &c->conn)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "module at %s", hostport);
+		goto out;
+	}
+	if (serial == NULL) {
+		/* First contact: the chain is checked; learn the serial. */
+		if ((rc = sim_call(c, MODPROTO_OP_HELLO, NULL, &info)) != HSM_OK)
+			goto out;
+		serial = json_string_value(json_object_get(info, "module"));
+		if (serial == NULL) {
+			rc = hsm_fail(HSM_ERR_MODULE, "module at %s did not say its serial",
+			    hostport);
+			goto out;
+		}
+		if ((rc = tlsctx_check_serial(SSL_get0_peer_certificate(tls_conn_ssl(c->conn)),
+		    serial)) != HSM_OK) {
+			rc = hsm_fail_wrap(rc, "module at %s", hostport);
+			goto out;
+		}
+	}
+	rc = moddrv_new(&sim_ops, c, serial, out);
+	c = NULL;   /* owned by the driver, or closed by moddrv_new */
+out:
+	json_decref(info);
+	sim_close(c);
+	return rc;
+}
