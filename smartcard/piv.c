@@ -731,6 +731,8 @@ piv_get_data(piv *p, uint32_t obj, uint8_t **out, size_t *outlen)
 	memcpy(*out, it.val, it.len);
 	*outlen = it.len;
 out:
+	/* The PIN-protected object holds the management key. */
+	secure_wipe(resp, rlen);
 	free(resp);
 	return rc;
 }
@@ -753,6 +755,7 @@ piv_put_data(piv *p, uint32_t obj, const uint8_t *data, size_t n)
 	off = obj_tag(obj, cmd);
 	if ((rc = tlv_put(cmd, cap, &off, 0x53, data, n)) == HSM_OK)
 		rc = xfer(p, 0xDB, 0x3F, 0xFF, cmd, off, NULL, 0, NULL, what, 0);
+	secure_wipe(cmd, cap);
 	free(cmd);
 	return rc;
 }
