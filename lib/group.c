@@ -1,0 +1,628 @@
+/* group.c - the domain-group engine: read, compare, pre-flight, apply in
+ * parallel, verify receipts, report exactly who advanced. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsmadm/group.h"
+#include "hsmadm/cjson.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/receipt.h"
+
+/* ---- parallel jobs: one thread per member ---- */
+
+struct job {
+	const group_member *m;
+	const admincmd     *cmd;     /* NULL: query */
+	json_t             *out;     /* state or receipt */
+	hsm_rc              rc;
+	char                msg[1024];
+};
+
+static void *
+worker(void *p)
+{
+	struct job *j = p;
+
+	hsm_err_clear();
+	if (j->cmd == NULL)
+		j->rc = moddrv_query(j->m->drv, j->m->domain, &j->out);
+	else
+		j->rc = moddrv_apply(j->m->drv, j->m->domain, j->cmd, &j->out);
+	if (j->rc != HSM_OK)
+		snprintf(j->msg, sizeof(j->msg), "%s", hsm_errmsg());
+	return NULL;
+}
+
+static void
+run_jobs(struct job *jobs, size_t n)
+{
+	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
+	char *started = calloc(n ? n : 1, 1);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (th != NULL && started != NULL && n > 1 &&
+		    pthread_create(&th[i], NULL, worker, &jobs[i]) == 0)
+			started[i] = 1;
+		else
+			worker(&jobs[i]);   /* one member, or no thread: run it here */
+	}
+	for (i = 0; i < n; i++)
+		if (started != NULL && started[i])
+			pthread_join(th[i], NULL);
+	free(th);
+	free(started);
+}
+
+/* ---- reading and comparing ---- */
+
+hsm_rc
+group_read(const group_member *m, size_t n, json_t **states)
+{
+	struct job *jobs;
+	hsm_rc rc = HSM_OK;
+	size_t i;
+
+	if (m == NULL || states == NULL || n == 0)
+		return hsm_fail(HSM_ERR_USAGE, "group_read: bad arguments");
+	if ((jobs = calloc(n, sizeof(*jobs))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		jobs[i].m = &m[i];
+	run_jobs(jobs, n);
+	for (i = 0; i < n && rc == HSM_OK; i++) {
+		if (jobs[i].rc != HSM_OK)
+			rc = hsm_fail(jobs[i].rc, "module %s domain %u: %s", m[i].module,
+			    m[i].domain, jobs[i].msg);
+		else if (!json_is_object(jobs[i].out) ||
+		    json_integer_value(json_object_get(jobs[i].out, "domain")) != (json_int_t)m[i].domain)
+			rc = hsm_fail(HSM_ERR_MODULE,
+			    "module %s domain %u answered with the state of another domain",
+			    m[i].module, m[i].domain);
+	}
+	for (i = 0; i < n; i++) {
+		if (rc == HSM_OK)
+			states[i] = jobs[i].out;
+		else {
+			json_decref(jobs[i].out);
+			states[i] = NULL;
+		}
+	}
+	free(jobs);
+	return rc;
+}
+
+static const char *const cmp_fields[] = {
+	"imprint", "thresholds", "admins",
+	"registers.current", "registers.pending", "registers.old",
+};
+#define N_CMP (sizeof(cmp_fields) / sizeof(cmp_fields[0]))
+
+/* The value of a field of a state; admins without their public keys' hex
+ * (the SKI names the key), so the comparison reads well. */
+static json_t *
+field_of(const json_t *state, const char *field)
+{
+	const char *dot = strchr(field, '.');
+	json_t *v;
+
+	if (dot != NULL) {
+		char head[32];
+		snprintf(head, sizeof(head), "%.*s", (int)(dot - field), field);
+		v = json_object_get(json_object_get(state, head), dot + 1);
+	} else
+		v = json_object_get(state, field);
+	if (strcmp(field, "admins") == 0 && json_is_array(v)) {
+		json_t *a = json_array(), *e;
+		size_t i;
+		json_array_foreach(v, i, e)
+			json_array_append_new(a, json_pack("{s:O?, s:O?, s:O?}",
+			    "ski", json_object_get(e, "ski"),
+			    "name", json_object_get(e, "name"),
+			    "identity", json_object_get(e, "identity")));
+		return a;
+	}
+	return v ? json_incref(v) : json_null();
+}
+
+static int
+json_canon_equal(const json_t *a, const json_t *b)
+{
+	char *x = NULL, *y = NULL;
+	size_t xl = 0, yl = 0;
+	int eq = 0;
+
+	if (cjson_dump(a, &x, &xl) == HSM_OK && cjson_dump(b, &y, &yl) == HSM_OK)
+		eq = (xl == yl && memcmp(x, y, xl) == 0);
+	else
+		eq = json_equal((json_t *)a, (json_t *)b);
+	free(x);
+	free(y);
+	return eq;
+}
+
+/* Compare only the members with sel[i] != 0 (sel NULL = all). */
+static hsm_rc
+compare_sel(const group_member *m, size_t n, json_t *const *states, const char *sel,
+            json_t **report)
+{
+	json_t *diffs = json_array();
+	size_t f, i, first;
+
+	if (diffs == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	for (first = 0; first < n && sel && !sel[first]; first++)
+		;
+	for (f = 0; f < N_CMP && first < n; f++) {
+		json_t *ref = field_of(states[first], cmp_fields[f]);
+		int differ = 0;
+		for (i = first + 1; i < n; i++) {
+			json_t *v;
+			if (sel && !sel[i])
+				continue;
+			v = field_of(states[i], cmp_fields[f]);
+			if (!json_canon_equal(ref, v))
+				differ = 1;
+			json_decref(v);
+		}
+		if (differ) {
+			json_t *vals = json_array();
+			for (i = first; i < n; i++) {
+				if (sel && !sel[i])
+					continue;
+				json_array_append_new(vals, json_pack("{s:s, s:I, s:o}",
+				    "module", m[i].module, "domain", (json_int_t)m[i].domain,
+				    "value", field_of(states[i], cmp_fields[f])));
+			}
+			json_array_append_new(diffs, json_pack("{s:s, s:o}", "field",
+			    cmp_fields[f], "values", vals));
+		}
+		json_decref(ref);
+	}
+	*report = json_pack("{s:b, s:o}", "equal", json_array_size(diffs) == 0,
+	    "differences", diffs);
+	if (*report == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return HSM_OK;
+}
+
+hsm_rc
+group_compare(const group_member *m, size_t n, json_t *const *states, json_t **report)
+{
+	if (m == NULL || states == NULL || report == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "group_compare: bad arguments");
+	return compare_sel(m, n, states, NULL, report);
+}
+
+hsm_rc
+group_status(const group_member *m, size_t n, json_t **report)
+{
+	json_t **states = NULL, *rows = NULL, *cmp = NULL;
+	size_t i;
+	hsm_rc rc;
+
+	*report = NULL;
+	if ((states = calloc(n ? n : 1, sizeof(*states))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = group_read(m, n, states)) != HSM_OK)
+		goto out;
+	if ((rc = group_compare(m, n, states, &cmp)) != HSM_OK)
+		goto out;
+	rows = json_array();
+	for (i = 0; i < n; i++) {
+		json_t *s = states[i];
+		json_array_append_new(rows, json_pack("{s:s, s:I, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
+		    "module", m[i].module, "domain", (json_int_t)m[i].domain,
+		    "counter", json_object_get(s, "counter"),
+		    "imprint", json_object_get(s, "imprint"),
+		    "thresholds", json_object_get(s, "thresholds"),
+		    "admins", json_object_get(s, "admins"),
+		    "registers", json_object_get(s, "registers"),
+		    "state_digest", json_object_get(s, "state_digest")));
+	}
+	*report = json_pack("{s:o, s:O}", "members", rows, "compare", cmp);
+	if (*report == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+out:
+	for (i = 0; i < n && states; i++)
+		json_decref(states[i]);
+	free(states);
+	json_decref(cmp);
+	return rc;
+}
+
+/* ---- admins from a state ---- */
+
+void
+group_admins_free(admincmd_admin **admins, size_t n)
+{
+	size_t i;
+
+	if (admins == NULL || *admins == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		EVP_PKEY_free((*admins)[i].pub);
+	free(*admins);
+	*admins = NULL;
+}
+
+hsm_rc
+group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
+                        unsigned *sig_thr, unsigned *rev_thr, uint64_t *counter)
+{
+	json_t *arr, *thr, *e;
+	admincmd_admin *a = NULL;
+	long long v;
+	size_t i;
+	hsm_rc rc;
+
+	*admins = NULL;
+	*n = 0;
+	if ((rc = cjson_get_arr(state, "admins", &arr)) != HSM_OK ||
+	    (rc = cjson_get_obj(state, "thresholds", &thr)) != HSM_OK)
+		return hsm_fail_wrap(rc, "domain state from the module");
+	if (json_array_size(arr) > ADMINCMD_MAX_ADMINS)
+		return hsm_fail(HSM_ERR_MODULE, "the module reports more than %d admins",
+		    ADMINCMD_MAX_ADMINS);
+	if ((rc = cjson_get_int(thr, "signature", &v)) != HSM_OK || v < 0 || v > 8)
+		return hsm_fail(HSM_ERR_MODULE, "the module reports a bad signature threshold");
+	*sig_thr = (unsigned)v;
+	if ((rc = cjson_get_int(thr, "revocation", &v)) != HSM_OK || v < 0 || v > 8)
+		return hsm_fail(HSM_ERR_MODULE, "the module reports a bad revocation threshold");
+	*rev_thr = (unsigned)v;
+	if ((rc = cjson_get_int(state, "counter", &v)) != HSM_OK || v < 0)
+		return hsm_fail(HSM_ERR_MODULE, "the module reports a bad counter");
+	*counter = (uint64_t)v;
+	if ((a = calloc(json_array_size(arr) + 1, sizeof(*a))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	json_array_foreach(arr, i, e) {
+		const char *pk;
+		if ((rc = cjson_get_str(e, "pubkey", &pk)) != HSM_OK ||
+		    (rc = admincmd_pubkey_from_hex(pk, &a[i].pub, a[i].ski)) != HSM_OK ||
+		    (rc = cjson_get_str(e, "identity", &a[i].identity)) != HSM_OK) {
+			group_admins_free(&a, i + 1);
+			return hsm_fail_wrap(HSM_ERR_MODULE, "admin %zu of the domain state", i);
+		}
+		a[i].name = json_string_value(json_object_get(e, "name"));
+	}
+	*admins = a;
+	*n = json_array_size(arr);
+	return HSM_OK;
+}
+
+/* ---- submit ---- */
+
+enum mstat { M_NOT_TARGETED, M_PENDING, M_ALREADY, M_REFUSED, M_APPLIED, M_FAILED };
+static const char *const mstat_name[] = {
+	"not-targeted", "not-attempted", "already-applied", "refused", "applied", "failed",
+};
+
+struct mrow {
+	enum mstat st;
+	uint64_t   want;        /* the command's counter for this member */
+	hsm_rc     rc;
+	char       msg[1024];
+	json_t    *receipt;
+	const json_t *rbody;    /* borrowed from receipt */
+};
+
+static json_t *
+err_json(hsm_rc rc, const char *msg)
+{
+	return json_pack("{s:i, s:s, s:s}", "exit", hsm_exit_code(rc), "code",
+	    hsm_strerror(rc), "message", msg);
+}
+
+struct sb_list { char buf[4096]; size_t len; };
+
+static void
+name_list(struct sb_list *l, const group_member *m)
+{
+	int k = snprintf(l->buf + l->len, sizeof(l->buf) - l->len, "%s%s domain %u",
+	    l->len ? ", " : "", m->module, m->domain);
+	if (k > 0 && (size_t)k < sizeof(l->buf) - l->len)
+		l->len += (size_t)k;
+}
+
+/* Check a receipt: chain to the pinned CA, this module, this domain, this
+ * command, counter advanced by one. */
+static hsm_rc
+check_receipt(const group_member *m, const json_t *receipt, const char *digest_hex,
+              const char *op, uint64_t want, const json_t **body)
+{
+	const char *s;
+	long long v;
+	hsm_rc rc;
+
+	if ((rc = receipt_verify_file(receipt, m->ca_pem, m->module, body)) != HSM_OK)
+		return hsm_fail_wrap(rc, "receipt");
+	if ((rc = cjson_get_int(*body, "domain", &v)) != HSM_OK || v != (long long)m->domain)
+		return hsm_fail(HSM_ERR_VERIFY, "the receipt is for another domain");
+	if ((rc = cjson_get_str(*body, "command_digest", &s)) != HSM_OK ||
+	    strcmp(s, digest_hex) != 0)
+		return hsm_fail(HSM_ERR_VERIFY, "the receipt is for another command");
+	if ((rc = cjson_get_str(*body, "op", &s)) != HSM_OK || strcmp(s, op) != 0)
+		return hsm_fail(HSM_ERR_VERIFY, "the receipt names another operation");
+	if ((rc = cjson_get_int(*body, "counter_before", &v)) != HSM_OK ||
+	    (uint64_t)v != want ||
+	    (rc = cjson_get_int(*body, "counter_after", &v)) != HSM_OK ||
+	    (uint64_t)v != want + 1)
+		return hsm_fail(HSM_ERR_VERIFY, "the receipt's counters do not match the command");
+	return HSM_OK;
+}
+
+hsm_rc
+group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
+             int roll_forward, json_t **report)
+{
+	struct mrow *row = NULL;
+	json_t **states = NULL, *members = NULL, *cmp = NULL;
+	json_t **after = NULL;
+	struct job *jobs = NULL;
+	char *digest_hex = NULL, *sel = NULL;
+	char message[4096] = "";
+	struct sb_list adv = { "", 0 }, miss = { "", 0 };
+	const char *outcome = "refused";
+	size_t i, j, ntarget = 0, napply = 0, nadv = 0, nmiss = 0, nalready = 0;
+	hsm_rc rc = HSM_OK, first_rc = HSM_OK;
+	int group_equal = 0, touched = 0;
+
+	if (report)
+		*report = NULL;
+	if (m == NULL || n == 0 || cmd == NULL || report == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "group_submit: bad arguments");
+	row = calloc(n, sizeof(*row));
+	states = calloc(n, sizeof(*states));
+	after = calloc(n, sizeof(*after));
+	jobs = calloc(n, sizeof(*jobs));
+	sel = calloc(n, 1);
+	if (row == NULL || states == NULL || after == NULL || jobs == NULL || sel == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = admincmd_digest_text(cmd, &digest_hex, NULL)) != HSM_OK)
+		goto out;
+
+	/* Which members does the command name; does it name strangers? */
+	for (i = 0; i < n; i++) {
+		if (admincmd_target_for(cmd, m[i].module, m[i].domain, &row[i].want) == HSM_OK) {
+			row[i].st = M_PENDING;
+			sel[i] = 1;
+			ntarget++;
+		} else
+			row[i].st = M_NOT_TARGETED;
+	}
+	hsm_err_clear();
+	for (j = 0; j < admincmd_ntargets(cmd); j++) {
+		admincmd_target t;
+		if (admincmd_target_at(cmd, j, &t) != HSM_OK)
+			continue;
+		for (i = 0; i < n; i++)
+			if (m[i].domain == t.domain && strcmp(m[i].module, t.module) == 0)
+				break;
+		if (i == n) {
+			rc = hsm_fail(HSM_ERR_REFUSED,
+			    "the command names module %s domain %u, which is not a member of "
+			    "this group; nothing was changed", t.module, t.domain);
+			goto out;
+		}
+	}
+	if (ntarget == 0) {
+		rc = hsm_fail(HSM_ERR_REFUSED, "the command names no member of this group");
+		goto out;
+	}
+
+	/* 1. read every member */
+	if ((rc = group_read(m, n, states)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "reading the group (nothing was changed)");
+		goto out;
+	}
+	/* 2. compare the targeted members (not when rolling forward: then the
+	 * members that advanced differ on purpose) */
+	if ((rc = compare_sel(m, n, states, sel, &cmp)) != HSM_OK)
+		goto out;
+	if (!roll_forward && ntarget > 1 && !json_is_true(json_object_get(cmp, "equal"))) {
+		json_t *d0 = json_array_get(json_object_get(cmp, "differences"), 0);
+		rc = hsm_fail(HSM_ERR_STATE,
+		    "the members are not configured the same (first difference: %s); "
+		    "nothing was changed. See: hsmadm-domain group compare",
+		    json_string_value(json_object_get(d0, "field")));
+		goto build;
+	}
+	/* 3. would every member accept it? */
+	for (i = 0; i < n; i++) {
+		admincmd_admin *ad = NULL;
+		size_t nad = 0;
+		unsigned st = 0, rt = 0;
+		uint64_t ctr = 0;
+
+		if (row[i].st != M_PENDING)
+			continue;
+		hsm_err_clear();
+		rc = group_admins_from_state(states[i], &ad, &nad, &st, &rt, &ctr);
+		if (rc == HSM_OK)
+			rc = admincmd_verify_for_domain(cmd, m[i].module, m[i].domain, ctr, now,
+			    ad, nad, st, rt, NULL);
+		group_admins_free(&ad, nad);
+		if (rc == HSM_OK)
+			continue;
+		if (rc == HSM_ERR_REPLAY && ctr > row[i].want) {
+			row[i].st = M_ALREADY;
+			nalready++;
+			snprintf(row[i].msg, sizeof(row[i].msg), "%s", hsm_errmsg());
+			row[i].rc = rc;
+			continue;
+		}
+		row[i].st = M_REFUSED;
+		row[i].rc = rc;
+		snprintf(row[i].msg, sizeof(row[i].msg), "%s", hsm_errmsg());
+		if (first_rc == HSM_OK) {
+			first_rc = rc;
+			snprintf(message, sizeof(message), "module %s domain %u: %s",
+			    m[i].module, m[i].domain, row[i].msg);
+		}
+	}
+	rc = HSM_OK;
+	if (first_rc != HSM_OK) {
+		rc = hsm_fail(first_rc, "%s; nothing was changed", message);
+		goto build;
+	}
+	if (nalready > 0 && !roll_forward) {
+		for (i = 0; i < n; i++) {
+			if (row[i].st == M_ALREADY)
+				name_list(&adv, &m[i]);
+			else if (row[i].st == M_PENDING)
+				name_list(&miss, &m[i]);
+		}
+		if (nalready == ntarget)
+			rc = hsm_fail(HSM_ERR_REPLAY, "every member is already past this "
+			    "command's counter: it was applied already (or is stale); nothing "
+			    "was changed");
+		else {
+			rc = hsm_fail(HSM_ERR_DIVERGED,
+			    "the group is divergent: %s already advanced past this command, "
+			    "%s did not. Nothing was changed now. Re-submit the same signed "
+			    "command with --roll-forward to complete %s.", adv.buf, miss.buf,
+			    miss.buf);
+			outcome = "diverged";
+		}
+		goto build;
+	}
+	/* 4. apply on all in parallel */
+	for (i = 0; i < n; i++) {
+		if (row[i].st != M_PENDING)
+			continue;
+		jobs[napply].m = &m[i];
+		jobs[napply].cmd = cmd;
+		napply++;
+	}
+	touched = napply > 0;
+	run_jobs(jobs, napply);
+	/* 5. verify every receipt */
+	for (i = 0, j = 0; i < n; i++) {
+		if (row[i].st != M_PENDING)
+			continue;
+		struct job *jb = &jobs[j++];
+		if (jb->rc != HSM_OK) {
+			row[i].st = M_FAILED;
+			row[i].rc = jb->rc;
+			snprintf(row[i].msg, sizeof(row[i].msg), "%s", jb->msg);
+			continue;
+		}
+		row[i].receipt = jb->out;
+		jb->out = NULL;
+		hsm_err_clear();
+		if ((rc = check_receipt(&m[i], row[i].receipt, digest_hex, admincmd_op(cmd),
+		    row[i].want, &row[i].rbody)) != HSM_OK) {
+			row[i].st = M_FAILED;
+			row[i].rc = rc;
+			snprintf(row[i].msg, sizeof(row[i].msg),
+			    "the module answered but its receipt does not verify: %s",
+			    hsm_errmsg());
+			row[i].rbody = NULL;
+			continue;
+		}
+		row[i].st = M_APPLIED;
+	}
+	rc = HSM_OK;
+	for (i = 0; i < n; i++) {
+		if (row[i].st == M_APPLIED || row[i].st == M_ALREADY) {
+			name_list(&adv, &m[i]);
+			nadv++;
+		} else if (row[i].st == M_FAILED) {
+			name_list(&miss, &m[i]);
+			nmiss++;
+			if (first_rc == HSM_OK) {
+				first_rc = row[i].rc;
+				snprintf(message, sizeof(message), "module %s domain %u: %s",
+				    m[i].module, m[i].domain, row[i].msg);
+			}
+		}
+	}
+	if (nmiss == 0) {
+		outcome = napply ? "applied" : "nothing-to-do";
+		if (napply == 0)
+			snprintf(message, sizeof(message),
+			    "every member had already applied this command");
+		else
+			snprintf(message, sizeof(message), "applied on %s", adv.buf);
+	} else if (nadv > 0) {
+		outcome = "diverged";
+		rc = hsm_fail(HSM_ERR_DIVERGED,
+		    "the group is divergent: applied on %s; NOT applied on %s (%s). "
+		    "Re-submit the same signed command with --roll-forward to complete %s.",
+		    adv.buf, miss.buf, message, miss.buf);
+	} else {
+		outcome = "failed";
+		rc = hsm_fail(first_rc, "%s; no member applied the command", message);
+	}
+build:
+	if (rc != HSM_OK && message[0] == '\0')
+		snprintf(message, sizeof(message), "%s", hsm_errmsg());
+	else if (rc != HSM_OK)
+		snprintf(message, sizeof(message), "%s", hsm_errmsg());
+	/* the group after: receipts' states where applied, read states elsewhere */
+	if (states[0] != NULL) {
+		json_t *cmp2 = NULL;
+		for (i = 0; i < n; i++) {
+			const json_t *s = row[i].rbody ? json_object_get(row[i].rbody, "state") : NULL;
+			after[i] = s ? json_incref((json_t *)s) : json_incref(states[i]);
+		}
+		if (compare_sel(m, n, after, sel, &cmp2) == HSM_OK) {
+			group_equal = json_is_true(json_object_get(cmp2, "equal"));
+			json_decref(cmp);
+			cmp = cmp2;
+		}
+	}
+	members = json_array();
+	for (i = 0; i < n; i++) {
+		json_t *e = json_pack("{s:s, s:I, s:s}", "module", m[i].module,
+		    "domain", (json_int_t)m[i].domain, "status", mstat_name[row[i].st]);
+		if (row[i].st != M_NOT_TARGETED)
+			json_object_set_new(e, "command_counter", json_integer((json_int_t)row[i].want));
+		if (states[i])
+			json_object_set(e, "counter_before", json_object_get(states[i], "counter"));
+		if (row[i].rbody)
+			json_object_set(e, "counter_after",
+			    json_object_get(row[i].rbody, "counter_after"));
+		if (row[i].st == M_REFUSED || row[i].st == M_FAILED || row[i].st == M_ALREADY)
+			json_object_set_new(e, "error", err_json(row[i].rc, row[i].msg));
+		if (row[i].receipt)
+			json_object_set(e, "receipt", row[i].receipt);
+		json_array_append_new(members, e);
+	}
+	if (rc == HSM_ERR_DIVERGED)
+		outcome = "diverged";
+	*report = json_pack("{s:s, s:s, s:s, s:b, s:b, s:o, s:s, s:s, s:b, s:O*}",
+	    "op", admincmd_op(cmd), "command_digest", digest_hex ? digest_hex : "",
+	    "outcome", outcome, "roll_forward", roll_forward, "touched", touched,
+	    "members", members, "advanced", adv.buf, "missed", miss.buf,
+	    "group_equal", group_equal, "compare", cmp);
+	members = NULL;
+	if (*report != NULL)
+		json_object_set_new(*report, "message", json_string(message));
+	if (rc != HSM_OK)
+		hsm_fail(rc, "%s", message);
+out:
+	for (i = 0; i < n; i++) {
+		if (states)
+			json_decref(states[i]);
+		if (after)
+			json_decref(after[i]);
+		if (row)
+			json_decref(row[i].receipt);
+		if (jobs)
+			json_decref(jobs[i].out);
+	}
+	json_decref(members);
+	json_decref(cmp);
+	free(row);
+	free(states);
+	free(after);
+	free(jobs);
+	free(sel);
+	free(digest_hex);
+	return rc;
+}

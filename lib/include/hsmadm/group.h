@@ -1,0 +1,73 @@
+/*
+ * group.h - the domain-group engine (DESIGN §8): one signed command applied
+ * to every member domain of a group, never leaving the group silently
+ * divergent.
+ *
+ * group_submit: read every member (in parallel) -> compare the members the
+ * command targets (admins, thresholds, registers, MKVPs) -> check that every
+ * member would accept the command (admincmd_verify_for_domain against its
+ * own admins, thresholds and counter) before touching any -> apply on all
+ * members in parallel, a thread per member -> verify every receipt against
+ * the member's pinned module CA -> report.
+ * On a partial failure it stops and says exactly which members advanced
+ * (HSM_ERR_DIVERGED) and that re-submitting the same signed command with
+ * roll_forward completes the rest: the members that missed it still have the
+ * counter the command names, those that applied it refuse it as a replay
+ * and are skipped.
+ *
+ * Reports are JSON (printed as --json by hsmadm-domain, summarized in
+ * words otherwise); see docs/man/hsmadm-domain.1.
+ */
+#ifndef HSMADM_GROUP_H
+#define HSMADM_GROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "hsmadm/admincmd.h"
+#include "hsmadm/moddriver.h"
+
+typedef struct group_member {
+	const char *module;   /* serial */
+	unsigned    domain;
+	moddrv     *drv;      /* a connection of its own (members run in parallel) */
+	const char *ca_pem;   /* pinned module CA, for receipts */
+} group_member;
+
+/* Query every member in parallel; states[i] are new references. If any
+ * member cannot be read, the first error is returned and states are NULL. */
+hsm_rc group_read(const group_member *m, size_t n, json_t **states);
+
+/* Compare states (admins by SKI/name/identity, imprint, thresholds,
+ * registers with MKVPs and loaded parts; not counters or importer keys).
+ * *report = {"equal": bool, "differences": [{"field", "values":[{module,
+ * domain, value}]}]}. */
+hsm_rc group_compare(const group_member *m, size_t n, json_t *const *states,
+                     json_t **report);
+
+/* One row per member for `group status`: counter, imprint, thresholds,
+ * admins, register states and MKVPs; plus the comparison. */
+hsm_rc group_status(const group_member *m, size_t n, json_t **report);
+
+/*
+ * Apply cmd to the members it targets. now = Unix seconds. *report (always
+ * set when the call got as far as reading the members):
+ *  {"op", "command_digest", "outcome": "applied"|"refused"|"diverged"|
+ *   "nothing-to-do", "members": [{module, domain, status: "applied"|
+ *   "already-applied"|"refused"|"failed"|"not-attempted"|"not-targeted",
+ *   counter_before, counter_after, error: {code, exit, message}, receipt}],
+ *   "advanced": [..], "missed": [..], "group_equal": bool, "message"}
+ * Returns HSM_OK when every targeted member applied it (or, with
+ * roll_forward, already had), HSM_ERR_DIVERGED when some did and some did
+ * not, and the refusal's code when none was touched.
+ */
+hsm_rc group_submit(const group_member *m, size_t n, const admincmd *cmd,
+                    int64_t now, int roll_forward, json_t **report);
+
+/* Admins of a domain state as the verifier wants them; pubs are new
+ * EVP_PKEYs freed by group_admins_free. Strings borrow from state. */
+hsm_rc group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
+                               unsigned *sig_thr, unsigned *rev_thr, uint64_t *counter);
+void   group_admins_free(admincmd_admin **admins, size_t n);
+
+#endif
