@@ -1,0 +1,92 @@
+/* cer_log.c - key-part records in the evidence log (public values only). */
+#include <stdio.h>
+#include <string.h>
+
+#include "hsmadm/cjson.h"
+#include "hsmadm/codec.h"
+#include "cer.h"
+
+void
+cer_vp_hex(const uint8_t vp[HSM_VP_LEN], char out[2 * HSM_VP_LEN + 1])
+{
+	hex_encode_buf(vp, HSM_VP_LEN, out);
+}
+
+hsm_rc
+cer_log_keypart(evlog *log, const char *type, const cer_card *c, const char *part_id,
+                const uint8_t kpvp[HSM_VP_LEN], const char *backup_card_id, long long *seq)
+{
+	char hex[2 * HSM_VP_LEN + 1];
+	json_t *actor = NULL, *body = NULL;
+	hsm_rc rc;
+
+	cer_vp_hex(kpvp, hex);
+	actor = cer_card_actor(c);
+	body = json_pack("{s:s, s:s, s:s, s:s}", "part_id", part_id, "kpvp", hex,
+	                 "card_id", c->prof.card_id, "holder", c->prof.holder);
+	if (actor == NULL || body == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (backup_card_id != NULL &&
+	    json_object_set_new(body, "backup_card_id", json_string(backup_card_id)) != 0) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = evlog_append(log, type, actor, body, seq);
+	if (rc != HSM_OK)
+		hsm_fail_wrap(rc, "recording %s in the evidence log", type);
+out:
+	json_decref(actor);
+	json_decref(body);
+	return rc;
+}
+
+hsm_rc
+cer_log_find_part(const char *path, const char *part_id, struct cer_partrec *rec)
+{
+	evlog_reader *r = NULL;
+	evlog_record er;
+	int found = 0;
+	hsm_rc rc;
+
+	memset(&er, 0, sizeof(er));
+	memset(rec, 0, sizeof(*rec));
+	if ((rc = evlog_reader_open(path, &r)) != HSM_OK)
+		return hsm_fail_wrap(rc, "reading the evidence log %s", path);
+	while ((rc = evlog_reader_next(r, &er)) == HSM_OK) {
+		const char *pid, *kp, *cid, *holder = "";
+		json_t *h;
+
+		if (strcmp(er.type, EV_KEYPART_GENERATED) != 0)
+			continue;
+		if (cjson_get_str(er.body, "part_id", &pid) != HSM_OK || strcmp(pid, part_id) != 0)
+			continue;
+		if (cjson_get_str(er.body, "card_id", &cid) != HSM_OK ||
+		    cjson_get_str(er.body, "kpvp", &kp) != HSM_OK ||
+		    hex_decode_into(kp, rec->kpvp, HSM_VP_LEN) != HSM_OK ||
+		    strlen(cid) > ENVELOPE_ID_MAX) {
+			rc = hsm_fail(HSM_ERR_FORMAT,
+			    "evidence log %s: record %lld for part %s is malformed", path, er.seq, part_id);
+			goto out;
+		}
+		if ((h = json_object_get(er.body, "holder")) != NULL && json_is_string(h))
+			holder = json_string_value(h);
+		snprintf(rec->card_id, sizeof(rec->card_id), "%s", cid);
+		snprintf(rec->holder, sizeof(rec->holder), "%s", holder);
+		rec->seq = er.seq;
+		found = 1;
+	}
+	if (rc != HSM_ERR_NOT_FOUND) {
+		hsm_fail_wrap(rc, "reading the evidence log %s", path);
+		goto out;
+	}
+	rc = HSM_OK;
+	if (!found)
+		rc = hsm_fail(HSM_ERR_NOT_FOUND,
+		    "the evidence log %s has no record of key part %s being generated", path, part_id);
+out:
+	evlog_record_clear(&er);
+	evlog_reader_free(&r);
+	return rc;
+}
