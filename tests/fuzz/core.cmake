@@ -1,0 +1,2 @@
+# area "core": canonical JSON parser/writer (parse, dump, re-parse, re-dump).
+hsm_fuzz_target(fuzz_cjson SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_cjson.c LIBS hsmadm)
