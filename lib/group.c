@@ -626,3 +626,91 @@ out:
 	free(digest_hex);
 	return rc;
 }
+
+hsm_rc
+group_propose(const group_member *m, size_t n, const char *op, const json_t *params,
+              int64_t now, int64_t valid_for, admincmd **out)
+{
+	json_t **states = NULL;
+	admincmd_target *t = NULL;
+	size_t i;
+	hsm_rc rc;
+
+	*out = NULL;
+	if (m == NULL || n == 0 || valid_for <= 0)
+		return hsm_fail(HSM_ERR_USAGE, "group_propose: bad arguments");
+	states = calloc(n, sizeof(*states));
+	t = calloc(n, sizeof(*t));
+	if (states == NULL || t == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = group_read(m, n, states)) != HSM_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		long long c;
+		if ((rc = cjson_get_int(states[i], "counter", &c)) != HSM_OK || c < 0) {
+			rc = hsm_fail(HSM_ERR_MODULE, "module %s domain %u reports no counter",
+			    m[i].module, m[i].domain);
+			goto out;
+		}
+		t[i].module = m[i].module;
+		t[i].domain = m[i].domain;
+		t[i].counter = (uint64_t)c;
+	}
+	rc = admincmd_new(op, params, t, n, now - 300, now + valid_for, out);
+out:
+	for (i = 0; i < n && states; i++)
+		json_decref(states[i]);
+	free(states);
+	free(t);
+	return rc;
+}
+
+hsm_rc
+group_preflight(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
+                unsigned *missing)
+{
+	json_t **states = NULL;
+	hsm_rc rc, first = HSM_OK;
+	char msg[1024] = "";
+	size_t i;
+
+	if (missing)
+		*missing = 0;
+	if ((states = calloc(n ? n : 1, sizeof(*states))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = group_read(m, n, states)) != HSM_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		admincmd_admin *ad = NULL;
+		size_t nad = 0;
+		unsigned st = 0, rt = 0, counted = 0, needed = 0;
+		uint64_t ctr = 0;
+
+		if (admincmd_target_for(cmd, m[i].module, m[i].domain, NULL) != HSM_OK)
+			continue;
+		rc = group_admins_from_state(states[i], &ad, &nad, &st, &rt, &ctr);
+		if (rc == HSM_OK)
+			rc = admincmd_verify_for_domain(cmd, m[i].module, m[i].domain, ctr, now,
+			    ad, nad, st, rt, &counted);
+		group_admins_free(&ad, nad);
+		if (rc == HSM_ERR_QUORUM && missing &&
+		    admincmd_required_sigs(admincmd_op(cmd), admincmd_params(cmd), st, rt,
+		    &needed) == HSM_OK && needed > counted && needed - counted > *missing)
+			*missing = needed - counted;
+		if (rc != HSM_OK && first == HSM_OK) {
+			first = rc;
+			snprintf(msg, sizeof(msg), "module %s domain %u: %s", m[i].module,
+			    m[i].domain, hsm_errmsg());
+		}
+	}
+	rc = first;
+	if (rc != HSM_OK)
+		hsm_fail(rc, "%s", msg);
+out:
+	for (i = 0; i < n; i++)
+		json_decref(states[i]);
+	free(states);
+	return rc;
+}

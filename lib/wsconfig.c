@@ -9,6 +9,8 @@
 
 #include "hsmadm/wsconfig.h"
 #include "hsmadm/cjson.h"
+#include "hsmadm/group.h"
+#include "hsmadm/moddriver.h"
 
 #define WSC_FILE_MAX (1024 * 1024)
 
@@ -522,4 +524,76 @@ wsconfig_client_paths(const wsconfig *cfg, char cert[WSC_PATH_MAX], char key[WSC
 	if ((rc = check_private(key, 0)) != HSM_OK)
 		return rc;
 	return HSM_OK;
+}
+
+hsm_rc
+wsconfig_module_open(const wsconfig *cfg, const char *key, int timeout_ms, moddrv **out)
+{
+	char cert[WSC_PATH_MAX], ckey[WSC_PATH_MAX];
+	wsc_module mod;
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((rc = wsconfig_module_find(cfg, key, &mod)) != HSM_OK ||
+	    (rc = wsconfig_client_paths(cfg, cert, ckey)) != HSM_OK)
+		return rc;
+	if ((rc = modclient_sim_open(mod.address, mod.serial, mod.ca_path, cert, ckey,
+	    timeout_ms, out)) != HSM_OK)
+		return hsm_fail_wrap(rc, "module %s (%s)", mod.name, mod.serial);
+	return HSM_OK;
+}
+
+void
+wsconfig_group_close(group_member **members, size_t n)
+{
+	size_t i;
+
+	if (members == NULL || *members == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		moddrv_free(&(*members)[i].drv);
+		free((char *)(*members)[i].ca_pem);
+	}
+	free(*members);
+	*members = NULL;
+}
+
+hsm_rc
+wsconfig_group_open(const wsconfig *cfg, const char *name, int timeout_ms,
+                    group_member **members, size_t *n)
+{
+	wsc_member *ms = NULL;
+	group_member *g = NULL;
+	wsc_module mod;
+	size_t nm = 0, i;
+	hsm_rc rc;
+
+	*members = NULL;
+	*n = 0;
+	if ((rc = wsconfig_group_find(cfg, name, &ms, &nm)) != HSM_OK)
+		return rc;
+	if ((g = calloc(nm + 1, sizeof(*g))) == NULL) {
+		free(ms);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	for (i = 0; i < nm; i++) {
+		if ((rc = wsconfig_module_find(cfg, ms[i].module, &mod)) != HSM_OK)
+			goto fail;
+		g[i].module = mod.serial;
+		g[i].domain = ms[i].domain;
+		if ((g[i].ca_pem = strdup(mod.ca_path)) == NULL) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		if ((rc = wsconfig_module_open(cfg, ms[i].module, timeout_ms, &g[i].drv)) != HSM_OK)
+			goto fail;
+	}
+	free(ms);
+	*members = g;
+	*n = nm;
+	return HSM_OK;
+fail:
+	free(ms);
+	wsconfig_group_close(&g, nm);
+	return rc;
 }

@@ -64,6 +64,19 @@ hsm_rc group_status(const group_member *m, size_t n, json_t **report);
 hsm_rc group_submit(const group_member *m, size_t n, const admincmd *cmd,
                     int64_t now, int roll_forward, json_t **report);
 
+/* Build a command for every member: targets carry each member's current
+ * counter (read now); valid from now - 300 s (clock skew) for valid_for
+ * seconds. */
+hsm_rc group_propose(const group_member *m, size_t n, const char *op,
+                     const json_t *params, int64_t now, int64_t valid_for,
+                     admincmd **out);
+
+/* Pre-flight only: would every targeted member accept cmd now? Returns the
+ * first member's refusal (HSM_ERR_QUORUM: "... 1 more needed"), with
+ * *missing (may be NULL) = the most signatures any member still needs. */
+hsm_rc group_preflight(const group_member *m, size_t n, const admincmd *cmd,
+                       int64_t now, unsigned *missing);
+
 /* Admins of a domain state as the verifier wants them; pubs are new
  * EVP_PKEYs freed by group_admins_free. Strings borrow from state. */
 hsm_rc group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
