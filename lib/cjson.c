@@ -692,7 +692,9 @@ cjson_load_file(const char *path, json_t **out)
 	hsm_rc rc = HSM_OK;
 
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+	/* O_NONBLOCK: a FIFO given by mistake must not hang the open; it is
+	 * refused below as not a regular file. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
 		rc = hsm_fail(errno == ENOENT ? HSM_ERR_NOT_FOUND : HSM_ERR_IO,
 		    "cannot open %s: %s", path, strerror(errno));
 		goto out;

@@ -611,6 +611,10 @@ test_load_refusals(void **state)
 	assert_null(v);
 	assert_int_equal(cjson_load_file(t->path, &v), HSM_ERR_IO);
 	assert_non_null(strstr(hsm_errmsg(), "not a regular file"));
+	snprintf(path, sizeof(path), "%s/fifo", t->path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(cjson_load_file(path, &v), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "fifo is not a regular file"));
 
 	snprintf(path, sizeof(path), "%s/bad.json", t->path);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
