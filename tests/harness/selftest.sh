@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Self-test of the private pcscd harness: 3 readers, 2 virtual cards, OpenSC
+# sees exactly those, a removal is seen, and harness_stop leaves no process,
+# no port and no temp dir behind.
+set -euo pipefail
+. "${HSMADM_SRC:?}/tests/harness/pcsc.sh"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+harness_start 3
+dir=$HARNESS_DIR
+hsmadm-vcard create "$dir/a.json" --serial 1001 >/dev/null
+hsmadm-vcard create "$dir/b.json" --serial 1002 >/dev/null
+harness_insert "$dir/a.json" 0
+harness_insert "$dir/b.json" 2
+
+r0=$(harness_reader_name 0) r1=$(harness_reader_name 1) r2=$(harness_reader_name 2)
+list=$(opensc-tool -l)
+echo "$list"
+grep -Eq "^[0-9]+ +Yes .*$r0\$" <<<"$list" || fail "card in $r0 not listed"
+grep -Eq "^[0-9]+ +No .*$r1\$" <<<"$list" || fail "$r1 should be empty"
+grep -Eq "^[0-9]+ +Yes .*$r2\$" <<<"$list" || fail "card in $r2 not listed"
+
+# Each card answers in its own reader: the serial tells them apart.
+yubico-piv-tool -r "$r0" -a status | grep -q "Serial Number:	1001" || fail "wrong card in $r0"
+yubico-piv-tool -r "$r2" -a status | grep -q "Serial Number:	1002" || fail "wrong card in $r2"
+
+harness_remove 0
+list=$(opensc-tool -l)
+grep -Eq "^[0-9]+ +No .*$r0\$" <<<"$list" || fail "card in $r0 still listed after removal"
+grep -Eq "^[0-9]+ +Yes .*$r2\$" <<<"$list" || fail "card in $r2 went away too"
+
+pids=$(harness_pids | tr '\n' ' ')
+ports="${HARNESS_PORT[*]}"
+[ -n "$pids" ] || fail "harness reports no running process"
+harness_stop
+for p in $pids; do
+	! kill -0 "$p" 2>/dev/null || fail "process $p still running after harness_stop"
+done
+for p in $ports; do
+	! ss -Hltn "sport = :$p" | grep -q . || fail "port $p still listening after harness_stop"
+done
+[ ! -e "$dir" ] || fail "$dir left behind"
+[ -z "${PCSCLITE_CSOCK_NAME:-}" ] || fail "PCSCLITE_CSOCK_NAME still set"
+echo "PASS: harness selftest"
