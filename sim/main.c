@@ -1,0 +1,261 @@
+/* hsmadm-simd - the crypto-module emulator: option parsing and printing only. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "hsmadm/err.h"
+#include "hsmadm/secbuf.h"
+
+#include "simmod.h"
+#include "simserve.h"
+
+#define PROG "hsmadm-simd"
+
+static const char usage_text[] =
+"Usage:\n"
+"  hsmadm-simd init --serial SERIAL --dir STATE [--domains N]\n"
+"                   [--module-ca-key KEY --module-ca-cert CERT] [--client-ca CERT] [--json]\n"
+"  hsmadm-simd issue-client --dir STATE --name NAME --out-key KEY --out-cert CERT [--json]\n"
+"  hsmadm-simd serve --dir STATE [--listen ADDR:PORT] [--port-file FILE]\n"
+"                    [--delay-ms N] [--drop-before N] [--drop-after N] [--crash-after N]\n"
+"  hsmadm-simd --help | --version\n"
+"\n"
+"One emulated crypto module (EP11-style domains 0..N-1) for rehearsals, tests\n"
+"and the demo, spoken to over TLS 1.3 with client certificates.\n"
+"\n"
+"  init          make a state folder: module CA (or reuse one), OA key and\n"
+"                certificate naming SERIAL, TLS server key and certificate, and\n"
+"                the client CA the module trusts (--client-ca, or a new\n"
+"                rehearsal client CA). Default --domains 85.\n"
+"  issue-client  issue a workstation client certificate from the folder's\n"
+"                rehearsal client CA.\n"
+"  serve         serve the module. Default --listen 127.0.0.1:0 (loopback, a free\n"
+"                port); prints \"listening on ADDR:PORT\". SIGTERM stops it cleanly.\n"
+"\n"
+"EMULATOR ONLY: private keys (module CA, OA, TLS, client CA), importer keys and\n"
+"the master-key registers are kept in files in STATE, mode 0600. Never use it\n"
+"for real keys.\n"
+"\n"
+"Test-only fault injection (also from the environment: HSMADM_SIMD_DELAY_MS,\n"
+"HSMADM_SIMD_DROP_BEFORE, HSMADM_SIMD_DROP_AFTER, HSMADM_SIMD_CRASH_AFTER):\n"
+"  --delay-ms N     wait N ms before every answer\n"
+"  --drop-before N  close the connection on the Nth command.apply, applying nothing\n"
+"  --drop-after N   apply and persist the Nth applied command, close unanswered\n"
+"  --crash-after N  apply and persist the Nth applied command, then abort()\n"
+"\n"
+"Exit codes: 0 ok, 2 usage, 3 damaged file, 5 exists / not found, 1 I/O;\n"
+"see hsmadm-simd(1) and docs/exit-codes.md.\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun '" PROG " --help' for usage.\n");
+	return 2;
+}
+
+static int
+fail(hsm_rc rc)
+{
+	fprintf(stderr, PROG ": %s\n", hsm_errmsg());
+	return hsm_exit_code(rc);
+}
+
+static int
+parse_num(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void
+print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (s != NULL) {
+		printf("%s\n", s);
+		free(s);
+	}
+}
+
+enum { O_SERIAL = 1, O_DIR, O_DOMAINS, O_CAKEY, O_CACERT, O_CLIENTCA, O_JSON, O_NAME,
+       O_OUTKEY, O_OUTCERT, O_LISTEN, O_PORTFILE, O_DELAY, O_DROPB, O_DROPA, O_CRASH,
+       O_HELP };
+
+static const struct option opts[] = {
+	{ "serial", required_argument, NULL, O_SERIAL },
+	{ "dir", required_argument, NULL, O_DIR },
+	{ "domains", required_argument, NULL, O_DOMAINS },
+	{ "module-ca-key", required_argument, NULL, O_CAKEY },
+	{ "module-ca-cert", required_argument, NULL, O_CACERT },
+	{ "client-ca", required_argument, NULL, O_CLIENTCA },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "name", required_argument, NULL, O_NAME },
+	{ "out-key", required_argument, NULL, O_OUTKEY },
+	{ "out-cert", required_argument, NULL, O_OUTCERT },
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "port-file", required_argument, NULL, O_PORTFILE },
+	{ "delay-ms", required_argument, NULL, O_DELAY },
+	{ "drop-before", required_argument, NULL, O_DROPB },
+	{ "drop-after", required_argument, NULL, O_DROPA },
+	{ "crash-after", required_argument, NULL, O_CRASH },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd, *dir = NULL, *name = NULL, *outkey = NULL, *outcert = NULL;
+	simmod_init_opts io;
+	simserve_opts so;
+	json_t *info = NULL;
+	int json = 0, c, allowed;
+	long n;
+	hsm_rc rc;
+	const char *envs[4] = { "HSMADM_SIMD_DELAY_MS", "HSMADM_SIMD_DROP_BEFORE",
+	                        "HSMADM_SIMD_DROP_AFTER", "HSMADM_SIMD_CRASH_AFTER" };
+	long *envdst[4];
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		printf(PROG " %s\n", HSMADM_VERSION);
+		return 0;
+	}
+	if (argc < 2)
+		return usage_error("say what to do: init, issue-client or serve");
+	cmd = argv[1];
+	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "issue-client") != 0 &&
+	    strcmp(cmd, "serve") != 0)
+		return usage_error("unknown command \"%s\" (want init, issue-client or serve)", cmd);
+
+	/* Key parts pass through this process: no core dumps, locked memory. */
+	if ((rc = secure_init()) != HSM_OK)
+		return fail(rc);
+
+	memset(&io, 0, sizeof(io));
+	memset(&so, 0, sizeof(so));
+	io.domains = 85;
+	envdst[1] = &so.faults.drop_before;
+	envdst[2] = &so.faults.drop_after;
+	envdst[3] = &so.faults.crash_after;
+	for (c = 0; c < 4; c++) {
+		const char *e = getenv(envs[c]);
+		if (e == NULL || strcmp(cmd, "serve") != 0)
+			continue;
+		if (parse_num(e, 0, 1000000, &n) != 0)
+			return usage_error("%s must be a number from 0 to 1000000", envs[c]);
+		if (c == 0)
+			so.delay_ms = (int)n;
+		else
+			*envdst[c] = n;
+	}
+
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		/* Which options go with which command. */
+		if (strcmp(cmd, "init") == 0)
+			allowed = c == O_SERIAL || c == O_DIR || c == O_DOMAINS || c == O_CAKEY ||
+			          c == O_CACERT || c == O_CLIENTCA || c == O_JSON || c == O_HELP;
+		else if (strcmp(cmd, "issue-client") == 0)
+			allowed = c == O_DIR || c == O_NAME || c == O_OUTKEY || c == O_OUTCERT ||
+			          c == O_JSON || c == O_HELP;
+		else
+			allowed = c == O_DIR || c == O_LISTEN || c == O_PORTFILE || c == O_DELAY ||
+			          c == O_DROPB || c == O_DROPA || c == O_CRASH || c == O_HELP;
+		if (c == '?' || !allowed)
+			return usage_error("option not valid for \"%s\"", cmd);
+		switch (c) {
+		case O_SERIAL:   io.serial = optarg; break;
+		case O_DIR:      dir = optarg; break;
+		case O_DOMAINS:
+			if (parse_num(optarg, 1, 85, &n) != 0)
+				return usage_error("--domains must be a number from 1 to 85, not \"%s\"", optarg);
+			io.domains = (unsigned)n;
+			break;
+		case O_CAKEY:    io.ca_key = optarg; break;
+		case O_CACERT:   io.ca_cert = optarg; break;
+		case O_CLIENTCA: io.client_ca = optarg; break;
+		case O_JSON:     json = 1; break;
+		case O_NAME:     name = optarg; break;
+		case O_OUTKEY:   outkey = optarg; break;
+		case O_OUTCERT:  outcert = optarg; break;
+		case O_LISTEN:   so.listen = optarg; break;
+		case O_PORTFILE: so.port_file = optarg; break;
+		case O_DELAY:
+		case O_DROPB:
+		case O_DROPA:
+		case O_CRASH:
+			if (parse_num(optarg, 0, 1000000, &n) != 0)
+				return usage_error("the fault options take a number from 0 to 1000000, not \"%s\"", optarg);
+			if (c == O_DELAY)
+				so.delay_ms = (int)n;
+			else
+				*envdst[c - O_DROPB + 1] = n;
+			break;
+		case O_HELP:
+			fputs(usage_text, stdout);
+			return 0;
+		}
+	}
+	if (optind != argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (dir == NULL)
+		return usage_error("give the module state folder with --dir");
+
+	if (strcmp(cmd, "init") == 0) {
+		if (io.serial == NULL)
+			return usage_error("give the module serial with --serial");
+		io.dir = dir;
+		if ((rc = simmod_init(&io, &info)) != HSM_OK)
+			return fail(rc);
+		if (json)
+			print_json(info);
+		else
+			printf("module %s ready in %s (%u domains)\n"
+			       "module CA: %s/ca.pem  SHA-256 %s\n"
+			       "pin that CA on the workstations; serve with: " PROG " serve --dir %s\n",
+			       io.serial, dir, io.domains, dir,
+			       json_string_value(json_object_get(info, "module_ca_sha256")), dir);
+		json_decref(info);
+		return 0;
+	}
+	if (strcmp(cmd, "issue-client") == 0) {
+		if ((rc = simmod_issue_client(dir, name, outkey, outcert, &info)) != HSM_OK)
+			return fail(rc);
+		if (json)
+			print_json(info);
+		else
+			printf("client certificate for \"%s\": %s (key %s, mode 0600)\n", name, outcert,
+			       outkey);
+		json_decref(info);
+		return 0;
+	}
+	so.dir = dir;
+	if ((rc = simserve_run(&so)) != HSM_OK)
+		return fail(rc);
+	return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * simdom.h - one emulated EP11-style domain: admins, thresholds, transaction
+ * counter, the CURRENT / PENDING / OLD master-key registers and the importer
+ * key, with the rules of DESIGN §4 (docs/formats/module-protocol.md §2.3).
+ *
+ * The state machine is pure: simdom_apply() never changes its input; it
+ * returns the next state, which the caller persists (simdom_save) before it
+ * replaces the old one, so a failed write changes nothing.
+ *
+ * EMULATOR ONLY: the private state (register contents, importer private key)
+ * is written to the domain file in clear (mode 0600). In memory the registers
+ * live in secure buffers.
+ */
+#ifndef HSMADM_SIM_SIMDOM_H
+#define HSMADM_SIM_SIMDOM_H
+
+#include <stdint.h>
+#include <jansson.h>
+#include "hsmadm/err.h"
+
+typedef struct simdom simdom;
+
+#define SIMDOM_MAX_ADMINS 8
+#define SIMDOM_MAX_PARTS  20
+#define SIMDOM_MIN_PARTS  2
+
+/* A fresh domain in imprint mode, everything empty, counter 0. */
+hsm_rc simdom_new(unsigned index, simdom **out);
+/* Load from the domain file (HSM_ERR_FORMAT if damaged); a missing file
+ * gives a fresh domain. */
+hsm_rc simdom_load(const char *path, unsigned index, simdom **out);
+/* Write the full (private) state atomically, mode 0600. */
+hsm_rc simdom_save(const simdom *d, const char *path);
+void   simdom_free(simdom **d);
+
+uint64_t simdom_counter(const simdom *d);
+unsigned simdom_index(const simdom *d);
+
+/* Public state as domain.query returns it, with or without state_digest. */
+hsm_rc simdom_public(const simdom *d, const char *module, int with_digest, json_t **out);
+
+/*
+ * Check and apply one signed admin command file ({body, signatures}) to the
+ * domain of module `module` at time `now` (Unix seconds). On success *next is
+ * the new state, *result the op's output object and *op the op name
+ * (borrowed from a static table). On refusal: the hsm_rc, an hsm_fail
+ * message, and *reason a stable token ("counter_mismatch"; static string).
+ */
+hsm_rc simdom_apply(const simdom *d, const char *module, const json_t *command,
+                    int64_t now, simdom **next, json_t **result,
+                    const char **op, const char **reason);
+
+#endif

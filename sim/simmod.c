@@ -1,0 +1,580 @@
+/* simmod.c - the emulated module: state folder, keys, domains, requests. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+
+#include "hsmadm/cjson.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/crypto.h"
+#include "hsmadm/modproto.h"
+#include "hsmadm/receipt.h"
+#include "hsmadm/x509util.h"
+
+#include "simdom.h"
+#include "simmod.h"
+
+#define MODULE_FILE_VERSION 1
+#define SERIAL_MAX 32
+
+struct simmod {
+	char            dir[4096];
+	char            serial[SERIAL_MAX + 1];
+	unsigned        ndomains;
+	EVP_PKEY       *oa_key;
+	X509           *oa_cert;
+	char           *oa_cert_b64;
+	simdom         *doms[MODPROTO_MAX_DOMAINS];   /* loaded lazily */
+	pthread_mutex_t lock;                         /* one for all domains: simple, enough */
+	simmod_faults   faults;
+	long            napply_req;                   /* command.apply requests seen */
+	long            napplied;                     /* commands applied */
+};
+
+static int
+serial_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > SERIAL_MAX)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+const char *
+simmod_path(const simmod *m, const char *file, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/%s", m->dir, file);
+	return buf;
+}
+
+static hsm_rc
+join(char *buf, size_t n, const char *dir, const char *file)
+{
+	if ((size_t)snprintf(buf, n, "%s/%s", dir, file) >= n)
+		return hsm_fail(HSM_ERR_USAGE, "path too long: %s/%s", dir, file);
+	return HSM_OK;
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+static hsm_rc
+new_key_file(const char *dir, const char *file, EVP_PKEY **key)
+{
+	char path[4200];
+	hsm_rc rc;
+
+	*key = NULL;
+	if ((rc = join(path, sizeof(path), dir, file)) != HSM_OK ||
+	    (rc = crypto_ec_generate(HSM_CURVE_P384, key)) != HSM_OK)
+		return rc;
+	if ((rc = crypto_priv_save_pem(path, *key)) != HSM_OK) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
+	return rc;
+}
+
+static hsm_rc
+save_cert(const char *dir, const char *file, X509 *c)
+{
+	char path[4200];
+	hsm_rc rc;
+
+	if ((rc = join(path, sizeof(path), dir, file)) != HSM_OK)
+		return rc;
+	return x509u_save_pem(path, c);
+}
+
+static hsm_rc
+fingerprint_hex(X509 *c, char out[65])
+{
+	uint8_t fp[32];
+	hsm_rc rc;
+
+	if ((rc = x509u_fingerprint(c, fp)) != HSM_OK)
+		return rc;
+	hex_encode_buf(fp, 32, out);
+	return HSM_OK;
+}
+
+hsm_rc
+simmod_init(const simmod_init_opts *o, json_t **info)
+{
+	EVP_PKEY *ca_key = NULL, *oa_key = NULL, *tls_key = NULL, *cc_key = NULL;
+	X509 *ca = NULL, *oa = NULL, *tls = NULL, *cc = NULL;
+	json_t *mod = NULL;
+	char path[4200], cn[96], fp[65];
+	struct stat sb;
+	hsm_rc rc;
+
+	if (info != NULL)
+		*info = NULL;
+	if (o->dir == NULL || !serial_ok(o->serial))
+		return hsm_fail(HSM_ERR_USAGE,
+		                "give --dir and a --serial of 1 to %d letters, digits, '.', '_' or '-'",
+		                SERIAL_MAX);
+	if (o->domains < 1 || o->domains > MODPROTO_MAX_DOMAINS)
+		return hsm_fail(HSM_ERR_USAGE, "--domains must be between 1 and %d", MODPROTO_MAX_DOMAINS);
+	if ((o->ca_key == NULL) != (o->ca_cert == NULL))
+		return hsm_fail(HSM_ERR_USAGE, "give both --module-ca-key and --module-ca-cert, or neither");
+	if ((rc = join(path, sizeof(path), o->dir, "module.json")) != HSM_OK)
+		return rc;
+	if (stat(path, &sb) == 0)
+		return hsm_fail(HSM_ERR_EXISTS, "%s already holds a module; pick another --dir", o->dir);
+	if (mkdir(o->dir, 0700) != 0 && errno != EEXIST)
+		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", o->dir, strerror(errno));
+	if ((rc = join(path, sizeof(path), o->dir, "domains")) != HSM_OK)
+		return rc;
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+
+	/* Module CA: the one the workstations pin. */
+	if (o->ca_key != NULL) {
+		char ou[64];
+		if ((rc = crypto_priv_load_pem(o->ca_key, &ca_key)) != HSM_OK ||
+		    (rc = x509u_load_pem(o->ca_cert, &ca)) != HSM_OK)
+			goto out;
+		if (X509_check_private_key(ca, ca_key) != 1) {
+			rc = hsm_fail(HSM_ERR_USAGE, "module CA key %s does not belong to %s",
+			              o->ca_key, o->ca_cert);
+			goto out;
+		}
+		if (x509u_subject_ou(ca, ou, sizeof(ou)) != HSM_OK ||
+		    strcmp(ou, X509U_OU_MODULE_CA) != 0) {
+			rc = hsm_fail(HSM_ERR_USAGE, "%s is not an hsmadm module CA certificate", o->ca_cert);
+			goto out;
+		}
+	} else {
+		if ((rc = new_key_file(o->dir, "ca.key", &ca_key)) != HSM_OK ||
+		    (rc = x509u_issue(X509U_MODULE_CA, "hsmadm rehearsal module CA", NULL, ca_key,
+		                      NULL, ca_key, 3650, &ca)) != HSM_OK)
+			goto out;
+	}
+	if ((rc = save_cert(o->dir, "ca.pem", ca)) != HSM_OK)
+		goto out;
+
+	snprintf(cn, sizeof(cn), "%s OA", o->serial);
+	if ((rc = new_key_file(o->dir, "oa.key", &oa_key)) != HSM_OK ||
+	    (rc = x509u_issue(X509U_OA, cn, o->serial, oa_key, ca, ca_key, 3650, &oa)) != HSM_OK ||
+	    (rc = save_cert(o->dir, "oa.pem", oa)) != HSM_OK)
+		goto out;
+	if ((rc = new_key_file(o->dir, "tls.key", &tls_key)) != HSM_OK ||
+	    (rc = x509u_issue(X509U_TLS_SERVER, o->serial, o->serial, tls_key, ca, ca_key, 3650,
+	                      &tls)) != HSM_OK ||
+	    (rc = save_cert(o->dir, "tls.pem", tls)) != HSM_OK)
+		goto out;
+
+	/* The client CA the module trusts. */
+	if (o->client_ca != NULL) {
+		if ((rc = x509u_load_pem(o->client_ca, &cc)) != HSM_OK)
+			goto out;
+	} else {
+		if ((rc = new_key_file(o->dir, "client-ca.key", &cc_key)) != HSM_OK ||
+		    (rc = x509u_issue(X509U_CLIENT_CA, "hsmadm rehearsal client CA", NULL, cc_key,
+		                      NULL, cc_key, 3650, &cc)) != HSM_OK)
+			goto out;
+	}
+	if ((rc = save_cert(o->dir, "client-ca.pem", cc)) != HSM_OK)
+		goto out;
+
+	/* module.json last: its presence means the folder is complete. */
+	mod = json_pack("{s:i, s:s, s:i}", "v", MODULE_FILE_VERSION, "serial", o->serial,
+	                "domains", (int)o->domains);
+	if (mod == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = join(path, sizeof(path), o->dir, "module.json")) != HSM_OK ||
+	    (rc = cjson_save_file(path, mod, 0644)) != HSM_OK)
+		goto out;
+	if (info != NULL) {
+		if ((rc = fingerprint_hex(ca, fp)) != HSM_OK)
+			goto out;
+		*info = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "serial", o->serial,
+		                  "dir", o->dir, "domains", (int)o->domains,
+		                  "module_ca", "ca.pem", "module_ca_sha256", fp,
+		                  "rehearsal_client_ca", o->client_ca == NULL);
+	}
+	rc = HSM_OK;
+out:
+	json_decref(mod);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(oa_key);
+	EVP_PKEY_free(tls_key);
+	EVP_PKEY_free(cc_key);
+	X509_free(ca);
+	X509_free(oa);
+	X509_free(tls);
+	X509_free(cc);
+	return rc;
+}
+
+hsm_rc
+simmod_issue_client(const char *dir, const char *name, const char *out_key,
+                    const char *out_cert, json_t **info)
+{
+	EVP_PKEY *cc_key = NULL, *key = NULL;
+	X509 *cc = NULL, *cert = NULL;
+	char path[4200], fp[65];
+	struct stat sb;
+	hsm_rc rc;
+
+	if (info != NULL)
+		*info = NULL;
+	if (dir == NULL || name == NULL || *name == '\0' || strlen(name) > 64 ||
+	    out_key == NULL || out_cert == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "give --dir, --name (1..64 characters), --out-key and --out-cert");
+	if (stat(out_key, &sb) == 0 || stat(out_cert, &sb) == 0)
+		return hsm_fail(HSM_ERR_EXISTS, "%s or %s already exists; not overwriting", out_key, out_cert);
+	if ((rc = join(path, sizeof(path), dir, "client-ca.key")) != HSM_OK)
+		return rc;
+	if (stat(path, &sb) != 0)
+		return hsm_fail(HSM_ERR_NOT_FOUND,
+		                "%s has no rehearsal client CA (it was made with --client-ca); issue client certificates from that CA instead",
+		                dir);
+	if ((rc = crypto_priv_load_pem(path, &cc_key)) != HSM_OK)
+		goto out;
+	if ((rc = join(path, sizeof(path), dir, "client-ca.pem")) != HSM_OK ||
+	    (rc = x509u_load_pem(path, &cc)) != HSM_OK)
+		goto out;
+	if ((rc = crypto_ec_generate(HSM_CURVE_P384, &key)) != HSM_OK ||
+	    (rc = x509u_issue(X509U_CLIENT, name, NULL, key, cc, cc_key, 825, &cert)) != HSM_OK)
+		goto out;
+	if ((rc = crypto_priv_save_pem(out_key, key)) != HSM_OK)
+		goto out;
+	if ((rc = x509u_save_pem(out_cert, cert)) != HSM_OK) {
+		unlink(out_key);
+		goto out;
+	}
+	if (info != NULL) {
+		if ((rc = fingerprint_hex(cert, fp)) != HSM_OK)
+			goto out;
+		*info = json_pack("{s:s, s:s, s:s, s:s}", "name", name, "key", out_key,
+		                  "cert", out_cert, "cert_sha256", fp);
+	}
+	rc = HSM_OK;
+out:
+	EVP_PKEY_free(cc_key);
+	EVP_PKEY_free(key);
+	X509_free(cc);
+	X509_free(cert);
+	return rc;
+}
+
+/* ---- open ------------------------------------------------------------------ */
+
+hsm_rc
+simmod_open(const char *dir, const simmod_faults *faults, simmod **out)
+{
+	simmod *m;
+	json_t *mod = NULL;
+	const char *serial;
+	long long v, nd;
+	char path[4200];
+	uint8_t *der = NULL;
+	size_t derlen = 0;
+	hsm_rc rc;
+
+	*out = NULL;
+	if (dir == NULL || strlen(dir) >= sizeof(m->dir))
+		return hsm_fail(HSM_ERR_USAGE, "give the module state folder with --dir");
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&m->lock, NULL);
+	snprintf(m->dir, sizeof(m->dir), "%s", dir);
+	if (faults != NULL)
+		m->faults = *faults;
+	if ((rc = join(path, sizeof(path), dir, "module.json")) != HSM_OK)
+		goto fail;
+	if ((rc = cjson_load_file(path, &mod)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "%s is not a module state folder (run hsmadm-simd init first)", dir);
+		goto fail;
+	}
+	if ((rc = cjson_get_int(mod, "v", &v)) != HSM_OK ||
+	    (rc = cjson_get_str(mod, "serial", &serial)) != HSM_OK ||
+	    (rc = cjson_get_int(mod, "domains", &nd)) != HSM_OK)
+		goto fail;
+	if (v != MODULE_FILE_VERSION || !serial_ok(serial) || nd < 1 || nd > MODPROTO_MAX_DOMAINS) {
+		rc = hsm_fail(HSM_ERR_FORMAT, "%s: unsupported or damaged module.json", dir);
+		goto fail;
+	}
+	snprintf(m->serial, sizeof(m->serial), "%s", serial);
+	m->ndomains = (unsigned)nd;
+	if ((rc = join(path, sizeof(path), dir, "oa.key")) != HSM_OK ||
+	    (rc = crypto_priv_load_pem(path, &m->oa_key)) != HSM_OK ||
+	    (rc = join(path, sizeof(path), dir, "oa.pem")) != HSM_OK ||
+	    (rc = x509u_load_pem(path, &m->oa_cert)) != HSM_OK ||
+	    (rc = x509u_to_der(m->oa_cert, &der, &derlen)) != HSM_OK ||
+	    (rc = b64_encode(der, derlen, &m->oa_cert_b64)) != HSM_OK)
+		goto fail;
+	free(der);
+	json_decref(mod);
+	*out = m;
+	return HSM_OK;
+fail:
+	free(der);
+	json_decref(mod);
+	simmod_free(&m);
+	return rc;
+}
+
+void
+simmod_free(simmod **mp)
+{
+	simmod *m;
+	size_t i;
+
+	if (mp == NULL || *mp == NULL)
+		return;
+	m = *mp;
+	for (i = 0; i < MODPROTO_MAX_DOMAINS; i++)
+		simdom_free(&m->doms[i]);
+	EVP_PKEY_free(m->oa_key);
+	X509_free(m->oa_cert);
+	free(m->oa_cert_b64);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	*mp = NULL;
+}
+
+const char *
+simmod_serial(const simmod *m)
+{
+	return m->serial;
+}
+
+/* ---- requests ----------------------------------------------------------------- */
+
+static hsm_rc
+dom_path(const simmod *m, unsigned idx, char *buf, size_t n)
+{
+	if ((size_t)snprintf(buf, n, "%s/domains/%02u.json", m->dir, idx) >= n)
+		return hsm_fail(HSM_ERR_USAGE, "path too long");
+	return HSM_OK;
+}
+
+/* Caller holds m->lock. */
+static hsm_rc
+get_dom(simmod *m, unsigned idx, simdom **out)
+{
+	char path[4200];
+	hsm_rc rc;
+
+	if (m->doms[idx] == NULL) {
+		if ((rc = dom_path(m, idx, path, sizeof(path))) != HSM_OK ||
+		    (rc = simdom_load(path, idx, &m->doms[idx])) != HSM_OK)
+			return rc;
+	}
+	*out = m->doms[idx];
+	return HSM_OK;
+}
+
+static hsm_rc
+param_domain(const simmod *m, const json_t *params, unsigned *idx, const char **reason)
+{
+	long long d;
+
+	if (cjson_get_int(params, "domain", &d) != HSM_OK) {
+		*reason = "bad_request";
+		return hsm_fail(HSM_ERR_FORMAT, "params.domain must be an integer");
+	}
+	if (d < 0 || d >= (long long)m->ndomains) {
+		*reason = "no_such_domain";
+		return hsm_fail(HSM_ERR_NOT_FOUND, "module %s has domains 0 to %u, not %lld",
+		                m->serial, m->ndomains - 1, d);
+	}
+	*idx = (unsigned)d;
+	return HSM_OK;
+}
+
+static void
+utc_now(char out[32], int64_t *now)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	*now = (int64_t)t;
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static hsm_rc
+do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, int *drop)
+{
+	simdom *d, *next = NULL;
+	json_t *cmd, *res = NULL, *pub = NULL, *body = NULL, *receipt = NULL;
+	const char *op = NULL;
+	char path[4200], when[32], dhex[65], shex[65];
+	uint8_t cdig[32], sdig[32];
+	uint64_t before;
+	int64_t now;
+	unsigned idx;
+	long nth;
+	hsm_rc rc;
+
+	if ((rc = param_domain(m, params, &idx, reason)) != HSM_OK)
+		return rc;
+	cmd = json_object_get(params, "command");
+	if (!json_is_object(cmd) || !json_is_object(json_object_get(cmd, "body"))) {
+		*reason = "bad_request";
+		return hsm_fail(HSM_ERR_FORMAT, "params.command must be a command file {body, signatures}");
+	}
+	if ((rc = cjson_digest(json_object_get(cmd, "body"), cdig)) != HSM_OK) {
+		*reason = "bad_command";
+		return rc;
+	}
+	hex_encode_buf(cdig, 32, dhex);
+
+	pthread_mutex_lock(&m->lock);
+	nth = ++m->napply_req;
+	if (m->faults.drop_before == nth) {
+		fprintf(stderr, "hsmadm-simd: test fault: dropping command.apply request %ld unapplied\n", nth);
+		*drop = 1;
+		rc = HSM_OK;
+		goto out;
+	}
+	if ((rc = get_dom(m, idx, &d)) != HSM_OK) {
+		*reason = "io";
+		rc = hsm_fail_wrap(HSM_ERR_MODULE, "domain %u cannot be read", idx);
+		goto out;
+	}
+	before = simdom_counter(d);
+	utc_now(when, &now);
+	if ((rc = simdom_apply(d, m->serial, cmd, now, &next, &res, &op, reason)) != HSM_OK)
+		goto out;
+	if ((rc = dom_path(m, idx, path, sizeof(path))) != HSM_OK ||
+	    (rc = simdom_save(next, path)) != HSM_OK) {
+		*reason = "io";
+		rc = hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed");
+		goto out;
+	}
+	/* Persisted: from here on the new state is the state. */
+	simdom_free(&m->doms[idx]);
+	m->doms[idx] = next;
+	next = NULL;
+	m->napplied++;
+
+	if ((rc = simdom_public(m->doms[idx], m->serial, 0, &pub)) != HSM_OK ||
+	    (rc = cjson_digest(pub, sdig)) != HSM_OK)
+		goto receipt_fail;
+	hex_encode_buf(sdig, 32, shex);
+	body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:s}",
+	                 "v", RECEIPT_VERSION, "module", m->serial, "domain", (int)idx,
+	                 "op", op, "command_digest", dhex,
+	                 "counter_before", (json_int_t)before,
+	                 "counter_after", (json_int_t)simdom_counter(m->doms[idx]),
+	                 "state", pub, "state_digest", shex, "result", res, "time", when);
+	if (body == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto receipt_fail;
+	}
+	if ((rc = receipt_sign(body, m->oa_key, m->oa_cert, &receipt)) != HSM_OK)
+		goto receipt_fail;
+	if (m->faults.crash_after == m->napplied) {
+		fprintf(stderr, "hsmadm-simd: test fault: crashing after applied command %ld\n", m->napplied);
+		abort();
+	}
+	if (m->faults.drop_after == m->napplied) {
+		fprintf(stderr, "hsmadm-simd: test fault: dropping the answer to applied command %ld\n", m->napplied);
+		*drop = 1;
+	}
+	*result = json_pack("{s:O}", "receipt", receipt);
+	if (*result == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	goto out;
+receipt_fail:
+	*reason = "internal";
+	rc = hsm_fail_wrap(HSM_ERR_MODULE, "the command was applied but no receipt could be made; query the domain");
+out:
+	pthread_mutex_unlock(&m->lock);
+	simdom_free(&next);
+	json_decref(res);
+	json_decref(pub);
+	json_decref(body);
+	json_decref(receipt);
+	return rc;
+}
+
+static hsm_rc
+do_query(simmod *m, const json_t *params, json_t **result, const char **reason)
+{
+	simdom *d;
+	unsigned idx;
+	hsm_rc rc;
+
+	if ((rc = param_domain(m, params, &idx, reason)) != HSM_OK)
+		return rc;
+	pthread_mutex_lock(&m->lock);
+	rc = get_dom(m, idx, &d);
+	if (rc == HSM_OK)
+		rc = simdom_public(d, m->serial, 1, result);
+	else {
+		*reason = "io";
+		rc = hsm_fail_wrap(HSM_ERR_MODULE, "domain %u cannot be read", idx);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+hsm_rc
+simmod_error_answer(hsm_rc rc, const char *message, json_t **answer)
+{
+	int code = rc == HSM_ERR_FORMAT ? MODPROTO_E_BAD_REQUEST : modproto_code_from_rc(rc);
+
+	return modproto_answer_err(-1, code, rc == HSM_ERR_FORMAT ? "bad_json" : "error",
+	                           message, answer);
+}
+
+hsm_rc
+simmod_handle(simmod *m, json_t *msg, json_t **answer, int *drop)
+{
+	modproto_request req;
+	json_t *result = NULL;
+	const char *reason = "bad_request";
+	int code;
+	hsm_rc rc;
+
+	*answer = NULL;
+	*drop = 0;
+	hsm_err_clear();
+	if ((rc = modproto_request_parse(msg, &req)) != HSM_OK)
+		return modproto_answer_err(req.id, MODPROTO_E_BAD_REQUEST, "bad_request",
+		                           hsm_errmsg(), answer);
+	if (strcmp(req.op, MODPROTO_OP_HELLO) == 0 || strcmp(req.op, MODPROTO_OP_INFO) == 0) {
+		result = json_pack("{s:i, s:s, s:i, s:s, s:s}", "protocol", MODPROTO_VERSION,
+		                   "module", m->serial, "domains", (int)m->ndomains,
+		                   "software", "hsmadm-simd " HSMADM_VERSION,
+		                   "oa_cert", m->oa_cert_b64);
+		rc = result ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		reason = "internal";
+	} else if (strcmp(req.op, MODPROTO_OP_QUERY) == 0) {
+		rc = do_query(m, req.params, &result, &reason);
+	} else if (strcmp(req.op, MODPROTO_OP_APPLY) == 0) {
+		rc = do_apply(m, req.params, &result, &reason, drop);
+		if (*drop) {
+			json_decref(result);
+			return HSM_OK;
+		}
+	} else {
+		reason = "unknown_op";
+		rc = hsm_fail(HSM_ERR_FORMAT, "unknown op \"%.64s\" (want hello, info, domain.query or command.apply)",
+		              req.op);
+	}
+	if (rc == HSM_OK) {
+		rc = modproto_answer_ok(req.id, result, answer);
+		json_decref(result);
+		return rc;
+	}
+	json_decref(result);
+	code = modproto_code_from_rc(rc);
+	if (strcmp(reason, "unknown_op") == 0)
+		code = MODPROTO_E_UNKNOWN_OP;
+	return modproto_answer_err(req.id, code, reason, hsm_errmsg(), answer);
+}

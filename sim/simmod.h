@@ -1,0 +1,56 @@
+/*
+ * simmod.h - one emulated crypto module: its state folder, its keys and
+ * certificates, its domains, and the answer to each protocol request
+ * (docs/formats/module-protocol.md). No network here: simserve.c carries
+ * the frames; unit tests call simmod_handle() directly.
+ *
+ * EMULATOR ONLY: the module CA key (if it made one), the OA key, the TLS key,
+ * the rehearsal client CA key and every domain's registers and importer key
+ * are kept in files in the state folder, mode 0600.
+ */
+#ifndef HSMADM_SIM_SIMMOD_H
+#define HSMADM_SIM_SIMMOD_H
+
+#include <jansson.h>
+#include "hsmadm/err.h"
+
+typedef struct simmod simmod;
+
+typedef struct simmod_init_opts {
+	const char *dir;             /* state folder (created, mode 0700) */
+	const char *serial;          /* module serial: 1..32 of [A-Za-z0-9._-] */
+	unsigned    domains;         /* 1..85 */
+	const char *ca_key;          /* reuse this module CA (both or neither) */
+	const char *ca_cert;
+	const char *client_ca;       /* trust this client CA; NULL: make a rehearsal one */
+} simmod_init_opts;
+
+/* Create a module state folder. *info (optional) describes what was made. */
+hsm_rc simmod_init(const simmod_init_opts *o, json_t **info);
+
+/* Issue a workstation client certificate from the folder's rehearsal client CA. */
+hsm_rc simmod_issue_client(const char *dir, const char *name, const char *out_key,
+                           const char *out_cert, json_t **info);
+
+/* Test-only fault injection (see hsmadm-simd(1)). 0 = off. */
+typedef struct simmod_faults {
+	long drop_before;   /* the Nth command.apply request: close, apply nothing */
+	long drop_after;    /* the Nth applied command: persist, then close unanswered */
+	long crash_after;   /* the Nth applied command: persist, then abort() */
+} simmod_faults;
+
+hsm_rc simmod_open(const char *dir, const simmod_faults *faults, simmod **out);
+void   simmod_free(simmod **m);
+const char *simmod_serial(const simmod *m);
+/* Paths of the TLS files the server needs (inside the folder). */
+const char *simmod_path(const simmod *m, const char *file, char *buf, size_t n);
+
+/* Answer one request message (any JSON value). *answer is always set on
+ * HSM_OK; *drop = 1 means: close the connection without answering. Thread
+ * safe. Returns an error only when no answer can be built at all. */
+hsm_rc simmod_handle(simmod *m, json_t *msg, json_t **answer, int *drop);
+
+/* The answer for a frame that could not be read or parsed. */
+hsm_rc simmod_error_answer(hsm_rc rc, const char *message, json_t **answer);
+
+#endif
