@@ -1087,9 +1087,9 @@ evlog_verify(const char *path, const struct evlog_verify_opts *o, evlog_verify_r
 			goto out;
 		}
 		if (rec.seq != want) {
-			snprintf(msg, sizeof(msg), "found where seq %lld should be: a record "
-			    "is missing, repeated or out of order", want);
-			rc = bad(&c, rec.seq, msg);
+			snprintf(msg, sizeof(msg), "missing or out of order: the record in its "
+			    "place says seq %lld", rec.seq);
+			rc = bad(&c, want, msg);
 			goto out;
 		}
 		if (want == 1) {

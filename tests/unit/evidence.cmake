@@ -1,0 +1,14 @@
+# evidence/: the evidence log (writer, reader, verifier, replayer, schemas).
+set(EVFIX ${CMAKE_CURRENT_LIST_DIR}/test_evlog_fixture.c)
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evlog SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evlog.c ${EVFIX}
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  hsm_unit_test(test_evlog_schema SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evlog_schema.c ${EVFIX}
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_compile_definitions(test_evlog_schema PRIVATE
+                             HSMADM_SCHEMA_DIR="${CMAKE_SOURCE_DIR}/evidence/schemas")
+  # Not a test: writes a real ceremony log for the hsmadm-audit shell tests.
+  add_executable(test_evlog_gen ${CMAKE_CURRENT_LIST_DIR}/test_evlog_gen.c ${EVFIX})
+  set_target_properties(test_evlog_gen PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(test_evlog_gen PRIVATE hsmadm_evidence hsmadm)
+endif()

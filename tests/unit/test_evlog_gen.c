@@ -1,0 +1,35 @@
+/* test_evlog_gen.c - writes a real ceremony's evidence log, keys and module CA
+ * into a new directory under $TMPDIR and prints that directory, for the shell
+ * tests of hsmadm-audit. Usage: test_evlog_gen [--incomplete] [--weak-quorum] */
+#include <stdio.h>
+#include <string.h>
+
+#include "test_evlog_fixture.h"
+
+int
+main(int argc, char **argv)
+{
+	struct evfix f;
+	int flags = EVFIX_COMPLETE | EVFIX_NOSYNC, i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--incomplete") == 0)
+			flags &= ~EVFIX_COMPLETE;
+		else if (strcmp(argv[i], "--weak-quorum") == 0)
+			flags |= EVFIX_WEAK_QUORUM;
+		else {
+			fprintf(stderr, "usage: %s [--incomplete] [--weak-quorum]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (evfix_setup(&f) != 0) {
+		fprintf(stderr, "cannot set up keys in $TMPDIR\n");
+		return 1;
+	}
+	if (evfix_ceremony(&f, f.log, flags, NULL) != HSM_OK) {
+		fprintf(stderr, "cannot write the ceremony: %s\n", hsm_errmsg());
+		return 1;
+	}
+	printf("%s\n", f.dir);
+	return 0;
+}
