@@ -794,9 +794,20 @@ kwp_run(int enc, const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
 {
 	const EVP_CIPHER *cipher = kwp_cipher(keklen);
 	EVP_CIPHER_CTX *ctx = NULL;
+	hsm_secbuf *tmp = NULL;
+	uint8_t *dst = out;
+	size_t cap = enc ? ((n + 7) / 8) * 8 + 8 : n - 8;
 	int len = 0, fin = 0;
 	hsm_rc rc = HSM_ERR_CRYPTO;
 
+	/* OpenSSL 3.0's unwrap (CRYPTO_128_unwrap_pad) cleanses n bytes of its
+	 * output on an integrity failure, 8 more than the caller's n - 8: unwrap
+	 * into locked memory of n bytes and copy out only what checked. */
+	if (!enc) {
+		if ((rc = secbuf_new(n, &tmp)) != HSM_OK)
+			return rc;
+		dst = tmp->data;
+	}
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL) {
 		rc = ossl_fail(HSM_ERR_NOMEM, "key wrap set-up");
 		goto out;
@@ -806,22 +817,26 @@ kwp_run(int enc, const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
 		rc = ossl_fail(HSM_ERR_CRYPTO, "key wrap set-up");
 		goto out;
 	}
-	if (!EVP_CipherUpdate(ctx, out, &len, in, (int)n) || len < 0 ||
-	    !EVP_CipherFinal_ex(ctx, out + len, &fin)) {
+	if (!EVP_CipherUpdate(ctx, dst, &len, in, (int)n) || len < 0 ||
+	    (size_t)len > cap || !EVP_CipherFinal_ex(ctx, dst + len, &fin) || fin != 0) {
 		if (enc) {
 			rc = ossl_fail(HSM_ERR_CRYPTO, "key wrap");
+			secure_wipe(out, cap);
 		} else {
 			ERR_clear_error();
 			rc = hsm_fail(HSM_ERR_VERIFY,
 			    "the wrapped key failed its integrity check (wrong key-encryption "
 			    "key, or the wrapped data was changed)");
+			secure_wipe(out, cap);
 		}
-		secure_wipe(out, enc ? ((n + 7) / 8) * 8 + 8 : n - 8);
 		goto out;
 	}
-	*outlen = (size_t)len + (size_t)fin;
+	if (!enc)
+		memcpy(out, dst, (size_t)len);
+	*outlen = (size_t)len;
 	rc = HSM_OK;
 out:
+	secbuf_free(&tmp);
 	EVP_CIPHER_CTX_free(ctx);
 	return rc;
 }

@@ -384,6 +384,23 @@ test_kwp_refusals(void **state)
 		    HSM_ERR_VERIFY);
 		out[39] ^= 0x01;
 	}
+	/* The output buffer is exactly n - 8 bytes: a failed unwrap must not
+	 * write past it (OpenSSL 3.0 itself cleanses n bytes on failure). */
+	{
+		uint8_t *exact = malloc(32 + 8);
+		assert_non_null(exact);
+		memset(exact + 32, 0xa5, 8);
+		assert_int_equal(crypto_kwp_wrap(kek, 32, part, 32, out, &outlen), HSM_OK);
+		assert_int_equal(crypto_kwp_unwrap(kek2, 32, out, outlen, exact, &backlen),
+		    HSM_ERR_VERIFY);
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(exact[32 + i], 0xa5);
+		assert_int_equal(crypto_kwp_unwrap(kek, 32, out, outlen, exact, &backlen), HSM_OK);
+		assert_memory_equal(exact, part, 32);
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(exact[32 + i], 0xa5);
+		free(exact);
+	}
 	/* Malformed lengths and bad KEK sizes. */
 	assert_int_equal(crypto_kwp_unwrap(kek, 32, out, 39, back, &backlen), HSM_ERR_FORMAT);
 	assert_int_equal(crypto_kwp_unwrap(kek, 32, out, 8, back, &backlen), HSM_ERR_FORMAT);
