@@ -432,6 +432,8 @@ scan_envelopes(piv *card, const char *part_id, int want_ids, struct scan *s)
 		if (rc == HSM_ERR_NOT_FOUND) {
 			if (s->free_slot < 0)
 				s->free_slot = i;
+			rc = HSM_OK;
+			hsm_err_clear();
 			continue;
 		}
 		if (rc != HSM_OK)

@@ -225,6 +225,8 @@ piv_verify_pin(piv *p, const hsm_secbuf *pin)
 	if ((rc = secbuf_new(8, &sb)) != HSM_OK)
 		return rc;
 	pad8(sb, pin);
+	/* Leave no verified PIN behind for other programs. */
+	pcsc_reset_on_close(p->card);
 	rc = xfer(p, 0x20, 0x00, PIV_REF_PIN, sb->data, 8, NULL, 0, NULL,
 	    "verifying the PIN", PIV_REF_PIN);
 	secbuf_free(&sb);
@@ -292,6 +294,14 @@ piv_tries(piv *p, int ref, int *tries, int *verified)
 	if (sw == 0x9000) {
 		if (verified != NULL)
 			*verified = 1;
+		/* Verified now, so the card hides the count: drop the verification
+		 * (SP 800-73-4 VERIFY with P1 FF) and ask again. */
+		if (!have_meta &&
+		    pcsc_apdu(p->card, 0x00, 0x20, 0xFF, PIV_REF_PIN, NULL, 0, NULL, 0, NULL, &sw)
+		    == HSM_OK && sw == 0x9000 &&
+		    pcsc_apdu(p->card, 0x00, 0x20, 0x00, PIV_REF_PIN, NULL, 0, NULL, 0, NULL, &sw)
+		    == HSM_OK && (sw & 0xFFF0) == 0x63C0)
+			*tries = sw & 0x0F;
 	} else if ((sw & 0xFFF0) == 0x63C0) {
 		*tries = sw & 0x0F;
 	} else if (sw == 0x6983) {
