@@ -1,0 +1,754 @@
+/* test_sim_domain.c - the emulator's domain state machine, called directly:
+ * every rule of DESIGN §4 and every refusal, with real signatures (admincmd)
+ * and real key-part wrapping (kpwrap). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "hsmadm/admincmd.h"
+#include "hsmadm/cjson.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/crypto.h"
+#include "hsmadm/kpwrap.h"
+#include "hsmadm/secbuf.h"
+#include "hsmadm/signer.h"
+#include "hsmadm/vp.h"
+
+#include "simdom.h"
+
+#define MOD "DC1-M01"
+#define DOM 3
+#define NADM 10
+
+typedef struct fx {
+	char        dir[64];
+	hsm_signer *adm[NADM];
+	char       *pubhex[NADM];
+	char       *skihex[NADM];
+	simdom     *d;
+	int64_t     now;
+	const char *reason;   /* of the last apply */
+	json_t     *result;   /* of the last successful apply */
+} fx;
+
+static int
+setup(void **state)
+{
+	fx *f = calloc(1, sizeof(*f));
+	int i;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_sim_domain.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	for (i = 0; i < NADM; i++) {
+		EVP_PKEY *k = NULL;
+		char path[128];
+		uint8_t *pt = NULL, ski[HSM_SKI_LEN];
+		size_t ptlen = 0;
+
+		assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &k), HSM_OK);
+		snprintf(path, sizeof(path), "%s/admin%d.pem", f->dir, i);
+		assert_int_equal(crypto_priv_save_pem(path, k), HSM_OK);
+		assert_int_equal(signer_from_keyfile(path, &f->adm[i]), HSM_OK);
+		assert_int_equal(crypto_ec_point(k, &pt, &ptlen), HSM_OK);
+		assert_int_equal(hex_encode(pt, ptlen, &f->pubhex[i]), HSM_OK);
+		assert_int_equal(crypto_ski(k, ski), HSM_OK);
+		assert_int_equal(hex_encode(ski, HSM_SKI_LEN, &f->skihex[i]), HSM_OK);
+		free(pt);
+		EVP_PKEY_free(k);
+	}
+	assert_int_equal(simdom_new(DOM, &f->d), HSM_OK);
+	f->now = (int64_t)time(NULL);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fx *f = *state;
+	char cmd[128];
+	int i;
+
+	for (i = 0; i < NADM; i++) {
+		signer_free(&f->adm[i]);
+		free(f->pubhex[i]);
+		free(f->skihex[i]);
+	}
+	simdom_free(&f->d);
+	json_decref(f->result);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", f->dir);
+	free(f);
+	return 0;
+}
+
+/* Build op with params for (MOD, DOM, counter), signed by the admins listed
+ * in `who` (indices, -1 terminated), valid [nb, na] relative to now. */
+static json_t *
+make_cmd(fx *f, const char *op, json_t *params, long long counter, const int *who,
+         int64_t nb, int64_t na)
+{
+	admincmd *c = NULL;
+	admincmd_target t = { MOD, DOM, (uint64_t)counter };
+	json_t *j = NULL;
+
+	assert_int_equal(admincmd_new(op, params, &t, 1, f->now + nb, f->now + na, &c), HSM_OK);
+	for (; who != NULL && *who >= 0; who++)
+		assert_int_equal(admincmd_sign(c, f->adm[*who]), HSM_OK);
+	assert_int_equal(admincmd_to_json(c, &j), HSM_OK);
+	admincmd_free(&c);
+	json_decref(params);
+	return j;
+}
+
+/* Apply a command file; on success the domain advances. */
+static hsm_rc
+apply_json(fx *f, json_t *cmd)
+{
+	simdom *next = NULL;
+	const char *op = NULL;
+	hsm_rc rc;
+
+	json_decref(f->result);
+	f->result = NULL;
+	rc = simdom_apply(f->d, MOD, cmd, f->now, &next, &f->result, &op, &f->reason);
+	if (rc == HSM_OK) {
+		assert_non_null(next);
+		assert_non_null(f->result);
+		assert_null(f->reason);
+		simdom_free(&f->d);
+		f->d = next;
+	} else {
+		assert_null(next);
+		assert_null(f->result);
+		assert_non_null(f->reason);
+	}
+	json_decref(cmd);
+	return rc;
+}
+
+static hsm_rc
+apply(fx *f, const char *op, json_t *params, const int *who)
+{
+	return apply_json(f, make_cmd(f, op, params, (long long)simdom_counter(f->d), who,
+	                              -60, 3600));
+}
+
+static const int none[] = { -1 };
+
+static json_t *
+add_params(fx *f, int i, const char *identity)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "Admin %d", i);
+	return json_pack("{s:s, s:s, s:s}", "pubkey", f->pubhex[i], "name", name,
+	                 "identity", identity);
+}
+
+static void
+add_admin(fx *f, int i, const char *identity, const int *who)
+{
+	assert_int_equal(apply(f, "admin.add", add_params(f, i, identity), who), HSM_OK);
+}
+
+static json_t *
+pub(fx *f)
+{
+	json_t *p = NULL;
+
+	assert_int_equal(simdom_public(f->d, MOD, 1, &p), HSM_OK);
+	return p;
+}
+
+static const char *
+reg_state(fx *f, const char *reg)
+{
+	static char buf[32];
+	json_t *p = pub(f);
+
+	snprintf(buf, sizeof(buf), "%s", json_string_value(json_object_get(
+	         json_object_get(json_object_get(p, "registers"), reg), "state")));
+	json_decref(p);
+	return buf;
+}
+
+/* Three admins a0 a1 a2 (distinct identities) and thresholds 2/1. */
+static void
+three_admins_2_of_3(fx *f)
+{
+	static const int two[] = { 0, 1, -1 };
+
+	add_admin(f, 0, "alice", none);
+	add_admin(f, 1, "bob", none);
+	add_admin(f, 2, "carol", none);
+	assert_int_equal(apply(f, "thresholds.set",
+	                       json_pack("{s:i, s:i}", "signature", 2, "revocation", 1), two), HSM_OK);
+}
+
+/* ---- imprint mode --------------------------------------------------------- */
+
+static void
+test_imprint_add_unsigned_and_counter(void **state)
+{
+	fx *f = *state;
+	json_t *p;
+
+	assert_int_equal(simdom_counter(f->d), 0);
+	add_admin(f, 0, "alice", none);
+	assert_int_equal(simdom_counter(f->d), 1);
+	p = pub(f);
+	assert_true(json_is_true(json_object_get(p, "imprint")));
+	assert_int_equal(json_array_size(json_object_get(p, "admins")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(p, "admins"), 0), "ski")),
+	                    f->skihex[0]);
+	assert_string_equal(json_string_value(json_object_get(f->result, "ski")), f->skihex[0]);
+	json_decref(p);
+	/* remove (unsigned in imprint) refuses the last admin */
+	assert_int_equal(apply(f, "admin.remove", json_pack("{s:s}", "ski", f->skihex[0]), none),
+	                 HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "last_admin");
+	add_admin(f, 1, "bob", none);
+	assert_int_equal(apply(f, "admin.remove", json_pack("{s:s}", "ski", f->skihex[0]), none), HSM_OK);
+	assert_int_equal(simdom_counter(f->d), 3);
+}
+
+static void
+test_imprint_refuses_mk_ops(void **state)
+{
+	fx *f = *state;
+	static const int a0[] = { 0, -1 };
+	const char *ops[] = { "importer.generate", "mk.clear_pending", "mk.destroy_old" };
+	size_t i;
+
+	add_admin(f, 0, "alice", none);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(apply(f, ops[i], json_object(), a0), HSM_ERR_STATE);
+		assert_string_equal(f->reason, "imprint_mode");
+	}
+	assert_int_equal(simdom_counter(f->d), 1);
+}
+
+static void
+test_admin_list_full_and_duplicate(void **state)
+{
+	fx *f = *state;
+	char id[8];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		snprintf(id, sizeof(id), "id%d", i);
+		add_admin(f, i, id, none);
+	}
+	assert_int_equal(apply(f, "admin.add", add_params(f, 8, "id8"), none), HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "admin_list_full");
+	assert_int_equal(apply(f, "admin.add", add_params(f, 3, "again"), none), HSM_ERR_EXISTS);
+	assert_string_equal(f->reason, "admin_exists");
+	assert_int_equal(simdom_counter(f->d), 8);
+}
+
+/* ---- thresholds ------------------------------------------------------------- */
+
+static void
+test_leave_imprint_needs_new_threshold(void **state)
+{
+	fx *f = *state;
+	static const int one[] = { 0, -1 }, two[] = { 0, 1, -1 };
+
+	add_admin(f, 0, "alice", none);
+	add_admin(f, 1, "bob", none);
+	add_admin(f, 2, "carol", none);
+	assert_int_equal(apply(f, "thresholds.set",
+	                       json_pack("{s:i, s:i}", "signature", 2, "revocation", 1), one),
+	                 HSM_ERR_QUORUM);
+	assert_string_equal(f->reason, "insufficient_signatures");
+	/* 0 thresholds cannot even be expressed as a command: the module
+	 * refuses the file (and would refuse the values: revocation_zero). */
+	{
+		json_t *c = make_cmd(f, "thresholds.set",
+		                     json_pack("{s:i, s:i}", "signature", 2, "revocation", 1), 3, two, -60, 60);
+		json_object_set_new(json_object_get(json_object_get(c, "body"), "params"),
+		                    "revocation", json_integer(0));
+		assert_int_equal(apply_json(f, c), HSM_ERR_FORMAT);
+		assert_string_equal(f->reason, "bad_command");
+	}
+	assert_int_equal(apply(f, "thresholds.set",
+	                       json_pack("{s:i, s:i}", "signature", 4, "revocation", 1), two),
+	                 HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "threshold_exceeds_admins");
+	assert_int_equal(simdom_counter(f->d), 3);
+	assert_int_equal(apply(f, "thresholds.set",
+	                       json_pack("{s:i, s:i}", "signature", 2, "revocation", 1), two), HSM_OK);
+	{
+		json_t *p = pub(f);
+		assert_true(json_is_false(json_object_get(p, "imprint")));
+		json_decref(p);
+	}
+	/* Out of imprint: admin.add needs the signature threshold (2). */
+	assert_int_equal(apply(f, "admin.add", add_params(f, 3, "dave"), none), HSM_ERR_QUORUM);
+	assert_int_equal(apply(f, "admin.add", add_params(f, 3, "dave"), one), HSM_ERR_QUORUM);
+	assert_int_equal(apply(f, "admin.add", add_params(f, 3, "dave"), two), HSM_OK);
+}
+
+static void
+test_identities_count_once(void **state)
+{
+	fx *f = *state;
+	static const int same[] = { 0, 1, -1 }, two[] = { 0, 2, -1 };
+
+	add_admin(f, 0, "alice", none);
+	add_admin(f, 1, "alice", none);   /* alice's backup card */
+	add_admin(f, 2, "bob", none);
+	/* Two identities exist: a 3-threshold is refused. */
+	assert_int_equal(apply(f, "thresholds.set",
+	                       json_pack("{s:i, s:i}", "signature", 3, "revocation", 1), two),
+	                 HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "threshold_exceeds_admins");
+	/* Both of alice's cards count once. */
+	assert_int_equal(apply(f, "thresholds.set",
+	                       json_pack("{s:i, s:i}", "signature", 2, "revocation", 2), same),
+	                 HSM_ERR_QUORUM);
+	assert_int_equal(apply(f, "thresholds.set",
+	                       json_pack("{s:i, s:i}", "signature", 2, "revocation", 2), two), HSM_OK);
+	/* Removing bob would leave 1 identity < thresholds 2/2. */
+	assert_int_equal(apply(f, "admin.remove", json_pack("{s:s}", "ski", f->skihex[2]), two),
+	                 HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "below_threshold");
+	/* Removing alice's backup keeps 2 identities. */
+	assert_int_equal(apply(f, "admin.remove", json_pack("{s:s}", "ski", f->skihex[1]), two), HSM_OK);
+}
+
+static void
+test_remove_needs_revocation_threshold(void **state)
+{
+	fx *f = *state;
+	static const int one[] = { 1, -1 }, two[] = { 0, 1, -1 };
+
+	add_admin(f, 0, "alice", none);
+	add_admin(f, 1, "bob", none);
+	add_admin(f, 2, "carol", none);
+	assert_int_equal(apply(f, "thresholds.set",
+	                       json_pack("{s:i, s:i}", "signature", 1, "revocation", 2), two), HSM_OK);
+	assert_int_equal(apply(f, "admin.remove", json_pack("{s:s}", "ski", f->skihex[2]), one),
+	                 HSM_ERR_QUORUM);
+	assert_int_equal(apply(f, "admin.remove", json_pack("{s:s}", "ski", f->skihex[5]), two),
+	                 HSM_ERR_NOT_FOUND);
+	assert_string_equal(f->reason, "no_such_admin");
+	assert_int_equal(apply(f, "admin.remove", json_pack("{s:s}", "ski", f->skihex[2]), two), HSM_OK);
+}
+
+/* ---- counters, time, signers ------------------------------------------------------ */
+
+static void
+test_counter_replay_and_window(void **state)
+{
+	fx *f = *state;
+	json_t *c, *again;
+	static const int a0[] = { 0, -1 }, a9[] = { 9, -1 };
+
+	three_admins_2_of_3(f);
+	assert_int_equal(simdom_counter(f->d), 4);
+	/* stale and future counters */
+	assert_int_equal(apply_json(f, make_cmd(f, "importer.generate", json_object(), 3, a0, -60, 60)),
+	                 HSM_ERR_REPLAY);
+	assert_string_equal(f->reason, "counter_mismatch");
+	assert_int_equal(apply_json(f, make_cmd(f, "importer.generate", json_object(), 5, a0, -60, 60)),
+	                 HSM_ERR_REPLAY);
+	/* a command applies once */
+	c = make_cmd(f, "importer.generate", json_object(), 4, a0, -60, 60);
+	again = json_deep_copy(c);
+	assert_int_equal(apply_json(f, c), HSM_OK);
+	assert_int_equal(apply_json(f, again), HSM_ERR_REPLAY);
+	/* time window */
+	assert_int_equal(apply_json(f, make_cmd(f, "importer.generate", json_object(), 5, a0, -120, -60)),
+	                 HSM_ERR_EXPIRED);
+	assert_string_equal(f->reason, "expired");
+	assert_int_equal(apply_json(f, make_cmd(f, "importer.generate", json_object(), 5, a0, 60, 120)),
+	                 HSM_ERR_EXPIRED);
+	assert_string_equal(f->reason, "not_yet_valid");
+	/* a stranger's signature */
+	assert_int_equal(apply(f, "importer.generate", json_object(), a9), HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "unknown_signer");
+	/* not addressed to this domain */
+	{
+		admincmd *ac = NULL;
+		admincmd_target t = { MOD, DOM + 1, 5 };
+		json_t *j = NULL;
+		assert_int_equal(admincmd_new("importer.generate", NULL, &t, 1, f->now - 5, f->now + 60, &ac), HSM_OK);
+		assert_int_equal(admincmd_sign(ac, f->adm[0]), HSM_OK);
+		assert_int_equal(admincmd_to_json(ac, &j), HSM_OK);
+		admincmd_free(&ac);
+		assert_int_equal(apply_json(f, j), HSM_ERR_REFUSED);
+		assert_string_equal(f->reason, "not_a_target");
+	}
+	assert_int_equal(simdom_counter(f->d), 5);
+}
+
+static void
+test_tampered_command(void **state)
+{
+	fx *f = *state;
+	static const int a0[] = { 0, -1 };
+	json_t *c;
+
+	three_admins_2_of_3(f);
+	c = make_cmd(f, "importer.generate", json_object(), 4, a0, -60, 60);
+	/* Change the body after signing: a new nonce. */
+	json_object_set_new(json_object_get(c, "body"), "nonce",
+	                    json_string("00112233445566778899aabbccddeeff"));
+	assert_int_equal(apply_json(f, c), HSM_ERR_VERIFY);
+	assert_string_equal(f->reason, "bad_signature");
+	/* Not a command at all. */
+	assert_int_equal(apply_json(f, json_pack("{s:s}", "body", "x")), HSM_ERR_FORMAT);
+	assert_string_equal(f->reason, "bad_command");
+	assert_int_equal(simdom_counter(f->d), 4);
+}
+
+/* ---- master keys ---------------------------------------------------------------- */
+
+typedef struct parts {
+	hsm_secbuf *p[3];
+	uint8_t     key[32];
+	uint8_t     mkvp[32];
+	char        mkvphex[65];
+} parts;
+
+static void
+make_parts(parts *ps, int n, const uint8_t *want_key)
+{
+	int i;
+
+	memset(ps->key, 0, 32);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(secbuf_new(32, &ps->p[i]), HSM_OK);
+		ps->p[i]->len = 32;
+		assert_int_equal(crypto_random(ps->p[i]->data, 32), HSM_OK);
+	}
+	if (want_key != NULL) {
+		/* Force the XOR of the parts to want_key via the last part. */
+		uint8_t acc[32];
+		memcpy(acc, want_key, 32);
+		for (i = 0; i < n - 1; i++)
+			vp_xor_into(acc, ps->p[i]->data);
+		memcpy(ps->p[n - 1]->data, acc, 32);
+	}
+	for (i = 0; i < n; i++)
+		vp_xor_into(ps->key, ps->p[i]->data);
+	assert_int_equal(vp_compute(ps->key, ps->mkvp), HSM_OK);
+	hex_encode_buf(ps->mkvp, 32, ps->mkvphex);
+}
+
+static void
+free_parts(parts *ps)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		secbuf_free(&ps->p[i]);
+}
+
+static EVP_PKEY *
+importer_pub(fx *f)
+{
+	json_t *p = pub(f);
+	const char *hex = json_string_value(json_object_get(json_object_get(p, "importer"), "pubkey"));
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	EVP_PKEY *k = NULL;
+
+	assert_non_null(hex);
+	assert_int_equal(hex_decode(hex, &pt, &n), HSM_OK);
+	assert_int_equal(crypto_ec_from_point(HSM_CURVE_P384, pt, n, &k), HSM_OK);
+	free(pt);
+	json_decref(p);
+	return k;
+}
+
+static json_t *
+load_params(fx *f, const parts *ps, int idx, int n, unsigned domain, const uint8_t *kpvp_override)
+{
+	EVP_PKEY *imp = importer_pub(f);
+	kpwrap_binding b = { MOD, domain, (uint32_t)idx };
+	kpwrap_blob blob;
+	json_t *w = NULL;
+	uint8_t kpvp[32];
+	char hex[65];
+
+	assert_int_equal(kpwrap_wrap(ps->p[idx - 1], imp, &b, &blob), HSM_OK);
+	assert_int_equal(kpwrap_blob_to_json(&blob, &w), HSM_OK);
+	if (kpvp_override)
+		memcpy(kpvp, kpvp_override, 32);
+	else
+		assert_int_equal(vp_compute(ps->p[idx - 1]->data, kpvp), HSM_OK);
+	hex_encode_buf(kpvp, 32, hex);
+	EVP_PKEY_free(imp);
+	return json_pack("{s:i, s:i, s:s, s:o}", "part_index", idx, "parts", n, "kpvp", hex,
+	                 "wrapped", w);
+}
+
+static json_t *
+vp_params(const char *hex)
+{
+	return json_pack("{s:s}", "mkvp", hex);
+}
+
+static const int A0[] = { 0, -1 }, A01[] = { 0, 1, -1 };
+
+static void
+load_commit(fx *f, parts *ps)
+{
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, ps, 1, 2, DOM, NULL), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, ps, 2, 2, DOM, NULL), A0), HSM_OK);
+	assert_string_equal(reg_state(f, "pending"), "uncommitted");
+	assert_int_equal(apply(f, "mk.commit", vp_params(ps->mkvphex), A01), HSM_OK);
+}
+
+static void
+test_master_key_lifecycle(void **state)
+{
+	fx *f = *state;
+	parts k1, k2, k3, same;
+	uint8_t zero[32] = { 0 };
+	json_t *p;
+
+	memset(&k1, 0, sizeof(k1));
+	memset(&k2, 0, sizeof(k2));
+	memset(&k3, 0, sizeof(k3));
+	memset(&same, 0, sizeof(same));
+	three_admins_2_of_3(f);
+	make_parts(&k1, 2, NULL);
+
+	/* No importer yet. */
+	assert_int_equal(apply(f, "mk.clear_pending", json_object(), A0), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "pending_empty");
+	{
+		json_t *pp = json_pack("{s:i, s:i, s:s, s:{s:i, s:s, s:s}}", "part_index", 1, "parts", 2,
+		                       "kpvp", k1.mkvphex, "wrapped", "v", 1, "epk", "00", "wrapped", "00");
+		assert_int_equal(apply(f, "mk.load_part", pp, A0), HSM_ERR_STATE);
+		assert_string_equal(f->reason, "no_importer");
+	}
+	assert_int_equal(apply(f, "importer.generate", json_object(), A0), HSM_OK);
+	assert_non_null(json_object_get(f->result, "pubkey"));
+
+	/* Part 1 in: partial. */
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k1, 1, 2, DOM, NULL), A0), HSM_OK);
+	assert_string_equal(reg_state(f, "pending"), "partial");
+	assert_string_equal(json_string_value(json_object_get(f->result, "pending_state")), "partial");
+	/* The same index again, a different part count, a wrong KPVP, a part
+	 * wrapped for another domain, one parts=1. */
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k1, 1, 2, DOM, NULL), A0), HSM_ERR_EXISTS);
+	assert_string_equal(f->reason, "part_loaded");
+	make_parts(&k3, 3, NULL);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k3, 2, 3, DOM, NULL), A0), HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "part_count_mismatch");
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k1, 2, 2, DOM, zero), A0), HSM_ERR_VERIFY);
+	assert_string_equal(f->reason, "kpvp_mismatch");
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k1, 2, 2, DOM + 1, NULL), A0), HSM_ERR_VERIFY);
+	assert_string_equal(f->reason, "unwrap_failed");
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k1, 1, 1, DOM, NULL), A0), HSM_ERR_FORMAT);
+	assert_string_equal(f->reason, "bad_params");
+	assert_string_equal(reg_state(f, "pending"), "partial");
+
+	/* Part 2: uncommitted, MKVP reported. */
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k1, 2, 2, DOM, NULL), A0), HSM_OK);
+	assert_string_equal(json_string_value(json_object_get(f->result, "pending_mkvp")), k1.mkvphex);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k1, 2, 2, DOM, NULL), A0), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "pending_full");
+	/* Activate before commit; commit with one signature; wrong MKVP. */
+	assert_int_equal(apply(f, "mk.activate", vp_params(k1.mkvphex), A0), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "pending_not_committed");
+	assert_int_equal(apply(f, "mk.commit", vp_params(k1.mkvphex), A0), HSM_ERR_QUORUM);
+	assert_int_equal(apply(f, "mk.commit", vp_params(f->skihex[0]), A01), HSM_ERR_VERIFY);
+	assert_string_equal(f->reason, "mkvp_mismatch");
+	assert_int_equal(apply(f, "mk.commit", vp_params(k1.mkvphex), A01), HSM_OK);
+	assert_string_equal(reg_state(f, "pending"), "committed");
+	assert_int_equal(apply(f, "mk.commit", vp_params(k1.mkvphex), A01), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "pending_not_uncommitted");
+	assert_int_equal(apply(f, "mk.activate", vp_params(k1.mkvphex), A0), HSM_OK);
+	assert_string_equal(reg_state(f, "current"), "valid");
+	assert_string_equal(reg_state(f, "pending"), "empty");
+	assert_string_equal(reg_state(f, "old"), "empty");
+
+	/* A new key equal to CURRENT is refused at commit. */
+	make_parts(&same, 2, k1.key);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &same, 1, 2, DOM, NULL), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &same, 2, 2, DOM, NULL), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.commit", vp_params(same.mkvphex), A01), HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "equals_current");
+	assert_int_equal(apply(f, "mk.clear_pending", json_object(), A0), HSM_OK);
+	assert_string_equal(reg_state(f, "pending"), "empty");
+
+	/* Rotation: k2 pending -> activate: CURRENT k2, OLD k1. */
+	make_parts(&k2, 2, NULL);
+	load_commit(f, &k2);
+	assert_int_equal(apply(f, "mk.activate", vp_params(k2.mkvphex), A0), HSM_OK);
+	p = pub(f);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(p, "registers"), "current"), "mkvp")),
+	                    k2.mkvphex);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(p, "registers"), "old"), "mkvp")),
+	                    k1.mkvphex);
+	json_decref(p);
+
+	/* k1 again equals OLD. */
+	free_parts(&same);
+	make_parts(&same, 2, k1.key);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &same, 1, 2, DOM, NULL), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &same, 2, 2, DOM, NULL), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.commit", vp_params(same.mkvphex), A01), HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "equals_old");
+	assert_int_equal(apply(f, "mk.clear_pending", json_object(), A0), HSM_OK);
+
+	/* Another rotation while OLD is still there: activate refused. */
+	free_parts(&k3);
+	make_parts(&k3, 2, NULL);
+	load_commit(f, &k3);
+	assert_int_equal(apply(f, "mk.activate", vp_params(k3.mkvphex), A0), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "old_present");
+	/* destroy-old: signature threshold, optional MKVP must match. */
+	assert_int_equal(apply(f, "mk.destroy_old", json_object(), A0), HSM_ERR_QUORUM);
+	assert_int_equal(apply(f, "mk.destroy_old", vp_params(k2.mkvphex), A01), HSM_ERR_VERIFY);
+	assert_int_equal(apply(f, "mk.destroy_old", vp_params(k1.mkvphex), A01), HSM_OK);
+	assert_string_equal(reg_state(f, "old"), "empty");
+	assert_int_equal(apply(f, "mk.destroy_old", json_object(), A01), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "old_empty");
+	assert_int_equal(apply(f, "mk.activate", vp_params(k3.mkvphex), A0), HSM_OK);
+	assert_string_equal(reg_state(f, "old"), "valid");
+
+	free_parts(&k1);
+	free_parts(&k2);
+	free_parts(&k3);
+	free_parts(&same);
+}
+
+static void
+test_zeroize(void **state)
+{
+	fx *f = *state;
+	parts k;
+	json_t *p;
+	uint64_t before;
+
+	memset(&k, 0, sizeof(k));
+	three_admins_2_of_3(f);
+	assert_int_equal(apply(f, "importer.generate", json_object(), A0), HSM_OK);
+	make_parts(&k, 2, NULL);
+	load_commit(f, &k);
+	assert_int_equal(apply(f, "zeroize", json_object(), A0), HSM_ERR_QUORUM);
+	before = simdom_counter(f->d);
+	assert_int_equal(apply(f, "zeroize", json_object(), A01), HSM_OK);
+	assert_int_equal(simdom_counter(f->d), before + 1);
+	p = pub(f);
+	assert_true(json_is_true(json_object_get(p, "imprint")));
+	assert_int_equal(json_array_size(json_object_get(p, "admins")), 0);
+	assert_true(json_is_null(json_object_get(p, "importer")));
+	json_decref(p);
+	assert_string_equal(reg_state(f, "pending"), "empty");
+	assert_string_equal(reg_state(f, "current"), "empty");
+	/* Unsigned zeroize in imprint mode is fine; the counter keeps counting. */
+	assert_int_equal(apply(f, "zeroize", json_object(), none), HSM_OK);
+	assert_int_equal(simdom_counter(f->d), before + 2);
+	free_parts(&k);
+}
+
+static void
+test_persist_roundtrip(void **state)
+{
+	fx *f = *state;
+	parts k;
+	char path[128];
+	simdom *back = NULL;
+	json_t *a, *b;
+
+	memset(&k, 0, sizeof(k));
+	three_admins_2_of_3(f);
+	assert_int_equal(apply(f, "importer.generate", json_object(), A0), HSM_OK);
+	make_parts(&k, 2, NULL);
+	load_commit(f, &k);
+	assert_int_equal(apply(f, "mk.activate", vp_params(k.mkvphex), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k, 1, 2, DOM, NULL), A0), HSM_OK);
+	snprintf(path, sizeof(path), "%s/03.json", f->dir);
+	assert_int_equal(simdom_save(f->d, path), HSM_OK);
+	assert_int_equal(simdom_load(path, DOM, &back), HSM_OK);
+	assert_int_equal(simdom_public(f->d, MOD, 1, &a), HSM_OK);
+	assert_int_equal(simdom_public(back, MOD, 1, &b), HSM_OK);
+	assert_true(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	/* The loaded state keeps working: part 2 completes with the loaded importer key. */
+	simdom_free(&f->d);
+	f->d = back;
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k, 2, 2, DOM, NULL), A0), HSM_OK);
+	assert_string_equal(reg_state(f, "pending"), "uncommitted");
+	/* A missing file is a fresh domain; a damaged one is refused. */
+	snprintf(path, sizeof(path), "%s/none.json", f->dir);
+	assert_int_equal(simdom_load(path, DOM, &back), HSM_OK);
+	assert_int_equal(simdom_counter(back), 0);
+	simdom_free(&back);
+	snprintf(path, sizeof(path), "%s/bad.json", f->dir);
+	{
+		FILE *fp = fopen(path, "w");
+		assert_non_null(fp);
+		fputs("{\"v\":1,\"domain\":3}", fp);
+		fclose(fp);
+	}
+	assert_int_equal(simdom_load(path, DOM, &back), HSM_ERR_FORMAT);
+	assert_null(back);
+	free_parts(&k);
+}
+
+static void
+test_state_digest_tracks_state(void **state)
+{
+	fx *f = *state;
+	json_t *a = pub(f), *b;
+
+	add_admin(f, 0, "alice", none);
+	b = pub(f);
+	assert_string_not_equal(json_string_value(json_object_get(a, "state_digest")),
+	                        json_string_value(json_object_get(b, "state_digest")));
+	/* digest = SHA-256 of the canonical state without the digest */
+	{
+		uint8_t dg[32];
+		char hex[65];
+		json_t *c = json_deep_copy(b);
+		json_object_del(c, "state_digest");
+		assert_int_equal(cjson_digest(c, dg), HSM_OK);
+		hex_encode_buf(dg, 32, hex);
+		assert_string_equal(hex, json_string_value(json_object_get(b, "state_digest")));
+		json_decref(c);
+	}
+	json_decref(a);
+	json_decref(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_imprint_add_unsigned_and_counter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_imprint_refuses_mk_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_list_full_and_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leave_imprint_needs_new_threshold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identities_count_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_needs_revocation_threshold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counter_replay_and_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tampered_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_master_key_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zeroize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persist_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_digest_tracks_state, setup, teardown),
+	};
+
+	if (secure_init() != HSM_OK)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
