@@ -83,9 +83,11 @@ hex_encode(const uint8_t *in, size_t n, char **out)
 	return HSM_OK;
 }
 
-/* Check and decode len characters of in into out (len/2 bytes). */
+/* Check and decode len characters of in into out (len/2 bytes). quiet: the
+ * input may be a secret (the *_into variant), so messages give the position
+ * and kind of a bad character but never the character itself. */
 static hsm_rc
-hex_decode_raw(const char *in, size_t len, uint8_t *out)
+hex_decode_raw(const char *in, size_t len, uint8_t *out, int quiet)
 {
 	char name[16];
 
@@ -93,15 +95,19 @@ hex_decode_raw(const char *in, size_t len, uint8_t *out)
 	 * digit" tells the user more than "odd number of digits". */
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
-		if (hex_val(c) < 0) {
+		if (hex_val(c) >= 0)
+			continue;
+		if (quiet)
+			strcpy(name, "a character");
+		else
 			char_name(c, name);
-			if (c >= 'A' && c <= 'F')
-				return hsm_fail(HSM_ERR_FORMAT,
-				    "hex: uppercase digit %s at position %zu; only lowercase "
-				    "hex (0-9, a-f) is accepted", name, i);
+		if (c >= 'A' && c <= 'F')
 			return hsm_fail(HSM_ERR_FORMAT,
-			    "hex: %s at position %zu is not a hex digit (0-9, a-f)", name, i);
-		}
+			    "hex: uppercase digit%s%s at position %zu; only lowercase "
+			    "hex (0-9, a-f) is accepted", quiet ? "" : " ",
+			    quiet ? "" : name, i);
+		return hsm_fail(HSM_ERR_FORMAT,
+		    "hex: %s at position %zu is not a hex digit (0-9, a-f)", name, i);
 	}
 	if (len % 2 != 0)
 		return hsm_fail(HSM_ERR_FORMAT,
@@ -127,7 +133,7 @@ hex_decode(const char *in, uint8_t **out, size_t *outlen)
 	/* malloc(0) may return NULL; always ask for at least one byte. */
 	if ((buf = malloc(len / 2 + 1)) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "hex: out of memory decoding %zu digits", len);
-	if ((rc = hex_decode_raw(in, len, buf)) != HSM_OK) {
+	if ((rc = hex_decode_raw(in, len, buf, 0)) != HSM_OK) {
 		free(buf);
 		return rc;
 	}
@@ -150,7 +156,7 @@ hex_decode_into(const char *in, uint8_t *out, size_t want)
 		    want, 2 * want, len);
 	/* hex_decode_raw checks every digit before writing, so a bad string
 	 * never leaves half a value in the caller's buffer. */
-	return hex_decode_raw(in, len, out);
+	return hex_decode_raw(in, len, out, 1);
 }
 
 hsm_rc

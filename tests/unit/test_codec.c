@@ -110,7 +110,14 @@ test_hex_decode_into(void **state)
 	/* A bad digit late in the string leaves the buffer untouched. */
 	assert_int_equal(hex_decode_into("00ff10aG", out, 4), HSM_ERR_FORMAT);
 	assert_memory_equal(out, keep, 4);
+	/* The *_into variant may hold a secret: the bad character is located
+	 * but not shown. */
+	assert_string_equal(hsm_errmsg(),
+	    "hex: a character at position 7 is not a hex digit (0-9, a-f)");
 	assert_int_equal(hex_decode_into("00FF10A0", out, 4), HSM_ERR_FORMAT);
+	assert_string_equal(hsm_errmsg(),
+	    "hex: uppercase digit at position 2; only lowercase hex (0-9, a-f) "
+	    "is accepted");
 	assert_memory_equal(out, keep, 4);
 }
 
