@@ -1,6 +1,7 @@
 /* hsmadm-card - readers and cards: list, status, init for a role, PIN change
  * and unblock, health check. Option parsing and printing only; the card work
  * is in smartcard/ (cardadm.h, piv.h). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -131,6 +132,11 @@ parse_fd(const char *name, const char *s, int *fd)
 {
 	if (parse_int(s, 0, INT_MAX, fd) != 0)
 		return cmd_usage_error(PROG, "%s needs a file descriptor number", name);
+	/* Catch a PIN typed where the fd number belongs (getopt also takes
+	 * "--pin" for "--pin-fd"): such a number is never an open fd. */
+	if (fcntl(*fd, F_GETFD) < 0)
+		return cmd_usage_error(PROG, "%s %s: that file descriptor is not open; secrets are "
+		    "never taken from the command line", name, *fd > 99 ? "N" : s);
 	return 0;
 }
 
