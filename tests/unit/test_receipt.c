@@ -1,0 +1,187 @@
+/* test_receipt.c - OA-signed receipts: sign, verify offline against the
+ * pinned module CA, and every way a receipt can be wrong. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "hsmadm/crypto.h"
+#include "hsmadm/receipt.h"
+#include "hsmadm/x509util.h"
+
+typedef struct fx {
+	EVP_PKEY *ca_key, *oa_key, *tls_key, *ca2_key, *p256;
+	X509     *ca, *oa, *tls, *ca2, *oa_other, *oa_p256;
+	json_t   *body;
+} fx;
+
+static int
+setup(void **state)
+{
+	fx *f = calloc(1, sizeof(*f));
+
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &f->ca_key), HSM_OK);
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &f->oa_key), HSM_OK);
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &f->tls_key), HSM_OK);
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &f->ca2_key), HSM_OK);
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P256, &f->p256), HSM_OK);
+	assert_int_equal(x509u_issue(X509U_MODULE_CA, "CA", NULL, f->ca_key, NULL, f->ca_key, 30, &f->ca), HSM_OK);
+	assert_int_equal(x509u_issue(X509U_MODULE_CA, "CA2", NULL, f->ca2_key, NULL, f->ca2_key, 30, &f->ca2), HSM_OK);
+	assert_int_equal(x509u_issue(X509U_OA, "M1 OA", "DC1-M01", f->oa_key, f->ca, f->ca_key, 30, &f->oa), HSM_OK);
+	assert_int_equal(x509u_issue(X509U_TLS_SERVER, "DC1-M01", "DC1-M01", f->tls_key, f->ca, f->ca_key, 30, &f->tls), HSM_OK);
+	assert_int_equal(x509u_issue(X509U_OA, "M2 OA", "DC2-M01", f->oa_key, f->ca, f->ca_key, 30, &f->oa_other), HSM_OK);
+	assert_int_equal(x509u_issue(X509U_OA, "M1 OA", "DC1-M01", f->p256, f->ca, f->ca_key, 30, &f->oa_p256), HSM_OK);
+	f->body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:i, s:i, s:{}, s:s, s:{}, s:s}",
+	                    "v", 1, "module", "DC1-M01", "domain", 3, "op", "zeroize",
+	                    "command_digest", "00", "counter_before", 4, "counter_after", 5,
+	                    "state", "state_digest", "00", "result", "time", "2026-01-01T00:00:00Z");
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fx *f = *state;
+
+	EVP_PKEY_free(f->ca_key);
+	EVP_PKEY_free(f->oa_key);
+	EVP_PKEY_free(f->tls_key);
+	EVP_PKEY_free(f->ca2_key);
+	EVP_PKEY_free(f->p256);
+	X509_free(f->ca);
+	X509_free(f->ca2);
+	X509_free(f->oa);
+	X509_free(f->tls);
+	X509_free(f->oa_other);
+	X509_free(f->oa_p256);
+	json_decref(f->body);
+	free(f);
+	return 0;
+}
+
+static void
+test_sign_verify(void **state)
+{
+	fx *f = *state;
+	json_t *r = NULL;
+	const json_t *body = NULL;
+
+	assert_int_equal(receipt_sign(f->body, f->oa_key, f->oa, &r), HSM_OK);
+	assert_int_equal(receipt_verify(r, f->ca, NULL, &body), HSM_OK);
+	assert_true(json_equal(body, f->body));
+	assert_int_equal(receipt_verify(r, f->ca, "DC1-M01", NULL), HSM_OK);
+	/* survives a round trip through text */
+	{
+		char *s = json_dumps(r, JSON_COMPACT);
+		json_t *back = json_loads(s, 0, NULL);
+		assert_int_equal(receipt_verify(back, f->ca, "DC1-M01", NULL), HSM_OK);
+		json_decref(back);
+		free(s);
+	}
+	json_decref(r);
+}
+
+static void
+test_altered_body(void **state)
+{
+	fx *f = *state;
+	json_t *r = NULL;
+
+	assert_int_equal(receipt_sign(f->body, f->oa_key, f->oa, &r), HSM_OK);
+	json_object_set_new(json_object_get(r, "body"), "counter_after", json_integer(6));
+	assert_int_equal(receipt_verify(r, f->ca, NULL, NULL), HSM_ERR_VERIFY);
+	json_decref(r);
+}
+
+static void
+test_wrong_trust(void **state)
+{
+	fx *f = *state;
+	json_t *r = NULL;
+
+	assert_int_equal(receipt_sign(f->body, f->oa_key, f->oa, &r), HSM_OK);
+	/* another module CA */
+	assert_int_equal(receipt_verify(r, f->ca2, NULL, NULL), HSM_ERR_TRUST);
+	/* another module expected */
+	assert_int_equal(receipt_verify(r, f->ca, "DC2-M01", NULL), HSM_ERR_TRUST);
+	json_decref(r);
+	/* signed with the TLS key/cert instead of the OA */
+	assert_int_equal(receipt_sign(f->body, f->tls_key, f->tls, &r), HSM_OK);
+	assert_int_equal(receipt_verify(r, f->ca, NULL, NULL), HSM_ERR_TRUST);
+	json_decref(r);
+	/* an OA certificate of another module */
+	assert_int_equal(receipt_sign(f->body, f->oa_key, f->oa_other, &r), HSM_OK);
+	assert_int_equal(receipt_verify(r, f->ca, NULL, NULL), HSM_ERR_TRUST);
+	json_decref(r);
+	/* not P-384 */
+	assert_int_equal(receipt_sign(f->body, f->p256, f->oa_p256, &r), HSM_OK);
+	assert_int_equal(receipt_verify(r, f->ca, NULL, NULL), HSM_ERR_TRUST);
+	json_decref(r);
+	/* the CA certificate itself as "OA" */
+	assert_int_equal(receipt_sign(f->body, f->ca_key, f->ca, &r), HSM_OK);
+	assert_int_equal(receipt_verify(r, f->ca, NULL, NULL), HSM_ERR_TRUST);
+	json_decref(r);
+}
+
+static void
+test_malformed(void **state)
+{
+	fx *f = *state;
+	json_t *r = NULL, *bad;
+
+	assert_int_equal(receipt_sign(f->body, f->oa_key, f->oa, &r), HSM_OK);
+	bad = json_deep_copy(r);
+	json_object_set_new(bad, "extra", json_true());
+	assert_int_equal(receipt_verify(bad, f->ca, NULL, NULL), HSM_ERR_FORMAT);
+	json_decref(bad);
+	bad = json_deep_copy(r);
+	json_object_set_new(bad, "signature", json_string("not base64!"));
+	assert_int_equal(receipt_verify(bad, f->ca, NULL, NULL), HSM_ERR_FORMAT);
+	json_decref(bad);
+	bad = json_deep_copy(r);
+	json_object_set_new(bad, "oa_cert", json_string("AAAA"));
+	assert_int_equal(receipt_verify(bad, f->ca, NULL, NULL), HSM_ERR_FORMAT);
+	json_decref(bad);
+	bad = json_deep_copy(r);
+	json_object_set_new(json_object_get(bad, "body"), "v", json_integer(2));
+	assert_int_equal(receipt_verify(bad, f->ca, NULL, NULL), HSM_ERR_FORMAT);
+	json_decref(bad);
+	bad = json_deep_copy(r);
+	json_object_del(json_object_get(bad, "body"), "module");
+	assert_int_equal(receipt_verify(bad, f->ca, NULL, NULL), HSM_ERR_FORMAT);
+	json_decref(bad);
+	json_decref(r);
+}
+
+static void
+test_x509u_subjects(void **state)
+{
+	fx *f = *state;
+	char buf[64];
+
+	assert_int_equal(x509u_subject_serial(f->oa, buf, sizeof(buf)), HSM_OK);
+	assert_string_equal(buf, "DC1-M01");
+	assert_int_equal(x509u_subject_ou(f->tls, buf, sizeof(buf)), HSM_OK);
+	assert_string_equal(buf, X509U_OU_TLS_SERVER);
+	assert_int_equal(x509u_subject_serial(f->ca, buf, sizeof(buf)), HSM_ERR_NOT_FOUND);
+	assert_int_equal(x509u_verify_issued_by(f->oa, f->ca), HSM_OK);
+	assert_int_equal(x509u_verify_issued_by(f->oa, f->ca2), HSM_ERR_TRUST);
+	assert_int_equal(x509u_subject_serial(f->oa, buf, 4), HSM_ERR_FORMAT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_sign_verify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_altered_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_trust, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_x509u_subjects, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
