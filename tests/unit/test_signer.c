@@ -263,6 +263,111 @@ test_keyagree_keyfile(void **state)
 	rm_tmpdir(dir);
 }
 
+static void
+write_file(const char *path, const void *data, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+static uint8_t *
+read_file(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = malloc(4096);
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	*n = fread(buf, 1, 4096, f);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static int
+run(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* The openssl command line tool as an independent implementation: it
+ * verifies what a key-file signer signed, and we verify what it signed. */
+static void
+test_interop_openssl_cli(void **state)
+{
+	static const char msg[] = "{\"op\":\"zeroize\",\"domain\":3}";
+	char *dir = make_tmpdir(), *keypath, p[4][700];
+	EVP_PKEY *k = NULL, *peer = NULL, *pub = NULL;
+	hsm_signer *s = NULL;
+	hsm_keyagree *ka = NULL;
+	hsm_secbuf *z = NULL;
+	uint8_t *sig = NULL, *cli = NULL;
+	size_t siglen = 0, clilen = 0;
+	char *pem = NULL;
+
+	(void)state;
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &k), HSM_OK);
+	keypath = save_key(dir, "admin.pem", k);
+	snprintf(p[0], sizeof(p[0]), "%s/msg", dir);
+	snprintf(p[1], sizeof(p[1]), "%s/sig.der", dir);
+	snprintf(p[2], sizeof(p[2]), "%s/pub.pem", dir);
+	snprintf(p[3], sizeof(p[3]), "%s/cli.der", dir);
+	write_file(p[0], msg, strlen(msg));
+	assert_int_equal(crypto_pub_to_pem(k, &pem), HSM_OK);
+	write_file(p[2], pem, strlen(pem));
+
+	assert_int_equal(signer_from_keyfile(keypath, &s), HSM_OK);
+	assert_int_equal(signer_sign(s, msg, strlen(msg), &sig, &siglen), HSM_OK);
+	write_file(p[1], sig, siglen);
+	assert_int_equal(run("openssl dgst -sha384 -verify '%s' -signature '%s' '%s' >/dev/null",
+	    p[2], p[1], p[0]), 0);
+	/* ... and the CLI says no to a signature over something else. */
+	write_file(p[0], msg, strlen(msg) - 1);
+	assert_int_not_equal(run("openssl dgst -sha384 -verify '%s' -signature '%s' '%s' "
+	    ">/dev/null 2>&1", p[2], p[1], p[0]), 0);
+	write_file(p[0], msg, strlen(msg));
+
+	assert_int_equal(run("openssl dgst -sha384 -sign '%s' -out '%s' '%s'", keypath, p[3],
+	    p[0]), 0);
+	cli = read_file(p[3], &clilen);
+	assert_int_equal(crypto_ecdsa_verify(signer_pub(s), msg, strlen(msg), cli, clilen),
+	    HSM_OK);
+	free(cli);
+
+	/* ECDH: openssl pkeyutl -derive with the same two keys. */
+	assert_int_equal(keyagree_from_keyfile(keypath, &ka), HSM_OK);
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &peer), HSM_OK);
+	free(pem);
+	assert_int_equal(crypto_pub_to_pem(peer, &pem), HSM_OK);
+	write_file(p[2], pem, strlen(pem));
+	assert_int_equal(keyagree_ecdh(ka, peer, &z), HSM_OK);
+	assert_int_equal(run("openssl pkeyutl -derive -inkey '%s' -peerkey '%s' -out '%s'",
+	    keypath, p[2], p[3]), 0);
+	cli = read_file(p[3], &clilen);
+	assert_int_equal(clilen, z->len);
+	assert_memory_equal(cli, z->data, clilen);
+	free(cli);
+
+	secbuf_free(&z);
+	keyagree_free(&ka);
+	signer_free(&s);
+	free(sig);
+	free(pem);
+	free(keypath);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(peer);
+	EVP_PKEY_free(pub);
+	rm_tmpdir(dir);
+}
+
 int
 main(void)
 {
@@ -271,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_keyfile_errors),
 		cmocka_unit_test(test_custom_signer_contract),
 		cmocka_unit_test(test_keyagree_keyfile),
+		cmocka_unit_test(test_interop_openssl_cli),
 	};
 
 	if (secure_init() != HSM_OK)
