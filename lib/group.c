@@ -294,10 +294,20 @@ group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
 
 /* ---- submit ---- */
 
-enum mstat { M_NOT_TARGETED, M_PENDING, M_ALREADY, M_REFUSED, M_APPLIED, M_FAILED };
+enum mstat { M_NOT_TARGETED, M_PENDING, M_ALREADY, M_REFUSED, M_APPLIED, M_FAILED,
+	M_NO_ANSWER };
 static const char *const mstat_name[] = {
 	"not-targeted", "not-attempted", "already-applied", "refused", "applied", "failed",
+	"no-answer",
 };
+
+/* The connection went away: the module may or may not have applied it. */
+static int
+lost_answer(hsm_rc rc)
+{
+	return rc == HSM_ERR_MODULE || rc == HSM_ERR_TLS || rc == HSM_ERR_TIMEOUT ||
+	    rc == HSM_ERR_IO || rc == HSM_ERR_NOT_FOUND;
+}
 
 struct mrow {
 	enum mstat st;
@@ -476,11 +486,15 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 			else if (row[i].st == M_PENDING)
 				name_list(&miss, &m[i]);
 		}
-		if (nalready == ntarget)
+		if (nalready == ntarget) {
+			/* Not a roll-forward: a plain replay, refused by every member. */
+			for (i = 0; i < n; i++)
+				if (row[i].st == M_ALREADY)
+					row[i].st = M_REFUSED;
 			rc = hsm_fail(HSM_ERR_REPLAY, "every member is already past this "
 			    "command's counter: it was applied already (or is stale); nothing "
 			    "was changed");
-		else {
+		} else {
 			rc = hsm_fail(HSM_ERR_DIVERGED,
 			    "the group is divergent: %s already advanced past this command, "
 			    "%s did not. Nothing was changed now. Re-submit the same signed "
@@ -506,7 +520,7 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 			continue;
 		struct job *jb = &jobs[j++];
 		if (jb->rc != HSM_OK) {
-			row[i].st = M_FAILED;
+			row[i].st = lost_answer(jb->rc) ? M_NO_ANSWER : M_FAILED;
 			row[i].rc = jb->rc;
 			snprintf(row[i].msg, sizeof(row[i].msg), "%s", jb->msg);
 			continue;
@@ -531,7 +545,7 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 		if (row[i].st == M_APPLIED || row[i].st == M_ALREADY) {
 			name_list(&adv, &m[i]);
 			nadv++;
-		} else if (row[i].st == M_FAILED) {
+		} else if (row[i].st == M_FAILED || row[i].st == M_NO_ANSWER) {
 			name_list(&miss, &m[i]);
 			nmiss++;
 			if (first_rc == HSM_OK) {
@@ -551,9 +565,10 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 	} else if (nadv > 0) {
 		outcome = "diverged";
 		rc = hsm_fail(HSM_ERR_DIVERGED,
-		    "the group is divergent: applied on %s; NOT applied on %s (%s). "
-		    "Re-submit the same signed command with --roll-forward to complete %s.",
-		    adv.buf, miss.buf, message, miss.buf);
+		    "the group is divergent: applied on %s; not confirmed on %s (%s). "
+		    "Re-submit the same signed command with --roll-forward to complete %s: "
+		    "members that missed it apply it, members that already have it are "
+		    "skipped.", adv.buf, miss.buf, message, miss.buf);
 	} else {
 		outcome = "failed";
 		rc = hsm_fail(first_rc, "%s; no member applied the command", message);
@@ -587,7 +602,8 @@ build:
 		if (row[i].rbody)
 			json_object_set(e, "counter_after",
 			    json_object_get(row[i].rbody, "counter_after"));
-		if (row[i].st == M_REFUSED || row[i].st == M_FAILED || row[i].st == M_ALREADY)
+		if (row[i].st == M_REFUSED || row[i].st == M_FAILED || row[i].st == M_ALREADY ||
+		    row[i].st == M_NO_ANSWER)
 			json_object_set_new(e, "error", err_json(row[i].rc, row[i].msg));
 		if (row[i].receipt)
 			json_object_set(e, "receipt", row[i].receipt);

@@ -63,7 +63,7 @@ parse_sopts(int argc, char **argv, struct sopts *o, char **pos, int *npos)
 	*npos = 0;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		char *end = NULL;
 		long v = 0;
 		if (optarg && strchr("SRVfq", c)) {

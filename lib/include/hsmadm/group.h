@@ -54,7 +54,8 @@ hsm_rc group_status(const group_member *m, size_t n, json_t **report);
  * set when the call got as far as reading the members):
  *  {"op", "command_digest", "outcome": "applied"|"refused"|"diverged"|
  *   "nothing-to-do", "members": [{module, domain, status: "applied"|
- *   "already-applied"|"refused"|"failed"|"not-attempted"|"not-targeted",
+ *   "already-applied"|"refused"|"failed"|"no-answer"|"not-attempted"|
+ *   "not-targeted",
  *   counter_before, counter_after, error: {code, exit, message}, receipt}],
  *   "advanced": [..], "missed": [..], "group_equal": bool, "message"}
  * Returns HSM_OK when every targeted member applied it (or, with
