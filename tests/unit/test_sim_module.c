@@ -1,0 +1,295 @@
+/* test_sim_module.c - the emulated module without the network: init,
+ * issue-client, request dispatch, receipts that verify against the module
+ * CA, persistence across a restart, and the test-only faults. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "hsmadm/admincmd.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/crypto.h"
+#include "hsmadm/modproto.h"
+#include "hsmadm/receipt.h"
+#include "hsmadm/signer.h"
+#include "hsmadm/x509util.h"
+
+#include "simmod.h"
+
+typedef struct fx {
+	char        tmp[64];
+	char        dir[128];
+	simmod     *m;
+	hsm_signer *adm;
+	char       *pubhex;
+	long long   id;
+} fx;
+
+static int
+setup(void **state)
+{
+	fx *f = calloc(1, sizeof(*f));
+	simmod_init_opts o;
+	EVP_PKEY *k = NULL;
+	uint8_t *pt = NULL;
+	size_t ptlen;
+	char path[160];
+
+	snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_sim_module.XXXXXX");
+	assert_non_null(mkdtemp(f->tmp));
+	snprintf(f->dir, sizeof(f->dir), "%s/st", f->tmp);
+	memset(&o, 0, sizeof(o));
+	o.dir = f->dir;
+	o.serial = "DC1-M01";
+	o.domains = 4;
+	assert_int_equal(simmod_init(&o, NULL), HSM_OK);
+	assert_int_equal(simmod_open(f->dir, NULL, &f->m), HSM_OK);
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &k), HSM_OK);
+	snprintf(path, sizeof(path), "%s/admin.pem", f->tmp);
+	assert_int_equal(crypto_priv_save_pem(path, k), HSM_OK);
+	assert_int_equal(signer_from_keyfile(path, &f->adm), HSM_OK);
+	assert_int_equal(crypto_ec_point(k, &pt, &ptlen), HSM_OK);
+	assert_int_equal(hex_encode(pt, ptlen, &f->pubhex), HSM_OK);
+	free(pt);
+	EVP_PKEY_free(k);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fx *f = *state;
+	char cmd[128];
+
+	simmod_free(&f->m);
+	signer_free(&f->adm);
+	free(f->pubhex);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", f->tmp);
+	free(f);
+	return 0;
+}
+
+/* Send a request; return the answer (new reference). */
+static json_t *
+ask(fx *f, const char *op, json_t *params, int *drop)
+{
+	json_t *req = NULL, *ans = NULL;
+	int d = 0;
+
+	assert_int_equal(modproto_request_new(++f->id, op, params, &req), HSM_OK);
+	json_decref(params);
+	assert_int_equal(simmod_handle(f->m, req, &ans, &d), HSM_OK);
+	json_decref(req);
+	if (drop != NULL)
+		*drop = d;
+	else
+		assert_int_equal(d, 0);
+	return ans;
+}
+
+static const char *
+err_reason(json_t *ans)
+{
+	return json_string_value(json_object_get(json_object_get(ans, "error"), "reason"));
+}
+
+static json_t *
+cmd_add(fx *f, unsigned domain, long long counter)
+{
+	admincmd *c = NULL;
+	admincmd_target t = { "DC1-M01", domain, (uint64_t)counter };
+	json_t *p = json_pack("{s:s, s:s, s:s}", "pubkey", f->pubhex, "name", "Alice", "identity", "alice");
+	json_t *j = NULL;
+	int64_t now = (int64_t)time(NULL);
+
+	assert_int_equal(admincmd_new("admin.add", p, &t, 1, now - 60, now + 600, &c), HSM_OK);
+	assert_int_equal(admincmd_to_json(c, &j), HSM_OK);
+	admincmd_free(&c);
+	json_decref(p);
+	return j;
+}
+
+static void
+test_hello_and_query(void **state)
+{
+	fx *f = *state;
+	json_t *a;
+
+	a = ask(f, "hello", NULL, NULL);
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(a, "result"), "module")), "DC1-M01");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "result"), "domains")), 4);
+	json_decref(a);
+	a = ask(f, "domain.query", json_pack("{s:i}", "domain", 3), NULL);
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	assert_non_null(json_object_get(json_object_get(a, "result"), "state_digest"));
+	json_decref(a);
+	a = ask(f, "domain.query", json_pack("{s:i}", "domain", 4), NULL);
+	assert_string_equal(err_reason(a), "no_such_domain");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "error"), "code")), MODPROTO_E_NOT_FOUND);
+	json_decref(a);
+	a = ask(f, "domain.query", json_pack("{s:s}", "domain", "3"), NULL);
+	assert_string_equal(err_reason(a), "bad_request");
+	json_decref(a);
+	a = ask(f, "reboot", NULL, NULL);
+	assert_string_equal(err_reason(a), "unknown_op");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "error"), "code")), MODPROTO_E_UNKNOWN_OP);
+	json_decref(a);
+	/* not a request at all */
+	{
+		json_t *junk = json_pack("[i]", 1), *ans = NULL;
+		int d = 0;
+		assert_int_equal(simmod_handle(f->m, junk, &ans, &d), HSM_OK);
+		assert_int_equal(json_integer_value(json_object_get(ans, "id")), -1);
+		assert_string_equal(err_reason(ans), "bad_request");
+		json_decref(ans);
+		json_decref(junk);
+	}
+}
+
+static void
+test_apply_receipt_and_restart(void **state)
+{
+	fx *f = *state;
+	json_t *a, *r, *body;
+	const json_t *vb = NULL;
+	char ca[200], dfile[200];
+	struct stat sb;
+
+	a = ask(f, "command.apply", json_pack("{s:i, s:o}", "domain", 2, "command", cmd_add(f, 2, 0)), NULL);
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	r = json_object_get(json_object_get(a, "result"), "receipt");
+	snprintf(ca, sizeof(ca), "%s/ca.pem", f->dir);
+	assert_int_equal(receipt_verify_file(r, ca, "DC1-M01", &vb), HSM_OK);
+	body = (json_t *)vb;
+	assert_string_equal(json_string_value(json_object_get(body, "op")), "admin.add");
+	assert_int_equal(json_integer_value(json_object_get(body, "counter_before")), 0);
+	assert_int_equal(json_integer_value(json_object_get(body, "counter_after")), 1);
+	assert_int_equal(json_integer_value(json_object_get(body, "domain")), 2);
+	assert_non_null(json_object_get(json_object_get(body, "state"), "registers"));
+	json_decref(a);
+	/* The domain file exists, private (0600). */
+	snprintf(dfile, sizeof(dfile), "%s/domains/02.json", f->dir);
+	assert_int_equal(stat(dfile, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	/* Replay: refused, state unchanged. */
+	a = ask(f, "command.apply", json_pack("{s:i, s:o}", "domain", 2, "command", cmd_add(f, 2, 0)), NULL);
+	assert_string_equal(err_reason(a), "counter_mismatch");
+	json_decref(a);
+	/* A command for domain 2 given as domain 1. */
+	a = ask(f, "command.apply", json_pack("{s:i, s:o}", "domain", 1, "command", cmd_add(f, 2, 1)), NULL);
+	assert_string_equal(err_reason(a), "not_a_target");
+	json_decref(a);
+	a = ask(f, "command.apply", json_pack("{s:i, s:s}", "domain", 1, "command", "x"), NULL);
+	assert_string_equal(err_reason(a), "bad_request");
+	json_decref(a);
+	/* Restart: the state is read back from the file. */
+	simmod_free(&f->m);
+	assert_int_equal(simmod_open(f->dir, NULL, &f->m), HSM_OK);
+	a = ask(f, "domain.query", json_pack("{s:i}", "domain", 2), NULL);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "result"), "counter")), 1);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(a, "result"), "admins")), 1);
+	json_decref(a);
+}
+
+static void
+test_faults(void **state)
+{
+	fx *f = *state;
+	simmod_faults fl = { 1, 2, 0 };   /* drop the 1st apply request; drop after the 2nd applied */
+	json_t *a;
+	int drop = 0;
+
+	simmod_free(&f->m);
+	assert_int_equal(simmod_open(f->dir, &fl, &f->m), HSM_OK);
+	a = ask(f, "command.apply", json_pack("{s:i, s:o}", "domain", 0, "command", cmd_add(f, 0, 0)), &drop);
+	assert_int_equal(drop, 1);
+	assert_null(a);
+	/* nothing applied */
+	a = ask(f, "domain.query", json_pack("{s:i}", "domain", 0), NULL);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "result"), "counter")), 0);
+	json_decref(a);
+	a = ask(f, "command.apply", json_pack("{s:i, s:o}", "domain", 0, "command", cmd_add(f, 0, 0)), &drop);
+	assert_int_equal(drop, 0);
+	json_decref(a);
+	a = ask(f, "command.apply", json_pack("{s:i, s:o}", "domain", 1, "command", cmd_add(f, 1, 0)), &drop);
+	assert_int_equal(drop, 1);
+	assert_null(a);
+	/* applied and persisted although unanswered */
+	a = ask(f, "domain.query", json_pack("{s:i}", "domain", 1), NULL);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "result"), "counter")), 1);
+	json_decref(a);
+}
+
+static void
+test_init_refusals_and_issue_client(void **state)
+{
+	fx *f = *state;
+	simmod_init_opts o;
+	char key[200], cert[200], ca[200], other[200];
+	X509 *c = NULL, *cc = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = f->dir;
+	o.serial = "DC1-M01";
+	o.domains = 4;
+	assert_int_equal(simmod_init(&o, NULL), HSM_ERR_EXISTS);
+	snprintf(other, sizeof(other), "%s/other", f->tmp);
+	o.dir = other;
+	o.serial = "bad serial/../x";
+	assert_int_equal(simmod_init(&o, NULL), HSM_ERR_USAGE);
+	o.serial = "DC2-M01";
+	o.domains = 86;
+	assert_int_equal(simmod_init(&o, NULL), HSM_ERR_USAGE);
+	/* A second module sharing the first one's module CA. */
+	o.domains = 2;
+	snprintf(key, sizeof(key), "%s/ca.key", f->dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", f->dir);
+	o.ca_key = key;
+	assert_int_equal(simmod_init(&o, NULL), HSM_ERR_USAGE);   /* key without cert */
+	o.ca_cert = ca;
+	assert_int_equal(simmod_init(&o, NULL), HSM_OK);
+	{
+		X509 *oa = NULL, *mca = NULL;
+		char p[260];
+		snprintf(p, sizeof(p), "%s/oa.pem", other);
+		assert_int_equal(x509u_load_pem(p, &oa), HSM_OK);
+		assert_int_equal(x509u_load_pem(ca, &mca), HSM_OK);
+		assert_int_equal(x509u_verify_issued_by(oa, mca), HSM_OK);
+		X509_free(oa);
+		X509_free(mca);
+	}
+
+	snprintf(key, sizeof(key), "%s/ws.key", f->tmp);
+	snprintf(cert, sizeof(cert), "%s/ws.pem", f->tmp);
+	assert_int_equal(simmod_issue_client(f->dir, "ws1", key, cert, NULL), HSM_OK);
+	assert_int_equal(simmod_issue_client(f->dir, "ws1", key, cert, NULL), HSM_ERR_EXISTS);
+	snprintf(ca, sizeof(ca), "%s/client-ca.pem", f->dir);
+	assert_int_equal(x509u_load_pem(cert, &c), HSM_OK);
+	assert_int_equal(x509u_load_pem(ca, &cc), HSM_OK);
+	assert_int_equal(x509u_verify_issued_by(c, cc), HSM_OK);
+	X509_free(c);
+	X509_free(cc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hello_and_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_receipt_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_refusals_and_issue_client, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
