@@ -194,6 +194,8 @@ apdu_parse(const uint8_t *b, size_t len, struct apdu *a)
 		} else
 			return 0;
 		a->data = b + 5, a->nc = lc;
+	} else if (len < 7) {                           /* 00 then too few bytes */
+		return 0;
 	} else if (len == 7) {                          /* case 2E */
 		le = ((size_t)b[5] << 8 | b[6]);
 		if (le == 0)
