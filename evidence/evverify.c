@@ -18,6 +18,7 @@
 #include "hsmadm/evlog.h"
 #include "hsmadm/evverify.h"
 #include "hsmadm/receipt.h"
+#include "hsmadm/signer.h"
 #include "hsmadm/x509util.h"
 #include "evint.h"
 
@@ -1001,10 +1002,17 @@ build_state(struct vctx *c)
 		    c->parts[i].part_id, "kpvp", c->parts[i].kpvp, "state",
 		    c->parts[i].state ? c->parts[i].state : "generated", "card_ids",
 		    c->parts[i].cards));
-	st = json_pack("{s:s, s:I, s:s, s:b, s:o, s:o}", "log_id",
+	json_t *people = json_array();
+	for (i = 0; people != NULL && i < c->npeople; i++) {
+		char hex[65];
+		hex_encode_buf(c->people[i].ski, 32, hex);
+		json_array_append_new(people, json_pack("{s:s, s:s, s:s}", "name",
+		    c->people[i].name, "role", c->people[i].role, "ski", hex));
+	}
+	st = json_pack("{s:s, s:I, s:s, s:b, s:o, s:o, s:o}", "log_id",
 	    c->log_id ? c->log_id : "", "head_seq", (json_int_t)c->res->head_seq,
 	    "head_hash", c->res->head_hash, "complete", c->completed,
-	    "domains", dom_state_json(c), "key_parts", parts);
+	    "domains", dom_state_json(c), "key_parts", parts, "people", people);
 	return st;
 }
 
@@ -1197,5 +1205,74 @@ evlog_replay(const char *path, const struct evlog_verify_opts *o, json_t **state
 		res.state = NULL;
 	}
 	evlog_verify_result_clear(&res);
+	return rc;
+}
+
+hsm_rc
+evlog_sign_completion(const char *path, const struct evlog_verify_opts *opts,
+                      hsm_signer *supervisor, const char *name, const char *cert_pem,
+                      long long *seq, evlog_verify_result *res)
+{
+	struct evlog_verify_opts o;
+	struct evlog_open_opts oo;
+	evlog *log = NULL;
+	json_t *p, *actor = NULL;
+	long long head = 0;
+	uint8_t ski[32];
+	char skihex[65];
+	const char *rname = NULL;
+	size_t i;
+	hsm_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&oo, 0, sizeof(oo));
+	oo.must_exist = 1;
+	if (opts != NULL)
+		o = *opts;
+	else
+		memset(&o, 0, sizeof(o));
+	o.allow_incomplete = 1;
+	/* Hold the writer lock while checking, so that what is verified is
+	 * exactly what gets signed. */
+	if ((rc = evlog_open(path, &oo, &log)) != HSM_OK)
+		return rc;
+	if ((rc = evlog_verify(path, &o, res)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "not signing: the log does not verify");
+		goto out;
+	}
+	evlog_head(log, &head, NULL);
+	if (res->complete) {
+		rc = hsm_fail(HSM_ERR_STATE, "the log already ends with a completion record "
+		    "(by %s); nothing to sign", res->supervisor_name);
+		goto out;
+	}
+	if (head != res->head_seq) {
+		rc = hsm_fail(HSM_ERR_STATE, "the log changed while it was being checked; "
+		    "run again");
+		goto out;
+	}
+	if ((rc = crypto_ski(signer_pub(supervisor), ski)) != HSM_OK)
+		goto out;
+	hex_encode_buf(ski, 32, skihex);
+	json_array_foreach(json_object_get(res->state, "people"), i, p) {
+		if (strcmp(json_string_value(json_object_get(p, "ski")), skihex) == 0 &&
+		    strcmp(json_string_value(json_object_get(p, "role")), "supervisor") == 0)
+			rname = json_string_value(json_object_get(p, "name"));
+	}
+	if (rname == NULL) {
+		rc = hsm_fail(HSM_ERR_NOT_FOUND, "the key of %s (SKI %.16s...) is not on the "
+		    "log's roster as a supervisor; only a registered supervisor can sign "
+		    "the completion", signer_label(supervisor), skihex);
+		goto out;
+	}
+	if ((actor = json_pack("{s:s, s:s, s:s}", "name", name ? name : rname, "role",
+	    "supervisor", "ski", skihex)) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = evlog_complete(log, supervisor, actor, cert_pem, seq);
+out:
+	json_decref(actor);
+	evlog_close(&log);
 	return rc;
 }
