@@ -31,21 +31,23 @@ struct path {
 	size_t len;
 };
 
-/* Append "/seg", replacing characters a terminal might act on; returns the
- * old length to restore. */
+/* Append "/seg" (cut with "..." if the buffer is full), replacing control
+ * and non-ASCII bytes with '?' so a hostile key cannot drive the terminal;
+ * returns the old length to restore. */
 static size_t
 path_push(struct path *p, const char *seg, size_t n)
 {
-	size_t old = p->len;
+	size_t old = p->len, i;
 
-	if (p->len + 2 >= sizeof(p->buf))
+	if (p->len + 5 >= sizeof(p->buf))
 		return old;
 	p->buf[p->len++] = '/';
-	for (size_t i = 0; i < n && p->len + 4 < sizeof(p->buf); i++) {
+	/* Keep room for "..." and the NUL. */
+	for (i = 0; i < n && p->len + 4 < sizeof(p->buf); i++) {
 		unsigned char c = (unsigned char)seg[i];
-		p->buf[p->len++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+		p->buf[p->len++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
 	}
-	if (p->len + 4 >= sizeof(p->buf) && p->len < sizeof(p->buf) - 4) {
+	if (i < n) {
 		memcpy(p->buf + p->len, "...", 3);
 		p->len += 3;
 	}

@@ -211,6 +211,16 @@ test_refuse_non_integers(void **state)
 	refused("[1E2]", "is not an integer");
 	refused("{\"a\":-0.5}", "is not an integer");
 	refused("{\"a\":{\"b\":[0,0.0]}}", "at /a/b/1 is not an integer");
+	/* Paths in messages: control and non-ASCII bytes shown as '?', long keys
+	 * cut with "...". */
+	refused("{\"\\u001b[2J\\u00e9\":[1.5]}", "at /?[2J?" "?/0 is not");
+	{
+		char doc[700];
+		memset(doc, 'k', sizeof(doc));
+		memcpy(doc, "{\"", 2);
+		strcpy(doc + 600, "\":{\"x\":0.5}}");
+		refused(doc, "kkkkkkkk... is not an integer");
+	}
 	refused("1e-400", "is not an integer");
 	/* Too large for jansson's double: still a number we refuse. */
 	refused("1e400", "out of range");
