@@ -12,6 +12,7 @@
 #include "hsmadm/cardprofile.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/keypart.h"
+#include "hsmadm/keypart_load.h"
 #include "hsmadm/pcsc.h"
 #include "hsmadm/piv.h"
 
@@ -66,5 +67,14 @@ hsm_rc cer_log_find_part(const char *path, const char *part_id, struct cer_partr
 hsm_rc cer_log_keypart(evlog *log, const char *type, const cer_card *c,
                        const char *part_id, const uint8_t kpvp[HSM_VP_LEN],
                        const char *backup_card_id, long long *seq);
+
+/* Open (or create) the evidence log for appending. A new log's opening
+ * record names the ceremony "master key ceremony". */
+hsm_rc cer_log_open(const char *path, evlog **log);
+
+/* The MKVP of the last mk.loaded record for exactly these parts (same ids
+ * and patterns, same order). HSM_ERR_NOT_FOUND if none. */
+hsm_rc cer_log_find_loaded(const char *path, const mkload_part *parts, size_t n,
+                           uint8_t mkvp[HSM_VP_LEN]);
 
 #endif

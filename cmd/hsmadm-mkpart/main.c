@@ -235,15 +235,10 @@ expected_kpvp(const struct opts *o, uint8_t out[HSM_VP_LEN], int *have,
 static hsm_rc
 open_log(const struct opts *o, evlog **log)
 {
-	hsm_rc rc;
-
 	*log = NULL;
 	if (o->log == NULL)
 		return HSM_OK;
-	rc = evlog_open(o->log, NULL, log);
-	if (rc != HSM_OK)
-		return hsm_fail_wrap(rc, "opening the evidence log %s", o->log);
-	return HSM_OK;
+	return cer_log_open(o->log, log);
 }
 
 static hsm_rc
@@ -256,7 +251,20 @@ do_generate(const struct opts *o, pcsc_ctx *pc)
 	long long seq = 0;
 	hsm_rc rc;
 
-	/* Open the log first: a part that cannot be recorded is not made. */
+	/* A part id is generated once per log (the audit refuses a second one),
+	 * and a part that cannot be recorded is not made: log first. */
+	if (o->log != NULL) {
+		struct cer_partrec rec;
+
+		rc = cer_log_find_part(o->log, o->part, &rec);
+		if (rc == HSM_OK)
+			return hsm_fail(HSM_ERR_EXISTS,
+			    "the evidence log %s already records a key part %s (record %lld); "
+			    "choose another part id", o->log, o->part, rec.seq);
+		if (rc != HSM_ERR_NOT_FOUND)
+			return rc;
+		hsm_err_clear();
+	}
 	if ((rc = open_log(o, &log)) != HSM_OK)
 		return rc;
 	rc = cer_card_open(pc, o->reader, &w, "Insert the custodian card for the new key part.",

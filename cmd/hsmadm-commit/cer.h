@@ -1,0 +1,1 @@
+../hsmadm-mkpart/cer.h

@@ -1,0 +1,441 @@
+/*
+ * hsmadm-commit - custodians and administrators: load the key parts (n-of-n)
+ * into the pending register of every domain of a group, commit the new
+ * master key under the signature threshold, activate it, and record the
+ * module-reported MKVPs in the evidence log. The work is in
+ * lib/keypart_load.c; this file finds cards, signers and the log, and prints.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsmadm/cardsigner.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/keypart_load.h"
+#include "hsmadm/secbuf.h"
+#include "hsmadm/wsconfig.h"
+#include "cer.h"
+#include "cmdutil.h"
+
+#define PROG "hsmadm-commit"
+#define MAX_KEYS 16
+
+static const char usage_text[] =
+"Usage: hsmadm-commit COMMAND --group NAME --part ID --part ID... --log FILE [OPTIONS]\n"
+"Load a new master key into every domain of a group, commit and activate it.\n"
+"\n"
+"Commands (each continues from the register states it finds, so any of them\n"
+"can simply be run again after an interruption):\n"
+"  status     what is loaded where, and the next step (changes nothing)\n"
+"  load       load every part into PENDING (one custodian card and one\n"
+"             administrator signature per part); show each domain's MKVP\n"
+"  commit     commit PENDING (signature threshold of administrators)\n"
+"  activate   make the committed key CURRENT (one administrator signature)\n"
+"  run        load, commit and activate\n"
+"\n"
+"Options:\n"
+"  --group NAME           the domain group (hsmadm-domain group create)\n"
+"  --part ID              a key part, in load order; give every part (2..20)\n"
+"  --log FILE             the evidence log holding the parts' records (from\n"
+"                         hsmadm-mkpart generate); every step is recorded in it\n"
+"  --home DIR             workstation configuration (default $HSMADM_HOME or\n"
+"                         ~/.config/hsmadm)\n"
+"  --reader NAME          the reader custodians insert their cards into\n"
+"                         (default: wait for the card that holds the part)\n"
+"  --pin-fd N             custodian PINs from descriptor N, one line per use\n"
+"  --admin-reader NAME    an administrator card to sign with (repeatable; used\n"
+"                         in turn until each command has its signatures)\n"
+"  --admin-pin-fd N       administrator PINs from descriptor N\n"
+"  --admin-key-file FILE  rehearsals and tests: an administrator key file\n"
+"                         (repeatable)\n"
+"  --timeout SEC          how long to wait for a card (default 300)\n"
+"  --module-timeout-ms N  module connection timeout (default 10000)\n"
+"  --json                 print the result as JSON\n"
+"  --help, --version\n"
+"\n"
+"Exit codes: 0 done, 2 usage, 4 a pattern differs (stop), 5 part not recorded,\n"
+"6 wrong register state, 11 wrong card, 14 wrong PIN, 23 refused by a module,\n"
+"24 not enough signatures, 27 group left partly applied (run again); see\n"
+"hsmadm-commit(1) and docs/exit-codes.md.\n";
+
+struct opts {
+	const char *cmd, *group, *log, *home, *reader;
+	const char *parts[MKLOAD_MAX_PARTS + 1];
+	size_t nparts;
+	const char *admin_readers[MAX_KEYS], *key_files[MAX_KEYS];
+	size_t nadmin_readers, nkeys;
+	int pin_fd, admin_pin_fd, json, timeout_s, module_timeout_ms;
+};
+
+static int
+parse_int(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_GROUP = 256, O_PART, O_LOG, O_HOME, O_READER, O_PIN_FD, O_AREADER,
+	       O_APIN_FD, O_KEY, O_TIMEOUT, O_MTIMEOUT, O_JSON, O_HELP, O_VERSION };
+	static const struct option lo[] = {
+		{ "group", required_argument, NULL, O_GROUP },
+		{ "part", required_argument, NULL, O_PART },
+		{ "log", required_argument, NULL, O_LOG },
+		{ "home", required_argument, NULL, O_HOME },
+		{ "reader", required_argument, NULL, O_READER },
+		{ "pin-fd", required_argument, NULL, O_PIN_FD },
+		{ "admin-reader", required_argument, NULL, O_AREADER },
+		{ "admin-pin-fd", required_argument, NULL, O_APIN_FD },
+		{ "admin-key-file", required_argument, NULL, O_KEY },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "module-timeout-ms", required_argument, NULL, O_MTIMEOUT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->pin_fd = o->admin_pin_fd = -1;
+	o->timeout_s = 300;
+	o->module_timeout_ms = 10000;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case O_GROUP: o->group = optarg; break;
+		case O_PART:
+			if (o->nparts >= MKLOAD_MAX_PARTS)
+				return cmd_usage_error(PROG, "at most %d parts", MKLOAD_MAX_PARTS);
+			o->parts[o->nparts++] = optarg;
+			break;
+		case O_LOG: o->log = optarg; break;
+		case O_HOME: o->home = optarg; break;
+		case O_READER: o->reader = optarg; break;
+		case O_PIN_FD:
+			if (parse_int(optarg, 0, 1024, &o->pin_fd) != 0)
+				return cmd_usage_error(PROG, "--pin-fd needs a file descriptor number");
+			break;
+		case O_APIN_FD:
+			if (parse_int(optarg, 0, 1024, &o->admin_pin_fd) != 0)
+				return cmd_usage_error(PROG, "--admin-pin-fd needs a file descriptor number");
+			break;
+		case O_AREADER:
+			if (o->nadmin_readers >= MAX_KEYS)
+				return cmd_usage_error(PROG, "at most %d --admin-reader", MAX_KEYS);
+			o->admin_readers[o->nadmin_readers++] = optarg;
+			break;
+		case O_KEY:
+			if (o->nkeys >= MAX_KEYS)
+				return cmd_usage_error(PROG, "at most %d --admin-key-file", MAX_KEYS);
+			o->key_files[o->nkeys++] = optarg;
+			break;
+		case O_TIMEOUT:
+			if (parse_int(optarg, 1, 86400, &o->timeout_s) != 0)
+				return cmd_usage_error(PROG, "--timeout needs seconds between 1 and 86400");
+			break;
+		case O_MTIMEOUT:
+			if (parse_int(optarg, 100, 600000, &o->module_timeout_ms) != 0)
+				return cmd_usage_error(PROG, "--module-timeout-ms must be 100..600000");
+			break;
+		case O_JSON: o->json = 1; break;
+		case O_HELP: fputs(usage_text, stdout); return -1;
+		case O_VERSION: cmd_print_version(PROG); return -1;
+		default:
+			return cmd_usage_error(PROG, "unknown or incomplete option '%s'",
+			                       argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cmd_usage_error(PROG, "say what to do: status, load, commit, activate or run");
+	o->cmd = argv[optind++];
+	if (optind < argc)
+		return cmd_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
+	if (strcmp(o->cmd, "status") != 0 && strcmp(o->cmd, "load") != 0 &&
+	    strcmp(o->cmd, "commit") != 0 && strcmp(o->cmd, "activate") != 0 &&
+	    strcmp(o->cmd, "run") != 0)
+		return cmd_usage_error(PROG, "unknown command '%s'", o->cmd);
+	if (o->group == NULL)
+		return cmd_usage_error(PROG, "give the domain group: --group NAME");
+	if (o->log == NULL)
+		return cmd_usage_error(PROG, "give the evidence log: --log FILE");
+	if (o->nparts < MKLOAD_MIN_PARTS)
+		return cmd_usage_error(PROG, "give every key part in load order: at least %d --part",
+		                       MKLOAD_MIN_PARTS);
+	for (size_t i = 0; i < o->nparts; i++) {
+		if (!envelope_id_valid(o->parts[i]))
+			return cmd_usage_error(PROG, "'%s' is not a valid part id", o->parts[i]);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(o->parts[i], o->parts[j]) == 0)
+				return cmd_usage_error(PROG, "part %s is given twice", o->parts[i]);
+	}
+	return 0;
+}
+
+/* ---- the callbacks ---- */
+
+struct io_ctx {
+	const struct opts *o;
+	pcsc_ctx          *pc;
+	cer_card          *cust;
+	evlog             *log;
+	/* admin signers: key files first, then cards in the given readers */
+	hsm_signer        *cur;
+	piv               *admin_piv;
+};
+
+static void
+admin_close(struct io_ctx *x)
+{
+	signer_free(&x->cur);
+	if (x->admin_piv != NULL) {
+		pcsc_reset_on_close(piv_pcsc(x->admin_piv));
+		piv_free(&x->admin_piv);
+	}
+}
+
+static hsm_rc
+io_custodian(void *ctx, const mkload_part *p, unsigned index, const keypart_card **card)
+{
+	struct io_ctx *x = ctx;
+	struct cer_want w = { .owner_id = p->card_id, .holds_part = p->part_id };
+	char prompt[300];
+	hsm_rc rc;
+
+	snprintf(prompt, sizeof(prompt), "Part %u: insert the custodian card of %s "
+	         "(card %.8s..., or its backup) that holds part %s.", index,
+	         p->holder != NULL && p->holder[0] ? p->holder : "its custodian",
+	         p->card_id != NULL ? p->card_id : "?", p->part_id);
+	rc = cer_card_open(x->pc, x->o->reader, &w, prompt, x->o->timeout_s * 1000,
+	                   x->o->pin_fd, 0, &x->cust);
+	if (rc != HSM_OK)
+		return hsm_fail_wrap(rc, "part %s: nothing was sent to any module", p->part_id);
+	*card = &x->cust->kc;
+	return HSM_OK;
+}
+
+static void
+io_custodian_done(void *ctx)
+{
+	struct io_ctx *x = ctx;
+
+	cer_card_free(&x->cust);
+}
+
+static hsm_rc
+io_signer(void *ctx, const char *op, unsigned attempt, unsigned missing, hsm_signer **s)
+{
+	struct io_ctx *x = ctx;
+	const struct opts *o = x->o;
+	cardprofile prof;
+	char *name = NULL, label[256];
+	hsm_rc rc;
+
+	(void)op;
+	(void)missing;
+	admin_close(x);
+	if (attempt < o->nkeys) {
+		if ((rc = signer_from_keyfile(o->key_files[attempt], &x->cur)) != HSM_OK)
+			return rc;
+		*s = x->cur;
+		return HSM_OK;
+	}
+	attempt -= (unsigned)o->nkeys;
+	if (attempt >= o->nadmin_readers)
+		return HSM_ERR_NOT_FOUND;
+	if ((rc = pcsc_find_reader(x->pc, o->admin_readers[attempt], &name)) != HSM_OK ||
+	    (rc = piv_connect(x->pc, name, &x->admin_piv)) != HSM_OK)
+		goto out;
+	if (cardprofile_read(x->admin_piv, &prof) != HSM_OK || prof.role != CARD_ROLE_ADMIN) {
+		rc = hsm_fail(HSM_ERR_NO_CARD, "the card in %s is not an administrator card", name);
+		goto out;
+	}
+	snprintf(label, sizeof(label), "the administrator card of %s", prof.holder);
+	if ((rc = cardsigner_new(x->admin_piv, o->admin_pin_fd, label, &x->cur)) != HSM_OK)
+		goto out;
+	*s = x->cur;
+out:
+	free(name);
+	if (rc != HSM_OK)
+		admin_close(x);
+	return rc;
+}
+
+static hsm_rc
+io_record(void *ctx, const char *type, const json_t *actor, const json_t *body)
+{
+	struct io_ctx *x = ctx;
+	hsm_rc rc = evlog_append(x->log, type, actor, body, NULL);
+
+	if (rc != HSM_OK)
+		return hsm_fail_wrap(rc, "recording %s in the evidence log", type);
+	return HSM_OK;
+}
+
+static void
+io_say(void *ctx, const char *line)
+{
+	struct io_ctx *x = ctx;
+
+	fprintf(x->o->json ? stderr : stdout, "%s\n", line);
+	fflush(x->o->json ? stderr : stdout);
+}
+
+/* ---- output ---- */
+
+static void
+print_report(const json_t *rep)
+{
+	const json_t *e;
+	const char *mk = json_string_value(json_object_get(rep, "mkvp"));
+	size_t i;
+
+	printf("Group %s:\n", json_string_value(json_object_get(rep, "group")));
+	json_array_foreach(json_object_get(rep, "members"), i, e) {
+		const char *pm = json_string_value(json_object_get(e, "pending_mkvp"));
+		const char *cm = json_string_value(json_object_get(e, "current_mkvp"));
+		const json_t *pl = json_object_get(e, "parts_loaded");
+		uint8_t vp[HSM_VP_LEN];
+		char t[HSM_VP_TEXT_LEN] = "-", c[HSM_VP_TEXT_LEN] = "-";
+
+		if (pm != NULL && hex_decode_into(pm, vp, HSM_VP_LEN) == HSM_OK)
+			vp_format(vp, t);
+		if (cm != NULL && hex_decode_into(cm, vp, HSM_VP_LEN) == HSM_OK)
+			vp_format(vp, c);
+		printf("  %s domain %lld: pending %s (%zu part%s loaded), pending MKVP %s, "
+		       "current MKVP %s\n",
+		       json_string_value(json_object_get(e, "module")),
+		       (long long)json_integer_value(json_object_get(e, "domain")),
+		       json_string_value(json_object_get(e, "pending")), json_array_size(pl),
+		       json_array_size(pl) == 1 ? "" : "s", t, c);
+	}
+	if (mk != NULL) {
+		uint8_t vp[HSM_VP_LEN];
+		char t[HSM_VP_TEXT_LEN];
+
+		if (hex_decode_into(mk, vp, HSM_VP_LEN) == HSM_OK) {
+			vp_format(vp, t);
+			printf("New master key MKVP (as the modules report it): %s\n", t);
+		}
+	}
+	if (json_is_string(json_object_get(rep, "next")))
+		printf("Next step: %s\n", json_string_value(json_object_get(rep, "next")));
+}
+
+/* ---- main ---- */
+
+static hsm_rc
+load_parts(const struct opts *o, mkload_part *parts, struct cer_partrec *recs)
+{
+	hsm_rc rc;
+
+	for (size_t i = 0; i < o->nparts; i++) {
+		if ((rc = cer_log_find_part(o->log, o->parts[i], &recs[i])) != HSM_OK)
+			return rc;
+		parts[i].part_id = o->parts[i];
+		memcpy(parts[i].kpvp, recs[i].kpvp, HSM_VP_LEN);
+		parts[i].card_id = recs[i].card_id;
+		parts[i].holder = recs[i].holder;
+	}
+	return HSM_OK;
+}
+
+static unsigned
+stages_of(const char *cmd)
+{
+	if (strcmp(cmd, "load") == 0)
+		return MKLOAD_LOAD;
+	if (strcmp(cmd, "commit") == 0)
+		return MKLOAD_COMMIT;
+	if (strcmp(cmd, "activate") == 0)
+		return MKLOAD_ACTIVATE;
+	return MKLOAD_ALL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	mkload_part parts[MKLOAD_MAX_PARTS];
+	struct cer_partrec recs[MKLOAD_MAX_PARTS];
+	uint8_t known[HSM_VP_LEN];
+	int have_known = 0, r, ret = 0;
+	char *home = NULL;
+	wsconfig *cfg = NULL;
+	group_member *m = NULL;
+	size_t n = 0;
+	json_t *rep = NULL;
+	struct io_ctx x;
+	struct mkload_io io;
+	hsm_rc rc;
+
+	if ((r = parse_args(argc, argv, &o)) != 0)
+		return r < 0 ? 0 : r;
+	if ((rc = secure_init()) != HSM_OK)
+		return cmd_fail(PROG, rc);
+	memset(&x, 0, sizeof(x));
+	x.o = &o;
+	memset(parts, 0, sizeof(parts));
+	/* Read the records first; the log is locked for writing afterwards. */
+	if ((rc = load_parts(&o, parts, recs)) != HSM_OK)
+		goto out;
+	rc = cer_log_find_loaded(o.log, parts, o.nparts, known);
+	if (rc == HSM_OK)
+		have_known = 1;
+	else if (rc != HSM_ERR_NOT_FOUND)
+		goto out;
+	hsm_err_clear();
+	if ((rc = wsconfig_home(o.home, &home)) != HSM_OK ||
+	    (rc = wsconfig_open(home, &cfg)) != HSM_OK ||
+	    (rc = wsconfig_group_open(cfg, o.group, o.module_timeout_ms, &m, &n)) != HSM_OK)
+		goto out;
+	if (strcmp(o.cmd, "status") == 0) {
+		rc = mkload_status(m, n, o.group, parts, o.nparts, have_known ? known : NULL, &rep);
+		goto print;
+	}
+	if ((rc = cer_log_open(o.log, &x.log)) != HSM_OK)
+		goto out;
+	if ((rc = pcsc_open(&x.pc)) != HSM_OK && o.nkeys == 0)
+		goto out;
+	hsm_err_clear();
+	io.ctx = &x;
+	io.custodian = io_custodian;
+	io.custodian_done = io_custodian_done;
+	io.signer = io_signer;
+	io.record = io_record;
+	io.say = io_say;
+	rc = mkload_run(m, n, o.group, parts, o.nparts, stages_of(o.cmd),
+	                have_known ? known : NULL, &io, &rep);
+print:
+	if (rep != NULL) {
+		if (o.json) {
+			if (rc != HSM_OK)
+				json_object_set_new(rep, "error", json_pack("{s:s, s:i}", "message",
+				    hsm_errmsg(), "exit", hsm_exit_code(rc)));
+			cmd_print_json(rep);
+		} else {
+			print_report(rep);
+		}
+	}
+out:
+	if (rc != HSM_OK)
+		ret = cmd_fail(PROG, rc);
+	json_decref(rep);
+	admin_close(&x);
+	cer_card_free(&x.cust);
+	if (x.pc != NULL)
+		pcsc_close(&x.pc);
+	evlog_close(&x.log);
+	wsconfig_group_close(&m, n);
+	wsconfig_free(&cfg);
+	free(home);
+	return ret;
+}
