@@ -433,14 +433,6 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 	 * members that advanced differ on purpose) */
 	if ((rc = compare_sel(m, n, states, sel, &cmp)) != HSM_OK)
 		goto out;
-	if (!roll_forward && ntarget > 1 && !json_is_true(json_object_get(cmp, "equal"))) {
-		json_t *d0 = json_array_get(json_object_get(cmp, "differences"), 0);
-		rc = hsm_fail(HSM_ERR_STATE,
-		    "the members are not configured the same (first difference: %s); "
-		    "nothing was changed. See: hsmadm-domain group compare",
-		    json_string_value(json_object_get(d0, "field")));
-		goto build;
-	}
 	/* 3. would every member accept it? */
 	for (i = 0; i < n; i++) {
 		admincmd_admin *ad = NULL;
@@ -502,6 +494,16 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 			    miss.buf);
 			outcome = "diverged";
 		}
+		goto build;
+	}
+	/* Members that differ (and are not explained by a partial apply that
+	 * the roll-forward completes) are refused before anything is sent. */
+	if (!roll_forward && ntarget > 1 && !json_is_true(json_object_get(cmp, "equal"))) {
+		json_t *d0 = json_array_get(json_object_get(cmp, "differences"), 0);
+		rc = hsm_fail(HSM_ERR_STATE,
+		    "the members are not configured the same (first difference: %s); "
+		    "nothing was changed. See: hsmadm-domain group compare",
+		    json_string_value(json_object_get(d0, "field")));
 		goto build;
 	}
 	/* 4. apply on all in parallel */
