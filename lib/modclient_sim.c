@@ -102,9 +102,20 @@ sim_close(void *vctx)
 static hsm_rc
 sim_call(struct simctx *c, const char *op, json_t *params, json_t **result)
 {
+	int first = (c->next_id == 1);
+	hsm_rc rc;
+
 	if (c->conn == NULL)
 		return hsm_fail(HSM_ERR_MODULE, "the connection to the module was lost earlier");
-	return modproto_call(tls_conn_ssl(c->conn), &c->next_id, op, params, result, NULL);
+	rc = modproto_call(tls_conn_ssl(c->conn), &c->next_id, op, params, result, NULL);
+	/* TLS 1.3 finishes the client's side of the handshake before the
+	 * module has checked the client certificate: a refusal shows up as a
+	 * connection lost on the first request. */
+	if (first && (rc == HSM_ERR_MODULE || rc == HSM_ERR_TLS || rc == HSM_ERR_NOT_FOUND))
+		return hsm_fail_wrap(HSM_ERR_TLS, "the module closed the connection at the first "
+		    "request; it probably does not trust this workstation's client certificate "
+		    "(see: hsmadm-domain client set)");
+	return rc;
 }
 
 static hsm_rc
