@@ -72,6 +72,11 @@ io_error(SSL *ssl, int ret, const char *what)
 	}
 	if (e == SSL_ERROR_SSL) {
 		unsigned long le = ERR_peek_last_error();
+		if (ERR_GET_REASON(le) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			/* The peer vanished without close_notify: died or was killed. */
+			ERR_clear_error();
+			return hsm_fail(HSM_ERR_MODULE, "connection lost while %s (the peer closed without a TLS goodbye)", what);
+		}
 		if (le != 0)
 			ERR_error_string_n(le, why, sizeof(why));
 		ERR_clear_error();

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +85,28 @@ release_slot(server *srv, int slot)
 	pthread_mutex_unlock(&srv->lock);
 }
 
+/* After an answer that ends the connection: say goodbye, stop writing, and
+ * swallow what the peer still sends for a moment, so that closing with
+ * unread bytes does not reset the connection before the answer arrives. */
+static void
+linger_close(tls_conn *c)
+{
+	char junk[4096];
+	int fd = tls_conn_fd(c);
+	size_t total = 0;
+	struct timeval tv = { 1, 0 };
+
+	(void)SSL_shutdown(tls_conn_ssl(c));
+	(void)shutdown(fd, SHUT_WR);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (total < 4u * MODPROTO_MAX_FRAME) {
+		ssize_t n = recv(fd, junk, sizeof(junk), 0);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+}
+
 static void
 serve_conn(server *srv, int fd, int slot)
 {
@@ -116,6 +139,7 @@ serve_conn(server *srv, int fd, int slot)
 			        hsm_errmsg(), &answer) == HSM_OK)
 				send_answer(srv, ssl, answer);
 			json_decref(answer);
+			linger_close(c);
 			break;
 		}
 		if (rc != HSM_OK)
