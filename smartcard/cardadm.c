@@ -503,6 +503,11 @@ card_verify(piv *card, int pin_fd, card_check *chk)
 	/* Do not hold the card while a person types the PIN. */
 	piv_end(card);
 	rc = signer_sign(s, chal, sizeof(chal), &sig, &siglen);
+	/* signer_sign() checks the signature itself and calls a mismatch a
+	 * crypto failure; for a health check it is the finding. */
+	if (rc == HSM_ERR_CRYPTO)
+		rc = hsm_fail(HSM_ERR_VERIFY, "the card's signature does not match its certificate: "
+		    "the 9C key and certificate do not belong together; re-initialize the card");
 	if (rc == HSM_OK)
 		rc = piv_begin(card);
 	if (rc != HSM_OK)
