@@ -56,7 +56,8 @@ usage(FILE *f)
 "    --json       as JSON\n"
 "\n"
 "Exit codes: 0 success, 1 I/O failure, 2 usage error, 3 malformed card file,\n"
-"5 card file missing or (create) already there. See hsmadm-vcard(1).\n");
+"5 card file missing or (create) already there, 28 card file in use by another\n"
+"hsmadm-vcard run. See hsmadm-vcard(1).\n");
 }
 
 static int
@@ -197,12 +198,15 @@ main(int argc, char **argv)
 		    (long long)json_integer_value(json_object_get(j, "serial")), file);
 	} else if (strcmp(verb, "run") == 0) {
 		struct sigaction sa;
+		int lockfd;
 
 		if (!have_port) {
 			ret = usage_error("run needs --port", NULL);
 			goto out;
 		}
-		if ((rc = vcard_load(file, &card)) != HSM_OK) {
+		/* lockfd stays open (and locked) until the process ends. */
+		if ((rc = vcard_lock(file, &lockfd)) != HSM_OK ||
+		    (rc = vcard_load(file, &card)) != HSM_OK) {
 			ret = fail(rc);
 			goto out;
 		}

@@ -817,6 +817,65 @@ cmd_reset(vcard *c, const struct apdu *a)
 	return SW_OK;
 }
 
+/* YubiKey GET METADATA (5.3+): what a slot or reference holds, without secrets. */
+static uint16_t
+cmd_metadata(vcard *c, const struct apdu *a)
+{
+	struct wr w = { c->out, sizeof(c->out), 0, 0 };
+	uint8_t b[2], pt[1 + 2 * 48], tmp[120];
+	size_t n;
+	int idx;
+
+	if (a->p1 != 0x00)
+		return SW_WRONG_P1P2;
+	if (a->p2 == 0x80 || a->p2 == 0x81) {
+		uint8_t def[VC_PIN_LEN];
+		const char *dtext = a->p2 == 0x80 ? VC_DEFAULT_PIN : VC_DEFAULT_PUK;
+		const uint8_t *cur = a->p2 == 0x80 ? c->s->pin : c->s->puk;
+
+		memset(def, 0xFF, sizeof(def));
+		memcpy(def, dtext, strlen(dtext));
+		b[0] = 0xFF;
+		wr_tlv(&w, 0x01, b, 1);
+		b[0] = (uint8_t)secure_equal(def, cur, VC_PIN_LEN);
+		wr_tlv(&w, 0x05, b, 1);
+		b[0] = a->p2 == 0x80 ? c->pin_max : c->puk_max;
+		b[1] = a->p2 == 0x80 ? c->pin_left : c->puk_left;
+		wr_tlv(&w, 0x06, b, 2);
+	} else if (a->p2 == 0x9B) {
+		static const uint8_t mgm_def[24] = {
+			1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8,
+		};
+		b[0] = c->mgm_alg;
+		wr_tlv(&w, 0x01, b, 1);
+		b[0] = 0x00, b[1] = VC_TOUCH_NEVER;
+		wr_tlv(&w, 0x02, b, 2);
+		b[0] = (uint8_t)(c->mgm_alg == VC_ALG_3DES && c->s->mgm_len == sizeof(mgm_def) &&
+		    secure_equal(c->s->mgm, mgm_def, sizeof(mgm_def)));
+		wr_tlv(&w, 0x05, b, 1);
+	} else if ((idx = vc_slot_index(a->p2)) >= 0) {
+		struct vcard_key *k = &c->keys[idx];
+		struct wr in = { tmp, sizeof(tmp), 0, 0 };
+
+		if (k->slot == 0)
+			return SW_REF_NOT_FOUND;
+		if (vk_point(k->pkey, pt, sizeof(pt), &n) != HSM_OK)
+			return SW_UNKNOWN;
+		wr_tlv(&w, 0x01, &k->alg, 1);
+		b[0] = k->pin_policy, b[1] = k->touch_policy;
+		wr_tlv(&w, 0x02, b, 2);
+		wr_tlv(&w, 0x03, &k->origin, 1);
+		wr_tlv(&in, 0x86, pt, n);
+		wr_tlv(&w, 0x04, tmp, in.n);
+	} else
+		return SW_REF_NOT_FOUND;
+	if (w.overflow)
+		return SW_UNKNOWN;
+	c->out_len = w.n;
+	c->out_pos = 0;
+	return SW_OK;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 static uint16_t
@@ -840,6 +899,7 @@ dispatch(vcard *c, const struct apdu *a)
 	case 0xFF: return cmd_set_mgmkey(c, a);
 	case 0xFA: return cmd_set_retries(c, a);
 	case 0xFB: return cmd_reset(c, a);
+	case 0xF7: return cmd_metadata(c, a);
 	case 0xFD:
 		return respond(c, c->version, 3);
 	case 0xF8:

@@ -132,6 +132,14 @@ serve(vcard *c, int fd, const char *path, volatile sig_atomic_t *stop, int quiet
 	size_t atrlen = vcard_atr(&atr), rlen;
 	int k;
 
+	/* pcscd polls a present card with GET ATR every 400 ms. Silence means the
+	 * driver did not accept us: another card holds this reader. */
+	if (!quiet) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		if (poll(&pfd, 1, 1500) == 0)
+			fprintf(stderr, "hsmadm-vcard: the reader has not polled the card for 1.5 s; "
+			    "is another card already in this reader? Waiting.\n");
+	}
 	for (;;) {
 		size_t n;
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "hsmadm/codec.h"
@@ -683,5 +684,34 @@ vcard_show_json(const vcard *c, json_t **out)
 		json_object_set_new(objs, name, json_integer((json_int_t)c->objs[i].len));
 	}
 	*out = root;
+	return HSM_OK;
+}
+
+hsm_rc
+vcard_lock(const char *path, int *fd)
+{
+	char *lp;
+	int lfd;
+
+	*fd = -1;
+	if ((lp = malloc(strlen(path) + 6)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	sprintf(lp, "%s.lock", path);
+	if ((lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		hsm_rc rc = hsm_fail(HSM_ERR_IO, "cannot open the lock file %s: %s", lp, strerror(errno));
+		free(lp);
+		return rc;
+	}
+	if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+		hsm_rc rc = errno == EWOULDBLOCK
+		    ? hsm_fail(HSM_ERR_LOCKED, "card file %s is in use by another hsmadm-vcard; "
+		        "stop that one first (a card can be in one reader only)", path)
+		    : hsm_fail(HSM_ERR_IO, "cannot lock %s: %s", lp, strerror(errno));
+		close(lfd);
+		free(lp);
+		return rc;
+	}
+	free(lp);
+	*fd = lfd;
 	return HSM_OK;
 }

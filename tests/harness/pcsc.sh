@@ -200,11 +200,39 @@ harness_insert() {
 	"$vcard" run "$file" --port "${HARNESS_PORT[$slot]}" >>"$HARNESS_DIR/card-$slot.log" 2>&1 &
 	pid=$!
 	HARNESS_CARD_PID[$slot]=$pid
-	if ! harness_wait_card "$slot" yes; then
-		harness_log "card $file did not appear in ${HARNESS_READER[$slot]}; its log:"
-		cat "$HARNESS_DIR/card-$slot.log" >&2
-		return 1
-	fi
+	local deadline=$((SECONDS + HARNESS_TIMEOUT))
+	until harness_card_present "$slot"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null || true
+			unset 'HARNESS_CARD_PID[slot]'
+			harness_log "hsmadm-vcard for $file in ${HARNESS_READER[$slot]} exited; its log:"
+			cat "$HARNESS_DIR/card-$slot.log" >&2
+			return 1
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			harness_log "card $file did not appear in ${HARNESS_READER[$slot]}; its log:"
+			cat "$HARNESS_DIR/card-$slot.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# harness_insert_after SECONDS FILE SLOT: insert the card SECONDS from now,
+# without waiting (for tests of "wait for a card"). The card's PID is known
+# at once (the delayed subshell execs into hsmadm-vcard), so harness_remove
+# and harness_stop handle it like any other.
+harness_insert_after() {
+	local delay=$1 file=$2 slot=$3 vcard
+	[ -n "${HARNESS_PORT[$slot]:-}" ] || harness_die "no reader slot $slot"
+	[ -z "${HARNESS_CARD_PID[$slot]:-}" ] || harness_die "slot $slot already holds a card"
+	vcard=$(command -v hsmadm-vcard || echo "${HSMADM_BIN:-}/hsmadm-vcard")
+	[ -x "$vcard" ] || harness_die "hsmadm-vcard not found (set PATH or HSMADM_BIN)"
+	(
+		sleep "$delay"
+		exec "$vcard" run "$file" --port "${HARNESS_PORT[$slot]}"
+	) >>"$HARNESS_DIR/card-$slot.log" 2>&1 &
+	HARNESS_CARD_PID[$slot]=$!
 }
 
 harness_kill_pid() {

@@ -30,6 +30,18 @@ list=$(opensc-tool -l)
 grep -Eq "^[0-9]+ +No .*$r0\$" <<<"$list" || fail "card in $r0 still listed after removal"
 grep -Eq "^[0-9]+ +Yes .*$r2\$" <<<"$list" || fail "card in $r2 went away too"
 
+# A delayed insertion: the reader is empty at first, then holds the card.
+hsmadm-vcard create "$dir/c.json" --serial 1003 >/dev/null
+harness_insert_after 1 "$dir/c.json" 1
+harness_card_present 1 && fail "delayed card present too early"
+harness_wait_card 1 yes || fail "delayed card never appeared in $r1"
+yubico-piv-tool -r "$r1" -a status | grep -q "Serial Number:	1003" || fail "wrong card in $r1"
+
+# The same card file cannot be in two readers at once.
+harness_insert "$dir/c.json" 0 2>/dev/null && fail "one card file inserted twice"
+grep -q "in use by another hsmadm-vcard" "$HARNESS_DIR/card-0.log" || fail "no lock message"
+[ -z "${HARNESS_CARD_PID[0]:-}" ] || fail "failed insertion left a PID behind"
+
 pids=$(harness_pids | tr '\n' ' ')
 ports="${HARNESS_PORT[*]}"
 [ -n "$pids" ] || fail "harness reports no running process"

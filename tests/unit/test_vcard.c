@@ -162,6 +162,17 @@ test_select_and_atr(void **state)
 	assert_memory_equal(rdata, "\x05\x04\x03", 3);
 	assert_int_equal(tx(c, "00 F8 00 00 00"), 0x9000);
 	assert_memory_equal(rdata, "\x00\xBC\x61\x4E", 4);
+	/* GET METADATA: PIN (default, 3 of 3), 9B (3DES, default), empty slot. */
+	assert_int_equal(tx(c, "00 F7 00 80 00"), 0x9000);
+	assert_int_equal(rlen, 10);
+	assert_memory_equal(rdata, "\x01\x01\xFF\x05\x01\x01\x06\x02\x03\x03", 10);
+	assert_int_equal(tx(c, "00 20 00 81 08 31 32 33 34 35 36 FF FF"), 0x6A88);
+	assert_int_equal(tx(c, "00 24 00 81 10 39 39 39 39 39 39 39 39 31 32 33 34 35 36 37 38"), 0x63C2);
+	assert_int_equal(tx(c, "00 F7 00 81 00"), 0x9000);
+	assert_memory_equal(rdata + 6, "\x06\x02\x03\x02", 4);
+	assert_int_equal(tx(c, "00 F7 00 9B 00"), 0x9000);
+	assert_memory_equal(rdata, "\x01\x01\x03\x02\x02\x00\x01\x05\x01\x01", 10);
+	assert_int_equal(tx(c, "00 F7 00 9A 00"), 0x6A88);
 	vcard_free(&c);
 	assert_null(c);
 }
@@ -383,6 +394,9 @@ test_sign_pin_policies(void **state)
 	p9d = pub_from_7f49(rdata, rlen, "P-256");
 	assert_int_equal(tx(c, "00 47 00 9E 05 AC 03 80 01 11"), 0x9000);
 	p9e = pub_from_7f49(rdata, rlen, "P-256");
+	/* Metadata of 9C: P-256, PIN always, touch never, generated, the point. */
+	assert_int_equal(tx(c, "00 F7 00 9C 00"), 0x9000);
+	assert_memory_equal(rdata, "\x01\x01\x11\x02\x02\x03\x01\x03\x01\x01\x04\x43\x86\x41\x04", 15);
 	/* Bad slot, bad algorithm, bad policy. */
 	assert_int_equal(tx(c, "00 47 00 9B 05 AC 03 80 01 11"), 0x6B00);
 	assert_int_equal(tx(c, "00 47 00 9A 05 AC 03 80 01 07"), 0x6A80);

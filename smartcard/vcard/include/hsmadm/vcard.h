@@ -47,6 +47,11 @@ hsm_rc vcard_load(const char *path, vcard **out);
 hsm_rc vcard_save(vcard *c, const char *path, int excl);
 void vcard_free(vcard **c);
 
+/* Take the run lock of a card file (an flock on "<path>.lock", kept until
+ * the process ends), so that two hsmadm-vcard processes never serve and save
+ * the same card. HSM_ERR_LOCKED if another process has it. */
+hsm_rc vcard_lock(const char *path, int *fd);
+
 /* Non-secret summary (serial, version, tries, slots with public keys and
  * policies, object tags and sizes). Caller owns *out. */
 hsm_rc vcard_show_json(const vcard *c, json_t **out);
