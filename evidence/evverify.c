@@ -1009,10 +1009,15 @@ build_state(struct vctx *c)
 		json_array_append_new(people, json_pack("{s:s, s:s, s:s}", "name",
 		    c->people[i].name, "role", c->people[i].role, "ski", hex));
 	}
-	st = json_pack("{s:s, s:I, s:s, s:b, s:o, s:o, s:o}", "log_id",
+	json_t *steps = json_array();
+	for (i = 0; steps != NULL && i < c->nsteps; i++)
+		json_array_append_new(steps, json_pack("{s:s, s:I}", "step", c->steps[i].name,
+		    "seq", (json_int_t)c->steps[i].seq));
+	st = json_pack("{s:s, s:I, s:s, s:b, s:o, s:o, s:o, s:o}", "log_id",
 	    c->log_id ? c->log_id : "", "head_seq", (json_int_t)c->res->head_seq,
 	    "head_hash", c->res->head_hash, "complete", c->completed,
-	    "domains", dom_state_json(c), "key_parts", parts, "people", people);
+	    "domains", dom_state_json(c), "key_parts", parts, "people", people,
+	    "open_steps", steps);
 	return st;
 }
 
@@ -1249,6 +1254,13 @@ evlog_sign_completion(const char *path, const struct evlog_verify_opts *opts,
 	if (head != res->head_seq) {
 		rc = hsm_fail(HSM_ERR_STATE, "the log changed while it was being checked; "
 		    "run again");
+		goto out;
+	}
+	if ((p = json_array_get(json_object_get(res->state, "open_steps"), 0)) != NULL) {
+		rc = hsm_fail(HSM_ERR_STATE, "step \"%.60s\" begun at seq %lld has not "
+		    "ended; finish or record the step first, then sign",
+		    json_string_value(json_object_get(p, "step")),
+		    (long long)json_integer_value(json_object_get(p, "seq")));
 		goto out;
 	}
 	if ((rc = crypto_ski(signer_pub(supervisor), ski)) != HSM_OK)

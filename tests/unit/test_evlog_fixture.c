@@ -341,6 +341,9 @@ evfix_ceremony(struct evfix *f, const char *path, int flags, long long *last)
 	    "total", (json_int_t)10)));
 	CK(evlog_checkpoint(log, sup, supact, NULL, NULL));
 	CK(put(log, EV_STEP_END, fac, json_pack("{s:s, s:s}", "step", "setup", "result", "ok")));
+	if (flags & EVFIX_TAIL_WITNESS)
+		CK(put(log, EV_WITNESS_ACK, wact, json_pack("{s:s}", "statement",
+		    "The setup step ended as recorded")));
 	if (flags & EVFIX_COMPLETE)
 		CK(evlog_complete(log, sup, supact, NULL, NULL));
 	if (last != NULL)

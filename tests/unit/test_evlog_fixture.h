@@ -31,7 +31,8 @@ struct evfix {
 enum {
 	EVFIX_COMPLETE    = 1,   /* end with the supervisor's completion */
 	EVFIX_WEAK_QUORUM = 2,   /* thresholds.set applied with 1 of 2 signatures */
-	EVFIX_NOSYNC      = 4    /* no fsync (speed) */
+	EVFIX_NOSYNC      = 4,   /* no fsync (speed) */
+	EVFIX_TAIL_WITNESS = 8   /* a witness.ack after the last step ends */
 };
 
 /* Private temp dir with keys and certificates. 0 on success. */

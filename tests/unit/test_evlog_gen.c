@@ -1,6 +1,7 @@
 /* test_evlog_gen.c - writes a real ceremony's evidence log, keys and module CA
  * into a new directory under $TMPDIR and prints that directory, for the shell
- * tests of hsmadm-audit. Usage: test_evlog_gen [--incomplete] [--weak-quorum] */
+ * tests of hsmadm-audit.
+ * Usage: test_evlog_gen [--incomplete] [--weak-quorum] [--tail-witness] */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,10 +16,12 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--incomplete") == 0)
 			flags &= ~EVFIX_COMPLETE;
+		else if (strcmp(argv[i], "--tail-witness") == 0)
+			flags |= EVFIX_TAIL_WITNESS;
 		else if (strcmp(argv[i], "--weak-quorum") == 0)
 			flags |= EVFIX_WEAK_QUORUM;
 		else {
-			fprintf(stderr, "usage: %s [--incomplete] [--weak-quorum]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--incomplete] [--weak-quorum] [--tail-witness]\n", argv[0]);
 			return 2;
 		}
 	}

@@ -70,13 +70,15 @@ json_t *evlog_verify_result_json(const evlog_verify_result *res);
 /* Verify, then *state = {"log_id", "head_seq", "head_hash", "complete",
  * "domains": [domain.query-style public state of each domain, sorted by
  * module and domain], "key_parts": [{part_id, kpvp, card_ids, state}],
- * "people": [{name, role, ski}] (roster members with a signing key)}. */
+ * "people": [{name, role, ski}] (roster members with a signing key),
+ * "open_steps": [{step, seq}] (begun, not yet ended)}. */
 hsm_rc evlog_replay(const char *path, const struct evlog_verify_opts *opts,
                     json_t **state);
 
 /* The supervisor's step: take the writer lock, verify the log as it stands
  * (it must verify, except for the missing completion), check that the
- * supervisor's key is on the roster as a supervisor, and append the signed
+ * supervisor's key is on the roster as a supervisor, that no step is still
+ * open (HSM_ERR_STATE), and append the signed
  * completion record. name NULL: the roster's name. res gets the check's
  * result (clear it). HSM_ERR_STATE if the log is already completed. */
 hsm_rc evlog_sign_completion(const char *path, const struct evlog_verify_opts *opts,
