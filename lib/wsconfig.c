@@ -1,6 +1,7 @@
 /* wsconfig.c - the workstation configuration directory. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,23 +559,51 @@ wsconfig_group_close(group_member **members, size_t n)
 	*members = NULL;
 }
 
+struct open_job {
+	const wsconfig *cfg;
+	const char     *module;
+	int             timeout_ms;
+	moddrv         *drv;
+	hsm_rc          rc;
+	char            msg[1024];
+};
+
+static void *
+open_worker(void *p)
+{
+	struct open_job *j = p;
+
+	hsm_err_clear();
+	j->rc = wsconfig_module_open(j->cfg, j->module, j->timeout_ms, &j->drv);
+	if (j->rc != HSM_OK)
+		snprintf(j->msg, sizeof(j->msg), "%s", hsm_errmsg());
+	return NULL;
+}
+
 hsm_rc
 wsconfig_group_open(const wsconfig *cfg, const char *name, int timeout_ms,
                     group_member **members, size_t *n)
 {
 	wsc_member *ms = NULL;
 	group_member *g = NULL;
+	struct open_job *jobs = NULL;
+	pthread_t *th = NULL;
+	char *started = NULL;
 	wsc_module mod;
 	size_t nm = 0, i;
-	hsm_rc rc;
+	hsm_rc rc = HSM_OK;
 
 	*members = NULL;
 	*n = 0;
 	if ((rc = wsconfig_group_find(cfg, name, &ms, &nm)) != HSM_OK)
 		return rc;
-	if ((g = calloc(nm + 1, sizeof(*g))) == NULL) {
-		free(ms);
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	g = calloc(nm + 1, sizeof(*g));
+	jobs = calloc(nm + 1, sizeof(*jobs));
+	th = calloc(nm + 1, sizeof(*th));
+	started = calloc(nm + 1, 1);
+	if (g == NULL || jobs == NULL || th == NULL || started == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto fail;
 	}
 	for (i = 0; i < nm; i++) {
 		if ((rc = wsconfig_module_find(cfg, ms[i].module, &mod)) != HSM_OK)
@@ -585,15 +614,38 @@ wsconfig_group_open(const wsconfig *cfg, const char *name, int timeout_ms,
 			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 			goto fail;
 		}
-		if ((rc = wsconfig_module_open(cfg, ms[i].module, timeout_ms, &g[i].drv)) != HSM_OK)
-			goto fail;
+		jobs[i].cfg = cfg;
+		jobs[i].module = ms[i].module;
+		jobs[i].timeout_ms = timeout_ms;
 	}
+	/* Connect to every member at once: handshakes are the slow part. */
+	for (i = 0; i < nm; i++)
+		if (nm > 1 && pthread_create(&th[i], NULL, open_worker, &jobs[i]) == 0)
+			started[i] = 1;
+		else
+			open_worker(&jobs[i]);
+	for (i = 0; i < nm; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	for (i = 0; i < nm; i++) {
+		g[i].drv = jobs[i].drv;
+		if (jobs[i].rc != HSM_OK && rc == HSM_OK)
+			rc = hsm_fail(jobs[i].rc, "%s", jobs[i].msg);
+	}
+	if (rc != HSM_OK)
+		goto fail;
 	free(ms);
+	free(jobs);
+	free(th);
+	free(started);
 	*members = g;
 	*n = nm;
 	return HSM_OK;
 fail:
 	free(ms);
+	free(jobs);
+	free(th);
+	free(started);
 	wsconfig_group_close(&g, nm);
 	return rc;
 }
