@@ -1,0 +1,10 @@
+# area "ceremony": hsmadm-mkpart and hsmadm-commit on virtual cards and
+# emulated modules. ceremony_open is a test-only helper (see its header).
+add_executable(ceremony_open ${CMAKE_CURRENT_LIST_DIR}/ceremony_open.c)
+set_target_properties(ceremony_open PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+target_link_libraries(ceremony_open PRIVATE hsmadm)
+foreach(t ceremony_mkpart ceremony_e2e)
+  if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
+    hsm_script_test(${t} ${CMAKE_CURRENT_LIST_DIR}/${t}.sh LABELS "integration;ceremony" TIMEOUT 300)
+  endif()
+endforeach()
