@@ -7,3 +7,4 @@ target_link_libraries(module_client PRIVATE hsmadm)
 
 hsm_script_test(module_tls ${CMAKE_CURRENT_LIST_DIR}/module_tls.sh LABELS "integration;module" TIMEOUT 120)
 hsm_script_test(module_faults ${CMAKE_CURRENT_LIST_DIR}/module_faults.sh LABELS "integration;module" TIMEOUT 120)
+hsm_script_test(module_man ${CMAKE_CURRENT_LIST_DIR}/module_man.sh LABELS "integration;module" TIMEOUT 60)
