@@ -372,7 +372,7 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 	json_t **after = NULL;
 	struct job *jobs = NULL;
 	char *digest_hex = NULL, *sel = NULL;
-	char message[4096] = "";
+	char message[8192] = "";
 	struct sb_list adv = { "", 0 }, miss = { "", 0 };
 	const char *outcome = "refused";
 	size_t i, j, ntarget = 0, napply = 0, nadv = 0, nmiss = 0, nalready = 0;

@@ -78,7 +78,8 @@ read_small(const char *path, char **buf, size_t *len)
 	*buf = NULL;
 	if ((f = fopen(path, "rb")) == NULL)
 		return hsm_fail(HSM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-	if ((b = malloc(cap)) == NULL) {
+	/* One byte more than cap, for the NUL that strstr() needs. */
+	if ((b = malloc(cap + 1)) == NULL) {
 		fclose(f);
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	}
@@ -91,7 +92,7 @@ read_small(const char *path, char **buf, size_t *len)
 				fclose(f);
 				return hsm_fail(HSM_ERR_FORMAT, "%s is larger than 1 MiB", path);
 			}
-			if ((nb = realloc(b, cap * 2)) == NULL) {
+			if ((nb = realloc(b, cap * 2 + 1)) == NULL) {
 				free(b);
 				fclose(f);
 				return hsm_fail(HSM_ERR_NOMEM, "out of memory");
@@ -110,6 +111,7 @@ read_small(const char *path, char **buf, size_t *len)
 		return hsm_fail(HSM_ERR_IO, "cannot read %s", path);
 	}
 	fclose(f);
+	b[n] = '\0';
 	*buf = b;
 	*len = n;
 	return HSM_OK;
