@@ -464,6 +464,7 @@ load_part(struct run *r, size_t idx /* 1-based */)
 	json_t *params = NULL, *wrapped = NULL;
 	char *sel = NULL, hex[2 * HSM_VP_LEN + 1], text[HSM_VP_TEXT_LEN];
 	size_t i, k = 0;
+	int no_importer = 0;
 	hsm_rc rc;
 
 	if ((sel = calloc(r->n, 1)) == NULL || (t = calloc(r->n, sizeof(*t))) == NULL) {
@@ -473,17 +474,9 @@ load_part(struct run *r, size_t idx /* 1-based */)
 	for (i = 0; i < r->n; i++) {
 		if (!needs_load(&r->st[i]) || r->st[i].loaded[idx])
 			continue;
-		if (r->st[i].importer == NULL) {
-			rc = hsm_fail(HSM_ERR_STATE, "module %s domain %u has no importer key",
-			              r->m[i].module, r->m[i].domain);
-			goto out;
-		}
 		sel[i] = 1;
-		t[k].importer = r->st[i].importer;
-		t[k].binding.module_serial = r->m[i].module;
-		t[k].binding.domain = r->m[i].domain;
-		t[k].binding.part_index = (uint32_t)idx;
 		k++;
+		no_importer |= r->st[i].importer == NULL;
 	}
 	if (k == 0) {
 		rc = HSM_OK;
@@ -496,11 +489,32 @@ load_part(struct run *r, size_t idx /* 1-based */)
 		rc = hsm_fail(HSM_ERR_USAGE, "no way to reach the custodian cards");
 		goto out;
 	}
-	if ((rc = r->io->custodian(r->io->ctx, p, (unsigned)idx, &card)) != HSM_OK)
+	/* The card first: a wrong or missing card stops the run before
+	 * anything, even an importer key, is asked of a module. */
+	if ((rc = r->io->custodian(r->io->ctx, p, (unsigned)idx, &card)) != HSM_OK) {
+		card = NULL;
 		goto out;
+	}
+	if (no_importer && (rc = ensure_importers(r)) != HSM_OK)
+		goto out;
+	for (i = 0, k = 0; i < r->n; i++) {
+		if (!sel[i])
+			continue;
+		if (r->st[i].importer == NULL) {
+			rc = hsm_fail(HSM_ERR_STATE, "module %s domain %u has no importer key",
+			              r->m[i].module, r->m[i].domain);
+			goto out;
+		}
+		t[k].importer = r->st[i].importer;
+		t[k].binding.module_serial = r->m[i].module;
+		t[k].binding.domain = r->m[i].domain;
+		t[k].binding.part_index = (uint32_t)idx;
+		k++;
+	}
 	rc = keypart_rewrap(card, p->part_id, p->kpvp, t, k);
 	if (r->io->custodian_done != NULL)
 		r->io->custodian_done(r->io->ctx);
+	card = NULL;
 	if (rc != HSM_OK)
 		goto out;
 	if ((rc = kpwrap_group_new(&wrapped)) != HSM_OK)
@@ -518,6 +532,8 @@ load_part(struct run *r, size_t idx /* 1-based */)
 	}
 	rc = run_command(r, ADMINCMD_OP_MK_LOAD_PART, params, sel, p->part_id);
 out:
+	if (card != NULL && r->io->custodian_done != NULL)
+		r->io->custodian_done(r->io->ctx);
 	json_decref(params);
 	json_decref(wrapped);
 	free(sel);
@@ -612,8 +628,6 @@ stage_load(struct run *r)
 	for (i = 0; i < r->n; i++)
 		any |= needs_load(&r->st[i]);
 	if (any) {
-		if ((rc = ensure_importers(r)) != HSM_OK)
-			return rc;
 		for (idx = 1; idx <= r->np; idx++) {
 			size_t before = json_array_size(r->did);
 

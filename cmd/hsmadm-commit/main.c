@@ -33,6 +33,11 @@ static const char usage_text[] =
 "  commit     commit PENDING (signature threshold of administrators)\n"
 "  activate   make the committed key CURRENT (one administrator signature)\n"
 "  run        load, commit and activate\n"
+"  baseline --receipts FILE --log FILE\n"
+"             record the domains' last module receipts (a JSON report of\n"
+"             'hsmadm-domain --json submit/run', or a receipt, or a list of\n"
+"             them) as the starting state of this log, so that the audit can\n"
+"             replay quorums for domains set up before it\n"
 "\n"
 "Options:\n"
 "  --group NAME           the domain group (hsmadm-domain group create)\n"
@@ -60,7 +65,7 @@ static const char usage_text[] =
 "hsmadm-commit(1) and docs/exit-codes.md.\n";
 
 struct opts {
-	const char *cmd, *group, *log, *home, *reader;
+	const char *cmd, *group, *log, *home, *reader, *receipts;
 	const char *parts[MKLOAD_MAX_PARTS + 1];
 	size_t nparts;
 	const char *admin_readers[MAX_KEYS], *key_files[MAX_KEYS];
@@ -83,11 +88,12 @@ parse_int(const char *s, long lo, long hi, int *out)
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_GROUP = 256, O_PART, O_LOG, O_HOME, O_READER, O_PIN_FD, O_AREADER,
+	enum { O_GROUP = 256, O_RECEIPTS, O_PART, O_LOG, O_HOME, O_READER, O_PIN_FD, O_AREADER,
 	       O_APIN_FD, O_KEY, O_TIMEOUT, O_MTIMEOUT, O_JSON, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "group", required_argument, NULL, O_GROUP },
 		{ "part", required_argument, NULL, O_PART },
+		{ "receipts", required_argument, NULL, O_RECEIPTS },
 		{ "log", required_argument, NULL, O_LOG },
 		{ "home", required_argument, NULL, O_HOME },
 		{ "reader", required_argument, NULL, O_READER },
@@ -112,6 +118,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case O_GROUP: o->group = optarg; break;
+		case O_RECEIPTS: o->receipts = optarg; break;
 		case O_PART:
 			if (o->nparts >= MKLOAD_MAX_PARTS)
 				return cmd_usage_error(PROG, "at most %d parts", MKLOAD_MAX_PARTS);
@@ -161,8 +168,13 @@ parse_args(int argc, char **argv, struct opts *o)
 		return cmd_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
 	if (strcmp(o->cmd, "status") != 0 && strcmp(o->cmd, "load") != 0 &&
 	    strcmp(o->cmd, "commit") != 0 && strcmp(o->cmd, "activate") != 0 &&
-	    strcmp(o->cmd, "run") != 0)
+	    strcmp(o->cmd, "run") != 0 && strcmp(o->cmd, "baseline") != 0)
 		return cmd_usage_error(PROG, "unknown command '%s'", o->cmd);
+	if (strcmp(o->cmd, "baseline") == 0) {
+		if (o->receipts == NULL || o->log == NULL)
+			return cmd_usage_error(PROG, "baseline needs --receipts FILE and --log FILE");
+		return 0;
+	}
 	if (o->group == NULL)
 		return cmd_usage_error(PROG, "give the domain group: --group NAME");
 	if (o->log == NULL)
@@ -330,6 +342,86 @@ print_report(const json_t *rep)
 		printf("Next step: %s\n", json_string_value(json_object_get(rep, "next")));
 }
 
+/* ---- baseline ---- */
+
+/* Receipts from a report ({"members":[{"receipt"}]}), one receipt, or a list
+ * of either, into arr. */
+static void
+collect_receipts(const json_t *v, json_t *arr)
+{
+	const json_t *e;
+	size_t i;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+			collect_receipts(e, arr);
+	} else if (json_is_object(v)) {
+		if (json_object_get(v, "oa_cert") != NULL && json_object_get(v, "signature") != NULL)
+			json_array_append(arr, (json_t *)v);
+		else if (json_is_array(json_object_get(v, "members"))) {
+			json_array_foreach(json_object_get(v, "members"), i, e)
+				if (json_is_object(json_object_get(e, "receipt")))
+					json_array_append(arr, json_object_get(e, "receipt"));
+		} else if (json_is_object(json_object_get(v, "receipt")))
+			json_array_append(arr, json_object_get(v, "receipt"));
+	}
+}
+
+static hsm_rc
+do_baseline(const struct opts *o)
+{
+	json_t *doc = NULL, *arr = json_array(), *actor = NULL, *r;
+	json_error_t je;
+	evlog *log = NULL;
+	size_t i;
+	hsm_rc rc = HSM_OK;
+
+	if (arr == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((doc = json_load_file(o->receipts, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		rc = hsm_fail(HSM_ERR_FORMAT, "%s: %s (line %d)", o->receipts, je.text, je.line);
+		goto out;
+	}
+	collect_receipts(doc, arr);
+	if (json_array_size(arr) == 0) {
+		rc = hsm_fail(HSM_ERR_NOT_FOUND, "%s holds no module receipt", o->receipts);
+		goto out;
+	}
+	actor = json_pack("{s:s, s:s}", "name", "hsmadm-commit", "role", "system");
+	if (actor == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = cer_log_open(o->log, &log)) != HSM_OK)
+		goto out;
+	json_array_foreach(arr, i, r) {
+		json_t *body = json_pack("{s:O}", "receipt", r);
+		long long seq = 0;
+
+		rc = body ? evlog_append(log, EV_DOMAIN_BASELINE, actor, body, &seq)
+		          : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		json_decref(body);
+		if (rc != HSM_OK)
+			goto out;
+		if (!o->json)
+			printf("Recorded the receipt of %s domain %lld as baseline (record %lld).\n",
+			       json_string_value(json_object_get(json_object_get(r, "body"), "module")),
+			       (long long)json_integer_value(json_object_get(json_object_get(r, "body"),
+			       "domain")), seq);
+	}
+	if (o->json) {
+		json_t *j = json_pack("{s:I}", "baselines", (json_int_t)json_array_size(arr));
+		cmd_print_json(j);
+		json_decref(j);
+	}
+out:
+	evlog_close(&log);
+	json_decref(actor);
+	json_decref(doc);
+	json_decref(arr);
+	return rc;
+}
+
 /* ---- main ---- */
 
 static hsm_rc
@@ -381,6 +473,8 @@ main(int argc, char **argv)
 		return r < 0 ? 0 : r;
 	if ((rc = secure_init()) != HSM_OK)
 		return cmd_fail(PROG, rc);
+	if (strcmp(o.cmd, "baseline") == 0)
+		return (rc = do_baseline(&o)) == HSM_OK ? 0 : cmd_fail(PROG, rc);
 	memset(&x, 0, sizeof(x));
 	x.o = &o;
 	memset(parts, 0, sizeof(parts));
