@@ -185,6 +185,35 @@ out:
 }
 
 hsm_rc
+keypart_check(const keypart_card *card, const char *part_id,
+              const uint8_t expect_kpvp[HSM_VP_LEN])
+{
+	envelope_info info;
+	uint8_t *env = NULL;
+	size_t n = 0;
+	hsm_rc rc;
+
+	if (expect_kpvp == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "key part: no pattern to check against");
+	if ((rc = check_card(card, 0, 0)) != HSM_OK || (rc = check_part_id(part_id)) != HSM_OK)
+		return rc;
+	if ((rc = fetch(card, part_id, &env, &n, &info)) != HSM_OK)
+		return rc;
+	free(env);
+	if (!vp_equal(info.kpvp, expect_kpvp)) {
+		char want[HSM_VP_TEXT_LEN], have[HSM_VP_TEXT_LEN];
+
+		vp_format(expect_kpvp, want);
+		vp_format(info.kpvp, have);
+		return hsm_fail(HSM_ERR_VERIFY,
+		    "key part %s on %s has pattern %s, but the record says %s; "
+		    "this is not the recorded part: stop and tell the supervisor",
+		    part_id, lbl(card), have, want);
+	}
+	return HSM_OK;
+}
+
+hsm_rc
 keypart_copy(const keypart_card *from, const keypart_card *to, const char *part_id,
              const uint8_t *expect_kpvp, uint8_t kpvp[HSM_VP_LEN])
 {

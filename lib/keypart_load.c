@@ -495,6 +495,10 @@ load_part(struct run *r, size_t idx /* 1-based */)
 		card = NULL;
 		goto out;
 	}
+	if ((rc = keypart_check(card, p->part_id, p->kpvp)) != HSM_OK) {
+		hsm_fail_wrap(rc, "nothing was sent to any module");
+		goto out;
+	}
 	if (no_importer && (rc = ensure_importers(r)) != HSM_OK)
 		goto out;
 	for (i = 0, k = 0; i < r->n; i++) {

@@ -218,6 +218,10 @@ test_generate_list_verify(void **state)
 	assert_int_equal(f->a.kc.calls, 0);
 	assert_non_null(strstr(hsm_errmsg(), "the record says"));
 
+	assert_int_equal(keypart_check(&f->a.c, "p1", kpvp), HSM_OK);
+	assert_int_equal(keypart_check(&f->a.c, "p1", kpvp2), HSM_ERR_VERIFY);
+	assert_int_equal(keypart_check(&f->a.c, "p7", kpvp), HSM_ERR_NOT_FOUND);
+	assert_int_equal(f->a.kc.calls, 0);
 	assert_int_equal(keypart_generate(&f->a.c, "p1", got), HSM_ERR_EXISTS);
 	assert_int_equal(keypart_verify(&f->a.c, "p9", NULL, got), HSM_ERR_NOT_FOUND);
 	assert_int_equal(keypart_generate(&f->a.c, "bad id", got), HSM_ERR_USAGE);

@@ -64,6 +64,11 @@ hsm_rc keypart_copy(const keypart_card *from, const keypart_card *to,
 hsm_rc keypart_verify(const keypart_card *card, const char *part_id,
                       const uint8_t *expect_kpvp, uint8_t kpvp[HSM_VP_LEN]);
 
+/* Public check, no PIN: the card holds part_id, its envelope names this
+ * card and part, and its pattern is expect_kpvp (HSM_ERR_VERIFY if not). */
+hsm_rc keypart_check(const keypart_card *card, const char *part_id,
+                     const uint8_t expect_kpvp[HSM_VP_LEN]);
+
 /* What the card holds: the public header of every envelope. *out malloc'ed. */
 hsm_rc keypart_list(const keypart_card *card, envelope_info **out, size_t *n);
 
