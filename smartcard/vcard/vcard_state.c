@@ -600,12 +600,30 @@ from_json(vcard *c, json_t *root)
 	return HSM_OK;
 }
 
+static hsm_rc
+load_root(json_t *root, const char *name, vcard **out)
+{
+	vcard *c = NULL;
+	hsm_rc rc;
+
+	if ((rc = vc_alloc(&c)) != HSM_OK)
+		return rc;
+	if ((rc = from_json(c, root)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "card file %s", name);
+		vcard_free(&c);
+		return rc;
+	}
+	vc_reset_volatile(c);
+	c->dirty = 0;
+	*out = c;
+	return HSM_OK;
+}
+
 hsm_rc
 vcard_load(const char *path, vcard **out)
 {
 	json_t *root = NULL;
 	json_error_t jerr;
-	vcard *c = NULL;
 	hsm_rc rc;
 
 	*out = NULL;
@@ -614,21 +632,26 @@ vcard_load(const char *path, vcard **out)
 			return hsm_fail(errno == ENOENT ? HSM_ERR_NOT_FOUND : HSM_ERR_IO,
 			    "cannot read card file %s: %s; create one with 'hsmadm-vcard create %s'",
 			    path, strerror(errno), path);
-		return hsm_fail(HSM_ERR_FORMAT, "card file %s is not valid JSON (line %d: %s)",
-		    path, jerr.line, jerr.text);
+		return hsm_fail(HSM_ERR_FORMAT, "card file %s is not valid JSON (line %d, column %d)",
+		    path, jerr.line, jerr.column);
 	}
-	if ((rc = vc_alloc(&c)) != HSM_OK)
-		goto out;
-	if ((rc = from_json(c, root)) != HSM_OK) {
-		rc = hsm_fail_wrap(rc, "card file %s", path);
-		goto out;
-	}
-	vc_reset_volatile(c);
-	c->dirty = 0;
-	*out = c;
-	c = NULL;
-out:
-	vcard_free(&c);
+	rc = load_root(root, path, out);
+	json_decref(root);
+	return rc;
+}
+
+hsm_rc
+vcard_parse(const char *text, size_t n, vcard **out)
+{
+	json_t *root = NULL;
+	json_error_t jerr;
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		return hsm_fail(HSM_ERR_FORMAT, "card file is not valid JSON (line %d, column %d)",
+		    jerr.line, jerr.column);
+	rc = load_root(root, "(memory)", out);
 	json_decref(root);
 	return rc;
 }

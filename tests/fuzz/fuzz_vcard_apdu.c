@@ -13,19 +13,33 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Keys made once: generating them per input would dominate the run time. */
+static EVP_PKEY *
+shared_key(int p384)
+{
+	static EVP_PKEY *k[2];
+
+	if (k[p384] == NULL && vk_generate(p384 ? VC_ALG_P384 : VC_ALG_P256, &k[p384]) != HSM_OK)
+		abort();
+	return k[p384];
+}
+
 static void
 setup(vcard *c, uint8_t flags)
 {
 	static const uint8_t slots[] = { 0x9A, 0x9C, 0x9D, 0x9E };
-	uint8_t resp[VCARD_RESP_MAX];
-	size_t rlen;
 
-	c->mgm_ok = 1;
-	for (size_t i = 0; i < sizeof(slots); i++) {
-		uint8_t gen[] = { 0x00, 0x47, 0x00, slots[i], 0x05, 0xAC, 0x03, 0x80, 0x01,
-		    (flags & (1u << i)) ? VC_ALG_P384 : VC_ALG_P256 };
-		if (flags & 0x10)
-			(void)vcard_apdu(c, gen, sizeof(gen), resp, sizeof(resp), &rlen);
+	for (size_t i = 0; (flags & 0x10) && i < sizeof(slots); i++) {
+		struct vcard_key *k = &c->keys[vc_slot_index(slots[i])];
+		int p384 = (flags >> i) & 1;
+
+		k->slot = slots[i];
+		k->alg = p384 ? VC_ALG_P384 : VC_ALG_P256;
+		k->pin_policy = vc_default_pin_policy(slots[i]);
+		k->touch_policy = VC_TOUCH_NEVER;
+		k->origin = VC_ORIGIN_GENERATED;
+		k->pkey = shared_key(p384);
+		EVP_PKEY_up_ref(k->pkey);
 	}
 	c->mgm_ok = (flags & 0x20) != 0;
 	if (flags & 0x40)

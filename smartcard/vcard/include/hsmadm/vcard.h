@@ -42,6 +42,8 @@ typedef enum vcard_power {
 hsm_rc vcard_new(uint32_t serial, vcard **out);
 /* Read a card file (strict: unknown or malformed fields are HSM_ERR_FORMAT). */
 hsm_rc vcard_load(const char *path, vcard **out);
+/* The same from n bytes of JSON text (for tests and the fuzzer). */
+hsm_rc vcard_parse(const char *text, size_t n, vcard **out);
 /* Write the card file atomically (temp file, fsync, rename, fsync of the
  * folder), mode 0600. With excl, refuse to replace an existing file. */
 hsm_rc vcard_save(vcard *c, const char *path, int excl);
