@@ -74,14 +74,22 @@ evfix_setup(struct evfix *f)
 }
 
 void
-evfix_teardown(struct evfix *f)
+evfix_release(struct evfix *f)
 {
-	char cmd[400];
-
 	EVP_PKEY_free(f->ca_key);
 	EVP_PKEY_free(f->oa_key);
 	X509_free(f->ca);
 	X509_free(f->oa);
+	f->ca_key = f->oa_key = NULL;
+	f->ca = f->oa = NULL;
+}
+
+void
+evfix_teardown(struct evfix *f)
+{
+	char cmd[400];
+
+	evfix_release(f);
 	if (f->dir[0] != '\0' && strncmp(f->dir + strlen(f->dir) - 13, "/evfix.", 7) == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 		if (system(cmd) != 0)

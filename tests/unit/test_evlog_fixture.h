@@ -37,7 +37,8 @@ enum {
 
 /* Private temp dir with keys and certificates. 0 on success. */
 int  evfix_setup(struct evfix *f);
-void evfix_teardown(struct evfix *f);   /* removes the dir */
+void evfix_teardown(struct evfix *f);   /* frees, and removes the dir */
+void evfix_release(struct evfix *f);    /* frees, keeps the dir */
 
 /* Write a whole ceremony to path (must not exist). *last gets the last seq. */
 hsm_rc evfix_ceremony(struct evfix *f, const char *path, int flags, long long *last);

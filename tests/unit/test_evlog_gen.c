@@ -31,8 +31,10 @@ main(int argc, char **argv)
 	}
 	if (evfix_ceremony(&f, f.log, flags, NULL) != HSM_OK) {
 		fprintf(stderr, "cannot write the ceremony: %s\n", hsm_errmsg());
+		evfix_release(&f);
 		return 1;
 	}
 	printf("%s\n", f.dir);
+	evfix_release(&f);
 	return 0;
 }
