@@ -96,11 +96,8 @@ harness_try_start() {
 	mkdir -p "$conf" "$HARNESS_DIR/drivers"
 	HARNESS_PORT=()
 	HARNESS_READER=()
-	local -a bases=()
-	local used
 	for ((e = 0; e < entries; e++)); do
 		base=$(harness_pick_ports) || harness_die "no free TCP ports found"
-		bases+=("$base")
 		# The vpcd driver keeps its state in static arrays, so every
 		# reader.conf entry needs its own copy (own inode) of the .so.
 		cp "$(readlink -f "$HARNESS_VPCD_SO")" "$HARNESS_DIR/drivers/libifdvpcd-$e.so"
@@ -116,12 +113,18 @@ CONF
 			HARNESS_READER[2 * e + i]="Virtual PCD ${letters:e:1} 00 0$i"
 		done
 	done
+	harness_launch_pcscd "$n"
+}
+
+# Start pcscd on the existing configuration and wait for its N readers.
+harness_launch_pcscd() {
+	local n=$1 i conf="$HARNESS_DIR/reader.conf.d"
 	rm -f "$HARNESS_DIR/pcscd.comm"
 	# Socket activation gives pcscd our own socket path (the daemon itself
 	# has /run/pcscd compiled in, which allows one daemon per machine).
 	systemd-socket-activate -l "$HARNESS_DIR/pcscd.comm" \
 		/usr/sbin/pcscd --foreground ${HARNESS_PCSCD_DEBUG:+--debug --apdu} \
-		-c "$conf" >"$HARNESS_DIR/pcscd.log" 2>&1 &
+		-c "$conf" >>"$HARNESS_DIR/pcscd.log" 2>&1 &
 	HARNESS_PCSCD_PID=$!
 	export PCSCLITE_CSOCK_NAME="$HARNESS_DIR/pcscd.comm"
 	# The first client connection starts pcscd; wait for all readers.
@@ -173,6 +176,19 @@ harness_start() {
 		harness_log "retrying with other ports (attempt $attempt failed)"
 	done
 	harness_die "could not start a private pcscd"
+}
+
+# harness_restart_pcscd: stop pcscd and start it again with the same readers
+# and ports (as when the smart card service restarts). The cards wait and
+# reconnect; returns once every inserted card is present again.
+harness_restart_pcscd() {
+	local slot
+	[ -n "$HARNESS_DIR" ] || harness_die "harness_restart_pcscd before harness_start"
+	harness_stop_pcscd
+	harness_launch_pcscd "$HARNESS_NREADERS" || { harness_log "pcscd did not come back"; return 1; }
+	for slot in "${!HARNESS_CARD_PID[@]}"; do
+		harness_wait_card "$slot" yes || { harness_log "card in slot $slot did not come back"; return 1; }
+	done
 }
 
 # Wait until the reader of slot N shows a card (want=yes) or not (want=no).

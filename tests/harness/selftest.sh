@@ -25,6 +25,15 @@ grep -Eq "^[0-9]+ +Yes .*$r2\$" <<<"$list" || fail "card in $r2 not listed"
 yubico-piv-tool -r "$r0" -a status | grep -q "Serial Number:	1001" || fail "wrong card in $r0"
 yubico-piv-tool -r "$r2" -a status | grep -q "Serial Number:	1002" || fail "wrong card in $r2"
 
+# pcscd restarts: the cards reconnect by themselves, and keep their state.
+yubico-piv-tool -r "$r2" -a verify-pin -P 000000 >/dev/null 2>&1 && fail "wrong PIN accepted"
+old_pcscd=$HARNESS_PCSCD_PID
+harness_restart_pcscd || fail "cards did not come back after a pcscd restart"
+[ "$HARNESS_PCSCD_PID" != "$old_pcscd" ] || fail "pcscd was not restarted"
+! kill -0 "$old_pcscd" 2>/dev/null || fail "old pcscd still running"
+yubico-piv-tool -r "$r2" -a status | grep -q "PIN tries left:	2" || fail "card in $r2 lost its state"
+yubico-piv-tool -r "$r0" -a status | grep -q "Serial Number:	1001" || fail "card in $r0 did not come back"
+
 harness_remove 0
 list=$(opensc-tool -l)
 grep -Eq "^[0-9]+ +No .*$r0\$" <<<"$list" || fail "card in $r0 still listed after removal"
