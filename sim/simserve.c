@@ -25,6 +25,7 @@
 
 #define MAX_CONNS        64
 #define IDLE_TIMEOUT_MS  (10 * 60 * 1000)
+#define HANDSHAKE_MS     10000   /* a silent peer must not hold a slot for long */
 
 typedef struct server {
 	simmod         *mod;
@@ -115,10 +116,15 @@ serve_conn(server *srv, int fd, int slot)
 	SSL *ssl;
 	hsm_rc rc;
 
-	if ((rc = tls_accept(srv->ctx, fd, IDLE_TIMEOUT_MS, &c)) != HSM_OK) {
+	if ((rc = tls_accept(srv->ctx, fd, HANDSHAKE_MS, &c)) != HSM_OK) {
 		release_slot(srv, slot);
 		fprintf(stderr, "hsmadm-simd: refused a connection: %s\n", hsm_errmsg());
 		return;
+	}
+	{
+		/* Authenticated: a workstation may think for a while between requests. */
+		struct timeval tv = { IDLE_TIMEOUT_MS / 1000, 0 };
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
 	ssl = tls_conn_ssl(c);
 	if (tls_conn_peer_name(c, peer, sizeof(peer)) != HSM_OK)
