@@ -60,6 +60,8 @@ pubkey_hex_from_file(const char *path, char **hex)
 	return rc;
 }
 
+static hsm_rc card_admin_params(const struct sopts *o, json_t **params);
+
 static hsm_rc
 build_params(const char *op, const struct sopts *o, json_t **params)
 {
@@ -70,6 +72,10 @@ build_params(const char *op, const struct sopts *o, json_t **params)
 	if (o->params != NULL) {
 		if ((rc = cjson_parse(o->params, strlen(o->params), params)) != HSM_OK)
 			return hsm_fail_wrap(HSM_ERR_USAGE, "--params");
+	} else if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0 && o->card &&
+	    o->pubkey_file == NULL && o->pubkey_hex == NULL) {
+		if ((rc = card_admin_params(o, params)) != HSM_OK)
+			return rc;
 	} else if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0) {
 		if (o->name == NULL || o->identity == NULL ||
 		    (o->pubkey_file == NULL && o->pubkey_hex == NULL))
@@ -224,6 +230,49 @@ out:
 	return rc;
 }
 
+/* admin.add params from an admin card: its 9C public key, its holder as the
+ * name, and as identity the card id of the primary card (a backup card
+ * names its primary in backup-of), so primary and backup count once. */
+static hsm_rc
+card_admin_params(const struct sopts *o, json_t **params)
+{
+	struct card_sess cs = { NULL, NULL };
+	char *name = NULL, *hex = NULL;
+	EVP_PKEY *pub = NULL;
+	uint8_t *pt = NULL;
+	size_t ptlen = 0;
+	cardprofile prof;
+	hsm_rc rc;
+
+	*params = NULL;
+	if ((rc = pcsc_open(&cs.ctx)) != HSM_OK ||
+	    (rc = pcsc_find_reader(cs.ctx, o->reader, &name)) != HSM_OK ||
+	    (rc = piv_connect(cs.ctx, name, &cs.card)) != HSM_OK)
+		goto out;
+	if ((rc = cardprofile_read(cs.card, &prof)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "the card in %s has no hsmadm profile; initialize it "
+		    "with: hsmadm-card init --role admin", name);
+		goto out;
+	}
+	if ((rc = cardsigner_slot_pub(cs.card, PIV_SLOT_SIGN, &pub)) != HSM_OK ||
+	    (rc = crypto_ec_point(pub, &pt, &ptlen)) != HSM_OK ||
+	    (rc = hex_encode(pt, ptlen, &hex)) != HSM_OK)
+		goto out;
+	*params = json_pack("{s:s, s:s, s:s}", "pubkey", hex,
+	    "name", o->name ? o->name : prof.holder,
+	    "identity", o->identity ? o->identity :
+	    (prof.backup_of[0] ? prof.backup_of : prof.card_id));
+	if (*params == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+out:
+	free(name);
+	free(hex);
+	free(pt);
+	EVP_PKEY_free(pub);
+	card_close(&cs);
+	return rc;
+}
+
 /* ---- subcommands ---- */
 
 static hsm_rc
@@ -323,24 +372,37 @@ cmd_run(const struct gopts *g, int argc, char **argv)
 	return generic_op(g, argc, argv, 1);
 }
 
-/* Ask on the terminal for the next card; 0 = go on, 1 = stop. */
+/* Ask on the terminal (or fd) for the next card; 0 = go on, 1 = stop.
+ * Byte by byte, so that nothing after the line is consumed from fd. */
 static int
-ask_next_card(unsigned missing)
+ask_next_card(unsigned missing, int fd)
 {
-	char line[64];
-	FILE *tty = fopen("/dev/tty", "r+");
+	int in = fd, opened = 0, stop = 0, first = 1;
+	char ch;
 
-	if (tty == NULL)
-		return 1;
-	fprintf(tty, "%u more signature(s) needed. Insert the card of another "
-	    "administrator and press Enter (q to stop): ", missing);
-	fflush(tty);
-	if (fgets(line, sizeof(line), tty) == NULL || line[0] == 'q') {
-		fclose(tty);
-		return 1;
+	if (in < 0) {
+		if ((in = open("/dev/tty", O_RDONLY | O_CLOEXEC)) < 0)
+			return 1;
+		opened = 1;
 	}
-	fclose(tty);
-	return 0;
+	fprintf(stderr, "%u more signature(s) needed. Insert the card of another "
+	    "administrator and press Enter (q to stop): ", missing);
+	fflush(stderr);
+	for (;;) {
+		ssize_t r = read(in, &ch, 1);
+		if (r <= 0) {
+			stop = 1;
+			break;
+		}
+		if (ch == '\n')
+			break;
+		if (first && ch == 'q')
+			stop = 1;
+		first = 0;
+	}
+	if (opened)
+		close(in);
+	return stop;
 }
 
 static int
@@ -418,7 +480,7 @@ do_propose(const struct gopts *g, const char *group, const char *op, const struc
 			if ((rc = signer_from_keyfile(o->key_files[next_key++], &s)) != HSM_OK)
 				goto out;
 		} else if (o->card) {
-			if (ask_next_card(missing)) {
+			if (ask_next_card(missing, o->confirm_fd)) {
 				rc = hsm_fail(HSM_ERR_QUORUM, "stopped with %u signature(s) still "
 				    "needed; nothing was changed", missing);
 				goto out;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Acceptance with virtual admin cards (hsmadm-vcard on a private pcscd):
+# admins are registered from their cards (a backup card under the primary's
+# identity), sign the offline command with their card and PIN, and the
+# backup card of the same person does not count twice.
+. "$(dirname "$0")/domain_common.sh"
+. "${HSMADM_SRC:?}/tests/harness/pcsc.sh"
+harness_start 3
+# harness_start replaced the EXIT trap: run both cleanups.
+trap 'harness_stop 2>/dev/null || true; cleanup' EXIT
+for s in 0 1 2; do
+	hsmadm-vcard create "$HARNESS_DIR/c$s.json" >/dev/null
+	harness_insert "$HARNESS_DIR/c$s.json" "$s"
+done
+R0=$(harness_reader_name 0); R1=$(harness_reader_name 1); R2=$(harness_reader_name 2)
+cinit() {	# READER HOLDER PIN [more]
+	local r=$1 h=$2 p=$3
+	shift 3
+	hsmadm-card init --reader "$r" --role admin --holder "$h" --allow-default-mgmt-key --json \
+		--pin-fd 3 --new-pin-fd 4 --new-puk-fd 5 "$@" 3<<<123456 4<<<"$p" 5<<<12345678 >"$T/init.json"
+}
+cinit "$R0" "Alice Example" 111111
+alice_id=$(sed -n 's/.*"card_id": "\([0-9a-f]*\)".*/\1/p' "$T/init.json" | head -1)
+[ -n "$alice_id" ] || { cat "$T/init.json" >&2; fail "no card id for Alice"; }
+cinit "$R1" "Alice Example" 222222 --backup-of "$alice_id"
+cinit "$R2" "Bob Example" 333333
+
+init_module m1 DC1-M01
+init_module m2 DC2-M01
+start_module m1
+start_module m2
+setup_workstation m1 m2
+D=hsmadm-domain
+$D group create pair m1:2 m2:2 >/dev/null
+
+expect 0 "register Alice from her card" -- $D admin add pair --card --reader "$R0"
+out_has "Add administrator Alice Example" "holder name from the card"
+expect 0 "register Alice's backup card" -- $D admin add pair --card --reader "$R1"
+expect 0 "register Bob from his card" -- $D admin add pair --card --reader "$R2"
+expect 0 "three keys, two identities" -- $D --json admin list pair
+out_has "\"identity\": \"$alice_id\"" "backup card registered under the primary's identity"
+
+expect 0 "propose 2-of-2" -- $D thresholds set pair --signature 2 --revocation 1 --out "$T/thr.json"
+expect 0 "Alice signs with her card" -- $D sign "$T/thr.json" --card --reader "$R0" --pin-fd 3 3<<<111111
+out_has "Command digest:" "digest shown"
+expect 14 "a wrong PIN is refused" -- $D sign "$T/thr.json" --card --reader "$R2" --pin-fd 3 3<<<999999
+expect 0 "Alice signs again with her backup card" -- $D sign "$T/thr.json" --card --reader "$R1" --pin-fd 3 3<<<222222
+expect 24 "primary and backup card of one person count once" -- $D submit "$T/thr.json"
+out_has "1 of 2 needed signatures present; 1 more needed" "one more needed"
+expect 0 "Bob signs with his card" -- $D sign "$T/thr.json" --card --reader "$R2" --pin-fd 3 3<<<333333
+expect 0 "applied on both members" -- $D submit "$T/thr.json"
+expect 0 "group compares equal" -- $D group compare pair
+finish
