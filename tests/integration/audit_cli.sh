@@ -107,6 +107,22 @@ size=$(stat -c %s "$klog")
 head -c $((size - 25)) "$klog" >"$klog.cut" && mv "$klog.cut" "$klog"
 expect 6 'step "setup" begun at seq 3 has not ended' -- $A sign-completion "$klog" --module-ca "$k/module-ca.pem" --key-file "$k/supervisor.pem"
 
+# the EXAMPLES of the man page, run as written, in order, on an unfinished log
+e=$("$gen" --incomplete --tail-witness)
+(
+	cd "$e"
+	sed 's/\\e/\\/g; s/\\-/-/g' "$HSMADM_SRC/docs/man/hsmadm-audit.1" |
+	awk '/^\.SH EXAMPLES/{on=1} /^\.SH FILES/{on=0} on' |
+	awk '/^    hsmadm-audit [a-z]/{cmd=$0; while (cmd ~ /\\$/) {sub(/\\$/, "", cmd); getline nxt; cmd = cmd nxt} print cmd}' \
+		>"$tmp/examples.sh"
+	[ "$(wc -l <"$tmp/examples.sh")" -ge 4 ] || { echo "FAIL: no man page examples found"; exit 1; }
+	while read -r line; do
+		echo "example: $line"
+		eval "$line" >/dev/null || { echo "FAIL: man page example: $line"; exit 1; }
+	done <"$tmp/examples.sh"
+	grep -q VERIFIED report.html
+) || fails=$((fails + 1))
+
 if [ "$fails" -ne 0 ]; then
 	echo "$fails check(s) failed"
 	exit 1
