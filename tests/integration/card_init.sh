@@ -118,4 +118,20 @@ if command -v yubico-piv-tool >/dev/null; then
 	fi
 	pass "default management key replaced"
 fi
+# An AES-256 management key given on an fd; the next re-init finds it
+# PIN-protected on the card and authenticates with AES.
+SUP_ID=$(hsmadm-card status --reader "$RA" --json | jq -r .profile.card_id)
+run 0 "init with an AES-256 management key" hsmadm-card init --reader "$RA" --role admin \
+	--holder "Alice Admin" --force --pin-fd 3 --new-pin-fd 3 --new-puk-fd 3 \
+	--new-mgmt-key-fd 4 --confirm-fd 5 3< <(printf '56565656\n11112222\n99998888\n') \
+	4<<<00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff 5<<<"$SUP_ID"
+ADMIN_ID=$(hsmadm-card status --reader "$RA" --json | jq -r .profile.card_id)
+run 2 "a management key of a wrong length" hsmadm-card init --reader "$RA" --role admin \
+	--holder "Alice Admin" --force --pin-fd 3 --new-pin-fd 3 --new-puk-fd 3 \
+	--new-mgmt-key-fd 4 --confirm-fd 5 3< <(printf '11112222\n11112222\n99998888\n') \
+	4<<<0011 5<<<"$ADMIN_ID"
+err_has "32, 48 or 64 hex digits"
+run 0 "re-init authenticates with the stored AES key" hsmadm-card init --reader "$RA" --role admin \
+	--holder "Alice Admin" --force --pin-fd 3 --new-pin-fd 3 --new-puk-fd 3 --confirm-fd 5 \
+	3< <(printf '11112222\n11112222\n99998888\n') 5<<<"$ADMIN_ID"
 echo "card_init: all passed"
