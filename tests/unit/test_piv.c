@@ -83,7 +83,7 @@ test_pcsc_codes(void **st)
 static void
 test_pin_check(void **st)
 {
-	const char *bad[] = { "", "12345", "123456789", "12 4\x01" "56" };
+	const char *bad[] = { "", "12345", "123456789", ("12 4\x01" "56") };
 	hsm_secbuf *b;
 	size_t i;
 
