@@ -18,7 +18,7 @@ struct gopts {
 
 struct sopts {
 	const char *out, *pubkey_file, *pubkey_hex, *name, *identity, *ski, *params;
-	const char *group, *reader, *ca;
+	const char *group, *reader, *ca, *evidence;
 	long        signature, revocation, valid_for;
 	const char *key_files[MAX_KEYS];
 	int         nkeys;

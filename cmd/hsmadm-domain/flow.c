@@ -11,6 +11,7 @@
 #include "domain.h"
 #include "hsmadm/admincmd.h"
 #include "hsmadm/cjson.h"
+#include "hsmadm/evlog.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/group.h"
@@ -405,12 +406,56 @@ ask_next_card(unsigned missing, int fd)
 	return stop;
 }
 
+/* One record into the evidence log (created if missing). */
+static hsm_rc
+ev_append(const char *path, const char *type, const json_t *actor, const json_t *body)
+{
+	evlog *log = NULL;
+	hsm_rc rc;
+
+	if ((rc = evlog_open(path, NULL, &log)) == HSM_OK)
+		rc = evlog_append(log, type, actor, body, NULL);
+	evlog_close(&log);
+	if (rc != HSM_OK)
+		return hsm_fail_wrap(rc, "evidence log %s", path);
+	return HSM_OK;
+}
+
+/* command.applied with every receipt the modules gave (also when the group
+ * was left partly applied: those receipts are what happened). */
+static hsm_rc
+ev_applied(const char *path, const admincmd *c, const json_t *rep)
+{
+	json_t *receipts = json_array(), *e, *file = NULL, *body = NULL, *actor = NULL;
+	size_t i;
+	hsm_rc rc;
+
+	json_array_foreach(json_object_get(rep, "members"), i, e)
+		if (json_object_get(e, "receipt"))
+			json_array_append(receipts, json_object_get(e, "receipt"));
+	if (json_array_size(receipts) == 0) {
+		json_decref(receipts);
+		return HSM_OK;
+	}
+	if ((rc = admincmd_to_json(c, &file)) != HSM_OK) {
+		json_decref(receipts);
+		return rc;
+	}
+	body = json_pack("{s:o, s:o}", "command", file, "receipts", receipts);
+	actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system");
+	rc = (body && actor) ? ev_append(path, EV_COMMAND_APPLIED, actor, body)
+	    : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	json_decref(body);
+	json_decref(actor);
+	return rc;
+}
+
 static int
 submit_and_print(const struct gopts *g, group_member *m, size_t n, const admincmd *c,
-                 int roll_forward)
+                 int roll_forward, const char *evidence)
 {
 	json_t *rep = NULL;
-	hsm_rc rc;
+	hsm_rc rc, erc = HSM_OK;
 
 	rc = group_submit(m, n, c, (int64_t)time(NULL), roll_forward, &rep);
 	if (rep != NULL) {
@@ -418,11 +463,50 @@ submit_and_print(const struct gopts *g, group_member *m, size_t n, const admincm
 			cmd_print_json(rep);
 		else
 			print_report(rep);
+		if (evidence != NULL) {
+			char keep[1024];
+			snprintf(keep, sizeof(keep), "%s", hsm_errmsg());
+			erc = ev_applied(evidence, c, rep);
+			if (erc != HSM_OK)
+				fprintf(stderr, PROG ": %s\n", hsm_errmsg());
+			if (rc != HSM_OK)
+				hsm_fail(rc, "%s", keep);
+		}
 		json_decref(rep);
 	}
 	if (rc != HSM_OK)
 		return cmd_fail(PROG, rc);
+	if (erc != HSM_OK)
+		return hsm_exit_code(erc);
 	return 0;
+}
+
+/* command.signed for the signature just added by s. */
+static hsm_rc
+ev_signed(const char *path, const admincmd *c, hsm_signer *s)
+{
+	json_t *file = NULL, *sig, *body = NULL, *actor = NULL;
+	char *hex = NULL;
+	hsm_rc rc;
+
+	if ((rc = admincmd_to_json(c, &file)) != HSM_OK ||
+	    (rc = admincmd_digest_text(c, &hex, NULL)) != HSM_OK)
+		goto out;
+	sig = json_array_get(json_object_get(file, "signatures"),
+	    json_array_size(json_object_get(file, "signatures")) - 1);
+	body = json_pack("{s:O, s:s, s:O, s:O}", "command_body", json_object_get(file, "body"),
+	    "digest", hex, "ski", json_object_get(sig, "ski"),
+	    "signature", json_object_get(sig, "signature"));
+	actor = json_pack("{s:s, s:s, s:O}", "name", signer_label(s), "role", "admin",
+	    "ski", json_object_get(sig, "ski"));
+	rc = (body && actor) ? ev_append(path, EV_COMMAND_SIGNED, actor, body)
+	    : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+out:
+	json_decref(file);
+	json_decref(body);
+	json_decref(actor);
+	free(hex);
+	return rc;
 }
 
 static int
@@ -497,6 +581,8 @@ do_propose(const struct gopts *g, const char *group, const char *op, const struc
 		rc = admincmd_sign(c, s);
 		if (rc == HSM_OK)
 			fprintf(g->json ? stderr : stdout, "Signed by %s.\n", signer_label(s));
+		if (rc == HSM_OK && o->evidence != NULL)
+			rc = ev_signed(o->evidence, c, s);
 		signer_free(&s);
 		card_close(&cs);
 		if (rc == HSM_ERR_EXISTS) {
@@ -508,7 +594,7 @@ do_propose(const struct gopts *g, const char *group, const char *op, const struc
 	}
 	if (o->out != NULL && (rc = admincmd_save(c, o->out)) != HSM_OK)
 		goto out;
-	ret = submit_and_print(g, m, n, c, 0);
+	ret = submit_and_print(g, m, n, c, 0, o->evidence);
 	rc = HSM_OK;
 out:
 	if (rc != HSM_OK)
@@ -550,6 +636,8 @@ cmd_sign(const struct gopts *g, int argc, char **argv)
 		goto out;
 	if ((rc = admincmd_sign(c, s)) != HSM_OK ||
 	    (rc = admincmd_save(c, pos[0])) != HSM_OK)
+		goto out;
+	if (o.evidence != NULL && (rc = ev_signed(o.evidence, c, s)) != HSM_OK)
 		goto out;
 	if (g->json) {
 		json_t *j = command_json(c);
@@ -662,7 +750,7 @@ cmd_submit(const struct gopts *g, int argc, char **argv)
 	}
 	if (!g->json)
 		print_command(c, stdout);
-	ret = submit_and_print(g, m, n, c, o.roll_forward);
+	ret = submit_and_print(g, m, n, c, o.roll_forward, o.evidence);
 	if (ret == hsm_exit_code(HSM_ERR_DIVERGED))
 		fprintf(stderr, "To complete the group: " PROG " submit %s --roll-forward\n",
 		    pos[0]);

@@ -51,6 +51,7 @@ parse_sopts(int argc, char **argv, struct sopts *o, char **pos, int *npos)
 		{ "yes", no_argument, NULL, 'y' },
 		{ "pin-fd", required_argument, NULL, 'f' },
 		{ "confirm-fd", required_argument, NULL, 'q' },
+		{ "evidence", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -102,6 +103,7 @@ parse_sopts(int argc, char **argv, struct sopts *o, char **pos, int *npos)
 		case 'y': o->yes = 1; break;
 		case 'f': o->pin_fd = (int)v; break;
 		case 'q': o->confirm_fd = (int)v; break;
+		case 'E': o->evidence = optarg; break;
 		case 'h': o->help = 1; break;
 		default:
 			return cmd_usage_error(PROG, "unknown or incomplete option %s",
