@@ -549,7 +549,7 @@ pcsc_apdu(pcsc_card *card, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
 	uint8_t rbuf[258];
 	size_t off = 0, cmdlen = 0, rlen, used = 0;
 	uint16_t s = 0;
-	int retried = 0;
+	int retried = 0, getresp = 0;
 	hsm_rc rc = HSM_OK;
 
 	if (outlen != NULL)
@@ -607,7 +607,13 @@ pcsc_apdu(pcsc_card *card, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
 			goto out;
 		if ((s & 0xFF00) != 0x6100)
 			break;
-		/* More data waiting: GET RESPONSE. */
+		/* More data waiting: GET RESPONSE. A card that keeps saying so
+		 * without end (61xx with no data) must not hang us. */
+		if (++getresp > PCSC_MAX_RESPONSE / 128) {
+			rc = hsm_fail(HSM_ERR_FORMAT, "the card in \"%s\" keeps announcing more "
+			    "response data; giving up", card->reader);
+			goto out;
+		}
 		cmd[0] = 0x00;
 		cmd[1] = 0xC0;
 		cmd[2] = 0x00;
