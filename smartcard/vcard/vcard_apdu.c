@@ -575,7 +575,7 @@ auth_asym(vcard *c, const struct apdu *a, const struct dyn_auth *d)
 	uint8_t out[160];
 	size_t n;
 
-	if (idx < 0)
+	if (idx < 0 || a->p2 == 0xF9)   /* the attestation key only attests */
 		return SW_REF_NOT_FOUND;
 	k = &c->keys[idx];
 	if (k->slot == 0)
@@ -811,7 +811,7 @@ cmd_reset(vcard *c, const struct apdu *a)
 		return SW_WRONG_LENGTH;
 	if (c->pin_left != 0 || c->puk_left != 0)
 		return SW_CONDITIONS;
-	vc_wipe_keys_objects(c);
+	vc_wipe_keys_objects(c, 1);
 	vc_factory_credentials(c);
 	vc_reset_volatile(c);
 	return SW_OK;
@@ -876,6 +876,26 @@ cmd_metadata(vcard *c, const struct apdu *a)
 	return SW_OK;
 }
 
+static uint16_t
+cmd_attest(vcard *c, const struct apdu *a)
+{
+	size_t n;
+	hsm_rc rc;
+
+	if (a->p2 != 0x00)
+		return SW_WRONG_P1P2;
+	rc = vc_attest(c, a->p1, c->out, sizeof(c->out), &n);
+	if (rc == HSM_ERR_NOT_FOUND)
+		return SW_REF_NOT_FOUND;
+	if (rc == HSM_ERR_STATE)
+		return SW_WRONG_DATA;
+	if (rc != HSM_OK)
+		return SW_UNKNOWN;
+	c->out_len = n;
+	c->out_pos = 0;
+	return SW_OK;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 static uint16_t
@@ -900,6 +920,7 @@ dispatch(vcard *c, const struct apdu *a)
 	case 0xFA: return cmd_set_retries(c, a);
 	case 0xFB: return cmd_reset(c, a);
 	case 0xF7: return cmd_metadata(c, a);
+	case 0xF9: return cmd_attest(c, a);
 	case 0xFD:
 		return respond(c, c->version, 3);
 	case 0xF8:

@@ -30,7 +30,7 @@
 #define VC_ORIGIN_GENERATED 1
 #define VC_ORIGIN_IMPORTED  2
 
-#define VC_NSLOTS     24      /* 9A 9C 9D 9E 82..95 */
+#define VC_NSLOTS     25      /* 9A 9C 9D 9E 82..95 F9 */
 #define VC_OBJ_MAX    3063    /* libykpiv CB_OBJ_MAX: object contents */
 #define VC_OBJ_COUNT  64      /* objects on one card */
 #define VC_CHAIN_MAX  8192    /* bytes of a chained command */
@@ -93,17 +93,27 @@ struct vcard {
 };
 
 /* vcard_state.c */
+/* vcard_new(), optionally without the attestation key (the fuzzer). */
+hsm_rc vc_new(uint32_t serial, int attest, vcard **out);
 void vc_reset_volatile(vcard *c);
 /* Restore factory PIN/PUK/tries/management key (keys and objects untouched). */
 void vc_factory_credentials(vcard *c);
-/* Wipe all keys and objects. */
-void vc_wipe_keys_objects(vcard *c);
+/* Wipe all keys and objects; with keep_attest, not the attestation key (F9)
+ * and its certificate (5FFF01), as a YubiKey RESET does. */
+void vc_wipe_keys_objects(vcard *c, int keep_attest);
 int vc_slot_index(uint8_t slot);            /* -1 if not a key slot */
 uint8_t vc_default_pin_policy(uint8_t slot);
 struct vcard_obj *vc_obj_find(vcard *c, uint32_t tag);
 /* Replace, add (len > 0) or delete (len == 0) an object. */
 hsm_rc vc_obj_put(vcard *c, uint32_t tag, const uint8_t *data, size_t len);
 size_t vc_mgm_keylen(uint8_t alg);          /* 0 if not a symmetric alg */
+
+/* vcard_attest.c */
+/* A new attestation key in F9 and its self-signed certificate in 5FFF01. */
+hsm_rc vc_attest_init(vcard *c);
+/* DER certificate for the generated key in slot, signed by the F9 key.
+ * HSM_ERR_NOT_FOUND: no key (or no F9); HSM_ERR_STATE: imported key. */
+hsm_rc vc_attest(vcard *c, uint8_t slot, uint8_t *out, size_t cap, size_t *n);
 
 /* vcard_key.c: the card's own cryptography, on OpenSSL 3 EVP. */
 hsm_rc vk_generate(uint8_t alg, EVP_PKEY **out);

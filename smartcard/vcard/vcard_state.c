@@ -20,7 +20,7 @@
 static const uint8_t slot_ids[VC_NSLOTS] = {
 	0x9A, 0x9C, 0x9D, 0x9E,
 	0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B,
-	0x8C, 0x8D, 0x8E, 0x8F, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95,
+	0x8C, 0x8D, 0x8E, 0x8F, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0xF9,
 };
 
 static const uint8_t default_mgm[24] = {
@@ -41,7 +41,7 @@ vc_default_pin_policy(uint8_t slot)
 {
 	switch (slot) {
 	case 0x9C: return VC_PIN_ALWAYS;
-	case 0x9E: return VC_PIN_NEVER;
+	case 0x9E: case 0xF9: return VC_PIN_NEVER;
 	default: return VC_PIN_ONCE;
 	}
 }
@@ -95,17 +95,26 @@ vc_factory_credentials(vcard *c)
 }
 
 void
-vc_wipe_keys_objects(vcard *c)
+vc_wipe_keys_objects(vcard *c, int keep_attest)
 {
+	size_t kept = 0;
+
 	for (int i = 0; i < VC_NSLOTS; i++) {
+		if (keep_attest && c->keys[i].slot == 0xF9)
+			continue;
 		EVP_PKEY_free(c->keys[i].pkey);
 		memset(&c->keys[i], 0, sizeof(c->keys[i]));
 	}
 	for (size_t i = 0; i < c->nobjs; i++) {
+		if (keep_attest && c->objs[i].tag == 0x5FFF01) {
+			c->objs[kept++] = c->objs[i];
+			continue;
+		}
 		free(c->objs[i].data);
-		memset(&c->objs[i], 0, sizeof(c->objs[i]));
 	}
-	c->nobjs = 0;
+	for (size_t i = kept; i < c->nobjs; i++)
+		memset(&c->objs[i], 0, sizeof(c->objs[i]));
+	c->nobjs = kept;
 	c->dirty = 1;
 }
 
@@ -177,7 +186,7 @@ vcard_free(vcard **cp)
 
 	if (cp == NULL || (c = *cp) == NULL)
 		return;
-	vc_wipe_keys_objects(c);
+	vc_wipe_keys_objects(c, 0);
 	secbuf_free(&c->secbuf);
 	secure_wipe(c, sizeof(*c));
 	free(c);
@@ -186,6 +195,12 @@ vcard_free(vcard **cp)
 
 hsm_rc
 vcard_new(uint32_t serial, vcard **out)
+{
+	return vc_new(serial, 1, out);
+}
+
+hsm_rc
+vc_new(uint32_t serial, int attest, vcard **out)
 {
 	vcard *c = NULL;
 	hsm_rc rc;
@@ -204,6 +219,10 @@ vcard_new(uint32_t serial, vcard **out)
 	c->version[0] = 5, c->version[1] = 4, c->version[2] = 3;
 	vc_factory_credentials(c);
 	vc_reset_volatile(c);
+	if (attest && (rc = vc_attest_init(c)) != HSM_OK) {
+		vcard_free(&c);
+		return rc;
+	}
 	*out = c;
 	return HSM_OK;
 }
@@ -486,7 +505,7 @@ load_key(vcard *c, const char *slotname, json_t *jk)
 
 	slot = strtoul(slotname, &end, 16);
 	if (strlen(slotname) != 2 || *end != '\0' || (idx = vc_slot_index((uint8_t)slot)) < 0)
-		return hsm_fail(HSM_ERR_FORMAT, "\"%s\" is not a key slot (9a, 9c, 9d, 9e, 82..95)", slotname);
+		return hsm_fail(HSM_ERR_FORMAT, "\"%s\" is not a key slot (9a, 9c, 9d, 9e, 82..95, f9)", slotname);
 	if (!json_is_object(jk) || json_object_size(jk) != 5)
 		return hsm_fail(HSM_ERR_FORMAT, "key %s: needs exactly alg, pin_policy, touch_policy, origin, private_key_pem", slotname);
 	if ((rc = get_str(jk, "alg", &alg)) != HSM_OK ||

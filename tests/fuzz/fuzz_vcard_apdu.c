@@ -2,7 +2,7 @@
  * card. Input: one flags byte, then frames of [len_hi len_lo payload]; a
  * 1-byte payload is a power event, anything else an APDU. The flags open the
  * doors a fuzzer cannot (management key, PIN, keys on the card) so that the
- * deep paths run too. No file is written. */
+ * deep paths run too (0x80: with the attestation key). No file is written. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vcard *c = NULL;
 	size_t off = 1, rlen;
 
-	if (size < 1 || vcard_new(1, &c) != HSM_OK)
+	if (size < 1 || vc_new(1, (data[0] & 0x80) != 0, &c) != HSM_OK)
 		return 0;
 	setup(c, data[0]);
 	while (off + 2 <= size) {

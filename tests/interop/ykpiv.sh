@@ -78,6 +78,17 @@ expect_ok "import-key 9e" Y -a import-key -s 9e -i "$W/imp.key"
 expect_ok "import-certificate 9e" Y -a import-certificate -s 9e -i "$W/9e.crt"
 expect_ok "test-signature 9e with the imported key" Y -a test-signature -s 9e -i "$W/9e.crt"
 
+# Attestation (YubiKey F9): a certificate for the 9c key, signed by the F9
+# key whose certificate is in object 5FFF01.
+expect_ok "read-certificate f9" Y -a read-certificate -s f9 -o "$W/f9.crt"
+expect_ok "attest 9c" Y -a attest -s 9c -o "$W/att9c.crt"
+expect_ok "attestation verifies against the f9 certificate" \
+	openssl verify -partial_chain -trusted "$W/f9.crt" "$W/att9c.crt"
+openssl x509 -in "$W/att9c.crt" -noout -subject | grep -q "YubiKey PIV Attestation 9c" || fail "attestation subject"
+cmp -s <(openssl x509 -in "$W/att9c.crt" -pubkey -noout) <(openssl pkey -pubin -in "$W/9c.pub") ||
+	fail "attestation is not for the 9c key"
+expect_fail "attest an imported key" Y -a attest -s 9e
+
 # Management key
 NEWKEY=0f0e0d0c0b0a09080706050403020100f0e1d2c3b4a59687
 expect_ok "set-mgm-key" Y -a set-mgm-key -n "$NEWKEY"
@@ -99,5 +110,7 @@ expect_ok "reset after blocking PIN and PUK" Y -a reset
 expect_ok "status after reset" Y -a status
 expect_out "PIN tries left:	3"
 grep -q "Slot 9c" <<<"$OUT" && fail "certificate survived reset"
-hsmadm-vcard show "$CARD" | grep -q "keys:            none" || fail "keys survived reset"
+hsmadm-vcard show "$CARD" | grep -Eq "key (9a|9c|9d|9e)" && fail "keys survived reset"
+yubico-piv-tool -r "$R" -a read-certificate -s f9 -o "$W/f9.after" >/dev/null 2>&1 ||
+	fail "attestation certificate did not survive reset"
 echo "PASS: yubico-piv-tool interop"

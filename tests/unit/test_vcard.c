@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "hsmadm/vcard.h"
 
@@ -563,6 +564,61 @@ test_random_apdus_never_crash(void **state)
 }
 
 static void
+test_attestation(void **state)
+{
+	vcard *c = new_card();
+	uint8_t cmd[8], der[4096], f9obj[2048];
+	size_t n, fn;
+	const uint8_t *p;
+	X509 *att, *ca;
+	EVP_PKEY *capub, *p9c;
+
+	(void)state;
+	assert_int_equal(tx(c, "00 F9 9C 00 00"), 0x6A88);           /* empty slot */
+	assert_int_equal(mgm_auth(c, mgm_default), 0x9000);
+	assert_int_equal(tx(c, "00 47 00 9C 05 AC 03 80 01 11"), 0x9000);
+	p9c = pub_from_7f49(rdata, rlen, "P-256");
+	memcpy(cmd, "\x00\xF9\x9C\x00\x00", 5);
+	assert_int_equal(tx_all(c, cmd, 5, der, &n), 0x9000);
+	assert_int_equal(der[0], 0x30);
+	p = der;
+	att = d2i_X509(NULL, &p, (long)n);
+	assert_non_null(att);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(att), p9c), 1);
+	/* Signed by the F9 key, whose certificate is in 5FFF01. */
+	{
+		uint8_t gd[] = { 0x00, 0xCB, 0x3F, 0xFF, 0x05, 0x5C, 0x03, 0x5F, 0xFF, 0x01, 0x00 };
+		assert_int_equal(tx_all(c, gd, sizeof(gd), f9obj, &fn), 0x9000);
+	}
+	assert_memory_equal(f9obj, "\x53\x82", 2);
+	assert_memory_equal(f9obj + 4, "\x70\x82", 2);
+	p = f9obj + 8;
+	ca = d2i_X509(NULL, &p, (long)(fn - 8));
+	assert_non_null(ca);
+	capub = X509_get0_pubkey(ca);
+	assert_int_equal(X509_verify(att, capub), 1);
+	/* F9 signs nothing but attestations; imported keys cannot be attested. */
+	assert_int_equal(tx(c, "00 87 11 F9 26 7C 24 82 00 81 20 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"), 0x6A88);
+	assert_int_equal(tx(c, "00 FE 11 9A 22 06 20 01 02 03 04 05 06 07 08 01 02 03 04 05 06 07 08 01 02 03 04 05 06 07 08 01 02 03 04 05 06 07 08"), 0x9000);
+	assert_int_equal(tx(c, "00 F9 9A 00 00"), 0x6A80);
+	assert_int_equal(tx(c, "00 F9 9C 01 00"), 0x6A86);
+	/* RESET (PIN and PUK blocked) keeps the attestation key and certificate. */
+	for (int i = 0; i < 3; i++) {
+		tx(c, "00 20 00 80 08 39 39 39 39 39 39 FF FF");
+		tx(c, "00 2C 00 80 10 39 39 39 39 39 39 39 39 36 35 34 33 32 31 FF FF");
+	}
+	assert_int_equal(tx(c, "00 FB 00 00 00"), 0x9000);
+	assert_int_equal(tx(c, "00 F9 9C 00 00"), 0x6A88);
+	assert_int_equal(tx(c, "00 CB 3F FF 05 5C 03 5F FF 01 00") >> 8, 0x61);
+	assert_int_equal(tx(c, "00 F7 00 F9 00"), 0x9000);
+	assert_int_equal(tx(c, "00 20 00 80 08 31 32 33 34 35 36 FF FF"), 0x9000);
+	X509_free(att);
+	X509_free(ca);
+	EVP_PKEY_free(p9c);
+	vcard_free(&c);
+}
+
+static void
 test_file_roundtrip_and_refusals(void **state)
 {
 	char dir[] = "/tmp/test_vcard.XXXXXX", path[128], bad[160];
@@ -637,6 +693,7 @@ main(void)
 		cmocka_unit_test(test_ecdh_p384_matches_openssl),
 		cmocka_unit_test(test_malformed_apdus),
 		cmocka_unit_test(test_random_apdus_never_crash),
+		cmocka_unit_test(test_attestation),
 		cmocka_unit_test(test_file_roundtrip_and_refusals),
 	};
 

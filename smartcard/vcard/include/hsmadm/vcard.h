@@ -38,7 +38,8 @@ typedef enum vcard_power {
 
 /* A new card with the factory defaults of a new YubiKey 5: PIN 123456, PUK
  * 12345678, 3 tries each, 3DES management key 0102..08 x3, version 5.4.3, no
- * keys, no objects. serial 0 picks a random 8-digit serial. */
+ * keys and objects but the attestation key (F9) and its self-signed
+ * certificate (5FFF01). serial 0 picks a random 8-digit serial. */
 hsm_rc vcard_new(uint32_t serial, vcard **out);
 /* Read a card file (strict: unknown or malformed fields are HSM_ERR_FORMAT). */
 hsm_rc vcard_load(const char *path, vcard **out);
