@@ -48,10 +48,22 @@ got=0
 case $got in 20|21) ;; *) cat "$T/last.err" >&2; fail "untrusted client got exit $got";; esac
 grep -q '"ok"' "$T/last.out" && fail "untrusted client got an answer"
 # No client certificate at all (openssl s_client as an independent client).
-printf '\0\0\0\x25{"id":1,"op":"hello","params":{}}xxxx' >"$T/hello.bin"
+python3 -c 'import struct,sys; m=b"{\"id\":1,\"op\":\"hello\",\"params\":{}}"; sys.stdout.buffer.write(struct.pack(">I",len(m))+m+b"xxxx")' >"$T/hello.bin"
 timeout 10 openssl s_client -connect "$ADDR" -CAfile "$T/m1/ca.pem" -quiet \
 	<"$T/hello.bin" >"$T/nocert.out" 2>"$T/nocert.err" || true
 grep -q 'DC1-M01' "$T/nocert.out" && fail "a client without certificate got an answer"
+
+# The same bytes with a good certificate do get an answer (so the refusals
+# above and below are real), then the trailing "xxxx" header is too large.
+timeout 10 openssl s_client -connect "$ADDR" -CAfile "$T/m1/ca.pem" \
+	-cert "$T/ws1.pem" -key "$T/ws1.key" -quiet <"$T/hello.bin" >"$T/ok.out" 2>"$T/ok.err" || true
+grep -q 'DC1-M01' "$T/ok.out" || fail "openssl s_client with a good certificate got no answer"
+grep -q 'too_large' "$T/ok.out" || fail "no too_large answer to the trailing header"
+# TLS 1.2 is refused even with a good certificate.
+timeout 10 openssl s_client -connect "$ADDR" -tls1_2 -CAfile "$T/m1/ca.pem" \
+	-cert "$T/ws1.pem" -key "$T/ws1.key" -quiet <"$T/hello.bin" >"$T/tls12.out" 2>"$T/tls12.err" || true
+grep -q 'DC1-M01' "$T/tls12.out" && fail "a TLS 1.2 client got an answer"
+grep -qi 'alert\|error' "$T/tls12.err" || fail "TLS 1.2 not refused with an alert"
 
 # Garbage over TLS.
 python3 - "$T" <<'PY'
