@@ -353,33 +353,47 @@ card_init(piv *card, const card_init_opts *o, card_status *result)
 	if ((rc = piv_pin_check(o->new_pin, PIV_REF_PIN)) != HSM_OK ||
 	    (rc = piv_pin_check(o->new_puk, PIV_REF_PUK)) != HSM_OK)
 		return rc;
-	if ((rc = piv_begin(card)) != HSM_OK)
-		return rc;
-
-	/* 1. Never overwrite a card silently. */
+	/* 1. Never overwrite a card silently. The person confirms without the
+	 * card being held for them; then the card is held and must still be
+	 * the one they confirmed. */
 	rc = cardprofile_read(card, &old);
 	if (rc == HSM_OK) {
 		char q[512];
 
-		if (!o->force) {
-			rc = hsm_fail(HSM_ERR_EXISTS, "the card is already initialized (%s card of %s, "
+		if (!o->force)
+			return hsm_fail(HSM_ERR_EXISTS, "the card is already initialized (%s card of %s, "
 			    "card id %s); nothing was changed. To wipe its keys and start again use "
 			    "--force", card_role_name(old.role), old.holder, old.card_id);
-			goto out;
-		}
 		snprintf(q, sizeof(q), "The card is the %s card of %s (card id %s). Initializing it "
 		    "again destroys its keys%s for good.", card_role_name(old.role), old.holder,
 		    old.card_id, old.role == CARD_ROLE_CUSTODIAN ? " and key-part envelopes" : "");
-		if (o->confirm == NULL) {
-			rc = hsm_fail(HSM_ERR_CANCELLED, "re-initializing needs a typed confirmation");
-			goto out;
-		}
+		if (o->confirm == NULL)
+			return hsm_fail(HSM_ERR_CANCELLED, "re-initializing needs a typed confirmation");
 		if ((rc = o->confirm(o->confirm_arg, q, old.card_id)) != HSM_OK)
-			goto out;
+			return rc;
 	} else if (rc == HSM_ERR_NOT_FOUND) {
+		old.card_id[0] = '\0';
 		hsm_err_clear();
 	} else {
-		goto out;
+		return rc;
+	}
+	if ((rc = piv_begin(card)) != HSM_OK)
+		return rc;
+	{
+		cardprofile now;
+		hsm_rc r2 = cardprofile_read(card, &now);
+
+		if ((r2 == HSM_OK && strcmp(now.card_id, old.card_id) != 0) ||
+		    (r2 == HSM_ERR_NOT_FOUND && old.card_id[0] != '\0')) {
+			rc = hsm_fail(HSM_ERR_STATE, "the card changed while waiting for the "
+			    "confirmation; nothing was changed, run the command again");
+			goto out;
+		}
+		if (r2 != HSM_OK && r2 != HSM_ERR_NOT_FOUND) {
+			rc = r2;
+			goto out;
+		}
+		hsm_err_clear();
 	}
 
 	/* 2. Management key: current one, then the new one (kept PIN-protected
