@@ -2,3 +2,7 @@
 if(TARGET hsmadm-audit AND TARGET hsmadm_evidence)
   hsm_script_test(audit_cli ${CMAKE_CURRENT_LIST_DIR}/audit_cli.sh LABELS "integration;evidence" TIMEOUT 120)
 endif()
+# ... and against a live hsmadm-simd (needs the module emulator).
+if(TARGET hsmadm-audit AND TARGET hsmadm-simd AND TARGET hsmadm_evidence)
+  hsm_script_test(audit_live ${CMAKE_CURRENT_LIST_DIR}/audit_live.sh LABELS "integration;evidence" TIMEOUT 120)
+endif()
