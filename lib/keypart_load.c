@@ -178,7 +178,8 @@ read_all(struct run *r)
 	for (i = 0; i < r->n; i++)
 		if ((rc = parse_member(r, i)) != HSM_OK)
 			return rc;
-	r->have_target = 0;
+	/* The target stays what this run saw loaded: after activation no
+	 * PENDING holds it any more, CURRENT does. */
 	for (i = 0; i < r->n; i++) {
 		struct mst *s = &r->st[i];
 

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# End to end, no person: a master-key ceremony on a domain pair (two
+# hsmadm-simd modules) with virtual cards: 3 admin cards + their backups
+# (registered under the same identities), 3 custodian cards + backups, and a
+# supervisor card. Thresholds 2-of-3; 3 key parts generated and copied to the
+# backups; loaded, committed and activated with hsmadm-commit. On the way:
+#  - a wrong custodian card is refused before anything is sent;
+#  - a part whose KPVP differs from its record is refused before anything is sent;
+#  - a load interrupted by a module that drops the connection, and then by a
+#    missing custodian card, resumes without loading any part twice;
+# and at the end: the MKVP is equal on both domains and equal to
+# SHA-256(0x01 || p1^p2^p3) with its last 4 bytes zeroed (recomputed here
+# from the virtual cards' files), the supervisor signs, hsmadm-audit verify
+# passes, replay --against agrees, and no PIN or key part appears in the log
+# or in any file the commands wrote.
+. "${HSMADM_SRC:?}/tests/integration/ceremony_common.sh"
+
+APIN=11110000 CPIN=22220000 SPIN=33330000
+cer_setup 13
+declare -A MPID MPORT
+cer_stop_modules() {
+	local m
+	for m in "${!MPID[@]}"; do
+		[ -n "${MPID[$m]}" ] && kill "${MPID[$m]}" 2>/dev/null && wait "${MPID[$m]}" 2>/dev/null
+	done
+	return 0
+}
+trap 'cer_stop_modules; harness_stop' EXIT
+export HSMADM_HOME="$W/home"
+
+# ---- modules: two, one module CA, one client CA ----
+hsmadm-simd init --serial DC1-M01 --dir "$W/m1" --domains 8 >/dev/null
+hsmadm-simd init --serial DC2-M01 --dir "$W/m2" --domains 8 --module-ca-key "$W/m1/ca.key" \
+	--module-ca-cert "$W/m1/ca.pem" --client-ca "$W/m1/client-ca.pem" >/dev/null
+start_module() {
+	local m=$1 listen=127.0.0.1:0 i
+	shift
+	[ -n "${MPORT[$m]:-}" ] && listen=127.0.0.1:${MPORT[$m]}
+	rm -f "$W/$m.port"
+	hsmadm-simd serve --dir "$W/$m" --listen "$listen" --port-file "$W/$m.port" "$@" \
+		>>"$W/$m.log" 2>&1 &
+	MPID[$m]=$!
+	for i in $(seq 1 100); do [ -s "$W/$m.port" ] && break; sleep 0.05; done
+	[ -s "$W/$m.port" ] || { cat "$W/$m.log" >&2; fail "module $m did not start"; }
+	MPORT[$m]=$(tr -dc '0-9' <"$W/$m.port")
+}
+stop_module() {
+	kill "${MPID[$1]}" 2>/dev/null || true
+	wait "${MPID[$1]}" 2>/dev/null || true
+	MPID[$1]=
+}
+start_module m1
+start_module m2
+D=hsmadm-domain
+hsmadm-simd issue-client --dir "$W/m1" --name ws1 --out-key "$W/ws.key" --out-cert "$W/ws.pem" >/dev/null
+run 0 "workstation client" $D client set --cert "$W/ws.pem" --key "$W/ws.key"
+run 0 "trust DC1-M01" $D module add m1 "127.0.0.1:${MPORT[m1]}" --ca "$W/m1/ca.pem" --yes
+run 0 "trust DC2-M01" $D module add m2 "127.0.0.1:${MPORT[m2]}" --ca "$W/m1/ca.pem" --yes
+run 0 "group of a domain pair" $D group create pair m1:3 m2:3
+
+# ---- cards: readers 0-2 admins, 3-5 their backups, 6-8 custodians,
+# 9-11 their backups, 12 the supervisor ----
+for i in 0 1 2; do
+	cer_card $i admin "Admin $((i + 1))" $APIN
+	eval "cer_card $((i + 3)) admin \"Admin $((i + 1))\" $APIN --backup-of \$CARDID_$i"
+	cer_card $((i + 6)) custodian "Custodian $((i + 1))" $CPIN
+	eval "cer_card $((i + 9)) custodian \"Custodian $((i + 1))\" $CPIN --backup-of \$CARDID_$((i + 6))"
+done
+cer_card 12 supervisor "Sue Supervisor" $SPIN
+R() { harness_reader_name "$1"; }
+# A card's slot-9C public key (the virtual card file holds it; tests only).
+pub9c() {
+	local f
+	eval "f=\$CARDFILE_$1"
+	jq -r '.keys["9c"].private_key_pem' "$f" | openssl pkey -pubout -out "$W/pub$1.pem"
+	echo "$W/pub$1.pem"
+}
+
+# ---- admins: each identity with its primary and backup card ----
+for i in 0 1 2; do
+	run 0 "add admin $((i + 1)) (imprint mode)" $D admin add pair --pubkey-file "$(pub9c $i)" \
+		--name "Admin $((i + 1))" --identity "admin$((i + 1))"
+	run 0 "add admin $((i + 1))'s backup card, same identity" $D admin add pair \
+		--pubkey-file "$(pub9c $((i + 3)))" --name "Admin $((i + 1)) backup" --identity "admin$((i + 1))"
+done
+run 0 "propose thresholds 2-of-3" $D thresholds set pair --signature 2 --revocation 2 --out "$W/thr.json"
+run 0 "admin 1 signs with the card" $D sign "$W/thr.json" --card --reader "$(R 0)" --pin-fd 3 3<<<$APIN
+run 0 "admin 2 signs with the backup card" $D sign "$W/thr.json" --card --reader "$(R 4)" --pin-fd 3 3<<<$APIN
+run 0 "thresholds applied on both" $D --json submit "$W/thr.json"
+echo "$OUT" >"$W/thr-report.json"
+
+# ---- the key parts ----
+LOG=$W/ceremony.jsonl
+"$HSMADM_BUILD/tests/ceremony_roster" "$LOG" "Sue Supervisor" supervisor "$(pub9c 12)" ||
+	fail "roster"
+run 0 "baseline: the domains' last receipts" hsmadm-commit baseline --receipts "$W/thr-report.json" --log "$LOG"
+for i in 1 2 3; do
+	run 0 "custodian $i generates part p$i" hsmadm-mkpart generate --part p$i --reader "$(R $((i + 5)))" \
+		--log "$LOG" --pin-fd 3 3<<<$CPIN
+	run 0 "custodian $i copies p$i to the backup card" hsmadm-mkpart copy --part p$i \
+		--reader "$(R $((i + 5)))" --to-reader "$(R $((i + 8)))" --log "$LOG" \
+		--pin-fd 3 --backup-pin-fd 4 3<<<$CPIN 4<<<$CPIN
+done
+P1=$(open_part "$CARDFILE_6" p1) P2=$(open_part "$CARDFILE_7" p2) P3=$(open_part "$CARDFILE_8" p3)
+[ "$(open_part "$CARDFILE_10" p2)" = "$P2" ] || fail "backup of p2 differs"
+
+COMMIT=(hsmadm-commit --group pair --part p1 --part p2 --part p3 --log "$LOG")
+ADMINS=(--admin-reader "$(R 0)" --admin-reader "$(R 1)" --admin-pin-fd 5)
+APINS=$(pins $APIN 40)
+CPINS=$(pins $CPIN 40)
+counters() { $D --json group status pair | jq -c '[.. | objects | .counter? // empty]'; }
+C0=$(counters)
+
+# A wrong custodian card is refused before anything is sent.
+run 11 "wrong custodian card refused" "${COMMIT[@]}" load --reader "$(R 8)" --pin-fd 4 \
+	"${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
+err_has "nothing was sent to any module"
+[ "$(counters)" = "$C0" ] || fail "a module changed after the wrong card"
+pass "nothing sent after the wrong card"
+
+# A part whose KPVP does not match its record is refused before anything is
+# sent: custodian 1's backup card gets another "p1" (made outside the log).
+run 0 "replace p1 on the backup card (no record)" hsmadm-mkpart destroy --part p1 \
+	--reader "$(R 9)" --yes --pin-fd 3 3<<<$CPIN
+run 0 "a different p1 on the backup card" hsmadm-mkpart generate --part p1 --reader "$(R 9)" \
+	--pin-fd 3 3<<<$CPIN
+run 4 "part with another KPVP than its record refused" "${COMMIT[@]}" load --reader "$(R 9)" \
+	--pin-fd 4 "${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
+err_has "the record says"
+[ "$(counters)" = "$C0" ] || fail "a module changed after the KPVP mismatch"
+pass "nothing sent after the KPVP mismatch"
+run 0 "remove the stray p1" hsmadm-mkpart destroy --part p1 --reader "$(R 9)" --yes \
+	--pin-fd 3 3<<<$CPIN
+run 0 "copy the real p1 back to the backup card" hsmadm-mkpart copy --part p1 \
+	--reader "$(R 6)" --to-reader "$(R 9)" --log "$LOG" --pin-fd 3 --backup-pin-fd 4 \
+	3<<<$CPIN 4<<<$CPIN
+
+# The module DC2-M01 drops the connection before applying part 1.
+stop_module m2
+start_module m2 --drop-before 2
+run 27 "load interrupted by a module" "${COMMIT[@]}" load --pin-fd 4 --timeout 20 \
+	"${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
+stop_module m2
+start_module m2
+# Custodian 2's cards are not there: resumes part 1 on DC2 only, then stops.
+harness_remove 7
+harness_remove 10
+run 8 "load resumes, then waits in vain for custodian 2" "${COMMIT[@]}" load --pin-fd 4 \
+	--timeout 2 "${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
+run 0 "status" "${COMMIT[@]}" status --json
+jq_is '[.members[].parts_loaded | length] | join(",")' "1,1"
+jq_is .next load
+harness_insert "$CARDFILE_7" 7
+harness_insert "$CARDFILE_10" 10
+
+# Run to the end: load the rest, commit (2 signatures), activate.
+run 0 "load, commit, activate" "${COMMIT[@]}" run --pin-fd 4 "${ADMINS[@]}" --json \
+	4<"$CPINS" 5<"$APINS"
+jq_is '[.members[].activated] | all' true
+MKVP=$(jq -r .mkvp <<<"$OUT")
+run 0 "nothing left to do" "${COMMIT[@]}" run --pin-fd 4 "${ADMINS[@]}" --json 4<"$CPINS" 5<"$APINS"
+jq_is .outcome nothing-to-do
+
+# Every part went exactly once into each domain's PENDING.
+LOADS=$(jq -r 'select(.type=="command.applied") | .body.receipts[].body |
+	select(.op=="mk.load_part") | "\(.module):\(.domain):\(.result.part_index)"' "$LOG" | sort)
+[ "$(wc -l <<<"$LOADS")" = 6 ] || { echo "$LOADS" >&2; fail "expected 6 part loads"; }
+[ "$(uniq <<<"$LOADS" | wc -l)" = 6 ] || { echo "$LOADS" >&2; fail "a part was loaded twice"; }
+pass "each part loaded once per domain"
+
+# The MKVP: equal on both domains, and as EP11 computes it from p1^p2^p3.
+run 0 "group status" $D --json group status pair
+CUR=$(jq -r '[.. | objects | select(has("current")) | .current.mkvp] | unique | join(" ")' <<<"$OUT")
+[ "$CUR" = "$MKVP" ] || fail "current MKVPs '$CUR' differ from $MKVP"
+KEY=
+for ((i = 0; i < 64; i += 2)); do
+	KEY+=$(printf '%02x' $((0x${P1:i:2} ^ 0x${P2:i:2} ^ 0x${P3:i:2})))
+done
+WANT=$( (printf '\001'; xxd -r -p <<<"$KEY") | openssl dgst -sha256 -r | cut -c1-56)00000000
+[ "$WANT" = "$MKVP" ] || fail "MKVP $MKVP is not SHA-256(01||p1^p2^p3) with 4 zero bytes ($WANT)"
+pass "MKVP equal on both domains and equal to SHA-256(01||p1^p2^p3), last 4 bytes 0"
+
+# Supervisor signs; the log verifies; replay agrees with the modules.
+run 0 "supervisor signs the completion" hsmadm-audit sign-completion "$LOG" --card \
+	--reader "$(R 12)" --pin-fd 3 --module-ca "$W/m1/ca.pem" --name "Sue Supervisor" 3<<<$SPIN
+run 0 "audit verify" hsmadm-audit verify "$LOG" --module-ca "$W/m1/ca.pem"
+for m in m1 m2; do
+	run 0 "replay agrees with $m" hsmadm-audit replay "$LOG" --module-ca "$W/m1/ca.pem" \
+		--against "127.0.0.1:${MPORT[$m]}" --client-cert "$W/ws.pem" --client-key "$W/ws.key"
+done
+
+# No PIN and no key part in the log, the workstation's files or the command
+# outputs kept here (the module and card files hold keys by design).
+for s in $APIN $CPIN $SPIN "$P1" "$P2" "$P3" "$KEY"; do
+	! grep -rq "$s" "$LOG" "$HSMADM_HOME" "$W/thr-report.json" "$W/thr.json" ||
+		fail "a secret is in a file the commands wrote"
+done
+pass "no PIN or key part in the log or the workstation's files"
+echo "PASS: ceremony_e2e"
