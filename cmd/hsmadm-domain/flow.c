@@ -549,6 +549,14 @@ do_propose(const struct gopts *g, const char *group, const char *op, const struc
 	}
 	/* Interactive: collect signatures until every member would accept. */
 	print_command(c, g->json ? stderr : stdout);
+	if (strcmp(op, ADMINCMD_OP_ZEROIZE) == 0 && !o->yes) {
+		char q[512];
+		/* In imprint mode no signature stands between a typo and the erase. */
+		snprintf(q, sizeof(q), "This erases the administrators, thresholds and master "
+		    "keys of every member of group %s.", group);
+		if ((rc = cmd_confirm_typed(q, group, o->confirm_fd)) != HSM_OK)
+			goto out;
+	}
 	for (;;) {
 		hsm_signer *s = NULL;
 		struct card_sess cs = { NULL, NULL };

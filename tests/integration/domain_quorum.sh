@@ -93,6 +93,13 @@ expect 0 "run with two keys applies" -- \
 expect 0 "--json everywhere" -- $D --json group compare pair
 out_has '"equal": true' "compare says equal in JSON"
 
+# Zeroize: confirmed by typing the group name, then signed by the threshold.
+expect 7 "zeroize not confirmed" -- bash -c "echo no | $D zeroize pair --confirm-fd 0 --key-file $T/alice.pem --key-file $T/bob.pem"
+expect 0 "zeroize, confirmed and signed" -- bash -c "echo pair | $D zeroize pair --confirm-fd 0 --key-file $T/alice.pem --key-file $T/bob.pem"
+expect 0 "back in imprint mode" -- $D group status pair
+out_has "imprint mode" "imprint mode again"
+expect 25 "the old thresholds command stays refused after zeroize" -- $D submit "$T/thr.json"
+
 # Bad input: a damaged command file.
 echo '{"body":' >"$T/bad.json"
 expect 3 "a damaged command file" -- $D submit "$T/bad.json"
