@@ -196,4 +196,14 @@ for s in $APIN $CPIN $SPIN "$P1" "$P2" "$P3" "$KEY"; do
 		fail "a secret is in a file the commands wrote"
 done
 pass "no PIN or key part in the log or the workstation's files"
+# A key equal to CURRENT is refused before any commit: load the same parts
+# again with a log cut before their mk.loaded record (so the run does not
+# know they were loaded already).
+N=$(grep -n '"type":"mk.loaded"' "$LOG" | head -1 | cut -d: -f1)
+head -n $((N - 1)) "$LOG" >"$W/again.jsonl"
+run 23 "a key equal to CURRENT is refused" hsmadm-commit run --group pair --part p1 --part p2 \
+	--part p3 --log "$W/again.jsonl" --pin-fd 4 "${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
+err_has "equals its CURRENT master key"
+run 0 "status after the refusal" $D --json group status pair
+jq_is '[.. | objects | select(has("pending")) | .pending.state] | unique | join(",")' uncommitted
 echo "PASS: ceremony_e2e"
