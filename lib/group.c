@@ -593,6 +593,15 @@ build:
 			cmp = cmp2;
 		}
 	}
+	/* A member skipped as "already applied" may have applied another
+	 * command with the same counter: only equal states prove the roll-forward. */
+	if (rc == HSM_OK && roll_forward && nalready > 0 && !group_equal && ntarget > 1) {
+		rc = hsm_fail(HSM_ERR_DIVERGED, "the roll-forward finished, but the members "
+		    "still differ: a member that was past this command's counter may have "
+		    "applied a different command. See: hsmadm-domain group compare");
+		snprintf(message, sizeof(message), "%s", hsm_errmsg());
+		outcome = "diverged";
+	}
 	members = json_array();
 	for (i = 0; i < n; i++) {
 		json_t *e = json_pack("{s:s, s:I, s:s}", "module", m[i].module,

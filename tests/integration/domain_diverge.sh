@@ -71,4 +71,16 @@ start_module m1
 expect 0 "roll-forward: every member already has it" -- $D submit "$T/c3.json" --roll-forward
 out_has "already applied" "says so"
 expect 0 "group compares equal" -- $D group compare pair
+
+# 4. A roll-forward is proven only by equal states: DC1 moved on with a
+# different command at the same counter, so X is not "already applied" there.
+keyfile frank; keyfile gina
+$D group create dc1only m1:5 >/dev/null
+propose_signed "$T/x.json" frank
+$D admin add dc1only --pubkey-file "$T/gina.pem" --name gina --identity gina --out "$T/y.json" >/dev/null
+$D sign "$T/y.json" --key-file "$T/alice.pem" >/dev/null
+$D sign "$T/y.json" --key-file "$T/carol.pem" >/dev/null
+expect 0 "another command moves DC1 on alone" -- $D submit "$T/y.json"
+expect 27 "roll-forward that leaves the members different says so" -- $D submit "$T/x.json" --roll-forward
+out_has "still differ" "names the problem"
 finish
