@@ -205,7 +205,9 @@ open_card(const struct opts *o, pcsc_ctx **ctx, piv **card)
 		rc = piv_connect(*ctx, name, card);
 		if (rc != HSM_ERR_NO_CARD || o->wait_s <= 0)
 			goto out;
-	} else if (rc != HSM_ERR_NO_CARD || o->wait_s <= 0) {
+	} else if ((rc != HSM_ERR_NO_CARD && rc != HSM_ERR_PCSC) || o->wait_s <= 0) {
+		/* no reader yet (PCSC) is worth waiting for too: one may be
+		 * plugged in; a stopped pcscd fails again right away below */
 		goto out;
 	}
 	free(name);
