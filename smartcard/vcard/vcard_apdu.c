@@ -491,6 +491,7 @@ respond_tlv(vcard *c, uint8_t inner_tag, const uint8_t *v, size_t n)
 	if (w.overflow)
 		return SW_UNKNOWN;
 	wr_tlv(&in, 0x7C, tmp, w.n);
+	secure_wipe(tmp, w.n);          /* may be an ECDH secret */
 	if (in.overflow)
 		return SW_UNKNOWN;
 	c->out_len = in.n;

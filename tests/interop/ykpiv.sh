@@ -51,6 +51,20 @@ expect_ok "generate 9d ECCP384" Y -a generate -s 9d -A ECCP384 -o "$W/9d.pub"
 openssl pkey -pubin -in "$W/9d.pub" -noout -text | grep -q "secp384r1" || fail "9d key is not P-384"
 expect_ok "generate 9a ECCP384 pin-policy never" Y -a generate -s 9a -A ECCP384 --pin-policy=never -o "$W/9a.pub"
 expect_fail "generate with a wrong management key" Y -k 000000000000000000000000000000000000000000000000 -a generate -s 9e -A ECCP256
+# selfsign-certificate: Debian's yubico-piv-tool 2.2.0 with OpenSSL 3 fails
+# on the host before it sends the signature APDU (Yubico/yubico-piv-tool#388).
+# Accept success (a fixed tool) only with a certificate that verifies under
+# the 9c key; otherwise require exactly that known failure.
+if OUT=$(Y -a verify-pin -P 111111 -a selfsign-certificate -s 9c -S '/CN=Self 9c/' \
+	-i "$W/9c.pub" -o "$W/self9c.crt" 2>&1); then
+	openssl x509 -in "$W/self9c.crt" -noout 2>/dev/null || fail "selfsign wrote no certificate"
+	openssl verify -partial_chain -trusted "$W/self9c.crt" "$W/self9c.crt" >/dev/null ||
+		fail "selfsigned certificate does not verify"
+	pass "selfsign-certificate 9c"
+else
+	expect_out "Failed signing certificate"
+	echo "skip: selfsign-certificate 9c (yubico-piv-tool 2.2.0 + OpenSSL 3 host bug #388)"
+fi
 cert_for "$W/9c.pub" "Admin 9c" "$W/9c.crt"
 cert_for "$W/9d.pub" "Custodian 9d" "$W/9d.crt"
 cert_for "$W/9a.pub" "Auth 9a" "$W/9a.crt"
