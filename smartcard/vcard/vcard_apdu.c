@@ -830,29 +830,19 @@ cmd_metadata(vcard *c, const struct apdu *a)
 	if (a->p1 != 0x00)
 		return SW_WRONG_P1P2;
 	if (a->p2 == 0x80 || a->p2 == 0x81) {
-		uint8_t def[VC_PIN_LEN];
-		const char *dtext = a->p2 == 0x80 ? VC_DEFAULT_PIN : VC_DEFAULT_PUK;
-		const uint8_t *cur = a->p2 == 0x80 ? c->s->pin : c->s->puk;
-
-		memset(def, 0xFF, sizeof(def));
-		memcpy(def, dtext, strlen(dtext));
 		b[0] = 0xFF;
 		wr_tlv(&w, 0x01, b, 1);
-		b[0] = (uint8_t)secure_equal(def, cur, VC_PIN_LEN);
+		b[0] = (uint8_t)vc_ref_is_default(c, a->p2);
 		wr_tlv(&w, 0x05, b, 1);
 		b[0] = a->p2 == 0x80 ? c->pin_max : c->puk_max;
 		b[1] = a->p2 == 0x80 ? c->pin_left : c->puk_left;
 		wr_tlv(&w, 0x06, b, 2);
 	} else if (a->p2 == 0x9B) {
-		static const uint8_t mgm_def[24] = {
-			1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8,
-		};
 		b[0] = c->mgm_alg;
 		wr_tlv(&w, 0x01, b, 1);
 		b[0] = 0x00, b[1] = VC_TOUCH_NEVER;
 		wr_tlv(&w, 0x02, b, 2);
-		b[0] = (uint8_t)(c->mgm_alg == VC_ALG_3DES && c->s->mgm_len == sizeof(mgm_def) &&
-		    secure_equal(c->s->mgm, mgm_def, sizeof(mgm_def)));
+		b[0] = (uint8_t)vc_ref_is_default(c, 0x9B);
 		wr_tlv(&w, 0x05, b, 1);
 	} else if ((idx = vc_slot_index(a->p2)) >= 0) {
 		struct vcard_key *k = &c->keys[idx];
@@ -971,6 +961,8 @@ vcard_apdu(vcard *c, const uint8_t *cmd, size_t len, uint8_t *resp, size_t cap,
 	if (!apdu_parse(cmd, len, &a)) {
 		c->out_len = c->out_pos = 0;
 		c->chain_active = 0;
+		c->chain_len = 0;
+		secure_wipe(c->s->chain, sizeof(c->s->chain));
 		sw_only(SW_WRONG_LENGTH, resp, rlen);
 		return HSM_OK;
 	}

@@ -107,6 +107,8 @@ struct vcard_obj *vc_obj_find(vcard *c, uint32_t tag);
 /* Replace, add (len > 0) or delete (len == 0) an object. */
 hsm_rc vc_obj_put(vcard *c, uint32_t tag, const uint8_t *data, size_t len);
 size_t vc_mgm_keylen(uint8_t alg);          /* 0 if not a symmetric alg */
+/* 1 if the PIN (80), PUK (81) or management key (9B) is the factory one. */
+int vc_ref_is_default(const vcard *c, uint8_t ref);
 
 /* vcard_attest.c */
 /* A new attestation key in F9 and its self-signed certificate in 5FFF01. */

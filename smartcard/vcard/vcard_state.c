@@ -675,20 +675,27 @@ vcard_parse(const char *text, size_t n, vcard **out)
 	return rc;
 }
 
+int
+vc_ref_is_default(const vcard *c, uint8_t ref)
+{
+	uint8_t def[VC_PIN_LEN];
+
+	if (ref == 0x9B)
+		return c->mgm_alg == VC_ALG_3DES && c->s->mgm_len == sizeof(default_mgm) &&
+		    secure_equal(c->s->mgm, default_mgm, sizeof(default_mgm));
+	pin_pad(def, ref == 0x81 ? VC_DEFAULT_PUK : VC_DEFAULT_PIN);
+	return secure_equal(def, ref == 0x81 ? c->s->puk : c->s->pin, VC_PIN_LEN);
+}
+
 hsm_rc
 vcard_show_json(const vcard *c, json_t **out)
 {
 	json_t *root, *keys, *objs;
 	char ver[16], name[8];
-	int pin_default, mgm_default;
-	uint8_t def[VC_PIN_LEN];
+	int pin_default = vc_ref_is_default(c, 0x80), mgm_default = vc_ref_is_default(c, 0x9B);
 
 	*out = NULL;
 	snprintf(ver, sizeof(ver), "%u.%u.%u", c->version[0], c->version[1], c->version[2]);
-	pin_pad(def, VC_DEFAULT_PIN);
-	pin_default = secure_equal(def, c->s->pin, VC_PIN_LEN);
-	mgm_default = c->mgm_alg == VC_ALG_3DES && c->s->mgm_len == sizeof(default_mgm) &&
-	    secure_equal(c->s->mgm, default_mgm, sizeof(default_mgm));
 	keys = json_object();
 	objs = json_object();
 	root = json_pack("{s:i, s:s, s:{s:i, s:i, s:b}, s:{s:i, s:i}, s:{s:s, s:b}, s:o, s:o}",
