@@ -31,7 +31,11 @@ struct simmod {
 	X509           *oa_cert;
 	char           *oa_cert_b64;
 	simdom         *doms[MODPROTO_MAX_DOMAINS];   /* loaded lazily */
-	pthread_mutex_t lock;                         /* one for all domains: simple, enough */
+	/* One lock per domain, so that the members of a group on one module
+	 * are served in parallel; a domain's commands are applied one at a
+	 * time. flock guards the fault counters. */
+	pthread_mutex_t dlock[MODPROTO_MAX_DOMAINS];
+	pthread_mutex_t flock;
 	simmod_faults   faults;
 	long            napply_req;                   /* command.apply requests seen */
 	long            napplied;                     /* commands applied */
@@ -279,7 +283,7 @@ simmod_open(const char *dir, const simmod_faults *faults, simmod **out)
 	long long v, nd;
 	char path[4200];
 	uint8_t *der = NULL;
-	size_t derlen = 0;
+	size_t derlen = 0, i;
 	hsm_rc rc;
 
 	*out = NULL;
@@ -287,7 +291,9 @@ simmod_open(const char *dir, const simmod_faults *faults, simmod **out)
 		return hsm_fail(HSM_ERR_USAGE, "give the module state folder with --dir");
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	pthread_mutex_init(&m->lock, NULL);
+	for (i = 0; i < MODPROTO_MAX_DOMAINS; i++)
+		pthread_mutex_init(&m->dlock[i], NULL);
+	pthread_mutex_init(&m->flock, NULL);
 	snprintf(m->dir, sizeof(m->dir), "%s", dir);
 	if (faults != NULL)
 		m->faults = *faults;
@@ -339,7 +345,9 @@ simmod_free(simmod **mp)
 	EVP_PKEY_free(m->oa_key);
 	X509_free(m->oa_cert);
 	free(m->oa_cert_b64);
-	pthread_mutex_destroy(&m->lock);
+	for (i = 0; i < MODPROTO_MAX_DOMAINS; i++)
+		pthread_mutex_destroy(&m->dlock[i]);
+	pthread_mutex_destroy(&m->flock);
 	free(m);
 	*mp = NULL;
 }
@@ -360,7 +368,7 @@ dom_path(const simmod *m, unsigned idx, char *buf, size_t n)
 	return HSM_OK;
 }
 
-/* Caller holds m->lock. */
+/* Caller holds m->dlock[idx]. */
 static hsm_rc
 get_dom(simmod *m, unsigned idx, simdom **out)
 {
@@ -432,14 +440,15 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	}
 	hex_encode_buf(cdig, 32, dhex);
 
-	pthread_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->flock);
 	nth = ++m->napply_req;
+	pthread_mutex_unlock(&m->flock);
 	if (m->faults.drop_before == nth) {
 		fprintf(stderr, "hsmadm-simd: test fault: dropping command.apply request %ld unapplied\n", nth);
 		*drop = 1;
-		rc = HSM_OK;
-		goto out;
+		return HSM_OK;
 	}
+	pthread_mutex_lock(&m->dlock[idx]);
 	if ((rc = get_dom(m, idx, &d)) != HSM_OK) {
 		*reason = "io";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "domain %u cannot be read", idx);
@@ -459,7 +468,9 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	simdom_free(&m->doms[idx]);
 	m->doms[idx] = next;
 	next = NULL;
-	m->napplied++;
+	pthread_mutex_lock(&m->flock);
+	nth = ++m->napplied;
+	pthread_mutex_unlock(&m->flock);
 
 	if ((rc = simdom_public(m->doms[idx], m->serial, 0, &pub)) != HSM_OK ||
 	    (rc = cjson_digest(pub, sdig)) != HSM_OK)
@@ -477,12 +488,12 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	}
 	if ((rc = receipt_sign(body, m->oa_key, m->oa_cert, &receipt)) != HSM_OK)
 		goto receipt_fail;
-	if (m->faults.crash_after == m->napplied) {
-		fprintf(stderr, "hsmadm-simd: test fault: crashing after applied command %ld\n", m->napplied);
+	if (m->faults.crash_after == nth) {
+		fprintf(stderr, "hsmadm-simd: test fault: crashing after applied command %ld\n", nth);
 		abort();
 	}
-	if (m->faults.drop_after == m->napplied) {
-		fprintf(stderr, "hsmadm-simd: test fault: dropping the answer to applied command %ld\n", m->napplied);
+	if (m->faults.drop_after == nth) {
+		fprintf(stderr, "hsmadm-simd: test fault: dropping the answer to applied command %ld\n", nth);
 		*drop = 1;
 	}
 	*result = json_pack("{s:O}", "receipt", receipt);
@@ -493,7 +504,7 @@ receipt_fail:
 	*reason = "internal";
 	rc = hsm_fail_wrap(HSM_ERR_MODULE, "the command was applied but no receipt could be made; query the domain");
 out:
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&m->dlock[idx]);
 	simdom_free(&next);
 	json_decref(res);
 	json_decref(pub);
@@ -511,7 +522,7 @@ do_query(simmod *m, const json_t *params, json_t **result, const char **reason)
 
 	if ((rc = param_domain(m, params, &idx, reason)) != HSM_OK)
 		return rc;
-	pthread_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->dlock[idx]);
 	rc = get_dom(m, idx, &d);
 	if (rc == HSM_OK)
 		rc = simdom_public(d, m->serial, 1, result);
@@ -519,7 +530,7 @@ do_query(simmod *m, const json_t *params, json_t **result, const char **reason)
 		*reason = "io";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "domain %u cannot be read", idx);
 	}
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&m->dlock[idx]);
 	return rc;
 }
 
