@@ -322,6 +322,15 @@ priv_to_pem(EVP_PKEY *k, char **out)
 	return HSM_OK;
 }
 
+/* Wipe the characters of a JSON string that held key material (jansson
+ * keeps its own copy on the ordinary heap). NULL-safe. */
+static void
+wipe_str(json_t *s)
+{
+	if (json_is_string(s))
+		secure_wipe((void *)json_string_value(s), json_string_length(s));
+}
+
 hsm_rc
 simdom_save(const simdom *d, const char *path)
 {
@@ -369,9 +378,9 @@ nomem:
 	rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 out:
 	/* The JSON copies of the registers hold key bytes: wipe them. */
-	if (cur) { json_t *k = json_object_get(cur, "key"); if (json_is_string(k)) secure_wipe((void *)json_string_value(k), json_string_length(k)); }
-	if (pend) { json_t *k = json_object_get(pend, "key"); if (json_is_string(k)) secure_wipe((void *)json_string_value(k), json_string_length(k)); }
-	if (old) { json_t *k = json_object_get(old, "key"); if (json_is_string(k)) secure_wipe((void *)json_string_value(k), json_string_length(k)); }
+	wipe_str(json_object_get(cur, "key"));
+	wipe_str(json_object_get(pend, "key"));
+	wipe_str(json_object_get(old, "key"));
 	if (pem != NULL) {
 		secure_wipe(pem, strlen(pem));
 		free(pem);
@@ -537,16 +546,10 @@ simdom_load(const char *path, unsigned index, simdom **out)
 	}
 	/* The file's key strings are in jansson's heap: wipe before freeing. */
 	if (f != NULL) {
-		const char *regs[] = { "current", "pending", "old" };
-		size_t i;
-		json_t *imp = json_object_get(f, "importer");
-		for (i = 0; i < 3; i++) {
-			json_t *k = json_object_get(json_object_get(f, regs[i]), "key");
-			if (json_is_string(k))
-				secure_wipe((void *)json_string_value(k), json_string_length(k));
-		}
-		if (json_is_string(imp))
-			secure_wipe((void *)json_string_value(imp), json_string_length(imp));
+		wipe_str(json_object_get(json_object_get(f, "current"), "key"));
+		wipe_str(json_object_get(json_object_get(f, "pending"), "key"));
+		wipe_str(json_object_get(json_object_get(f, "old"), "key"));
+		wipe_str(json_object_get(f, "importer"));
 	}
 	json_decref(f);
 	*out = d;

@@ -111,6 +111,22 @@ expect_rc 0 "$CLIENT" "${GOOD[@]}" --serial DC1-M01 --imprint-add 1
 grep -q '"receipt"' "$T/last.out" || fail "receipt"
 grep -q '"counter_after":1' "$T/last.out" || fail "counter advanced"
 
+# Racing commands on one domain: each applies at most once, the rest are
+# replays (exit 25); the counter equals the number that succeeded.
+for i in 1 2 3 4 5; do
+	"$CLIENT" "${GOOD[@]}" --serial DC1-M01 --imprint-add 2 >"$T/race$i.out" 2>&1 &
+	CPIDS[$i]=$!
+done
+okn=0
+for i in 1 2 3 4 5; do
+	st=0
+	wait "${CPIDS[$i]}" || st=$?
+	case $st in 0) okn=$((okn + 1));; 25) ;; *) cat "$T/race$i.out" >&2; fail "race client $i exit $st";; esac
+done
+[ "$okn" -ge 1 ] || fail "no racing command applied"
+expect_rc 0 "$CLIENT" "${GOOD[@]}" --op domain.query --params '{"domain":2}'
+grep -q "\"counter\":$okn," "$T/last.out" || fail "counter is not $okn after the race"
+
 # SIGTERM: a clean stop, exit 0.
 kill -TERM "$SIMD_PID"
 st=0
