@@ -28,6 +28,7 @@ struct evlog {
 	uint8_t         head[32];  /* SHA-256 of the last line, or of the log id */
 	off_t           size;      /* bytes of whole records in the file */
 	enum evlog_sync sync;
+	int             completed; /* the last record is the completion */
 };
 
 /* Member names that would only ever hold a secret. Refusing them is a second
@@ -121,6 +122,10 @@ append_raw(evlog *log, const char *type, const json_t *actor, const json_t *body
 
 	if (!ev_is_type_name(type))
 		return hsm_fail(HSM_ERR_USAGE, "invalid record type \"%s\"", type ? type : "");
+	if (log->completed)
+		return hsm_fail(HSM_ERR_STATE, "evidence log %s is completed (the supervisor "
+		    "signed it at seq %lld); nothing may be added; start a new log for a new "
+		    "ceremony", log->path, log->seq);
 	if ((rc = check_actor(actor)) != HSM_OK)
 		return rc;
 	if (!json_is_object(body))
@@ -184,6 +189,7 @@ append_raw(evlog *log, const char *type, const json_t *actor, const json_t *body
 		goto out;
 	}
 	log->seq++;
+	log->completed = strcmp(type, EV_COMPLETION) == 0;
 	memcpy(log->head, h, 32);
 	log->size += (off_t)(clen + 1);
 	if (seq != NULL)
@@ -374,6 +380,7 @@ scan_existing(evlog *log, off_t fsize, off_t *good_end)
 			goto out;
 		}
 		log->seq = rec.seq;
+		log->completed = strcmp(rec.type, EV_COMPLETION) == 0;
 		memcpy(log->head, rec.hash, 32);
 		*good_end = (off_t)(off + (long long)len + 1);
 		evlog_record_clear(&rec);

@@ -145,16 +145,41 @@ test_one_writer(void **state)
 	evlog_close(&b);
 }
 
+/* A valid, chained line after the last one of buf (as a writer that ignored
+ * the completion would have written it). */
+static char *
+chained_line(const char *buf, size_t len, long long seq)
+{
+	const char *last = buf + len - 1;
+	evlog_record rec;
+	char hex[65], *canon = NULL;
+	size_t clen = 0;
+	json_t *o;
+
+	while (last > buf && last[-1] != '\n')
+		last--;
+	assert_int_equal(evlog_parse_line(last, (size_t)(buf + len - 1 - last), &rec), HSM_OK);
+	hex_encode_buf(rec.hash, 32, hex);
+	evlog_record_clear(&rec);
+	o = json_pack("{s:I, s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:s}", "seq", (json_int_t)seq,
+	    "time", "2026-11-24T03:00:00Z", "type", "witness.ack", "actor", "name", "W",
+	    "role", "witness", "body", "statement", "late", "prev", hex);
+	assert_int_equal(cjson_dump(o, &canon, &clen), HSM_OK);
+	json_decref(o);
+	return canon;
+}
+
 static void
 test_reopen_continues_chain(void **state)
 {
-	char path[400];
+	char path[400], *extra;
 	evlog *log = NULL;
 	struct evlog_open_opts o;
 	json_t *actor = evfix_actor("Fay Facilitator", "facilitator");
 	json_t *body = json_pack("{s:s}", "step", "later");
 	long long seq = 0;
 	evlog_verify_result res;
+	FILE *f;
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
@@ -166,11 +191,36 @@ test_reopen_continues_chain(void **state)
 	o.must_exist = 0;
 	assert_int_equal(evlog_open(path, &o, &log), HSM_ERR_EXISTS);
 	o.must_create = 0;
+	/* a completed log takes nothing more */
+	assert_int_equal(evlog_open(path, &o, &log), HSM_OK);
+	evlog_head(log, &seq, NULL);
+	assert_int_equal(seq, LAST_SEQ);
+	assert_int_equal(evlog_append(log, EV_STEP_BEGIN, actor, body, &seq), HSM_ERR_STATE);
+	assert_non_null(strstr(hsm_errmsg(), "is completed"));
+	evlog_close(&log);
+	/* an incomplete one continues its chain */
+	newpath(path, sizeof(path));
+	assert_int_equal(evfix_ceremony(&F, path, EVFIX_NOSYNC, NULL), HSM_OK);
 	assert_int_equal(evlog_open(path, &o, &log), HSM_OK);
 	assert_int_equal(evlog_append(log, EV_STEP_BEGIN, actor, body, &seq), HSM_OK);
-	assert_int_equal(seq, LAST_SEQ + 1);
+	assert_int_equal(seq, LAST_SEQ);
 	evlog_close(&log);
-	/* chain intact, but nothing may follow the completion */
+	{
+		const char *cas[1] = { F.ca_pem };
+		struct evlog_verify_opts vo = { cas, 1, NULL, 0, 1 };
+		assert_int_equal(evlog_verify(path, &vo, &res), HSM_OK);
+		assert_int_equal(res.head_seq, LAST_SEQ);
+		evlog_verify_result_clear(&res);
+	}
+	/* a record chained after the completion by someone else: refused */
+	newpath(path, sizeof(path));
+	extra = chained_line(golden, golden_len, LAST_SEQ + 1);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fwrite(golden, 1, golden_len, f);
+	fprintf(f, "%s\n", extra);
+	fclose(f);
+	free(extra);
 	assert_int_equal(verify(path, &res), HSM_ERR_AUDIT);
 	assert_int_equal(res.bad_seq, LAST_SEQ + 1);
 	assert_non_null(strstr(res.reason, "follows the completion"));
