@@ -68,12 +68,16 @@ harness_used_ports() {
 	ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u
 }
 
-# Pick a base port P such that P and P+1 are not in use.
+# Pick a base port P such that P and P+1 are not in use. Below the kernel's
+# ephemeral range (32768 up by default), where outgoing connections of other
+# tests would otherwise take ports at random.
 harness_pick_ports() {
-	local used p tries=0
+	local used p tries=0 lo=20000 hi
+	hi=$(awk '{ print $1 - 2 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32766)
+	[ "$hi" -gt $((lo + 1000)) ] || { lo=10000; hi=$((lo + 10000)); }
 	used=" $(harness_used_ports | tr '\n' ' ') "
 	while :; do
-		p=$(( 20000 + (RANDOM * 2) % 30000 ))
+		p=$(( lo + (RANDOM * 2) % (hi - lo) ))
 		case "$used" in
 		*" $p "* | *" $((p + 1)) "*) ;;
 		*) printf '%s\n' "$p"; return 0 ;;
