@@ -2,6 +2,7 @@
  * trusted modules, groups, admins, thresholds, zeroize, and the signed
  * command flow (propose -> sign -> submit, or run). main() only dispatches. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,9 @@ main(int argc, char **argv)
 
 	if ((rc = secure_init()) != HSM_OK)
 		return cmd_fail(PROG, rc);
+	/* A module that dies while we write must give an error, not kill us
+	 * half-way through a group report. */
+	signal(SIGPIPE, SIG_IGN);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
