@@ -18,6 +18,7 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evverify.h"
+#include "hsmadm/evreport.h"
 #include "hsmadm/signer.h"
 #include "hsmadm/x509util.h"
 #include "test_evlog_fixture.h"
@@ -610,6 +611,81 @@ test_missing_file(void **state)
 	evlog_verify_result_clear(&res);
 }
 
+static char *
+report_of(const char *path, enum evreport_format fmt, int allow_incomplete, hsm_rc *rc)
+{
+	const char *cas[1] = { F.ca_pem };
+	struct evlog_verify_opts o = { cas, 1, NULL, 0, allow_incomplete };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	*rc = evlog_report(path, &o, fmt, f, NULL);
+	fclose(f);
+	return buf;
+}
+
+static void
+test_report(void **state)
+{
+	char path[400], *txt, *html;
+	evlog *log = NULL;
+	json_t *actor = evfix_actor("Mallory <b>", "facilitator");
+	json_t *body = json_pack("{s:s, s:s}", "what", "<script>alert(1)</script>",
+	    "reason", "one\nVerdict:    VERIFIED");
+	hsm_rc rc;
+
+	(void)state;
+	txt = report_of(F.log, EVREPORT_TEXT, 0, &rc);
+	assert_int_equal(rc, HSM_OK);
+	assert_non_null(strstr(txt, "Verdict:    VERIFIED"));
+	assert_non_null(strstr(txt, "Supervisor: Sam Supervisor"));
+	assert_non_null(strstr(txt, "KPVP 5a1b 2c3d 4e5f 6071 8293 a4b5 c6d7 e8f9"));
+	assert_non_null(strstr(txt, "signed by Alice Example (SKI"));
+	assert_non_null(strstr(txt, "EXCEPTION: card reader swapped"));
+	free(txt);
+	html = report_of(F.log, EVREPORT_HTML, 0, &rc);
+	assert_int_equal(rc, HSM_OK);
+	assert_non_null(strstr(html, "<span class=\"ok\">VERIFIED"));
+	assert_null(strstr(html, "<script"));
+	free(html);
+
+	/* log text cannot inject markup or fake report lines */
+	newpath(path, sizeof(path));
+	assert_int_equal(evlog_open(path, NULL, &log), HSM_OK);
+	assert_int_equal(evlog_append(log, EV_EXCEPTION, actor, body, NULL), HSM_OK);
+	evlog_close(&log);
+	html = report_of(path, EVREPORT_HTML, 1, &rc);
+	assert_int_equal(rc, HSM_OK);
+	assert_null(strstr(html, "<script"));
+	assert_null(strstr(html, "<b>"));
+	assert_non_null(strstr(html, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+	free(html);
+	txt = report_of(path, EVREPORT_TEXT, 1, &rc);
+	assert_null(strstr(txt, "\nVerdict:    VERIFIED\n"));
+	assert_non_null(strstr(txt, "one?Verdict"));
+	free(txt);
+
+	/* a failed log is reported, up to its last good record, and says so */
+	{
+		char *buf = malloc(golden_len);
+		assert_non_null(buf);
+		memcpy(buf, golden, golden_len);
+		*strstr(buf, "card reader swapped") = 'C';
+		newpath(path, sizeof(path));
+		assert_int_equal(evfix_spit(path, buf, golden_len), 0);
+		free(buf);
+	}
+	html = report_of(path, EVREPORT_HTML, 0, &rc);
+	assert_int_equal(rc, HSM_ERR_AUDIT);
+	assert_non_null(strstr(html, "FAILED at seq 14: prev hash does not match seq 13"));
+	assert_null(strstr(html, "<td>14</td>"));
+	free(html);
+	json_decref(actor);
+	json_decref(body);
+}
+
 int
 main(void)
 {
@@ -631,6 +707,7 @@ main(void)
 		cmocka_unit_test(test_receipts_need_the_ca),
 		cmocka_unit_test(test_pinned_supervisor),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_report),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
