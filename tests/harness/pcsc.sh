@@ -68,14 +68,14 @@ harness_used_ports() {
 	ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u
 }
 
-# Pick a base port P such that P and P+1 are not in use. Below the kernel's
-# ephemeral range (32768 up by default), where outgoing connections of other
-# tests would otherwise take ports at random.
+# Pick a base port P such that P and P+1 are not in use and not in the
+# space-separated list $2 (ports already picked). $1: the ports in use, as
+# " p1 p2 ... ". Below the kernel's ephemeral range (32768 up by default),
+# where outgoing connections of other tests would otherwise take ports.
 harness_pick_ports() {
-	local used p tries=0 lo=20000 hi
+	local used="$1 $2 " p tries=0 lo=20000 hi
 	hi=$(awk '{ print $1 - 2 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32766)
 	[ "$hi" -gt $((lo + 1000)) ] || { lo=10000; hi=$((lo + 10000)); }
-	used=" $(harness_used_ports | tr '\n' ' ') "
 	while :; do
 		p=$(( lo + (RANDOM * 2) % (hi - lo) ))
 		case "$used" in
@@ -87,9 +87,17 @@ harness_pick_ports() {
 	done
 }
 
-# Does our pcscd listen on TCP port P?
+# Does our pcscd listen on every port given? (One ss call: tests run under load.)
 harness_pcscd_listens() {
-	ss -Hltnp "sport = :$1" 2>/dev/null | grep -q "pid=$HARNESS_PCSCD_PID,"
+	local listening p
+	listening=" $(ss -Hltnp 2>/dev/null | grep "pid=$HARNESS_PCSCD_PID," |
+		awk '{ n = split($4, a, ":"); print a[n] }' | tr '\n' ' ') "
+	for p in "$@"; do
+		case "$listening" in
+		*" $p "*) ;;
+		*) harness_log "port $p was taken by another program"; return 1 ;;
+		esac
+	done
 }
 
 harness_try_start() {
@@ -100,8 +108,11 @@ harness_try_start() {
 	mkdir -p "$conf" "$HARNESS_DIR/drivers"
 	HARNESS_PORT=()
 	HARNESS_READER=()
+	local used picked=
+	used=" $(harness_used_ports | tr '\n' ' ') "
 	for ((e = 0; e < entries; e++)); do
-		base=$(harness_pick_ports) || harness_die "no free TCP ports found"
+		base=$(harness_pick_ports "$used" "$picked") || harness_die "no free TCP ports found"
+		picked="$picked $base $((base + 1))"
 		# The vpcd driver keeps its state in static arrays, so every
 		# reader.conf entry needs its own copy (own inode) of the .so.
 		cp "$(readlink -f "$HARNESS_VPCD_SO")" "$HARNESS_DIR/drivers/libifdvpcd-$e.so"
@@ -152,12 +163,7 @@ harness_launch_pcscd() {
 	done
 	# Another program may have taken one of our ports between the pick and
 	# pcscd's bind; then the reader exists but no card could ever reach it.
-	for ((i = 0; i < n; i++)); do
-		harness_pcscd_listens "${HARNESS_PORT[i]}" || {
-			harness_log "port ${HARNESS_PORT[i]} was taken by another program"
-			return 1
-		}
-	done
+	harness_pcscd_listens "${HARNESS_PORT[@]}" || return 1
 	HARNESS_NREADERS=$n
 	return 0
 }
