@@ -47,6 +47,13 @@ expect_out "label: +Certificate for Digital Signature"
 expect_out "subject: +DN: CN=Signer"
 expect_out "ID: +03"
 
+expect_ok "pkcs11-tool -l -O (private keys after login)" P11 -l -p 123456 -O
+expect_out "Private Key Object; EC"
+expect_out "Access: +always authenticate"
+expect_ok "pkcs15-tool --dump" pkcs15-tool -r "$R" --dump
+expect_out "Private EC Key \\[SIGN key\\]"
+expect_out "Private EC Key \\[KEY MAN key\\]"
+
 # ECDSA with the 9C key (id 02, always-authenticate), verified by openssl.
 printf 'a message for the card\n' >"$W/msg"
 openssl dgst -sha256 -binary "$W/msg" >"$W/msg.sha256"
