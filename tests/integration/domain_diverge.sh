@@ -60,8 +60,9 @@ expect 0 "group compares equal" -- $D group compare pair
 # 3. DC1 applies and closes unanswered (--drop-after).
 stop_module m1
 start_module m1 --drop-after 1
-$D admin remove pair --ski "$($D --json admin list pair | sed -n 's/.*"ski": "\([0-9a-f]*\)".*/\1/p' | head -1)" \
-	--out "$T/c3.json" >/dev/null
+# SKI = SHA-256 of the point, the last 97 bytes of a P-384 SubjectPublicKeyInfo
+dave_ski=$(openssl pkey -in "$T/dave.pem" -pubout -outform DER | tail -c 97 | sha256sum | cut -c1-64)
+$D admin remove pair --ski "$dave_ski" --out "$T/c3.json" >/dev/null
 $D sign "$T/c3.json" --key-file "$T/bob.pem" >/dev/null
 expect 27 "dropped after applying: divergent" -- $D submit "$T/c3.json"
 out_has "DC2-M01 domain 5: applied" "DC2 applied"
