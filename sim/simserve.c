@@ -249,12 +249,16 @@ open_listener(const char *spec, int *fdout, char *shown, size_t shown_n, int *po
 	if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		char a[INET6_ADDRSTRLEN];
+		if (!IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+			fprintf(stderr, "hsmadm-simd: warning: listening beyond this machine; the emulator keeps its keys in clear files, use it for rehearsals only\n");
 		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
 		*portout = ntohs(s6->sin6_port);
 		snprintf(shown, shown_n, "[%s]:%d", a, *portout);
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		char a[INET_ADDRSTRLEN];
+		if ((ntohl(s4->sin_addr.s_addr) >> 24) != 127)
+			fprintf(stderr, "hsmadm-simd: warning: listening beyond this machine; the emulator keeps its keys in clear files, use it for rehearsals only\n");
 		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
 		*portout = ntohs(s4->sin_port);
 		snprintf(shown, shown_n, "%s:%d", a, *portout);
