@@ -6,9 +6,13 @@
  * group_submit: read every member (in parallel) -> compare the members the
  * command targets (admins, thresholds, registers, MKVPs) -> check that every
  * member would accept the command (admincmd_verify_for_domain against its
- * own admins, thresholds and counter) before touching any -> apply on all
- * members in parallel, a thread per member -> verify every receipt against
- * the member's pinned module CA -> report.
+ * own admins, thresholds and counter) -> refuse, touching nothing, if any
+ * member would refuse, if some members are already past the command's
+ * counter (a partial apply: offer the roll-forward) or if the members differ
+ * -> apply on all members in parallel, a thread per member, each verifying
+ * its receipt against the member's pinned module CA -> report. A member
+ * whose connection was lost is "no-answer": it may have applied the command;
+ * the roll-forward finds out from its counter.
  * On a partial failure it stops and says exactly which members advanced
  * (HSM_ERR_DIVERGED) and that re-submitting the same signed command with
  * roll_forward completes the rest: the members that missed it still have the
