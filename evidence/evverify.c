@@ -593,6 +593,86 @@ out:
 	return rc;
 }
 
+/* 1 if the admin list holds an entry with this SKI. */
+static int
+has_ski(const json_t *admins, const char *skihex)
+{
+	json_t *a;
+	size_t i;
+
+	json_array_foreach(admins, i, a) {
+		const char *s = json_string_value(json_object_get(a, "ski"));
+		if (s != NULL && strcmp(s, skihex) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The admin set and thresholds a receipt reports after an op must be what
+ * that op does to the state before it, as the log recorded it: a module that
+ * signs a receipt claiming another change is caught here. */
+static hsm_rc
+check_effect(const char *op, const json_t *params, const json_t *before,
+             const json_t *after)
+{
+	const json_t *ab = json_object_get(before, "admins");
+	const json_t *aa = json_object_get(after, "admins");
+	const json_t *tb = json_object_get(before, "thresholds");
+	const json_t *ta = json_object_get(after, "thresholds");
+	const char *ski = NULL;
+	char addski[65];
+	size_t want = json_array_size(ab);
+	json_t *a;
+	size_t i;
+
+	if (!json_is_array(aa) || !json_is_object(ta))
+		return hsm_fail(HSM_ERR_FORMAT, "receipt state has no admins/thresholds");
+	if (strcmp(op, ADMINCMD_OP_ZEROIZE) == 0)
+		return HSM_OK;    /* the domain starts over */
+	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0) {
+		uint8_t s[32];
+		if (admincmd_pubkey_from_hex(json_string_value(json_object_get(params, "pubkey")),
+		    NULL, s) != HSM_OK)
+			return hsm_fail(HSM_ERR_FORMAT, "admin.add without a valid pubkey");
+		hex_encode_buf(s, 32, addski);
+		ski = addski;
+		if (!has_ski(ab, ski))
+			want++;
+	} else if (strcmp(op, ADMINCMD_OP_ADMIN_REMOVE) == 0) {
+		ski = json_string_value(json_object_get(params, "ski"));
+		if (ski == NULL)
+			return hsm_fail(HSM_ERR_FORMAT, "admin.remove without a ski");
+		if (has_ski(ab, ski))
+			want--;
+	}
+	if (json_array_size(aa) != want)
+		return hsm_fail(HSM_ERR_VERIFY, "the module's receipt lists %zu admins; the "
+		    "log's replay gives %zu", json_array_size(aa), want);
+	json_array_foreach(aa, i, a) {
+		const char *s = json_string_value(json_object_get(a, "ski"));
+		if (s == NULL || (!has_ski(ab, s) && (ski == NULL || ski != addski ||
+		    strcmp(s, ski) != 0)))
+			return hsm_fail(HSM_ERR_VERIFY, "the module's receipt lists admin "
+			    "%.16s..., whom the log never saw added", s ? s : "?");
+	}
+	if (ski != NULL && ski != addski && has_ski(aa, ski))
+		return hsm_fail(HSM_ERR_VERIFY, "the module's receipt still lists the removed "
+		    "admin %.16s...", ski);
+	if (ski == addski && !has_ski(aa, ski))
+		return hsm_fail(HSM_ERR_VERIFY, "the module's receipt does not list the added "
+		    "admin %.16s...", ski);
+	if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0) {
+		if (!json_equal(json_object_get(params, "signature"), json_object_get(ta, "signature")) ||
+		    !json_equal(json_object_get(params, "revocation"), json_object_get(ta, "revocation")))
+			return hsm_fail(HSM_ERR_VERIFY, "the module's receipt shows other "
+			    "thresholds than the command set");
+	} else if (!json_equal((json_t *)tb, (json_t *)ta)) {
+		return hsm_fail(HSM_ERR_VERIFY, "the module's receipt shows changed thresholds "
+		    "after %s", op);
+	}
+	return HSM_OK;
+}
+
 static hsm_rc
 apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json_t *receipt)
 {
@@ -660,6 +740,10 @@ apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json
 		    "log (admins and thresholds in force then)", admincmd_op(cmd), module,
 		    domain);
 	c->res->signatures += (long long)admincmd_nsigs(cmd);
+	if ((rc = check_effect(admincmd_op(cmd), admincmd_params(cmd), d->state,
+	    json_object_get(rb, "state"))) != HSM_OK)
+		return hsm_fail_wrap(HSM_ERR_AUDIT, "%s on %s domain %lld", admincmd_op(cmd),
+		    module, domain);
 	return dom_set(c, module, domain, json_object_get(rb, "state"), after);
 }
 

@@ -21,6 +21,7 @@
 #include "hsmadm/evreport.h"
 #include "hsmadm/signer.h"
 #include "hsmadm/x509util.h"
+#include "hsmadm/receipt.h"
 #include "test_evlog_fixture.h"
 
 #define LAST_SEQ 18          /* records evfix_ceremony writes with COMPLETE */
@@ -546,6 +547,49 @@ test_quorum_replayed_from_log(void **state)
 	evlog_verify_result_clear(&res);
 }
 
+/* A module that lies in a receipt it signs: Bob's admin.add receipt (seq 7)
+ * shows the admin set without Bob. */
+static int
+lying_module(json_t *rec, long long seq, void *arg)
+{
+	json_t *r, *body, *st, *signed_ = NULL;
+	uint8_t d[32];
+	char hex[65];
+
+	(void)arg;
+	if (seq != 7)
+		return 0;
+	r = json_array_get(json_object_get(json_object_get(rec, "body"), "receipts"), 0);
+	body = json_deep_copy(json_object_get(r, "body"));
+	st = json_object_get(body, "state");
+	json_array_remove(json_object_get(st, "admins"), 1);
+	if (cjson_digest(st, d) != HSM_OK)
+		abort();
+	hex_encode_buf(d, 32, hex);
+	json_object_set_new(body, "state_digest", json_string(hex));
+	if (receipt_sign(body, F.oa_key, F.oa, &signed_) != HSM_OK)
+		abort();
+	json_array_set_new(json_object_get(json_object_get(rec, "body"), "receipts"), 0, signed_);
+	json_decref(body);
+	return 0;
+}
+
+static void
+test_receipt_effect_checked(void **state)
+{
+	char path[400];
+	evlog_verify_result res;
+
+	(void)state;
+	newpath(path, sizeof(path));
+	assert_int_equal(evfix_spit(path, golden, golden_len), 0);
+	assert_int_equal(evfix_rewrite(path, lying_module, NULL), 0);
+	assert_int_equal(verify(path, &res), HSM_ERR_AUDIT);
+	assert_int_equal(res.bad_seq, 7);
+	assert_non_null(strstr(res.reason, "receipt lists 1 admins; the log's replay gives 2"));
+	evlog_verify_result_clear(&res);
+}
+
 static void
 test_receipts_need_the_ca(void **state)
 {
@@ -705,6 +749,7 @@ main(void)
 		cmocka_unit_test(test_admin_signature_replaced),
 		cmocka_unit_test(test_quorum_replayed_from_log),
 		cmocka_unit_test(test_receipts_need_the_ca),
+		cmocka_unit_test(test_receipt_effect_checked),
 		cmocka_unit_test(test_pinned_supervisor),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_report),
