@@ -103,5 +103,17 @@ expect 25 "the old thresholds command stays refused after zeroize" -- $D submit 
 # Bad input: a damaged command file.
 echo '{"body":' >"$T/bad.json"
 expect 3 "a damaged command file" -- $D submit "$T/bad.json"
+expect 3 "signing a damaged command file" -- $D sign "$T/bad.json" --key-file "$T/alice.pem"
+[ "$(cat "$T/bad.json")" = '{"body":' ] && ok "the damaged file was left as it was" || fail "sign changed a damaged file"
+cp "$T/add-clean.json" "$T/keep.json"
+expect 5 "signing with a missing key file" -- $D sign "$T/keep.json" --key-file "$T/nope.pem"
+cmp -s "$T/add-clean.json" "$T/keep.json" && ok "the command file is unchanged" || fail "a failed sign changed the file"
+expect 2 "sign needs exactly one signer" -- $D sign "$T/keep.json"
 expect 2 "usage error" -- $D thresholds set pair --signature x
+expect 2 "thresholds out of range" -- $D thresholds set pair --signature 9 --revocation 1 --out "$T/t9.json"
+[ ! -e "$T/t9.json" ] && ok "no proposal file written" || fail "a refused proposal left a file"
+expect 5 "a group of an unknown module" -- $D group create g2 nomodule:1
+expect 2 "a member without a domain" -- $D group create g2 m1
+expect 5 "an unknown group" -- $D group status nogroup
+expect 1 "module add with a missing CA file" -- $D module add m3 127.0.0.1:1 --ca "$T/nope.pem" --yes
 finish
