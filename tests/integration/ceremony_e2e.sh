@@ -7,7 +7,8 @@
 #  - a wrong custodian card is refused before anything is sent;
 #  - a part whose KPVP differs from its record is refused before anything is sent;
 #  - a load interrupted by a module that drops the connection, and then by a
-#    missing custodian card, resumes without loading any part twice;
+#    custodian card pulled while its PIN is asked, resumes without loading
+#    any part twice;
 # and at the end: the MKVP is equal on both domains and equal to
 # SHA-256(0x01 || p1^p2^p3) with its last 4 bytes zeroed (recomputed here
 # from the virtual cards' files), the supervisor signs, hsmadm-audit verify
@@ -142,11 +143,27 @@ run 27 "load interrupted by a module" "${COMMIT[@]}" load --pin-fd 4 --timeout 2
 	"${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
 stop_module m2
 start_module m2
-# Custodian 2's cards are not there: resumes part 1 on DC2 only, then stops.
-harness_remove 7
+# Custodian 2's card is pulled while the command waits for its PIN (the
+# backup card is away): part 1 goes to DC2 only, then the run stops.
 harness_remove 10
-run 8 "load resumes, then waits in vain for custodian 2" "${COMMIT[@]}" load --pin-fd 4 \
-	--timeout 2 "${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
+mkfifo "$W/pin.fifo"
+"${COMMIT[@]}" load --pin-fd 4 --timeout 20 "${ADMINS[@]}" 4<"$W/pin.fifo" 5<"$APINS" \
+	>"$W/pulled.out" 2>"$W/pulled.err" &
+LPID=$!
+exec 7>"$W/pin.fifo"
+echo $CPIN >&7                      # custodian 1, for part 1 on DC2
+for i in $(seq 1 200); do grep -q "Part 2 of 3" "$W/pulled.out" && break; sleep 0.05; done
+grep -q "Part 2 of 3" "$W/pulled.out" || { cat "$W/pulled.out" "$W/pulled.err" >&2; fail "no part 2"; }
+sleep 2                             # card 2 opened, the PIN being asked
+harness_remove 7
+echo $CPIN >&7
+exec 7>&-
+rc=0
+wait $LPID || rc=$?
+[ "$rc" = 12 ] || { cat "$W/pulled.out" "$W/pulled.err" >&2; fail "pulled card: exit $rc, expected 12"; }
+grep -q "card" "$W/pulled.err" || fail "no message about the card"
+sed 's/^/    | /' "$W/pulled.err"
+pass "card pulled during the load: exit 12"
 run 0 "status" "${COMMIT[@]}" status --json
 jq_is '[.members[].parts_loaded | length] | join(",")' "1,1"
 jq_is .next load
