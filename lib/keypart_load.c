@@ -536,6 +536,9 @@ load_part(struct run *r, size_t idx /* 1-based */)
 		goto out;
 	}
 	rc = run_command(r, ADMINCMD_OP_MK_LOAD_PART, params, sel, p->part_id);
+	if (rc == HSM_ERR_MODULE || rc == HSM_ERR_DIVERGED || rc == HSM_ERR_TLS)
+		hsm_fail_wrap(rc, "loading part %s (when every module answers again, run the "
+		              "same command: it continues where this stopped)", p->part_id);
 out:
 	if (card != NULL && r->io->custodian_done != NULL)
 		r->io->custodian_done(r->io->ctx);

@@ -6,6 +6,7 @@
  * lib/keypart_load.c; this file finds cards, signers and the log, and prints.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,6 +474,8 @@ main(int argc, char **argv)
 		return r < 0 ? 0 : r;
 	if ((rc = secure_init()) != HSM_OK)
 		return cmd_fail(PROG, rc);
+	/* A module that dies mid-write must give an error, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	if (strcmp(o.cmd, "baseline") == 0)
 		return (rc = do_baseline(&o)) == HSM_OK ? 0 : cmd_fail(PROG, rc);
 	memset(&x, 0, sizeof(x));

@@ -168,6 +168,31 @@ run 0 "status" "${COMMIT[@]}" status --json
 jq_is '[.members[].parts_loaded | length] | join(",")' "1,1"
 jq_is .next load
 harness_insert "$CARDFILE_7" 7
+
+# DC2-M01 is killed (SIGKILL) while custodian 2's PIN is asked: part 2 is
+# applied nowhere, the run stops; after a restart the next run continues.
+rm -f "$W/pin.fifo"
+mkfifo "$W/pin.fifo"
+"${COMMIT[@]}" load --pin-fd 4 --timeout 20 --module-timeout-ms 2000 "${ADMINS[@]}" \
+	4<"$W/pin.fifo" 5<"$APINS" >"$W/killed.out" 2>"$W/killed.err" &
+LPID=$!
+exec 7>"$W/pin.fifo"
+for i in $(seq 1 200); do grep -q "Part 2 of 3" "$W/killed.out" && break; sleep 0.05; done
+grep -q "Part 2 of 3" "$W/killed.out" || { cat "$W/killed.out" "$W/killed.err" >&2; fail "no part 2"; }
+sleep 1
+kill -KILL "${MPID[m2]}"
+wait "${MPID[m2]}" 2>/dev/null || true
+MPID[m2]=
+echo $CPIN >&7
+exec 7>&-
+rc=0
+wait $LPID || rc=$?
+[ "$rc" = 20 ] || { cat "$W/killed.out" "$W/killed.err" >&2; fail "killed module: exit $rc, expected 20"; }
+sed 's/^/    | /' "$W/killed.err"
+pass "module killed during the load: exit 20"
+start_module m2
+run 0 "status after the restart" "${COMMIT[@]}" status --json
+jq_is '[.members[].parts_loaded | length] | join(",")' "1,1"
 harness_insert "$CARDFILE_10" 10
 
 # Run to the end: load the rest, commit (2 signatures), activate.
