@@ -417,41 +417,148 @@ state_section(struct rctx *r, const json_t *st)
 		fputs("</table>\n", r->out);
 }
 
-static hsm_rc
-timeline(struct rctx *r, const char *path, long long upto)
+/* Names of keys, learnt from the records as a pass goes by them. */
+static void
+learn(struct rctx *r, const evlog_record *rec)
 {
+	json_t *e, *rcp, *adm;
+	size_t i, j;
+
+	if (strcmp(rec->type, EV_ROSTER) == 0) {
+		json_array_foreach(json_object_get(rec->body, "members"), i, e)
+			remember(r, jstr(e, "ski"), jstr(e, "name"));
+	} else if (strcmp(rec->type, EV_ADMIN_REGISTERED) == 0) {
+		remember(r, jstr(rec->body, "ski"), jstr(rec->body, "name"));
+	} else if (strcmp(rec->type, EV_COMMAND_APPLIED) == 0) {
+		json_array_foreach(json_object_get(rec->body, "receipts"), i, rcp)
+			json_array_foreach(json_object_get(json_object_get(json_object_get(rcp,
+			    "body"), "state"), "admins"), j, adm)
+				remember(r, jstr(adm, "ski"), jstr(adm, "name"));
+	}
+}
+
+enum pass { PASS_ALL, PASS_EXCEPTIONS, PASS_SIGNATURES };
+
+static void
+row_start(struct rctx *r, const evlog_record *rec, int exc)
+{
+	if (r->html) {
+		fprintf(r->out, "<tr%s><td>%lld</td><td>", exc ? " class=\"exc\"" : "",
+		    rec->seq);
+		esc(r, clean(rec->time));
+		fputs("</td><td>", r->out);
+	} else {
+		escf(r, "%5lld  %s  ", rec->seq, clean(rec->time));
+	}
+}
+
+static void
+row_mid(struct rctx *r)
+{
+	fputs(r->html ? "</td><td>" : "\n       ", r->out);
+}
+
+static void
+row_end(struct rctx *r)
+{
+	fputs(r->html ? "</td></tr>\n" : "\n", r->out);
+}
+
+/* One row per signature a record carries. */
+static void
+signature_rows(struct rctx *r, const evlog_record *rec)
+{
+	const json_t *b = rec->body;
+	char sg[160];
+	json_t *e;
+	size_t i;
+
+	if (strcmp(rec->type, EV_COMMAND_SIGNED) == 0) {
+		signer_text(r, sg, sizeof(sg), jstr(b, "ski"));
+		row_start(r, rec, 0);
+		esc(r, sg);
+		row_mid(r);
+		escf(r, "admin signature on %s, command digest %s",
+		    jstr(json_object_get(b, "command_body"), "op"), jstr(b, "digest"));
+		row_end(r);
+	} else if (strcmp(rec->type, EV_COMMAND_APPLIED) == 0) {
+		const json_t *cmd = json_object_get(b, "command");
+		const char *op = jstr(json_object_get(cmd, "body"), "op");
+		json_array_foreach(json_object_get(cmd, "signatures"), i, e) {
+			signer_text(r, sg, sizeof(sg), jstr(e, "ski"));
+			row_start(r, rec, 0);
+			esc(r, sg);
+			row_mid(r);
+			escf(r, "admin signature on the applied %s command (quorum replayed)", op);
+			row_end(r);
+		}
+		json_array_foreach(json_object_get(b, "receipts"), i, e) {
+			const json_t *rb = json_object_get(e, "body");
+			row_start(r, rec, 0);
+			escf(r, "module %s (OA certificate)", jstr(rb, "module"));
+			row_mid(r);
+			escf(r, "receipt for %s on domain %lld, counter %lld->%lld, state digest "
+			    "%.16s...", op, jint(rb, "domain"), jint(rb, "counter_before"),
+			    jint(rb, "counter_after"), jstr(rb, "state_digest"));
+			row_end(r);
+		}
+	} else if (strcmp(rec->type, EV_CHECKPOINT) == 0 ||
+	           strcmp(rec->type, EV_COMPLETION) == 0) {
+		signer_text(r, sg, sizeof(sg), jstr(b, "ski"));
+		row_start(r, rec, 0);
+		esc(r, sg);
+		row_mid(r);
+		escf(r, "%s over seq %lld, head %s", strcmp(rec->type, EV_COMPLETION) == 0 ?
+		    "supervisor's completion" : "checkpoint", jint(b, "head_seq"),
+		    jstr(b, "head_hash"));
+		row_end(r);
+	}
+}
+
+static hsm_rc
+pass(struct rctx *r, const char *path, long long upto, enum pass what_pass)
+{
+	static const char *const titles[] = {
+		"Timeline (every record)", "Exceptions and recoveries", "Signatures and receipts"
+	};
 	evlog_reader *rd = NULL;
 	evlog_record rec;
 	hsm_rc rc;
+	long long shown = 0;
 
 	memset(&rec, 0, sizeof(rec));
-	section(r, "Timeline (every record)");
+	section(r, titles[what_pass]);
 	if (r->html)
-		fputs("<table><thead><tr><th>Seq</th><th>Time (UTC)</th><th>Who</th>"
+		fputs(what_pass == PASS_SIGNATURES ?
+		    "<table><thead><tr><th>Seq</th><th>Time (UTC)</th><th>Signer</th>"
+		    "<th>Over what</th></tr></thead>\n" :
+		    "<table><thead><tr><th>Seq</th><th>Time (UTC)</th><th>Who</th>"
 		    "<th>What</th></tr></thead>\n", r->out);
 	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
 		return rc;
 	while (evlog_reader_next(rd, &rec) == HSM_OK && (upto == 0 || rec.seq <= upto)) {
-		int exc = strcmp(rec.type, EV_EXCEPTION) == 0;
-		if (r->html) {
-			fprintf(r->out, "<tr%s><td>%lld</td><td>", exc ? " class=\"exc\"" : "",
-			    rec.seq);
-			esc(r, clean(rec.time));
-			fputs("</td><td>", r->out);
-			actor_text(r, rec.actor);
-			fputs("</td><td>", r->out);
-			what(r, &rec);
-			fputs("</td></tr>\n", r->out);
-		} else {
-			escf(r, "%5lld  %s  ", rec.seq, clean(rec.time));
-			actor_text(r, rec.actor);
-			escf(r, "\n       ");
-			what(r, &rec);
-			fputc('\n', r->out);
+		int exc = strcmp(rec.type, EV_EXCEPTION) == 0 ||
+		    strcmp(rec.type, EV_LOG_RECOVERED) == 0;
+
+		learn(r, &rec);
+		if (what_pass == PASS_SIGNATURES) {
+			signature_rows(r, &rec);
+			shown++;
+			continue;
 		}
+		if (what_pass == PASS_EXCEPTIONS && !exc)
+			continue;
+		shown++;
+		row_start(r, &rec, exc);
+		actor_text(r, rec.actor);
+		row_mid(r);
+		what(r, &rec);
+		row_end(r);
 	}
 	if (r->html)
 		fputs("</table>\n", r->out);
+	if (shown == 0)
+		esc(r, r->html ? "None." : "None.\n");
 	evlog_record_clear(&rec);
 	evlog_reader_free(&rd);
 	return HSM_OK;
@@ -480,7 +587,9 @@ evlog_report(const char *path, const struct evlog_verify_opts *opts,
 	if (res.state != NULL)
 		state_section(&r, res.state);
 	/* A failed log is shown up to its last good record. */
-	rc = timeline(&r, path, res.ok ? 0 : res.head_seq);
+	if ((rc = pass(&r, path, res.ok ? 0 : res.head_seq, PASS_EXCEPTIONS)) == HSM_OK &&
+	    (rc = pass(&r, path, res.ok ? 0 : res.head_seq, PASS_SIGNATURES)) == HSM_OK)
+		rc = pass(&r, path, res.ok ? 0 : res.head_seq, PASS_ALL);
 	if (r.html) {
 		fputs("<p style=\"font-size:9pt;color:#555\">Made by hsmadm-audit "
 		    HSMADM_VERSION ". Text from the log is shown as written; MKVP and KPVP "
