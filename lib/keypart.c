@@ -176,9 +176,8 @@ open_part(const keypart_card *c, const char *part_id, const uint8_t *expect_kpvp
 		    part_id, lbl(c), have, want);
 		goto out;
 	}
+	/* The card's key-agreement party names the card in its messages. */
 	rc = envelope_open(env, n, c->ka, c->card_id, part_id, part, vp);
-	if (rc != HSM_OK)
-		hsm_fail_wrap(rc, "%s", lbl(c));
 out:
 	free(env);
 	return rc;
