@@ -51,7 +51,9 @@ static const char usage_text[] =
 "                         (default: wait for the card that holds the part)\n"
 "  --pin-fd N             custodian PINs from descriptor N, one line per use\n"
 "  --admin-reader NAME    an administrator card to sign with (repeatable; used\n"
-"                         in turn until each command has its signatures)\n"
+"                         in turn until each command has its signatures);\n"
+"                         without it and --admin-key-file, the command waits\n"
+"                         for administrator cards one after another\n"
 "  --admin-pin-fd N       administrator PINs from descriptor N\n"
 "  --admin-key-file FILE  rehearsals and tests: an administrator key file\n"
 "                         (repeatable)\n"
@@ -203,7 +205,31 @@ struct io_ctx {
 	/* admin signers: key files first, then cards in the given readers */
 	hsm_signer        *cur;
 	piv               *admin_piv;
+	/* cards that signed the current command (waiting mode) */
+	char               used[MAX_KEYS][CARD_ID_HEX + 1];
+	size_t             nused;
 };
+
+/* Waiting mode: an administrator card that has not signed this command. */
+static hsm_rc
+admin_pred(pcsc_ctx *ctx, const char *reader, void *arg)
+{
+	struct io_ctx *x = arg;
+	cardprofile prof;
+	piv *p = NULL;
+	hsm_rc rc;
+
+	if (piv_connect(ctx, reader, &p) != HSM_OK)
+		return HSM_ERR_NO_CARD;
+	rc = cardprofile_read(p, &prof);
+	piv_free(&p);
+	if (rc != HSM_OK || prof.role != CARD_ROLE_ADMIN)
+		return HSM_ERR_NO_CARD;
+	for (size_t i = 0; i < x->nused; i++)
+		if (strcmp(x->used[i], prof.card_id) == 0)
+			return HSM_ERR_NO_CARD;
+	return HSM_OK;
+}
 
 static void
 admin_close(struct io_ctx *x)
@@ -252,8 +278,6 @@ io_signer(void *ctx, const char *op, unsigned attempt, unsigned missing, hsm_sig
 	char *name = NULL, label[256];
 	hsm_rc rc;
 
-	(void)op;
-	(void)missing;
 	admin_close(x);
 	if (attempt < o->nkeys) {
 		if ((rc = signer_from_keyfile(o->key_files[attempt], &x->cur)) != HSM_OK)
@@ -262,15 +286,32 @@ io_signer(void *ctx, const char *op, unsigned attempt, unsigned missing, hsm_sig
 		return HSM_OK;
 	}
 	attempt -= (unsigned)o->nkeys;
-	if (attempt >= o->nadmin_readers)
-		return HSM_ERR_NOT_FOUND;
-	if ((rc = pcsc_find_reader(x->pc, o->admin_readers[attempt], &name)) != HSM_OK ||
-	    (rc = piv_connect(x->pc, name, &x->admin_piv)) != HSM_OK)
+	if (o->nadmin_readers > 0 || o->nkeys > 0) {
+		if (attempt >= o->nadmin_readers)
+			return HSM_ERR_NOT_FOUND;
+		rc = pcsc_find_reader(x->pc, o->admin_readers[attempt], &name);
+	} else {
+		/* No signers named: wait for administrator cards one after
+		 * another, each one that has not signed this command yet. */
+		char prompt[200];
+
+		if (attempt == 0)
+			x->nused = 0;
+		if (x->nused >= MAX_KEYS)
+			return HSM_ERR_NOT_FOUND;
+		snprintf(prompt, sizeof(prompt), "%s needs %u more administrator signature%s: "
+		         "insert an administrator card that has not signed it yet.", op, missing,
+		         missing == 1 ? "" : "s");
+		rc = pcsc_wait_card(x->pc, NULL, admin_pred, x, prompt, o->timeout_s * 1000, &name);
+	}
+	if (rc != HSM_OK || (rc = piv_connect(x->pc, name, &x->admin_piv)) != HSM_OK)
 		goto out;
 	if (cardprofile_read(x->admin_piv, &prof) != HSM_OK || prof.role != CARD_ROLE_ADMIN) {
 		rc = hsm_fail(HSM_ERR_NO_CARD, "the card in %s is not an administrator card", name);
 		goto out;
 	}
+	if (x->nused < MAX_KEYS)
+		snprintf(x->used[x->nused++], sizeof(x->used[0]), "%s", prof.card_id);
 	snprintf(label, sizeof(label), "the administrator card of %s", prof.holder);
 	if ((rc = cardsigner_new(x->admin_piv, o->admin_pin_fd, label, &x->cur)) != HSM_OK)
 		goto out;

@@ -196,7 +196,8 @@ jq_is '[.members[].parts_loaded | length] | join(",")' "1,1"
 harness_insert "$CARDFILE_10" 10
 
 # Run to the end: load the rest, commit (2 signatures), activate.
-run 0 "load, commit, activate" "${COMMIT[@]}" run --pin-fd 4 "${ADMINS[@]}" --json \
+# (no --admin-reader: it waits for administrator cards that have not signed yet)
+run 0 "load, commit, activate" "${COMMIT[@]}" run --pin-fd 4 --admin-pin-fd 5 --json \
 	4<"$CPINS" 5<"$APINS"
 jq_is '[.members[].activated] | all' true
 MKVP=$(jq -r .mkvp <<<"$OUT")
@@ -209,6 +210,10 @@ LOADS=$(jq -r 'select(.type=="command.applied") | .body.receipts[].body |
 [ "$(wc -l <<<"$LOADS")" = 6 ] || { echo "$LOADS" >&2; fail "expected 6 part loads"; }
 [ "$(uniq <<<"$LOADS" | wc -l)" = 6 ] || { echo "$LOADS" >&2; fail "a part was loaded twice"; }
 pass "each part loaded once per domain"
+NSIG=$(jq -r 'select(.type=="command.applied" and .body.command.body.op=="mk.commit") |
+	.body.command.signatures | length' "$LOG")
+[ "$NSIG" = 2 ] || fail "mk.commit carries $NSIG signatures, expected 2"
+pass "commit signed by two administrators (cards found by waiting)"
 
 # The MKVP: equal on both domains, and as EP11 computes it from p1^p2^p3.
 run 0 "group status" $D --json group status pair
