@@ -105,6 +105,15 @@ done
 P1=$(open_part "$CARDFILE_6" p1) P2=$(open_part "$CARDFILE_7" p2) P3=$(open_part "$CARDFILE_8" p3)
 [ "$(open_part "$CARDFILE_10" p2)" = "$P2" ] || fail "backup of p2 differs"
 
+# Wait until process $1 blocks reading a pipe (the PIN), at most 20 s.
+wait_pin_read() {
+	local i
+	for i in $(seq 1 400); do
+		grep -q pipe_read "/proc/$1/wchan" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "process $1 never waited for a PIN"
+}
 COMMIT=(hsmadm-commit --group pair --part p1 --part p2 --part p3 --log "$LOG")
 ADMINS=(--admin-reader "$(R 0)" --admin-reader "$(R 1)" --admin-pin-fd 5)
 APINS=$(pins $APIN 40)
@@ -154,7 +163,7 @@ exec 7>"$W/pin.fifo"
 echo $CPIN >&7                      # custodian 1, for part 1 on DC2
 for i in $(seq 1 200); do grep -q "Part 2 of 3" "$W/pulled.out" && break; sleep 0.05; done
 grep -q "Part 2 of 3" "$W/pulled.out" || { cat "$W/pulled.out" "$W/pulled.err" >&2; fail "no part 2"; }
-sleep 2                             # card 2 opened, the PIN being asked
+wait_pin_read $LPID                 # card 2 opened, its PIN being read
 harness_remove 7
 echo $CPIN >&7
 exec 7>&-
@@ -179,7 +188,7 @@ LPID=$!
 exec 7>"$W/pin.fifo"
 for i in $(seq 1 200); do grep -q "Part 2 of 3" "$W/killed.out" && break; sleep 0.05; done
 grep -q "Part 2 of 3" "$W/killed.out" || { cat "$W/killed.out" "$W/killed.err" >&2; fail "no part 2"; }
-sleep 1
+wait_pin_read $LPID
 kill -KILL "${MPID[m2]}"
 wait "${MPID[m2]}" 2>/dev/null || true
 MPID[m2]=
