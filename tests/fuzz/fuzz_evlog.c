@@ -2,7 +2,8 @@
  * fuzz_evlog.c - the evidence log's readers of untrusted bytes: the line
  * parser (evlog_parse_line), the whole verifier with every record handler
  * (evlog_verify), and the writer's open-time scan and torn-tail recovery
- * (evlog_open), all on the same input.
+ * (evlog_open), and the report writer (evlog_report, text and HTML), all on
+ * the same input.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 
 #include "hsmadm/evlog.h"
 #include "hsmadm/evverify.h"
+#include "hsmadm/evreport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -60,6 +62,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.allow_incomplete = 1;
 	(void)evlog_verify(path, &o, &res);
 	evlog_verify_result_clear(&res);
+	/* the report, which prints what verified records say */
+	{
+		static FILE *devnull;
+		if (devnull == NULL && (devnull = fopen("/dev/null", "w")) == NULL)
+			abort();
+		(void)evlog_report(path, &o, (size & 1) ? EVREPORT_HTML : EVREPORT_TEXT,
+		    devnull, NULL);
+	}
 	/* and through the writer's scan and recovery */
 	memset(&oo, 0, sizeof(oo));
 	oo.must_exist = 1;
