@@ -590,7 +590,7 @@ static int in_done(const struct mst *s) { return s->done; }
 
 /* After loading: every member full, one MKVP, not CURRENT or OLD. */
 static hsm_rc
-check_loaded(struct run *r)
+check_loaded(struct run *r, int verbose)
 {
 	char text[HSM_VP_TEXT_LEN];
 	size_t i;
@@ -605,8 +605,9 @@ check_loaded(struct run *r)
 			    "module %s domain %u: the pending register is %s after loading",
 			    r->m[i].module, r->m[i].domain, s->pending);
 		vp_format(s->pmkvp, text);
-		say(r, "  module %s domain %u: pending %s, MKVP %s", r->m[i].module,
-		    r->m[i].domain, s->pending, text);
+		if (verbose)
+			say(r, "  module %s domain %u: pending %s, MKVP %s", r->m[i].module,
+			    r->m[i].domain, s->pending, text);
 		if (s->have_c && vp_equal(s->pmkvp, s->cmkvp))
 			return hsm_fail(HSM_ERR_REFUSED,
 			    "the new key of module %s domain %u equals its CURRENT master key; it "
@@ -618,7 +619,7 @@ check_loaded(struct run *r)
 			    "will not be committed. Generate new parts and clear the pending register",
 			    r->m[i].module, r->m[i].domain);
 	}
-	if (r->have_target) {
+	if (r->have_target && verbose) {
 		vp_format(r->target, text);
 		say(r, "All domains report the same pending MKVP: %s", text);
 	}
@@ -648,7 +649,7 @@ stage_load(struct run *r)
 			}
 		}
 	}
-	if ((rc = check_loaded(r)) != HSM_OK)
+	if ((rc = check_loaded(r, 1)) != HSM_OK)
 		return rc;
 	if (!loaded_now && r->known != NULL)
 		return HSM_OK;   /* recorded by an earlier run */
@@ -686,7 +687,7 @@ stage_commit(struct run *r)
 		k++;
 	}
 	if (k > 0) {
-		if ((rc = check_loaded(r)) != HSM_OK)
+		if ((rc = check_loaded(r, 0)) != HSM_OK)
 			goto out;
 		hex_encode_buf(r->target, HSM_VP_LEN, hex);
 		params = json_pack("{s:s}", "mkvp", hex);

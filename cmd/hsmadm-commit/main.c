@@ -380,8 +380,16 @@ print_report(const json_t *rep)
 			printf("New master key MKVP (as the modules report it): %s\n", t);
 		}
 	}
-	if (json_is_string(json_object_get(rep, "next")))
-		printf("Next step: %s\n", json_string_value(json_object_get(rep, "next")));
+	if (json_is_string(json_object_get(rep, "next"))) {
+		const char *nx = json_string_value(json_object_get(rep, "next"));
+
+		if (strcmp(nx, "none") == 0 && mk != NULL)
+			printf("Done: the new master key is active in every domain of the group.\n");
+		else if (strcmp(nx, "none") == 0)
+			printf("Nothing to load: no pending key in the group.\n");
+		else
+			printf("Next step: hsmadm-commit %s (same options).\n", nx);
+	}
 }
 
 /* ---- baseline ---- */
