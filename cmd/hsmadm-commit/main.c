@@ -249,6 +249,9 @@ io_custodian(void *ctx, const mkload_part *p, unsigned index, const keypart_card
 	char prompt[300];
 	hsm_rc rc;
 
+	if (x->pc == NULL)
+		return hsm_fail(HSM_ERR_PCSC, "part %s needs its custodian card, but the smart "
+		                "card service is not running; start pcscd and run again", p->part_id);
 	snprintf(prompt, sizeof(prompt), "Part %u: insert the custodian card of %s "
 	         "(card %.8s..., or its backup) that holds part %s.", index,
 	         p->holder != NULL && p->holder[0] ? p->holder : "its custodian",
@@ -286,6 +289,8 @@ io_signer(void *ctx, const char *op, unsigned attempt, unsigned missing, hsm_sig
 		return HSM_OK;
 	}
 	attempt -= (unsigned)o->nkeys;
+	if (x->pc == NULL)
+		return HSM_ERR_NOT_FOUND;
 	if (o->nadmin_readers > 0 || o->nkeys > 0) {
 		if (attempt >= o->nadmin_readers)
 			return HSM_ERR_NOT_FOUND;
