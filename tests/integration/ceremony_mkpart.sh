@@ -101,4 +101,21 @@ for s in 11112222 11113333 22223333 "$P1"; do
 	! grep -q "$s" "$LOG" || fail "a secret is in the log"
 done
 pass "no PIN or key part in the log"
+# hsmadm-commit's command line (the ceremony itself: ceremony_e2e.sh).
+C=hsmadm-commit
+run 2 "commit: no command" $C
+run 2 "commit: unknown command" $C frobnicate --group g --part a --part b --log "$LOG"
+run 2 "commit: no group" $C load --part a --part b --log "$LOG"
+run 2 "commit: no log" $C load --group g --part a --part b
+run 2 "commit: one part only" $C load --group g --part a --log "$LOG"
+err_has "at least 2"
+run 2 "commit: a part twice" $C load --group g --part a --part a --log "$LOG"
+run 2 "commit: baseline without receipts" $C baseline --log "$LOG"
+run 0 "commit: --help" $C --help
+out_has "Usage: hsmadm-commit"
+run 0 "commit: --version" $C --version
+run 5 "commit: a part the log does not know" $C status --group g --part p1 --part p9 --log "$LOG"
+err_has "no record of key part p9"
+echo '{"members":[]}' >"$W/empty.json"
+run 5 "commit: baseline from a file without receipts" $C baseline --receipts "$W/empty.json" --log "$LOG"
 echo "PASS: ceremony_mkpart"
