@@ -39,9 +39,9 @@
 #define EV_STEP_END           "step.end"           /* step, result: ok|failed|skipped */
 #define EV_CARD_INIT          "card.init"          /* card_id, role, holder, ski */
 #define EV_ADMIN_REGISTERED   "admin.registered"   /* module, domain, ski, name, identity */
-#define EV_COMMAND_SIGNED     "command.signed"     /* digest, ski (one admin's signature) */
-#define EV_COMMAND_APPLIED    "command.applied"    /* command{body,signatures}, receipts[] */
-#define EV_KEYPART_GENERATED  "keypart.generated"  /* part_id, kpvp, card_id */
+#define EV_COMMAND_SIGNED     "command.signed"     /* command_body, digest, ski, signature */
+#define EV_COMMAND_APPLIED    "command.applied"    /* command{body,signatures}, receipts[] (receipt.h) */
+#define EV_KEYPART_GENERATED  "keypart.generated"  /* part_id, kpvp (hex), card_id */
 #define EV_KEYPART_COPIED     "keypart.copied"     /* part_id, kpvp, card_id, backup_card_id */
 #define EV_KEYPART_VERIFIED   "keypart.verified"   /* part_id, kpvp, card_id */
 #define EV_KEYPART_DESTROYED  "keypart.destroyed"  /* part_id, kpvp, card_id */
@@ -50,8 +50,8 @@
 #define EV_MK_ACTIVATED       "mk.activated"
 #define EV_MK_FINALIZED       "mk.finalized"
 #define EV_MK_DESTROYED       "mk.destroyed"
-#define EV_REENCIPHER         "reencipher.progress" /* done, total, mkvp_from, mkvp_to */
-#define EV_EXCEPTION          "exception"          /* what, reason, resolution */
+#define EV_REENCIPHER         "reencipher.progress" /* done, total, [mkvp_from, mkvp_to] */
+#define EV_EXCEPTION          "exception"          /* what, reason, [resolution] */
 #define EV_WITNESS_ACK        "witness.ack"        /* statement */
 #define EV_CHECKPOINT         "checkpoint"         /* signed head (evlog_checkpoint) */
 #define EV_COMPLETION         "completion"         /* supervisor's signed head (evlog_complete) */
