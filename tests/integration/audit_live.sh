@@ -42,6 +42,7 @@ mkdir "$T/ws"
 L=$T/ws/live.log
 expect 0 "verified. 6 records, 3 signatures, 3 module receipts, 3 commands" -- \
 	hsmadm-audit verify "$L" --module-ca "$T/m1/ca.pem"
+expect 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$L"
 expect 0 "counter 3, thresholds 2/1, admins: .*Alice Example" -- \
 	hsmadm-audit replay "$L" --module-ca "$T/m1/ca.pem"
 expect 0 "live DC1-M01 domain 1: in step with the log" -- \
