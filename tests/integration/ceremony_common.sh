@@ -58,6 +58,9 @@ pins() {
 	echo "$f"
 }
 
+# hexbytes HEX: the bytes themselves on stdout.
+hexbytes() { printf "$(sed 's/../\\x&/g' <<<"$1")"; }
+
 # open_part CARDFILE PART_ID: the clear part (hex) of an envelope on a
 # virtual card, recomputed from the card file with openssl (tests only: the
 # virtual card keeps its private keys in that file).

@@ -232,7 +232,7 @@ KEY=
 for ((i = 0; i < 64; i += 2)); do
 	KEY+=$(printf '%02x' $((0x${P1:i:2} ^ 0x${P2:i:2} ^ 0x${P3:i:2})))
 done
-WANT=$( (printf '\001'; xxd -r -p <<<"$KEY") | openssl dgst -sha256 -r | cut -c1-56)00000000
+WANT=$( (printf '\001'; hexbytes "$KEY") | openssl dgst -sha256 -r | cut -c1-56)00000000
 [ "$WANT" = "$MKVP" ] || fail "MKVP $MKVP is not SHA-256(01||p1^p2^p3) with 4 zero bytes ($WANT)"
 pass "MKVP equal on both domains and equal to SHA-256(01||p1^p2^p3), last 4 bytes 0"
 

@@ -37,7 +37,7 @@ grep -q "\"kpvp\":\"$KPVP\"" "$LOG" || fail "the record lacks the KPVP"
 # The envelope opens (with the card file's key, outside hsmadm) to a part
 # whose EP11 pattern is the KPVP.
 P1=$(open_part "$CARDFILE_0" p1)
-WANT=$( (printf '\001'; xxd -r -p <<<"$P1") | openssl dgst -sha256 -r | cut -c1-56)00000000
+WANT=$( (printf '\001'; hexbytes "$P1") | openssl dgst -sha256 -r | cut -c1-56)00000000
 [ "$WANT" = "$KPVP" ] || fail "KPVP $KPVP is not SHA-256(01||part) with 4 zero bytes ($WANT)"
 pass "KPVP recomputed from the envelope with openssl"
 
