@@ -25,7 +25,44 @@ struct job {
 	const json_t       *rbody;   /* borrowed from out */
 	hsm_rc              vrc;
 	char                vmsg[1024];
+	long long           t_call, t_verify;   /* ms: the round trip, the receipt check */
+	/* query only: would this member accept pre->cmd? (checked in the same
+	 * thread, right after its state arrived) */
+	struct pre         *pre;
+	struct preres      *pres;
 };
+
+/* Public keys parsed once per run: the members of a group list the same
+ * admins, and decoding a point costs more than the rest of the check. */
+#define PKCACHE_MAX 32
+struct pkcache {
+	pthread_mutex_t lock;
+	size_t          n;
+	struct {
+		char     *hex;
+		EVP_PKEY *pub;
+		uint8_t   ski[HSM_SKI_LEN];
+	} e[PKCACHE_MAX];
+};
+
+struct pre {
+	const admincmd *cmd;
+	int64_t         now;
+	const char     *sel;     /* only members with sel[i] != 0 (NULL: all) */
+	struct pkcache  pk;
+};
+
+struct preres {
+	int      done;
+	hsm_rc   rc;
+	char     msg[1024];
+	uint64_t ctr;
+	unsigned st, rt, counted;
+};
+
+static long long now_ms(void);
+static void pre_check(const group_member *m, struct pre *pre, const json_t *state,
+                      struct preres *r);
 
 static hsm_rc check_receipt(const group_member *m, const json_t *receipt,
                             const char *digest_hex, const char *op, uint64_t want,
@@ -36,19 +73,26 @@ worker(void *p)
 {
 	struct job *j = p;
 
+	long long t0 = now_ms();
+
 	hsm_err_clear();
 	if (j->cmd == NULL)
 		j->rc = moddrv_query(j->m->drv, j->m->domain, &j->out);
 	else
 		j->rc = moddrv_apply(j->m->drv, j->m->domain, j->cmd, &j->out);
+	j->t_call = now_ms() - t0;
 	if (j->rc != HSM_OK) {
 		snprintf(j->msg, sizeof(j->msg), "%s", hsm_errmsg());
 		return NULL;
 	}
+	if (j->cmd == NULL && j->pre != NULL && j->pres != NULL)
+		pre_check(j->m, j->pre, j->out, j->pres);
 	if (j->cmd != NULL) {
 		hsm_err_clear();
+		t0 = now_ms();
 		j->vrc = check_receipt(j->m, j->out, j->digest_hex, admincmd_op(j->cmd),
 		    j->want, &j->rbody);
+		j->t_verify = now_ms() - t0;
 		if (j->vrc != HSM_OK) {
 			snprintf(j->vmsg, sizeof(j->vmsg), "%s", hsm_errmsg());
 			j->rbody = NULL;
@@ -80,8 +124,12 @@ run_jobs(struct job *jobs, size_t n)
 
 /* ---- reading and comparing ---- */
 
-hsm_rc
-group_read(const group_member *m, size_t n, json_t **states)
+/* Read every member in parallel; with pre, each thread also checks whether
+ * its member would accept pre->cmd (results in pres[i]), so that no
+ * per-member step runs one member after another. */
+static hsm_rc
+read_members(const group_member *m, size_t n, json_t **states, struct pre *pre,
+             struct preres *pres)
 {
 	struct job *jobs;
 	hsm_rc rc = HSM_OK;
@@ -91,8 +139,13 @@ group_read(const group_member *m, size_t n, json_t **states)
 		return hsm_fail(HSM_ERR_USAGE, "group_read: bad arguments");
 	if ((jobs = calloc(n, sizeof(*jobs))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		jobs[i].m = &m[i];
+		if (pre != NULL && pres != NULL && (pre->sel == NULL || pre->sel[i])) {
+			jobs[i].pre = pre;
+			jobs[i].pres = &pres[i];
+		}
+	}
 	run_jobs(jobs, n);
 	for (i = 0; i < n && rc == HSM_OK; i++) {
 		if (jobs[i].rc != HSM_OK)
@@ -114,6 +167,12 @@ group_read(const group_member *m, size_t n, json_t **states)
 	}
 	free(jobs);
 	return rc;
+}
+
+hsm_rc
+group_read(const group_member *m, size_t n, json_t **states)
+{
+	return read_members(m, n, states, NULL, NULL);
 }
 
 static const char *const cmp_fields[] = {
@@ -270,9 +329,71 @@ group_admins_free(admincmd_admin **admins, size_t n)
 	*admins = NULL;
 }
 
-hsm_rc
-group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
-                        unsigned *sig_thr, unsigned *rev_thr, uint64_t *counter)
+/* A public key from its hex, through the cache when there is one. */
+static hsm_rc
+pubkey_cached(struct pkcache *pc, const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN])
+{
+	size_t i;
+	hsm_rc rc;
+
+	*pub = NULL;
+	if (pc == NULL)
+		return admincmd_pubkey_from_hex(hex, pub, ski);
+	pthread_mutex_lock(&pc->lock);
+	for (i = 0; i < pc->n; i++)
+		if (strcmp(pc->e[i].hex, hex) == 0 && EVP_PKEY_up_ref(pc->e[i].pub) == 1) {
+			*pub = pc->e[i].pub;
+			memcpy(ski, pc->e[i].ski, HSM_SKI_LEN);
+			break;
+		}
+	pthread_mutex_unlock(&pc->lock);
+	if (*pub != NULL)
+		return HSM_OK;
+	/* Decoded outside the lock: other threads may decode the same key at
+	 * the same moment; the first one to finish is kept. */
+	if ((rc = admincmd_pubkey_from_hex(hex, pub, ski)) != HSM_OK)
+		return rc;
+	pthread_mutex_lock(&pc->lock);
+	for (i = 0; i < pc->n; i++)
+		if (strcmp(pc->e[i].hex, hex) == 0)
+			break;
+	if (i == pc->n && pc->n < PKCACHE_MAX && (pc->e[i].hex = strdup(hex)) != NULL) {
+		if (EVP_PKEY_up_ref(*pub) == 1) {
+			pc->e[i].pub = *pub;
+			memcpy(pc->e[i].ski, ski, HSM_SKI_LEN);
+			pc->n++;
+		} else {
+			free(pc->e[i].hex);
+			pc->e[i].hex = NULL;
+		}
+	}
+	pthread_mutex_unlock(&pc->lock);
+	return HSM_OK;
+}
+
+static void
+pkcache_init(struct pkcache *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pthread_mutex_init(&pc->lock, NULL);
+}
+
+static void
+pkcache_done(struct pkcache *pc)
+{
+	size_t i;
+
+	for (i = 0; i < pc->n; i++) {
+		EVP_PKEY_free(pc->e[i].pub);
+		free(pc->e[i].hex);
+	}
+	pc->n = 0;
+	pthread_mutex_destroy(&pc->lock);
+}
+
+static hsm_rc
+admins_from_state(const json_t *state, struct pkcache *pc, admincmd_admin **admins,
+                  size_t *n, unsigned *sig_thr, unsigned *rev_thr, uint64_t *counter)
 {
 	json_t *arr, *thr, *e;
 	admincmd_admin *a = NULL;
@@ -302,7 +423,7 @@ group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
 	json_array_foreach(arr, i, e) {
 		const char *pk;
 		if ((rc = cjson_get_str(e, "pubkey", &pk)) != HSM_OK ||
-		    (rc = admincmd_pubkey_from_hex(pk, &a[i].pub, a[i].ski)) != HSM_OK ||
+		    (rc = pubkey_cached(pc, pk, &a[i].pub, a[i].ski)) != HSM_OK ||
 		    (rc = cjson_get_str(e, "identity", &a[i].identity)) != HSM_OK) {
 			group_admins_free(&a, i + 1);
 			return hsm_fail_wrap(HSM_ERR_MODULE, "admin %zu of the domain state", i);
@@ -312,6 +433,32 @@ group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
 	*admins = a;
 	*n = json_array_size(arr);
 	return HSM_OK;
+}
+
+hsm_rc
+group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
+                        unsigned *sig_thr, unsigned *rev_thr, uint64_t *counter)
+{
+	return admins_from_state(state, NULL, admins, n, sig_thr, rev_thr, counter);
+}
+
+/* Would member m accept pre->cmd, given its state? Runs in the member's
+ * read thread. */
+static void
+pre_check(const group_member *m, struct pre *pre, const json_t *state, struct preres *r)
+{
+	admincmd_admin *ad = NULL;
+	size_t nad = 0;
+
+	hsm_err_clear();
+	r->rc = admins_from_state(state, &pre->pk, &ad, &nad, &r->st, &r->rt, &r->ctr);
+	if (r->rc == HSM_OK)
+		r->rc = admincmd_verify_for_domain(pre->cmd, m->module, m->domain, r->ctr,
+		    pre->now, ad, nad, r->st, r->rt, &r->counted);
+	group_admins_free(&ad, nad);
+	if (r->rc != HSM_OK)
+		snprintf(r->msg, sizeof(r->msg), "%s", hsm_errmsg());
+	r->done = 1;
 }
 
 /* ---- submit ---- */
@@ -409,7 +556,10 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 	size_t i, j, ntarget = 0, napply = 0, nadv = 0, nmiss = 0, nalready = 0;
 	hsm_rc rc = HSM_OK, first_rc = HSM_OK;
 	int group_equal = 0, touched = 0;
-	long long t_start = now_ms(), t_read = 0, t_apply = 0;
+	long long t_start = now_ms(), t_read = 0, t_pre = 0, t_apply = 0;
+	long long t_call_max = 0, t_verify_max = 0;
+	struct pre *pre = NULL;
+	struct preres *pres = NULL;
 
 	if (report)
 		*report = NULL;
@@ -420,7 +570,11 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 	after = calloc(n, sizeof(*after));
 	jobs = calloc(n, sizeof(*jobs));
 	sel = calloc(n, 1);
-	if (row == NULL || states == NULL || after == NULL || jobs == NULL || sel == NULL) {
+	pres = calloc(n, sizeof(*pres));
+	if ((pre = calloc(1, sizeof(*pre))) != NULL)
+		pkcache_init(&pre->pk);
+	if (row == NULL || states == NULL || after == NULL || jobs == NULL || sel == NULL ||
+	    pres == NULL || pre == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -456,8 +610,12 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 		goto out;
 	}
 
-	/* 1. read every member */
-	if ((rc = group_read(m, n, states)) != HSM_OK) {
+	/* 1. read every member; each member's thread also checks (3.) whether
+	 * it would accept the command */
+	pre->cmd = cmd;
+	pre->now = now;
+	pre->sel = sel;
+	if ((rc = read_members(m, n, states, pre, pres)) != HSM_OK) {
 		rc = hsm_fail_wrap(rc, "reading the group (nothing was changed)");
 		goto out;
 	}
@@ -468,31 +626,23 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 		goto out;
 	/* 3. would every member accept it? */
 	for (i = 0; i < n; i++) {
-		admincmd_admin *ad = NULL;
-		size_t nad = 0;
-		unsigned st = 0, rt = 0;
-		uint64_t ctr = 0;
-
 		if (row[i].st != M_PENDING)
 			continue;
-		hsm_err_clear();
-		rc = group_admins_from_state(states[i], &ad, &nad, &st, &rt, &ctr);
-		if (rc == HSM_OK)
-			rc = admincmd_verify_for_domain(cmd, m[i].module, m[i].domain, ctr, now,
-			    ad, nad, st, rt, NULL);
-		group_admins_free(&ad, nad);
+		if (!pres[i].done)
+			pre_check(&m[i], pre, states[i], &pres[i]);   /* not reached: read checks it */
+		rc = pres[i].rc;
 		if (rc == HSM_OK)
 			continue;
-		if (rc == HSM_ERR_REPLAY && ctr > row[i].want) {
+		if (rc == HSM_ERR_REPLAY && pres[i].ctr > row[i].want) {
 			row[i].st = M_ALREADY;
 			nalready++;
-			snprintf(row[i].msg, sizeof(row[i].msg), "%s", hsm_errmsg());
+			snprintf(row[i].msg, sizeof(row[i].msg), "%s", pres[i].msg);
 			row[i].rc = rc;
 			continue;
 		}
 		row[i].st = M_REFUSED;
 		row[i].rc = rc;
-		snprintf(row[i].msg, sizeof(row[i].msg), "%s", hsm_errmsg());
+		snprintf(row[i].msg, sizeof(row[i].msg), "%s", pres[i].msg);
 		if (first_rc == HSM_OK) {
 			first_rc = rc;
 			snprintf(message, sizeof(message), "module %s domain %u: %s",
@@ -552,8 +702,15 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 	touched = napply > 0;
 	{
 		long long t0 = now_ms();
+		t_pre = t0 - t_start - t_read;
 		run_jobs(jobs, napply);
 		t_apply = now_ms() - t0;
+		for (i = 0; i < napply; i++) {
+			if (jobs[i].t_call > t_call_max)
+				t_call_max = jobs[i].t_call;
+			if (jobs[i].t_verify > t_verify_max)
+				t_verify_max = jobs[i].t_verify;
+		}
 	}
 	/* 5. verify every receipt */
 	for (i = 0, j = 0; i < n; i++) {
@@ -669,8 +826,11 @@ build:
 		json_object_set_new(*report, "message", json_string(message));
 		/* How long the engine took (reading, applying in parallel, all of it
 		 * including receipt checks), for the fan-out benchmark. */
-		json_object_set_new(*report, "timing_ms", json_pack("{s:I, s:I, s:I}",
-		    "read", (json_int_t)t_read, "apply", (json_int_t)t_apply,
+		json_object_set_new(*report, "timing_ms", json_pack(
+		    "{s:I, s:I, s:I, s:I, s:I, s:I}",
+		    "read", (json_int_t)t_read, "preflight", (json_int_t)t_pre,
+		    "apply", (json_int_t)t_apply, "apply_call_max", (json_int_t)t_call_max,
+		    "verify_max", (json_int_t)t_verify_max,
 		    "total", (json_int_t)(now_ms() - t_start)));
 	}
 	if (rc != HSM_OK)
@@ -694,6 +854,10 @@ out:
 	free(jobs);
 	free(sel);
 	free(digest_hex);
+	free(pres);
+	if (pre != NULL)
+		pkcache_done(&pre->pk);
+	free(pre);
 	return rc;
 }
 
@@ -742,45 +906,62 @@ group_preflight(const group_member *m, size_t n, const admincmd *cmd, int64_t no
                 unsigned *missing)
 {
 	json_t **states = NULL;
+	struct pre *pre = NULL;
+	struct preres *pres = NULL;
+	char *sel = NULL;
 	hsm_rc rc, first = HSM_OK;
 	char msg[1024] = "";
 	size_t i;
 
 	if (missing)
 		*missing = 0;
-	if ((states = calloc(n ? n : 1, sizeof(*states))) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	if ((rc = group_read(m, n, states)) != HSM_OK)
+	states = calloc(n ? n : 1, sizeof(*states));
+	pres = calloc(n ? n : 1, sizeof(*pres));
+	sel = calloc(n ? n : 1, 1);
+	if ((pre = calloc(1, sizeof(*pre))) != NULL)
+		pkcache_init(&pre->pk);
+	if (states == NULL || pres == NULL || sel == NULL || pre == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		sel[i] = admincmd_target_for(cmd, m[i].module, m[i].domain, NULL) == HSM_OK;
+	hsm_err_clear();
+	pre->cmd = cmd;
+	pre->now = now;
+	pre->sel = sel;
+	if ((rc = read_members(m, n, states, pre, pres)) != HSM_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
-		admincmd_admin *ad = NULL;
-		size_t nad = 0;
-		unsigned st = 0, rt = 0, counted = 0, needed = 0;
-		uint64_t ctr = 0;
+		unsigned needed = 0;
 
-		if (admincmd_target_for(cmd, m[i].module, m[i].domain, NULL) != HSM_OK)
+		if (!sel[i])
 			continue;
-		rc = group_admins_from_state(states[i], &ad, &nad, &st, &rt, &ctr);
-		if (rc == HSM_OK)
-			rc = admincmd_verify_for_domain(cmd, m[i].module, m[i].domain, ctr, now,
-			    ad, nad, st, rt, &counted);
-		group_admins_free(&ad, nad);
+		if (!pres[i].done)
+			pre_check(&m[i], pre, states[i], &pres[i]);
+		rc = pres[i].rc;
 		if (rc == HSM_ERR_QUORUM && missing &&
-		    admincmd_required_sigs(admincmd_op(cmd), admincmd_params(cmd), st, rt,
-		    &needed) == HSM_OK && needed > counted && needed - counted > *missing)
-			*missing = needed - counted;
+		    admincmd_required_sigs(admincmd_op(cmd), admincmd_params(cmd), pres[i].st,
+		    pres[i].rt, &needed) == HSM_OK && needed > pres[i].counted &&
+		    needed - pres[i].counted > *missing)
+			*missing = needed - pres[i].counted;
 		if (rc != HSM_OK && first == HSM_OK) {
 			first = rc;
 			snprintf(msg, sizeof(msg), "module %s domain %u: %s", m[i].module,
-			    m[i].domain, hsm_errmsg());
+			    m[i].domain, pres[i].msg);
 		}
 	}
 	rc = first;
 	if (rc != HSM_OK)
 		hsm_fail(rc, "%s", msg);
 out:
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && states; i++)
 		json_decref(states[i]);
 	free(states);
+	free(pres);
+	free(sel);
+	if (pre != NULL)
+		pkcache_done(&pre->pk);
+	free(pre);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* modclient_sim.c - the module driver for hsmadm-simd: modproto frames over a
  * mutually authenticated TLS 1.3 connection, plus the driver plumbing. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,90 @@ struct simctx {
 	long long next_id;
 };
 
+/* The client TLS context is shared by the connections that are open at the
+ * same time with the same CA, certificate and key (a group opens one per
+ * member at once): building one costs more CPU than a handshake (provider
+ * fetches, PEM and key decoding), and 16 of them on a loaded machine were
+ * most of the time a group command spent connecting. Kept only while some
+ * connection uses it, so files changed between commands are read again. */
+#define SHARED_MAX 16
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shared_ctx {
+	SSL_CTX *ctx;       /* NULL: free entry */
+	char    *ca, *cert, *key;
+	unsigned users;
+} shared[SHARED_MAX];
+
+static void
+shared_clear(struct shared_ctx *e)
+{
+	free(e->ca);
+	free(e->cert);
+	free(e->key);
+	memset(e, 0, sizeof(*e));
+}
+
+static hsm_rc
+ctx_get(const char *ca, const char *cert, const char *key, SSL_CTX **out)
+{
+	struct shared_ctx *e, *free_e = NULL;
+	hsm_rc rc = HSM_OK;
+	size_t i;
+
+	*out = NULL;
+	pthread_mutex_lock(&shared_lock);
+	for (i = 0; i < SHARED_MAX; i++) {
+		e = &shared[i];
+		if (e->ctx == NULL) {
+			if (free_e == NULL)
+				free_e = e;
+			continue;
+		}
+		if (strcmp(e->ca, ca) == 0 && strcmp(e->cert, cert) == 0 &&
+		    strcmp(e->key, key) == 0 && SSL_CTX_up_ref(e->ctx) == 1) {
+			e->users++;
+			*out = e->ctx;
+			goto out;
+		}
+	}
+	if ((rc = tlsctx_client_new(ca, cert, key, out)) != HSM_OK || free_e == NULL)
+		goto out;
+	/* Remember it (best effort: without a copy it is simply not shared). */
+	e = free_e;
+	e->ca = strdup(ca);
+	e->cert = strdup(cert);
+	e->key = strdup(key);
+	if (e->ca != NULL && e->cert != NULL && e->key != NULL && SSL_CTX_up_ref(*out) == 1) {
+		e->ctx = *out;
+		e->users = 1;
+	} else
+		shared_clear(e);
+out:
+	pthread_mutex_unlock(&shared_lock);
+	return rc;
+}
+
+static void
+ctx_put(SSL_CTX **ctx)
+{
+	size_t i;
+
+	if (ctx == NULL || *ctx == NULL)
+		return;
+	pthread_mutex_lock(&shared_lock);
+	for (i = 0; i < SHARED_MAX; i++) {
+		if (shared[i].ctx != NULL && shared[i].ctx == *ctx) {
+			if (--shared[i].users == 0) {
+				SSL_CTX_free(shared[i].ctx);   /* the cache's reference */
+				shared_clear(&shared[i]);
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&shared_lock);
+	tlsctx_free(ctx);
+}
+
 static void
 sim_close(void *vctx)
 {
@@ -95,7 +180,7 @@ sim_close(void *vctx)
 	if (c == NULL)
 		return;
 	tls_conn_free(&c->conn);
-	tlsctx_free(&c->sslctx);
+	ctx_put(&c->sslctx);
 	free(c);
 }
 
@@ -187,8 +272,7 @@ modclient_sim_open(const char *hostport, const char *expect_serial,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	c->next_id = 1;
-	if ((rc = tlsctx_client_new(pinned_ca_pem, client_cert_pem, client_key_pem,
-	    &c->sslctx)) != HSM_OK)
+	if ((rc = ctx_get(pinned_ca_pem, client_cert_pem, client_key_pem, &c->sslctx)) != HSM_OK)
 		goto out;
 	if ((rc = tls_connect(c->sslctx, hostport, expect_serial, timeout_ms, &c->conn)) != HSM_OK) {
 		rc = hsm_fail_wrap(rc, "module at %s", hostport);

@@ -129,19 +129,27 @@ read_all(SSL *ssl, void *buf, size_t len, size_t *got)
 hsm_rc
 modproto_write_frame(SSL *ssl, const char *buf, size_t len)
 {
-	unsigned char hdr[4];
+	unsigned char small[4 + 4096], *frame;
 	hsm_rc rc;
 
 	if (len == 0 || len > MODPROTO_MAX_FRAME)
 		return hsm_fail(HSM_ERR_USAGE, "message of %zu bytes does not fit in a frame (1..%u)",
 		                len, MODPROTO_MAX_FRAME);
-	hdr[0] = (unsigned char)(len >> 24);
-	hdr[1] = (unsigned char)(len >> 16);
-	hdr[2] = (unsigned char)(len >> 8);
-	hdr[3] = (unsigned char)len;
-	if ((rc = write_all(ssl, hdr, 4)) != HSM_OK)
-		return rc;
-	return write_all(ssl, buf, len);
+	/* Length and body in one write: one TLS record and one TCP segment for
+	 * a small message, not a 4-byte record that the peer must wait on
+	 * before the body follows. */
+	frame = len <= sizeof(small) - 4 ? small : malloc(4 + len);
+	if (frame == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	frame[0] = (unsigned char)(len >> 24);
+	frame[1] = (unsigned char)(len >> 16);
+	frame[2] = (unsigned char)(len >> 8);
+	frame[3] = (unsigned char)len;
+	memcpy(frame + 4, buf, len);
+	rc = write_all(ssl, frame, 4 + len);
+	if (frame != small)
+		free(frame);
+	return rc;
 }
 
 hsm_rc
