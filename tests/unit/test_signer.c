@@ -286,6 +286,8 @@ read_file(const char *path, size_t *n)
 	return buf;
 }
 
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int
 run(const char *fmt, ...)
 {
