@@ -1,0 +1,290 @@
+/*
+ * fac_log.c - the facilitator's records: open, step begin/end, witness
+ * acknowledgement, exception. Each takes the writer lock, reads the log as it
+ * stands (fac_scan) under that lock, checks, and appends one record; a
+ * refusal writes nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsmadm/cardprofile.h"
+#include "hsmadm/evlog.h"
+#include "fac_int.h"
+
+json_t *
+fac_actor(const struct fac_who *who)
+{
+	const char *n = who != NULL && who->facilitator != NULL ? who->facilitator : "facilitator";
+
+	return json_pack("{s:s, s:s}", "name", n, "role", "facilitator");
+}
+
+/* Printable text of 1..max bytes without control characters: what people
+ * read aloud later from the report must look the same to everyone. */
+hsm_rc
+fac_check_text(const char *what, const char *s, size_t max)
+{
+	const unsigned char *p;
+
+	if (s == NULL || *s == '\0')
+		return hsm_fail(HSM_ERR_USAGE, "%s is empty; give it in words", what);
+	if (strlen(s) > max)
+		return hsm_fail(HSM_ERR_USAGE, "%s is longer than %zu bytes; shorten it", what, max);
+	for (p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return hsm_fail(HSM_ERR_USAGE, "%s contains a control character "
+			    "(a line break or tab); write it on one line", what);
+	return HSM_OK;
+}
+
+hsm_rc
+fac_begin(const char *path, fac_ctx *c)
+{
+	struct evlog_open_opts oo;
+	hsm_rc rc;
+
+	memset(c, 0, sizeof(*c));
+	memset(&oo, 0, sizeof(oo));
+	oo.must_exist = 1;
+	if (path == NULL || *path == '\0')
+		return hsm_fail(HSM_ERR_USAGE, "no evidence log given (--log FILE)");
+	if ((rc = evlog_open(path, &oo, &c->log)) != HSM_OK) {
+		if (rc == HSM_ERR_NOT_FOUND)
+			hsm_fail(rc, "evidence log %s does not exist; start the ceremony first "
+			    "with hsmadm-ceremony open --log %s", path, path);
+		return rc;
+	}
+	if ((rc = fac_scan(path, &c->st)) != HSM_OK) {
+		evlog_close(&c->log);
+		return rc;
+	}
+	if (json_is_true(json_object_get(c->st, "complete"))) {
+		rc = hsm_fail(HSM_ERR_STATE, "evidence log %s is completed (the supervisor "
+		    "signed it); nothing may be added; start a new log for a new ceremony", path);
+		fac_end(c);
+	}
+	return rc;
+}
+
+void
+fac_end(fac_ctx *c)
+{
+	evlog_close(&c->log);
+	json_decref(c->st);
+	c->st = NULL;
+}
+
+/* Append and describe the result: {log, seq, type}. */
+hsm_rc
+fac_append(fac_ctx *c, const char *path, const char *type, const json_t *actor,
+           const json_t *body, json_t **out)
+{
+	long long seq = 0;
+	hsm_rc rc;
+
+	if (actor == NULL || body == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = evlog_append(c->log, type, actor, body, &seq)) != HSM_OK)
+		return rc;
+	if (out != NULL &&
+	    (*out = json_pack("{s:s, s:s, s:I, s:O}", "log", path, "type", type,
+	                      "seq", (json_int_t)seq, "body", (json_t *)body)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return HSM_OK;
+}
+
+hsm_rc
+fac_open(const char *path, const char *title, const char *installation, const char *site,
+         const struct fac_who *who, json_t **out)
+{
+	struct evlog_open_opts oo;
+	evlog *log = NULL;
+	json_t *body = NULL, *actor = NULL;
+	long long seq = 0;
+	uint8_t head[32];
+	hsm_rc rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (path == NULL || *path == '\0')
+		return hsm_fail(HSM_ERR_USAGE, "no evidence log given (--log FILE)");
+	if ((rc = fac_check_text("the title (--title)", title, FAC_TITLE_MAX)) != HSM_OK)
+		return rc;
+	if (installation == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "no installation id given (--installation ID, "
+		    "the id the cards of this installation carry)");
+	if ((rc = cardprofile_check_installation(installation)) != HSM_OK ||
+	    (*installation == '\0' &&
+	     (rc = hsm_fail(HSM_ERR_USAGE, "the installation id is empty")) != HSM_OK))
+		return hsm_fail_wrap(rc, "--installation");
+	if (site != NULL && (rc = fac_check_text("the site (--site)", site,
+	    FAC_TITLE_MAX)) != HSM_OK)
+		return rc;
+	if (who != NULL && who->facilitator != NULL &&
+	    (rc = fac_check_text("the facilitator's name", who->facilitator,
+	    FAC_TITLE_MAX)) != HSM_OK)
+		return rc;
+	body = json_pack("{s:s, s:s}", "ceremony", title, "installation", installation);
+	actor = fac_actor(who);
+	if (body == NULL || actor == NULL ||
+	    (site != NULL && json_object_set_new(body, "site", json_string(site)) != 0)) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memset(&oo, 0, sizeof(oo));
+	oo.must_create = 1;
+	oo.actor = actor;
+	oo.open_body = body;
+	if ((rc = evlog_open(path, &oo, &log)) != HSM_OK)
+		goto out;
+	evlog_head(log, &seq, head);
+	if (out != NULL &&
+	    (*out = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "log", path,
+	                      "type", EV_CEREMONY_OPEN, "seq", (json_int_t)seq,
+	                      "log_id", evlog_id(log), "ceremony", title,
+	                      "installation", installation)) == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+out:
+	evlog_close(&log);
+	json_decref(body);
+	json_decref(actor);
+	return rc;
+}
+
+hsm_rc
+fac_step(const char *path, int begin, const char *step, const char *title,
+         const char *result, const struct fac_who *who, json_t **out)
+{
+	fac_ctx c;
+	json_t *body = NULL, *actor = NULL, *s;
+	int is_open = 0;
+	size_t i;
+	hsm_rc rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((rc = fac_check_text("the step id (--step)", step, FAC_TITLE_MAX)) != HSM_OK ||
+	    (title != NULL &&
+	     (rc = fac_check_text("the title (--title)", title, FAC_TITLE_MAX)) != HSM_OK))
+		return rc;
+	if (!begin && title != NULL)
+		return hsm_fail(HSM_ERR_USAGE, "--title goes with step begin, not step end");
+	if (begin && result != NULL)
+		return hsm_fail(HSM_ERR_USAGE, "--result goes with step end, not step begin");
+	if (result == NULL)
+		result = "ok";
+	if (!begin && strcmp(result, "ok") != 0 && strcmp(result, "failed") != 0 &&
+	    strcmp(result, "skipped") != 0)
+		return hsm_fail(HSM_ERR_USAGE, "--result must be ok, failed or skipped, "
+		    "not \"%s\"", result);
+	if ((rc = fac_begin(path, &c)) != HSM_OK)
+		return rc;
+	json_array_foreach(json_object_get(c.st, "open_steps"), i, s)
+		if (strcmp(json_string_value(s), step) == 0)
+			is_open = 1;
+	if (begin && is_open) {
+		rc = hsm_fail(HSM_ERR_STATE, "step %s is already open in %s; end it first "
+		    "(hsmadm-ceremony step end --step %s)", step, path, step);
+		goto out;
+	}
+	if (!begin && !is_open) {
+		rc = hsm_fail(HSM_ERR_STATE, "step %s is not open in %s, so it cannot end; "
+		    "'hsmadm-ceremony show --log %s' lists the open steps", step, path, path);
+		goto out;
+	}
+	body = begin ? json_pack("{s:s}", "step", step)
+	             : json_pack("{s:s, s:s}", "step", step, "result", result);
+	if (body != NULL && title != NULL &&
+	    json_object_set_new(body, "title", json_string(title)) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	actor = fac_actor(who);
+	rc = fac_append(&c, path, begin ? EV_STEP_BEGIN : EV_STEP_END, actor, body, out);
+out:
+	json_decref(body);
+	json_decref(actor);
+	fac_end(&c);
+	return rc;
+}
+
+hsm_rc
+fac_witness(const char *path, const char *name, const char *statement, json_t **out)
+{
+	fac_ctx c;
+	json_t *body = NULL, *actor = NULL, *m;
+	int found = 0;
+	size_t i;
+	hsm_rc rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((rc = fac_check_text("the witness's name (--name)", name, FAC_TITLE_MAX)) != HSM_OK ||
+	    (rc = fac_check_text("the statement (--statement)", statement, FAC_TEXT_MAX)) != HSM_OK)
+		return rc;
+	if ((rc = fac_begin(path, &c)) != HSM_OK)
+		return rc;
+	/* Only a witness the roster names may acknowledge: the roster is the
+	 * record of who was in the room. */
+	json_array_foreach(json_object_get(c.st, "roster"), i, m) {
+		if (strcmp(json_string_value(json_object_get(m, "role")), "witness") == 0 &&
+		    strcmp(json_string_value(json_object_get(m, "name")), name) == 0)
+			found = 1;
+	}
+	if (!found) {
+		rc = hsm_fail(HSM_ERR_NOT_FOUND, "%s is not on the roster of %s as a witness; "
+		    "add them first: hsmadm-ceremony roster add --log %s --role witness "
+		    "--name \"%s\"", name, path, path, name);
+		goto out;
+	}
+	body = json_pack("{s:s}", "statement", statement);
+	actor = json_pack("{s:s, s:s}", "name", name, "role", "witness");
+	rc = fac_append(&c, path, EV_WITNESS_ACK, actor, body, out);
+out:
+	json_decref(body);
+	json_decref(actor);
+	fac_end(&c);
+	return rc;
+}
+
+hsm_rc
+fac_exception(const char *path, const char *what, const char *reason,
+              const char *resolution, const struct fac_who *who, json_t **out)
+{
+	fac_ctx c;
+	json_t *body = NULL, *actor = NULL, *open;
+	hsm_rc rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((rc = fac_check_text("the text (--text)", what, FAC_TEXT_MAX)) != HSM_OK ||
+	    (reason != NULL &&
+	     (rc = fac_check_text("the reason (--reason)", reason, FAC_TEXT_MAX)) != HSM_OK) ||
+	    (resolution != NULL &&
+	     (rc = fac_check_text("the resolution (--resolution)", resolution,
+	                          FAC_TEXT_MAX)) != HSM_OK))
+		return rc;
+	if ((rc = fac_begin(path, &c)) != HSM_OK)
+		return rc;
+	body = json_pack("{s:s, s:s}", "what", what, "reason",
+	                 reason != NULL ? reason : "recorded by the facilitator");
+	/* Which steps were running when it happened, for the auditor. */
+	open = json_object_get(c.st, "open_steps");
+	if (body != NULL && json_array_size(open) > 0 &&
+	    json_object_set(body, "open_steps", open) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	if (body != NULL && resolution != NULL &&
+	    json_object_set_new(body, "resolution", json_string(resolution)) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	actor = fac_actor(who);
+	rc = fac_append(&c, path, EV_EXCEPTION, actor, body, out);
+	json_decref(body);
+	json_decref(actor);
+	fac_end(&c);
+	return rc;
+}
