@@ -96,8 +96,10 @@ struct simctx {
  * connection uses it, so files changed between commands are read again. */
 #define SHARED_MAX 16
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t shared_built = PTHREAD_COND_INITIALIZER;
 static struct shared_ctx {
-	SSL_CTX *ctx;       /* NULL: free entry */
+	int      used;      /* 0: free entry */
+	SSL_CTX *ctx;       /* NULL while its first user builds it */
 	char    *ca, *cert, *key;
 	unsigned users;
 } shared[SHARED_MAX];
@@ -111,42 +113,65 @@ shared_clear(struct shared_ctx *e)
 	memset(e, 0, sizeof(*e));
 }
 
+static struct shared_ctx *
+shared_find(const char *ca, const char *cert, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < SHARED_MAX; i++)
+		if (shared[i].used && strcmp(shared[i].ca, ca) == 0 &&
+		    strcmp(shared[i].cert, cert) == 0 && strcmp(shared[i].key, key) == 0)
+			return &shared[i];
+	return NULL;
+}
+
+/* Contexts for different files are built at the same time (one per module
+ * CA); a second user of the same files waits for the first one's. */
 static hsm_rc
 ctx_get(const char *ca, const char *cert, const char *key, SSL_CTX **out)
 {
-	struct shared_ctx *e, *free_e = NULL;
-	hsm_rc rc = HSM_OK;
+	struct shared_ctx *e;
+	hsm_rc rc;
 	size_t i;
 
 	*out = NULL;
 	pthread_mutex_lock(&shared_lock);
-	for (i = 0; i < SHARED_MAX; i++) {
-		e = &shared[i];
-		if (e->ctx == NULL) {
-			if (free_e == NULL)
-				free_e = e;
-			continue;
-		}
-		if (strcmp(e->ca, ca) == 0 && strcmp(e->cert, cert) == 0 &&
-		    strcmp(e->key, key) == 0 && SSL_CTX_up_ref(e->ctx) == 1) {
-			e->users++;
-			*out = e->ctx;
-			goto out;
-		}
+	while ((e = shared_find(ca, cert, key)) != NULL && e->ctx == NULL)
+		pthread_cond_wait(&shared_built, &shared_lock);
+	if (e != NULL && SSL_CTX_up_ref(e->ctx) == 1) {
+		e->users++;
+		*out = e->ctx;
+		pthread_mutex_unlock(&shared_lock);
+		return HSM_OK;
 	}
-	if ((rc = tlsctx_client_new(ca, cert, key, out)) != HSM_OK || free_e == NULL)
-		goto out;
-	/* Remember it (best effort: without a copy it is simply not shared). */
-	e = free_e;
-	e->ca = strdup(ca);
-	e->cert = strdup(cert);
-	e->key = strdup(key);
-	if (e->ca != NULL && e->cert != NULL && e->key != NULL && SSL_CTX_up_ref(*out) == 1) {
-		e->ctx = *out;
-		e->users = 1;
-	} else
-		shared_clear(e);
-out:
+	/* Reserve an entry, so that others with the same files wait for it. */
+	for (i = 0, e = NULL; i < SHARED_MAX && e == NULL; i++)
+		if (!shared[i].used)
+			e = &shared[i];
+	if (e != NULL) {
+		e->ca = strdup(ca);
+		e->cert = strdup(cert);
+		e->key = strdup(key);
+		if (e->ca != NULL && e->cert != NULL && e->key != NULL)
+			e->used = 1;
+		else
+			shared_clear(e);   /* not shared then */
+		if (!e->used)
+			e = NULL;
+	}
+	pthread_mutex_unlock(&shared_lock);
+
+	rc = tlsctx_client_new(ca, cert, key, out);
+
+	pthread_mutex_lock(&shared_lock);
+	if (e != NULL) {
+		if (rc == HSM_OK && SSL_CTX_up_ref(*out) == 1) {
+			e->ctx = *out;   /* the cache's reference */
+			e->users = 1;
+		} else
+			shared_clear(e);   /* waiters build their own */
+		pthread_cond_broadcast(&shared_built);
+	}
 	pthread_mutex_unlock(&shared_lock);
 	return rc;
 }
@@ -160,7 +185,7 @@ ctx_put(SSL_CTX **ctx)
 		return;
 	pthread_mutex_lock(&shared_lock);
 	for (i = 0; i < SHARED_MAX; i++) {
-		if (shared[i].ctx != NULL && shared[i].ctx == *ctx) {
+		if (shared[i].used && shared[i].ctx == *ctx) {
 			if (--shared[i].users == 0) {
 				SSL_CTX_free(shared[i].ctx);   /* the cache's reference */
 				shared_clear(&shared[i]);
