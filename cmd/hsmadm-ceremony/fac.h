@@ -41,7 +41,7 @@ struct fac_member_src {
 	const char *reader;
 	const char *cert_file;
 	const char *key_file;
-	pcsc_ctx   *pc;           /* needed with card */
+	pcsc_ctx   *pc;           /* NULL: opened (and closed) when a card is read */
 };
 
 /* Roles a roster may name. */

@@ -200,17 +200,23 @@ from_card(const struct fac_member_src *src, const char *role, const char **name,
           const char *installation, json_t *m)
 {
 	char *reader = NULL;
+	pcsc_ctx *own = NULL, *pc = src->pc;
 	piv *p = NULL;
 	cardprofile prof;
 	X509 *x = NULL;
 	EVP_PKEY *k;
 	hsm_rc rc;
 
-	if (src->pc == NULL)
-		return hsm_fail(HSM_ERR_PCSC, "the smart card service is not available");
-	if ((rc = pcsc_find_reader(src->pc, src->reader, &reader)) != HSM_OK)
-		return rc;
-	if ((rc = piv_connect(src->pc, reader, &p)) != HSM_OK) {
+	/* The smart card service only when a card is read, so that the other
+	 * ways work on a workstation without pcscd. */
+	if (pc == NULL) {
+		if ((rc = pcsc_open(&own)) != HSM_OK)
+			return hsm_fail_wrap(rc, "reading the card needs the smart card service");
+		pc = own;
+	}
+	if ((rc = pcsc_find_reader(pc, src->reader, &reader)) != HSM_OK)
+		goto out;
+	if ((rc = piv_connect(pc, reader, &p)) != HSM_OK) {
 		if (rc == HSM_ERR_NOT_FOUND)
 			rc = hsm_fail(HSM_ERR_NO_CARD, "the card in %s is not a PIV card; insert "
 			    "the person's hsmadm card", reader);
@@ -272,6 +278,7 @@ out:
 	X509_free(x);
 	piv_free(&p);
 	free(reader);
+	pcsc_close(&own);
 	return rc;
 }
 

@@ -193,8 +193,6 @@ static hsm_rc
 run(struct opts *o, json_t **res)
 {
 	struct fac_member_src src;
-	pcsc_ctx *pc = NULL;
-	hsm_rc rc;
 
 	if (strcmp(o->cmd, "open") == 0) {
 		if (check_allowed(o, BIT(O_TITLE) | BIT(O_INSTALL) | BIT(O_SITE)))
@@ -218,16 +216,7 @@ run(struct opts *o, json_t **res)
 		src.reader = o->reader;
 		src.cert_file = o->cert;
 		src.key_file = o->key_file;
-		/* The smart card service only when a card is to be read, so that
-		 * the other ways work on a workstation without pcscd. */
-		if (o->card && o->role != NULL && fac_check_role(o->role) == HSM_OK &&
-		    (rc = pcsc_open(&pc)) != HSM_OK)
-			return hsm_fail_wrap(rc, "reading the card needs the smart card "
-			                     "service (pcscd)");
-		src.pc = pc;
-		rc = fac_roster_add(o->log, o->role, o->name, &src, &o->who, res);
-		pcsc_close(&pc);
-		return rc;
+		return fac_roster_add(o->log, o->role, o->name, &src, &o->who, res);
 	}
 	if (strcmp(o->cmd, "step") == 0) {
 		int begin = strcmp(o->sub, "begin") == 0;
