@@ -50,6 +50,7 @@ NSTEPS=10
 STEP=0
 STEP_TITLE="getting ready"
 DONE=0
+STOPPED=0
 T_START=$SECONDS
 
 # step N TITLE: announce a step.
@@ -79,6 +80,7 @@ quote_cmd() {
 
 # A step's command failed: say which, and stop (the EXIT trap cleans up).
 stop_here() {
+	STOPPED=1
 	printf '\n%sThe demo stopped at step %d of %d (%s).%s\n' "$RED$B" "$STEP" "$NSTEPS" \
 		"$STEP_TITLE" "$N" >&2
 	printf '  %s\n' "$@" >&2
@@ -124,8 +126,8 @@ cleanup() {
 	[ -z "${DEMO:-}" ] || rm -rf "$DEMO/private"
 	if [ "$DONE" != 1 ]; then
 		[ "$rc" != 0 ] || rc=1
-		printf '\n%sThe demo did not finish: it stopped at step %d of %d (%s).%s\n' "$RED$B" \
-			"$STEP" "$NSTEPS" "$STEP_TITLE" "$N" >&2
+		[ "$STOPPED" = 1 ] || printf '\n%sThe demo did not finish: it stopped at step %d of %d (%s).%s\n' \
+			"$RED$B" "$STEP" "$NSTEPS" "$STEP_TITLE" "$N" >&2
 		[ -z "${DEMO:-}" ] || echo "  What was written so far is in $DEMO." >&2
 	fi
 	exit "$rc"
