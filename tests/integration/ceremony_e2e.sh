@@ -92,8 +92,22 @@ echo "$OUT" >"$W/thr-report.json"
 
 # ---- the key parts ----
 LOG=$W/ceremony.jsonl
-"$HSMADM_BUILD/tests/ceremony_roster" "$LOG" "Sue Supervisor" supervisor "$(pub9c 12)" ||
-	fail "roster"
+# The facilitator opens the log and puts people on the roster from their
+# cards (the supervisor's key is how the verifier knows her signature).
+FAC=(hsmadm-ceremony --log "$LOG" --facilitator "Fay Facilitator")
+run 0 "the facilitator opens the ceremony's log" "${FAC[@]}" open \
+	--title "Master key ceremony, domain pair" --installation ACME-TEST
+run 0 "supervisor on the roster, read from her card" "${FAC[@]}" roster add --role supervisor \
+	--card --reader "$(R 12)" --json
+# SKI = SHA-256 of the uncompressed point, the last 97 bytes of the P-384 SPKI.
+jq_is .member.ski "$(openssl pkey -pubin -in "$(pub9c 12)" -outform DER | tail -c 97 |
+	openssl dgst -sha256 -r | cut -c1-64)"
+jq_is .member.card_id "$CARDID_12"
+jq_is .member.name "Sue Supervisor"
+run 0 "administrator 1 on the roster, from the card" "${FAC[@]}" roster add --role admin \
+	--name "Admin 1" --card --reader "$(R 0)"
+run 0 "a witness on the roster" "${FAC[@]}" roster add --role witness --name "Walt Witness"
+run 0 "step: key parts begins" "${FAC[@]}" step begin --step parts --title "Generate and back up the key parts"
 run 0 "baseline: the domains' last receipts" hsmadm-commit baseline --receipts "$W/thr-report.json" --log "$LOG"
 for i in 1 2 3; do
 	run 0 "custodian $i generates part p$i" hsmadm-mkpart generate --part p$i --reader "$(R $((i + 5)))" \
@@ -102,6 +116,8 @@ for i in 1 2 3; do
 		--reader "$(R $((i + 5)))" --to-reader "$(R $((i + 8)))" --log "$LOG" \
 		--pin-fd 3 --backup-pin-fd 4 3<<<$CPIN 4<<<$CPIN
 done
+run 0 "step: key parts ends" "${FAC[@]}" step end --step parts
+run 0 "step: load begins" "${FAC[@]}" step begin --step load --title "Load, commit, activate"
 P1=$(open_part "$CARDFILE_6" p1) P2=$(open_part "$CARDFILE_7" p2) P3=$(open_part "$CARDFILE_8" p3)
 [ "$(open_part "$CARDFILE_10" p2)" = "$P2" ] || fail "backup of p2 differs"
 
@@ -200,6 +216,8 @@ wait $LPID || rc=$?
 sed 's/^/    | /' "$W/killed.err"
 pass "module killed during the load: exit 20"
 start_module m2
+run 0 "the facilitator records the module failure" "${FAC[@]}" exception \
+	--text "DC2-M01 was killed during the load" --resolution "restarted; the load resumes"
 run 0 "status after the restart" "${COMMIT[@]}" status --json
 jq_is '[.members[].parts_loaded | length] | join(",")' "1,1"
 harness_insert "$CARDFILE_10" 10
@@ -236,10 +254,21 @@ WANT=$( (printf '\001'; hexbytes "$KEY") | openssl dgst -sha256 -r | cut -c1-56)
 [ "$WANT" = "$MKVP" ] || fail "MKVP $MKVP is not SHA-256(01||p1^p2^p3) with 4 zero bytes ($WANT)"
 pass "MKVP equal on both domains and equal to SHA-256(01||p1^p2^p3), last 4 bytes 0"
 
+run 0 "step: load ends" "${FAC[@]}" step end --step load
+run 0 "the witness acknowledges" "${FAC[@]}" witness --name "Walt Witness" \
+	--statement "I saw the parts loaded and the same MKVP on both domains"
+run 0 "show: what the facilitator recorded" "${FAC[@]}" show --json
+jq_is '[.roster[].role] | join(",")' "supervisor,admin,witness"
+jq_is '[.steps[] | "\(.step)=\(.result)"] | join(",")' "parts=ok,load=ok"
+jq_is '.open_steps | length' 0
+jq_is '.exceptions | length' 1
 # Supervisor signs; the log verifies; replay agrees with the modules.
 run 0 "supervisor signs the completion" hsmadm-audit sign-completion "$LOG" --card \
 	--reader "$(R 12)" --pin-fd 3 --module-ca "$W/m1/ca.pem" --name "Sue Supervisor" 3<<<$SPIN
-run 0 "audit verify" hsmadm-audit verify "$LOG" --module-ca "$W/m1/ca.pem"
+run 0 "audit verify" hsmadm-audit verify "$LOG" --module-ca "$W/m1/ca.pem" \
+	--supervisor-key "$(pub9c 12)"
+run 6 "a completed log takes no more records" "${FAC[@]}" step begin --step late
+err_has "is completed"
 for m in m1 m2; do
 	run 0 "replay agrees with $m" hsmadm-audit replay "$LOG" --module-ca "$W/m1/ca.pem" \
 		--against "127.0.0.1:${MPORT[$m]}" --client-cert "$W/ws.pem" --client-key "$W/ws.key"
