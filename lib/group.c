@@ -947,8 +947,11 @@ group_preflight(const group_member *m, size_t n, const admincmd *cmd, int64_t no
 			*missing = needed - pres[i].counted;
 		if (rc != HSM_OK && first == HSM_OK) {
 			first = rc;
-			snprintf(msg, sizeof(msg), "module %s domain %u: %s", m[i].module,
-			    m[i].domain, pres[i].msg);
+			/* A long reason is cut on purpose; checking the result
+			 * keeps gcc's -Wformat-truncation (Debug) quiet. */
+			if (snprintf(msg, sizeof(msg), "module %s domain %u: %s", m[i].module,
+			    m[i].domain, pres[i].msg) < 0)
+				msg[0] = '\0';
 		}
 	}
 	rc = first;
