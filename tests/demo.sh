@@ -27,7 +27,7 @@ fi
 BIN=$build/bin
 export PATH="$BIN:$PATH" HSMADM_BIN="$BIN" HSMADM_SRC="$SRC"
 
-for exe in hsmadm-card hsmadm-domain hsmadm-mkpart hsmadm-commit hsmadm-audit hsmadm-simd hsmadm-vcard; do
+for exe in hsmadm-ceremony hsmadm-card hsmadm-domain hsmadm-mkpart hsmadm-commit hsmadm-audit hsmadm-simd hsmadm-vcard; do
 	if [ ! -x "$BIN/$exe" ]; then
 		echo "demo: $BIN/$exe is missing; build first with: make build" >&2
 		exit 2
@@ -46,21 +46,30 @@ if [ -t 1 ]; then
 else
 	B= DIM= GREEN= RED= N=
 fi
-NSTEPS=10
+NSTEPS=9
 STEP=0
+STEP_ID=
 STEP_TITLE="getting ready"
 DONE=0
 STOPPED=0
 T_START=$SECONDS
 
-# step N TITLE: announce a step.
+# step N TITLE [ID]: announce a step. With ID, the facilitator records the
+# step's beginning in the evidence log (ended by step_end).
 step() {
 	STEP=$1
 	STEP_TITLE=$2
+	STEP_ID=${3:-}
 	if [ "${DEMO_PAUSE:-}" = 1 ] && [ -t 0 ] && [ "$STEP" -gt 1 ]; then
 		read -r -p "${DIM}(Enter for the next step)${N}" _
 	fi
 	printf '\n%s== Step %d of %d: %s ==%s\n' "$B" "$STEP" "$NSTEPS" "$STEP_TITLE" "$N"
+	[ -z "$STEP_ID" ] ||
+		show hsmadm-ceremony step begin --log "$LOG" --step "$STEP_ID" --title "$STEP_TITLE"
+}
+step_end() {
+	show hsmadm-ceremony step end --log "$LOG" --step "$STEP_ID" --result ok
+	STEP_ID=
 }
 
 # say TEXT...: narration, wrapped.
@@ -81,6 +90,11 @@ quote_cmd() {
 # A step's command failed: say which, and stop (the EXIT trap cleans up).
 stop_here() {
 	STOPPED=1
+	# The log says so too: the open step ends as failed, with an exception.
+	if [ -n "$STEP_ID" ]; then
+		hsmadm-ceremony exception --log "$LOG" --text "demo step $STEP failed: $1" >/dev/null 2>&1
+		hsmadm-ceremony step end --log "$LOG" --step "$STEP_ID" --result failed >/dev/null 2>&1
+	fi
 	printf '\n%sThe demo stopped at step %d of %d (%s).%s\n' "$RED$B" "$STEP" "$NSTEPS" \
 		"$STEP_TITLE" "$N" >&2
 	printf '  %s\n' "$@" >&2
@@ -97,8 +111,8 @@ show() {
 	done
 	[ -z "$note" ] || printf '    %s(PINs arrive on the numbered file descriptors, as a PIN pad would type them)%s\n' "$DIM" "$N"
 	"$@" 2>&1 | sed -u 's/^/    /' || rc=$?
-	[ "$rc" = 0 ] || stop_here "This command exited with code $rc (see docs/exit-codes.md):" \
-		"  $(quote_cmd "$@")" "Its output is above."
+	[ "$rc" = 0 ] || stop_here "$(quote_cmd "$@") exited with code $rc (see docs/exit-codes.md)." \
+		"Its output is above."
 }
 
 # quiet DESC CMD...: run a set-up command whose output is not the point;
@@ -147,6 +161,7 @@ PRIV=private    # relative to $DEMO, so the commands shown stay short
 APIN=11110000 CPIN=22220000 SPIN=33330000 PUK=87654321
 LOG=ceremony.jsonl
 GROUP=pair
+INSTALLATION=demo-bank
 
 printf '%shsmadm demo: the initial master-key ceremony%s\n' "$B" "$N"
 say "Two crypto modules in two data centres (DC1-M01 and DC2-M01, emulated by" \
@@ -191,9 +206,14 @@ say "The workstation gets its TLS client certificate from the modules' client CA
 quiet "issuing the workstation's client certificate" hsmadm-simd issue-client --dir "$PRIV/m1" \
 	--name workstation --out-key "$PRIV/ws.key" --out-cert "$PRIV/ws.pem"
 show hsmadm-domain client set --cert "$PRIV/ws.pem" --key "$PRIV/ws.key"
+say "The facilitator opens the evidence log: from here on every step, every" \
+	"signature and every module receipt is one signed, hash-chained line in" \
+	"$LOG, which the auditor checks at the end."
+show hsmadm-ceremony open --log "$LOG" --title "Initial master key, domain pair DC1/DC2" \
+	--installation $INSTALLATION --site "demo key room"
 
 # ---- step 2 -------------------------------------------------------------
-step 2 "every person's smart card is initialized"
+step 2 "every person's smart card is initialized; the roster is recorded" cards
 say "Readers 1-3 hold the administrators' cards, 4-6 their backup cards, 7-9" \
 	"the custodians' cards, 10-12 their backups, 13 the supervisor's card." \
 	"Each new card has the factory PIN 123456; init sets the holder's own PIN" \
@@ -209,7 +229,8 @@ card() {
 	harness_insert "$f" "$slot" 2>"$PRIV/harness.err" ||
 		stop_here "the virtual card did not appear in reader $((slot + 1)):" "$(cat "$PRIV/harness.err")"
 	show hsmadm-card init --reader "$(R "$slot")" --role "$role" --holder "$holder" \
-		--allow-default-mgmt-key --pin-fd 3 --new-pin-fd 4 --new-puk-fd 5 "$@" \
+		--installation $INSTALLATION --allow-default-mgmt-key \
+		--pin-fd 3 --new-pin-fd 4 --new-puk-fd 5 "$@" \
 		3<<<123456 4<<<"$pin" 5<<<"$PUK"
 	CARDID[$slot]=$(hsmadm-card status --reader "$(R "$slot")" --json | jq -r .profile.card_id)
 	[ -n "${CARDID[$slot]}" ] && [ "${CARDID[$slot]}" != null ] ||
@@ -227,9 +248,24 @@ done
 card 12 supervisor "Sue Supervisor" $SPIN
 say "All thirteen cards, as the workstation sees them (no PIN needed):"
 show hsmadm-card list
+say "The roster: each person, with the key, card id and holder read from their" \
+	"(primary) card, no PIN needed. The supervisor's completion signature will" \
+	"be checked against this roster."
+for i in 0 1 2; do
+	show hsmadm-ceremony roster add --log "$LOG" --role admin --card --reader "$(R $i)"
+done
+for i in 6 7 8; do
+	show hsmadm-ceremony roster add --log "$LOG" --role custodian --card --reader "$(R $i)"
+done
+show hsmadm-ceremony roster add --log "$LOG" --role supervisor --card --reader "$(R 12)"
+say "The auditor will also pin the supervisor's public key, taken here from the" \
+	"certificate on her card with a standard PIV tool:"
+show yubico-piv-tool -r "$(R 12)" -a read-certificate -s 9c -o "$PRIV/supervisor.crt"
+show openssl x509 -in "$PRIV/supervisor.crt" -noout -pubkey -out supervisor.pub.pem
+step_end
 
 # ---- step 3 -------------------------------------------------------------
-step 3 "the workstation trusts the two modules; the domain group is made"
+step 3 "the workstation trusts the two modules; the domain group is made" trust
 say "The workstation connects to each module over mutual TLS and checks that its" \
 	"certificate chains to the vendor's module CA. It then shows the module's" \
 	"OA certificate fingerprint; the module's operator reads it out and the" \
@@ -245,31 +281,10 @@ say "Domain 3 of each module forms one group: every command from now on is" \
 	"signed once and applied to both, or to neither."
 show hsmadm-domain group create $GROUP dc1:3 dc2:3
 show hsmadm-domain group status $GROUP
+step_end
 
 # ---- step 4 -------------------------------------------------------------
-step 4 "the evidence log is opened and the roster recorded"
-say "Every step from here on is recorded in $LOG: one signed, hash-chained" \
-	"record per line. The roster names the supervisor with the public key of" \
-	"her card, so that her completion signature can be checked later."
-say "The supervisor's public key, read from her card's certificate (no PIN):"
-show yubico-piv-tool -r "$(R 12)" -a read-certificate -s 9c -o "$PRIV/supervisor.crt"
-show openssl x509 -in "$PRIV/supervisor.crt" -noout -pubkey -out supervisor.pub.pem
-if hsmadm-ceremony --help 2>/dev/null | grep -q 'roster add'; then
-	FACIL=1
-	show hsmadm-ceremony open "$LOG" --title "Initial master key, domain pair DC1/DC2"
-	show hsmadm-ceremony roster add "$LOG" --role supervisor --card --reader "$(R 12)"
-else
-	FACIL=0
-	say "(hsmadm-ceremony, the facilitator's command, is not in this build yet;" \
-		"as the end-to-end test does, a small helper built with the tests" \
-		"writes the roster record through the same evidence-log library.)"
-	ROSTER=$build/tests/ceremony_roster
-	[ -x "$ROSTER" ] || stop_here "$ROSTER is missing; build it with: cmake --build $build --target ceremony_roster"
-	show "$ROSTER" "$LOG" "Sue Supervisor" supervisor supervisor.pub.pem
-fi
-
-# ---- step 5 -------------------------------------------------------------
-step 5 "the administrators are registered; the domains leave imprint mode"
+step 4 "the administrators are registered; the domains leave imprint mode" admins
 say "New domains are in imprint mode: they take administrators without" \
 	"signatures. Each administrator's card key (slot 9C, read without a PIN)" \
 	"is registered, primary and backup card under one identity, so a person" \
@@ -291,9 +306,10 @@ show hsmadm-domain sign thresholds.json --card --reader "$(R 4)" --pin-fd 3 --ev
 say "(Admin 2 signed with the backup card: the domains count identities, not cards.)"
 show hsmadm-domain submit thresholds.json --evidence "$LOG"
 show hsmadm-domain group status $GROUP
+step_end
 
-# ---- step 6 -------------------------------------------------------------
-step 6 "the custodians generate their key parts and copy them to backups"
+# ---- step 5 -------------------------------------------------------------
+step 5 "the custodians generate their key parts and copy them to backups" keyparts
 say "Each custodian generates one part of 32 random bytes directly onto their" \
 	"card, sealed to the card's own key (slot 9D). Nobody sees a part: only" \
 	"its pattern (KPVP) is shown and recorded. Then the part is copied to the" \
@@ -304,9 +320,10 @@ for i in 1 2 3; do
 		--log "$LOG" --pin-fd 3 --backup-pin-fd 4 3<<<$CPIN 4<<<$CPIN
 done
 show hsmadm-mkpart list --reader "$(R 9)"
+step_end
 
-# ---- step 7 -------------------------------------------------------------
-step 7 "the new master key is loaded, committed and activated"
+# ---- step 6 -------------------------------------------------------------
+step 6 "the new master key is loaded, committed and activated" masterkey
 # PIN files: one line per use (a custodian's PIN per part, an admin's per signature).
 for ((i = 0; i < 20; i++)); do echo $CPIN; done >"$PRIV/custodian.pins"
 for ((i = 0; i < 20; i++)); do echo $APIN; done >"$PRIV/admin.pins"
@@ -322,9 +339,10 @@ say "Commit needs the signature threshold: two administrators sign."
 show "${COMMIT[@]}" commit --pin-fd 4 "${ADMINS[@]}" 4<"$PRIV/custodian.pins" 5<"$PRIV/admin.pins"
 say "Activate: CURRENT becomes OLD (empty here), PENDING becomes CURRENT."
 show "${COMMIT[@]}" activate --pin-fd 4 "${ADMINS[@]}" 4<"$PRIV/custodian.pins" 5<"$PRIV/admin.pins"
+step_end
 
-# ---- step 8 -------------------------------------------------------------
-step 8 "each domain shows its master-key pattern (MKVP); they are equal"
+# ---- step 7 -------------------------------------------------------------
+step 7 "each domain shows its master-key pattern (MKVP); they are equal" mkvp
 say "The workstation asks every domain for its registers. The MKVP is the" \
 	"EP11 verification pattern of the master key, computed by each module:" \
 	"equal patterns mean the same key, and a pattern tells nothing about it."
@@ -343,17 +361,20 @@ if [ "$(wc -l <"$PRIV/mkvps")" -ne 2 ] || [ "$(wc -l <<<"$MKVP")" -ne 1 ] || [ "
 	stop_here "the domains do not show one and the same current MKVP (see above)"
 fi
 say "Both domains hold the same new master key."
+step_end
 
-# ---- step 9 -------------------------------------------------------------
-step 9 "the supervisor signs the completion of the ceremony"
+# ---- step 8 -------------------------------------------------------------
+step 8 "the supervisor signs the completion of the ceremony"
+say "What the log holds so far, as the facilitator sees it:"
+show hsmadm-ceremony show --log "$LOG"
 say "The supervisor checks that the log verifies as it stands and that no step" \
 	"is left open, then signs the whole log with her card. After this record" \
 	"nothing can be added to the ceremony without it showing."
 show hsmadm-audit sign-completion "$LOG" --card --reader "$(R 12)" --pin-fd 3 \
 	--module-ca module-ca.pem 3<<<$SPIN
 
-# ---- step 10 ------------------------------------------------------------
-step 10 "the auditor verifies the evidence log and writes the report"
+# ---- step 9 ------------------------------------------------------------
+step 9 "the auditor verifies the evidence log and writes the report"
 say "Offline, with only the log, the vendor's module CA certificate and the" \
 	"supervisor's public key: the hash chain, every signature, every module" \
 	"receipt, that each command had its quorum, the key-part and master-key" \
