@@ -44,7 +44,7 @@ done
 if [ -t 1 ]; then
 	B=$'\e[1m' DIM=$'\e[2m' GREEN=$'\e[32m' RED=$'\e[31m' N=$'\e[0m'
 else
-	B= DIM= GREEN= RED= N=
+	B='' DIM='' GREEN='' RED='' N=''
 fi
 NSTEPS=9
 STEP=0
@@ -180,7 +180,7 @@ say "A private smart-card service (pcscd) with 13 virtual readers, so this demo"
 	"certificate comes from the same client CA."
 harness_start 13 >/dev/null 2>"$PRIV/harness.err" || stop_here "the private pcscd did not start:" "$(cat "$PRIV/harness.err")"
 trap cleanup EXIT   # harness_start installed its own trap; ours also stops it
-show hsmadm-card list
+say "pcscd is up with 13 empty virtual readers."
 show hsmadm-simd init --serial DC1-M01 --dir "$PRIV/m1" --domains 8
 show hsmadm-simd init --serial DC2-M01 --dir "$PRIV/m2" --domains 8 \
 	--module-ca-key "$PRIV/m1/ca.key" --module-ca-cert "$PRIV/m1/ca.pem" \
@@ -232,7 +232,7 @@ card() {
 		--installation $INSTALLATION --allow-default-mgmt-key \
 		--pin-fd 3 --new-pin-fd 4 --new-puk-fd 5 "$@" \
 		3<<<123456 4<<<"$pin" 5<<<"$PUK"
-	CARDID[$slot]=$(hsmadm-card status --reader "$(R "$slot")" --json | jq -r .profile.card_id)
+	CARDID[slot]=$(hsmadm-card status --reader "$(R "$slot")" --json | jq -r .profile.card_id)
 	[ -n "${CARDID[$slot]}" ] && [ "${CARDID[$slot]}" != null ] ||
 		stop_here "the card in reader $((slot + 1)) shows no card id after init"
 }
@@ -327,7 +327,7 @@ step 6 "the new master key is loaded, committed and activated" masterkey
 # PIN files: one line per use (a custodian's PIN per part, an admin's per signature).
 for ((i = 0; i < 20; i++)); do echo $CPIN; done >"$PRIV/custodian.pins"
 for ((i = 0; i < 20; i++)); do echo $APIN; done >"$PRIV/admin.pins"
-COMMIT=(hsmadm-commit --group $GROUP --part p1 --part p2 --part p3 --log "$LOG")
+COMMIT=(hsmadm-commit --group "$GROUP" --part p1 --part p2 --part p3 --log "$LOG")
 ADMINS=(--admin-reader "$(R 0)" --admin-reader "$(R 1)" --admin-pin-fd 5)
 say "Load: for each part, the custodian's card is found in the readers and its" \
 	"pattern compared with the log; the part is opened on the card with the" \
@@ -386,6 +386,7 @@ show hsmadm-audit report "$LOG" --module-ca module-ca.pem --supervisor-key super
 show hsmadm-audit report "$LOG" --module-ca module-ca.pem --supervisor-key supervisor.pub.pem \
 	--html report.html
 [ -s report.html ] || stop_here "hsmadm-audit report --html wrote no report.html"
+say "The printable report is $DEMO/report.html (one self-contained page)."
 hsmadm-audit report "$LOG" --module-ca module-ca.pem --supervisor-key supervisor.pub.pem \
 	>report.txt 2>&1 || stop_here "hsmadm-audit report could not be saved to report.txt"
 
