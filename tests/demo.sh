@@ -178,14 +178,14 @@ say "A private smart-card service (pcscd) with 13 virtual readers, so this demo"
 	"does not disturb real readers. Then the two modules: DC2-M01 is made by" \
 	"the same vendor CA as DC1-M01, and both accept workstations whose TLS" \
 	"certificate comes from the same client CA."
-harness_start 13 >/dev/null 2>"$PRIV/harness.err" || stop_here "the private pcscd did not start:" "$(cat "$PRIV/harness.err")"
+harness_start 13 >/dev/null || stop_here "the private pcscd did not start (the harness said why, above)."
 trap cleanup EXIT   # harness_start installed its own trap; ours also stops it
 say "pcscd is up with 13 empty virtual readers."
 show hsmadm-simd init --serial DC1-M01 --dir "$PRIV/m1" --domains 8
 show hsmadm-simd init --serial DC2-M01 --dir "$PRIV/m2" --domains 8 \
 	--module-ca-key "$PRIV/m1/ca.key" --module-ca-cert "$PRIV/m1/ca.pem" \
 	--client-ca "$PRIV/m1/client-ca.pem"
-cp "$PRIV/m1/ca.pem" module-ca.pem
+cp "$PRIV/m1/ca.pem" module-ca.pem || stop_here "could not copy the module CA certificate"
 declare -A MPORT=()
 start_module() {
 	local m=$1 i
@@ -226,8 +226,8 @@ card() {
 	local slot=$1 role=$2 holder=$3 pin=$4 f="$PRIV/card$1.json"
 	shift 4
 	quiet "creating a virtual card" hsmadm-vcard create "$f"
-	harness_insert "$f" "$slot" 2>"$PRIV/harness.err" ||
-		stop_here "the virtual card did not appear in reader $((slot + 1)):" "$(cat "$PRIV/harness.err")"
+	harness_insert "$f" "$slot" ||
+		stop_here "the virtual card did not appear in reader $((slot + 1)) (the harness said why, above)."
 	show hsmadm-card init --reader "$(R "$slot")" --role "$role" --holder "$holder" \
 		--installation $INSTALLATION --allow-default-mgmt-key \
 		--pin-fd 3 --new-pin-fd 4 --new-puk-fd 5 "$@" \
