@@ -15,6 +15,7 @@
 #ifndef HSMADM_FAC_H
 #define HSMADM_FAC_H
 
+#include <stdio.h>
 #include <jansson.h>
 #include "hsmadm/err.h"
 #include "hsmadm/pcsc.h"
@@ -77,6 +78,6 @@ hsm_rc fac_scan(const char *path, json_t **state);
 hsm_rc fac_scan_mem(const char *buf, size_t len, json_t **state);
 
 /* Print the summary for people. */
-void fac_print_show(const json_t *state);
+void fac_print_show(FILE *f, const json_t *state);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hsmadm/cardprofile.h"
 #include "hsmadm/evlog.h"
@@ -42,6 +43,7 @@ hsm_rc
 fac_begin(const char *path, fac_ctx *c)
 {
 	struct evlog_open_opts oo;
+	struct stat st;
 	hsm_rc rc;
 
 	memset(c, 0, sizeof(*c));
@@ -49,6 +51,11 @@ fac_begin(const char *path, fac_ctx *c)
 	oo.must_exist = 1;
 	if (path == NULL || *path == '\0')
 		return hsm_fail(HSM_ERR_USAGE, "no evidence log given (--log FILE)");
+	/* An empty file would be made a new log by the writer; only open does
+	 * that, with the ceremony's name. */
+	if (stat(path, &st) == 0 && st.st_size == 0)
+		return hsm_fail(HSM_ERR_NOT_FOUND, "evidence log %s is empty; start the "
+		    "ceremony first with hsmadm-ceremony open --log %s", path, path);
 	if ((rc = evlog_open(path, &oo, &c->log)) != HSM_OK) {
 		if (rc == HSM_ERR_NOT_FOUND)
 			hsm_fail(rc, "evidence log %s does not exist; start the ceremony first "

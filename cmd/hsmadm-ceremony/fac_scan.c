@@ -174,14 +174,14 @@ scan_new(struct scan *sc)
 static hsm_rc
 scan_finish(struct scan *sc, json_t **state)
 {
-	json_t *open = json_array(), *s;
+	json_t *open, *s;
 	char headhex[65];
 	size_t i;
 
 	if (sc->seq == 0)
 		return hsm_fail(HSM_ERR_FORMAT, "the evidence log is empty; start a ceremony "
 		    "with hsmadm-ceremony open");
-	if (open == NULL)
+	if ((open = json_array()) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	json_array_foreach(json_object_get(sc->st, "steps"), i, s) {
 		if (json_object_get(s, "end_seq") == NULL)
@@ -264,55 +264,55 @@ out:
 }
 
 void
-fac_print_show(const json_t *st)
+fac_print_show(FILE *f, const json_t *st)
 {
 	json_t *v;
 	size_t i;
 
-	printf("Ceremony:      %s\n", str_or(st, "ceremony", ""));
-	printf("Installation:  %s\n", *str_or(st, "installation", "") ? str_or(st,
+	fprintf(f, "Ceremony:      %s\n", str_or(st, "ceremony", ""));
+	fprintf(f, "Installation:  %s\n", *str_or(st, "installation", "") ? str_or(st,
 	       "installation", "") : "(not named)");
-	printf("Log id:        %s\n", str_or(st, "log_id", ""));
-	printf("Opened:        %s\n", str_or(st, "opened", ""));
-	printf("Records:       %lld (hash chain intact; signatures: hsmadm-audit verify)\n",
+	fprintf(f, "Log id:        %s\n", str_or(st, "log_id", ""));
+	fprintf(f, "Opened:        %s\n", str_or(st, "opened", ""));
+	fprintf(f, "Records:       %lld (hash chain intact; signatures: hsmadm-audit verify)\n",
 	       (long long)json_integer_value(json_object_get(st, "records")));
-	printf("\nRoster (%zu):\n", json_array_size(json_object_get(st, "roster")));
+	fprintf(f, "\nRoster (%zu):\n", json_array_size(json_object_get(st, "roster")));
 	json_array_foreach(json_object_get(st, "roster"), i, v) {
 		const char *cid = str_or(v, "card_id", NULL), *ski = str_or(v, "ski", NULL);
-		printf("  %-12s %s", str_or(v, "role", "?"), str_or(v, "name", "?"));
+		fprintf(f, "  %-12s %s", str_or(v, "role", "?"), str_or(v, "name", "?"));
 		if (cid != NULL)
-			printf(", card %s", cid);
+			fprintf(f, ", card %s", cid);
 		if (ski != NULL)
-			printf(", key %.16s...", ski);
-		printf("\n");
+			fprintf(f, ", key %.16s...", ski);
+		fprintf(f, "\n");
 	}
-	printf("\nSteps (%zu):\n", json_array_size(json_object_get(st, "steps")));
+	fprintf(f, "\nSteps (%zu):\n", json_array_size(json_object_get(st, "steps")));
 	json_array_foreach(json_object_get(st, "steps"), i, v) {
 		const char *t = str_or(v, "title", NULL);
-		printf("  %-16s %s", str_or(v, "step", "?"),
+		fprintf(f, "  %-16s %s", str_or(v, "step", "?"),
 		       json_object_get(v, "end_seq") ? str_or(v, "result", "?") : "OPEN");
 		if (t != NULL)
-			printf("  (%s)", t);
-		printf("\n");
+			fprintf(f, "  (%s)", t);
+		fprintf(f, "\n");
 	}
-	printf("\nWitness acknowledgements: %zu\n",
+	fprintf(f, "\nWitness acknowledgements: %zu\n",
 	       json_array_size(json_object_get(st, "witnesses")));
 	json_array_foreach(json_object_get(st, "witnesses"), i, v)
-		printf("  %s: %s\n", str_or(v, "name", "?"), str_or(v, "statement", ""));
-	printf("Exceptions: %zu\n", json_array_size(json_object_get(st, "exceptions")));
+		fprintf(f, "  %s: %s\n", str_or(v, "name", "?"), str_or(v, "statement", ""));
+	fprintf(f, "Exceptions: %zu\n", json_array_size(json_object_get(st, "exceptions")));
 	json_array_foreach(json_object_get(st, "exceptions"), i, v)
-		printf("  seq %lld: %s (%s)\n", (long long)json_integer_value(json_object_get(v,
+		fprintf(f, "  seq %lld: %s (%s)\n", (long long)json_integer_value(json_object_get(v,
 		       "seq")), str_or(v, "what", ""), str_or(v, "reason", ""));
 	if (json_integer_value(json_object_get(st, "recoveries")) > 0)
-		printf("Torn tails repaired: %lld\n",
+		fprintf(f, "Torn tails repaired: %lld\n",
 		       (long long)json_integer_value(json_object_get(st, "recoveries")));
 	if (json_is_true(json_object_get(st, "complete")))
-		printf("\nThe log is complete: signed by %s. Nothing more can be recorded.\n",
+		fprintf(f, "\nThe log is complete: signed by %s. Nothing more can be recorded.\n",
 		       str_or(st, "completed_by", "?"));
 	else if (json_array_size(json_object_get(st, "open_steps")) > 0)
-		printf("\nOpen steps must end before the supervisor signs: "
+		fprintf(f, "\nOpen steps must end before the supervisor signs: "
 		       "hsmadm-ceremony step end --log LOG --step ID\n");
 	else
-		printf("\nNo step is open. When the ceremony is done, the supervisor signs it: "
+		fprintf(f, "\nNo step is open. When the ceremony is done, the supervisor signs it: "
 		       "hsmadm-audit sign-completion LOG --card\n");
 }

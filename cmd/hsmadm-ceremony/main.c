@@ -279,7 +279,7 @@ main(int argc, char **argv)
 	if (o.json)
 		rc = cmd_print_json(res);
 	else if (strcmp(o.cmd, "show") == 0)
-		fac_print_show(res);
+		fac_print_show(stdout, res);
 	else {
 		print_recorded(res);
 		if (strcmp(o.cmd, "open") == 0)

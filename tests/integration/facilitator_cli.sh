@@ -58,6 +58,11 @@ for cmd in "step begin --step s1" "step end --step s1" "roster add --role witnes
 	err_has "hsmadm-ceremony open"
 done
 [ ! -e "$W/none.jsonl" ] || fail "a command created the missing log"
+: >"$W/empty.jsonl"
+run 5 "a step on an empty file" $C step begin --step s1 --log "$W/empty.jsonl"
+err_has "is empty"
+run 3 "show on an empty file" $C show --log "$W/empty.jsonl"
+[ ! -s "$W/empty.jsonl" ] || fail "a command wrote into an empty file"
 pass "no command created a missing log"
 
 # ---- open ----
