@@ -1,7 +1,9 @@
 /* cmdutil.c - shared helpers of the cmd/ mains. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -73,4 +75,55 @@ cmd_confirm_typed(const char *question, const char *word, int fd)
 	if (opened)
 		close(in);
 	return rc;
+}
+
+int
+cmd_parse_int(const char *s, long lo, long hi, int *v)
+{
+	char *end;
+	long l;
+
+	errno = 0;
+	l = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || l < lo || l > hi)
+		return -1;
+	*v = (int)l;
+	return 0;
+}
+
+int
+cmd_parse_fd(const char *prog, const char *name, const char *s, int *fd)
+{
+	int v;
+
+	if (cmd_parse_int(s, 0, CMD_FD_MAX, &v) != 0)
+		return cmd_usage_error(prog, "%s needs a file descriptor number", name);
+	if (fcntl(v, F_GETFD) < 0)
+		return cmd_usage_error(prog, "%s %s: that file descriptor is not open; secrets are "
+		    "never taken from the command line", name, v > 99 ? "N" : s);
+	*fd = v;
+	return 0;
+}
+
+char *
+cmd_read_text(const char *path, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	/* Read one byte more than allowed: a file that fills it is too long. */
+	if ((buf = malloc(max + 2)) != NULL) {
+		n = fread(buf, 1, max + 1, f);
+		if (ferror(f) || n > max) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+		}
+	}
+	fclose(f);
+	return buf;
 }

@@ -87,7 +87,6 @@ parse(int argc, char **argv, struct opts *o)
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
-	char *end;
 
 	memset(o, 0, sizeof(*o));
 	o->pin_fd = -1;
@@ -126,9 +125,8 @@ parse(int argc, char **argv, struct opts *o)
 		case O_CARD: o->card = 1; break;
 		case O_READER: o->reader = optarg; break;
 		case O_PINFD:
-			o->pin_fd = (int)strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || o->pin_fd < 0)
-				return cmd_usage_error(PROG, "--pin-fd needs a file descriptor number");
+			if (cmd_parse_fd(PROG, "--pin-fd", optarg, &o->pin_fd) != 0)
+				return 2;
 			break;
 		case O_NAME: o->name = optarg; break;
 		case O_CERT: o->cert = optarg; break;
@@ -350,28 +348,6 @@ do_report(const struct opts *o)
 	return ex;
 }
 
-static char *
-read_text(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	if ((buf = calloc(1, 65537)) != NULL) {
-		n = fread(buf, 1, 65536, f);
-		if (!feof(f)) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf[n] = '\0';
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 static int
 do_sign(const struct opts *o)
 {
@@ -391,7 +367,7 @@ do_sign(const struct opts *o)
 		    "--key-file FILE or --card");
 	if ((rc = secure_init()) != HSM_OK)
 		return cmd_fail(PROG, rc);
-	if (o->cert != NULL && (cert = read_text(o->cert)) == NULL) {
+	if (o->cert != NULL && (cert = cmd_read_text(o->cert, 65536)) == NULL) {
 		hsm_fail(HSM_ERR_NOT_FOUND, "cannot read certificate %s (at most 64 KiB)", o->cert);
 		return cmd_fail(PROG, HSM_ERR_NOT_FOUND);
 	}

@@ -114,32 +114,6 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static int
-parse_int(const char *s, int lo, int hi, int *v)
-{
-	char *end;
-	long l;
-
-	l = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || l < lo || l > hi)
-		return -1;
-	*v = (int)l;
-	return 0;
-}
-
-static int
-parse_fd(const char *name, const char *s, int *fd)
-{
-	if (parse_int(s, 0, INT_MAX, fd) != 0)
-		return cmd_usage_error(PROG, "%s needs a file descriptor number", name);
-	/* Catch a PIN typed where the fd number belongs (getopt also takes
-	 * "--pin" for "--pin-fd"): such a number is never an open fd. */
-	if (fcntl(*fd, F_GETFD) < 0)
-		return cmd_usage_error(PROG, "%s %s: that file descriptor is not open; secrets are "
-		    "never taken from the command line", name, *fd > 99 ? "N" : s);
-	return 0;
-}
-
 /* ---------------------------------------------------------------- secrets */
 
 /* A current secret: one line from fd, or asked once without echo. */
@@ -649,7 +623,7 @@ main(int argc, char **argv)
 		case O_READER: o.reader = optarg; break;
 		case O_JSON: o.json = 1; break;
 		case O_WAIT:
-			if (parse_int(optarg, 0, 3600, &o.wait_s) != 0)
+			if (cmd_parse_int(optarg, 0, 3600, &o.wait_s) != 0)
 				return cmd_usage_error(PROG, "--wait needs 0 to 3600 seconds");
 			break;
 		case O_ROLE: o.role = optarg; break;
@@ -659,16 +633,16 @@ main(int argc, char **argv)
 		case O_FORCE: o.force = 1; break;
 		case O_ALLOWDEF: o.allow_default = 1; break;
 		case O_PUK: o.puk_change = 1; break;
-		case O_PINFD: if (parse_fd("--pin-fd", optarg, &o.pin_fd)) return 2; break;
-		case O_PUKFD: if (parse_fd("--puk-fd", optarg, &o.puk_fd)) return 2; break;
-		case O_NEWPINFD: if (parse_fd("--new-pin-fd", optarg, &o.new_pin_fd)) return 2; break;
-		case O_NEWPUKFD: if (parse_fd("--new-puk-fd", optarg, &o.new_puk_fd)) return 2; break;
-		case O_MGMTFD: if (parse_fd("--mgmt-key-fd", optarg, &o.mgmt_key_fd)) return 2; break;
+		case O_PINFD: if (cmd_parse_fd(PROG, "--pin-fd", optarg, &o.pin_fd)) return 2; break;
+		case O_PUKFD: if (cmd_parse_fd(PROG, "--puk-fd", optarg, &o.puk_fd)) return 2; break;
+		case O_NEWPINFD: if (cmd_parse_fd(PROG, "--new-pin-fd", optarg, &o.new_pin_fd)) return 2; break;
+		case O_NEWPUKFD: if (cmd_parse_fd(PROG, "--new-puk-fd", optarg, &o.new_puk_fd)) return 2; break;
+		case O_MGMTFD: if (cmd_parse_fd(PROG, "--mgmt-key-fd", optarg, &o.mgmt_key_fd)) return 2; break;
 		case O_NEWMGMTFD:
-			if (parse_fd("--new-mgmt-key-fd", optarg, &o.new_mgmt_key_fd))
+			if (cmd_parse_fd(PROG, "--new-mgmt-key-fd", optarg, &o.new_mgmt_key_fd))
 				return 2;
 			break;
-		case O_CONFIRMFD: if (parse_fd("--confirm-fd", optarg, &o.confirm_fd)) return 2; break;
+		case O_CONFIRMFD: if (cmd_parse_fd(PROG, "--confirm-fd", optarg, &o.confirm_fd)) return 2; break;
 		case 'h':
 		case O_HELP: usage(stdout); return 0;
 		case O_VERSION: cmd_print_version(PROG); return 0;

@@ -59,18 +59,6 @@ struct opts {
 };
 
 static int
-parse_fd(const char *s, int *fd)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v < 0 || v > 1024)
-		return -1;
-	*fd = (int)v;
-	return 0;
-}
-
-static int
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_PART = 256, O_READER, O_TO_READER, O_CARD, O_LOG, O_KPVP, O_PIN_FD,
@@ -109,26 +97,22 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_LOG: o->log = optarg; break;
 		case O_KPVP: o->kpvp_hex = optarg; break;
 		case O_PIN_FD:
-			if (parse_fd(optarg, &o->pin_fd) != 0)
-				return cmd_usage_error(PROG, "--pin-fd needs a file descriptor number");
+			if (cmd_parse_fd(PROG, "--pin-fd", optarg, &o->pin_fd) != 0)
+				return 2;
 			break;
 		case O_BPIN_FD:
-			if (parse_fd(optarg, &o->backup_pin_fd) != 0)
-				return cmd_usage_error(PROG, "--backup-pin-fd needs a file descriptor number");
+			if (cmd_parse_fd(PROG, "--backup-pin-fd", optarg, &o->backup_pin_fd) != 0)
+				return 2;
 			break;
 		case O_CONFIRM_FD:
-			if (parse_fd(optarg, &o->confirm_fd) != 0)
-				return cmd_usage_error(PROG, "--confirm-fd needs a file descriptor number");
+			if (cmd_parse_fd(PROG, "--confirm-fd", optarg, &o->confirm_fd) != 0)
+				return 2;
 			break;
 		case O_YES: o->yes = 1; break;
-		case O_TIMEOUT: {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 86400)
+		case O_TIMEOUT:
+			if (cmd_parse_int(optarg, 1, 86400, &o->timeout_s) != 0)
 				return cmd_usage_error(PROG, "--timeout needs seconds between 1 and 86400");
-			o->timeout_s = (int)v;
 			break;
-		}
 		case O_ALLOW_DEF: o->allow_default = 1; break;
 		case O_JSON: o->json = 1; break;
 		case O_HELP: fputs(usage_text, stdout); return -1;
