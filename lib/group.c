@@ -494,6 +494,7 @@ struct mrow {
 	char       msg[1024];
 	json_t    *receipt;
 	const json_t *rbody;    /* borrowed from receipt */
+	int        recovered;   /* the receipt was fetched again (domain.receipts) */
 };
 
 static json_t *
@@ -539,6 +540,39 @@ check_receipt(const group_member *m, const json_t *receipt, const char *digest_h
 	    (uint64_t)v != want + 1)
 		return hsm_fail(HSM_ERR_VERIFY, "the receipt's counters do not match the command");
 	return HSM_OK;
+}
+
+/* The receipt of cmd on member m, fetched again from the receipts the module
+ * keeps (its answer was lost, or the member was found past the command's
+ * counter): the one with counter_before == want, checked like an answer's. */
+static hsm_rc
+recover_receipt(const group_member *m, const char *digest_hex, const char *op,
+                uint64_t want, json_t **receipt, const json_t **body)
+{
+	json_t *arr = NULL, *r;
+	size_t i;
+	hsm_rc rc;
+
+	*receipt = NULL;
+	*body = NULL;
+	hsm_err_clear();
+	if ((rc = moddrv_receipts(m->drv, m->domain, want, &arr)) != HSM_OK)
+		return hsm_fail_wrap(rc, "fetching the receipt again");
+	rc = hsm_fail(HSM_ERR_NOT_FOUND, "the module keeps no receipt for counter %llu",
+	    (unsigned long long)want);
+	json_array_foreach(arr, i, r) {
+		json_int_t b = json_integer_value(json_object_get(json_object_get(r, "body"),
+		    "counter_before"));
+		if (b != (json_int_t)want)
+			continue;
+		if ((rc = check_receipt(m, r, digest_hex, op, want, body)) == HSM_OK)
+			*receipt = json_incref(r);
+		else
+			*body = NULL;
+		break;
+	}
+	json_decref(arr);
+	return rc;
 }
 
 hsm_rc
@@ -736,6 +770,30 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 		row[i].rbody = jb->rbody;
 		row[i].st = M_APPLIED;
 	}
+	/* 6. no receipt may be lost (DESIGN §10 inv. 5): a member that did not
+	 * answer may have applied it, and a member found past the command's
+	 * counter when rolling forward may have applied it without the
+	 * workstation ever seeing the receipt. Ask the module for the receipt
+	 * it kept; a verified one counts as the answer. The caller writes only
+	 * the receipts its evidence log does not hold yet. */
+	for (i = 0; i < n; i++) {
+		const json_t *rb = NULL;
+		json_t *r = NULL;
+
+		if (row[i].st != M_NO_ANSWER && !(row[i].st == M_ALREADY && roll_forward))
+			continue;
+		if (recover_receipt(&m[i], digest_hex, admincmd_op(cmd), row[i].want, &r,
+		    &rb) != HSM_OK)
+			continue;   /* still unknown: the roll-forward finds out */
+		row[i].receipt = r;
+		row[i].recovered = 1;
+		if (row[i].st == M_NO_ANSWER) {
+			row[i].st = M_APPLIED;
+			row[i].rbody = rb;
+			row[i].rc = HSM_OK;
+			row[i].msg[0] = '\0';
+		}
+	}
 	rc = HSM_OK;
 	for (i = 0; i < n; i++) {
 		if (row[i].st == M_APPLIED || row[i].st == M_ALREADY) {
@@ -812,6 +870,8 @@ build:
 			json_object_set_new(e, "error", err_json(row[i].rc, row[i].msg));
 		if (row[i].receipt)
 			json_object_set(e, "receipt", row[i].receipt);
+		if (row[i].recovered)
+			json_object_set_new(e, "recovered", json_true());
 		json_array_append_new(members, e);
 	}
 	if (rc == HSM_ERR_DIVERGED)

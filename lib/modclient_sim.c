@@ -68,6 +68,18 @@ moddrv_apply(moddrv *d, unsigned domain, const admincmd *cmd, json_t **receipt)
 	return d->ops->apply(d->ctx, domain, cmd, receipt);
 }
 
+hsm_rc
+moddrv_receipts(moddrv *d, unsigned domain, uint64_t from_counter, json_t **out)
+{
+	if (d == NULL || out == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_receipts: bad arguments");
+	*out = NULL;
+	if (d->ops->receipts == NULL)
+		return hsm_fail(HSM_ERR_STATE, "module %s keeps no receipts to fetch again",
+		                d->serial);
+	return d->ops->receipts(d->ctx, domain, from_counter, out);
+}
+
 void
 moddrv_free(moddrv **d)
 {
@@ -86,6 +98,10 @@ struct simctx {
 	SSL_CTX  *sslctx;
 	tls_conn *conn;
 	long long next_id;
+	int       lost;         /* a call failed in transport: the connection is unusable */
+	/* to connect again (receipts after a lost answer) */
+	char     *hostport, *serial;
+	int       timeout_ms;
 };
 
 /* The client TLS context is shared by the connections that are open at the
@@ -206,6 +222,8 @@ sim_close(void *vctx)
 		return;
 	tls_conn_free(&c->conn);
 	ctx_put(&c->sslctx);
+	free(c->hostport);
+	free(c->serial);
 	free(c);
 }
 
@@ -218,6 +236,9 @@ sim_call(struct simctx *c, const char *op, json_t *params, json_t **result)
 	if (c->conn == NULL)
 		return hsm_fail(HSM_ERR_MODULE, "the connection to the module was lost earlier");
 	rc = modproto_call(tls_conn_ssl(c->conn), &c->next_id, op, params, result, NULL);
+	if (rc == HSM_ERR_MODULE || rc == HSM_ERR_TLS || rc == HSM_ERR_IO ||
+	    rc == HSM_ERR_TIMEOUT)
+		c->lost = 1;
 	/* TLS 1.3 finishes the client's side of the handshake before the
 	 * module has checked the client certificate: a refusal shows up as a
 	 * connection lost on the first request. */
@@ -275,8 +296,80 @@ out:
 	return rc;
 }
 
+/* A fresh connection to the same module (same pinned CA, serial, client
+ * certificate), replacing one whose answer was lost. */
+static hsm_rc
+sim_reconnect(struct simctx *c)
+{
+	tls_conn *conn = NULL;
+	hsm_rc rc;
+
+	if (c->hostport == NULL || c->serial == NULL)
+		return hsm_fail(HSM_ERR_MODULE, "the connection to the module was lost");
+	if ((rc = tls_connect(c->sslctx, c->hostport, c->serial, c->timeout_ms, &conn)) != HSM_OK)
+		return hsm_fail_wrap(rc, "module at %s (connecting again)", c->hostport);
+	tls_conn_free(&c->conn);
+	c->conn = conn;
+	c->next_id = 2;   /* not the first request: a refusal now is not a trust problem */
+	c->lost = 0;
+	return HSM_OK;
+}
+
+static hsm_rc
+sim_receipts(void *vctx, unsigned domain, uint64_t from, json_t **out)
+{
+	struct simctx *c = vctx;
+	json_t *all = json_array(), *p = NULL, *res = NULL, *arr, *r;
+	size_t i;
+	int round;
+	hsm_rc rc = HSM_OK;
+
+	*out = NULL;
+	if (all == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((c->lost || c->conn == NULL) && (rc = sim_reconnect(c)) != HSM_OK)
+		goto out;
+	/* An answer holds at most a page; "more" asks for the next one. */
+	for (round = 0; round < 64; round++) {
+		int more;
+		p = json_pack("{s:I, s:I}", "domain", (json_int_t)domain, "from_counter",
+		              (json_int_t)from);
+		if (p == NULL) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if ((rc = sim_call(c, MODDRV_OP_RECEIPTS, p, &res)) != HSM_OK)
+			goto out;
+		arr = json_object_get(res, "receipts");
+		if (!json_is_array(arr)) {
+			rc = hsm_fail(HSM_ERR_MODULE, "the module answered domain.receipts without receipts");
+			goto out;
+		}
+		more = json_is_true(json_object_get(res, "more"));
+		json_array_foreach(arr, i, r) {
+			json_int_t after = json_integer_value(json_object_get(json_object_get(r, "body"),
+			                                      "counter_after"));
+			json_array_append(all, r);
+			if (after > (json_int_t)from)
+				from = (uint64_t)after;
+		}
+		json_decref(p);
+		json_decref(res);
+		p = res = NULL;
+		if (!more || json_array_size(arr) == 0)
+			break;
+	}
+	*out = all;
+	all = NULL;
+out:
+	json_decref(p);
+	json_decref(res);
+	json_decref(all);
+	return rc;
+}
+
 static const struct moddrv_ops sim_ops = {
-	sim_info, sim_query, sim_apply, sim_close,
+	sim_info, sim_query, sim_apply, sim_close, sim_receipts,
 };
 
 hsm_rc
@@ -319,6 +412,9 @@ modclient_sim_open(const char *hostport, const char *expect_serial,
 			goto out;
 		}
 	}
+	c->hostport = strdup(hostport);
+	c->serial = strdup(serial);
+	c->timeout_ms = timeout_ms;
 	rc = moddrv_new(&sim_ops, c, serial, out);
 	c = NULL;   /* owned by the driver, or closed by moddrv_new */
 out:

@@ -19,6 +19,8 @@
 
 #include "simdom.h"
 #include "simmod.h"
+#include "simrcpt.h"
+#include "hsmadm/moddriver.h"
 
 #define MODULE_FILE_VERSION 1
 #define SERIAL_MAX 32
@@ -39,6 +41,7 @@ struct simmod {
 	simmod_faults   faults;
 	long            napply_req;                   /* command.apply requests seen */
 	long            napplied;                     /* commands applied */
+	long            rlines[MODPROTO_MAX_DOMAINS]; /* receipts file lines, -1 unknown */
 };
 
 static int
@@ -291,8 +294,10 @@ simmod_open(const char *dir, const simmod_faults *faults, simmod **out)
 		return hsm_fail(HSM_ERR_USAGE, "give the module state folder with --dir");
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	for (i = 0; i < MODPROTO_MAX_DOMAINS; i++)
+	for (i = 0; i < MODPROTO_MAX_DOMAINS; i++) {
 		pthread_mutex_init(&m->dlock[i], NULL);
+		m->rlines[i] = -1;
+	}
 	pthread_mutex_init(&m->flock, NULL);
 	snprintf(m->dir, sizeof(m->dir), "%s", dir);
 	if (faults != NULL)
@@ -368,6 +373,14 @@ dom_path(const simmod *m, unsigned idx, char *buf, size_t n)
 	return HSM_OK;
 }
 
+static hsm_rc
+rcpt_path(const simmod *m, unsigned idx, char *buf, size_t n)
+{
+	if ((size_t)snprintf(buf, n, "%s/domains/%02u.receipts.jsonl", m->dir, idx) >= n)
+		return hsm_fail(HSM_ERR_USAGE, "path too long");
+	return HSM_OK;
+}
+
 /* Caller holds m->dlock[idx]. */
 static hsm_rc
 get_dom(simmod *m, unsigned idx, simdom **out)
@@ -423,7 +436,7 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	uint8_t cdig[32], sdig[32];
 	uint64_t before;
 	int64_t now;
-	unsigned idx;
+	unsigned idx = 0;
 	long nth;
 	hsm_rc rc;
 
@@ -458,6 +471,32 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	utc_now(when, &now);
 	if ((rc = simdom_apply(d, m->serial, cmd, now, &next, &res, &op, reason)) != HSM_OK)
 		goto out;
+	/* The receipt is made from the next state and kept on disk BEFORE that
+	 * state is saved: a crash after the change never loses its receipt
+	 * (simrcpt.h says how a receipt of a change that was not saved is
+	 * left out). */
+	if ((rc = simdom_public(next, m->serial, 0, &pub)) != HSM_OK ||
+	    (rc = cjson_digest(pub, sdig)) != HSM_OK)
+		goto internal;
+	hex_encode_buf(sdig, 32, shex);
+	body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:s}",
+	                 "v", RECEIPT_VERSION, "module", m->serial, "domain", (int)idx,
+	                 "op", op, "command_digest", dhex,
+	                 "counter_before", (json_int_t)before,
+	                 "counter_after", (json_int_t)simdom_counter(next),
+	                 "state", pub, "state_digest", shex, "result", res, "time", when);
+	if (body == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto internal;
+	}
+	if ((rc = receipt_sign(body, m->oa_key, m->oa_cert, &receipt)) != HSM_OK)
+		goto internal;
+	if ((rc = rcpt_path(m, idx, path, sizeof(path))) != HSM_OK ||
+	    (rc = simrcpt_append(path, receipt, &m->rlines[idx])) != HSM_OK) {
+		*reason = "io";
+		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the receipt cannot be kept; nothing was changed");
+		goto out;
+	}
 	if ((rc = dom_path(m, idx, path, sizeof(path))) != HSM_OK ||
 	    (rc = simdom_save(next, path)) != HSM_OK) {
 		*reason = "io";
@@ -472,22 +511,6 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	nth = ++m->napplied;
 	pthread_mutex_unlock(&m->flock);
 
-	if ((rc = simdom_public(m->doms[idx], m->serial, 0, &pub)) != HSM_OK ||
-	    (rc = cjson_digest(pub, sdig)) != HSM_OK)
-		goto receipt_fail;
-	hex_encode_buf(sdig, 32, shex);
-	body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:s}",
-	                 "v", RECEIPT_VERSION, "module", m->serial, "domain", (int)idx,
-	                 "op", op, "command_digest", dhex,
-	                 "counter_before", (json_int_t)before,
-	                 "counter_after", (json_int_t)simdom_counter(m->doms[idx]),
-	                 "state", pub, "state_digest", shex, "result", res, "time", when);
-	if (body == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto receipt_fail;
-	}
-	if ((rc = receipt_sign(body, m->oa_key, m->oa_cert, &receipt)) != HSM_OK)
-		goto receipt_fail;
 	if (m->faults.crash_after == nth) {
 		fprintf(stderr, "hsmadm-simd: test fault: crashing after applied command %ld\n", nth);
 		abort();
@@ -500,9 +523,9 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	if (*result == NULL)
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	goto out;
-receipt_fail:
+internal:
 	*reason = "internal";
-	rc = hsm_fail_wrap(HSM_ERR_MODULE, "the command was applied but no receipt could be made; query the domain");
+	rc = hsm_fail_wrap(HSM_ERR_MODULE, "no receipt could be made; nothing was changed");
 out:
 	pthread_mutex_unlock(&m->dlock[idx]);
 	simdom_free(&next);
@@ -517,7 +540,7 @@ static hsm_rc
 do_query(simmod *m, const json_t *params, json_t **result, const char **reason)
 {
 	simdom *d;
-	unsigned idx;
+	unsigned idx = 0;
 	hsm_rc rc;
 
 	if ((rc = param_domain(m, params, &idx, reason)) != HSM_OK)
@@ -531,6 +554,53 @@ do_query(simmod *m, const json_t *params, json_t **result, const char **reason)
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "domain %u cannot be read", idx);
 	}
 	pthread_mutex_unlock(&m->dlock[idx]);
+	return rc;
+}
+
+/* domain.receipts {domain, from_counter}: the receipts this domain keeps
+ * with counter_before >= from_counter, oldest first, at most
+ * SIMRCPT_MAX_ANSWER per answer ("more": true when there are others). */
+static hsm_rc
+do_receipts(simmod *m, const json_t *params, json_t **result, const char **reason)
+{
+	simdom *d;
+	json_t *all = NULL, *page = NULL;
+	char path[4200];
+	long long from;
+	unsigned idx = 0;
+	size_t i;
+	hsm_rc rc;
+
+	if ((rc = param_domain(m, params, &idx, reason)) != HSM_OK)
+		return rc;
+	if (cjson_get_int(params, "from_counter", &from) != HSM_OK || from < 0) {
+		*reason = "bad_request";
+		return hsm_fail(HSM_ERR_FORMAT, "params.from_counter must be an integer >= 0");
+	}
+	pthread_mutex_lock(&m->dlock[idx]);
+	if ((rc = get_dom(m, idx, &d)) != HSM_OK ||
+	    (rc = rcpt_path(m, idx, path, sizeof(path))) != HSM_OK ||
+	    (rc = simrcpt_load(path, (uint64_t)from, simdom_counter(d), &all)) != HSM_OK) {
+		*reason = "io";
+		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the receipts of domain %u cannot be read", idx);
+	}
+	pthread_mutex_unlock(&m->dlock[idx]);
+	if (rc != HSM_OK)
+		return rc;
+	if ((page = json_array()) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < json_array_size(all) && i < SIMRCPT_MAX_ANSWER; i++)
+		json_array_append(page, json_array_get(all, i));
+	*result = json_pack("{s:i, s:o, s:b}", "domain", (int)idx, "receipts", page,
+	                    "more", json_array_size(all) > SIMRCPT_MAX_ANSWER);
+	page = NULL;
+	if (*result == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+out:
+	json_decref(page);
+	json_decref(all);
 	return rc;
 }
 
@@ -567,6 +637,8 @@ simmod_handle(simmod *m, json_t *msg, json_t **answer, int *drop)
 		reason = "internal";
 	} else if (strcmp(req.op, MODPROTO_OP_QUERY) == 0) {
 		rc = do_query(m, req.params, &result, &reason);
+	} else if (strcmp(req.op, MODDRV_OP_RECEIPTS) == 0) {
+		rc = do_receipts(m, req.params, &result, &reason);
 	} else if (strcmp(req.op, MODPROTO_OP_APPLY) == 0) {
 		rc = do_apply(m, req.params, &result, &reason, drop);
 		if (*drop) {
@@ -575,7 +647,7 @@ simmod_handle(simmod *m, json_t *msg, json_t **answer, int *drop)
 		}
 	} else {
 		reason = "unknown_op";
-		rc = hsm_fail(HSM_ERR_FORMAT, "unknown op \"%.64s\" (want hello, info, domain.query or command.apply)",
+		rc = hsm_fail(HSM_ERR_FORMAT, "unknown op \"%.64s\" (want hello, info, domain.query, domain.receipts or command.apply)",
 		              req.op);
 	}
 	if (rc == HSM_OK) {

@@ -182,7 +182,10 @@ print_report(const json_t *rep)
 		    ca ? " -> " : "");
 		if (ca)
 			printf("%lld", (long long)json_integer_value(ca));
-		if (err)
+		if (json_is_true(json_object_get(e, "recovered")))
+			printf("  (%s; its receipt was fetched again)",
+			    err ? "applied earlier" : "its answer was lost");
+		else if (err)
 			printf("  (%s)", json_string_value(json_object_get(err, "message")));
 		printf("\n");
 	}
@@ -421,8 +424,62 @@ ev_append(const char *path, const char *type, const json_t *actor, const json_t 
 	return HSM_OK;
 }
 
+/* The same module, domain, counter and command as a receipt in the log? */
+static int
+same_receipt(const json_t *a, const json_t *b)
+{
+	static const char *const keys[] = { "module", "domain", "counter_before",
+	    "command_digest" };
+	const json_t *x = json_object_get(a, "body"), *y = json_object_get(b, "body");
+	size_t k;
+
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (!json_equal(json_object_get(x, keys[k]), json_object_get(y, keys[k])))
+			return 0;
+	return x != NULL;
+}
+
+/* Drop from receipts those the log already holds: a roll-forward fetches
+ * again the receipts of members that were past the command's counter, and
+ * the log must not list a change twice (the audit would see a replay).
+ * A log that does not exist yet holds none. */
+static hsm_rc
+drop_logged(const char *path, json_t *receipts)
+{
+	evlog_reader *rd = NULL;
+	evlog_record rec;
+	const json_t *r;
+	size_t i, k;
+	hsm_rc rc;
+
+	memset(&rec, 0, sizeof(rec));
+	if (access(path, F_OK) != 0)
+		return HSM_OK;
+	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
+		return hsm_fail_wrap(rc, "evidence log %s", path);
+	while ((rc = evlog_reader_next(rd, &rec)) == HSM_OK) {
+		if (strcmp(rec.type, EV_COMMAND_APPLIED) != 0)
+			continue;
+		json_array_foreach(json_object_get(rec.body, "receipts"), i, r)
+			for (k = 0; k < json_array_size(receipts); k++)
+				if (same_receipt(json_array_get(receipts, k), r)) {
+					json_array_remove(receipts, k);
+					break;
+				}
+	}
+	evlog_record_clear(&rec);
+	evlog_reader_free(&rd);
+	/* a torn last line is the writer's to repair (evlog_open); it holds
+	 * no complete record to compare with */
+	if (rc == HSM_ERR_NOT_FOUND || rc == HSM_ERR_FORMAT)
+		return HSM_OK;
+	return hsm_fail_wrap(rc, "evidence log %s", path);
+}
+
 /* command.applied with every receipt the modules gave (also when the group
- * was left partly applied: those receipts are what happened). */
+ * was left partly applied: those receipts are what happened), including the
+ * receipts the engine fetched again for answers that were lost, less those
+ * the log already holds. */
 static hsm_rc
 ev_applied(const char *path, const admincmd *c, const json_t *rep)
 {
@@ -433,6 +490,10 @@ ev_applied(const char *path, const admincmd *c, const json_t *rep)
 	json_array_foreach(json_object_get(rep, "members"), i, e)
 		if (json_object_get(e, "receipt"))
 			json_array_append(receipts, json_object_get(e, "receipt"));
+	if ((rc = drop_logged(path, receipts)) != HSM_OK) {
+		json_decref(receipts);
+		return rc;
+	}
 	if (json_array_size(receipts) == 0) {
 		json_decref(receipts);
 		return HSM_OK;

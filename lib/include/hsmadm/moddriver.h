@@ -12,6 +12,7 @@
 #ifndef HSMADM_MODDRIVER_H
 #define HSMADM_MODDRIVER_H
 
+#include <stdint.h>
 #include <jansson.h>
 #include "hsmadm/admincmd.h"
 #include "hsmadm/err.h"
@@ -28,7 +29,16 @@ struct moddrv_ops {
 	 * module's code as hsm_rc and its message via hsm_fail. */
 	hsm_rc (*apply)(void *ctx, unsigned domain, const admincmd *cmd, json_t **receipt);
 	void   (*close)(void *ctx);
+	/* The receipts the module kept for one domain with counter_before >=
+	 * from_counter, oldest first (*out a new array; not verified: the
+	 * engine verifies each). Read-only. Used to recover the receipt of a
+	 * command whose answer was lost; may reconnect when the connection was
+	 * lost. NULL: the backend keeps no receipts. */
+	hsm_rc (*receipts)(void *ctx, unsigned domain, uint64_t from_counter, json_t **out);
 };
+
+/* The protocol op behind receipts (docs/formats/module-protocol.md). */
+#define MODDRV_OP_RECEIPTS "domain.receipts"
 
 /* Takes ownership of ctx (closed by ops->close, also on failure). serial is
  * the module serial this connection reaches (copied). */
@@ -38,6 +48,8 @@ const char *moddrv_serial(const moddrv *d);
 hsm_rc moddrv_info(moddrv *d, json_t **out);
 hsm_rc moddrv_query(moddrv *d, unsigned domain, json_t **out);
 hsm_rc moddrv_apply(moddrv *d, unsigned domain, const admincmd *cmd, json_t **receipt);
+/* HSM_ERR_STATE when the driver has no receipts op. */
+hsm_rc moddrv_receipts(moddrv *d, unsigned domain, uint64_t from_counter, json_t **out);
 void   moddrv_free(moddrv **d);
 
 /* The hsmadm-simd driver (lib/modclient_sim.c): TLS 1.3 to hostport,

@@ -1,0 +1,303 @@
+/* simrcpt.c - the per-domain receipts file of hsmadm-simd. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hsmadm/cjson.h"
+#include "simrcpt.h"
+
+#define FILE_MAX (64L * 1024 * 1024)
+
+static hsm_rc
+fsync_dir_of(const char *path)
+{
+	char tmp[4200];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	if ((fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY)) < 0)
+		return hsm_fail(HSM_ERR_IO, "cannot open the folder of %s: %s", path, strerror(errno));
+	if (fsync(fd) != 0) {
+		close(fd);
+		return hsm_fail(HSM_ERR_IO, "cannot sync the folder of %s: %s", path, strerror(errno));
+	}
+	close(fd);
+	return HSM_OK;
+}
+
+static hsm_rc
+write_all(int fd, const char *buf, size_t len, const char *path)
+{
+	while (len > 0) {
+		ssize_t k = write(fd, buf, len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return hsm_fail(HSM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+		buf += k;
+		len -= (size_t)k;
+	}
+	return HSM_OK;
+}
+
+static hsm_rc
+read_file(const char *path, char **out, size_t *len)
+{
+	struct stat sb;
+	char *buf = NULL;
+	size_t got = 0;
+	int fd;
+
+	*out = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY)) < 0) {
+		if (errno == ENOENT)
+			return HSM_OK;
+		return hsm_fail(HSM_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &sb) != 0 || sb.st_size > FILE_MAX) {
+		close(fd);
+		return hsm_fail(HSM_ERR_IO, "%s is unreadable or too large", path);
+	}
+	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		close(fd);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t k = read(fd, buf + got, (size_t)sb.st_size - got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return HSM_OK;
+}
+
+static int
+ctr_of(const json_t *r, const char *key, uint64_t *v)
+{
+	long long x;
+
+	if (cjson_get_int(json_object_get(r, "body"), key, &x) != HSM_OK || x < 0)
+		return 0;
+	*v = (uint64_t)x;
+	return 1;
+}
+
+static int
+by_before(const void *a, const void *b)
+{
+	uint64_t x = 0, y = 0;
+
+	ctr_of(*(json_t *const *)a, "counter_before", &x);
+	ctr_of(*(json_t *const *)b, "counter_before", &y);
+	return x < y ? -1 : x > y;
+}
+
+hsm_rc
+simrcpt_parse(const char *buf, size_t len, uint64_t from, uint64_t counter, json_t **out)
+{
+	json_t **v = NULL, *arr = NULL;
+	size_t n = 0, cap = 0, i, j, start = 0, pos;
+	hsm_rc rc = HSM_OK;
+
+	*out = NULL;
+	/* Only complete lines: a torn last line (no "\n") is not a receipt. */
+	for (pos = 0; pos < len; pos++) {
+		json_t *r = NULL;
+		uint64_t b, a;
+
+		if (buf[pos] != '\n')
+			continue;
+		if (pos > start && cjson_parse(buf + start, pos - start, &r) == HSM_OK &&
+		    json_is_object(r) && ctr_of(r, "counter_before", &b) &&
+		    ctr_of(r, "counter_after", &a) && a == b + 1 && b >= from && a <= counter) {
+			/* the last line for a counter_before wins */
+			for (j = 0; j < n; j++) {
+				uint64_t o = 0;
+				ctr_of(v[j], "counter_before", &o);
+				if (o == b)
+					break;
+			}
+			if (j < n) {
+				json_decref(v[j]);
+				v[j] = r;
+				r = NULL;
+			} else {
+				if (n == cap) {
+					json_t **nv = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+					if (nv == NULL) {
+						json_decref(r);
+						rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+						goto out;
+					}
+					v = nv;
+					cap = cap ? cap * 2 : 16;
+				}
+				v[n++] = r;
+				r = NULL;
+			}
+		}
+		json_decref(r);
+		start = pos + 1;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_before);
+	if ((arr = json_array()) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (json_array_append(arr, v[i]) != 0) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	*out = arr;
+	arr = NULL;
+out:
+	for (i = 0; i < n; i++)
+		json_decref(v[i]);
+	free(v);
+	json_decref(arr);
+	return rc;
+}
+
+hsm_rc
+simrcpt_load(const char *path, uint64_t from, uint64_t counter, json_t **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((rc = read_file(path, &buf, &len)) != HSM_OK)
+		return rc;
+	rc = simrcpt_parse(buf ? buf : "", len, from, counter, out);
+	free(buf);
+	return rc;
+}
+
+/* Rewrite the file with its last SIMRCPT_KEEP receipts: tmp, fsync, rename,
+ * fsync the folder, so a crash leaves the old file or the new one. */
+static hsm_rc
+compact(const char *path, long *lines)
+{
+	json_t *all = NULL;
+	char tmp[4200], *line = NULL;
+	size_t i, n, first, len = 0;
+	int fd = -1;
+	hsm_rc rc;
+
+	if ((rc = simrcpt_load(path, 0, UINT64_MAX, &all)) != HSM_OK)
+		return rc;
+	n = json_array_size(all);
+	first = n > SIMRCPT_KEEP ? n - SIMRCPT_KEEP : 0;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		rc = hsm_fail(HSM_ERR_USAGE, "path too long: %s", path);
+		goto out;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		rc = hsm_fail(HSM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	for (i = first; i < n; i++) {
+		if ((rc = cjson_dump(json_array_get(all, i), &line, &len)) != HSM_OK ||
+		    (rc = write_all(fd, line, len, tmp)) != HSM_OK ||
+		    (rc = write_all(fd, "\n", 1, tmp)) != HSM_OK)
+			goto out;
+		free(line);
+		line = NULL;
+	}
+	if (fsync(fd) != 0) {
+		rc = hsm_fail(HSM_ERR_IO, "cannot sync %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		rc = hsm_fail(HSM_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((rc = fsync_dir_of(path)) != HSM_OK)
+		goto out;
+	*lines = (long)(n - first);
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(line);
+	json_decref(all);
+	return rc;
+}
+
+static long
+count_lines(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0, i;
+	long n = 0;
+
+	if (read_file(path, &buf, &len) != HSM_OK)
+		return 0;
+	for (i = 0; i < len; i++)
+		n += buf[i] == '\n';
+	free(buf);
+	return n;
+}
+
+hsm_rc
+simrcpt_append(const char *path, const json_t *receipt, long *lines)
+{
+	char *line = NULL, last = '\n';
+	size_t len = 0;
+	struct stat sb;
+	int fd = -1, isnew;
+	hsm_rc rc;
+
+	if (*lines < 0)
+		*lines = count_lines(path);
+	isnew = stat(path, &sb) != 0;
+	if ((rc = cjson_dump(receipt, &line, &len)) != HSM_OK)
+		return rc;
+	if ((fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		rc = hsm_fail(HSM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	/* A torn last line (a crash mid-write) stays a line of its own. */
+	if (fstat(fd, &sb) == 0 && sb.st_size > 0 &&
+	    pread(fd, &last, 1, sb.st_size - 1) == 1 && last != '\n' &&
+	    (rc = write_all(fd, "\n", 1, path)) != HSM_OK)
+		goto out;
+	if ((rc = write_all(fd, line, len, path)) != HSM_OK ||
+	    (rc = write_all(fd, "\n", 1, path)) != HSM_OK)
+		goto out;
+	if (fsync(fd) != 0) {
+		rc = hsm_fail(HSM_ERR_IO, "cannot sync %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (isnew && (rc = fsync_dir_of(path)) != HSM_OK)
+		goto out;
+	(*lines)++;
+	/* The receipt is safe on disk; a failed compaction only leaves the
+	 * file longer, so it does not fail the command. */
+	if (*lines > 2 * SIMRCPT_KEEP && compact(path, lines) != HSM_OK)
+		fprintf(stderr, "hsmadm-simd: %s: could not trim the receipts file: %s\n", path,
+		        hsm_errmsg());
+out:
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	return rc;
+}
