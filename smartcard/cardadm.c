@@ -7,24 +7,12 @@
 
 #include "hsmadm/cardadm.h"
 #include "hsmadm/cardsigner.h"
+#include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/envelope.h"
 
 static const char FACTORY_PIN[] = "123456";
 static const char FACTORY_PUK[] = "12345678";
-
-static void
-tohex(const uint8_t *in, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static void
 subject_cn(X509 *x, char *buf, size_t n)
@@ -65,7 +53,7 @@ key_info(piv *card, uint8_t slot, card_key_info *ki, X509 **cert_out)
 	subject_cn(x, ki->subject_cn, sizeof(ki->subject_cn));
 	if ((pub = X509_get_pubkey(x)) != NULL && crypto_ec_curve(pub, &ki->curve) == HSM_OK &&
 	    crypto_ski(pub, ski) == HSM_OK)
-		tohex(ski, sizeof(ski), ki->ski);
+		hex_encode_buf(ski, sizeof(ski), ki->ski);
 	EVP_PKEY_free(pub);
 	if (cert_out != NULL)
 		*cert_out = x;
@@ -341,7 +329,7 @@ card_init(piv *card, const card_init_opts *o, card_status *result)
 	snprintf(p.backup_of, sizeof(p.backup_of), "%s", o->backup_of ? o->backup_of : "");
 	if ((rc = crypto_random(id, sizeof(id))) != HSM_OK)
 		return rc;
-	tohex(id, sizeof(id), p.card_id);
+	hex_encode_buf(id, sizeof(id), p.card_id);
 	if (o->holder == NULL || strlen(o->holder) >= sizeof(p.holder) ||
 	    (o->installation != NULL && strlen(o->installation) > CARD_INSTALL_MAX) ||
 	    (o->backup_of != NULL && strlen(o->backup_of) > CARD_ID_HEX))
@@ -536,7 +524,7 @@ card_verify(piv *card, int pin_fd, card_check *chk)
 		goto out;
 	chk->signature_ok = 1;
 	if (crypto_ski(pub, ski) == HSM_OK)
-		tohex(ski, sizeof(ski), chk->sign.ski);
+		hex_encode_buf(ski, sizeof(ski), chk->sign.ski);
 	if (chk->initialized && chk->profile.role == CARD_ROLE_CUSTODIAN) {
 		char **ids = NULL;
 		size_t n = 0, i;

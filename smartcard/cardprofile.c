@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hsmadm/cardprofile.h"
+#include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/tlv.h"
 
@@ -146,31 +147,6 @@ cardprofile_check(const cardprofile *p)
 	return HSM_OK;
 }
 
-static void
-unhex(const char *hex, uint8_t *out, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned v = 0;
-		sscanf(hex + 2 * i, "%2x", &v);
-		out[i] = (uint8_t)v;
-	}
-}
-
-static void
-tohex(const uint8_t *in, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 hsm_rc
 cardprofile_encode(const cardprofile *p, uint8_t *out, size_t cap, size_t *len)
 {
@@ -184,9 +160,10 @@ cardprofile_encode(const cardprofile *p, uint8_t *out, size_t cap, size_t *len)
 	hl = strlen(p->holder);
 	il = strlen(p->installation);
 	bl = p->backup_of[0] ? CARD_ID_BYTES : 0;
-	unhex(p->card_id, id, CARD_ID_BYTES);
-	if (bl)
-		unhex(p->backup_of, bk, CARD_ID_BYTES);
+	/* cardprofile_check() has checked both ids are lowercase hex. */
+	if ((rc = hex_decode_into(p->card_id, id, CARD_ID_BYTES)) != HSM_OK ||
+	    (bl && (rc = hex_decode_into(p->backup_of, bk, CARD_ID_BYTES)) != HSM_OK))
+		return rc;
 	inner = tlv_size(0x80, 1) + tlv_size(0x81, 1) + tlv_size(0x82, hl) + tlv_size(0x83, il) +
 	    tlv_size(0x84, CARD_ID_BYTES) + tlv_size(0x85, bl);
 	if ((rc = tlv_put_hdr(out, cap, &off, PROFILE_TAG, inner)) != HSM_OK ||
@@ -255,11 +232,11 @@ cardprofile_decode(const uint8_t *buf, size_t n, cardprofile *p)
 		rc = hsm_fail(HSM_ERR_FORMAT, "card id has %zu bytes", it.len);
 		goto bad;
 	}
-	tohex(it.val, CARD_ID_BYTES, p->card_id);
+	hex_encode_buf(it.val, CARD_ID_BYTES, p->card_id);
 	if ((rc = tlv_expect(&in, 0x85, &it)) != HSM_OK)
 		goto bad;
 	if (it.len == CARD_ID_BYTES) {
-		tohex(it.val, CARD_ID_BYTES, p->backup_of);
+		hex_encode_buf(it.val, CARD_ID_BYTES, p->backup_of);
 	} else if (it.len != 0) {
 		rc = hsm_fail(HSM_ERR_FORMAT, "backup-of has %zu bytes", it.len);
 		goto bad;
