@@ -314,41 +314,45 @@ out:
 	return rc;
 }
 
-hsm_rc
-piv_change(piv *p, int ref, const hsm_secbuf *old, const hsm_secbuf *neu)
+/* CHANGE REFERENCE DATA and RESET RETRY COUNTER: two checked secrets, each
+ * padded to 8 bytes, in one APDU built in a secbuf (wiped when freed). */
+static hsm_rc
+send_two(piv *p, uint8_t ins, uint8_t p2, const hsm_secbuf *a, const hsm_secbuf *b,
+         const char *what, int sw_ref)
 {
 	hsm_secbuf *sb = NULL;
 	hsm_rc rc;
 
-	if ((rc = piv_pin_check(old, ref)) != HSM_OK || (rc = piv_pin_check(neu, ref)) != HSM_OK)
-		return rc;
 	if ((rc = secbuf_new(16, &sb)) != HSM_OK)
 		return rc;
-	pad8(sb, old);
-	pad8(sb, neu);
-	rc = xfer(p, 0x24, 0x00, (uint8_t)ref, sb->data, 16, NULL, 0, NULL,
-	    ref == PIV_REF_PUK ? "changing the PUK" : "changing the PIN", ref);
+	pad8(sb, a);
+	pad8(sb, b);
+	rc = xfer(p, ins, 0x00, p2, sb->data, 16, NULL, 0, NULL, what, sw_ref);
 	secbuf_free(&sb);
 	return rc;
 }
 
 hsm_rc
+piv_change(piv *p, int ref, const hsm_secbuf *old, const hsm_secbuf *neu)
+{
+	hsm_rc rc;
+
+	if ((rc = piv_pin_check(old, ref)) != HSM_OK || (rc = piv_pin_check(neu, ref)) != HSM_OK)
+		return rc;
+	return send_two(p, 0x24, (uint8_t)ref, old, neu,
+	    ref == PIV_REF_PUK ? "changing the PUK" : "changing the PIN", ref);
+}
+
+hsm_rc
 piv_unblock(piv *p, const hsm_secbuf *puk, const hsm_secbuf *newpin)
 {
-	hsm_secbuf *sb = NULL;
 	hsm_rc rc;
 
 	if ((rc = piv_pin_check(puk, PIV_REF_PUK)) != HSM_OK ||
 	    (rc = piv_pin_check(newpin, PIV_REF_PIN)) != HSM_OK)
 		return rc;
-	if ((rc = secbuf_new(16, &sb)) != HSM_OK)
-		return rc;
-	pad8(sb, puk);
-	pad8(sb, newpin);
-	rc = xfer(p, 0x2C, 0x00, PIV_REF_PIN, sb->data, 16, NULL, 0, NULL,
-	    "unblocking the PIN with the PUK", PIV_REF_PUK);
-	secbuf_free(&sb);
-	return rc;
+	return send_two(p, 0x2C, PIV_REF_PIN, puk, newpin, "unblocking the PIN with the PUK",
+	    PIV_REF_PUK);
 }
 
 int
@@ -575,14 +579,45 @@ bad:
 	return hsm_fail_wrap(rc, "reading the generated key");
 }
 
+/* GENERAL AUTHENTICATE with the private key in slot (PIN-protected): sends
+ * 7C { 82 (empty: "answer here"), tag: val } and finds the card's 82 answer
+ * inside its 7C. The response lands in the caller's resp (a secbuf's bytes
+ * when it is a secret); *answer points into it. A malformed response is
+ * wrapped with `reading`. */
+static hsm_rc
+general_auth(piv *p, uint8_t alg, uint8_t slot, uint8_t tag, const uint8_t *val, size_t n,
+             uint8_t *resp, size_t cap, size_t *rlen, const char *what, const char *reading,
+             tlv_item *answer)
+{
+	uint8_t cmd[160];
+	size_t off = 0;
+	tlv_cur c, t;
+	tlv_item it;
+	hsm_rc rc;
+
+	*rlen = 0;
+	if ((rc = tlv_put_hdr(cmd, sizeof(cmd), &off, 0x7C, 2 + tlv_size(tag, n))) != HSM_OK ||
+	    (rc = tlv_put(cmd, sizeof(cmd), &off, 0x82, NULL, 0)) != HSM_OK ||
+	    (rc = tlv_put(cmd, sizeof(cmd), &off, tag, val, n)) != HSM_OK)
+		return rc;
+	if ((rc = xfer(p, 0x87, alg, slot, cmd, off, resp, cap, rlen, what, PIV_REF_PIN)) != HSM_OK)
+		return rc;
+	tlv_init(&c, resp, *rlen);
+	if ((rc = tlv_expect(&c, 0x7C, &it)) != HSM_OK)
+		return hsm_fail_wrap(rc, "%s", reading);
+	tlv_enter(&it, &t);
+	if ((rc = tlv_expect(&t, 0x82, answer)) != HSM_OK)
+		return hsm_fail_wrap(rc, "%s", reading);
+	return HSM_OK;
+}
+
 hsm_rc
 piv_sign(piv *p, uint8_t slot, hsm_curve curve, const uint8_t *dg, size_t dglen,
          uint8_t **sig, size_t *siglen)
 {
-	uint8_t cmd[128], resp[256], in[64];
-	size_t fb = curve_bytes(curve), off = 0, rlen = 0;
+	uint8_t resp[256], in[64];
+	size_t fb = curve_bytes(curve), rlen = 0;
 	uint8_t alg = piv_curve_alg(curve);
-	tlv_cur c, t;
 	tlv_item it;
 	hsm_rc rc;
 
@@ -600,19 +635,9 @@ piv_sign(piv *p, uint8_t slot, hsm_curve curve, const uint8_t *dg, size_t dglen,
 		memcpy(in, dg, fb);
 	else
 		memcpy(in + fb - dglen, dg, dglen);
-	if ((rc = tlv_put_hdr(cmd, sizeof(cmd), &off, 0x7C, 2 + tlv_size(0x81, fb))) != HSM_OK ||
-	    (rc = tlv_put(cmd, sizeof(cmd), &off, 0x82, NULL, 0)) != HSM_OK ||
-	    (rc = tlv_put(cmd, sizeof(cmd), &off, 0x81, in, fb)) != HSM_OK)
+	if ((rc = general_auth(p, alg, slot, 0x81, in, fb, resp, sizeof(resp), &rlen,
+	    "signing with the card", "reading the card's signature", &it)) != HSM_OK)
 		return rc;
-	if ((rc = xfer(p, 0x87, alg, slot, cmd, off, resp, sizeof(resp), &rlen,
-	    "signing with the card", PIV_REF_PIN)) != HSM_OK)
-		return rc;
-	tlv_init(&c, resp, rlen);
-	if ((rc = tlv_expect(&c, 0x7C, &it)) != HSM_OK)
-		goto bad;
-	tlv_enter(&it, &t);
-	if ((rc = tlv_expect(&t, 0x82, &it)) != HSM_OK)
-		goto bad;
 	/* Must be a DER SEQUENCE that fills the value exactly. */
 	{
 		tlv_cur d;
@@ -636,13 +661,11 @@ bad:
 hsm_rc
 piv_ecdh(piv *p, uint8_t slot, hsm_curve curve, EVP_PKEY *peer, hsm_secbuf **shared)
 {
-	uint8_t cmd[160];
 	uint8_t *pt = NULL;
-	size_t ptlen = 0, off = 0, rlen = 0, fb = curve_bytes(curve);
+	size_t ptlen = 0, rlen = 0, fb = curve_bytes(curve);
 	uint8_t alg = piv_curve_alg(curve);
 	hsm_secbuf *resp = NULL, *out = NULL;
 	hsm_curve pc;
-	tlv_cur c, t;
 	tlv_item it;
 	hsm_rc rc;
 
@@ -655,22 +678,13 @@ piv_ecdh(piv *p, uint8_t slot, hsm_curve curve, EVP_PKEY *peer, hsm_secbuf **sha
 		return hsm_fail(HSM_ERR_USAGE, "the peer key is on another curve than the card key");
 	if ((rc = crypto_ec_point(peer, &pt, &ptlen)) != HSM_OK)
 		return rc;
-	if ((rc = tlv_put_hdr(cmd, sizeof(cmd), &off, 0x7C, 2 + tlv_size(0x85, ptlen))) != HSM_OK ||
-	    (rc = tlv_put(cmd, sizeof(cmd), &off, 0x82, NULL, 0)) != HSM_OK ||
-	    (rc = tlv_put(cmd, sizeof(cmd), &off, 0x85, pt, ptlen)) != HSM_OK)
-		goto out;
 	if ((rc = secbuf_new(256, &resp)) != HSM_OK)
 		goto out;
-	if ((rc = xfer(p, 0x87, alg, slot, cmd, off, resp->data, resp->cap, &rlen,
-	    "key agreement with the card", PIV_REF_PIN)) != HSM_OK)
-		goto out;
+	rc = general_auth(p, alg, slot, 0x85, pt, ptlen, resp->data, resp->cap, &rlen,
+	    "key agreement with the card", "reading the card's key agreement result", &it);
 	resp->len = rlen;
-	tlv_init(&c, resp->data, rlen);
-	if ((rc = tlv_expect(&c, 0x7C, &it)) != HSM_OK)
-		goto bad;
-	tlv_enter(&it, &t);
-	if ((rc = tlv_expect(&t, 0x82, &it)) != HSM_OK)
-		goto bad;
+	if (rc != HSM_OK)
+		goto out;
 	if (it.len != fb) {
 		rc = hsm_fail(HSM_ERR_FORMAT, "the card's shared secret has %zu bytes, expected %zu",
 		    it.len, fb);
