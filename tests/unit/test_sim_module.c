@@ -1,6 +1,7 @@
 /* test_sim_module.c - the emulated module without the network: init,
  * issue-client, request dispatch, receipts that verify against the module
- * CA, persistence across a restart, and the test-only faults. */
+ * CA, persistence across a restart, the test-only faults, and the receipts
+ * each domain keeps (domain.receipts). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "hsmadm/admincmd.h"
+#include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/modproto.h"
@@ -22,6 +24,7 @@
 #include "hsmadm/x509util.h"
 
 #include "simmod.h"
+#include "simrcpt.h"
 
 typedef struct fx {
 	char        tmp[64];
@@ -231,6 +234,164 @@ test_faults(void **state)
 	json_decref(a);
 }
 
+static json_t *
+receipts_of(fx *f, unsigned domain, long long from)
+{
+	json_t *a = ask(f, "domain.receipts", json_pack("{s:i, s:I}", "domain", (int)domain,
+	                "from_counter", (json_int_t)from), NULL);
+	json_t *r;
+
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	r = json_incref(json_object_get(json_object_get(a, "result"), "receipts"));
+	assert_true(json_is_array(r));
+	json_decref(a);
+	return r;
+}
+
+static long long
+rc_ctr(const json_t *r, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(json_object_get(r, "body"), k));
+}
+
+/* A receipt whose answer was dropped is kept and can be fetched again after
+ * a restart; a receipt of a change that was never saved is not handed out;
+ * a torn line does not hide later receipts; bad requests are refused. */
+static void
+test_receipts_kept(void **state)
+{
+	fx *f = *state;
+	simmod_faults fl = { 0, 1, 0 };   /* drop the answer to the 1st applied command */
+	json_t *a, *r, *cmd;
+	const json_t *vb = NULL;
+	char ca[200], rfile[200];
+	uint8_t dg[32];
+	char dghex[65];
+	FILE *fp;
+	int drop = 0;
+
+	simmod_free(&f->m);
+	assert_int_equal(simmod_open(f->dir, &fl, &f->m), HSM_OK);
+	cmd = cmd_add(f, 1, 0);
+	assert_int_equal(cjson_digest(json_object_get(cmd, "body"), dg), HSM_OK);
+	hex_encode_buf(dg, 32, dghex);
+	a = ask(f, "command.apply", json_pack("{s:i, s:o}", "domain", 1, "command", cmd), &drop);
+	assert_int_equal(drop, 1);
+	assert_null(a);
+	/* nothing kept for another domain */
+	r = receipts_of(f, 0, 0);
+	assert_int_equal(json_array_size(r), 0);
+	json_decref(r);
+	/* restart: the unanswered command's receipt is still there, and verifies */
+	simmod_free(&f->m);
+	assert_int_equal(simmod_open(f->dir, NULL, &f->m), HSM_OK);
+	r = receipts_of(f, 1, 0);
+	assert_int_equal(json_array_size(r), 1);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", f->dir);
+	assert_int_equal(receipt_verify_file(json_array_get(r, 0), ca, "DC1-M01", &vb), HSM_OK);
+	assert_string_equal(json_string_value(json_object_get(vb, "command_digest")), dghex);
+	assert_int_equal(rc_ctr(json_array_get(r, 0), "counter_before"), 0);
+	assert_int_equal(rc_ctr(json_array_get(r, 0), "counter_after"), 1);
+	json_decref(r);
+	r = receipts_of(f, 1, 1);
+	assert_int_equal(json_array_size(r), 0);
+	json_decref(r);
+
+	/* A crash between keeping a receipt and saving the state leaves a
+	 * receipt for counter 1 -> 2 that never happened, then a torn line. */
+	snprintf(rfile, sizeof(rfile), "%s/domains/01.receipts.jsonl", f->dir);
+	assert_non_null(fp = fopen(rfile, "a"));
+	fputs("{\"body\":{\"counter_after\":2,\"counter_before\":1}}\n{\"body\":{\"count", fp);
+	fclose(fp);
+	r = receipts_of(f, 1, 0);
+	assert_int_equal(json_array_size(r), 1);   /* the unsaved change is not handed out */
+	json_decref(r);
+	/* the next command at counter 1 supersedes it; the torn line stays junk */
+	simmod_free(&f->m);
+	assert_int_equal(simmod_open(f->dir, NULL, &f->m), HSM_OK);
+	{	/* a second admin, Bob, at counter 1 */
+		EVP_PKEY *k = NULL;
+		uint8_t *pt = NULL;
+		size_t ptlen = 0;
+		char *keep = f->pubhex;
+		assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &k), HSM_OK);
+		assert_int_equal(crypto_ec_point(k, &pt, &ptlen), HSM_OK);
+		assert_int_equal(hex_encode(pt, ptlen, &f->pubhex), HSM_OK);
+		cmd = cmd_add(f, 1, 1);
+		free(f->pubhex);
+		f->pubhex = keep;
+		free(pt);
+		EVP_PKEY_free(k);
+	}
+	a = ask(f, "command.apply", json_pack("{s:i, s:o}", "domain", 1, "command", cmd), NULL);
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	json_decref(a);
+	r = receipts_of(f, 1, 1);
+	assert_int_equal(json_array_size(r), 1);
+	assert_int_equal(receipt_verify_file(json_array_get(r, 0), ca, "DC1-M01", &vb), HSM_OK);
+	assert_int_equal(rc_ctr(json_array_get(r, 0), "counter_before"), 1);
+	json_decref(r);
+	r = receipts_of(f, 1, 0);
+	assert_int_equal(json_array_size(r), 2);
+	json_decref(r);
+
+	/* refusals */
+	a = ask(f, "domain.receipts", json_pack("{s:i}", "domain", 1), NULL);
+	assert_string_equal(err_reason(a), "bad_request");
+	json_decref(a);
+	a = ask(f, "domain.receipts", json_pack("{s:i, s:i}", "domain", 1, "from_counter", -1), NULL);
+	assert_string_equal(err_reason(a), "bad_request");
+	json_decref(a);
+	a = ask(f, "domain.receipts", json_pack("{s:i, s:i}", "domain", 4, "from_counter", 0), NULL);
+	assert_string_equal(err_reason(a), "no_such_domain");
+	json_decref(a);
+}
+
+/* The receipts file stays bounded: past 2 * SIMRCPT_KEEP lines it is cut to
+ * the last SIMRCPT_KEEP, the newest kept; the last line per counter wins. */
+static void
+test_receipts_bounded(void **state)
+{
+	fx *f = *state;
+	char path[200];
+	json_t *all = NULL, *r;
+	long lines = -1;
+	FILE *fp;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/r.jsonl", f->tmp);
+	assert_non_null(fp = fopen(path, "w"));
+	for (i = 0; i < 2 * SIMRCPT_KEEP; i++)
+		fprintf(fp, "{\"body\":{\"counter_after\":%d,\"counter_before\":%d}}\n", i + 1, i);
+	fclose(fp);
+	r = json_pack("{s:{s:i, s:i, s:s}}", "body", "counter_before", 2 * SIMRCPT_KEEP,
+	              "counter_after", 2 * SIMRCPT_KEEP + 1, "mark", "newest");
+	assert_int_equal(simrcpt_append(path, r, &lines), HSM_OK);
+	json_decref(r);
+	assert_int_equal(lines, SIMRCPT_KEEP);
+	assert_int_equal(simrcpt_load(path, 0, UINT64_MAX, &all), HSM_OK);
+	assert_int_equal(json_array_size(all), SIMRCPT_KEEP);
+	assert_int_equal(rc_ctr(json_array_get(all, 0), "counter_before"), SIMRCPT_KEEP + 1);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    json_array_get(all, SIMRCPT_KEEP - 1), "body"), "mark")), "newest");
+	json_decref(all);
+	/* duplicates: the last line for a counter wins; out of range is left out */
+	{
+		const char *txt = "{\"body\":{\"counter_after\":1,\"counter_before\":0,\"n\":1}}\n"
+		    "{\"body\":{\"counter_after\":3,\"counter_before\":1}}\n"
+		    "not json\n"
+		    "{\"body\":{\"counter_after\":1,\"counter_before\":0,\"n\":2}}\n";
+		assert_int_equal(simrcpt_parse(txt, strlen(txt), 0, 5, &all), HSM_OK);
+		assert_int_equal(json_array_size(all), 1);
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(
+		    json_array_get(all, 0), "body"), "n")), 2);
+		json_decref(all);
+		assert_int_equal(simrcpt_parse(txt, strlen(txt), 0, 0, &all), HSM_OK);
+		assert_int_equal(json_array_size(all), 0);
+		json_decref(all);
+	}
+}
+
 static void
 test_init_refusals_and_issue_client(void **state)
 {
@@ -289,6 +450,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hello_and_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_receipt_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receipts_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receipts_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_refusals_and_issue_client, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
