@@ -922,6 +922,83 @@ out:
 }
 
 hsm_rc
+group_recover(const group_member *m, size_t n, const uint64_t *logged,
+              const json_t *commands, json_t **found)
+{
+	json_t *out = NULL, *arr = NULL, *r;
+	char **dg = NULL;
+	admincmd **cmds = NULL;
+	size_t nc, i, k, c;
+	hsm_rc rc = HSM_OK;
+
+	if (found)
+		*found = NULL;
+	if (m == NULL || logged == NULL || !json_is_array(commands) || found == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "group_recover: bad arguments");
+	nc = json_array_size(commands);
+	dg = calloc(nc ? nc : 1, sizeof(*dg));
+	cmds = calloc(nc ? nc : 1, sizeof(*cmds));
+	if ((out = json_array()) == NULL || dg == NULL || cmds == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* commands that do not parse are no candidates */
+	for (c = 0; c < nc; c++)
+		if (admincmd_from_json(json_array_get(commands, c), &cmds[c]) != HSM_OK ||
+		    admincmd_digest_text(cmds[c], &dg[c], NULL) != HSM_OK)
+			admincmd_free(&cmds[c]);
+	hsm_err_clear();
+	for (i = 0; i < n; i++) {
+		uint64_t cur = logged[i];
+
+		if (cur == GROUP_LOGGED_UNKNOWN)
+			continue;
+		json_decref(arr);
+		arr = NULL;
+		if (moddrv_receipts(m[i].drv, m[i].domain, cur, &arr) != HSM_OK)
+			continue;
+		json_array_foreach(arr, k, r) {
+			const json_t *rb = json_object_get(r, "body"), *vb = NULL;
+			const char *rdg = json_string_value(json_object_get(rb, "command_digest"));
+			uint64_t want;
+
+			if ((uint64_t)json_integer_value(json_object_get(rb, "counter_before")) != cur ||
+			    rdg == NULL)
+				break;   /* a hole: nothing after it can be placed */
+			for (c = 0; c < nc; c++)
+				if (cmds[c] != NULL && strcmp(dg[c], rdg) == 0 &&
+				    admincmd_target_for(cmds[c], m[i].module, m[i].domain, &want) ==
+				    HSM_OK && want == cur)
+					break;
+			if (c == nc || check_receipt(&m[i], r, dg[c], admincmd_op(cmds[c]), cur,
+			    &vb) != HSM_OK)
+				break;   /* a command the log does not know: a person must look */
+			if (json_array_append_new(out, json_pack("{s:O, s:O}", "command",
+			    json_array_get(commands, c), "receipt", r)) != 0) {
+				rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			cur++;
+		}
+	}
+	hsm_err_clear();
+	*found = out;
+	out = NULL;
+out:
+	for (c = 0; c < nc; c++) {
+		if (cmds)
+			admincmd_free(&cmds[c]);
+		if (dg)
+			free(dg[c]);
+	}
+	free(cmds);
+	free(dg);
+	json_decref(arr);
+	json_decref(out);
+	return rc;
+}
+
+hsm_rc
 group_propose(const group_member *m, size_t n, const char *op, const json_t *params,
               int64_t now, int64_t valid_for, admincmd **out)
 {

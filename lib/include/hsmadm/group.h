@@ -69,6 +69,23 @@ hsm_rc group_status(const group_member *m, size_t n, json_t **report);
 hsm_rc group_submit(const group_member *m, size_t n, const admincmd *cmd,
                     int64_t now, int roll_forward, json_t **report);
 
+/*
+ * Fill the gaps of an evidence log (DESIGN §10 inv. 5): logged[i] is the
+ * counter up to which the caller's log holds member i's receipts (its last
+ * counter_after; GROUP_LOGGED_UNKNOWN: the log never saw the member, skip
+ * it). For each member whose module kept receipts from there on, each
+ * receipt is taken, in counter order while they follow on without a hole,
+ * if it is for one of the signed commands in `commands` (an array of command
+ * files {body, signatures}, e.g. from the log's command.applied records)
+ * that targets that member at that counter, and verifies against the
+ * member's pinned module CA. *found = [{"command": file, "receipt"}], in
+ * the order to record them. A member that cannot be reached is skipped
+ * (whatever runs next reports it). Read-only on the modules.
+ */
+#define GROUP_LOGGED_UNKNOWN UINT64_MAX
+hsm_rc group_recover(const group_member *m, size_t n, const uint64_t *logged,
+                     const json_t *commands, json_t **found);
+
 /* Build a command for every member: targets carry each member's current
  * counter (read now); valid from now - 300 s (clock skew) for valid_for
  * seconds. */

@@ -1,0 +1,330 @@
+/* test_group_recover.c - the group engine recovers the receipt of a command
+ * whose answer was lost (group_submit) and fills the gaps of an evidence log
+ * (group_recover), against the emulator's real module logic. The driver
+ * here carries requests to simmod_handle() in-process instead of over TLS
+ * (a second backend behind moddriver.h, as a hardware one would be); the
+ * networked path runs in tests/integration/domain_diverge.sh. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "hsmadm/admincmd.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/crypto.h"
+#include "hsmadm/group.h"
+#include "hsmadm/modproto.h"
+
+#include "simmod.h"
+
+struct ictx {
+	simmod   *m;
+	long long id;
+	int       lost;     /* a dropped answer: the "connection" is gone */
+	int       reconnects;
+};
+
+static hsm_rc
+call(struct ictx *c, const char *op, json_t *params, json_t **result)
+{
+	json_t *req = NULL, *ans = NULL;
+	int drop = 0;
+	hsm_rc rc;
+
+	*result = NULL;
+	if (c->lost)
+		return hsm_fail(HSM_ERR_MODULE, "the connection to the module was lost earlier");
+	if ((rc = modproto_request_new(++c->id, op, params, &req)) != HSM_OK)
+		return rc;
+	rc = simmod_handle(c->m, req, &ans, &drop);
+	json_decref(req);
+	if (rc != HSM_OK)
+		return rc;
+	if (drop) {
+		c->lost = 1;
+		return hsm_fail(HSM_ERR_MODULE, "connection lost while receiving");
+	}
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		rc = hsm_fail(HSM_ERR_REFUSED, "%s", json_string_value(json_object_get(
+		    json_object_get(ans, "error"), "message")));
+		json_decref(ans);
+		return rc;
+	}
+	*result = json_incref(json_object_get(ans, "result"));
+	json_decref(ans);
+	return HSM_OK;
+}
+
+static hsm_rc
+i_info(void *ctx, json_t **out)
+{
+	return call(ctx, "info", NULL, out);
+}
+
+static hsm_rc
+i_query(void *ctx, unsigned domain, json_t **out)
+{
+	json_t *p = json_pack("{s:i}", "domain", (int)domain);
+	hsm_rc rc = call(ctx, "domain.query", p, out);
+
+	json_decref(p);
+	return rc;
+}
+
+static hsm_rc
+i_apply(void *ctx, unsigned domain, const admincmd *cmd, json_t **receipt)
+{
+	json_t *file = NULL, *p, *res = NULL;
+	hsm_rc rc;
+
+	*receipt = NULL;
+	if ((rc = admincmd_to_json(cmd, &file)) != HSM_OK)
+		return rc;
+	p = json_pack("{s:i, s:o}", "domain", (int)domain, "command", file);
+	rc = call(ctx, "command.apply", p, &res);
+	json_decref(p);
+	if (rc == HSM_OK)
+		*receipt = json_incref(json_object_get(res, "receipt"));
+	json_decref(res);
+	return rc;
+}
+
+static hsm_rc
+i_receipts(void *ctx, unsigned domain, uint64_t from, json_t **out)
+{
+	struct ictx *c = ctx;
+	json_t *p = json_pack("{s:i, s:I}", "domain", (int)domain, "from_counter", (json_int_t)from);
+	json_t *res = NULL;
+	hsm_rc rc;
+
+	if (c->lost) {   /* connect again, as the TLS driver does */
+		c->lost = 0;
+		c->reconnects++;
+	}
+	rc = call(c, MODDRV_OP_RECEIPTS, p, &res);
+	json_decref(p);
+	*out = rc == HSM_OK ? json_incref(json_object_get(res, "receipts")) : NULL;
+	json_decref(res);
+	return rc;
+}
+
+static void
+i_close(void *ctx)
+{
+	free(ctx);
+}
+
+static const struct moddrv_ops iops = { i_info, i_query, i_apply, i_close, i_receipts };
+
+typedef struct fx {
+	char          tmp[64], dir[128], ca[160];
+	simmod       *m;
+	group_member  mem[2];
+	struct ictx  *c[2];
+} fx;
+
+static void
+open_members(fx *f)
+{
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		moddrv *d = NULL;
+		f->c[i] = calloc(1, sizeof(*f->c[i]));
+		assert_non_null(f->c[i]);
+		f->c[i]->m = f->m;
+		assert_int_equal(moddrv_new(&iops, f->c[i], "DC1-M01", &d), HSM_OK);
+		f->mem[i].module = "DC1-M01";
+		f->mem[i].domain = (unsigned)(i + 1);
+		f->mem[i].drv = d;
+		f->mem[i].ca_pem = f->ca;
+	}
+}
+
+static void
+close_members(fx *f)
+{
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		moddrv_free(&f->mem[i].drv);
+}
+
+static int
+setup(void **state)
+{
+	fx *f = calloc(1, sizeof(*f));
+	simmod_init_opts o;
+	simmod_faults fl = { 0, 2, 0 };   /* the 2nd applied command goes unanswered */
+
+	assert_non_null(f);
+	snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_group_recover.XXXXXX");
+	assert_non_null(mkdtemp(f->tmp));
+	snprintf(f->dir, sizeof(f->dir), "%s/st", f->tmp);
+	snprintf(f->ca, sizeof(f->ca), "%s/ca.pem", f->dir);
+	memset(&o, 0, sizeof(o));
+	o.dir = f->dir;
+	o.serial = "DC1-M01";
+	o.domains = 4;
+	assert_int_equal(simmod_init(&o, NULL), HSM_OK);
+	assert_int_equal(simmod_open(f->dir, &fl, &f->m), HSM_OK);
+	open_members(f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fx *f = *state;
+	char cmd[128];
+
+	close_members(f);
+	simmod_free(&f->m);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", f->tmp);
+	free(f);
+	return 0;
+}
+
+/* admin.add of a new key on domains 1 and 2 at their current counters. */
+static admincmd *
+add_cmd(fx *f, const char *name)
+{
+	EVP_PKEY *k = NULL;
+	uint8_t *pt = NULL;
+	size_t ptlen = 0;
+	char *hex = NULL;
+	json_t *p;
+	admincmd *c = NULL;
+	int64_t now = (int64_t)time(NULL);
+
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &k), HSM_OK);
+	assert_int_equal(crypto_ec_point(k, &pt, &ptlen), HSM_OK);
+	assert_int_equal(hex_encode(pt, ptlen, &hex), HSM_OK);
+	p = json_pack("{s:s, s:s, s:s}", "pubkey", hex, "name", name, "identity", name);
+	assert_int_equal(group_propose(f->mem, 2, "admin.add", p, now, 600, &c), HSM_OK);
+	json_decref(p);
+	free(hex);
+	free(pt);
+	EVP_PKEY_free(k);
+	return c;
+}
+
+static size_t
+count_status(const json_t *rep, const char *st, size_t *recovered)
+{
+	const json_t *e;
+	size_t i, n = 0;
+
+	*recovered = 0;
+	json_array_foreach(json_object_get(rep, "members"), i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "status")), st) == 0)
+			n++;
+		if (json_is_true(json_object_get(e, "recovered"))) {
+			(*recovered)++;
+			assert_non_null(json_object_get(e, "receipt"));
+		}
+	}
+	return n;
+}
+
+static void
+test_lost_answer_recovered(void **state)
+{
+	fx *f = *state;
+	admincmd *c = add_cmd(f, "alice");
+	json_t *rep = NULL, *cmds, *found = NULL;
+	uint64_t logged[2];
+	size_t rec = 0;
+
+	/* the 1st and 2nd applied commands: one member's answer is dropped */
+	assert_int_equal(group_submit(f->mem, 2, c, (int64_t)time(NULL), 0, &rep), HSM_OK);
+	assert_string_equal(json_string_value(json_object_get(rep, "outcome")), "applied");
+	assert_int_equal(count_status(rep, "applied", &rec), 2);
+	assert_int_equal(rec, 1);
+	assert_int_equal(f->c[0]->reconnects + f->c[1]->reconnects, 1);
+	json_decref(rep);
+
+	/* the log's gaps: a log that holds nothing past counter 0 for both
+	 * members gets both receipts, if it knows the command */
+	cmds = json_array();
+	assert_int_equal(admincmd_to_json(c, &found), HSM_OK);
+	json_array_append_new(cmds, found);
+	found = NULL;
+	logged[0] = logged[1] = 0;
+	assert_int_equal(group_recover(f->mem, 2, logged, cmds, &found), HSM_OK);
+	assert_int_equal(json_array_size(found), 2);
+	json_decref(found);
+	/* nothing past what the log holds */
+	logged[0] = logged[1] = 1;
+	assert_int_equal(group_recover(f->mem, 2, logged, cmds, &found), HSM_OK);
+	assert_int_equal(json_array_size(found), 0);
+	json_decref(found);
+	/* a member the log never saw is left alone */
+	logged[0] = 0;
+	logged[1] = GROUP_LOGGED_UNKNOWN;
+	assert_int_equal(group_recover(f->mem, 2, logged, cmds, &found), HSM_OK);
+	assert_int_equal(json_array_size(found), 1);
+	json_decref(found);
+	/* a command the log does not know is never placed */
+	logged[1] = 0;
+	json_array_clear(cmds);
+	assert_int_equal(group_recover(f->mem, 2, logged, cmds, &found), HSM_OK);
+	assert_int_equal(json_array_size(found), 0);
+	json_decref(found);
+	assert_int_equal(group_recover(f->mem, 2, logged, NULL, &found), HSM_ERR_USAGE);
+	json_decref(cmds);
+	admincmd_free(&c);
+}
+
+/* A receipt that does not verify against the member's pinned CA is not
+ * taken: the member stays "no-answer" and the group is reported divergent. */
+static void
+test_unverified_receipt_not_taken(void **state)
+{
+	fx *f = *state;
+	admincmd *c = add_cmd(f, "bob");
+	simmod_init_opts o;
+	char other[160], otherca[200];
+	json_t *rep = NULL;
+	size_t rec = 0;
+
+	snprintf(other, sizeof(other), "%s/other", f->tmp);
+	memset(&o, 0, sizeof(o));
+	o.dir = other;
+	o.serial = "DC1-M01";
+	o.domains = 1;
+	assert_int_equal(simmod_init(&o, NULL), HSM_OK);
+	snprintf(otherca, sizeof(otherca), "%s/ca.pem", other);
+	/* the 2nd applied command is the one dropped: both members pin another
+	 * CA for receipts, so neither the answer nor the fetched receipt is
+	 * accepted */
+	f->mem[0].ca_pem = otherca;
+	f->mem[1].ca_pem = otherca;
+	assert_int_not_equal(group_submit(f->mem, 2, c, (int64_t)time(NULL), 0, &rep), HSM_OK);
+	assert_non_null(rep);
+	assert_int_equal(count_status(rep, "no-answer", &rec), 1);
+	assert_int_equal(rec, 0);
+	assert_int_equal(count_status(rep, "failed", &rec), 1);
+	json_decref(rep);
+	admincmd_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_lost_answer_recovered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unverified_receipt_not_taken, setup, teardown),
+	};
+	hsm_err_clear();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
