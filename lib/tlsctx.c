@@ -268,6 +268,27 @@ handshake_error(SSL *ssl, int ret, const char *who)
 	                ossl_reason(why, sizeof(why)));
 }
 
+/* A connection over fd (which it owns from the call on, closed on failure)
+ * with a fresh SSL from ctx, not yet handshaken. */
+static hsm_rc
+conn_new(SSL_CTX *ctx, int fd, tls_conn **out)
+{
+	tls_conn *c;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	c->fd = fd;
+	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		tls_conn_free(&c);
+		return hsm_fail(HSM_ERR_TLS, "cannot set up TLS");
+	}
+	*out = c;
+	return HSM_OK;
+}
+
 hsm_rc
 tls_connect(SSL_CTX *ctx, const char *hostport, const char *expect_serial,
             int timeout_ms, tls_conn **out)
@@ -282,15 +303,8 @@ tls_connect(SSL_CTX *ctx, const char *hostport, const char *expect_serial,
 		timeout_ms = 30000;
 	if ((rc = tcp_connect(hostport, timeout_ms, &fd)) != HSM_OK)
 		return rc;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	}
-	c->fd = fd;
-	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
-		rc = hsm_fail(HSM_ERR_TLS, "cannot set up TLS");
-		goto fail;
-	}
+	if ((rc = conn_new(ctx, fd, &c)) != HSM_OK)
+		return rc;
 	ERR_clear_error();
 	ret = SSL_connect(c->ssl);
 	if (ret != 1) {
@@ -329,15 +343,8 @@ tls_accept(SSL_CTX *ctx, int fd, int timeout_ms, tls_conn **out)
 	/* A frame is two TLS writes (length, body): without this, Nagle holds
 	 * the body until the client's delayed ACK, 40 ms per answer. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	}
-	c->fd = fd;
-	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
-		rc = hsm_fail(HSM_ERR_TLS, "cannot set up TLS");
-		goto fail;
-	}
+	if ((rc = conn_new(ctx, fd, &c)) != HSM_OK)
+		return rc;
 	ERR_clear_error();
 	ret = SSL_accept(c->ssl);
 	if (ret != 1) {
