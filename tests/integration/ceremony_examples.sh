@@ -4,6 +4,7 @@
 # the PINs and the typed confirmation come from descriptors instead of the
 # terminal.
 . "${HSMADM_SRC:?}/tests/integration/ceremony_common.sh"
+. "${HSMADM_SRC:?}/tests/harness/manpage.sh"
 cer_setup 2
 cer_card 0 custodian "Carol Custodian" 11112222
 cer_card 1 custodian "Carol Custodian" 11112222 --backup-of "$CARDID_0"
@@ -11,18 +12,7 @@ RA=$(harness_reader_name 0) RB=$(harness_reader_name 1)
 cd "$W"
 
 # Commands of the EXAMPLES section: inside .nf/.fi, continuation lines joined.
-mapfile -t CMDS < <(awk '
-	/^\.SH EXAMPLES/ { ex = 1; next }
-	/^\.SH / { ex = 0 }
-	ex && /^\.nf/ { nf = 1; next }
-	ex && /^\.fi/ { nf = 0; next }
-	ex && nf && !/^\./ {
-		line = $0
-		gsub(/\\-/, "-", line)
-		if (sub(/ *\\e$/, " ", line)) { acc = acc line; next }
-		print acc line
-		acc = ""
-	}' "$HSMADM_SRC/docs/man/hsmadm-mkpart.1")
+mapfile -t CMDS < <(man_examples "$HSMADM_SRC/docs/man/hsmadm-mkpart.1")
 [ "${#CMDS[@]}" -ge 5 ] || fail "found ${#CMDS[@]} example commands"
 for c in "${CMDS[@]}"; do
 	c=${c//\"PCD A\"/\"$RA\"}

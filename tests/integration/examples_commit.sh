@@ -12,6 +12,7 @@
 # is submitted with the example's own command), then load/commit/activate,
 # then the "after an interruption" pair, which must find nothing left to do.
 . "${HSMADM_SRC:?}/tests/integration/domain_common.sh"
+. "${HSMADM_SRC:?}/tests/harness/manpage.sh"
 . "${HSMADM_SRC:?}/tests/integration/ceremony_common.sh"
 APIN=11110000 CPIN=22220000
 cer_setup 5
@@ -20,20 +21,8 @@ MAN=$HSMADM_SRC/docs/man/hsmadm-commit.1
 RA=$(harness_reader_name 0) RB=$(harness_reader_name 1)
 
 # Commands of the EXAMPLES section: inside .nf/.fi, troff escapes undone,
-# continuation lines joined (as ceremony_examples.sh).
-mapfile -t CMDS < <(awk '
-	/^\.SH EXAMPLES/ { ex = 1; next }
-	/^\.SH / { ex = 0 }
-	ex && /^\.nf/ { nf = 1; next }
-	ex && /^\.fi/ { nf = 0; next }
-	ex && nf && !/^\./ {
-		line = $0
-		gsub(/\\-/, "-", line)
-		sub(/^ +/, "", line)
-		if (sub(/ *\\e$/, " ", line)) { acc = acc line; next }
-		print acc line
-		acc = ""
-	}' "$MAN")
+# continuation lines joined (man_examples, tests/harness/manpage.sh).
+mapfile -t CMDS < <(man_examples "$MAN")
 [ "${#CMDS[@]}" -eq 7 ] || fail "found ${#CMDS[@]} example commands, expected 7"
 # ex PATTERN: the one example command that contains PATTERN, readers replaced.
 ex() {

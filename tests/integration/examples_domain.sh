@@ -16,6 +16,7 @@
 # with --drop-before 1 for the example's submit (exit 27), restarts it, and
 # runs the roll-forward and the comparison as written.
 . "${HSMADM_SRC:?}/tests/integration/domain_common.sh"
+. "${HSMADM_SRC:?}/tests/harness/manpage.sh"
 . "${HSMADM_SRC:?}/tests/integration/ceremony_common.sh"
 cer_setup 3
 trap 'harness_stop 2>/dev/null || true; cleanup' EXIT
@@ -24,21 +25,8 @@ APIN=11110000
 PINS=$(pins $APIN 8)
 
 # Commands of the EXAMPLES section: inside .nf/.fi, troff escapes undone,
-# continuation lines joined, comments ("# Alice, ...") dropped.
-mapfile -t CMDS < <(awk '
-	/^\.SH EXAMPLES/ { ex = 1; next }
-	/^\.SH / { ex = 0 }
-	ex && /^\.nf/ { nf = 1; next }
-	ex && /^\.fi/ { nf = 0; next }
-	ex && nf && !/^\./ {
-		line = $0
-		gsub(/\\-/, "-", line)
-		sub(/^ +/, "", line)
-		sub(/ +#.*$/, "", line)
-		if (sub(/ *\\e$/, " ", line)) { acc = acc line; next }
-		print acc line
-		acc = ""
-	}' "$MAN")
+# continuation lines joined, comments ("# Alice, ...") dropped (man_examples).
+mapfile -t CMDS < <(man_examples "$MAN")
 [ "${#CMDS[@]}" -eq 12 ] || fail "found ${#CMDS[@]} example commands, expected 12: ${CMDS[*]}"
 # ex N: example command N (0-based, in man page order), addresses replaced.
 ex() {

@@ -4,6 +4,7 @@
 # and the supervisor's PIN comes from a descriptor instead of the terminal.
 # The resulting log verifies.
 . "${HSMADM_SRC:?}/tests/integration/ceremony_common.sh"
+. "${HSMADM_SRC:?}/tests/harness/manpage.sh"
 MAN=$HSMADM_SRC/docs/man/hsmadm-ceremony.1
 cer_setup 2
 cer_card 0 supervisor "Sue Supervisor" 33330000 --installation ACME-DC1
@@ -22,18 +23,7 @@ done
 pass "the man page has its sections and every option"
 
 # Commands of the EXAMPLES section: inside .nf/.fi, continuation lines joined.
-mapfile -t CMDS < <(awk '
-	/^\.SH EXAMPLES/ { ex = 1; next }
-	/^\.SH / { ex = 0 }
-	ex && /^\.nf/ { nf = 1; next }
-	ex && /^\.fi/ { nf = 0; next }
-	ex && nf && !/^\./ {
-		line = $0
-		gsub(/\\-/, "-", line)
-		if (sub(/ *\\e$/, " ", line)) { acc = acc line; next }
-		print acc line
-		acc = ""
-	}' "$MAN")
+mapfile -t CMDS < <(man_examples "$MAN")
 [ "${#CMDS[@]}" -ge 10 ] || fail "found ${#CMDS[@]} example commands"
 for c in "${CMDS[@]}"; do
 	c=${c//\"PCD A\"/\"$RA\"}
