@@ -9,23 +9,8 @@ export TMPDIR=$tmp
 gen="$HSMADM_BUILD/tests/test_evlog_gen"
 A=hsmadm-audit
 fails=0
-
-# expect CODE PATTERN -- command...: exit code and a phrase on stdout+stderr
-expect() {
-	local want=$1 pat=$2 out rc
-	shift 3
-	set +e
-	out=$("$@" 2>&1)
-	rc=$?
-	set -e
-	if [ "$rc" -ne "$want" ] || ! grep -q -- "$pat" <<<"$out"; then
-		echo "FAIL: $* -> exit $rc (want $want), output:"
-		echo "$out" | sed 's/^/    /'
-		fails=$((fails + 1))
-	else
-		echo "ok: $* -> $rc"
-	fi
-}
+# expect CODE PATTERN -- command...: tests/harness/expect.sh
+. "${HSMADM_SRC:?}/tests/harness/expect.sh"
 
 d=$("$gen")
 log=$d/ceremony.log

@@ -14,20 +14,8 @@ cleanup() {
 trap cleanup EXIT
 live="$HSMADM_BUILD/tests/test_evlog_live"
 fails=0
-expect() {
-	local want=$1 pat=$2 out rc
-	shift 3
-	set +e
-	out=$("$@" 2>&1)
-	rc=$?
-	set -e
-	if [ "$rc" -ne "$want" ] || ! grep -q -- "$pat" <<<"$out"; then
-		echo "FAIL: $* -> exit $rc (want $want):"; echo "$out" | sed 's/^/    /'
-		fails=$((fails + 1))
-	else
-		echo "ok: $* -> $rc"
-	fi
-}
+# expect CODE PATTERN -- command...: tests/harness/expect.sh
+. "${HSMADM_SRC:?}/tests/harness/expect.sh"
 
 hsmadm-simd init --serial DC1-M01 --dir "$T/m1" --domains 4 >/dev/null
 hsmadm-simd issue-client --dir "$T/m1" --name ws1 --out-key "$T/ws.key" --out-cert "$T/ws.pem" >/dev/null
