@@ -6,9 +6,11 @@
 # backups; loaded, committed and activated with hsmadm-commit. On the way:
 #  - a wrong custodian card is refused before anything is sent;
 #  - a part whose KPVP differs from its record is refused before anything is sent;
-#  - a load interrupted by a module that drops the connection, and then by a
-#    custodian card pulled while its PIN is asked, resumes without loading
-#    any part twice;
+#  - a load interrupted by a module that dies right after applying part 1
+#    (its answer and receipt never arrive), and then by a custodian card
+#    pulled while its PIN is asked, resumes without loading any part twice,
+#    and records the lost receipt (fetched again from the module) so the log
+#    has no gap;
 # and at the end: the MKVP is equal on both domains and equal to
 # SHA-256(0x01 || p1^p2^p3) with its last 4 bytes zeroed (recomputed here
 # from the virtual cards' files), the supervisor signs, hsmadm-audit verify
@@ -161,22 +163,23 @@ run 0 "copy the real p1 back to the backup card" hsmadm-mkpart copy --part p1 \
 	--reader "$(R 6)" --to-reader "$(R 9)" --log "$LOG" --pin-fd 3 --backup-pin-fd 4 \
 	3<<<$CPIN 4<<<$CPIN
 
-# The module DC2-M01 drops the connection before applying part 1.
+# The module DC2-M01 dies right after applying part 1 (its 2nd applied
+# command, after the importer key): the answer with its receipt never comes.
 stop_module m2
-start_module m2 --drop-before 2
+start_module m2 --crash-after 2
 run 27 "load interrupted by a module" "${COMMIT[@]}" load --pin-fd 4 --timeout 20 \
 	"${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
 stop_module m2
 start_module m2
 # Custodian 2's card is pulled while the command waits for its PIN (the
-# backup card is away): part 1 goes to DC2 only, then the run stops.
+# backup card is away): DC2's lost part-1 receipt is recorded first, part 1
+# is not sent again (both have it), then the run stops.
 harness_remove 10
 mkfifo "$W/pin.fifo"
 "${COMMIT[@]}" load --pin-fd 4 --timeout 20 "${ADMINS[@]}" 4<"$W/pin.fifo" 5<"$APINS" \
 	>"$W/pulled.out" 2>"$W/pulled.err" &
 LPID=$!
 exec 7>"$W/pin.fifo"
-echo $CPIN >&7                      # custodian 1, for part 1 on DC2
 for i in $(seq 1 200); do grep -q "Part 2 of 3" "$W/pulled.out" && break; sleep 0.05; done
 grep -q "Part 2 of 3" "$W/pulled.out" || { cat "$W/pulled.out" "$W/pulled.err" >&2; fail "no part 2"; }
 wait_pin_read $LPID                 # card 2 opened, its PIN being read
@@ -189,6 +192,9 @@ wait $LPID || rc=$?
 grep -q "card" "$W/pulled.err" || fail "no message about the card"
 sed 's/^/    | /' "$W/pulled.err"
 pass "card pulled during the load: exit 12"
+grep -q "Recorded the receipt of mk.load_part on DC2-M01 domain 3" "$W/pulled.out" ||
+	{ cat "$W/pulled.out" >&2; fail "the lost part-1 receipt of DC2 was not recorded"; }
+pass "the receipt lost with the crash was fetched again and recorded"
 run 0 "status" "${COMMIT[@]}" status --json
 jq_is '[.members[].parts_loaded | length] | join(",")' "1,1"
 jq_is .next load
