@@ -352,6 +352,26 @@ out:
 	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
 }
 
+/* A card's status as the result of a command: JSON, or text after an
+ * optional heading line. */
+static hsm_rc
+show_status(const struct opts *o, const card_status *st, const char *heading)
+{
+	json_t *j;
+	hsm_rc rc;
+
+	if (!o->json) {
+		if (heading != NULL)
+			printf("%s\n", heading);
+		print_status(st);
+		return HSM_OK;
+	}
+	j = status_json(st);
+	rc = cmd_print_json(j);
+	json_decref(j);
+	return rc;
+}
+
 static int
 do_status(const struct opts *o)
 {
@@ -362,13 +382,7 @@ do_status(const struct opts *o)
 
 	if ((rc = open_card(o, &ctx, &card)) != HSM_OK || (rc = card_status_read(card, &st)) != HSM_OK)
 		goto out;
-	if (o->json) {
-		json_t *j = status_json(&st);
-		rc = cmd_print_json(j);
-		json_decref(j);
-	} else {
-		print_status(&st);
-	}
+	rc = show_status(o, &st, NULL);
 out:
 	piv_free(&card);
 	pcsc_close(&ctx);
@@ -434,14 +448,7 @@ do_init(struct opts *o)
 	io.confirm_arg = &o->confirm_fd;
 	if ((rc = card_init(card, &io, &st)) != HSM_OK)
 		goto out;
-	if (o->json) {
-		json_t *j = status_json(&st);
-		rc = cmd_print_json(j);
-		json_decref(j);
-	} else {
-		printf("Card initialized.\n");
-		print_status(&st);
-	}
+	rc = show_status(o, &st, "Card initialized.");
 out:
 	secbuf_free(&pin);
 	secbuf_free(&puk);
