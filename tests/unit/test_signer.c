@@ -17,28 +17,13 @@
 #include <openssl/err.h>
 
 #include "hsmadm/crypto.h"
+#include "test_tmpdir.h"
 #include "hsmadm/signer.h"
 
 static char *
 make_tmpdir(void)
 {
-	const char *base = getenv("TMPDIR");
-	char *d = malloc(512);
-
-	assert_non_null(d);
-	snprintf(d, 512, "%s/hsmadm-test-signer-XXXXXX", base && *base ? base : "/tmp");
-	assert_non_null(mkdtemp(d));
-	return d;
-}
-
-static void
-rm_tmpdir(char *d)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-	assert_int_equal(system(cmd), 0);
-	free(d);
+	return make_tmpdir_named("test-signer");
 }
 
 static char *
