@@ -575,6 +575,79 @@ recover_receipt(const group_member *m, const char *digest_hex, const char *op,
 	return rc;
 }
 
+struct rjob {
+	const group_member *m;
+	const char         *digest_hex, *op;
+	uint64_t            want;
+	json_t             *receipt;
+	const json_t       *rbody;
+	hsm_rc              rc;
+};
+
+static void *
+rworker(void *p)
+{
+	struct rjob *j = p;
+
+	j->rc = recover_receipt(j->m, j->digest_hex, j->op, j->want, &j->receipt, &j->rbody);
+	return NULL;
+}
+
+/* Step 6 of group_submit, a thread per member (a cut network makes each
+ * reconnect wait for its timeout: they wait at the same time). */
+static void
+recover_rows(const group_member *m, size_t n, struct mrow *row, const char *digest_hex,
+             const char *op, int roll_forward)
+{
+	struct rjob *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
+	char *started = calloc(n ? n : 1, 1);
+	size_t i, k = 0;
+
+	if (jobs == NULL || th == NULL || started == NULL)
+		goto out;   /* nothing recovered: the members stay as they are */
+	for (i = 0; i < n; i++) {
+		if (row[i].st != M_NO_ANSWER && !(row[i].st == M_ALREADY && roll_forward))
+			continue;
+		jobs[k].m = &m[i];
+		jobs[k].digest_hex = digest_hex;
+		jobs[k].op = op;
+		jobs[k].want = row[i].want;
+		if (pthread_create(&th[k], NULL, rworker, &jobs[k]) == 0)
+			started[k] = 1;
+		else
+			rworker(&jobs[k]);
+		k++;
+	}
+	for (i = 0; i < k; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	for (i = 0, k = 0; i < n; i++) {
+		struct rjob *j;
+
+		if (row[i].st != M_NO_ANSWER && !(row[i].st == M_ALREADY && roll_forward))
+			continue;
+		j = &jobs[k++];
+		if (j->rc != HSM_OK || j->receipt == NULL)
+			continue;   /* still unknown: the roll-forward finds out */
+		row[i].receipt = j->receipt;
+		j->receipt = NULL;
+		row[i].recovered = 1;
+		if (row[i].st == M_NO_ANSWER) {
+			row[i].st = M_APPLIED;
+			row[i].rbody = j->rbody;
+			row[i].rc = HSM_OK;
+			row[i].msg[0] = '\0';
+		}
+	}
+out:
+	for (i = 0; jobs != NULL && i < n; i++)
+		json_decref(jobs[i].receipt);
+	free(jobs);
+	free(th);
+	free(started);
+}
+
 hsm_rc
 group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
              int roll_forward, json_t **report)
@@ -776,24 +849,7 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 	 * workstation ever seeing the receipt. Ask the module for the receipt
 	 * it kept; a verified one counts as the answer. The caller writes only
 	 * the receipts its evidence log does not hold yet. */
-	for (i = 0; i < n; i++) {
-		const json_t *rb = NULL;
-		json_t *r = NULL;
-
-		if (row[i].st != M_NO_ANSWER && !(row[i].st == M_ALREADY && roll_forward))
-			continue;
-		if (recover_receipt(&m[i], digest_hex, admincmd_op(cmd), row[i].want, &r,
-		    &rb) != HSM_OK)
-			continue;   /* still unknown: the roll-forward finds out */
-		row[i].receipt = r;
-		row[i].recovered = 1;
-		if (row[i].st == M_NO_ANSWER) {
-			row[i].st = M_APPLIED;
-			row[i].rbody = rb;
-			row[i].rc = HSM_OK;
-			row[i].msg[0] = '\0';
-		}
-	}
+	recover_rows(m, n, row, digest_hex, admincmd_op(cmd), roll_forward);
 	rc = HSM_OK;
 	for (i = 0; i < n; i++) {
 		if (row[i].st == M_APPLIED || row[i].st == M_ALREADY) {
