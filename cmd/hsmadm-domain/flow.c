@@ -511,6 +511,90 @@ ev_applied(const char *path, const admincmd *c, const json_t *rep)
 	return rc;
 }
 
+/* How far the log holds member receipts (see group_recover). */
+static void
+note_logged(const json_t *r, const group_member *m, size_t n, uint64_t *logged)
+{
+	const json_t *b = json_object_get(r, "body");
+	const char *mod = json_string_value(json_object_get(b, "module"));
+	json_int_t dom = json_integer_value(json_object_get(b, "domain"));
+	json_int_t after = json_integer_value(json_object_get(b, "counter_after"));
+	size_t i;
+
+	for (i = 0; mod != NULL && i < n; i++)
+		if (strcmp(m[i].module, mod) == 0 && (json_int_t)m[i].domain == dom && after >= 0 &&
+		    (logged[i] == GROUP_LOGGED_UNKNOWN || (uint64_t)after > logged[i]))
+			logged[i] = (uint64_t)after;
+}
+
+/*
+ * Before a command is submitted with --evidence: a member that applied an
+ * earlier command of this log whose answer (and receipt) was lost, and that
+ * was not rolled forward, is past what the log holds. Record those receipts
+ * first (fetched again, verified), or the log would have a counter gap.
+ */
+static hsm_rc
+ev_fill_gaps(const char *path, const group_member *m, size_t n)
+{
+	evlog_reader *rd = NULL;
+	evlog_record rec;
+	json_t *cmds = json_array(), *found = NULL, *e, *r, *actor = NULL;
+	uint64_t *logged = calloc(n ? n : 1, sizeof(*logged));
+	size_t i;
+	hsm_rc rc = HSM_OK;
+
+	memset(&rec, 0, sizeof(rec));
+	if (cmds == NULL || logged == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (access(path, F_OK) != 0)
+		goto out;   /* a new log: nothing to fill */
+	for (i = 0; i < n; i++)
+		logged[i] = GROUP_LOGGED_UNKNOWN;
+	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
+		goto out;
+	while ((rc = evlog_reader_next(rd, &rec)) == HSM_OK) {
+		if (strcmp(rec.type, EV_COMMAND_APPLIED) == 0) {
+			json_array_append(cmds, json_object_get(rec.body, "command"));
+			json_array_foreach(json_object_get(rec.body, "receipts"), i, r)
+				note_logged(r, m, n, logged);
+		} else if (strcmp(rec.type, EV_DOMAIN_BASELINE) == 0)
+			note_logged(json_object_get(rec.body, "receipt"), m, n, logged);
+	}
+	if (rc != HSM_ERR_NOT_FOUND && rc != HSM_ERR_FORMAT)
+		goto out;
+	if ((rc = group_recover(m, n, logged, cmds, &found)) != HSM_OK)
+		goto out;
+	actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system");
+	json_array_foreach(found, i, e) {
+		json_t *body = json_pack("{s:O, s:[O]}", "command", json_object_get(e, "command"),
+		    "receipts", json_object_get(e, "receipt"));
+		const json_t *rb = json_object_get(json_object_get(e, "receipt"), "body");
+		rc = body && actor ? ev_append(path, EV_COMMAND_APPLIED, actor, body)
+		    : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		json_decref(body);
+		if (rc != HSM_OK)
+			goto out;
+		fprintf(stderr, PROG ": recorded the receipt of %s on %s domain %lld (counter "
+		    "%lld -> %lld), whose answer was lost: fetched again from the module and "
+		    "verified\n", json_string_value(json_object_get(rb, "op")),
+		    json_string_value(json_object_get(rb, "module")),
+		    (long long)json_integer_value(json_object_get(rb, "domain")),
+		    (long long)json_integer_value(json_object_get(rb, "counter_before")),
+		    (long long)json_integer_value(json_object_get(rb, "counter_after")));
+	}
+	rc = HSM_OK;
+out:
+	evlog_record_clear(&rec);
+	evlog_reader_free(&rd);
+	json_decref(cmds);
+	json_decref(found);
+	json_decref(actor);
+	free(logged);
+	return rc;
+}
+
 static int
 submit_and_print(const struct gopts *g, group_member *m, size_t n, const admincmd *c,
                  int roll_forward, const char *evidence)
@@ -518,6 +602,9 @@ submit_and_print(const struct gopts *g, group_member *m, size_t n, const admincm
 	json_t *rep = NULL;
 	hsm_rc rc, erc = HSM_OK;
 
+	if (evidence != NULL && (rc = ev_fill_gaps(evidence, m, n)) != HSM_OK)
+		return cmd_fail(PROG, hsm_fail_wrap(rc, "evidence log %s: nothing was sent",
+		    evidence));
 	rc = group_submit(m, n, c, (int64_t)time(NULL), roll_forward, &rep);
 	if (rep != NULL) {
 		if (g->json)

@@ -109,6 +109,24 @@ expect 0 "group compares equal" -- $D group compare pair
 	fail "receipts for c3 after the roll-forward: $(receipts_of "$T/c3.json")"
 audit_ok "drop-after: the log verifies (no gap)"
 
+# 3b. DC2 dies right after applying and nobody rolls forward: both members
+# have it, so the next command goes through; with --evidence its submit first
+# records the receipt that was lost, so the log has no gap.
+keyfile hank; keyfile ivy
+stop_module m2
+start_module m2 --crash-after 1
+propose_signed "$T/c5.json" hank
+expect 27 "DC2 dies after applying c5" -- $D submit "$T/c5.json" --evidence "$EV"
+wait_gone m2
+start_module m2
+propose_signed "$T/c6.json" ivy
+expect 0 "the next command applies" -- $D submit "$T/c6.json" --evidence "$EV"
+out_has "recorded the receipt of admin.add on DC2-M01 domain 5 (counter 7 -> 8)" \
+	"its submit first records DC2's lost c5 receipt"
+[ "$(receipts_of "$T/c5.json")" = "DC1-M01:7 DC2-M01:7 " ] && ok "both c5 receipts are in the log" ||
+	fail "receipts for c5: $(receipts_of "$T/c5.json")"
+audit_ok "no gap before the next command"
+
 # 4. A roll-forward is proven only by equal states: DC1 moved on with a
 # different command at the same counter, so X is not "already applied" there.
 keyfile frank; keyfile gina
@@ -121,7 +139,7 @@ expect 0 "another command moves DC1 on alone" -- $D submit "$T/y.json" --evidenc
 expect 27 "roll-forward that leaves the members different says so" -- \
 	$D submit "$T/x.json" --roll-forward --evidence "$EV"
 out_has "still differ" "names the problem"
-[ "$(receipts_of "$T/x.json")" = "DC2-M01:7 " ] &&
+[ "$(receipts_of "$T/x.json")" = "DC2-M01:9 " ] &&
 	ok "DC1's receipt at that counter is another command's: not taken for X's" ||
 	fail "receipts for x: $(receipts_of "$T/x.json")"
 audit_ok "the whole log verifies at the end"
