@@ -218,10 +218,10 @@ static hsm_rc
 state_check(const json_t *rb, const char *module, long long domain, long long after)
 {
 	json_t *st = json_object_get(rb, "state");
-	const char *dg;
+	const char *dg = NULL;
 	char hex[65];
 	uint8_t d[32];
-	long long v;
+	long long v = 0;
 	hsm_rc rc;
 
 	if (!json_is_object(st))
@@ -241,7 +241,7 @@ state_check(const json_t *rb, const char *module, long long domain, long long af
 			    "counter_after %lld", v, after);
 	}
 	if (json_object_get(st, "module") != NULL) {
-		const char *m;
+		const char *m = NULL;
 		if ((rc = get_str(st, "module", &m)) != HSM_OK ||
 		    (rc = get_int(st, "domain", 0, &v)) != HSM_OK)
 			return hsm_fail_wrap(rc, "receipt state");
@@ -344,7 +344,7 @@ on_roster(struct vctx *c, const json_t *body)
 	if (!json_is_array(members) || json_array_size(members) == 0)
 		return hsm_fail(HSM_ERR_FORMAT, "roster needs \"members\" (a non-empty array)");
 	json_array_foreach(members, i, m) {
-		const char *name, *role, *pk = NULL, *skihex = NULL;
+		const char *name = NULL, *role = NULL, *pk = NULL, *skihex = NULL;
 		struct person p;
 
 		memset(&p, 0, sizeof(p));
@@ -394,10 +394,11 @@ static hsm_rc
 on_head(struct vctx *c, const evlog_record *rec, int completion)
 {
 	const json_t *b = rec->body;
-	const char *id, *hh, *purpose, *skihex, *pk, *sigb64;
+	const char *id = NULL, *hh = NULL, *purpose = NULL, *skihex = NULL, *pk = NULL;
+	const char *sigb64 = NULL;
 	char headhex[65], *bytes = NULL;
 	size_t blen = 0, i;
-	long long hs;
+	long long hs = 0;
 	uint8_t ski[32], pski[32];
 	EVP_PKEY *pub = NULL;
 	struct person *p;
@@ -477,7 +478,7 @@ out:
 static hsm_rc
 on_step(struct vctx *c, const evlog_record *rec, int begin)
 {
-	const char *name, *result;
+	const char *name = NULL, *result = NULL;
 	size_t i;
 	hsm_rc rc;
 
@@ -512,7 +513,7 @@ static hsm_rc
 on_command_signed(struct vctx *c, const json_t *body)
 {
 	const json_t *cb = json_object_get(body, "command_body");
-	const char *dghex, *skihex, *sigb64;
+	const char *dghex = NULL, *skihex = NULL, *sigb64 = NULL;
 	json_t *file = NULL;
 	admincmd *cmd = NULL;
 	uint8_t dg[32], ski[32];
@@ -677,8 +678,8 @@ static hsm_rc
 apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json_t *receipt)
 {
 	const json_t *rb = NULL;
-	const char *module, *op, *rdg, *rtime;
-	long long domain, before, after;
+	const char *module = NULL, *op = NULL, *rdg = NULL, *rtime = NULL;
+	long long domain = 0, before = 0, after = 0;
 	struct dom *d;
 	admincmd_admin admins[ADMINCMD_MAX_ADMINS];
 	size_t nadm = 0;
@@ -781,8 +782,8 @@ static hsm_rc
 on_baseline(struct vctx *c, const json_t *body)
 {
 	const json_t *rb = NULL;
-	const char *module;
-	long long domain, after;
+	const char *module = NULL;
+	long long domain = 0, after = 0;
 	hsm_rc rc;
 
 	if ((rc = receipt_check(c, json_object_get(body, "receipt"), &rb)) != HSM_OK)
@@ -802,8 +803,8 @@ on_baseline(struct vctx *c, const json_t *body)
 static hsm_rc
 on_admin_registered(struct vctx *c, const json_t *body)
 {
-	const char *module, *skihex;
-	long long domain;
+	const char *module = NULL, *skihex = NULL;
+	long long domain = 0;
 	struct dom *d;
 	json_t *a;
 	size_t i;
@@ -829,7 +830,7 @@ on_admin_registered(struct vctx *c, const json_t *body)
 static hsm_rc
 on_keypart(struct vctx *c, const evlog_record *rec)
 {
-	const char *id, *kpvp, *card, *bcard;
+	const char *id = NULL, *kpvp = NULL, *card = NULL, *bcard = NULL;
 	const char *what = strrchr(rec->type, '.') + 1;
 	struct part *p;
 	hsm_rc rc;
@@ -890,8 +891,8 @@ on_mk(struct vctx *c, const evlog_record *rec)
 	if (!json_is_array(doms) || json_array_size(doms) == 0)
 		return hsm_fail(HSM_ERR_FORMAT, "body needs \"domains\" (a non-empty array)");
 	json_array_foreach(doms, i, e) {
-		const char *module, *mkvp, *have;
-		long long domain;
+		const char *module = NULL, *mkvp = NULL, *have = NULL;
+		long long domain = 0;
 		struct dom *d;
 		json_t *r;
 
@@ -923,8 +924,8 @@ static hsm_rc
 on_record(struct vctx *c, const evlog_record *rec)
 {
 	const json_t *b = rec->body;
-	const char *t = rec->type, *s;
-	long long a, n;
+	const char *t = rec->type, *s = NULL;
+	long long a = 0, n = 0;
 	hsm_rc rc;
 
 	if (strcmp(t, EV_CEREMONY_OPEN) == 0) {

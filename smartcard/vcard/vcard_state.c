@@ -480,7 +480,7 @@ static hsm_rc
 get_tries(json_t *o, const char *name, uint8_t *max, uint8_t *left)
 {
 	json_t *t = json_object_get(o, name);
-	json_int_t m, l;
+	json_int_t m = 0, l = 0;
 	hsm_rc rc;
 
 	if (!json_is_object(t) || json_object_size(t) != 2)
@@ -540,7 +540,7 @@ from_json(vcard *c, json_t *root)
 	const char *s = NULL;
 	json_t *jm, *jk, *jo, *v;
 	const char *name;
-	json_int_t serial;
+	json_int_t serial = 0;
 	unsigned a, b, d;
 	char extra;
 	uint8_t *bytes = NULL;
