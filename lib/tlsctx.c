@@ -340,8 +340,10 @@ tls_accept(SSL_CTX *ctx, int fd, int timeout_ms, tls_conn **out)
 	if (timeout_ms <= 0)
 		timeout_ms = 30000;
 	set_timeouts(fd, timeout_ms);
-	/* A frame is two TLS writes (length, body): without this, Nagle holds
-	 * the body until the client's delayed ACK, 40 ms per answer. */
+	/* A frame is one TLS write (modproto_write_frame), but a frame longer
+	 * than one segment ends in a short one, and the session tickets sent
+	 * after the handshake may still be unacknowledged when the first answer
+	 * goes: Nagle would hold that until the client's delayed ACK (40 ms). */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if ((rc = conn_new(ctx, fd, &c)) != HSM_OK)
 		return rc;
