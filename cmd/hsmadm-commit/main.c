@@ -13,6 +13,7 @@
 
 #include "hsmadm/cardsigner.h"
 #include "hsmadm/codec.h"
+#include "hsmadm/evscan.h"
 #include "hsmadm/keypart_load.h"
 #include "hsmadm/secbuf.h"
 #include "hsmadm/wsconfig.h"
@@ -350,22 +351,6 @@ io_say(void *ctx, const char *line)
 
 /* ---- receipts lost with an answer ---- */
 
-/* The log's view of one receipt: which member it is for, how far it goes. */
-static void
-note_receipt(const json_t *r, const group_member *m, size_t n, uint64_t *logged)
-{
-	const json_t *b = json_object_get(r, "body");
-	const char *mod = json_string_value(json_object_get(b, "module"));
-	json_int_t dom = json_integer_value(json_object_get(b, "domain"));
-	json_int_t after = json_integer_value(json_object_get(b, "counter_after"));
-	size_t i;
-
-	for (i = 0; mod != NULL && i < n; i++)
-		if (strcmp(m[i].module, mod) == 0 && (json_int_t)m[i].domain == dom && after >= 0 &&
-		    (logged[i] == GROUP_LOGGED_UNKNOWN || (uint64_t)after > logged[i]))
-			logged[i] = (uint64_t)after;
-}
-
 /*
  * A run that stopped because a module died right after applying a command
  * (its answer, with the receipt, never came) leaves the log short of that
@@ -377,32 +362,18 @@ note_receipt(const json_t *r, const group_member *m, size_t n, uint64_t *logged)
 static hsm_rc
 record_lost_receipts(struct io_ctx *x, const char *path, const group_member *m, size_t n)
 {
-	evlog_reader *rd = NULL;
-	evlog_record rec;
-	json_t *cmds = json_array(), *found = NULL, *e, *r, *actor = NULL;
+	json_t *cmds = json_array(), *found = NULL, *e, *actor = NULL;
 	uint64_t *logged = calloc(n ? n : 1, sizeof(*logged));
 	size_t i;
 	hsm_rc rc;
 
-	memset(&rec, 0, sizeof(rec));
 	if (cmds == NULL || logged == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < n; i++)
-		logged[i] = GROUP_LOGGED_UNKNOWN;
-	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
+	/* the log was checked when it was opened: a bad line is not expected */
+	if ((rc = evlog_scan_receipts(path, m, n, cmds, logged)) != HSM_OK)
 		goto out;
-	while ((rc = evlog_reader_next(rd, &rec)) == HSM_OK) {
-		if (strcmp(rec.type, EV_COMMAND_APPLIED) == 0) {
-			json_array_append(cmds, json_object_get(rec.body, "command"));
-			json_array_foreach(json_object_get(rec.body, "receipts"), i, r)
-				note_receipt(r, m, n, logged);
-		} else if (strcmp(rec.type, EV_DOMAIN_BASELINE) == 0)
-			note_receipt(json_object_get(rec.body, "receipt"), m, n, logged);
-	}
-	if (rc != HSM_ERR_NOT_FOUND)
-		goto out;   /* the log was checked when it was opened; not expected */
 	if ((rc = group_recover(m, n, logged, cmds, &found)) != HSM_OK)
 		goto out;
 	actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system");
@@ -426,8 +397,6 @@ record_lost_receipts(struct io_ctx *x, const char *path, const group_member *m, 
 	}
 	rc = HSM_OK;
 out:
-	evlog_record_clear(&rec);
-	evlog_reader_free(&rd);
 	json_decref(cmds);
 	json_decref(found);
 	json_decref(actor);

@@ -12,6 +12,7 @@
 #include "hsmadm/admincmd.h"
 #include "hsmadm/cjson.h"
 #include "hsmadm/evlog.h"
+#include "hsmadm/evscan.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/group.h"
@@ -511,22 +512,6 @@ ev_applied(const char *path, const admincmd *c, const json_t *rep)
 	return rc;
 }
 
-/* How far the log holds member receipts (see group_recover). */
-static void
-note_logged(const json_t *r, const group_member *m, size_t n, uint64_t *logged)
-{
-	const json_t *b = json_object_get(r, "body");
-	const char *mod = json_string_value(json_object_get(b, "module"));
-	json_int_t dom = json_integer_value(json_object_get(b, "domain"));
-	json_int_t after = json_integer_value(json_object_get(b, "counter_after"));
-	size_t i;
-
-	for (i = 0; mod != NULL && i < n; i++)
-		if (strcmp(m[i].module, mod) == 0 && (json_int_t)m[i].domain == dom && after >= 0 &&
-		    (logged[i] == GROUP_LOGGED_UNKNOWN || (uint64_t)after > logged[i]))
-			logged[i] = (uint64_t)after;
-}
-
 /*
  * Before a command is submitted with --evidence: a member that applied an
  * earlier command of this log whose answer (and receipt) was lost, and that
@@ -536,33 +521,21 @@ note_logged(const json_t *r, const group_member *m, size_t n, uint64_t *logged)
 static hsm_rc
 ev_fill_gaps(const char *path, const group_member *m, size_t n)
 {
-	evlog_reader *rd = NULL;
-	evlog_record rec;
-	json_t *cmds = json_array(), *found = NULL, *e, *r, *actor = NULL;
+	json_t *cmds = json_array(), *found = NULL, *e, *actor = NULL;
 	uint64_t *logged = calloc(n ? n : 1, sizeof(*logged));
 	size_t i;
 	hsm_rc rc = HSM_OK;
 
-	memset(&rec, 0, sizeof(rec));
 	if (cmds == NULL || logged == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	if (access(path, F_OK) != 0)
 		goto out;   /* a new log: nothing to fill */
-	for (i = 0; i < n; i++)
-		logged[i] = GROUP_LOGGED_UNKNOWN;
-	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
-		goto out;
-	while ((rc = evlog_reader_next(rd, &rec)) == HSM_OK) {
-		if (strcmp(rec.type, EV_COMMAND_APPLIED) == 0) {
-			json_array_append(cmds, json_object_get(rec.body, "command"));
-			json_array_foreach(json_object_get(rec.body, "receipts"), i, r)
-				note_logged(r, m, n, logged);
-		} else if (strcmp(rec.type, EV_DOMAIN_BASELINE) == 0)
-			note_logged(json_object_get(rec.body, "receipt"), m, n, logged);
-	}
-	if (rc != HSM_ERR_NOT_FOUND && rc != HSM_ERR_FORMAT)
+	/* a torn last line is the writer's to repair (evlog_open); what came
+	 * before it is what the log holds */
+	rc = evlog_scan_receipts(path, m, n, cmds, logged);
+	if (rc != HSM_OK && rc != HSM_ERR_FORMAT)
 		goto out;
 	if ((rc = group_recover(m, n, logged, cmds, &found)) != HSM_OK)
 		goto out;
@@ -586,8 +559,6 @@ ev_fill_gaps(const char *path, const group_member *m, size_t n)
 	}
 	rc = HSM_OK;
 out:
-	evlog_record_clear(&rec);
-	evlog_reader_free(&rd);
 	json_decref(cmds);
 	json_decref(found);
 	json_decref(actor);

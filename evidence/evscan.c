@@ -1,0 +1,53 @@
+/*
+ * evscan.c - how far an evidence log holds a group's receipts (evscan.h).
+ * Shared by hsmadm-domain (submit --evidence) and hsmadm-commit, which both
+ * fill the gaps a lost answer leaves before they record the next command.
+ */
+#include <string.h>
+
+#include "hsmadm/evlog.h"
+#include "hsmadm/evscan.h"
+
+/* Raise logged[i] to the receipt's counter_after if r is member i's. */
+static void
+note_receipt(const json_t *r, const group_member *m, size_t n, uint64_t *logged)
+{
+	const json_t *b = json_object_get(r, "body");
+	const char *mod = json_string_value(json_object_get(b, "module"));
+	json_int_t dom = json_integer_value(json_object_get(b, "domain"));
+	json_int_t after = json_integer_value(json_object_get(b, "counter_after"));
+	size_t i;
+
+	for (i = 0; mod != NULL && i < n; i++)
+		if (strcmp(m[i].module, mod) == 0 && (json_int_t)m[i].domain == dom && after >= 0 &&
+		    (logged[i] == GROUP_LOGGED_UNKNOWN || (uint64_t)after > logged[i]))
+			logged[i] = (uint64_t)after;
+}
+
+hsm_rc
+evlog_scan_receipts(const char *path, const group_member *m, size_t n, json_t *cmds,
+                    uint64_t *logged)
+{
+	evlog_reader *rd = NULL;
+	evlog_record rec;
+	const json_t *r;
+	size_t i;
+	hsm_rc rc;
+
+	memset(&rec, 0, sizeof(rec));
+	for (i = 0; i < n; i++)
+		logged[i] = GROUP_LOGGED_UNKNOWN;
+	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
+		return rc;
+	while ((rc = evlog_reader_next(rd, &rec)) == HSM_OK) {
+		if (strcmp(rec.type, EV_COMMAND_APPLIED) == 0) {
+			json_array_append(cmds, json_object_get(rec.body, "command"));
+			json_array_foreach(json_object_get(rec.body, "receipts"), i, r)
+				note_receipt(r, m, n, logged);
+		} else if (strcmp(rec.type, EV_DOMAIN_BASELINE) == 0)
+			note_receipt(json_object_get(rec.body, "receipt"), m, n, logged);
+	}
+	evlog_record_clear(&rec);
+	evlog_reader_free(&rd);
+	return rc == HSM_ERR_NOT_FOUND ? HSM_OK : rc;
+}

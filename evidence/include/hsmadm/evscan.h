@@ -1,0 +1,37 @@
+/*
+ * evscan.h - what an evidence log already holds of a domain group's
+ * receipts, for filling its gaps (group_recover, DESIGN §10 inv. 5).
+ *
+ * A run that stopped because a module died right after applying a command
+ * (its answer, with the receipt, never came) leaves the log short of that
+ * receipt. Before the next command, the caller scans the log with
+ * evlog_scan_receipts, asks group_recover for the receipts the members kept
+ * past that point, and records those. Read-only on the log; one pass with
+ * the streaming reader (evlog.h), constant memory per record.
+ */
+#ifndef HSMADM_EVSCAN_H
+#define HSMADM_EVSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "hsmadm/err.h"
+#include "hsmadm/group.h"
+
+/*
+ * Scan the log at path:
+ *   - cmds (an array, appended to): the "command" of every command.applied
+ *     record, in log order (the commands group_recover may match receipts to);
+ *   - logged[i] (n entries, all overwritten): the highest counter_after of
+ *     member m[i]'s receipts in command.applied and domain.baseline records,
+ *     GROUP_LOGGED_UNKNOWN if the log holds none for it.
+ * Returns HSM_OK at the clean end of the log. A line that does not parse
+ * (HSM_ERR_FORMAT, e.g. a torn last line that the writer repairs on its next
+ * evlog_open) stops the scan: cmds and logged then hold what came before it,
+ * and the caller decides whether that is enough. Other codes: the log could
+ * not be opened or read.
+ */
+hsm_rc evlog_scan_receipts(const char *path, const group_member *m, size_t n,
+                           json_t *cmds, uint64_t *logged);
+
+#endif
