@@ -78,18 +78,6 @@ struct opts {
 };
 
 static int
-parse_int(const char *s, long lo, long hi, int *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-static int
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_GROUP = 256, O_RECEIPTS, O_PART, O_LOG, O_HOME, O_READER, O_PIN_FD, O_AREADER,
@@ -132,12 +120,12 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_HOME: o->home = optarg; break;
 		case O_READER: o->reader = optarg; break;
 		case O_PIN_FD:
-			if (parse_int(optarg, 0, 1024, &o->pin_fd) != 0)
-				return cmd_usage_error(PROG, "--pin-fd needs a file descriptor number");
+			if ((c = cmd_parse_fd(PROG, "--pin-fd", optarg, &o->pin_fd)) != 0)
+				return c;
 			break;
 		case O_APIN_FD:
-			if (parse_int(optarg, 0, 1024, &o->admin_pin_fd) != 0)
-				return cmd_usage_error(PROG, "--admin-pin-fd needs a file descriptor number");
+			if ((c = cmd_parse_fd(PROG, "--admin-pin-fd", optarg, &o->admin_pin_fd)) != 0)
+				return c;
 			break;
 		case O_AREADER:
 			if (o->nadmin_readers >= MAX_KEYS)
@@ -150,11 +138,11 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->key_files[o->nkeys++] = optarg;
 			break;
 		case O_TIMEOUT:
-			if (parse_int(optarg, 1, 86400, &o->timeout_s) != 0)
+			if (cmd_parse_int(optarg, 1, 86400, &o->timeout_s) != 0)
 				return cmd_usage_error(PROG, "--timeout needs seconds between 1 and 86400");
 			break;
 		case O_MTIMEOUT:
-			if (parse_int(optarg, 100, 600000, &o->module_timeout_ms) != 0)
+			if (cmd_parse_int(optarg, 100, 600000, &o->module_timeout_ms) != 0)
 				return cmd_usage_error(PROG, "--module-timeout-ms must be 100..600000");
 			break;
 		case O_JSON: o->json = 1; break;
