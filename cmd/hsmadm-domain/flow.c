@@ -706,8 +706,12 @@ do_propose(const struct gopts *g, const char *group, const char *op, const struc
 			goto out;
 		}
 		rc = admincmd_sign(c, s);
-		if (rc == HSM_OK)
+		if (rc == HSM_OK) {
+			/* at once, not at exit: stdout into a pipe or file is
+			 * block-buffered, and the next card prompt goes to stderr */
 			fprintf(g->json ? stderr : stdout, "Signed by %s.\n", signer_label(s));
+			fflush(stdout);
+		}
 		if (rc == HSM_OK && o->evidence != NULL)
 			rc = ev_signed(o->evidence, c, s);
 		signer_free(&s);

@@ -58,6 +58,18 @@ expect 0 "run asks for a card, signs with it and applies" -- \
 	--evidence "$EV" 3<<<333333 4<<<""
 out_has "1 more signature(s) needed" "run asked for the card"
 out_has "DC2-M01 domain 2: applied" "the backup key was removed on both"
+# Progress on stdout (a file here) comes in order with the prompt on stderr:
+# the command before the card is asked for, "Signed by" right after it
+# (on the prompt's line: the Enter typed on fd 4 is not echoed).
+line_of() { grep -nF -- "$1" "$T/out" | head -1 | cut -d: -f1; }
+l_cmd=$(line_of "Command digest:"); l_ask=$(line_of "more signature(s) needed"); l_sig=$(line_of "Signed by")
+l_app=$(line_of "DC2-M01 domain 2: applied")
+if [ -n "$l_cmd" ] && [ -n "$l_ask" ] && [ -n "$l_sig" ] && [ -n "$l_app" ] &&
+   [ "$l_cmd" -lt "$l_ask" ] && [ "$l_ask" -le "$l_sig" ] && [ "$l_sig" -lt "$l_app" ]; then
+	ok "run's progress lines come in order with its card prompt"
+else
+	fail "run's output out of order (command $l_cmd, prompt $l_ask, signed $l_sig, applied $l_app)"
+fi
 
 # The evidence log holds every signature and receipt; the auditor replays
 # the quorum of each command from it.
