@@ -1,7 +1,6 @@
 /*
- * cer.h - glue shared by hsmadm-mkpart and hsmadm-commit (the commit command
- * links these files too): a custodian card seen as a keypart_card, and the
- * key-part records of the evidence log. The key-part logic itself is in
+ * cer.h - glue shared by hsmadm-mkpart and hsmadm-commit: a custodian card
+ * seen as a keypart_card, and the key-part records of the evidence log. The key-part logic itself is in
  * lib/keypart.c; this only connects it to PC/SC cards and the log.
  */
 #ifndef HSMADM_CER_H

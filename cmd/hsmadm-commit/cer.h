@@ -1,1 +1,0 @@
-../hsmadm-mkpart/cer.h

@@ -1,1 +1,0 @@
-../hsmadm-mkpart/cer_log.c
