@@ -3,7 +3,10 @@
  * Shared by hsmadm-domain (submit --evidence) and hsmadm-commit, which both
  * fill the gaps a lost answer leaves before they record the next command.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hsmadm/evlog.h"
 #include "hsmadm/evscan.h"
@@ -50,4 +53,62 @@ evlog_scan_receipts(const char *path, const group_member *m, size_t n, json_t *c
 	evlog_record_clear(&rec);
 	evlog_reader_free(&rd);
 	return rc == HSM_ERR_NOT_FOUND ? HSM_OK : rc;
+}
+
+hsm_rc
+evlog_lost_receipts(const char *path, const group_member *m, size_t n, int torn_ok,
+                    json_t **bodies)
+{
+	json_t *cmds = json_array(), *found = NULL, *out = json_array(), *e;
+	uint64_t *logged = calloc(n ? n : 1, sizeof(*logged));
+	size_t i;
+	hsm_rc rc;
+
+	*bodies = NULL;
+	if (cmds == NULL || logged == NULL || out == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (access(path, F_OK) != 0) {
+		rc = HSM_OK;   /* a new log: nothing can be missing from it */
+		goto done;
+	}
+	rc = evlog_scan_receipts(path, m, n, cmds, logged);
+	if (rc != HSM_OK && !(torn_ok && rc == HSM_ERR_FORMAT))
+		goto out;
+	if ((rc = group_recover(m, n, logged, cmds, &found)) != HSM_OK)
+		goto out;
+	json_array_foreach(found, i, e) {
+		json_t *body = json_pack("{s:O, s:[O]}", "command", json_object_get(e, "command"),
+		    "receipts", json_object_get(e, "receipt"));
+		if (body == NULL || json_array_append_new(out, body) != 0) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+done:
+	*bodies = out;
+	out = NULL;
+	rc = HSM_OK;
+out:
+	json_decref(out);
+	json_decref(cmds);
+	json_decref(found);
+	free(logged);
+	return rc;
+}
+
+void
+evlog_lost_receipt_text(const json_t *body, char *buf, size_t len)
+{
+	const json_t *rb = json_object_get(json_array_get(json_object_get(body, "receipts"), 0),
+	    "body");
+	const char *op = json_string_value(json_object_get(rb, "op"));
+	const char *mod = json_string_value(json_object_get(rb, "module"));
+
+	snprintf(buf, len, "%s on %s domain %lld (counter %lld -> %lld)",
+	    op ? op : "?", mod ? mod : "?",
+	    (long long)json_integer_value(json_object_get(rb, "domain")),
+	    (long long)json_integer_value(json_object_get(rb, "counter_before")),
+	    (long long)json_integer_value(json_object_get(rb, "counter_after")));
 }

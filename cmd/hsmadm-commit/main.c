@@ -350,45 +350,29 @@ io_say(void *ctx, const char *line)
 static hsm_rc
 record_lost_receipts(struct io_ctx *x, const char *path, const group_member *m, size_t n)
 {
-	json_t *cmds = json_array(), *found = NULL, *e, *actor = NULL;
-	uint64_t *logged = calloc(n ? n : 1, sizeof(*logged));
+	json_t *bodies = NULL, *body, *actor = NULL;
+	char what[256];
 	size_t i;
 	hsm_rc rc;
 
-	if (cmds == NULL || logged == NULL) {
+	/* the log was checked when it was opened: a bad line is not expected */
+	if ((rc = evlog_lost_receipts(path, m, n, 0, &bodies)) != HSM_OK)
+		goto out;
+	if (json_array_size(bodies) > 0 &&
+	    (actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system")) == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	/* the log was checked when it was opened: a bad line is not expected */
-	if ((rc = evlog_scan_receipts(path, m, n, cmds, logged)) != HSM_OK)
-		goto out;
-	if ((rc = group_recover(m, n, logged, cmds, &found)) != HSM_OK)
-		goto out;
-	actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system");
-	json_array_foreach(found, i, e) {
-		json_t *body = json_pack("{s:O, s:[O]}", "command", json_object_get(e, "command"),
-		    "receipts", json_object_get(e, "receipt"));
-		const json_t *rb = json_object_get(json_object_get(e, "receipt"), "body");
-		rc = body && actor ? io_record(x, EV_COMMAND_APPLIED, actor, body)
-		    : hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		json_decref(body);
-		if (rc != HSM_OK)
+	json_array_foreach(bodies, i, body) {
+		if ((rc = io_record(x, EV_COMMAND_APPLIED, actor, body)) != HSM_OK)
 			goto out;
-		fprintf(x->o->json ? stderr : stdout,
-		    "Recorded the receipt of %s on %s domain %lld (counter %lld -> %lld), whose "
-		    "answer was lost: fetched again from the module and verified.\n",
-		    json_string_value(json_object_get(rb, "op")),
-		    json_string_value(json_object_get(rb, "module")),
-		    (long long)json_integer_value(json_object_get(rb, "domain")),
-		    (long long)json_integer_value(json_object_get(rb, "counter_before")),
-		    (long long)json_integer_value(json_object_get(rb, "counter_after")));
+		evlog_lost_receipt_text(body, what, sizeof(what));
+		fprintf(x->o->json ? stderr : stdout, "Recorded the receipt of %s, whose answer "
+		    "was lost: fetched again from the module and verified.\n", what);
 	}
-	rc = HSM_OK;
 out:
-	json_decref(cmds);
-	json_decref(found);
+	json_decref(bodies);
 	json_decref(actor);
-	free(logged);
 	return rc;
 }
 

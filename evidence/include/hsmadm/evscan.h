@@ -34,4 +34,20 @@
 hsm_rc evlog_scan_receipts(const char *path, const group_member *m, size_t n,
                            json_t *cmds, uint64_t *logged);
 
+/*
+ * The whole gap check both commands run before their next command: scan the
+ * log (a missing log holds nothing), ask group_recover for what the members
+ * kept past it, and give back *bodies, a new array of command.applied record
+ * bodies {command, receipts: [receipt]} in the order to append them (empty
+ * when nothing was lost). With torn_ok, a line that does not parse ends the
+ * scan and what came before it counts (the writer repairs a torn tail on its
+ * next open); without it, that is an error. The caller appends each body with
+ * its own writer and may describe it with evlog_lost_receipt_text.
+ */
+hsm_rc evlog_lost_receipts(const char *path, const group_member *m, size_t n,
+                           int torn_ok, json_t **bodies);
+
+/* "mk.load_part on DC2-M01 domain 3 (counter 4 -> 5)" for one such body. */
+void evlog_lost_receipt_text(const json_t *body, char *buf, size_t len);
+
 #endif
