@@ -916,10 +916,10 @@ zeroize(simdom *n)
 }
 
 static const char *const known_ops[] = {
-	MODPROTO_CMD_ADMIN_ADD, MODPROTO_CMD_ADMIN_REMOVE, MODPROTO_CMD_THRESHOLDS_SET,
-	MODPROTO_CMD_IMPORTER_GEN, MODPROTO_CMD_MK_LOAD_PART, MODPROTO_CMD_MK_COMMIT,
-	MODPROTO_CMD_MK_ACTIVATE, MODPROTO_CMD_MK_CLEAR_PENDING, MODPROTO_CMD_MK_DESTROY_OLD,
-	MODPROTO_CMD_ZEROIZE,
+	ADMINCMD_OP_ADMIN_ADD, ADMINCMD_OP_ADMIN_REMOVE, ADMINCMD_OP_THRESHOLDS_SET,
+	ADMINCMD_OP_IMPORTER_GENERATE, ADMINCMD_OP_MK_LOAD_PART, ADMINCMD_OP_MK_COMMIT,
+	ADMINCMD_OP_MK_ACTIVATE, ADMINCMD_OP_MK_CLEAR_PENDING, ADMINCMD_OP_MK_DESTROY_OLD,
+	ADMINCMD_OP_ZEROIZE,
 };
 
 static const char *
@@ -967,7 +967,7 @@ simdom_apply(const simdom *d, const char *module, const json_t *command, int64_t
 	if (admincmd_target_for(cmd, module, d->index, NULL) != HSM_OK)
 		REFUSE(HSM_ERR_REFUSED, "not_a_target",
 		       "the command is not addressed to module %s domain %u", module, d->index);
-	if (strcmp(op, MODPROTO_CMD_THRESHOLDS_SET) == 0 &&
+	if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0 &&
 	    (rc = check_thresholds(d, params, &sig, &rev, reason)) != HSM_OK)
 		goto out;
 
@@ -987,25 +987,25 @@ simdom_apply(const simdom *d, const char *module, const json_t *command, int64_t
 
 	if ((rc = simdom_clone(d, &n)) != HSM_OK)
 		goto out;
-	if (strcmp(op, MODPROTO_CMD_ADMIN_ADD) == 0)
+	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0)
 		rc = op_admin_add(n, params, result, reason);
-	else if (strcmp(op, MODPROTO_CMD_ADMIN_REMOVE) == 0)
+	else if (strcmp(op, ADMINCMD_OP_ADMIN_REMOVE) == 0)
 		rc = op_admin_remove(n, params, result, reason);
-	else if (strcmp(op, MODPROTO_CMD_THRESHOLDS_SET) == 0) {
+	else if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0) {
 		n->sig_thr = (unsigned)sig;
 		n->rev_thr = (unsigned)rev;
 		*result = json_object();
-	} else if (strcmp(op, MODPROTO_CMD_IMPORTER_GEN) == 0)
+	} else if (strcmp(op, ADMINCMD_OP_IMPORTER_GENERATE) == 0)
 		rc = op_importer_generate(n, result);
-	else if (strcmp(op, MODPROTO_CMD_MK_LOAD_PART) == 0)
+	else if (strcmp(op, ADMINCMD_OP_MK_LOAD_PART) == 0)
 		rc = op_load_part(n, module, params, result, reason);
-	else if (strcmp(op, MODPROTO_CMD_MK_COMMIT) == 0)
+	else if (strcmp(op, ADMINCMD_OP_MK_COMMIT) == 0)
 		rc = op_commit(n, params, result, reason);
-	else if (strcmp(op, MODPROTO_CMD_MK_ACTIVATE) == 0)
+	else if (strcmp(op, ADMINCMD_OP_MK_ACTIVATE) == 0)
 		rc = op_activate(n, params, result, reason);
-	else if (strcmp(op, MODPROTO_CMD_MK_CLEAR_PENDING) == 0)
+	else if (strcmp(op, ADMINCMD_OP_MK_CLEAR_PENDING) == 0)
 		rc = op_clear_pending(n, result, reason);
-	else if (strcmp(op, MODPROTO_CMD_MK_DESTROY_OLD) == 0)
+	else if (strcmp(op, ADMINCMD_OP_MK_DESTROY_OLD) == 0)
 		rc = op_destroy_old(n, params, result, reason);
 	else {
 		zeroize(n);

@@ -20,7 +20,6 @@
 #include "simdom.h"
 #include "simmod.h"
 #include "simrcpt.h"
-#include "hsmadm/moddriver.h"
 
 #define MODULE_FILE_VERSION 1
 #define SERIAL_MAX 32
@@ -637,7 +636,7 @@ simmod_handle(simmod *m, json_t *msg, json_t **answer, int *drop)
 		reason = "internal";
 	} else if (strcmp(req.op, MODPROTO_OP_QUERY) == 0) {
 		rc = do_query(m, req.params, &result, &reason);
-	} else if (strcmp(req.op, MODDRV_OP_RECEIPTS) == 0) {
+	} else if (strcmp(req.op, MODPROTO_OP_RECEIPTS) == 0) {
 		rc = do_receipts(m, req.params, &result, &reason);
 	} else if (strcmp(req.op, MODPROTO_OP_APPLY) == 0) {
 		rc = do_apply(m, req.params, &result, &reason, drop);

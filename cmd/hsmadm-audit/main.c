@@ -13,6 +13,7 @@
 #include "hsmadm/evlog.h"
 #include "hsmadm/evreport.h"
 #include "hsmadm/evverify.h"
+#include "hsmadm/livecmp.h"
 #include "hsmadm/moddriver.h"
 #include "hsmadm/pcsc.h"
 #include "hsmadm/piv.h"
@@ -230,7 +231,7 @@ do_replay(const struct opts *o)
 	if (o->against != NULL) {
 		if ((rc = modclient_sim_open(o->against, NULL, o->ca[0], o->ccert, o->ckey,
 		    10000, &drv)) == HSM_OK)
-			rc = evlog_compare_live(state, drv, &cmp);
+			rc = live_compare(state, drv, &cmp);
 		if (cmp != NULL)
 			json_object_set(state, "against", cmp);
 	}

@@ -13,7 +13,7 @@
 
 #include "hsmadm/cardsigner.h"
 #include "hsmadm/codec.h"
-#include "hsmadm/evscan.h"
+#include "hsmadm/recover.h"
 #include "hsmadm/keypart_load.h"
 #include "hsmadm/secbuf.h"
 #include "hsmadm/wsconfig.h"
@@ -356,7 +356,7 @@ record_lost_receipts(struct io_ctx *x, const char *path, const group_member *m, 
 	hsm_rc rc;
 
 	/* the log was checked when it was opened: a bad line is not expected */
-	if ((rc = evlog_lost_receipts(path, m, n, 0, &bodies)) != HSM_OK)
+	if ((rc = recover_lost_receipts(path, m, n, 0, &bodies)) != HSM_OK)
 		goto out;
 	if (json_array_size(bodies) > 0 &&
 	    (actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system")) == NULL) {
@@ -366,7 +366,7 @@ record_lost_receipts(struct io_ctx *x, const char *path, const group_member *m, 
 	json_array_foreach(bodies, i, body) {
 		if ((rc = io_record(x, EV_COMMAND_APPLIED, actor, body)) != HSM_OK)
 			goto out;
-		evlog_lost_receipt_text(body, what, sizeof(what));
+		recover_receipt_text(body, what, sizeof(what));
 		fprintf(x->o->json ? stderr : stdout, "Recorded the receipt of %s, whose answer "
 		    "was lost: fetched again from the module and verified.\n", what);
 	}

@@ -12,7 +12,7 @@
 #include "hsmadm/admincmd.h"
 #include "hsmadm/cjson.h"
 #include "hsmadm/evlog.h"
-#include "hsmadm/evscan.h"
+#include "hsmadm/recover.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/group.h"
@@ -528,7 +528,7 @@ ev_fill_gaps(const char *path, const group_member *m, size_t n)
 
 	/* a torn last line is the writer's to repair (evlog_open); what came
 	 * before it is what the log holds */
-	if ((rc = evlog_lost_receipts(path, m, n, 1, &bodies)) != HSM_OK)
+	if ((rc = recover_lost_receipts(path, m, n, 1, &bodies)) != HSM_OK)
 		goto out;
 	if (json_array_size(bodies) > 0 &&
 	    (actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system")) == NULL) {
@@ -538,7 +538,7 @@ ev_fill_gaps(const char *path, const group_member *m, size_t n)
 	json_array_foreach(bodies, i, body) {
 		if ((rc = ev_append(path, EV_COMMAND_APPLIED, actor, body)) != HSM_OK)
 			goto out;
-		evlog_lost_receipt_text(body, what, sizeof(what));
+		recover_receipt_text(body, what, sizeof(what));
 		fprintf(stderr, PROG ": recorded the receipt of %s, whose answer was lost: "
 		    "fetched again from the module and verified\n", what);
 	}

@@ -107,7 +107,7 @@ i_receipts(void *ctx, unsigned domain, uint64_t from, json_t **out)
 		c->lost = 0;
 		c->reconnects++;
 	}
-	rc = call(c, MODDRV_OP_RECEIPTS, p, &res);
+	rc = call(c, MODPROTO_OP_RECEIPTS, p, &res);
 	json_decref(p);
 	*out = rc == HSM_OK ? json_incref(json_object_get(res, "receipts")) : NULL;
 	json_decref(res);

@@ -6,9 +6,6 @@
  * external resources). The log is read in a streaming pass after
  * verification, so a report of a huge log needs no more memory than a small
  * one.
- *
- * evlog_compare_live compares the replayed state with what live modules say
- * now (replay --against).
  */
 #ifndef HSMADM_EVREPORT_H
 #define HSMADM_EVREPORT_H
@@ -17,7 +14,6 @@
 #include <jansson.h>
 #include "hsmadm/err.h"
 #include "hsmadm/evverify.h"
-#include "hsmadm/moddriver.h"
 
 enum evreport_format { EVREPORT_TEXT = 0, EVREPORT_HTML = 1 };
 
@@ -27,11 +23,5 @@ enum evreport_format { EVREPORT_TEXT = 0, EVREPORT_HTML = 1 };
  * res (may be NULL) gets the verification result (clear it afterwards). */
 hsm_rc evlog_report(const char *path, const struct evlog_verify_opts *opts,
                     enum evreport_format fmt, FILE *out, evlog_verify_result *res);
-
-/* For every domain of the replayed state (evlog_replay) that lives on the
- * module drv reaches, query it and compare with the replay. *out = {"module",
- * "domains": [{"domain", "in_step": bool, "differs": [member names]}]}.
- * HSM_OK if all are in step, HSM_ERR_DIVERGED if one is not. */
-hsm_rc evlog_compare_live(const json_t *replayed, moddrv *drv, json_t **out);
 
 #endif

@@ -37,8 +37,8 @@
 #define ADMINCMD_IDENTITY_MAX 64
 #define ADMINCMD_SERIAL_MAX   64    /* module serial */
 
-/* Operation names (the "op" field); the same strings as MODPROTO_CMD_*
- * in modproto.h. mk.activate moves CURRENT to OLD and PENDING to CURRENT
+/* Operation names (the "op" field), the one table that the module
+ * (sim/) and the workstation share. mk.activate moves CURRENT to OLD and PENDING to CURRENT
  * (activate on first load, finalize on rotation). */
 #define ADMINCMD_OP_ADMIN_ADD         "admin.add"
 #define ADMINCMD_OP_ADMIN_REMOVE      "admin.remove"

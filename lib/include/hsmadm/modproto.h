@@ -21,7 +21,7 @@
  *                                              and its state digest
  *   command.apply     {domain, command}     -> {receipt} (receipt.h)
  *     command = a signed admin command file {body, signatures} (admincmd.h);
- *     body.op is one of the MODPROTO_CMD_* names below.
+ *     body.op is one of the ADMINCMD_OP_* names (admincmd.h).
  *
  * The frame and request parsers work on byte buffers too, so that the
  * fuzzer (tests/fuzz/fuzz_frame.c) reaches them without TLS.
@@ -44,18 +44,10 @@
 #define MODPROTO_OP_INFO    "info"
 #define MODPROTO_OP_QUERY   "domain.query"
 #define MODPROTO_OP_APPLY   "command.apply"
+#define MODPROTO_OP_RECEIPTS "domain.receipts"
 
-/* Admin command ops (body.op of a command given to command.apply). */
-#define MODPROTO_CMD_ADMIN_ADD        "admin.add"
-#define MODPROTO_CMD_ADMIN_REMOVE     "admin.remove"
-#define MODPROTO_CMD_THRESHOLDS_SET   "thresholds.set"
-#define MODPROTO_CMD_IMPORTER_GEN     "importer.generate"
-#define MODPROTO_CMD_MK_LOAD_PART     "mk.load_part"
-#define MODPROTO_CMD_MK_COMMIT        "mk.commit"
-#define MODPROTO_CMD_MK_ACTIVATE      "mk.activate"
-#define MODPROTO_CMD_MK_CLEAR_PENDING "mk.clear_pending"
-#define MODPROTO_CMD_MK_DESTROY_OLD   "mk.destroy_old"
-#define MODPROTO_CMD_ZEROIZE          "zeroize"
+/* Admin command ops (body.op of a command given to command.apply) are the
+ * ADMINCMD_OP_* names of admincmd.h: one table for module and workstation. */
 
 /* Wire error codes (error.code). Never renumber. */
 enum modproto_code {

@@ -1,22 +1,23 @@
 /*
- * evscan.h - what an evidence log already holds of a domain group's
+ * recover.h - what an evidence log already holds of a domain group's
  * receipts, for filling its gaps (group_recover, DESIGN §10 inv. 5).
  *
  * A run that stopped because a module died right after applying a command
  * (its answer, with the receipt, never came) leaves the log short of that
  * receipt. Before the next command, the caller scans the log with
- * evlog_scan_receipts, asks group_recover for the receipts the members kept
+ * recover_scan_log, asks group_recover for the receipts the members kept
  * past that point, and records those. Read-only on the log; one pass with
  * the streaming reader (evlog.h), constant memory per record.
  */
-#ifndef HSMADM_EVSCAN_H
-#define HSMADM_EVSCAN_H
+#ifndef HSMADM_RECOVER_H
+#define HSMADM_RECOVER_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 #include "hsmadm/err.h"
 #include "hsmadm/group.h"
+#include "hsmadm/evlog.h"
 
 /*
  * Scan the log at path:
@@ -31,7 +32,7 @@
  * and the caller decides whether that is enough. Other codes: the log could
  * not be opened or read.
  */
-hsm_rc evlog_scan_receipts(const char *path, const group_member *m, size_t n,
+hsm_rc recover_scan_log(const char *path, const group_member *m, size_t n,
                            json_t *cmds, uint64_t *logged);
 
 /*
@@ -42,12 +43,12 @@ hsm_rc evlog_scan_receipts(const char *path, const group_member *m, size_t n,
  * when nothing was lost). With torn_ok, a line that does not parse ends the
  * scan and what came before it counts (the writer repairs a torn tail on its
  * next open); without it, that is an error. The caller appends each body with
- * its own writer and may describe it with evlog_lost_receipt_text.
+ * its own writer and may describe it with recover_receipt_text.
  */
-hsm_rc evlog_lost_receipts(const char *path, const group_member *m, size_t n,
+hsm_rc recover_lost_receipts(const char *path, const group_member *m, size_t n,
                            int torn_ok, json_t **bodies);
 
 /* "mk.load_part on DC2-M01 domain 3 (counter 4 -> 5)" for one such body. */
-void evlog_lost_receipt_text(const json_t *body, char *buf, size_t len);
+void recover_receipt_text(const json_t *body, char *buf, size_t len);
 
 #endif

@@ -37,9 +37,6 @@ struct moddrv_ops {
 	hsm_rc (*receipts)(void *ctx, unsigned domain, uint64_t from_counter, json_t **out);
 };
 
-/* The protocol op behind receipts (docs/formats/module-protocol.md). */
-#define MODDRV_OP_RECEIPTS "domain.receipts"
-
 /* Takes ownership of ctx (closed by ops->close, also on failure). serial is
  * the module serial this connection reaches (copied). */
 hsm_rc moddrv_new(const struct moddrv_ops *ops, void *ctx, const char *serial,

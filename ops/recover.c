@@ -1,5 +1,6 @@
 /*
- * evscan.c - how far an evidence log holds a group's receipts (evscan.h).
+ * recover.c - how far an evidence log holds a group's receipts, and the
+ * receipts the members kept past that point (recover.h).
  * Shared by hsmadm-domain (submit --evidence) and hsmadm-commit, which both
  * fill the gaps a lost answer leaves before they record the next command.
  */
@@ -9,7 +10,7 @@
 #include <unistd.h>
 
 #include "hsmadm/evlog.h"
-#include "hsmadm/evscan.h"
+#include "hsmadm/recover.h"
 
 /* Raise logged[i] to the receipt's counter_after if r is member i's. */
 static void
@@ -28,7 +29,7 @@ note_receipt(const json_t *r, const group_member *m, size_t n, uint64_t *logged)
 }
 
 hsm_rc
-evlog_scan_receipts(const char *path, const group_member *m, size_t n, json_t *cmds,
+recover_scan_log(const char *path, const group_member *m, size_t n, json_t *cmds,
                     uint64_t *logged)
 {
 	evlog_reader *rd = NULL;
@@ -56,7 +57,7 @@ evlog_scan_receipts(const char *path, const group_member *m, size_t n, json_t *c
 }
 
 hsm_rc
-evlog_lost_receipts(const char *path, const group_member *m, size_t n, int torn_ok,
+recover_lost_receipts(const char *path, const group_member *m, size_t n, int torn_ok,
                     json_t **bodies)
 {
 	json_t *cmds = json_array(), *found = NULL, *out = json_array(), *e;
@@ -73,7 +74,7 @@ evlog_lost_receipts(const char *path, const group_member *m, size_t n, int torn_
 		rc = HSM_OK;   /* a new log: nothing can be missing from it */
 		goto done;
 	}
-	rc = evlog_scan_receipts(path, m, n, cmds, logged);
+	rc = recover_scan_log(path, m, n, cmds, logged);
 	if (rc != HSM_OK && !(torn_ok && rc == HSM_ERR_FORMAT))
 		goto out;
 	if ((rc = group_recover(m, n, logged, cmds, &found)) != HSM_OK)
@@ -99,7 +100,7 @@ out:
 }
 
 void
-evlog_lost_receipt_text(const json_t *body, char *buf, size_t len)
+recover_receipt_text(const json_t *body, char *buf, size_t len)
 {
 	const json_t *rb = json_object_get(json_array_get(json_object_get(body, "receipts"), 0),
 	    "body");
