@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The two commands of the README:
 #   make demo   install what is missing, build, run the demo
 #   make test   install what is missing, build, run every test

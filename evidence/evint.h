@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * evint.h - private helpers shared by the evidence log's writer, reader and
  * verifier. Not installed; not for other areas.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * evlog.c - the evidence log writer: one locked writer, O_APPEND + fsync per
  * record, hash chain, torn-tail recovery, signed heads (checkpoint and the

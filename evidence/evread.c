@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * evread.c - the one checked reader of evidence-log bytes: splits the file
  * into lines with a bounded buffer (constant memory, whatever the file size)

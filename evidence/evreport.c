@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * evreport.c - text and HTML reports of an evidence log for auditors, and the
  * comparison of a replay with live modules.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* evschema.c - the small JSON Schema subset checker (see evschema.h). */
 #include <regex.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* evutil.c - small checked helpers shared by writer, reader and verifier. */
 #include <stdlib.h>
 #include <string.h>

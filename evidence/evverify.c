@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * evverify.c - the auditor's check of an evidence log, in one streaming pass.
  * State kept between records is bounded by the ceremony (roster, domains, key

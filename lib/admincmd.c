@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* admincmd.c - build, parse, sign, summarize and verify signed admin commands. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cjson.c - canonical JSON (RFC 8785) on top of jansson.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * crypto.c - hsmadm's cryptography on OpenSSL 3 EVP/provider APIs only.
  *

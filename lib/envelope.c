@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * envelope.c - ECIES key-part envelopes for custodian cards.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* err.c - error texts, exit codes, and the per-thread context message. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * keypart.c - custodian operations on key parts held in card envelopes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * kpwrap.c - key-part transport: ECDH + HKDF-SHA-384 + RFC 5649 key wrap.
  *

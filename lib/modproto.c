@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* modproto.c - frames and messages of the module protocol. */
 #include <errno.h>
 #include <stdio.h>

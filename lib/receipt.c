@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* receipt.c - OA-signed receipts: signing (module side) and offline
  * verification against the pinned module CA (workstation, auditor). */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* secbuf.c - locked, non-dumpable, wiped memory for secrets. */
 #include <errno.h>
 #include <stdio.h>

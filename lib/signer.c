@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * signer.c - the signer and key-agreement wrappers around "where the private
  * key lives", plus the PEM key-file implementation used by tests and by the

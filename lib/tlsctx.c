@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlsctx.c - TLS 1.3 mutual authentication for the module protocol. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * vp.c - verification patterns (MKVP/KPVP) as EP11 computes them:
  * SHA-256(0x01 || key) with bytes 28..31 set to zero (DESIGN §4).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * words.c - the PGP word list (Juola and Zimmermann, 1995).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* x509util.c - issue and inspect the few certificates hsmadm makes itself. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* group.c - the domain-group engine: read, compare, pre-flight, apply in
  * parallel, verify receipts, report exactly who advanced. */
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * keypart_load.c - load, commit and activate a new master key on a domain
  * group, resuming from whatever register states the members are in.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * livecmp.c - the replayed state of an evidence log against what live
  * modules say now (hsmadm-audit replay --against). Lives in ops/ because it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* modclient_sim.c - the module driver for hsmadm-simd: modproto frames over a
  * mutually authenticated TLS 1.3 connection. */
 #include <pthread.h>

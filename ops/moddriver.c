@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* moddriver.c - the driver dispatch (moddriver.h): one ops table and its
  * context behind every module connection, whichever backend serves it. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * recover.c - how far an evidence log holds a group's receipts, and the
  * receipts the members kept past that point (recover.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* wsconfig.c - the workstation configuration directory. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* hsmadm-simd - the crypto-module emulator: option parsing and printing only. */
 #include <getopt.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* simdom.c - the domain state machine of the module emulator (DESIGN §4). */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * simdom.h - one emulated EP11-style domain: admins, thresholds, transaction
  * counter, the CURRENT / PENDING / OLD master-key registers and the importer

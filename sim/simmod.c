@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* simmod.c - the emulated module: state folder, keys, domains, requests. */
 #include <errno.h>
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * simmod.h - one emulated crypto module: its state folder, its keys and
  * certificates, its domains, and the answer to each protocol request

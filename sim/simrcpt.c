@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* simrcpt.c - the per-domain receipts file of hsmadm-simd. */
 #include <errno.h>
 #include <fcntl.h>

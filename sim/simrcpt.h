@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * simrcpt.h - the receipts an emulated domain has issued, kept so that a
  * receipt whose answer never reached the workstation (connection cut, module

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* simserve.c - TLS listener of hsmadm-simd: one thread per connection. */
 #include <arpa/inet.h>
 #include <errno.h>

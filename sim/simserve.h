@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * simserve.h - the network side of hsmadm-simd: a TLS 1.3 listener with
  * required client certificates, a thread per connection, frames in and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* cardadm.c - list, status, init and health check of hsmadm cards (see cardadm.h). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* cardprofile.c - hsmadm's data objects on a PIV card (see cardprofile.h). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* cardsigner.c - signer/keyagree on a PIV card (see cardsigner.h). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* pcsc.c - PC/SC transport on libpcsclite (see pcsc.h). */
 #include <ctype.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* piv.c - PIV driver: APDUs, responses, status words (see piv.h). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* tlv.c - bounds-checked cursor and BER-TLV reader/writer (see tlv.h). */
 #include <string.h>
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/demo.sh - the main job of `make demo`: the whole initial master-key
 # ceremony on virtual smart cards and two emulated crypto modules, narrated
 # for a person watching. Every command shown is the real one, with its real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cer.h - glue shared by hsmadm-mkpart and hsmadm-commit: a custodian card
  * seen as a keypart_card, and the key-part records of the evidence log. The key-part logic itself is in

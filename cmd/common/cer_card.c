@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* cer_card.c - a custodian card (PIV) as a keypart_card. */
 #include <stdio.h>
 #include <stdlib.h>

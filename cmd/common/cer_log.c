@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* cer_log.c - key-part records in the evidence log (public values only). */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* cmdutil.c - shared helpers of the cmd/ mains. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cmdutil.h - what every cmd/ main() shares: --version text, error printing
  * with the documented exit code, confirmation prompts, --json output, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * hsmadm-audit - verify, replay and report evidence logs; the supervisor's
  * completion signature. Options and printing only: the work is in

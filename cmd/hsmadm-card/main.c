@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* hsmadm-card - readers and cards: list, status, init for a role, PIN change
  * and unblock, health check. Option parsing and printing only; the card work
  * is in smartcard/ (cardadm.h, piv.h). */

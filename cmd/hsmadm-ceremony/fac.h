@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fac.h - the facilitator's record keeping behind hsmadm-ceremony: open a
  * ceremony's evidence log, put people on its roster (from their card, a

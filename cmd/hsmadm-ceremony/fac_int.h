@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fac_int.h - what the files of hsmadm-ceremony share inside (not for
  * other commands): a writer session on a log (lock held, state read).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fac_log.c - the facilitator's records: open, step begin/end, witness
  * acknowledgement, exception. Each takes the writer lock, reads the log as it

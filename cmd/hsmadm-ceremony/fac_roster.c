@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fac_roster.c - putting a person on the ceremony's roster. The roster is
  * how the verifier knows whose key may sign checkpoints and, for a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fac_scan.c - what an evidence log records, as the facilitator needs it:
  * the roster, the steps (begun, ended, still open), witness acknowledgements

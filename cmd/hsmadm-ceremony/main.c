@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * hsmadm-ceremony - the facilitator's command: open a ceremony's evidence
  * log, keep its roster, begin and end steps, record witness

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * hsmadm-commit - custodians and administrators: load the key parts (n-of-n)
  * into the pending register of every domain of a group, commit the new

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* domain.h - what the parts of hsmadm-domain share: options and helpers. */
 #ifndef HSMADM_DOMAIN_CMD_H
 #define HSMADM_DOMAIN_CMD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* flow.c - hsmadm-domain signed commands: propose, sign, show, submit, and
  * the interactive run (and the admin/thresholds/zeroize shortcuts). */
 #include <fcntl.h>

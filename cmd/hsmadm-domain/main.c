@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* hsmadm-domain - administer crypto-module domains and domain groups:
  * trusted modules, groups, admins, thresholds, zeroize, and the signed
  * command flow (propose -> sign -> submit, or run). main() only dispatches. */

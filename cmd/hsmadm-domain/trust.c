@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* trust.c - hsmadm-domain client / module / group / admin list: what this
  * workstation trusts and how the groups look. */
 #include <getopt.h>

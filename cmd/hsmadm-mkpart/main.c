@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * hsmadm-mkpart - custodians: generate a master-key part onto a custodian
  * card, copy it to a backup card, verify, list and destroy it. The clear part

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* hsmadm-vcard - a virtual PIV card behind the vpcd reader driver, for tests,
  * rehearsals and the demo. Option parsing and printing only; the card is in
  * vcard_*.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vcard_apdu.c - the PIV card application: one command APDU in, one response
  * out, over the card state. No I/O. Behaviour and status words follow SP
  * 800-73-4 and what a YubiKey 5 answers (shared/research/piv-vpcd.md §2).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vcard_attest.c - YubiKey-style attestation (INS F9): a certificate for a
  * key generated on the card, signed by the card's attestation key in slot F9,
  * whose own certificate is in object 5FFF01. A new card gets a self-signed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vcard_int.h - the card state shared by the vcard .c files (not installed). */
 #ifndef HSMADM_VCARD_INT_H
 #define HSMADM_VCARD_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vcard_key.c - the virtual card's own cryptography: EC keys (P-256/P-384)
  * for GENERATE, IMPORT, ECDSA and ECDH, and the management-key block cipher.
  * OpenSSL 3 EVP only. The card does its own crypto, as a card would, instead of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vcard_net.c - the card side of the vpcd protocol (vsmartcard's virtual
  * reader driver). The driver listens; we connect, which inserts the card, and
  * close, which removes it. Frames are a 2-byte big-endian length and payload;

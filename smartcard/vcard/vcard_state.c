@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* vcard_state.c - the virtual card's state: factory defaults, the card file
  * (JSON, see docs/vcard.md), atomic saving, and the non-secret summary.
  * The PIN, PUK and management key live in one locked buffer while the card

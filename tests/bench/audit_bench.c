@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * audit_bench.c - how fast evlog_verify checks signed records, compared with
  * OpenSSL's own single-core ECDSA P-384 verify rate measured in the same run,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-card benchmark (area piv): APDUs and ms per admin signature against
 # yubico-piv-tool on the same virtual card. Quick (20 signatures), so it runs
 # in `make test` too.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* card_sign - benchmark helper: N admin signatures as hsmadm makes them
  * (connect + SELECT, VERIFY PIN, GENERAL AUTHENTICATE with 9C over a SHA-384
  * digest), each on a fresh connection like a command run. Prints APDUs and

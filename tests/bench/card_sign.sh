@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Benchmark: one admin signature (select, verify PIN, sign with 9C) by hsmadm
 # against yubico-piv-tool -a verify-pin -a test-signature, on the same virtual
 # card through the same private pcscd. Prints APDUs and milliseconds per

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # audit_bench: evlog_verify rate vs OpenSSL's P-384 verify rate, and flat memory.
 # ctest runs 20,000 records; run `build/tests/audit_bench 100000` for the full size.
 if(TARGET hsmadm_evidence)

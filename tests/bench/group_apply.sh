@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Benchmark (issue 4): one signed command applied to a group of 16 domains on
 # 4 hsmadm-simd modules vs the same command on one domain, every module
 # answer delayed by 50 ms (--delay-ms 50). Target: the group costs < 2x one

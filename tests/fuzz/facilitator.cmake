@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # area "facilitator": hsmadm-ceremony's reading of an evidence log.
 if(TARGET hsmadm_evidence AND TARGET hsmadm_card)
   hsm_fuzz_target(fuzz_facilitator

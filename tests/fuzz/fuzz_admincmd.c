@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_admincmd.c - the command-file parser, then everything a parsed command
  * offers (dump, digest, summary, verification with no admins). */
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_cjson.c - canonical JSON parser and writer.
  * Any input either is refused with HSM_ERR_FORMAT (or NOMEM) and no value,

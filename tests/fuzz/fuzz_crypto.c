@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_crypto.c - the untrusted-bytes entry points of lib/crypto.c:
  * SPKI DER and PEM public keys, uncompressed points, DER ECDSA signatures

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_envelope.c - the key-part envelope parser and opener on arbitrary bytes.
  * A fixed in-memory card key lets inputs that parse reach ECDH, HKDF and GCM. */
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_evlog.c - the evidence log's readers of untrusted bytes: the line
  * parser (evlog_parse_line), the whole verifier with every record handler

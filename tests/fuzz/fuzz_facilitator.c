@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fuzz_facilitator - hsmadm-ceremony's log summary (fac_scan_mem: roster,
  * steps, witnesses, exceptions, hash chain) on arbitrary bytes, and the

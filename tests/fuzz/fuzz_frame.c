@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_frame.c - the module's untrusted input without TLS: a byte stream of
  * frames as a workstation could send it, through the frame parser, the
  * request parser and the emulator's request handler (domain.query and

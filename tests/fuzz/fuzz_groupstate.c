@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_groupstate.c - what the group engine reads from a module's answer:
  * a domain state (admins, thresholds, counter) and its comparison with
  * itself and with an empty state. */

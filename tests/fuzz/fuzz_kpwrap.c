@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_kpwrap.c - the wrapped-key-part JSON a module receives in mk.load_part
  * (single and group form), then the unwrap with a fixed importer key. */
 #include <stddef.h>

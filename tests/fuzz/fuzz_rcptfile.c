@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_rcptfile.c - simrcpt_parse on arbitrary bytes: it never fails except
  * for memory, hands out at most one receipt per counter_before, ascending,
  * each with counter_after = counter_before + 1 inside the asked range. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_tlv - the checked TLV reader and every parser of card data built on
  * it. First input byte even: the bytes are one object (TLV walk, profile,
  * envelope). Odd: the rest is a scripted card: PC/SC is replaced below by a

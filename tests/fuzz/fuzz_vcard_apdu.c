@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_vcard_apdu: arbitrary sequences of vpcd frames into a fresh virtual
  * card. Input: one flags byte, then frames of [len_hi len_lo payload]; a
  * 1-byte payload is a power event, anything else an APDU. The flags open the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* fuzz_vcard_file: arbitrary bytes as a hsmadm-vcard card file (JSON with
  * PEM keys and hex objects). Either a clear refusal or a card that then
  * answers a few APDUs. */

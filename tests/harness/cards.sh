@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # cards.sh - helpers shared by the integration tests that drive virtual cards
 # through hsmadm-card (sourced, after setting nothing; bash only). It sources
 # pcsc.sh, so each test has its own pcscd, readers and temp dir and the tests

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # expect.sh - the counting check of the audit tests (sourced; bash only):
 # each failed check is reported and counted in $fails, and the test says at
 # the end how many failed, so one run shows every broken case at once.

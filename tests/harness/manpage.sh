@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # manpage.sh - read a troff man page's EXAMPLES the way the tests that run
 # them as written need it (sourced; bash only).
 

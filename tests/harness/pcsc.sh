@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tests/harness/pcsc.sh - a private pcscd with vpcd virtual readers, and
 # hsmadm-vcard cards in them, for tests. Source it from a bash test:
 #

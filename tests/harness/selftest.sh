@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Self-test of the private pcscd harness: 3 readers, 2 virtual cards, OpenSC
 # sees exactly those, a removal is seen, and harness_stop leaves no process,
 # no port and no temp dir behind.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-audit end to end on real ceremony logs (real keys, real module CA and
 # OA-signed receipts): verify, replay, report, sign-completion, the tamper
 # cases of DESIGN §10.5, crash recovery, and every documented exit code.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-audit against a real module: a log written from a live hsmadm-simd's
 # own receipts (over mutual TLS) verifies, and `replay --against` agrees with
 # the module; after a change the log does not record, it says the module

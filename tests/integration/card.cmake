@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-card against virtual cards on a private pcscd (area piv).
 foreach(t card_init card_pin card_removed card_ykpiv card_env card_examples)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared helpers of the hsmadm-card integration tests (sourced). Every test
 # gets its own private pcscd and virtual cards from tests/harness/pcsc.sh, so
 # the tests run in parallel; the harness stops everything on EXIT. run,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Key-part envelopes on a custodian card (the library API the ceremony uses,
 # driven by the test_piv_card helper), then hsmadm-card status/verify seeing
 # them, and a damaged envelope found by verify.

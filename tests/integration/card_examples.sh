@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The EXAMPLES of hsmadm-card(1) that need no terminal run as written (the
 # interactive ones ask for a PIN on the terminal; they are run with the
 # same options and the PIN on a descriptor instead).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-card init/status/list/verify on an admin and a custodian card, and
 # every refusal of init: bad options, the default management key, an already
 # initialized card without --force or without the typed confirmation.

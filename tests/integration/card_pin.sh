@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # PINs and PUKs: wrong PIN shows tries left, three wrong PINs block, the PUK
 # unblocks, a wrong PUK shows its tries, a blocked PUK gives a clear message;
 # PIN and PUK change; secrets never come from argv.

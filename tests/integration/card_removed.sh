@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A card pulled in the middle of a signature (while the command waits for the
 # PIN on a pipe) gives a clear message and exit code 12, no crash or hang;
 # and the other "no card" situations: empty reader, unknown reader, no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A card set up by yubico-piv-tool alone (PIN, management key, a 9C key and
 # its self-signed certificate) works with hsmadm-card status and verify; and
 # an hsmadm card is readable by yubico-piv-tool (the certificate names the

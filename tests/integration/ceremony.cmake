@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # area "ceremony": hsmadm-mkpart and hsmadm-commit on virtual cards and
 # emulated modules. ceremony_open is a test-only helper (see its header): it
 # opens a key-part envelope from a virtual card's file so that the tests can

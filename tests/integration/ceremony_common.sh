@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared helpers of the ceremony integration tests (sourced). Each test gets
 # its own private pcscd and virtual cards (tests/harness/pcsc.sh), its own
 # modules on free ports and its own temp dir, so tests run in parallel; the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # End to end, no person: a master-key ceremony on a domain pair (two
 # hsmadm-simd modules) with virtual cards: 3 admin cards + their backups
 # (registered under the same identities), 3 custodian cards + backups, and a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The EXAMPLES of hsmadm-mkpart(1), run as written on virtual cards: only the
 # reader names ("PCD A", "PCD B") are replaced by the harness's readers, and
 # the PINs and the typed confirmation come from descriptors instead of the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-mkpart on virtual custodian cards: generate, list, verify, copy to
 # the backup card, destroy, each recorded in the evidence log; and every
 # refusal: bad command lines, a part id used twice, a wrong pattern, a wrong

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ceremony_open - TEST HELPER ONLY: print the clear key part (hex) of the
  * envelope PART_ID on a virtual card, using the card file's slot-9D private

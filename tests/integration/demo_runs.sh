@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # ctest demo_runs: run the demo (tests/demo.sh) against this build, as
 # `make demo` does, and check what it claims rather than only its exit code:
 #  - exit 0 and the closing "Done" line;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # area "domain": acceptance tests of hsmadm-domain against two hsmadm-simd modules.
 foreach(t domain_quorum domain_diverge domain_tls domain_cards)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Acceptance with virtual admin cards (hsmadm-vcard on a private pcscd):
 # admins are registered from their cards (a backup card under the primary's
 # identity), sign the offline command with their card and PIN, and the

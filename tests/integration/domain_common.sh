@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # domain_common.sh - shared set-up for the domain-group acceptance tests:
 # a private temp dir, two (or more) hsmadm-simd modules on free loopback
 # ports sharing one module CA and one client CA, a workstation home, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Acceptance: a module dies or drops the connection during a group command.
 # The engine says exactly which members advanced (exit 27, in words and in
 # --json), the roll-forward completes the rest, and the group compares equal.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Acceptance: a domain pair on two modules goes from imprint mode to 2-of-3,
 # and every way of not having the quorum is refused, with a clear message
 # and its documented exit code, on every member, changing nothing.

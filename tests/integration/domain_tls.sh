@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Acceptance (invariant 4): the workstation talks only to modules whose
 # certificate chains to the pinned CA, and a module only to workstations
 # whose client certificate it trusts. The OA fingerprint is confirmed by

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-audit end to end (needs the log generator built with the unit tests).
 if(TARGET hsmadm-audit AND TARGET hsmadm_evidence)
   hsm_script_test(audit_cli ${CMAKE_CURRENT_LIST_DIR}/audit_cli.sh LABELS "integration;evidence" TIMEOUT 120)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # area "examples": the EXAMPLES sections of hsmadm-commit(1) and
 # hsmadm-domain(1), run as written against virtual cards and two
 # hsmadm-simd modules.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The EXAMPLES of hsmadm-commit(1), run as written against two hsmadm-simd
 # modules (the group "pair") and virtual cards: two administrator cards in
 # readers 0 and 1 (the man page's "PCD A" and "PCD B", replaced by the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The EXAMPLES of hsmadm-domain(1), run as written against two hsmadm-simd
 # modules and virtual admin cards. What the test replaces or adds, and why:
 #  - the modules' addresses 10.0.1.5:7400 and 10.0.2.5:7400 become the

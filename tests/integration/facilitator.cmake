@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # area "facilitator": hsmadm-ceremony, the facilitator's record keeping.
 foreach(t facilitator_cli facilitator_card facilitator_examples)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)

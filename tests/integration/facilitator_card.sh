@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-ceremony roster add --card on virtual cards behind a private pcscd:
 # holder, role, card id, SKI and certificate come from the card (no PIN);
 # the SKI is recomputed here from the card file's key with openssl. Refused,

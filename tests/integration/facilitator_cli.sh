@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-ceremony without cards: every subcommand, every refusal with its
 # exit code, and a refused record leaves the log byte for byte as it was
 # (missing log, bad role, unreadable or malformed certificate, a step begun

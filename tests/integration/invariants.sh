@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # DESIGN §10 invariants 1 and 6, checked on the built commands, not on the
 # library:
 #  1. every command that handles a secret (hsmadm-card, hsmadm-mkpart,
@@ -225,11 +226,11 @@ hsmadm-card pin change --reader "$R" --pin-fd 3 --new-pin-fd 4 3<<<24682468 4<<<
 	{ fail "PIN on a descriptor: exit $rc"; sed 's/^/    | /' "$W/fd.out" >&2; }
 
 # The sources read no other environment variable.
-envs=$(cd "$HSMADM_SRC" && grep -rhoE 'getenv *\( *"[A-Za-z_0-9]+"' lib cmd smartcard evidence \
+envs=$(cd "$HSMADM_SRC" && grep -rhoE 'getenv *\( *"[A-Za-z_0-9]+"' lib ops cmd smartcard evidence \
 	--include='*.c' | sed 's/.*"\(.*\)"/\1/' | sort -u | tr '\n' ' ')
 extra=$(tr ' ' '\n' <<<"$envs" | grep -vxE 'HSMADM_HOME|HOME|' || true)
 [ -z "$extra" ] && ok "getenv only for: $envs" || fail "getenv of $extra in the sources"
-if grep -rqE 'secure_getenv|environ\b' "$HSMADM_SRC"/lib "$HSMADM_SRC"/cmd "$HSMADM_SRC"/smartcard \
+if grep -rqE 'secure_getenv|environ\b' "$HSMADM_SRC"/lib "$HSMADM_SRC"/ops "$HSMADM_SRC"/cmd "$HSMADM_SRC"/smartcard \
 	--include='*.c'; then
 	fail "the sources read the environment another way (secure_getenv/environ)"
 fi

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # area "module": hsmadm-simd over real TLS (trust both ways, robustness,
 # faults, persistence, concurrency). module_client is the test's
 # workstation side, built on tlsctx/modproto.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* module_client.c - a small workstation-side client for the module
  * integration tests: connects with tlsctx (pinned CA, client certificate,
  * expected serial) and sends one request, a raw byte file, or an unsigned

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # module_faults.sh - the test-only faults and crash safety: a dropped request
 # changes nothing, a dropped answer still persisted its change, a crash right
 # after persisting leaves the new state, and --delay-ms delays answers.

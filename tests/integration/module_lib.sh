@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # module_lib.sh - shared helpers for the module integration tests (sourced).
 set -euo pipefail
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # module_man.sh - run the EXAMPLES of hsmadm-simd(1) as written: every
 # example command must work. Servers are started in the background and
 # stopped at the end.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # module_tls.sh - hsmadm-simd over real TLS 1.3: the module refuses
 # workstations without a trusted client certificate; the workstation refuses
 # a module that does not chain to its pinned CA or has another serial;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # vcard area: the private pcscd harness checks itself.
 hsm_script_test(harness_selftest ${CMAKE_CURRENT_LIST_DIR}/../harness/selftest.sh
                 LABELS integration TIMEOUT 120)

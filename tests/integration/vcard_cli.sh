@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # hsmadm-vcard's command line: every bad input gives a clear message and the
 # documented exit code, and leaves no file half-written; the man page's
 # EXAMPLES run as written (against a private pcscd instead of the system one).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared helpers of the vcard interop tests: a private pcscd with one virtual
 # card, and small assertions. Source after setting `set -euo pipefail`.
 . "${HSMADM_SRC:?}/tests/harness/pcsc.sh"

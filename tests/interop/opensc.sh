@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Interoperability: OpenSC (opensc-tool, piv-tool, pkcs11-tool with
 # opensc-pkcs11.so) against hsmadm-vcard.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Interoperability: yubico-piv-tool (libykpiv 2.2.0) against hsmadm-vcard.
 set -euo pipefail
 . "${HSMADM_SRC:?}/tests/interop/common.sh"

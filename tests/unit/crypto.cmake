@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # lib/ cryptography: crypto.c (known-answer vectors and refusals), vp.c (MKVP/KPVP),
 # signer.c (key-file signers and key agreement).
 hsm_unit_test(test_crypto SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_crypto.c LIBS hsmadm

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # evidence/: the evidence log (writer, reader, verifier, replayer, schemas).
 set(EVFIX ${CMAKE_CURRENT_LIST_DIR}/test_evlog_fixture.c)
 if(TARGET hsmadm_evidence)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # area "facilitator": hsmadm-ceremony's record keeping, without cards (the
 # card path is tests/integration/facilitator_card.sh).
 if(TARGET hsmadm_evidence AND TARGET hsmadm_card)

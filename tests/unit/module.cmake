@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # area "module": protocol library, receipts, and the hsmadm-simd state machine.
 foreach(t test_modproto test_receipt)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.c)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # area "receipts": no module-signed receipt is lost. The group engine against
 # the real emulator logic (hsmadm_sim) through an in-process driver: a lost
 # answer's receipt is fetched again, and an evidence log's gaps are found.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_admincmd.c - signed admin commands: format, signing, the verification
  * a module runs, and the summary. Keys are generated into a private temp dir. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_cjson.c - canonical JSON: RFC 8785 vectors (those made of strings and
  * integers), one test per refused input, round trips, getters, files.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_cmdutil - cmd_parse_int, cmd_parse_fd and cmd_read_text, which the
  * mains use for every numeric option and for small text files. */
 #include <stdarg.h>

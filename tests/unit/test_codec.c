@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_codec.c - strict hex and base64: RFC 4648 vectors and every refusal. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_crypto.c - known-answer tests from published vectors, plus the
  * refusals: tampered signatures, malformed DER, wrong tags and KEKs, points

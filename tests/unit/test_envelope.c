@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_envelope.c - key-part envelopes: round trip, wrong card, wrong part,
  * tampering, malformed input, and a forged pattern. */
 #include <stdarg.h>

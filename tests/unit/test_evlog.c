@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_evlog.c - evidence log: writer, reader, verifier, replayer, and the
  * tamper cases of DESIGN §10.5 (edited, dropped, reordered, truncated
  * records, forged receipts, replaced signatures). */

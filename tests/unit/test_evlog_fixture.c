@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_evlog_fixture.c - builds real ceremony logs for the evidence tests. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_evlog_fixture.h - a real ceremony's evidence log for the evidence
  * tests and the benchmark: real keys in PEM files, a real module CA and OA

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_evlog_gen.c - writes a real ceremony's evidence log, keys and module CA
  * into a new directory under $TMPDIR and prints that directory, for the shell
  * tests of hsmadm-audit.

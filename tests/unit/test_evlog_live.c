@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_evlog_live.c - for the audit_live shell test: administers domain 1 of a
  * real hsmadm-simd module over mutual TLS and writes what happened into an

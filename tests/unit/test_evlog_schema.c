@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_evlog_schema.c - every record the writer produces in a real ceremony
  * (and a recovered torn tail) matches the published schema of its type, and
  * the checker refuses records that do not. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_facilitator.c - hsmadm-ceremony's record keeping (cmd/hsmadm-ceremony
  * fac_*.c) without cards: every writer, its refusals leaving the log as it
  * was, and the summary's chain check on edited, reordered and cut logs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_group.c - the group engine's pure parts: comparing member states and
  * reading admins/thresholds/counter out of a domain state (bad module answers
  * included). The networked parts run in tests/integration/domain_*.sh. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_group_recover.c - the group engine recovers the receipt of a command
  * whose answer was lost (group_submit) and fills the gaps of an evidence log
  * (group_recover), against the emulator's real module logic. The driver

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_keypart.c - custodian key-part operations against an in-memory
  * envelope store and in-memory 9D keys (the card engine is tested elsewhere). */
 #include <stdarg.h>

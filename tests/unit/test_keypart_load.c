@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_keypart_load.c - the decisions of the master-key load (keypart_load.h)
  * that depend only on the register states the members report: which step is
  * next (the resume), refusing a PENDING that is not this key (another part

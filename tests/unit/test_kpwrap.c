@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_kpwrap.c - key-part transport: round trip, and every binding mismatch refused. */
 #include <stdarg.h>
 #include <stddef.h>

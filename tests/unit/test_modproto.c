@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_modproto.c - frame and message parsing/building of the module protocol. */
 #include <stdarg.h>
 #include <stddef.h>

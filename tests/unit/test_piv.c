@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_piv.c - the card-free parts of the smart-card library: status words
  * to errors, PC/SC codes to errors, PIN and key input checks, the profile
  * and envelope object formats. */

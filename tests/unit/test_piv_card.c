@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_piv_card.c - key-part envelopes on a real (virtual) custodian card
  * through pcscd: cardenv put/get/list/delete, the 20-object limit, the
  * PIN-protected management key, and envelope_open() with the card's 9D key.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_receipt.c - OA-signed receipts: sign, verify offline against the
  * pinned module CA, and every way a receipt can be wrong. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_signer.c - key-file signers and key-agreement parties, and the
  * contract of the generic wrappers (ownership of ctx, the self-check of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_sim_domain.c - the emulator's domain state machine, called directly:
  * every rule of DESIGN §4 and every refusal, with real signatures (admincmd)
  * and real key-part wrapping (kpwrap). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_sim_module.c - the emulated module without the network: init,
  * issue-client, request dispatch, receipts that verify against the module
  * CA, persistence across a restart, the test-only faults, and the receipts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_tlv.c - the checked TLV reader/writer: every length form, every way a
  * card's bytes can be short or malformed. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_tmpdir.h - a private scratch directory for a unit test (under
  * $TMPDIR or /tmp, so tests run in parallel), removed with everything in it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of the virtual PIV card's APDU handler (vcard_apdu) and its card
  * file: status words, counters, chaining, paging, PIN policies, and that
  * malformed commands get a status word, never a crash. Cryptographic results

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_vp.c - MKVP/KPVP: SHA-256(0x01 || key) with bytes 28..31 zeroed.
  * The expected pattern is derived independently at run time by the openssl

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_words.c - the PGP word list against its published examples. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* test_wsconfig.c - the workstation directory: private modes, trusted
  * modules, groups, members, client certificate, and what is refused. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * evlog.h - the ceremony evidence log: an append-only, hash-chained file of
  * JSON Lines that auditors verify and replay offline (DESIGN §9, §10.5).

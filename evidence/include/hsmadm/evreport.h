@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * evreport.h - the auditor's report of an evidence log: who did what, when,
  * with which card; key parts and MKVPs; every signature and receipt; the

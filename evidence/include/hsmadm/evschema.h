@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * evschema.h - checks a JSON document against the subset of JSON Schema
  * (draft 2020-12) that the evidence record schemas in evidence/schemas/ use:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * evverify.h - checking and replaying an evidence log offline (DESIGN §9).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * admincmd.h - signed M-of-N admin commands (DESIGN §4, §5;
  * docs/formats/command.md).

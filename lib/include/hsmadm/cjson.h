@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cjson.h - canonical JSON (RFC 8785, JCS) on top of jansson, for documents
  * made of objects, arrays, strings, integers, true, false and null.

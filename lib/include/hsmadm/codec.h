@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * codec.h - hex and base64 with strict decoding.
  * Hex: lowercase only on output; decoding accepts lowercase only (uppercase,

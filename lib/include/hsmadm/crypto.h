@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * crypto.h - the cryptography hsmadm uses, on OpenSSL 3 EVP (nothing
  * deprecated). Keys are EVP_PKEY; secrets that leave OpenSSL go into a secbuf.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * envelope.h - key-part envelopes (DESIGN §6): a 32-byte key part sealed to
  * one custodian card's slot-9D public key (P-384), stored on that card.

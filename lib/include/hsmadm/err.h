@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * err.h - the one error enum of hsmadm, its text, and its process exit code.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * keypart.h - what a custodian does with master-key parts on cards:
  * generate a part onto a card, copy it to a backup card, verify it, list and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * kpwrap.h - key-part transport from the workstation to one domain of a
  * crypto module (DESIGN §7).

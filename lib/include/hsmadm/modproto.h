@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * modproto.h - the module protocol between a workstation and a crypto module
  * (hsmadm-simd, or a hardware driver speaking the same messages). DESIGN §7,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * receipt.h - module-signed receipts (DESIGN §7): every state change a
  * module makes answers with one. An auditor verifies them offline with only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * secbuf.h - the one container for secrets: PINs, key parts, master keys,
  * shared secrets. Memory is mmap'ed, mlock'ed, excluded from core dumps

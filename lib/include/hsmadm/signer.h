@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * signer.h - where a private key lives is hidden behind two small interfaces:
  * a signer (ECDSA) and a key-agreement party (ECDH). smartcard/ provides the

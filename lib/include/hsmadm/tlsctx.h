@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlsctx.h - TLS 1.3 with mutual authentication between workstations and
  * crypto modules (DESIGN §7, invariant 4).

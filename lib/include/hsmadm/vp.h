@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * vp.h - verification patterns of master keys (MKVP) and key parts (KPVP),
  * as EP11 computes them: SHA-256(0x01 || key) with its last 4 bytes zeroed.

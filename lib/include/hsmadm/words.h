@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * words.h - a digest as words people read aloud to each other: the PGP word
  * list. Byte i at an even position uses the two-syllable list, at an odd

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * x509util.h - the few X.509 certificates hsmadm issues itself: a module CA,
  * a module's OA (outbound authentication) certificate, a module's TLS server

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * group.h - the domain-group engine (DESIGN §8): one signed command applied
  * to every member domain of a group, never leaving the group silently

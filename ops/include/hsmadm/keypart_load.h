@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * keypart_load.h - the master-key ceremony on a domain group (DESIGN §4, §7,
  * §8): load every key part (n-of-n) into PENDING of every member, show the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * livecmp.h - compare the state an evidence log replays to (evlog_replay)
  * with what the live modules say now (hsmadm-audit replay --against).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * moddriver.h - the group engine's view of one crypto module connection.
  * A driver is an ops table (info, query, apply, close) plus its context, so

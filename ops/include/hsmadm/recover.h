@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * recover.h - what an evidence log already holds of a domain group's
  * receipts, for filling its gaps (group_recover, DESIGN §10 inv. 5).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * wsconfig.h - the workstation configuration: which modules this
  * workstation trusts (name, serial, address, pinned module CA, OA

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cardadm.h - the card operations behind hsmadm-card: list readers and cards,
  * read a card's status, initialize a card for a role, and run the health

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cardprofile.h - what hsmadm keeps in a PIV card's data objects
  * (docs/formats/card.md names each object and its layout):

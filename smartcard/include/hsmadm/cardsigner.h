@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cardsigner.h - a connected PIV card as an hsm_signer (slot 9C) and as an
  * hsm_keyagree (slot 9D), for the group engine, the evidence log and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pcsc.h - the PC/SC transport (libpcsclite): readers, cards, waiting for a
  * card, and exchanging APDUs with it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * piv.h - the PIV card driver (SP 800-73-4 plus the YubiKey extensions).
  *

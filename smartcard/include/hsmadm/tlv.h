@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tlv.h - the one checked reader for bytes that come from a card.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * vcard.h - hsmadm-vcard: a software PIV card (SP 800-73-4 plus the YubiKey 5
  * extensions) for tests, rehearsals and the demo. It is an EMULATOR: its card
