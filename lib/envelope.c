@@ -3,13 +3,13 @@
  * envelope.c - ECIES key-part envelopes for custodian cards.
  *
  * Envelopes are read back from cards, so the parser treats them as untrusted:
- * a small bounds-checked cursor (lib/ may not use smartcard/'s TLV reader)
- * reads every field, ids are checked for length and charset, the point is
+ * the checked reader (bytes.h) reads every field, ids are checked for length and charset, the point is
  * checked on the curve, and nothing is decrypted before the ids match.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsmadm/bytes.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/envelope.h"
 
@@ -30,20 +30,15 @@ struct env_parsed {
 	const uint8_t  *epk, *iv, *ct, *tag;
 };
 
-struct cur {
-	const uint8_t *p;
-	size_t len, off;
-};
-
+/* One field: the reader's message names the data, this one the field, so
+ * a custodian learns which part of a damaged envelope is missing. */
 static hsm_rc
-cur_get(struct cur *c, size_t n, const uint8_t **out, const char *what)
+get_field(hsm_bytes *c, size_t n, const uint8_t **out, const char *what)
 {
 	*out = NULL;
-	if (c->len - c->off < n)
+	if (bytes_get_bytes(c, n, out) != HSM_OK)
 		return hsm_fail(HSM_ERR_FORMAT,
 		    "key-part envelope is cut short (while reading the %s)", what);
-	*out = c->p + c->off;
-	c->off += n;
 	return HSM_OK;
 }
 
@@ -64,20 +59,20 @@ envelope_id_valid(const char *s)
 }
 
 static hsm_rc
-get_id(struct cur *c, char out[ENVELOPE_ID_MAX + 1], const char *what)
+get_id(hsm_bytes *c, char out[ENVELOPE_ID_MAX + 1], const char *what)
 {
 	const uint8_t *p = NULL;
 	hsm_rc rc;
 	uint8_t n;
 
-	if ((rc = cur_get(c, 1, &p, what)) != HSM_OK)
+	if ((rc = get_field(c, 1, &p, what)) != HSM_OK)
 		return rc;
 	n = p[0];
 	if (n == 0 || n > ENVELOPE_ID_MAX)
 		return hsm_fail(HSM_ERR_FORMAT,
 		    "key-part envelope: the %s length %u is not 1 to %d", what,
 		    (unsigned)n, ENVELOPE_ID_MAX);
-	if ((rc = cur_get(c, n, &p, what)) != HSM_OK)
+	if ((rc = get_field(c, n, &p, what)) != HSM_OK)
 		return rc;
 	memcpy(out, p, n);
 	out[n] = '\0';
@@ -90,21 +85,22 @@ get_id(struct cur *c, char out[ENVELOPE_ID_MAX + 1], const char *what)
 static hsm_rc
 parse(const uint8_t *buf, size_t len, struct env_parsed *e)
 {
-	struct cur c = { buf, len, 0 };
+	hsm_bytes c;
 	const uint8_t *p = NULL;
 	hsm_rc rc;
 
 	if (buf == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "key-part envelope: no data given");
+	bytes_init(&c, buf, len, "key-part envelope");
 	if (len > ENVELOPE_MAX_LEN)
 		return hsm_fail(HSM_ERR_FORMAT,
 		    "key-part envelope is too long (%zu bytes, at most %d)", len, ENVELOPE_MAX_LEN);
 	memset(e, 0, sizeof(*e));
-	if ((rc = cur_get(&c, 4, &p, "magic")) != HSM_OK)
+	if ((rc = get_field(&c, 4, &p, "magic")) != HSM_OK)
 		return rc;
 	if (memcmp(p, ENV_MAGIC, 4) != 0)
 		return hsm_fail(HSM_ERR_FORMAT, "this is not an hsmadm key-part envelope");
-	if ((rc = cur_get(&c, 1, &p, "version")) != HSM_OK)
+	if ((rc = get_field(&c, 1, &p, "version")) != HSM_OK)
 		return rc;
 	if (p[0] != ENV_VERSION)
 		return hsm_fail(HSM_ERR_FORMAT,
@@ -113,19 +109,19 @@ parse(const uint8_t *buf, size_t len, struct env_parsed *e)
 	if ((rc = get_id(&c, e->info.card_id, "card id")) != HSM_OK ||
 	    (rc = get_id(&c, e->info.part_id, "part id")) != HSM_OK)
 		return rc;
-	if ((rc = cur_get(&c, HSM_VP_LEN, &p, "KPVP")) != HSM_OK)
+	if ((rc = get_field(&c, HSM_VP_LEN, &p, "KPVP")) != HSM_OK)
 		return rc;
 	memcpy(e->info.kpvp, p, HSM_VP_LEN);
 	e->hdr = buf;
 	e->hdrlen = c.off;
-	if ((rc = cur_get(&c, ENV_EPK_LEN, &e->epk, "ephemeral key")) != HSM_OK ||
-	    (rc = cur_get(&c, ENV_IV_LEN, &e->iv, "IV")) != HSM_OK ||
-	    (rc = cur_get(&c, HSM_KEY_LEN, &e->ct, "ciphertext")) != HSM_OK ||
-	    (rc = cur_get(&c, ENV_TAG_LEN, &e->tag, "tag")) != HSM_OK)
+	if ((rc = get_field(&c, ENV_EPK_LEN, &e->epk, "ephemeral key")) != HSM_OK ||
+	    (rc = get_field(&c, ENV_IV_LEN, &e->iv, "IV")) != HSM_OK ||
+	    (rc = get_field(&c, HSM_KEY_LEN, &e->ct, "ciphertext")) != HSM_OK ||
+	    (rc = get_field(&c, ENV_TAG_LEN, &e->tag, "tag")) != HSM_OK)
 		return rc;
-	if (c.off != len)
+	if (!bytes_at_end(&c))
 		return hsm_fail(HSM_ERR_FORMAT,
-		    "key-part envelope has %zu unexpected bytes at its end", len - c.off);
+		    "key-part envelope has %zu unexpected bytes at its end", bytes_left(&c));
 	if (e->epk[0] != 0x04)
 		return hsm_fail(HSM_ERR_FORMAT,
 		    "key-part envelope: the ephemeral key is not an uncompressed point");

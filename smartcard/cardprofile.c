@@ -7,7 +7,7 @@
 #include "hsmadm/cardprofile.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
-#include "hsmadm/tlv.h"
+#include "hsmadm/bytes.h"
 
 #define PROFILE_TAG  0xE0
 #define ENVELOPE_TAG 0xE1
@@ -195,15 +195,15 @@ take_str(const tlv_item *it, char *dst, size_t max, const char *what)
 hsm_rc
 cardprofile_decode(const uint8_t *buf, size_t n, cardprofile *p)
 {
-	tlv_cur c, in;
+	hsm_bytes c, in;
 	tlv_item top, it;
 	hsm_rc rc;
 
 	memset(p, 0, sizeof(*p));
-	tlv_init(&c, buf, n);
+	bytes_init(&c, buf, n, "card profile");
 	if ((rc = tlv_expect(&c, PROFILE_TAG, &top)) != HSM_OK)
 		goto bad;
-	if (!tlv_at_end(&c)) {
+	if (!bytes_at_end(&c)) {
 		rc = hsm_fail(HSM_ERR_FORMAT, "trailing bytes after the profile");
 		goto bad;
 	}
@@ -242,7 +242,7 @@ cardprofile_decode(const uint8_t *buf, size_t n, cardprofile *p)
 		rc = hsm_fail(HSM_ERR_FORMAT, "backup-of has %zu bytes", it.len);
 		goto bad;
 	}
-	if (!tlv_at_end(&in)) {
+	if (!bytes_at_end(&in)) {
 		rc = hsm_fail(HSM_ERR_FORMAT, "unexpected fields");
 		goto bad;
 	}
@@ -331,17 +331,17 @@ hsm_rc
 cardenv_decode(const uint8_t *buf, size_t n, char part_id[CARDENV_ID_MAX + 1],
                const uint8_t **blob, size_t *bloblen)
 {
-	tlv_cur c, in;
+	hsm_bytes c, in;
 	tlv_item top, it;
 	hsm_rc rc;
 
 	part_id[0] = '\0';
 	*blob = NULL;
 	*bloblen = 0;
-	tlv_init(&c, buf, n);
+	bytes_init(&c, buf, n, "key-part envelope object");
 	if ((rc = tlv_expect(&c, ENVELOPE_TAG, &top)) != HSM_OK)
 		goto bad;
-	if (!tlv_at_end(&c)) {
+	if (!bytes_at_end(&c)) {
 		rc = hsm_fail(HSM_ERR_FORMAT, "trailing bytes");
 		goto bad;
 	}
@@ -363,7 +363,7 @@ cardenv_decode(const uint8_t *buf, size_t n, char part_id[CARDENV_ID_MAX + 1],
 	part_id[it.len] = '\0';
 	if ((rc = tlv_expect(&in, 0x82, &it)) != HSM_OK)
 		goto bad;
-	if (it.len < 1 || it.len > CARDENV_BLOB_MAX || !tlv_at_end(&in)) {
+	if (it.len < 1 || it.len > CARDENV_BLOB_MAX || !bytes_at_end(&in)) {
 		rc = hsm_fail(HSM_ERR_FORMAT, "invalid envelope size or trailing fields");
 		goto bad;
 	}
@@ -592,14 +592,14 @@ stored_key(piv *card, hsm_secbuf **key)
 {
 	uint8_t *buf = NULL;
 	size_t n = 0;
-	tlv_cur c, in;
+	hsm_bytes c, in;
 	tlv_item it;
 	hsm_rc rc;
 
 	*key = NULL;
 	if ((rc = piv_get_data(card, CARDMGMT_OBJ_PRINTED, &buf, &n)) != HSM_OK)
 		return rc;
-	tlv_init(&c, buf, n);
+	bytes_init(&c, buf, n, "card data");
 	if ((rc = tlv_find(&c, 0x88, &it)) != HSM_OK)
 		goto out;
 	tlv_enter(&it, &in);

@@ -7,7 +7,7 @@
 #include <openssl/x509.h>
 
 #include "hsmadm/piv.h"
-#include "hsmadm/tlv.h"
+#include "hsmadm/bytes.h"
 
 struct piv {
 	pcsc_ctx  *ctx;
@@ -104,7 +104,7 @@ piv_select(piv *p)
 	uint8_t resp[256];
 	size_t rlen = 0;
 	uint16_t sw;
-	tlv_cur c;
+	hsm_bytes c;
 	tlv_item it;
 	hsm_rc rc;
 
@@ -121,7 +121,7 @@ piv_select(piv *p)
 	/* Some cards answer with no data; if there is an answer it must be an
 	 * application property template. */
 	if (rlen > 0) {
-		tlv_init(&c, resp, rlen);
+		bytes_init(&c, resp, rlen, "card data");
 		if ((rc = tlv_expect(&c, 0x61, &it)) != HSM_OK)
 			return hsm_fail_wrap(rc, "the card's PIV application answered oddly");
 	}
@@ -241,7 +241,7 @@ metadata_tries(piv *p, int ref, int *tries)
 	uint8_t resp[256];
 	size_t rlen = 0;
 	uint16_t sw;
-	tlv_cur c;
+	hsm_bytes c;
 	tlv_item it;
 	hsm_rc rc;
 
@@ -251,7 +251,7 @@ metadata_tries(piv *p, int ref, int *tries)
 		return rc;
 	if (sw != 0x9000)
 		return HSM_ERR_NOT_FOUND;
-	tlv_init(&c, resp, rlen);
+	bytes_init(&c, resp, rlen, "card data");
 	if ((rc = tlv_find(&c, 0x06, &it)) != HSM_OK) {
 		if (rc == HSM_ERR_NOT_FOUND)
 			return hsm_fail(HSM_ERR_FORMAT, "card metadata has no retry counter");
@@ -449,7 +449,7 @@ piv_mgmt_auth(piv *p, uint8_t alg, const hsm_secbuf *key, int allow_default)
 	const EVP_CIPHER *ciph;
 	uint8_t resp[64], cmd[64], chal[16], expect[16], wit[16];
 	size_t bs = 0, rlen = 0, off = 0;
-	tlv_cur c, in;
+	hsm_bytes c, in;
 	tlv_item it;
 	hsm_rc rc;
 
@@ -465,7 +465,7 @@ piv_mgmt_auth(piv *p, uint8_t alg, const hsm_secbuf *key, int allow_default)
 	if ((rc = xfer(p, 0x87, alg, PIV_SLOT_MGMT, ask, sizeof(ask), resp, sizeof(resp), &rlen,
 	    "authenticating with the management key", 0)) != HSM_OK)
 		goto out;
-	tlv_init(&c, resp, rlen);
+	bytes_init(&c, resp, rlen, "card data");
 	if ((rc = tlv_expect(&c, 0x7C, &it)) != HSM_OK)
 		goto bad;
 	tlv_enter(&it, &in);
@@ -496,7 +496,7 @@ piv_mgmt_auth(piv *p, uint8_t alg, const hsm_secbuf *key, int allow_default)
 	}
 	if (rc != HSM_OK)
 		goto out;
-	tlv_init(&c, resp, rlen);
+	bytes_init(&c, resp, rlen, "card data");
 	if ((rc = tlv_expect(&c, 0x7C, &it)) != HSM_OK)
 		goto bad;
 	tlv_enter(&it, &in);
@@ -537,7 +537,7 @@ piv_generate(piv *p, uint8_t slot, hsm_curve curve, int pin_policy, int touch_po
 	uint8_t cmd[16], resp[256];
 	size_t off = 0, rlen = 0, fb = curve_bytes(curve);
 	uint8_t alg = piv_curve_alg(curve);
-	tlv_cur c, in;
+	hsm_bytes c, in;
 	tlv_item it;
 	hsm_rc rc;
 
@@ -560,7 +560,7 @@ piv_generate(piv *p, uint8_t slot, hsm_curve curve, int pin_policy, int touch_po
 	if ((rc = xfer(p, 0x47, 0x00, slot, cmd, off, resp, sizeof(resp), &rlen,
 	    "generating a key on the card", 0)) != HSM_OK)
 		return rc;
-	tlv_init(&c, resp, rlen);
+	bytes_init(&c, resp, rlen, "card data");
 	if ((rc = tlv_expect(&c, 0x7F49, &it)) != HSM_OK)
 		goto bad;
 	tlv_enter(&it, &in);
@@ -592,7 +592,7 @@ general_auth(piv *p, uint8_t alg, uint8_t slot, uint8_t tag, const uint8_t *val,
 {
 	uint8_t cmd[160];
 	size_t off = 0;
-	tlv_cur c, t;
+	hsm_bytes c, t;
 	tlv_item it;
 	hsm_rc rc;
 
@@ -603,7 +603,7 @@ general_auth(piv *p, uint8_t alg, uint8_t slot, uint8_t tag, const uint8_t *val,
 		return rc;
 	if ((rc = xfer(p, 0x87, alg, slot, cmd, off, resp, cap, rlen, what, PIV_REF_PIN)) != HSM_OK)
 		return rc;
-	tlv_init(&c, resp, *rlen);
+	bytes_init(&c, resp, *rlen, "card data");
 	if ((rc = tlv_expect(&c, 0x7C, &it)) != HSM_OK)
 		return hsm_fail_wrap(rc, "%s", reading);
 	tlv_enter(&it, &t);
@@ -641,11 +641,11 @@ piv_sign(piv *p, uint8_t slot, hsm_curve curve, const uint8_t *dg, size_t dglen,
 		return rc;
 	/* Must be a DER SEQUENCE that fills the value exactly. */
 	{
-		tlv_cur d;
+		hsm_bytes d;
 		tlv_item seq;
 
-		tlv_init(&d, it.val, it.len);
-		if ((rc = tlv_expect(&d, 0x30, &seq)) != HSM_OK || !tlv_at_end(&d)) {
+		bytes_init(&d, it.val, it.len, "card data");
+		if ((rc = tlv_expect(&d, 0x30, &seq)) != HSM_OK || !bytes_at_end(&d)) {
 			rc = hsm_fail(HSM_ERR_FORMAT, "the card's signature is not a DER sequence");
 			goto bad;
 		}
@@ -726,7 +726,7 @@ piv_get_data(piv *p, uint32_t obj, uint8_t **out, size_t *outlen)
 	uint8_t *resp = NULL;
 	size_t rlen = 0, n = obj_tag(obj, cmd);
 	char what[64];
-	tlv_cur c;
+	hsm_bytes c;
 	tlv_item it;
 	hsm_rc rc;
 
@@ -738,8 +738,8 @@ piv_get_data(piv *p, uint32_t obj, uint8_t **out, size_t *outlen)
 	if ((rc = xfer(p, 0xCB, 0x3F, 0xFF, cmd, n, resp, PCSC_MAX_RESPONSE, &rlen, what, 0))
 	    != HSM_OK)
 		goto out;
-	tlv_init(&c, resp, rlen);
-	if ((rc = tlv_expect(&c, 0x53, &it)) != HSM_OK || !tlv_at_end(&c)) {
+	bytes_init(&c, resp, rlen, "card data");
+	if ((rc = tlv_expect(&c, 0x53, &it)) != HSM_OK || !bytes_at_end(&c)) {
 		if (rc == HSM_OK)
 			rc = hsm_fail(HSM_ERR_FORMAT, "trailing bytes after the object");
 		rc = hsm_fail_wrap(rc, "%s", what);
@@ -807,7 +807,7 @@ piv_read_cert(piv *p, uint8_t slot, X509 **out)
 	const unsigned char *q;
 	size_t n = 0;
 	uint32_t id = piv_cert_object(slot);
-	tlv_cur c;
+	hsm_bytes c;
 	tlv_item cert, info;
 	X509 *x = NULL;
 	hsm_rc rc;
@@ -821,7 +821,7 @@ piv_read_cert(piv *p, uint8_t slot, X509 **out)
 			    slot);
 		return rc;
 	}
-	tlv_init(&c, obj, n);
+	bytes_init(&c, obj, n, "card data");
 	if ((rc = tlv_expect(&c, 0x70, &cert)) != HSM_OK)
 		goto bad;
 	if (tlv_find(&c, 0x71, &info) == HSM_OK && info.len == 1 && info.val[0] != 0) {
@@ -908,14 +908,14 @@ piv_get_serial(piv *p, uint32_t *serial)
 {
 	uint8_t resp[16];
 	size_t rlen = 0;
-	tlv_cur c;
+	hsm_bytes c;
 	hsm_rc rc;
 
 	if ((rc = xfer(p, 0xF8, 0x00, 0x00, NULL, 0, resp, sizeof(resp), &rlen,
 	    "reading the card serial", 0)) != HSM_OK)
 		return rc;
-	tlv_init(&c, resp, rlen);
-	if ((rc = tlv_get_u32(&c, serial)) != HSM_OK || !tlv_at_end(&c))
+	bytes_init(&c, resp, rlen, "card data");
+	if ((rc = bytes_get_be32(&c, serial)) != HSM_OK || !bytes_at_end(&c))
 		return hsm_fail(HSM_ERR_FORMAT, "the card serial has %zu bytes, expected 4", rlen);
 	return HSM_OK;
 }

@@ -3,11 +3,12 @@
  * out, over the card state. No I/O. Behaviour and status words follow SP
  * 800-73-4 and what a YubiKey 5 answers (shared/research/piv-vpcd.md §2).
  *
- * Every byte of a command is read through the bounds-checked reader below
- * (struct rd); responses are assembled in the state's out buffer and paged
+ * Every byte of a command is read through the checked reader of lib/
+ * (hsmadm/bytes.h); responses are assembled in the state's out buffer and paged
  * out with 61xx / GET RESPONSE. */
 #include <string.h>
 
+#include "hsmadm/bytes.h"
 #include "vcard_int.h"
 
 #define SW_OK              0x9000
@@ -51,69 +52,6 @@ vcard_atr(const uint8_t **atr)
 {
 	*atr = atr_yk5;
 	return sizeof(atr_yk5);
-}
-
-/* ------------------------------------------------------------ reader */
-
-/* The one checked reader for command bytes: every get checks the length. */
-struct rd {
-	const uint8_t *p;
-	size_t n;
-};
-
-static int
-rd_u8(struct rd *r, uint8_t *v)
-{
-	if (r->n < 1)
-		return 0;
-	*v = r->p[0];
-	r->p++, r->n--;
-	return 1;
-}
-
-static int
-rd_bytes(struct rd *r, size_t n, const uint8_t **v)
-{
-	if (r->n < n)
-		return 0;
-	*v = r->p;
-	r->p += n, r->n -= n;
-	return 1;
-}
-
-/* BER-TLV with a 1..3 byte tag (as PIV uses: 7C, 5C, 7F49, 5FC1xx) and a
- * length in the forms LL, 81 LL, 82 HH LL. */
-static int
-rd_tlv(struct rd *r, uint32_t *tag, const uint8_t **val, size_t *len)
-{
-	uint8_t b, l1, l2;
-
-	if (!rd_u8(r, &b))
-		return 0;
-	*tag = b;
-	if ((b & 0x1F) == 0x1F) {
-		int more = 0;
-		do {
-			if (!rd_u8(r, &b) || ++more > 2)
-				return 0;
-			*tag = (*tag << 8) | b;
-		} while (b & 0x80);
-	}
-	if (!rd_u8(r, &l1))
-		return 0;
-	if (l1 < 0x80)
-		*len = l1;
-	else if (l1 == 0x81) {
-		if (!rd_u8(r, &l2))
-			return 0;
-		*len = l2;
-	} else if (l1 == 0x82) {
-		if (!rd_u8(r, &l1) || !rd_u8(r, &l2))
-			return 0;
-		*len = (size_t)l1 << 8 | l2;
-	} else
-		return 0;
-	return rd_bytes(r, *len, val);
 }
 
 /* ------------------------------------------------------------ writer */
@@ -224,6 +162,16 @@ sw_tries(uint8_t left)
 	return (uint16_t)(0x63C0 | (left > 15 ? 15 : left));
 }
 
+/* A checked cursor over a command's data field. */
+static hsm_bytes
+cmd_data(const struct apdu *a)
+{
+	hsm_bytes r;
+
+	bytes_init(&r, a->data, a->nc, "command data");
+	return r;
+}
+
 /* Set the response data (copied into c->out for paging). */
 static uint16_t
 respond(vcard *c, const uint8_t *d, size_t n)
@@ -258,16 +206,15 @@ cmd_select(vcard *c, const struct apdu *a)
 
 /* 5C tag of GET/PUT DATA: 0 if malformed. */
 static uint32_t
-read_tag_list(struct rd *r)
+read_tag_list(hsm_bytes *r)
 {
-	uint32_t tag, t = 0;
-	const uint8_t *v;
-	size_t n;
+	tlv_item it;
+	uint32_t t = 0;
 
-	if (!rd_tlv(r, &tag, &v, &n) || tag != 0x5C || n < 1 || n > 3)
+	if (tlv_next(r, &it) != HSM_OK || it.tag != 0x5C || it.len < 1 || it.len > 3)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		t = t << 8 | v[i];
+	for (size_t i = 0; i < it.len; i++)
+		t = t << 8 | it.val[i];
 	return t;
 }
 
@@ -280,14 +227,14 @@ pin_protected(uint32_t tag)
 static uint16_t
 cmd_get_data(vcard *c, const struct apdu *a)
 {
-	struct rd r = { a->data, a->nc };
+	hsm_bytes r = cmd_data(a);
 	struct vcard_obj *o;
 	struct wr w = { c->out, sizeof(c->out), 0, 0 };
 	uint32_t tag;
 
 	if (a->p1 != 0x3F || a->p2 != 0xFF)
 		return SW_WRONG_P1P2;
-	if ((tag = read_tag_list(&r)) == 0 || r.n != 0)
+	if ((tag = read_tag_list(&r)) == 0 || !bytes_at_end(&r))
 		return SW_WRONG_DATA;
 	if (tag == 0x7E)
 		return respond(c, discovery, sizeof(discovery));
@@ -306,22 +253,22 @@ cmd_get_data(vcard *c, const struct apdu *a)
 static uint16_t
 cmd_put_data(vcard *c, const struct apdu *a)
 {
-	struct rd r = { a->data, a->nc };
-	const uint8_t *v;
-	uint32_t tag, t53;
-	size_t n;
+	hsm_bytes r = cmd_data(a);
+	tlv_item d;
+	uint32_t tag;
 
 	if (a->p1 != 0x3F || a->p2 != 0xFF)
 		return SW_WRONG_P1P2;
 	if (!c->mgm_ok)
 		return SW_SECURITY;
-	if ((tag = read_tag_list(&r)) == 0 || !rd_tlv(&r, &t53, &v, &n) || t53 != 0x53 || r.n != 0)
+	if ((tag = read_tag_list(&r)) == 0 || tlv_next(&r, &d) != HSM_OK || d.tag != 0x53 ||
+	    !bytes_at_end(&r))
 		return SW_WRONG_DATA;
 	if ((tag >> 8) != 0x5FC1 && (tag >> 8) != 0x5FFF)
 		return SW_WRONG_DATA;   /* Discovery and BIT group are fixed */
-	if (n > VC_OBJ_MAX)
+	if (d.len > VC_OBJ_MAX)
 		return SW_NO_MEMORY;
-	if (vc_obj_put(c, tag, v, n) != HSM_OK)
+	if (vc_obj_put(c, tag, d.val, d.len) != HSM_OK)
 		return SW_NO_MEMORY;
 	return SW_OK;
 }
@@ -455,23 +402,21 @@ struct dyn_auth {
 static int
 parse_dyn_auth(const struct apdu *a, struct dyn_auth *d)
 {
-	struct rd r = { a->data, a->nc }, in;
-	const uint8_t *v;
-	uint32_t tag;
-	size_t n;
+	hsm_bytes r = cmd_data(a), in;
+	tlv_item it;
 
 	memset(d, 0, sizeof(*d));
-	if (!rd_tlv(&r, &tag, &v, &n) || tag != 0x7C || r.n != 0)
+	if (tlv_next(&r, &it) != HSM_OK || it.tag != 0x7C || !bytes_at_end(&r))
 		return 0;
-	in.p = v, in.n = n;
-	while (in.n > 0) {
-		if (!rd_tlv(&in, &tag, &v, &n) || tag < 0x80 || tag > 0x85)
+	tlv_enter(&it, &in);
+	while (!bytes_at_end(&in)) {
+		if (tlv_next(&in, &it) != HSM_OK || it.tag < 0x80 || it.tag > 0x85)
 			return 0;
-		if (d->present[tag - 0x80])
+		if (d->present[it.tag - 0x80])
 			return 0;
-		d->present[tag - 0x80] = 1;
-		d->v[tag - 0x80] = v;
-		d->n[tag - 0x80] = n;
+		d->present[it.tag - 0x80] = 1;
+		d->v[it.tag - 0x80] = it.val;
+		d->n[it.tag - 0x80] = it.len;
 	}
 	return 1;
 }
@@ -676,11 +621,10 @@ store_key(vcard *c, int idx, uint8_t slot, uint8_t alg, uint8_t pin, uint8_t tou
 static uint16_t
 cmd_generate(vcard *c, const struct apdu *a)
 {
-	struct rd r = { a->data, a->nc }, in;
-	const uint8_t *v, *alg_v = NULL;
+	hsm_bytes r = cmd_data(a), in;
+	tlv_item it;
+	const uint8_t *alg_v = NULL;
 	uint8_t pin = 0, touch = 0, alg;
-	uint32_t tag;
-	size_t n;
 	int idx;
 	EVP_PKEY *k = NULL;
 
@@ -690,18 +634,18 @@ cmd_generate(vcard *c, const struct apdu *a)
 		return SW_WRONG_P1P2_YK;
 	if (!c->mgm_ok)
 		return SW_SECURITY;
-	if (!rd_tlv(&r, &tag, &v, &n) || tag != 0xAC || r.n != 0)
+	if (tlv_next(&r, &it) != HSM_OK || it.tag != 0xAC || !bytes_at_end(&r))
 		return SW_WRONG_DATA;
-	in.p = v, in.n = n;
-	while (in.n > 0) {
-		if (!rd_tlv(&in, &tag, &v, &n) || n != 1)
+	tlv_enter(&it, &in);
+	while (!bytes_at_end(&in)) {
+		if (tlv_next(&in, &it) != HSM_OK || it.len != 1)
 			return SW_WRONG_DATA;
-		if (tag == 0x80)
-			alg_v = v;
-		else if (tag == 0xAA)
-			pin = v[0];
-		else if (tag == 0xAB)
-			touch = v[0];
+		if (it.tag == 0x80)
+			alg_v = it.val;
+		else if (it.tag == 0xAA)
+			pin = it.val[0];
+		else if (it.tag == 0xAB)
+			touch = it.val[0];
 		else
 			return SW_WRONG_DATA;
 	}
@@ -719,11 +663,11 @@ cmd_generate(vcard *c, const struct apdu *a)
 static uint16_t
 cmd_import(vcard *c, const struct apdu *a)
 {
-	struct rd r = { a->data, a->nc };
-	const uint8_t *v, *d = NULL;
+	hsm_bytes r = cmd_data(a);
+	tlv_item it;
+	const uint8_t *d = NULL;
 	uint8_t pin = 0, touch = 0;
-	uint32_t tag;
-	size_t n, dn = 0;
+	size_t dn = 0;
 	int idx;
 	EVP_PKEY *k = NULL;
 
@@ -733,15 +677,15 @@ cmd_import(vcard *c, const struct apdu *a)
 		return SW_SECURITY;
 	if (a->p1 != VC_ALG_P256 && a->p1 != VC_ALG_P384)
 		return SW_WRONG_DATA;
-	while (r.n > 0) {
-		if (!rd_tlv(&r, &tag, &v, &n))
+	while (!bytes_at_end(&r)) {
+		if (tlv_next(&r, &it) != HSM_OK)
 			return SW_WRONG_DATA;
-		if (tag == 0x06 && d == NULL)
-			d = v, dn = n;
-		else if (tag == 0xAA && n == 1)
-			pin = v[0];
-		else if (tag == 0xAB && n == 1)
-			touch = v[0];
+		if (it.tag == 0x06 && d == NULL)
+			d = it.val, dn = it.len;
+		else if (it.tag == 0xAA && it.len == 1)
+			pin = it.val[0];
+		else if (it.tag == 0xAB && it.len == 1)
+			touch = it.val[0];
 		else
 			return SW_WRONG_DATA;
 	}
@@ -758,7 +702,7 @@ cmd_import(vcard *c, const struct apdu *a)
 static uint16_t
 cmd_set_mgmkey(vcard *c, const struct apdu *a)
 {
-	struct rd r = { a->data, a->nc };
+	hsm_bytes r = cmd_data(a);
 	const uint8_t *key;
 	uint8_t alg, ref, len;
 
@@ -766,9 +710,10 @@ cmd_set_mgmkey(vcard *c, const struct apdu *a)
 		return SW_WRONG_P1P2;
 	if (!c->mgm_ok)
 		return SW_SECURITY;
-	if (!rd_u8(&r, &alg) || !rd_u8(&r, &ref) || !rd_u8(&r, &len) || ref != 0x9B ||
+	if (bytes_get_u8(&r, &alg) != HSM_OK || bytes_get_u8(&r, &ref) != HSM_OK ||
+	    bytes_get_u8(&r, &len) != HSM_OK || ref != 0x9B ||
 	    vc_mgm_keylen(alg) == 0 || len != vc_mgm_keylen(alg) ||
-	    !rd_bytes(&r, len, &key) || r.n != 0)
+	    bytes_get_bytes(&r, len, &key) != HSM_OK || !bytes_at_end(&r))
 		return SW_WRONG_DATA;
 	secure_wipe(c->s->mgm, sizeof(c->s->mgm));
 	memcpy(c->s->mgm, key, len);

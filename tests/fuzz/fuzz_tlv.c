@@ -17,7 +17,7 @@
 #include "hsmadm/cardprofile.h"
 #include "hsmadm/pcsc.h"
 #include "hsmadm/piv.h"
-#include "hsmadm/tlv.h"
+#include "hsmadm/bytes.h"
 
 /* ---------------------------------------------------- fake PC/SC (scripted) */
 static const uint8_t *fz_p;
@@ -110,18 +110,18 @@ out:
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
-walk(tlv_cur *c, int depth)
+walk(hsm_bytes *c, int depth)
 {
 	tlv_item it;
 
-	while (!tlv_at_end(c)) {
+	while (!bytes_at_end(c)) {
 		if (tlv_next(c, &it) != HSM_OK)
 			return;
 		/* constructed tags: bit 6 of the first tag byte */
 		if (depth < 8) {
 			uint32_t first = it.tag > 0xFFFF ? it.tag >> 16 : it.tag > 0xFF ? it.tag >> 8 : it.tag;
 			if (first & 0x20) {
-				tlv_cur in;
+				hsm_bytes in;
 				tlv_enter(&it, &in);
 				walk(&in, depth + 1);
 			}
@@ -136,7 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char id[CARDENV_ID_MAX + 1];
 	const uint8_t *blob;
 	size_t bl;
-	tlv_cur c;
+	hsm_bytes c;
 	tlv_item it;
 	uint32_t v;
 
@@ -146,12 +146,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run_card(data[1]);
 		return 0;
 	}
-	tlv_init(&c, data, size);
+	bytes_init(&c, data, size, "card data");
 	walk(&c, 0);
-	tlv_init(&c, data, size);
+	bytes_init(&c, data, size, "card data");
 	(void)tlv_find(&c, 0x53, &it);
 	(void)tlv_expect(&c, 0x7C, &it);
-	(void)tlv_get_u32(&c, &v);
+	(void)bytes_get_be32(&c, &v);
 	if (cardprofile_decode(data, size, &p) == HSM_OK) {
 		uint8_t out[512];
 		size_t n = 0;

@@ -1,4 +1,3 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# smartcard/ (area piv): TLV reader, status words, profile and envelope objects.
-hsm_unit_test(test_tlv SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tlv.c LIBS hsmadm_card)
+# smartcard/ (area piv): status words, profile and envelope objects.
 hsm_unit_test(test_piv SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_piv.c LIBS hsmadm_card)

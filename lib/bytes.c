@@ -1,94 +1,96 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* tlv.c - bounds-checked cursor and BER-TLV reader/writer (see tlv.h). */
+/* bytes.c - the bounds-checked cursor and BER-TLV reader/writer (see bytes.h). */
 #include <string.h>
 
-#include "hsmadm/tlv.h"
+#include "hsmadm/bytes.h"
 
 void
-tlv_init(tlv_cur *c, const uint8_t *p, size_t n)
+bytes_init(hsm_bytes *c, const uint8_t *p, size_t n, const char *what)
 {
-	c->p = n ? p : NULL;
+	c->p = p ? p : (const uint8_t *)"";
 	c->len = p ? n : 0;
 	c->off = 0;
+	c->what = what ? what : "data";
 }
 
 size_t
-tlv_left(const tlv_cur *c)
+bytes_left(const hsm_bytes *c)
 {
 	return c->len - c->off;
 }
 
 int
-tlv_at_end(const tlv_cur *c)
+bytes_at_end(const hsm_bytes *c)
 {
 	return c->off >= c->len;
 }
 
 hsm_rc
-tlv_get_bytes(tlv_cur *c, size_t n, const uint8_t **p)
+bytes_get_bytes(hsm_bytes *c, size_t n, const uint8_t **p)
 {
-	if (n > tlv_left(c))
-		return hsm_fail(HSM_ERR_FORMAT,
-		    "card data too short: needed %zu more bytes, %zu left", n, tlv_left(c));
+	if (n > bytes_left(c))
+		return hsm_fail(HSM_ERR_FORMAT, "%s is cut short: %zu more bytes needed, %zu left",
+		    c->what, n, bytes_left(c));
 	*p = c->p + c->off;
 	c->off += n;
 	return HSM_OK;
 }
 
 hsm_rc
-tlv_get_u8(tlv_cur *c, uint8_t *v)
+bytes_get_u8(hsm_bytes *c, uint8_t *v)
 {
 	const uint8_t *p = NULL;
 	hsm_rc rc;
 
-	if ((rc = tlv_get_bytes(c, 1, &p)) != HSM_OK)
+	if ((rc = bytes_get_bytes(c, 1, &p)) != HSM_OK)
 		return rc;
 	*v = p[0];
 	return HSM_OK;
 }
 
 hsm_rc
-tlv_get_u16(tlv_cur *c, uint16_t *v)
+bytes_get_be16(hsm_bytes *c, uint16_t *v)
 {
 	const uint8_t *p = NULL;
 	hsm_rc rc;
 
-	if ((rc = tlv_get_bytes(c, 2, &p)) != HSM_OK)
+	if ((rc = bytes_get_bytes(c, 2, &p)) != HSM_OK)
 		return rc;
 	*v = (uint16_t)((p[0] << 8) | p[1]);
 	return HSM_OK;
 }
 
 hsm_rc
-tlv_get_u32(tlv_cur *c, uint32_t *v)
+bytes_get_be32(hsm_bytes *c, uint32_t *v)
 {
 	const uint8_t *p = NULL;
 	hsm_rc rc;
 
-	if ((rc = tlv_get_bytes(c, 4, &p)) != HSM_OK)
+	if ((rc = bytes_get_bytes(c, 4, &p)) != HSM_OK)
 		return rc;
 	*v = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 	return HSM_OK;
 }
 
 /* Tag: first byte; if its low five bits are all ones, more bytes follow while
- * bit 8 is set. PIV never uses more than three tag bytes. */
+ * bit 8 is set. PIV never uses more than three tag bytes, and a tag must fit
+ * the uint32_t callers compare against. */
 static hsm_rc
-get_tag(tlv_cur *c, uint32_t *tag)
+get_tag(hsm_bytes *c, uint32_t *tag)
 {
 	uint8_t b;
 	uint32_t t;
 	int i;
 
-	if (tlv_get_u8(c, &b) != HSM_OK)
-		return hsm_fail(HSM_ERR_FORMAT, "card data ends where a tag was expected");
+	if (bytes_get_u8(c, &b) != HSM_OK)
+		return hsm_fail(HSM_ERR_FORMAT, "%s ends where a tag was expected", c->what);
 	t = b;
 	if ((b & 0x1F) == 0x1F) {
 		for (i = 0; ; i++) {
 			if (i == 2)
-				return hsm_fail(HSM_ERR_FORMAT, "card data has a tag longer than 3 bytes");
-			if (tlv_get_u8(c, &b) != HSM_OK)
-				return hsm_fail(HSM_ERR_FORMAT, "card data ends inside a tag");
+				return hsm_fail(HSM_ERR_FORMAT, "%s has a tag longer than 3 bytes", c->what);
+			if (bytes_get_u8(c, &b) != HSM_OK)
+				return hsm_fail(HSM_ERR_FORMAT, "%s ends inside a tag", c->what);
 			t = (t << 8) | b;
 			if ((b & 0x80) == 0)
 				break;
@@ -99,46 +101,47 @@ get_tag(tlv_cur *c, uint32_t *tag)
 }
 
 static hsm_rc
-get_len(tlv_cur *c, size_t *n)
+get_len(hsm_bytes *c, size_t *n)
 {
 	uint8_t b, b2;
 
-	if (tlv_get_u8(c, &b) != HSM_OK)
-		return hsm_fail(HSM_ERR_FORMAT, "card data ends where a length was expected");
+	if (bytes_get_u8(c, &b) != HSM_OK)
+		return hsm_fail(HSM_ERR_FORMAT, "%s ends where a length was expected", c->what);
 	if (b < 0x80) {
 		*n = b;
 		return HSM_OK;
 	}
 	if (b == 0x81) {
-		if (tlv_get_u8(c, &b) != HSM_OK)
-			return hsm_fail(HSM_ERR_FORMAT, "card data ends inside a length");
+		if (bytes_get_u8(c, &b) != HSM_OK)
+			return hsm_fail(HSM_ERR_FORMAT, "%s ends inside a length", c->what);
 		*n = b;
 		return HSM_OK;
 	}
 	if (b == 0x82) {
-		if (tlv_get_u8(c, &b) != HSM_OK || tlv_get_u8(c, &b2) != HSM_OK)
-			return hsm_fail(HSM_ERR_FORMAT, "card data ends inside a length");
+		if (bytes_get_u8(c, &b) != HSM_OK || bytes_get_u8(c, &b2) != HSM_OK)
+			return hsm_fail(HSM_ERR_FORMAT, "%s ends inside a length", c->what);
 		*n = ((size_t)b << 8) | b2;
 		return HSM_OK;
 	}
-	return hsm_fail(HSM_ERR_FORMAT, "card data has an unsupported length form 0x%02X", b);
+	return hsm_fail(HSM_ERR_FORMAT, "%s has an unsupported length form 0x%02X", c->what, b);
 }
 
 hsm_rc
-tlv_next(tlv_cur *c, tlv_item *it)
+tlv_next(hsm_bytes *c, tlv_item *it)
 {
 	size_t save = c->off, n = 0;
 	hsm_rc rc;
 
 	if ((rc = get_tag(c, &it->tag)) != HSM_OK || (rc = get_len(c, &n)) != HSM_OK)
 		goto fail;
-	if (n > tlv_left(c)) {
-		rc = hsm_fail(HSM_ERR_FORMAT,
-		    "card data: tag %X says %zu bytes but only %zu follow", it->tag, n, tlv_left(c));
+	if (n > bytes_left(c)) {
+		rc = hsm_fail(HSM_ERR_FORMAT, "%s: tag %X says %zu bytes but only %zu follow",
+		    c->what, it->tag, n, bytes_left(c));
 		goto fail;
 	}
 	it->val = c->p + c->off;
 	it->len = n;
+	it->what = c->what;
 	c->off += n;
 	return HSM_OK;
 fail:
@@ -147,7 +150,7 @@ fail:
 }
 
 hsm_rc
-tlv_expect(tlv_cur *c, uint32_t tag, tlv_item *it)
+tlv_expect(hsm_bytes *c, uint32_t tag, tlv_item *it)
 {
 	size_t save = c->off;
 	hsm_rc rc;
@@ -156,18 +159,19 @@ tlv_expect(tlv_cur *c, uint32_t tag, tlv_item *it)
 		return rc;
 	if (it->tag != tag) {
 		c->off = save;
-		return hsm_fail(HSM_ERR_FORMAT, "card data: expected tag %X, found %X", tag, it->tag);
+		return hsm_fail(HSM_ERR_FORMAT, "%s: expected tag %X, found %X",
+		    c->what, tag, it->tag);
 	}
 	return HSM_OK;
 }
 
 hsm_rc
-tlv_find(const tlv_cur *c, uint32_t tag, tlv_item *it)
+tlv_find(const hsm_bytes *c, uint32_t tag, tlv_item *it)
 {
-	tlv_cur w = *c;
+	hsm_bytes w = *c;
 	hsm_rc rc;
 
-	while (!tlv_at_end(&w)) {
+	while (!bytes_at_end(&w)) {
 		if ((rc = tlv_next(&w, it)) != HSM_OK)
 			return rc;
 		if (it->tag == tag)
@@ -177,9 +181,9 @@ tlv_find(const tlv_cur *c, uint32_t tag, tlv_item *it)
 }
 
 void
-tlv_enter(const tlv_item *it, tlv_cur *inner)
+tlv_enter(const tlv_item *it, hsm_bytes *inner)
 {
-	tlv_init(inner, it->val, it->len);
+	bytes_init(inner, it->val, it->len, it->what);
 }
 
 size_t
