@@ -18,13 +18,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/keypart_load.h"
-
-/* Evidence record types (evidence/include/hsmadm/evlog.h; lib/ may not
- * include it, the strings are the contract). */
-#define REC_COMMAND_APPLIED "command.applied"
-#define REC_MK_LOADED       "mk.loaded"
-#define REC_MK_COMMITTED    "mk.committed"
-#define REC_MK_ACTIVATED    "mk.activated"
+#include "hsmadm/quorum.h"
 
 #define VALID_FOR 3600
 
@@ -260,124 +254,20 @@ build_report(struct run *r, const char *outcome, const char *next, json_t **repo
 	return HSM_OK;
 }
 
-/* The admin SKIs of member states[i], to check a signer before it signs. */
-static int
-is_admin_everywhere(struct run *r, const group_member *sub, size_t ns,
-                    const uint8_t ski[HSM_SKI_LEN], char *name, size_t namelen)
+/* Both kinds of progress line go to the same place. */
+static void
+quorum_say(void *ctx, const char *line)
 {
-	char hex[2 * HSM_SKI_LEN + 1];
+	const struct run *r = ctx;
 
-	hex_encode_buf(ski, HSM_SKI_LEN, hex);
-	for (size_t j = 0; j < ns; j++) {
-		int found = 0;
-
-		for (size_t i = 0; i < r->n; i++) {
-			json_t *a;
-			size_t k;
-
-			if (strcmp(r->m[i].module, sub[j].module) != 0 ||
-			    r->m[i].domain != sub[j].domain || r->states[i] == NULL)
-				continue;
-			json_array_foreach(json_object_get(r->states[i], "admins"), k, a) {
-				const char *s = json_string_value(json_object_get(a, "ski"));
-				if (s != NULL && strcmp(s, hex) == 0) {
-					const char *nm = json_string_value(json_object_get(a, "name"));
-					snprintf(name, namelen, "%s", nm ? nm : "an administrator");
-					found = 1;
-				}
-			}
-		}
-		if (!found)
-			return 0;
-	}
-	return 1;
+	say(r, "%s", line);
 }
 
-/* Add admin signatures until every targeted member would accept cmd. */
 static hsm_rc
-sign_until_quorum(struct run *r, const group_member *sub, size_t ns, admincmd *cmd,
-                  json_t **actor)
+no_signers(const admincmd *cmd, unsigned missing)
 {
-	unsigned attempt, missing = 0;
-	hsm_rc rc;
-
-	*actor = NULL;
-	for (attempt = 0;; attempt++) {
-		hsm_signer *s = NULL;
-		uint8_t ski[HSM_SKI_LEN];
-		char name[128] = "", skihex[2 * HSM_SKI_LEN + 1];
-
-		rc = group_preflight(sub, ns, cmd, (int64_t)time(NULL), &missing);
-		if (rc == HSM_OK)
-			return HSM_OK;
-		if (rc != HSM_ERR_QUORUM)
-			return rc;
-		if (r->io == NULL || r->io->signer == NULL)
-			return hsm_fail(HSM_ERR_QUORUM, "%s needs %u more administrator signature%s",
-			                admincmd_op(cmd), missing, missing == 1 ? "" : "s");
-		rc = r->io->signer(r->io->ctx, admincmd_op(cmd), attempt, missing, &s);
-		if (rc == HSM_ERR_NOT_FOUND)
-			return hsm_fail(HSM_ERR_QUORUM,
-			    "%s needs %u more administrator signature%s, and no more administrator "
-			    "keys or cards were offered", admincmd_op(cmd), missing,
-			    missing == 1 ? "" : "s");
-		if (rc != HSM_OK)
-			return rc;
-		if ((rc = crypto_ski(signer_pub(s), ski)) != HSM_OK)
-			return rc;
-		if (!is_admin_everywhere(r, sub, ns, ski, name, sizeof(name))) {
-			say(r, "%s is not an administrator of every domain concerned; not used.",
-			    signer_label(s));
-			continue;
-		}
-		rc = admincmd_sign(cmd, s);
-		if (rc == HSM_ERR_EXISTS)
-			continue;
-		if (rc != HSM_OK)
-			return hsm_fail_wrap(rc, "signing %s", admincmd_op(cmd));
-		say(r, "Signed by %s.", name);
-		if (*actor == NULL) {
-			hex_encode_buf(ski, HSM_SKI_LEN, skihex);
-			*actor = json_pack("{s:s, s:s, s:s}", "name", name, "role", "admin",
-			                   "ski", skihex);
-		}
-	}
-}
-
-/* Record the receipts of a submission, whatever its outcome: the log must
- * show every change a module made, or the audit loses the thread. */
-static hsm_rc
-record_applied(struct run *r, const admincmd *cmd, const json_t *report, const json_t *actor)
-{
-	json_t *receipts = json_array(), *body = NULL, *cj = NULL, *e, *dflt = NULL;
-	size_t i;
-	hsm_rc rc = HSM_OK;
-
-	if (receipts == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	json_array_foreach(json_object_get(report, "members"), i, e) {
-		json_t *rc_ = json_object_get(e, "receipt");
-		if (json_is_object(rc_))
-			json_array_append(receipts, rc_);
-	}
-	if (json_array_size(receipts) == 0 || r->io == NULL || r->io->record == NULL)
-		goto out;
-	if ((rc = admincmd_to_json(cmd, &cj)) != HSM_OK)
-		goto out;
-	body = json_pack("{s:O, s:O}", "command", cj, "receipts", receipts);
-	if (actor == NULL)
-		actor = dflt = json_pack("{s:s, s:s}", "name", "hsmadm-commit", "role", "system");
-	if (body == NULL || actor == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	rc = r->io->record(r->io->ctx, REC_COMMAND_APPLIED, actor, body);
-out:
-	json_decref(dflt);
-	json_decref(cj);
-	json_decref(body);
-	json_decref(receipts);
-	return rc;
+	return hsm_fail(HSM_ERR_QUORUM, "%s needs %u more administrator signature%s",
+	    admincmd_op(cmd), missing, missing == 1 ? "" : "s");
 }
 
 /* Propose op for the members sel[], sign it, submit it, record it. */
@@ -390,7 +280,7 @@ run_command(struct run *r, const char *op, const json_t *params, const char *sel
 	json_t *report = NULL, *actor = NULL;
 	char *dg = NULL, *words = NULL;
 	size_t ns = 0, i;
-	hsm_rc rc, rrc;
+	hsm_rc rc;
 
 	if ((sub = calloc(r->n, sizeof(*sub))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
@@ -403,14 +293,18 @@ run_command(struct run *r, const char *op, const json_t *params, const char *sel
 	if (admincmd_digest_text(cmd, &dg, &words) == HSM_OK)
 		say(r, "%s: command %s on %zu domain%s; digest %.16s... (%s)", what, op, ns,
 		    ns == 1 ? "" : "s", dg, words);
-	if ((rc = sign_until_quorum(r, sub, ns, cmd, &actor)) != HSM_OK)
-		goto out;
-	rc = group_submit(sub, ns, cmd, (int64_t)time(NULL), 0, &report);
-	if (report != NULL) {
-		rrc = record_applied(r, cmd, report, actor);
-		if (rc == HSM_OK)
-			rc = rrc;
+	if (r->io == NULL || r->io->admins == NULL) {
+		unsigned missing = 0;
+		if ((rc = group_preflight(sub, ns, cmd, (int64_t)time(NULL), &missing)) ==
+		    HSM_ERR_QUORUM)
+			rc = no_signers(cmd, missing);
+	} else {
+		struct quorum_io qio = { quorum_say, r, r->io->ev ? r->io->ev->log : NULL };
+		rc = quorum_collect(sub, ns, cmd, r->io->admins, &qio, &actor);
 	}
+	if (rc != HSM_OK)
+		goto out;
+	rc = submit_run(r->io ? r->io->ev : NULL, sub, ns, cmd, 0, actor, &report);
 	if (rc == HSM_OK)
 		json_array_append_new(r->did, json_pack("{s:s, s:s, s:I}", "op", op, "what", what,
 		    "members", (json_int_t)ns));
@@ -554,22 +448,18 @@ out:
 static hsm_rc
 record_mk(struct run *r, const char *type, int (*in)(const struct mst *), json_t *extra)
 {
-	json_t *body, *doms, *actor;
+	json_t *body, *doms;
 	char hex[2 * HSM_VP_LEN + 1];
 	size_t i;
 	hsm_rc rc;
 
-	if (r->io == NULL || r->io->record == NULL)
+	if (r->io == NULL || r->io->ev == NULL || r->io->ev->log == NULL)
 		return HSM_OK;
 	hex_encode_buf(r->target, HSM_VP_LEN, hex);
 	body = json_pack("{s:s, s:s, s:[]}", "group", r->group ? r->group : "-", "mkvp", hex,
 	                 "domains");
-	actor = json_pack("{s:s, s:s}", "name", "hsmadm-commit", "role", "system");
-	if (body == NULL || actor == NULL) {
-		json_decref(body);
-		json_decref(actor);
+	if (body == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	}
 	doms = json_object_get(body, "domains");
 	for (i = 0; i < r->n; i++)
 		if (in(&r->st[i]))
@@ -578,10 +468,10 @@ record_mk(struct run *r, const char *type, int (*in)(const struct mst *), json_t
 	if (extra != NULL)
 		json_object_update(body, extra);
 	rc = HSM_OK;
-	if (json_array_size(doms) > 0)
-		rc = r->io->record(r->io->ctx, type, actor, body);
+	if (json_array_size(doms) > 0 &&
+	    (rc = evlog_append(r->io->ev->log, type, r->io->ev->system, body, NULL)) != HSM_OK)
+		rc = hsm_fail_wrap(rc, "recording %s in the evidence log", type);
 	json_decref(body);
-	json_decref(actor);
 	return rc;
 }
 
@@ -660,7 +550,7 @@ stage_load(struct run *r)
 	for (i = 0; i < r->np; i++)
 		json_array_append_new(pa, json_pack("{s:s, s:o}", "part_id", r->parts[i].part_id,
 		                      "kpvp", vp_json(r->parts[i].kpvp, 1)));
-	rc = record_mk(r, REC_MK_LOADED, in_full, extra);
+	rc = record_mk(r, EV_MK_LOADED, in_full, extra);
 	json_decref(extra);
 	return rc;
 }
@@ -697,7 +587,7 @@ stage_commit(struct run *r)
 		if (rc == HSM_OK)
 			rc = read_all(r);
 		if (rc == HSM_OK)
-			rc = record_mk(r, REC_MK_COMMITTED, in_committed, NULL);
+			rc = record_mk(r, EV_MK_COMMITTED, in_committed, NULL);
 	}
 out:
 	free(sel);
@@ -734,7 +624,7 @@ stage_activate(struct run *r)
 		if (rc == HSM_OK)
 			rc = read_all(r);
 		if (rc == HSM_OK)
-			rc = record_mk(r, REC_MK_ACTIVATED, in_done, NULL);
+			rc = record_mk(r, EV_MK_ACTIVATED, in_done, NULL);
 	}
 out:
 	free(sel);

@@ -59,7 +59,7 @@ recover_scan_log(const char *path, const group_member *m, size_t n, json_t *cmds
 
 hsm_rc
 recover_lost_receipts(const char *path, const group_member *m, size_t n, int torn_ok,
-                    json_t **bodies)
+                      json_t **bodies, uint64_t *logged_out)
 {
 	json_t *cmds = json_array(), *found = NULL, *out = json_array(), *e;
 	uint64_t *logged = calloc(n ? n : 1, sizeof(*logged));
@@ -71,6 +71,8 @@ recover_lost_receipts(const char *path, const group_member *m, size_t n, int tor
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	for (i = 0; i < n; i++)
+		logged[i] = GROUP_LOGGED_UNKNOWN;
 	if (access(path, F_OK) != 0) {
 		rc = HSM_OK;   /* a new log: nothing can be missing from it */
 		goto done;
@@ -87,8 +89,11 @@ recover_lost_receipts(const char *path, const group_member *m, size_t n, int tor
 			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 			goto out;
 		}
+		note_receipt(json_object_get(e, "receipt"), m, n, logged);
 	}
 done:
+	if (logged_out != NULL)
+		memcpy(logged_out, logged, n * sizeof(*logged));
 	*bodies = out;
 	out = NULL;
 	rc = HSM_OK;

@@ -4,7 +4,7 @@
  * into the pending register of every domain of a group, commit the new
  * master key under the signature threshold, activate it, and record the
  * module-reported MKVPs in the evidence log. The work is in
- * lib/keypart_load.c; this file finds cards, signers and the log, and prints.
+ * ops/keypart_load.c; this file finds cards, signers and the log, and prints.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -17,6 +17,8 @@
 #include "hsmadm/recover.h"
 #include "hsmadm/keypart_load.h"
 #include "hsmadm/secbuf.h"
+#include "hsmadm/signers.h"
+#include "hsmadm/submit.h"
 #include "hsmadm/wsconfig.h"
 #include "cer.h"
 #include "cmdutil.h"
@@ -185,56 +187,41 @@ parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* ---- the callbacks ---- */
+/* ---- the run ---- */
 
-struct io_ctx {
+static unsigned
+stages_of(const char *cmd)
+{
+	if (strcmp(cmd, "load") == 0)
+		return MKLOAD_LOAD;
+	if (strcmp(cmd, "commit") == 0)
+		return MKLOAD_COMMIT;
+	if (strcmp(cmd, "activate") == 0)
+		return MKLOAD_ACTIVATE;
+	return MKLOAD_ALL;
+}
+
+
+struct run_ctx {
 	const struct opts *o;
-	pcsc_ctx          *pc;
+	pcsc_ctx          *pc;       /* custodian cards; NULL: PC/SC not running */
 	cer_card          *cust;
-	evlog             *log;
-	/* admin signers: key files first, then cards in the given readers */
-	hsm_signer        *cur;
-	piv               *admin_piv;
-	/* cards that signed the current command (waiting mode) */
-	char               used[MAX_KEYS][CARD_ID_HEX + 1];
-	size_t             nused;
+	signers           *admins;
+	struct submit_ev   ev;
+	json_t            *system;   /* this program as an evidence actor */
+	wsconfig          *cfg;
+	group_member      *m;
+	size_t             n;
+	mkload_part        parts[MKLOAD_MAX_PARTS];
+	struct cer_partrec recs[MKLOAD_MAX_PARTS];
+	uint8_t            known[HSM_VP_LEN];
+	int                have_known;
 };
-
-/* Waiting mode: an administrator card that has not signed this command. */
-static hsm_rc
-admin_pred(pcsc_ctx *ctx, const char *reader, void *arg)
-{
-	struct io_ctx *x = arg;
-	cardprofile prof;
-	piv *p = NULL;
-	hsm_rc rc;
-
-	if (piv_connect(ctx, reader, &p) != HSM_OK)
-		return HSM_ERR_NO_CARD;
-	rc = cardprofile_read(p, &prof);
-	piv_free(&p);
-	if (rc != HSM_OK || prof.role != CARD_ROLE_ADMIN)
-		return HSM_ERR_NO_CARD;
-	for (size_t i = 0; i < x->nused; i++)
-		if (strcmp(x->used[i], prof.card_id) == 0)
-			return HSM_ERR_NO_CARD;
-	return HSM_OK;
-}
-
-static void
-admin_close(struct io_ctx *x)
-{
-	signer_free(&x->cur);
-	if (x->admin_piv != NULL) {
-		pcsc_reset_on_close(piv_pcsc(x->admin_piv));
-		piv_free(&x->admin_piv);
-	}
-}
 
 static hsm_rc
 io_custodian(void *ctx, const mkload_part *p, unsigned index, const keypart_card **card)
 {
-	struct io_ctx *x = ctx;
+	struct run_ctx *x = ctx;
 	struct cer_want w = { .owner_id = p->card_id, .holds_part = p->part_id };
 	char prompt[300];
 	hsm_rc rc;
@@ -257,124 +244,121 @@ io_custodian(void *ctx, const mkload_part *p, unsigned index, const keypart_card
 static void
 io_custodian_done(void *ctx)
 {
-	struct io_ctx *x = ctx;
+	struct run_ctx *x = ctx;
 
 	cer_card_free(&x->cust);
-}
-
-static hsm_rc
-io_signer(void *ctx, const char *op, unsigned attempt, unsigned missing, hsm_signer **s)
-{
-	struct io_ctx *x = ctx;
-	const struct opts *o = x->o;
-	cardprofile prof;
-	char *name = NULL, label[256];
-	hsm_rc rc;
-
-	admin_close(x);
-	if (attempt < o->nkeys) {
-		if ((rc = signer_from_keyfile(o->key_files[attempt], &x->cur)) != HSM_OK)
-			return rc;
-		*s = x->cur;
-		return HSM_OK;
-	}
-	attempt -= (unsigned)o->nkeys;
-	if (x->pc == NULL)
-		return HSM_ERR_NOT_FOUND;
-	if (o->nadmin_readers > 0 || o->nkeys > 0) {
-		if (attempt >= o->nadmin_readers)
-			return HSM_ERR_NOT_FOUND;
-		rc = pcsc_find_reader(x->pc, o->admin_readers[attempt], &name);
-	} else {
-		/* No signers named: wait for administrator cards one after
-		 * another, each one that has not signed this command yet. */
-		char prompt[200];
-
-		if (attempt == 0)
-			x->nused = 0;
-		if (x->nused >= MAX_KEYS)
-			return HSM_ERR_NOT_FOUND;
-		snprintf(prompt, sizeof(prompt), "%s needs %u more administrator signature%s: "
-		         "insert an administrator card that has not signed it yet.", op, missing,
-		         missing == 1 ? "" : "s");
-		rc = pcsc_wait_card(x->pc, NULL, admin_pred, x, prompt, o->timeout_s * 1000, &name);
-	}
-	if (rc != HSM_OK || (rc = piv_connect(x->pc, name, &x->admin_piv)) != HSM_OK)
-		goto out;
-	if (cardprofile_read(x->admin_piv, &prof) != HSM_OK || prof.role != CARD_ROLE_ADMIN) {
-		rc = hsm_fail(HSM_ERR_NO_CARD, "the card in %s is not an administrator card", name);
-		goto out;
-	}
-	if (x->nused < MAX_KEYS)
-		snprintf(x->used[x->nused++], sizeof(x->used[0]), "%s", prof.card_id);
-	snprintf(label, sizeof(label), "the administrator card of %s", prof.holder);
-	if ((rc = cardsigner_new(x->admin_piv, o->admin_pin_fd, label, &x->cur)) != HSM_OK)
-		goto out;
-	*s = x->cur;
-out:
-	free(name);
-	if (rc != HSM_OK)
-		admin_close(x);
-	return rc;
-}
-
-static hsm_rc
-io_record(void *ctx, const char *type, const json_t *actor, const json_t *body)
-{
-	struct io_ctx *x = ctx;
-	hsm_rc rc = evlog_append(x->log, type, actor, body, NULL);
-
-	if (rc != HSM_OK)
-		return hsm_fail_wrap(rc, "recording %s in the evidence log", type);
-	return HSM_OK;
 }
 
 static void
 io_say(void *ctx, const char *line)
 {
-	struct io_ctx *x = ctx;
+	struct run_ctx *x = ctx;
 
 	fprintf(x->o->json ? stderr : stdout, "%s\n", line);
 	fflush(x->o->json ? stderr : stdout);
 }
 
-/* ---- receipts lost with an answer ---- */
-
-/*
- * A run that stopped because a module died right after applying a command
- * (its answer, with the receipt, never came) leaves the log short of that
- * receipt, and the resumed run does not send that command again. Before
- * going on: ask each member for the receipts past what the log holds, and
- * record those that belong to commands the log knows (verified against the
- * pinned module CA), so the log has no counter gap.
- */
+/* Administrator signers: key files, then the named readers in turn; with
+ * neither, wait for administrator cards one after another. */
 static hsm_rc
-record_lost_receipts(struct io_ctx *x, const char *path, const group_member *m, size_t n)
+open_admins(struct run_ctx *x)
 {
-	json_t *bodies = NULL, *body, *actor = NULL;
-	char what[256];
-	size_t i;
+	const struct opts *o = x->o;
+	struct signers_opts so = {
+		.key_files = o->key_files, .nkeys = o->nkeys,
+		.cards = (o->nadmin_readers > 0 || o->nkeys > 0) ? SIGNERS_CARDS_READERS
+		                                                : SIGNERS_CARDS_WAIT,
+		.readers = o->admin_readers, .nreaders = o->nadmin_readers,
+		.pin_fd = o->admin_pin_fd, .enter_fd = -1, .timeout_ms = o->timeout_s * 1000,
+	};
+
+	return signers_new(&so, &x->admins);
+}
+
+/* The records of the parts (and of an earlier load of them) from the log. */
+static hsm_rc
+read_parts(struct run_ctx *x)
+{
+	const struct opts *o = x->o;
 	hsm_rc rc;
 
-	/* the log was checked when it was opened: a bad line is not expected */
-	if ((rc = recover_lost_receipts(path, m, n, 0, &bodies)) != HSM_OK)
-		goto out;
-	if (json_array_size(bodies) > 0 &&
-	    (actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system")) == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto out;
+	for (size_t i = 0; i < o->nparts; i++) {
+		if ((rc = cer_log_find_part(o->log, o->parts[i], &x->recs[i])) != HSM_OK)
+			return rc;
+		x->parts[i].part_id = o->parts[i];
+		memcpy(x->parts[i].kpvp, x->recs[i].kpvp, HSM_VP_LEN);
+		x->parts[i].card_id = x->recs[i].card_id;
+		x->parts[i].holder = x->recs[i].holder;
 	}
-	json_array_foreach(bodies, i, body) {
-		if ((rc = io_record(x, EV_COMMAND_APPLIED, actor, body)) != HSM_OK)
-			goto out;
-		recover_receipt_text(body, what, sizeof(what));
-		fprintf(x->o->json ? stderr : stdout, "Recorded the receipt of %s, whose answer "
-		    "was lost: fetched again from the module and verified.\n", what);
-	}
+	rc = cer_log_find_loaded(o->log, x->parts, o->nparts, x->known);
+	if (rc == HSM_OK)
+		x->have_known = 1;
+	else if (rc != HSM_ERR_NOT_FOUND)
+		return rc;
+	hsm_err_clear();
+	return HSM_OK;
+}
+
+/* Everything a run needs before it acts: the log (opened for writing first,
+ * so a torn tail is repaired and recorded before anything reads it), the
+ * parts' records, the group's members. status only reads. */
+static hsm_rc
+run_open(struct run_ctx *x)
+{
+	const struct opts *o = x->o;
+	char *home = NULL;
+	hsm_rc rc;
+
+	x->ev.path = o->log;
+	x->ev.say = io_say;
+	x->ev.ctx = x;
+	x->ev.system = x->system = json_pack("{s:s, s:s}", "name", PROG, "role", "system");
+	if (x->system == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if (strcmp(o->cmd, "status") != 0 && (rc = cer_log_open(o->log, &x->ev.log)) != HSM_OK)
+		return rc;
+	if ((rc = read_parts(x)) != HSM_OK ||
+	    (rc = wsconfig_home(o->home, &home)) != HSM_OK ||
+	    (rc = wsconfig_open(home, &x->cfg)) != HSM_OK)
+		goto out;
+	rc = wsconfig_group_open(x->cfg, o->group, o->module_timeout_ms, &x->m, &x->n);
 out:
-	json_decref(bodies);
-	json_decref(actor);
+	free(home);
 	return rc;
+}
+
+/* load / commit / activate / run: first the receipts an earlier run lost
+ * (so the log has no counter gap), then the stages asked for. */
+static hsm_rc
+run_stages(struct run_ctx *x, json_t **rep)
+{
+	struct mkload_io io = { .ctx = x, .custodian = io_custodian,
+	    .custodian_done = io_custodian_done, .say = io_say, .ev = &x->ev };
+	hsm_rc rc;
+
+	if ((rc = submit_fill_gaps(&x->ev, x->m, x->n)) != HSM_OK ||
+	    (rc = open_admins(x)) != HSM_OK)
+		return rc;
+	/* key files alone need no smart card service */
+	if ((rc = pcsc_open(&x->pc)) != HSM_OK && x->o->nkeys == 0)
+		return rc;
+	hsm_err_clear();
+	io.admins = x->admins;
+	return mkload_run(x->m, x->n, x->o->group, x->parts, x->o->nparts,
+	                  stages_of(x->o->cmd), x->have_known ? x->known : NULL, &io, rep);
+}
+
+static void
+run_close(struct run_ctx *x)
+{
+	signers_free(&x->admins);
+	cer_card_free(&x->cust);
+	pcsc_close(&x->pc);
+	submit_ev_clear(&x->ev);
+	evlog_close(&x->ev.log);
+	json_decref(x->system);
+	wsconfig_group_close(&x->m, x->n);
+	wsconfig_free(&x->cfg);
 }
 
 /* ---- output ---- */
@@ -508,49 +492,28 @@ out:
 
 /* ---- main ---- */
 
-static hsm_rc
-load_parts(const struct opts *o, mkload_part *parts, struct cer_partrec *recs)
+static void
+print_result(const struct opts *o, json_t *rep, hsm_rc rc)
 {
-	hsm_rc rc;
-
-	for (size_t i = 0; i < o->nparts; i++) {
-		if ((rc = cer_log_find_part(o->log, o->parts[i], &recs[i])) != HSM_OK)
-			return rc;
-		parts[i].part_id = o->parts[i];
-		memcpy(parts[i].kpvp, recs[i].kpvp, HSM_VP_LEN);
-		parts[i].card_id = recs[i].card_id;
-		parts[i].holder = recs[i].holder;
+	if (rep == NULL)
+		return;
+	if (!o->json) {
+		print_report(rep);
+		return;
 	}
-	return HSM_OK;
-}
-
-static unsigned
-stages_of(const char *cmd)
-{
-	if (strcmp(cmd, "load") == 0)
-		return MKLOAD_LOAD;
-	if (strcmp(cmd, "commit") == 0)
-		return MKLOAD_COMMIT;
-	if (strcmp(cmd, "activate") == 0)
-		return MKLOAD_ACTIVATE;
-	return MKLOAD_ALL;
+	if (rc != HSM_OK)
+		json_object_set_new(rep, "error", json_pack("{s:s, s:i}", "message",
+		    hsm_errmsg(), "exit", hsm_exit_code(rc)));
+	cmd_print_json(rep);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct opts o;
-	mkload_part parts[MKLOAD_MAX_PARTS];
-	struct cer_partrec recs[MKLOAD_MAX_PARTS];
-	uint8_t known[HSM_VP_LEN];
-	int have_known = 0, r, ret = 0;
-	char *home = NULL;
-	wsconfig *cfg = NULL;
-	group_member *m = NULL;
-	size_t n = 0;
+	struct run_ctx x;
 	json_t *rep = NULL;
-	struct io_ctx x;
-	struct mkload_io io;
+	int r, ret = 0;
 	hsm_rc rc;
 
 	if ((r = parse_args(argc, argv, &o)) != 0)
@@ -563,61 +526,17 @@ main(int argc, char **argv)
 		return (rc = do_baseline(&o)) == HSM_OK ? 0 : cmd_fail(PROG, rc);
 	memset(&x, 0, sizeof(x));
 	x.o = &o;
-	memset(parts, 0, sizeof(parts));
-	/* Read the records first; the log is locked for writing afterwards. */
-	if ((rc = load_parts(&o, parts, recs)) != HSM_OK)
-		goto out;
-	rc = cer_log_find_loaded(o.log, parts, o.nparts, known);
-	if (rc == HSM_OK)
-		have_known = 1;
-	else if (rc != HSM_ERR_NOT_FOUND)
-		goto out;
-	hsm_err_clear();
-	if ((rc = wsconfig_home(o.home, &home)) != HSM_OK ||
-	    (rc = wsconfig_open(home, &cfg)) != HSM_OK ||
-	    (rc = wsconfig_group_open(cfg, o.group, o.module_timeout_ms, &m, &n)) != HSM_OK)
-		goto out;
-	if (strcmp(o.cmd, "status") == 0) {
-		rc = mkload_status(m, n, o.group, parts, o.nparts, have_known ? known : NULL, &rep);
-		goto print;
+	if ((rc = run_open(&x)) == HSM_OK) {
+		if (strcmp(o.cmd, "status") == 0)
+			rc = mkload_status(x.m, x.n, o.group, x.parts, o.nparts,
+			                   x.have_known ? x.known : NULL, &rep);
+		else
+			rc = run_stages(&x, &rep);
+		print_result(&o, rep, rc);
 	}
-	if ((rc = cer_log_open(o.log, &x.log)) != HSM_OK)
-		goto out;
-	if ((rc = record_lost_receipts(&x, o.log, m, n)) != HSM_OK)
-		goto out;
-	if ((rc = pcsc_open(&x.pc)) != HSM_OK && o.nkeys == 0)
-		goto out;
-	hsm_err_clear();
-	io.ctx = &x;
-	io.custodian = io_custodian;
-	io.custodian_done = io_custodian_done;
-	io.signer = io_signer;
-	io.record = io_record;
-	io.say = io_say;
-	rc = mkload_run(m, n, o.group, parts, o.nparts, stages_of(o.cmd),
-	                have_known ? known : NULL, &io, &rep);
-print:
-	if (rep != NULL) {
-		if (o.json) {
-			if (rc != HSM_OK)
-				json_object_set_new(rep, "error", json_pack("{s:s, s:i}", "message",
-				    hsm_errmsg(), "exit", hsm_exit_code(rc)));
-			cmd_print_json(rep);
-		} else {
-			print_report(rep);
-		}
-	}
-out:
 	if (rc != HSM_OK)
 		ret = cmd_fail(PROG, rc);
 	json_decref(rep);
-	admin_close(&x);
-	cer_card_free(&x.cust);
-	if (x.pc != NULL)
-		pcsc_close(&x.pc);
-	evlog_close(&x.log);
-	wsconfig_group_close(&m, n);
-	wsconfig_free(&cfg);
-	free(home);
+	run_close(&x);
 	return ret;
 }

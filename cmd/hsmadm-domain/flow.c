@@ -13,7 +13,9 @@
 #include "hsmadm/admincmd.h"
 #include "hsmadm/cjson.h"
 #include "hsmadm/evlog.h"
-#include "hsmadm/recover.h"
+#include "hsmadm/quorum.h"
+#include "hsmadm/signers.h"
+#include "hsmadm/submit.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/group.h"
@@ -198,7 +200,7 @@ print_report(const json_t *rep)
 		printf("The group's members now DIFFER; see: " PROG " group compare\n");
 }
 
-/* ---- signers ---- */
+/* ---- cards ---- */
 
 struct card_sess {
 	pcsc_ctx *ctx;
@@ -210,30 +212,6 @@ card_close(struct card_sess *cs)
 {
 	piv_free(&cs->card);
 	pcsc_close(&cs->ctx);
-}
-
-static hsm_rc
-card_signer(const char *reader, int pin_fd, struct card_sess *cs, hsm_signer **s)
-{
-	char *name = NULL, label[512];
-	cardprofile prof;
-	hsm_rc rc;
-
-	memset(cs, 0, sizeof(*cs));
-	if ((rc = pcsc_open(&cs->ctx)) != HSM_OK ||
-	    (rc = pcsc_find_reader(cs->ctx, reader, &name)) != HSM_OK ||
-	    (rc = piv_connect(cs->ctx, name, &cs->card)) != HSM_OK)
-		goto out;
-	if (cardprofile_read(cs->card, &prof) == HSM_OK)
-		snprintf(label, sizeof(label), "the card of %s", prof.holder);
-	else
-		snprintf(label, sizeof(label), "the card in %s", name);
-	rc = cardsigner_new(cs->card, pin_fd, label, s);
-out:
-	free(name);
-	if (rc != HSM_OK)
-		card_close(cs);
-	return rc;
 }
 
 /* admin.add params from an admin card: its 9C public key, its holder as the
@@ -378,236 +356,140 @@ cmd_run(const struct gopts *g, int argc, char **argv)
 	return generic_op(g, argc, argv, 1);
 }
 
-/* Ask on the terminal (or fd) for the next card; 0 = go on, 1 = stop.
- * Byte by byte, so that nothing after the line is consumed from fd. */
-static int
-ask_next_card(unsigned missing, int fd)
-{
-	int in = fd, opened = 0, stop = 0, first = 1;
-	char ch;
+/* ---- evidence and submission ---- */
 
-	if (in < 0) {
-		if ((in = open("/dev/tty", O_RDONLY | O_CLOEXEC)) < 0)
-			return 1;
-		opened = 1;
-	}
-	fprintf(stderr, "%u more signature(s) needed. Insert the card of another "
-	    "administrator and press Enter (q to stop): ", missing);
-	fflush(stderr);
-	for (;;) {
-		ssize_t r = read(in, &ch, 1);
-		if (r <= 0) {
-			stop = 1;
-			break;
-		}
-		if (ch == '\n')
-			break;
-		if (first && ch == 'q')
-			stop = 1;
-		first = 0;
-	}
-	if (opened)
-		close(in);
-	return stop;
+static void
+say_line(void *ctx, const char *line)
+{
+	FILE *f = *(const int *)ctx ? stderr : stdout;   /* ctx: the --json flag */
+
+	/* at once, not at exit: stdout into a pipe or file is block-buffered,
+	 * and the next card prompt goes to stderr */
+	fprintf(f, "%s\n", line);
+	fflush(f);
 }
 
-/* One record into the evidence log (created if missing). */
+/* The evidence log of this command, opened (and locked) once for all of it,
+ * before anything is signed or sent: a command never reaches a module while
+ * its log cannot be written. */
 static hsm_rc
-ev_append(const char *path, const char *type, const json_t *actor, const json_t *body)
+ev_open(const struct gopts *g, const char *path, struct submit_ev *ev)
 {
-	evlog *log = NULL;
 	hsm_rc rc;
 
-	if ((rc = evlog_open(path, NULL, &log)) == HSM_OK)
-		rc = evlog_append(log, type, actor, body, NULL);
-	evlog_close(&log);
-	if (rc != HSM_OK)
-		return hsm_fail_wrap(rc, "evidence log %s", path);
+	memset(ev, 0, sizeof(*ev));
+	if (path == NULL)
+		return HSM_OK;
+	ev->path = path;
+	ev->say = say_line;
+	ev->ctx = (void *)&g->json;
+	if ((ev->system = json_pack("{s:s, s:s}", "name", PROG, "role", "system")) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = evlog_open(path, NULL, &ev->log)) != HSM_OK)
+		return hsm_fail_wrap(rc, "evidence log %s: nothing was signed or sent", path);
 	return HSM_OK;
 }
 
-/* The same module, domain, counter and command as a receipt in the log? */
-static int
-same_receipt(const json_t *a, const json_t *b)
+static void
+ev_close(struct submit_ev *ev)
 {
-	static const char *const keys[] = { "module", "domain", "counter_before",
-	    "command_digest" };
-	const json_t *x = json_object_get(a, "body"), *y = json_object_get(b, "body");
-	size_t k;
-
-	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-		if (!json_equal(json_object_get(x, keys[k]), json_object_get(y, keys[k])))
-			return 0;
-	return x != NULL;
-}
-
-/* Drop from receipts those the log already holds: a roll-forward fetches
- * again the receipts of members that were past the command's counter, and
- * the log must not list a change twice (the audit would see a replay).
- * A log that does not exist yet holds none. */
-static hsm_rc
-drop_logged(const char *path, json_t *receipts)
-{
-	evlog_reader *rd = NULL;
-	evlog_record rec;
-	const json_t *r;
-	size_t i, k;
-	hsm_rc rc;
-
-	memset(&rec, 0, sizeof(rec));
-	if (access(path, F_OK) != 0)
-		return HSM_OK;
-	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
-		return hsm_fail_wrap(rc, "evidence log %s", path);
-	while ((rc = evlog_reader_next(rd, &rec)) == HSM_OK) {
-		if (strcmp(rec.type, EV_COMMAND_APPLIED) != 0)
-			continue;
-		json_array_foreach(json_object_get(rec.body, "receipts"), i, r)
-			for (k = 0; k < json_array_size(receipts); k++)
-				if (same_receipt(json_array_get(receipts, k), r)) {
-					json_array_remove(receipts, k);
-					break;
-				}
-	}
-	evlog_record_clear(&rec);
-	evlog_reader_free(&rd);
-	/* a torn last line is the writer's to repair (evlog_open); it holds
-	 * no complete record to compare with */
-	if (rc == HSM_ERR_NOT_FOUND || rc == HSM_ERR_FORMAT)
-		return HSM_OK;
-	return hsm_fail_wrap(rc, "evidence log %s", path);
-}
-
-/* command.applied with every receipt the modules gave (also when the group
- * was left partly applied: those receipts are what happened), including the
- * receipts the engine fetched again for answers that were lost, less those
- * the log already holds. */
-static hsm_rc
-ev_applied(const char *path, const admincmd *c, const json_t *rep)
-{
-	json_t *receipts = json_array(), *e, *file = NULL, *body = NULL, *actor = NULL;
-	size_t i;
-	hsm_rc rc;
-
-	json_array_foreach(json_object_get(rep, "members"), i, e)
-		if (json_object_get(e, "receipt"))
-			json_array_append(receipts, json_object_get(e, "receipt"));
-	if ((rc = drop_logged(path, receipts)) != HSM_OK) {
-		json_decref(receipts);
-		return rc;
-	}
-	if (json_array_size(receipts) == 0) {
-		json_decref(receipts);
-		return HSM_OK;
-	}
-	if ((rc = admincmd_to_json(c, &file)) != HSM_OK) {
-		json_decref(receipts);
-		return rc;
-	}
-	body = json_pack("{s:o, s:o}", "command", file, "receipts", receipts);
-	actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system");
-	rc = (body && actor) ? ev_append(path, EV_COMMAND_APPLIED, actor, body)
-	    : hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	json_decref(body);
-	json_decref(actor);
-	return rc;
-}
-
-/*
- * Before a command is submitted with --evidence: a member that applied an
- * earlier command of this log whose answer (and receipt) was lost, and that
- * was not rolled forward, is past what the log holds. Record those receipts
- * first (fetched again, verified), or the log would have a counter gap.
- */
-static hsm_rc
-ev_fill_gaps(const char *path, const group_member *m, size_t n)
-{
-	json_t *bodies = NULL, *body, *actor = NULL;
-	char what[256];
-	size_t i;
-	hsm_rc rc;
-
-	/* a torn last line is the writer's to repair (evlog_open); what came
-	 * before it is what the log holds */
-	if ((rc = recover_lost_receipts(path, m, n, 1, &bodies)) != HSM_OK)
-		goto out;
-	if (json_array_size(bodies) > 0 &&
-	    (actor = json_pack("{s:s, s:s}", "name", PROG, "role", "system")) == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	json_array_foreach(bodies, i, body) {
-		if ((rc = ev_append(path, EV_COMMAND_APPLIED, actor, body)) != HSM_OK)
-			goto out;
-		recover_receipt_text(body, what, sizeof(what));
-		fprintf(stderr, PROG ": recorded the receipt of %s, whose answer was lost: "
-		    "fetched again from the module and verified\n", what);
-	}
-out:
-	json_decref(bodies);
-	json_decref(actor);
-	return rc;
+	submit_ev_clear(ev);
+	evlog_close(&ev->log);
+	json_decref((json_t *)ev->system);
+	ev->system = NULL;
 }
 
 static int
 submit_and_print(const struct gopts *g, group_member *m, size_t n, const admincmd *c,
-                 int roll_forward, const char *evidence)
+                 int roll_forward, struct submit_ev *ev)
 {
 	json_t *rep = NULL;
-	hsm_rc rc, erc = HSM_OK;
+	hsm_rc rc;
 
-	if (evidence != NULL && (rc = ev_fill_gaps(evidence, m, n)) != HSM_OK)
-		return cmd_fail(PROG, hsm_fail_wrap(rc, "evidence log %s: nothing was sent",
-		    evidence));
-	rc = group_submit(m, n, c, (int64_t)time(NULL), roll_forward, &rep);
+	rc = submit_run(ev, m, n, c, roll_forward, NULL, &rep);
 	if (rep != NULL) {
 		if (g->json)
 			cmd_print_json(rep);
 		else
 			print_report(rep);
-		if (evidence != NULL) {
-			char keep[1024];
-			snprintf(keep, sizeof(keep), "%s", hsm_errmsg());
-			erc = ev_applied(evidence, c, rep);
-			if (erc != HSM_OK)
-				fprintf(stderr, PROG ": %s\n", hsm_errmsg());
-			if (rc != HSM_OK)
-				hsm_fail(rc, "%s", keep);
-		}
 		json_decref(rep);
 	}
-	if (rc != HSM_OK)
-		return cmd_fail(PROG, rc);
-	if (erc != HSM_OK)
-		return hsm_exit_code(erc);
-	return 0;
+	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
 }
 
-/* command.signed for the signature just added by s. */
+/* Where run's signatures come from: --key-file in order, then with --card
+ * the card in --reader, each after Enter. */
 static hsm_rc
-ev_signed(const char *path, const admincmd *c, hsm_signer *s)
+open_signers(const struct sopts *o, signers **out)
 {
-	json_t *file = NULL, *sig, *body = NULL, *actor = NULL;
-	char *hex = NULL;
+	const char *readers[1] = { o->reader };
+	struct signers_opts so = {
+		.key_files = o->key_files, .nkeys = (size_t)o->nkeys,
+		.cards = o->card ? SIGNERS_CARDS_ENTER : SIGNERS_CARDS_NONE,
+		.readers = readers, .nreaders = 1,
+		.pin_fd = o->pin_fd, .enter_fd = o->confirm_fd, .timeout_ms = 0,
+	};
+
+	return signers_new(&so, out);
+}
+
+/* propose without run: write the file and say what it still needs. */
+static hsm_rc
+save_proposal(const struct gopts *g, const group_member *m, size_t n, const admincmd *c,
+              const char *out)
+{
+	char need[512];
 	hsm_rc rc;
 
-	if ((rc = admincmd_to_json(c, &file)) != HSM_OK ||
-	    (rc = admincmd_digest_text(c, &hex, NULL)) != HSM_OK)
+	if ((rc = admincmd_save(c, out)) != HSM_OK)
+		return rc;
+	need_text(m, n, c, need, sizeof(need));
+	if (g->json) {
+		json_t *j = command_json(c);
+		json_object_set_new(j, "file", json_string(out));
+		json_object_set_new(j, "next", json_string(need));
+		cmd_print_json(j);
+		json_decref(j);
+	} else {
+		print_command(c, stdout);
+		printf("Proposal written to %s. %s\nEach administrator signs it with: "
+		    PROG " sign %s --card\n", out, need, out);
+	}
+	return HSM_OK;
+}
+
+/* run: collect the signatures (every one recorded at once with --evidence),
+ * then submit under the same open log. */
+static hsm_rc
+sign_and_submit(const struct gopts *g, const char *group, const struct sopts *o,
+                group_member *m, size_t n, admincmd *c, int *ret)
+{
+	struct submit_ev ev;
+	struct quorum_io qio = { say_line, (void *)&g->json, NULL };
+	signers *src = NULL;
+	hsm_rc rc;
+
+	print_command(c, g->json ? stderr : stdout);
+	if (strcmp(admincmd_op(c), ADMINCMD_OP_ZEROIZE) == 0 && !o->yes) {
+		char q[512];
+		/* In imprint mode no signature stands between a typo and the erase. */
+		snprintf(q, sizeof(q), "This erases the administrators, thresholds and master "
+		    "keys of every member of group %s.", group);
+		if ((rc = cmd_confirm_typed(q, group, o->confirm_fd)) != HSM_OK)
+			return rc;
+	}
+	if ((rc = ev_open(g, o->evidence, &ev)) != HSM_OK)
 		goto out;
-	sig = json_array_get(json_object_get(file, "signatures"),
-	    json_array_size(json_object_get(file, "signatures")) - 1);
-	body = json_pack("{s:O, s:s, s:O, s:O}", "command_body", json_object_get(file, "body"),
-	    "digest", hex, "ski", json_object_get(sig, "ski"),
-	    "signature", json_object_get(sig, "signature"));
-	actor = json_pack("{s:s, s:s, s:O}", "name", signer_label(s), "role", "admin",
-	    "ski", json_object_get(sig, "ski"));
-	rc = (body && actor) ? ev_append(path, EV_COMMAND_SIGNED, actor, body)
-	    : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	qio.log = ev.log;
+	if ((rc = open_signers(o, &src)) != HSM_OK ||
+	    (rc = quorum_collect(m, n, c, src, &qio, NULL)) != HSM_OK)
+		goto out;
+	if (o->out != NULL && (rc = admincmd_save(c, o->out)) != HSM_OK)
+		goto out;
+	*ret = submit_and_print(g, m, n, c, 0, &ev);
 out:
-	json_decref(file);
-	json_decref(body);
-	json_decref(actor);
-	free(hex);
+	signers_free(&src);
+	ev_close(&ev);
 	return rc;
 }
 
@@ -620,100 +502,21 @@ do_propose(const struct gopts *g, const char *group, const char *op, const struc
 	size_t n = 0;
 	json_t *params = NULL;
 	admincmd *c = NULL;
-	char need[512];
-	int next_key = 0, ret = 0;
+	int ret = 0;
 	hsm_rc rc;
 
-	if ((rc = build_params(op, o, &params)) != HSM_OK) {
-		ret = cmd_fail(PROG, rc);
-		goto done;
-	}
-	if ((rc = open_config(g, &cfg)) != HSM_OK ||
+	if ((rc = build_params(op, o, &params)) != HSM_OK ||
+	    (rc = open_config(g, &cfg)) != HSM_OK ||
 	    (rc = wsconfig_group_open(cfg, group, g->timeout_ms, &m, &n)) != HSM_OK ||
 	    (rc = group_propose(m, n, op, params, (int64_t)time(NULL), o->valid_for, &c)) != HSM_OK)
 		goto out;
-	if (!run) {
-		if ((rc = admincmd_save(c, o->out)) != HSM_OK)
-			goto out;
-		need_text(m, n, c, need, sizeof(need));
-		if (g->json) {
-			json_t *j = command_json(c);
-			json_object_set_new(j, "file", json_string(o->out));
-			json_object_set_new(j, "next", json_string(need));
-			cmd_print_json(j);
-			json_decref(j);
-		} else {
-			print_command(c, stdout);
-			printf("Proposal written to %s. %s\nEach administrator signs it with: "
-			    PROG " sign %s --card\n", o->out, need, o->out);
-		}
-		goto out;
-	}
-	/* Interactive: collect signatures until every member would accept. */
-	print_command(c, g->json ? stderr : stdout);
-	if (strcmp(op, ADMINCMD_OP_ZEROIZE) == 0 && !o->yes) {
-		char q[512];
-		/* In imprint mode no signature stands between a typo and the erase. */
-		snprintf(q, sizeof(q), "This erases the administrators, thresholds and master "
-		    "keys of every member of group %s.", group);
-		if ((rc = cmd_confirm_typed(q, group, o->confirm_fd)) != HSM_OK)
-			goto out;
-	}
-	for (;;) {
-		hsm_signer *s = NULL;
-		struct card_sess cs = { NULL, NULL };
-		unsigned missing = 0;
-
-		hsm_err_clear();
-		rc = group_preflight(m, n, c, (int64_t)time(NULL), &missing);
-		if (rc == HSM_OK)
-			break;
-		if (rc != HSM_ERR_QUORUM)
-			goto out;
-		if (next_key < o->nkeys) {
-			if ((rc = signer_from_keyfile(o->key_files[next_key++], &s)) != HSM_OK)
-				goto out;
-		} else if (o->card) {
-			if (ask_next_card(missing, o->confirm_fd)) {
-				rc = hsm_fail(HSM_ERR_QUORUM, "stopped with %u signature(s) still "
-				    "needed; nothing was changed", missing);
-				goto out;
-			}
-			if ((rc = card_signer(o->reader, o->pin_fd, &cs, &s)) != HSM_OK) {
-				fprintf(stderr, PROG ": %s\n", hsm_errmsg());
-				continue;
-			}
-		} else {
-			rc = hsm_fail(HSM_ERR_QUORUM, "%u more signature(s) needed; give more "
-			    "--key-file or use --card. Nothing was changed", missing);
-			goto out;
-		}
-		rc = admincmd_sign(c, s);
-		if (rc == HSM_OK) {
-			/* at once, not at exit: stdout into a pipe or file is
-			 * block-buffered, and the next card prompt goes to stderr */
-			fprintf(g->json ? stderr : stdout, "Signed by %s.\n", signer_label(s));
-			fflush(stdout);
-		}
-		if (rc == HSM_OK && o->evidence != NULL)
-			rc = ev_signed(o->evidence, c, s);
-		signer_free(&s);
-		card_close(&cs);
-		if (rc == HSM_ERR_EXISTS) {
-			fprintf(stderr, PROG ": %s; use another administrator's card\n", hsm_errmsg());
-			continue;
-		}
-		if (rc != HSM_OK)
-			goto out;
-	}
-	if (o->out != NULL && (rc = admincmd_save(c, o->out)) != HSM_OK)
-		goto out;
-	ret = submit_and_print(g, m, n, c, 0, o->evidence);
-	rc = HSM_OK;
+	if (!run)
+		rc = save_proposal(g, m, n, c, o->out);
+	else
+		rc = sign_and_submit(g, group, o, m, n, c, &ret);
 out:
 	if (rc != HSM_OK)
 		ret = cmd_fail(PROG, rc);
-done:
 	json_decref(params);
 	admincmd_free(&c);
 	wsconfig_group_close(&m, n);
@@ -729,29 +532,35 @@ cmd_sign(const struct gopts *g, int argc, char **argv)
 	int npos, r;
 	admincmd *c = NULL;
 	hsm_signer *s = NULL;
-	struct card_sess cs = { NULL, NULL };
+	signers *src = NULL;
+	struct submit_ev ev;
 	hsm_rc rc;
 
+	memset(&ev, 0, sizeof(ev));
 	if ((r = parse_sopts(argc, argv, &o, pos, &npos)) != 0)
 		return r < 0 ? 0 : r;
 	if (npos != 1)
 		return cmd_usage_error(PROG, "usage: sign FILE (--card | --key-file KEY)");
 	if ((o.nkeys == 1) == (o.card != 0) || o.nkeys > 1)
 		return cmd_usage_error(PROG, "sign needs exactly one of --card or --key-file KEY");
-	if ((rc = admincmd_load(pos[0], &c)) != HSM_OK)
+	if ((rc = admincmd_load(pos[0], &c)) != HSM_OK ||
+	    (rc = ev_open(g, o.evidence, &ev)) != HSM_OK)
 		goto out;
 	/* What will change, and the digest, before any PIN is asked. */
 	print_command(c, g->json ? stderr : stdout);
-	if (o.nkeys == 1)
-		rc = signer_from_keyfile(o.key_files[0], &s);
-	else
-		rc = card_signer(o.reader, o.pin_fd, &cs, &s);
-	if (rc != HSM_OK)
-		goto out;
+	{
+		const char *readers[1] = { o.reader };
+		struct signers_opts so = { .key_files = o.key_files, .nkeys = (size_t)o.nkeys,
+		    .cards = o.card ? SIGNERS_CARDS_READERS : SIGNERS_CARDS_NONE,
+		    .readers = readers, .nreaders = 1, .pin_fd = o.pin_fd, .enter_fd = -1 };
+		if ((rc = signers_new(&so, &src)) != HSM_OK ||
+		    (rc = signers_next(src, admincmd_op(c), 1, &s)) != HSM_OK)
+			goto out;
+	}
 	if ((rc = admincmd_sign(c, s)) != HSM_OK ||
 	    (rc = admincmd_save(c, pos[0])) != HSM_OK)
 		goto out;
-	if (o.evidence != NULL && (rc = ev_signed(o.evidence, c, s)) != HSM_OK)
+	if (ev.log != NULL && (rc = quorum_record_signed(ev.log, c, s, NULL)) != HSM_OK)
 		goto out;
 	if (g->json) {
 		json_t *j = command_json(c);
@@ -763,8 +572,8 @@ cmd_sign(const struct gopts *g, int argc, char **argv)
 		printf("Signed by %s; %s now has %zu signature(s).\n", signer_label(s), pos[0],
 		    admincmd_nsigs(c));
 out:
-	signer_free(&s);
-	card_close(&cs);
+	signers_free(&src);   /* frees s too */
+	ev_close(&ev);
 	admincmd_free(&c);
 	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
 }
@@ -848,8 +657,10 @@ cmd_submit(const struct gopts *g, int argc, char **argv)
 	group_member *m = NULL;
 	size_t n = 0;
 	const char *group;
+	struct submit_ev ev;
 	hsm_rc rc;
 
+	memset(&ev, 0, sizeof(ev));
 	if ((r = parse_sopts(argc, argv, &o, pos, &npos)) != 0)
 		return r < 0 ? 0 : r;
 	if (npos != 1)
@@ -864,11 +675,16 @@ cmd_submit(const struct gopts *g, int argc, char **argv)
 	}
 	if (!g->json)
 		print_command(c, stdout);
-	ret = submit_and_print(g, m, n, c, o.roll_forward, o.evidence);
+	if ((rc = ev_open(g, o.evidence, &ev)) != HSM_OK) {
+		ret = cmd_fail(PROG, rc);
+		goto out;
+	}
+	ret = submit_and_print(g, m, n, c, o.roll_forward, &ev);
 	if (ret == hsm_exit_code(HSM_ERR_DIVERGED))
 		fprintf(stderr, "To complete the group: " PROG " submit %s --roll-forward\n",
 		    pos[0]);
 out:
+	ev_close(&ev);
 	wsconfig_group_close(&m, n);
 	wsconfig_free(&cfg);
 	admincmd_free(&c);

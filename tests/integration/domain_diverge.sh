@@ -122,7 +122,7 @@ wait_gone m2
 start_module m2
 propose_signed "$T/c6.json" ivy
 expect 0 "the next command applies" -- $D submit "$T/c6.json" --evidence "$EV"
-out_has "recorded the receipt of admin.add on DC2-M01 domain 5 (counter 7 -> 8)" \
+out_has "Recorded the receipt of admin.add on DC2-M01 domain 5 (counter 7 -> 8)" \
 	"its submit first records DC2's lost c5 receipt"
 [ "$(receipts_of "$T/c5.json")" = "DC1-M01:7 DC2-M01:7 " ] && ok "both c5 receipts are in the log" ||
 	fail "receipts for c5: $(receipts_of "$T/c5.json")"

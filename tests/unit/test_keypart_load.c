@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "hsmadm/codec.h"
@@ -310,10 +311,11 @@ test_mkvps_disagree(void **unused)
 	    "do not commit");
 }
 
-/* ---- mkload_run: io callbacks that count ---- */
+/* ---- mkload_run: a custodian callback that counts, a signer source that
+ * fails loudly if asked, and a real evidence log that must stay unchanged ---- */
 
 struct calls {
-	unsigned custodian, signer, record;
+	unsigned custodian;
 };
 
 static hsm_rc
@@ -332,37 +334,36 @@ io_custodian_done(void *ctx)
 	(void)ctx;
 }
 
-static hsm_rc
-io_signer(void *ctx, const char *op, unsigned attempt, unsigned missing, hsm_signer **s)
-{
-	(void)op;
-	(void)attempt;
-	(void)missing;
-	*s = NULL;
-	((struct calls *)ctx)->signer++;
-	return hsm_fail(HSM_ERR_NOT_FOUND, "no signer in this test");
-}
-
-static hsm_rc
-io_record(void *ctx, const char *type, const json_t *actor, const json_t *body)
-{
-	(void)type;
-	(void)actor;
-	(void)body;
-	((struct calls *)ctx)->record++;
-	return HSM_OK;
-}
-
 /* mkload_run(stages) on s0, s1: rc, message text, nothing sent or asked. */
 static void
 expect_run(json_t *s0, json_t *s1, unsigned stages, const uint8_t *known, hsm_rc rc,
            const char *text, const char *outcome)
 {
 	struct grp g;
-	struct calls c = { 0, 0, 0 };
-	struct mkload_io io = { &c, io_custodian, io_custodian_done, io_signer, io_record, NULL };
+	struct calls c = { 0 };
+	/* a signer asked for would fail with "cannot read", not with rc */
+	static const char *const nokey[] = { "/nonexistent/admin.pem" };
+	struct signers_opts so = { .key_files = nokey, .nkeys = 1, .pin_fd = -1, .enter_fd = -1 };
+	char dir[] = "/tmp/test_keypart_load.XXXXXX", path[64];
+	struct submit_ev ev;
+	struct mkload_io io;
+	long long seq0, seq1;
+	uint8_t h[32];
 	json_t *rep = NULL;
 
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ev.jsonl", dir);
+	memset(&ev, 0, sizeof(ev));
+	ev.path = path;
+	ev.system = json_pack("{s:s, s:s}", "name", "test", "role", "system");
+	assert_int_equal(evlog_open(path, NULL, &ev.log), HSM_OK);
+	evlog_head(ev.log, &seq0, h);
+	memset(&io, 0, sizeof(io));
+	io.ctx = &c;
+	io.custodian = io_custodian;
+	io.custodian_done = io_custodian_done;
+	io.ev = &ev;
+	assert_int_equal(signers_new(&so, &io.admins), HSM_OK);
 	grp_set(&g, s0, s1);
 	assert_int_equal(mkload_run(g.m, 2, "pair", g.parts, 3, stages, known, &io, &rep), rc);
 	if (text != NULL)
@@ -371,10 +372,16 @@ expect_run(json_t *s0, json_t *s1, unsigned stages, const uint8_t *known, hsm_rc
 	assert_string_equal(jstr(rep, "outcome", NULL), outcome);
 	assert_int_equal(g.applies, 0);
 	assert_int_equal(c.custodian, 0);
-	assert_int_equal(c.signer, 0);
-	assert_int_equal(c.record, 0);
+	evlog_head(ev.log, &seq1, h);
+	assert_int_equal(seq1, seq0);   /* nothing recorded */
 	json_decref(rep);
 	grp_free(&g);
+	signers_free(&io.admins);
+	evlog_close(&ev.log);
+	submit_ev_clear(&ev);
+	json_decref((json_t *)ev.system);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 static void

@@ -13,8 +13,9 @@
  * part with another KPVP than the recorded one stops the run: that PENDING
  * is not this key, and must be cleared by an administrator.
  *
- * Cards, signers and the evidence log are reached through callbacks, so
- * this stays in lib/ (no PC/SC, no log format here).
+ * Custodian cards are reached through a callback (the command finds them);
+ * administrator signatures come from signers.h through the one quorum loop
+ * (quorum.h), and the evidence is written around every command by submit.h.
  */
 #ifndef HSMADM_KEYPART_LOAD_H
 #define HSMADM_KEYPART_LOAD_H
@@ -26,6 +27,8 @@
 #include "hsmadm/group.h"
 #include "hsmadm/keypart.h"
 #include "hsmadm/signer.h"
+#include "hsmadm/signers.h"
+#include "hsmadm/submit.h"
 #include "hsmadm/vp.h"
 
 #define MKLOAD_MIN_PARTS 2
@@ -47,14 +50,11 @@ struct mkload_io {
 	hsm_rc (*custodian)(void *ctx, const mkload_part *p, unsigned index,
 	                    const keypart_card **card);
 	void   (*custodian_done)(void *ctx);
-	/* The next admin signer for a command of op: attempt 0, 1, 2, ... for
-	 * one command. Borrowed until the next call. HSM_ERR_NOT_FOUND when no
-	 * more signers are available. */
-	hsm_rc (*signer)(void *ctx, const char *op, unsigned attempt, unsigned missing,
-	                 hsm_signer **s);
-	/* Append an evidence record (type as in evlog.h). */
-	hsm_rc (*record)(void *ctx, const char *type, const json_t *actor,
-	                 const json_t *body);
+	/* Where administrator signatures come from (NULL: none are offered, a
+	 * command that needs one stops with HSM_ERR_QUORUM). */
+	signers *admins;
+	/* The evidence log (NULL, or ev->log NULL: nothing is recorded). */
+	struct submit_ev *ev;
 	/* One line of progress for the people in the room. May be NULL. */
 	void   (*say)(void *ctx, const char *line);
 };

@@ -44,10 +44,12 @@ hsm_rc recover_scan_log(const char *path, const group_member *m, size_t n,
  * when nothing was lost). With torn_ok, a line that does not parse ends the
  * scan and what came before it counts (the writer repairs a torn tail on its
  * next open); without it, that is an error. The caller appends each body with
- * its own writer and may describe it with recover_receipt_text.
+ * its own writer and may describe it with recover_receipt_text. logged (n
+ * entries, may be NULL) = what the log holds of each member once those
+ * bodies are appended, as recover_scan_log counts it.
  */
 hsm_rc recover_lost_receipts(const char *path, const group_member *m, size_t n,
-                           int torn_ok, json_t **bodies);
+                             int torn_ok, json_t **bodies, uint64_t *logged);
 
 /* "mk.load_part on DC2-M01 domain 3 (counter 4 -> 5)" for one such body. */
 void recover_receipt_text(const json_t *body, char *buf, size_t len);

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * submit.h - send a signed command to a domain group and keep the evidence
+ * log whole around it: the one home of what hsmadm-domain submit/run and the
+ * master-key load do around group_submit.
+ *
+ * With a log (opened, and so locked, by the caller for the whole command):
+ *   1. receipts the members kept past what the log holds, for commands the
+ *      log knows (an answer lost in an earlier run), are recorded first, so
+ *      the log has no counter gap (recover.h);
+ *   2. the command is sent (group_submit);
+ *   3. command.applied records every receipt the modules gave, also when the
+ *      group was left partly applied, less those the log already holds (a
+ *      roll-forward fetches the receipts of members that had applied it).
+ * A command is never sent while its log cannot be written: the caller opens
+ * the log before calling, and a failing gap record stops before step 2.
+ */
+#ifndef HSMADM_SUBMIT_H
+#define HSMADM_SUBMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "hsmadm/admincmd.h"
+#include "hsmadm/evlog.h"
+#include "hsmadm/group.h"
+
+struct submit_marks;   /* what the log holds of each member (submit.c) */
+
+struct submit_ev {
+	evlog        *log;     /* NULL: no evidence is kept */
+	const char   *path;    /* the log's path (scanned for what it holds) */
+	const json_t *system;  /* actor of records no person made: {name, role: system} */
+	/* One line for the people in the room (a receipt recorded late). */
+	void        (*say)(void *ctx, const char *line);
+	void         *ctx;
+	/* Filled by the first gap check, kept up to date by every record, so
+	 * that the log is scanned once per command run, not once per command.
+	 * Zero-initialize; free with submit_ev_clear. */
+	struct submit_marks *marks;
+};
+
+void submit_ev_clear(struct submit_ev *ev);
+
+/* Step 1 alone (hsmadm-commit runs it before anything else); submit_run
+ * runs it only for members it has not checked yet in this run. */
+hsm_rc submit_fill_gaps(struct submit_ev *ev, const group_member *m, size_t n);
+
+/* Steps 1-3. actor (may be NULL: ev->system) is the command.applied actor.
+ * Returns group_submit's code, or the evidence error if the command itself
+ * went through; *report as group_submit. */
+hsm_rc submit_run(struct submit_ev *ev, const group_member *m, size_t n,
+                  const admincmd *cmd, int roll_forward, const json_t *actor,
+                  json_t **report);
+
+#endif

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* quorum.c - collect administrator signatures until a quorum (quorum.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hsmadm/codec.h"
+#include "hsmadm/crypto.h"
+#include "hsmadm/quorum.h"
+
+static void
+say(const struct quorum_io *io, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+say(const struct quorum_io *io, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (io == NULL || io->say == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	io->say(io->ctx, line);
+}
+
+/* Is ski an admin of every member? *name = its registered name. */
+static int
+admin_everywhere(json_t *const *states, size_t n, const char *skihex, char *name,
+                 size_t namelen)
+{
+	for (size_t i = 0; i < n; i++) {
+		const json_t *a;
+		size_t k;
+		int found = 0;
+
+		json_array_foreach(json_object_get(states[i], "admins"), k, a) {
+			const char *s = json_string_value(json_object_get(a, "ski"));
+			if (s != NULL && strcmp(s, skihex) == 0) {
+				const char *nm = json_string_value(json_object_get(a, "name"));
+				snprintf(name, namelen, "%s", nm ? nm : "an administrator");
+				found = 1;
+			}
+		}
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/* Sign with s, unless it is no admin everywhere (*used = 0). */
+static hsm_rc
+sign_once(admincmd *cmd, hsm_signer *s, json_t *const *states, size_t n,
+          const struct quorum_io *io, json_t **actor, int *used)
+{
+	uint8_t ski[HSM_SKI_LEN];
+	char skihex[2 * HSM_SKI_LEN + 1], name[128] = "";
+	hsm_rc rc;
+
+	*used = 0;
+	if ((rc = crypto_ski(signer_pub(s), ski)) != HSM_OK)
+		return rc;
+	hex_encode_buf(ski, HSM_SKI_LEN, skihex);
+	if (!admin_everywhere(states, n, skihex, name, sizeof(name))) {
+		say(io, "%s is not an administrator of every domain concerned; not used.",
+		    signer_label(s));
+		return HSM_OK;
+	}
+	rc = admincmd_sign(cmd, s);
+	if (rc == HSM_ERR_EXISTS) {
+		say(io, "%s has signed this command already; use another administrator's card.",
+		    name);
+		return HSM_OK;
+	}
+	if (rc != HSM_OK)
+		return hsm_fail_wrap(rc, "signing %s", admincmd_op(cmd));
+	*used = 1;
+	say(io, "Signed by %s.", name);
+	if (io != NULL && io->log != NULL &&
+	    (rc = quorum_record_signed(io->log, cmd, s, name)) != HSM_OK)
+		return rc;
+	if (actor != NULL && *actor == NULL)
+		*actor = json_pack("{s:s, s:s, s:s}", "name", name, "role", "admin", "ski", skihex);
+	return HSM_OK;
+}
+
+static hsm_rc
+ran_out(const admincmd *cmd, unsigned missing)
+{
+	return hsm_fail(HSM_ERR_QUORUM, "%s: %u more signature(s) needed, and no more "
+	    "administrator keys or cards were offered; nothing was changed",
+	    admincmd_op(cmd), missing);
+}
+
+hsm_rc
+quorum_collect(const group_member *m, size_t n, admincmd *cmd, signers *src,
+               const struct quorum_io *io, json_t **actor)
+{
+	json_t **states = NULL;
+	unsigned missing = 0;
+	hsm_rc rc;
+
+	if (actor != NULL)
+		*actor = NULL;
+	if ((states = calloc(n ? n : 1, sizeof(*states))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = group_read(m, n, states)) != HSM_OK)
+		goto out;
+	signers_restart(src);
+	for (;;) {
+		hsm_signer *s = NULL;
+		int used;
+
+		hsm_err_clear();
+		rc = group_preflight(m, n, cmd, (int64_t)time(NULL), &missing);
+		if (rc != HSM_ERR_QUORUM)
+			break;
+		rc = signers_next(src, admincmd_op(cmd), missing, &s);
+		if (rc == HSM_ERR_NOT_FOUND) {
+			rc = ran_out(cmd, missing);
+			break;
+		}
+		if (rc != HSM_OK && rc != HSM_ERR_QUORUM && signers_interactive(src)) {
+			say(io, "%s", hsm_errmsg());   /* a card problem: ask again */
+			continue;
+		}
+		if (rc != HSM_OK ||
+		    (rc = sign_once(cmd, s, states, n, io, actor, &used)) != HSM_OK)
+			break;
+	}
+out:
+	for (size_t i = 0; states != NULL && i < n; i++)
+		json_decref(states[i]);
+	free(states);
+	return rc;
+}
+
+hsm_rc
+quorum_record_signed(evlog *log, const admincmd *cmd, const hsm_signer *s, const char *name)
+{
+	json_t *file = NULL, *sig, *body = NULL, *actor = NULL;
+	char *hex = NULL;
+	hsm_rc rc;
+
+	if ((rc = admincmd_to_json(cmd, &file)) != HSM_OK ||
+	    (rc = admincmd_digest_text(cmd, &hex, NULL)) != HSM_OK)
+		goto out;
+	sig = json_array_get(json_object_get(file, "signatures"),
+	    json_array_size(json_object_get(file, "signatures")) - 1);
+	body = json_pack("{s:O, s:s, s:O, s:O}", "command_body", json_object_get(file, "body"),
+	    "digest", hex, "ski", json_object_get(sig, "ski"),
+	    "signature", json_object_get(sig, "signature"));
+	actor = json_pack("{s:s, s:s, s:O}", "name", name ? name : signer_label(s),
+	    "role", "admin", "ski", json_object_get(sig, "ski"));
+	rc = (body && actor) ? evlog_append(log, EV_COMMAND_SIGNED, actor, body, NULL)
+	    : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if (rc != HSM_OK)
+		rc = hsm_fail_wrap(rc, "recording the signature in the evidence log");
+out:
+	json_decref(file);
+	json_decref(body);
+	json_decref(actor);
+	free(hex);
+	return rc;
+}
