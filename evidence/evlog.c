@@ -18,6 +18,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
+#include "hsmadm/fileio.h"
 #include "hsmadm/evlog.h"
 #include "evint.h"
 
@@ -30,6 +31,7 @@ struct evlog {
 	off_t           size;      /* bytes of whole records in the file */
 	enum evlog_sync sync;
 	int             completed; /* the last record is the completion */
+	json_t         *last;      /* the record this writer appended last */
 };
 
 /* Member names that would only ever hold a secret. Refusing them is a second
@@ -75,22 +77,6 @@ now_rfc3339(char out[32])
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static hsm_rc
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return hsm_fail(HSM_ERR_IO, "cannot write to the evidence log: %s",
-			    w < 0 ? strerror(errno) : "short write");
-		p += w;
-		n -= (size_t)w;
-	}
-	return HSM_OK;
 }
 
 static hsm_rc
@@ -179,11 +165,13 @@ append_raw(evlog *log, const char *type, const json_t *actor, const json_t *body
 	line[clen] = '\n';
 	if ((rc = ev_sha256_2(line, clen + 1, NULL, 0, h)) != HSM_OK)
 		goto out;
-	if ((rc = write_all(log->fd, line, clen + 1)) != HSM_OK ||
+	if ((rc = hsm_write_all(log->fd, line, clen + 1)) != HSM_OK ||
 	    (log->sync == EVLOG_SYNC_EACH && fsync(log->fd) != 0)) {
 		if (rc == HSM_OK)
 			rc = hsm_fail(HSM_ERR_IO, "cannot flush the evidence log to disk: %s",
 			    strerror(errno));
+		else
+			rc = hsm_fail_wrap(rc, "cannot write to the evidence log %s", log->path);
 		if (ftruncate(log->fd, log->size) != 0)
 			rc = hsm_fail_wrap(rc, "evidence log %s may end in a torn record "
 			    "(it is repaired on the next open)", log->path);
@@ -191,6 +179,8 @@ append_raw(evlog *log, const char *type, const json_t *actor, const json_t *body
 	}
 	log->seq++;
 	log->completed = strcmp(type, EV_COMPLETION) == 0;
+	json_decref(log->last);
+	log->last = json_incref(rec);
 	memcpy(log->head, h, 32);
 	log->size += (off_t)(clen + 1);
 	if (seq != NULL)
@@ -551,6 +541,12 @@ evlog_id(const evlog *log)
 	return log->log_id;
 }
 
+const json_t *
+evlog_last_record(const evlog *log)
+{
+	return log != NULL ? log->last : NULL;
+}
+
 void
 evlog_close(evlog **log)
 {
@@ -560,6 +556,7 @@ evlog_close(evlog **log)
 		close((*log)->fd);   /* closing drops the flock */
 	free((*log)->path);
 	free((*log)->log_id);
+	json_decref((*log)->last);
 	free(*log);
 	*log = NULL;
 }

@@ -185,6 +185,12 @@ what(struct rctx *r, const evlog_record *rec)
 		signer_text(r, sg, sizeof(sg), jstr(b, "ski"));
 		escf(r, "%s signed %s, digest %.16s...", sg,
 		    jstr(json_object_get(b, "command_body"), "op"), jstr(b, "digest"));
+	} else if (strcmp(t, EV_COMMAND_SENT) == 0) {
+		json_t *cb = json_object_get(json_object_get(b, "command"), "body");
+		escf(r, "%s about to be sent%s%s, digest %.16s... (intent; a later "
+		    "command.applied shows the outcome)", jstr(cb, "op"),
+		    json_object_get(b, "group") ? " to group " : "", jstr(b, "group"),
+		    jstr(b, "digest"));
 	} else if (strcmp(t, EV_COMMAND_APPLIED) == 0) {
 		json_t *cmd = json_object_get(b, "command");
 		json_t *cb = json_object_get(cmd, "body");
@@ -303,6 +309,11 @@ header(struct rctx *r, const evlog_verify_result *res, const char *path)
 		escf(r, "%lld records, %lld signatures, %lld module receipts, %lld commands, "
 		    "%lld exceptions, %lld torn-tail recoveries", res->records, res->signatures,
 		    res->receipts, res->commands, res->exceptions, res->recoveries);
+		if (res->sent > 0) {
+			fputs("</td></tr>\n<tr><th>Commands sent</th><td>", r->out);
+			escf(r, "%lld sent (command.sent), %lld with no recorded outcome",
+			    res->sent, res->sent_no_outcome);
+		}
 		fputs("</td></tr></table>\n", r->out);
 		return;
 	}
@@ -320,6 +331,10 @@ header(struct rctx *r, const evlog_verify_result *res, const char *path)
 	escf(r, "Checked:    %lld records, %lld signatures, %lld module receipts, %lld "
 	    "commands, %lld exceptions, %lld torn-tail recoveries\n", res->records,
 	    res->signatures, res->receipts, res->commands, res->exceptions, res->recoveries);
+	if (res->sent > 0)
+		escf(r, "Sent:       %lld command(s) announced by command.sent, %lld with no "
+		    "recorded outcome (sent; whether a module applied it is not in the log)\n",
+		    res->sent, res->sent_no_outcome);
 }
 
 static void

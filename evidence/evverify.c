@@ -49,6 +49,13 @@ struct step {
 	long long seq;
 };
 
+/* A command announced by command.sent, and whether a receipt answered it. */
+struct sent {
+	uint8_t   digest[32];
+	long long seq;
+	int       answered;
+};
+
 struct vctx {
 	const struct evlog_verify_opts *o;
 	evlog_verify_result *res;
@@ -64,6 +71,8 @@ struct vctx {
 	size_t       nparts;
 	struct step *steps;
 	size_t       nsteps;
+	struct sent *sent;
+	size_t       nsent;
 	char        *log_id;
 	long long    seq;          /* last good seq */
 	uint8_t      head[32];     /* hash of the last good line */
@@ -749,11 +758,72 @@ apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json
 	return dom_set(c, module, domain, json_object_get(rb, "state"), after);
 }
 
+static struct sent *
+sent_find(struct vctx *c, const uint8_t dg[32])
+{
+	size_t i;
+
+	for (i = 0; i < c->nsent; i++)
+		if (memcmp(c->sent[i].digest, dg, 32) == 0)
+			return &c->sent[i];
+	return NULL;
+}
+
+/* The write-ahead intent: the command must parse and its digest must be the
+ * digest of its body. Its signatures are checked when a receipt shows it
+ * applied (with the admins in force then); an intent with no outcome is
+ * allowed (the run stopped after sending) and counted for the report. */
+static hsm_rc
+on_command_sent(struct vctx *c, const evlog_record *rec)
+{
+	const json_t *cj = json_object_get(rec->body, "command");
+	const json_t *g = json_object_get(rec->body, "group");
+	const char *dghex = NULL;
+	admincmd *cmd = NULL;
+	uint8_t dg[32];
+	char hex[65];
+	hsm_rc rc;
+
+	if ((rc = get_hex32(rec->body, "digest", &dghex)) != HSM_OK)
+		return rc;
+	if (g != NULL && (!json_is_string(g) || json_string_length(g) == 0))
+		return hsm_fail(HSM_ERR_FORMAT, "\"group\" must be a non-empty string");
+	if (!json_is_object(cj))
+		return hsm_fail(HSM_ERR_FORMAT, "body needs \"command\" (the signed command)");
+	if ((rc = admincmd_from_json(cj, &cmd)) != HSM_OK)
+		return hsm_fail_wrap(rc, "sent command");
+	if ((rc = admincmd_digest(cmd, dg)) != HSM_OK)
+		goto out;
+	hex_encode_buf(dg, 32, hex);
+	if (strcmp(hex, dghex) != 0) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "command digest does not match its body");
+		goto out;
+	}
+	c->res->sent++;
+	if (sent_find(c, dg) != NULL)
+		goto out;   /* sent again after an interrupted run: one intent */
+	{
+		void *np = realloc(c->sent, (c->nsent + 1) * sizeof(*c->sent));
+		if (np == NULL) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		c->sent = np;
+	}
+	memcpy(c->sent[c->nsent].digest, dg, 32);
+	c->sent[c->nsent].seq = rec->seq;
+	c->sent[c->nsent++].answered = 0;
+out:
+	admincmd_free(&cmd);
+	return rc;
+}
+
 static hsm_rc
 on_command_applied(struct vctx *c, const json_t *body)
 {
 	json_t *receipts = json_object_get(body, "receipts"), *r;
 	const json_t *cj = json_object_get(body, "command");
+	struct sent *s;
 	admincmd *cmd = NULL;
 	uint8_t dg[32];
 	char dghex[65];
@@ -773,6 +843,9 @@ on_command_applied(struct vctx *c, const json_t *body)
 		if ((rc = apply_receipt(c, cmd, dghex, r)) != HSM_OK)
 			goto out;
 	}
+	/* receipts for an announced command answer its intent */
+	if ((s = sent_find(c, dg)) != NULL)
+		s->answered = 1;
 	c->res->commands++;
 out:
 	admincmd_free(&cmd);
@@ -950,6 +1023,8 @@ on_record(struct vctx *c, const evlog_record *rec)
 		return on_admin_registered(c, b);
 	if (strcmp(t, EV_COMMAND_SIGNED) == 0)
 		return on_command_signed(c, b);
+	if (strcmp(t, EV_COMMAND_SENT) == 0)
+		return on_command_sent(c, rec);
 	if (strcmp(t, EV_COMMAND_APPLIED) == 0)
 		return on_command_applied(c, b);
 	if (strcmp(t, EV_DOMAIN_BASELINE) == 0)
@@ -1136,6 +1211,7 @@ ctx_free(struct vctx *c)
 	for (i = 0; i < c->nsteps; i++)
 		free(c->steps[i].name);
 	free(c->steps);
+	free(c->sent);
 	free(c->log_id);
 }
 
@@ -1233,6 +1309,8 @@ evlog_verify(const char *path, const struct evlog_verify_opts *o, evlog_verify_r
 		rc = bad(&c, 1, "the log is empty");
 		goto out;
 	}
+	for (size_t i = 0; i < c.nsent; i++)
+		res->sent_no_outcome += !c.sent[i].answered;
 	res->complete = c.completed;
 	if (!c.completed && (o == NULL || !o->allow_incomplete)) {
 		rc = bad(&c, c.seq, "the log ends here without the supervisor's completion "
@@ -1272,6 +1350,11 @@ evlog_verify_result_json(const evlog_verify_result *res)
 
 	if (j == NULL)
 		return NULL;
+	if (json_object_set_new(j, "sent", json_integer(res->sent)) != 0 ||
+	    json_object_set_new(j, "sent_no_outcome", json_integer(res->sent_no_outcome)) != 0) {
+		json_decref(j);
+		return NULL;
+	}
 	if (!res->ok) {
 		json_object_set_new(j, "bad_seq", json_integer(res->bad_seq));
 		json_object_set_new(j, "reason", json_string(res->reason));

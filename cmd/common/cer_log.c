@@ -5,6 +5,7 @@
 
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
+#include "hsmadm/evrec.h"
 #include "cer.h"
 
 void
@@ -17,30 +18,21 @@ hsm_rc
 cer_log_keypart(evlog *log, const char *type, const cer_card *c, const char *part_id,
                 const uint8_t kpvp[HSM_VP_LEN], const char *backup_card_id, long long *seq)
 {
-	char hex[2 * HSM_VP_LEN + 1];
-	json_t *actor = NULL, *body = NULL;
-	hsm_rc rc;
+	/* the custodian whose card it is: the card's holder */
+	ev_actor who = { .name = c->prof.holder, .role = "custodian",
+	                 .card_id = c->prof.card_id };
+	const char *cid = c->prof.card_id, *holder = c->prof.holder;
 
-	cer_vp_hex(kpvp, hex);
-	actor = cer_card_actor(c);
-	body = json_pack("{s:s, s:s, s:s, s:s}", "part_id", part_id, "kpvp", hex,
-	                 "card_id", c->prof.card_id, "holder", c->prof.holder);
-	if (actor == NULL || body == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (backup_card_id != NULL &&
-	    json_object_set_new(body, "backup_card_id", json_string(backup_card_id)) != 0) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	rc = evlog_append(log, type, actor, body, seq);
-	if (rc != HSM_OK)
-		hsm_fail_wrap(rc, "recording %s in the evidence log", type);
-out:
-	json_decref(actor);
-	json_decref(body);
-	return rc;
+	if (strcmp(type, EV_KEYPART_GENERATED) == 0)
+		return evrec_keypart_generated(log, &who, part_id, kpvp, cid, holder, seq);
+	if (strcmp(type, EV_KEYPART_COPIED) == 0)
+		return evrec_keypart_copied(log, &who, part_id, kpvp, cid, backup_card_id,
+		    holder, seq);
+	if (strcmp(type, EV_KEYPART_VERIFIED) == 0)
+		return evrec_keypart_verified(log, &who, part_id, kpvp, cid, holder, seq);
+	if (strcmp(type, EV_KEYPART_DESTROYED) == 0)
+		return evrec_keypart_destroyed(log, &who, part_id, kpvp, cid, holder, seq);
+	return hsm_fail(HSM_ERR_USAGE, "cer_log_keypart: %s is not a key-part record", type);
 }
 
 hsm_rc

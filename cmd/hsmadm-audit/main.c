@@ -14,6 +14,7 @@
 #include "hsmadm/evlog.h"
 #include "hsmadm/evreport.h"
 #include "hsmadm/evverify.h"
+#include "hsmadm/fileio.h"
 #include "hsmadm/livecmp.h"
 #include "hsmadm/moddriver.h"
 #include "hsmadm/pcsc.h"
@@ -188,6 +189,10 @@ print_result(const struct opts *o, const evlog_verify_result *res)
 	if (res->recoveries > 0)
 		printf("Note: %lld torn record(s) were cut off after a crash; see the "
 		    "log.recovered records.\n", res->recoveries);
+	if (res->sent > 0)
+		printf("Commands sent: %lld; %lld with no recorded outcome (sent, but no "
+		    "receipt in the log says whether a module applied it).\n", res->sent,
+		    res->sent_no_outcome);
 }
 
 static int
@@ -284,17 +289,18 @@ do_report(const struct opts *o)
 	struct evlog_verify_opts v;
 	evlog_verify_result res;
 	FILE *out = stdout;
-	char tmp[4096];
+	char *rep = NULL;
+	size_t replen = 0;
 	hsm_rc rc;
 	int ex;
 
 	vopts(o, &v);
 	if (o->html != NULL) {
-		/* written beside the target and renamed: never a half report */
-		snprintf(tmp, sizeof(tmp), "%s.tmp", o->html);
-		if ((out = fopen(tmp, "w")) == NULL) {
-			hsm_fail(HSM_ERR_IO, "cannot write %s", tmp);
-			return cmd_fail(PROG, HSM_ERR_IO);
+		/* built in memory, then written by the one file writer (temp,
+		 * fsync, rename): never a half report */
+		if ((out = open_memstream(&rep, &replen)) == NULL) {
+			hsm_fail(HSM_ERR_NOMEM, "out of memory for the report");
+			return cmd_fail(PROG, HSM_ERR_NOMEM);
 		}
 	} else if (o->json) {
 		out = NULL;
@@ -319,15 +325,13 @@ do_report(const struct opts *o)
 	rc = evlog_report(o->log, &v, o->html ? EVREPORT_HTML : EVREPORT_TEXT, out, &res);
 	if (o->html != NULL) {
 		if (fclose(out) != 0 && (rc == HSM_OK || rc == HSM_ERR_AUDIT))
-			rc = hsm_fail(HSM_ERR_IO, "cannot write %s", tmp);
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory for the report");
 		if (rc == HSM_OK || rc == HSM_ERR_AUDIT) {
-			if (rename(tmp, o->html) != 0) {
-				rc = hsm_fail(HSM_ERR_IO, "cannot rename %s to %s", tmp, o->html);
-				remove(tmp);
-			}
-		} else {
-			remove(tmp);
+			hsm_rc wrc = hsm_file_replace(o->html, rep, replen, 0644);
+			if (wrc != HSM_OK)
+				rc = wrc;
 		}
+		free(rep);
 		if (o->json && (rc == HSM_OK || rc == HSM_ERR_AUDIT)) {
 			json_t *j = evlog_verify_result_json(&res);
 			if (j != NULL) {

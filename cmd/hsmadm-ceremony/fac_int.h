@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include "hsmadm/evlog.h"
+#include "hsmadm/evrec.h"
 #include "fac.h"
 
 typedef struct fac_ctx {
@@ -19,9 +20,11 @@ typedef struct fac_ctx {
  * (HSM_ERR_STATE) and a missing one (HSM_ERR_NOT_FOUND). */
 hsm_rc  fac_begin(const char *path, fac_ctx *c);
 void    fac_end(fac_ctx *c);
-hsm_rc  fac_append(fac_ctx *c, const char *path, const char *type, const json_t *actor,
-                   const json_t *body, json_t **out);
-json_t *fac_actor(const struct fac_who *who);
+/* What the writer just recorded, for the caller to show: *out (may be NULL)
+ * = {log, type, seq, body}. */
+hsm_rc  fac_recorded(const fac_ctx *c, const char *path, json_t **out);
+/* The facilitator as the actor of a record (role "facilitator"). */
+ev_actor fac_actor(const struct fac_who *who);
 hsm_rc  fac_check_text(const char *what, const char *s, size_t max);
 
 #endif

@@ -14,12 +14,13 @@
 #include "hsmadm/evlog.h"
 #include "fac_int.h"
 
-json_t *
+ev_actor
 fac_actor(const struct fac_who *who)
 {
-	const char *n = who != NULL && who->facilitator != NULL ? who->facilitator : "facilitator";
+	ev_actor a = { .role = "facilitator" };
 
-	return json_pack("{s:s, s:s}", "name", n, "role", "facilitator");
+	a.name = who != NULL && who->facilitator != NULL ? who->facilitator : "facilitator";
+	return a;
 }
 
 /* Printable text of 1..max bytes without control characters: what people
@@ -83,21 +84,18 @@ fac_end(fac_ctx *c)
 	c->st = NULL;
 }
 
-/* Append and describe the result: {log, seq, type}. */
 hsm_rc
-fac_append(fac_ctx *c, const char *path, const char *type, const json_t *actor,
-           const json_t *body, json_t **out)
+fac_recorded(const fac_ctx *c, const char *path, json_t **out)
 {
-	long long seq = 0;
-	hsm_rc rc;
+	const json_t *rec = evlog_last_record(c->log);
 
-	if (actor == NULL || body == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	if ((rc = evlog_append(c->log, type, actor, body, &seq)) != HSM_OK)
-		return rc;
-	if (out != NULL &&
-	    (*out = json_pack("{s:s, s:s, s:I, s:O}", "log", path, "type", type,
-	                      "seq", (json_int_t)seq, "body", (json_t *)body)) == NULL)
+	if (out == NULL)
+		return HSM_OK;
+	if (rec == NULL)
+		return hsm_fail(HSM_ERR_INTERNAL, "nothing was recorded");
+	if ((*out = json_pack("{s:s, s:O, s:O, s:O}", "log", path,
+	    "type", json_object_get(rec, "type"), "seq", json_object_get(rec, "seq"),
+	    "body", json_object_get(rec, "body"))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	return HSM_OK;
 }
@@ -109,6 +107,7 @@ fac_open(const char *path, const char *title, const char *installation, const ch
 	struct evlog_open_opts oo;
 	evlog *log = NULL;
 	json_t *body = NULL, *actor = NULL;
+	ev_actor who_a = fac_actor(who);
 	long long seq = 0;
 	uint8_t head[32];
 	hsm_rc rc;
@@ -134,7 +133,7 @@ fac_open(const char *path, const char *title, const char *installation, const ch
 	    FAC_TITLE_MAX)) != HSM_OK)
 		return rc;
 	body = json_pack("{s:s, s:s}", "ceremony", title, "installation", installation);
-	actor = fac_actor(who);
+	actor = json_pack("{s:s, s:s}", "name", who_a.name, "role", who_a.role);
 	if (body == NULL || actor == NULL ||
 	    (site != NULL && json_object_set_new(body, "site", json_string(site)) != 0)) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
@@ -165,7 +164,8 @@ fac_step(const char *path, int begin, const char *step, const char *title,
          const char *result, const struct fac_who *who, json_t **out)
 {
 	fac_ctx c;
-	json_t *body = NULL, *actor = NULL, *s;
+	ev_actor a = fac_actor(who);
+	json_t *s;
 	int is_open = 0;
 	size_t i;
 	hsm_rc rc;
@@ -201,18 +201,11 @@ fac_step(const char *path, int begin, const char *step, const char *title,
 		    "'hsmadm-ceremony show --log %s' lists the open steps", step, path, path);
 		goto out;
 	}
-	body = begin ? json_pack("{s:s}", "step", step)
-	             : json_pack("{s:s, s:s}", "step", step, "result", result);
-	if (body != NULL && title != NULL &&
-	    json_object_set_new(body, "title", json_string(title)) != 0) {
-		json_decref(body);
-		body = NULL;
-	}
-	actor = fac_actor(who);
-	rc = fac_append(&c, path, begin ? EV_STEP_BEGIN : EV_STEP_END, actor, body, out);
+	rc = begin ? evrec_step_begin(c.log, &a, step, title, NULL)
+	           : evrec_step_end(c.log, &a, step, result, NULL);
+	if (rc == HSM_OK)
+		rc = fac_recorded(&c, path, out);
 out:
-	json_decref(body);
-	json_decref(actor);
 	fac_end(&c);
 	return rc;
 }
@@ -221,7 +214,8 @@ hsm_rc
 fac_witness(const char *path, const char *name, const char *statement, json_t **out)
 {
 	fac_ctx c;
-	json_t *body = NULL, *actor = NULL, *m;
+	ev_actor a = { .name = name, .role = "witness" };
+	json_t *m;
 	int found = 0;
 	size_t i;
 	hsm_rc rc;
@@ -246,12 +240,9 @@ fac_witness(const char *path, const char *name, const char *statement, json_t **
 		    "--name \"%s\"", name, path, path, name);
 		goto out;
 	}
-	body = json_pack("{s:s}", "statement", statement);
-	actor = json_pack("{s:s, s:s}", "name", name, "role", "witness");
-	rc = fac_append(&c, path, EV_WITNESS_ACK, actor, body, out);
+	if ((rc = evrec_witness_ack(c.log, &a, statement, NULL)) == HSM_OK)
+		rc = fac_recorded(&c, path, out);
 out:
-	json_decref(body);
-	json_decref(actor);
 	fac_end(&c);
 	return rc;
 }
@@ -261,7 +252,10 @@ fac_exception(const char *path, const char *what, const char *reason,
               const char *resolution, const struct fac_who *who, json_t **out)
 {
 	fac_ctx c;
-	json_t *body = NULL, *actor = NULL, *open;
+	ev_actor a = fac_actor(who);
+	const char **open = NULL;
+	json_t *steps, *s;
+	size_t i, n;
 	hsm_rc rc;
 
 	if (out != NULL)
@@ -275,24 +269,21 @@ fac_exception(const char *path, const char *what, const char *reason,
 		return rc;
 	if ((rc = fac_begin(path, &c)) != HSM_OK)
 		return rc;
-	body = json_pack("{s:s, s:s}", "what", what, "reason",
-	                 reason != NULL ? reason : "recorded by the facilitator");
 	/* Which steps were running when it happened, for the auditor. */
-	open = json_object_get(c.st, "open_steps");
-	if (body != NULL && json_array_size(open) > 0 &&
-	    json_object_set(body, "open_steps", open) != 0) {
-		json_decref(body);
-		body = NULL;
+	steps = json_object_get(c.st, "open_steps");
+	n = json_array_size(steps);
+	if (n > 0 && (open = calloc(n, sizeof(*open))) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
 	}
-	if (body != NULL && resolution != NULL &&
-	    json_object_set_new(body, "resolution", json_string(resolution)) != 0) {
-		json_decref(body);
-		body = NULL;
-	}
-	actor = fac_actor(who);
-	rc = fac_append(&c, path, EV_EXCEPTION, actor, body, out);
-	json_decref(body);
-	json_decref(actor);
+	json_array_foreach(steps, i, s)
+		open[i] = json_string_value(s);
+	rc = evrec_exception(c.log, &a, what,
+	    reason != NULL ? reason : "recorded by the facilitator", resolution, open, n, NULL);
+	if (rc == HSM_OK)
+		rc = fac_recorded(&c, path, out);
+out:
+	free(open);
 	fac_end(&c);
 	return rc;
 }

@@ -288,7 +288,9 @@ fac_roster_add(const char *path, const char *role, const char *name,
                const struct fac_member_src *src, const struct fac_who *who, json_t **out)
 {
 	fac_ctx c;
-	json_t *m = NULL, *body = NULL, *actor = NULL, *e;
+	ev_actor a = fac_actor(who);
+	ev_member em;
+	json_t *m = NULL, *e;
 	int nsrc = (src->card != 0) + (src->cert_file != NULL) + (src->key_file != NULL);
 	const char *ski;
 	size_t i;
@@ -350,15 +352,21 @@ fac_roster_add(const char *path, const char *role, const char *name,
 			goto out;
 		}
 	}
-	body = json_pack("{s:[O]}", "members", m);
-	actor = fac_actor(who);
-	rc = fac_append(&c, path, EV_ROSTER, actor, body, out);
+	memset(&em, 0, sizeof(em));
+	em.name = json_string_value(json_object_get(m, "name"));
+	em.role = role;
+	em.card_id = json_string_value(json_object_get(m, "card_id"));
+	em.ski = ski;
+	em.pubkey = json_string_value(json_object_get(m, "pubkey"));
+	em.identity = json_string_value(json_object_get(m, "identity"));
+	em.cert = json_string_value(json_object_get(m, "cert"));
+	em.backup_of = json_string_value(json_object_get(m, "backup_of"));
+	if ((rc = evrec_roster(c.log, &a, &em, 1, NULL)) == HSM_OK)
+		rc = fac_recorded(&c, path, out);
 	if (rc == HSM_OK && out != NULL && *out != NULL &&
 	    json_object_set(*out, "member", m) != 0)
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 out:
-	json_decref(body);
-	json_decref(actor);
 	json_decref(m);
 	fac_end(&c);
 	return rc;

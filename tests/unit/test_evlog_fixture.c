@@ -14,6 +14,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/evlog.h"
+#include "hsmadm/evrec.h"
 #include "hsmadm/receipt.h"
 #include "hsmadm/signer.h"
 #include "hsmadm/x509util.h"
@@ -177,6 +178,20 @@ receipt_for(struct evfix *f, admincmd *cmd, long long before, json_t *state,
 	return rc;
 }
 
+/* Write a command.sent intent before each command (EVFIX_SENT). */
+static int fix_sent;
+
+/* An ev_actor over a JSON actor's strings (borrowed). */
+static ev_actor
+act(const json_t *a)
+{
+	ev_actor e = { json_string_value(json_object_get(a, "name")),
+	               json_string_value(json_object_get(a, "role")),
+	               json_string_value(json_object_get(a, "card_id")),
+	               json_string_value(json_object_get(a, "ski")) };
+	return e;
+}
+
 /* Make, sign (by the given signers), "apply" and log one command. */
 static hsm_rc
 apply(struct evfix *f, evlog *log, const char *op, json_t *params, long long counter,
@@ -197,8 +212,16 @@ apply(struct evfix *f, evlog *log, const char *op, json_t *params, long long cou
 	if ((rc = admincmd_to_json(cmd, &cj)) != HSM_OK ||
 	    (rc = receipt_for(f, cmd, counter, state_after, &rcpt)) != HSM_OK)
 		goto out;
-	body = json_pack("{s:O, s:[O]}", "command", cj, "receipts", rcpt);
-	rc = evlog_append(log, EV_COMMAND_APPLIED, actor, body, NULL);
+	if (fix_sent) {
+		ev_actor a = act(actor);
+		if ((rc = evrec_command_sent(log, &a, cmd, "DC1-pair", NULL)) != HSM_OK)
+			goto out;
+	}
+	body = json_pack("[O]", rcpt);
+	{
+		ev_actor a = act(actor);
+		rc = body ? evrec_command_applied(log, &a, cmd, body, NULL) : HSM_ERR_NOMEM;
+	}
 out:
 	json_decref(body);
 	json_decref(rcpt);
@@ -214,42 +237,28 @@ log_signed(evlog *log, const char *op, json_t *params, long long counter, hsm_si
 {
 	admincmd_target t = { EVFIX_MODULE, EVFIX_DOMAIN, (uint64_t)counter };
 	admincmd *cmd = NULL;
-	json_t *cj = NULL, *sigs, *body = NULL;
-	uint8_t dg[32];
-	char dghex[65];
+	uint8_t ski[32];
+	ev_actor a;
 	int64_t now = (int64_t)time(NULL);
 	hsm_rc rc;
 
 	if ((rc = admincmd_new(op, params, &t, 1, now - 60, now + 3600, &cmd)) != HSM_OK ||
-	    (rc = admincmd_sign(cmd, s)) != HSM_OK || (rc = admincmd_to_json(cmd, &cj)) != HSM_OK ||
-	    (rc = admincmd_digest(cmd, dg)) != HSM_OK)
+	    (rc = admincmd_sign(cmd, s)) != HSM_OK || (rc = crypto_ski(signer_pub(s), ski)) != HSM_OK)
 		goto out;
-	hex_encode_buf(dg, 32, dghex);
-	sigs = json_array_get(json_object_get(cj, "signatures"), 0);
-	body = json_pack("{s:O, s:s, s:O, s:O}", "command_body", json_object_get(cj, "body"),
-	    "digest", dghex, "ski", json_object_get(sigs, "ski"),
-	    "signature", json_object_get(sigs, "signature"));
-	rc = evlog_append(log, EV_COMMAND_SIGNED, actor, body, NULL);
+	a = act(actor);
+	rc = evrec_command_signed(log, &a, cmd, ski, NULL);
 out:
-	json_decref(body);
-	json_decref(cj);
 	admincmd_free(&cmd);
 	return rc;
 }
 
 #define CK(x) do { if ((rc = (x)) != HSM_OK) goto out; } while (0)
 
-/* Append with a body built in place (stolen). */
-static hsm_rc
-put(evlog *log, const char *type, const json_t *actor, json_t *body)
+/* One kpvp, as bytes. */
+static void
+kpvp_bytes(const char *hex, uint8_t out[32])
 {
-	hsm_rc rc;
-
-	if (body == NULL)
-		return HSM_ERR_NOMEM;
-	rc = evlog_append(log, type, actor, body, NULL);
-	json_decref(body);
-	return rc;
+	(void)hex_decode_into(hex, out, 32);
 }
 
 hsm_rc
@@ -268,8 +277,11 @@ evfix_ceremony(struct evfix *f, const char *path, int flags, long long *last)
 	json_t *ae = NULL, *be = NULL, *se = NULL, *admins = NULL, *st = NULL;
 	json_t *params = NULL, *open = NULL;
 	const char *kpvp = "5a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0";
+	ev_actor fa = act(fac), wa = act(wact), ca = act(cust);
+	uint8_t kp[32];
 	hsm_rc rc;
 
+	fix_sent = (flags & EVFIX_SENT) != 0;
 	memset(&o, 0, sizeof(o));
 	open = json_pack("{s:s, s:s}", "ceremony", "DC1 domain 3 first master key",
 	    "site", "test lab");
@@ -289,21 +301,24 @@ evfix_ceremony(struct evfix *f, const char *path, int flags, long long *last)
 		rc = HSM_ERR_NOMEM;
 		goto out;
 	}
-	CK(put(log, EV_ROSTER, fac, json_pack(
-	    "{s:[{s:s,s:s,s:O,s:O}, {s:s,s:s,s:O,s:O}, {s:s,s:s,s:O,s:O}, {s:s,s:s}]}",
-	    "members",
-	    "name", "Sam Supervisor", "role", "supervisor", "ski", json_object_get(se, "ski"),
-	    "pubkey", json_object_get(se, "pubkey"),
-	    "name", "Alice Example", "role", "admin", "ski", json_object_get(ae, "ski"),
-	    "pubkey", json_object_get(ae, "pubkey"),
-	    "name", "Bob Example", "role", "admin", "ski", json_object_get(be, "ski"),
-	    "pubkey", json_object_get(be, "pubkey"),
-	    "name", "Wanda Witness", "role", "witness")));
-	CK(put(log, EV_STEP_BEGIN, fac, json_pack("{s:s, s:s}", "step", "setup", "title",
-	    "Set up the domain")));
-	CK(put(log, EV_CARD_INIT, fac, json_pack("{s:s, s:s, s:s, s:O}", "card_id",
-	    "a11ce001", "role", "admin", "holder", "Alice Example", "ski",
-	    json_object_get(ae, "ski"))));
+	{
+		ev_member m[4] = {
+			{ .name = "Sam Supervisor", .role = "supervisor",
+			  .ski = json_string_value(json_object_get(se, "ski")),
+			  .pubkey = json_string_value(json_object_get(se, "pubkey")) },
+			{ .name = "Alice Example", .role = "admin",
+			  .ski = json_string_value(json_object_get(ae, "ski")),
+			  .pubkey = json_string_value(json_object_get(ae, "pubkey")) },
+			{ .name = "Bob Example", .role = "admin",
+			  .ski = json_string_value(json_object_get(be, "ski")),
+			  .pubkey = json_string_value(json_object_get(be, "pubkey")) },
+			{ .name = "Wanda Witness", .role = "witness" },
+		};
+		CK(evrec_roster(log, &fa, m, 4, NULL));
+	}
+	CK(evrec_step_begin(log, &fa, "setup", "Set up the domain", NULL));
+	CK(evrec_card_init(log, &fa, "a11ce001", "admin", "Alice Example",
+	    json_string_value(json_object_get(ae, "ski")), NULL));
 
 	/* imprint mode: two admins added unsigned */
 	params = json_pack("{s:O, s:s, s:s}", "pubkey", json_object_get(ae, "pubkey"),
@@ -314,9 +329,8 @@ evfix_ceremony(struct evfix *f, const char *path, int flags, long long *last)
 	json_decref(params);
 	json_decref(st);
 	params = st = NULL;
-	CK(put(log, EV_ADMIN_REGISTERED, fac, json_pack("{s:s, s:i, s:O, s:s, s:s}",
-	    "module", EVFIX_MODULE, "domain", EVFIX_DOMAIN, "ski", json_object_get(ae, "ski"),
-	    "name", "Alice Example", "identity", "alice")));
+	CK(evrec_admin_registered(log, &fa, EVFIX_MODULE, EVFIX_DOMAIN,
+	    json_string_value(json_object_get(ae, "ski")), "Alice Example", "alice", NULL));
 	params = json_pack("{s:O, s:s, s:s}", "pubkey", json_object_get(be, "pubkey"),
 	    "name", "Bob Example", "identity", "bob");
 	json_array_append(admins, be);
@@ -335,24 +349,41 @@ evfix_ceremony(struct evfix *f, const char *path, int flags, long long *last)
 	CK(apply(f, log, ADMINCMD_OP_THRESHOLDS_SET, params, 2, both,
 	    (flags & EVFIX_WEAK_QUORUM) ? 1 : 2, st, bact));
 
-	CK(put(log, EV_KEYPART_GENERATED, cust, json_pack("{s:s, s:s, s:s}", "part_id",
-	    "part-1", "kpvp", kpvp, "card_id", "c0ffee01")));
-	CK(put(log, EV_KEYPART_COPIED, cust, json_pack("{s:s, s:s, s:s, s:s}", "part_id",
-	    "part-1", "kpvp", kpvp, "card_id", "c0ffee01", "backup_card_id", "c0ffee02")));
-	CK(put(log, EV_KEYPART_VERIFIED, cust, json_pack("{s:s, s:s, s:s}", "part_id",
-	    "part-1", "kpvp", kpvp, "card_id", "c0ffee02")));
-	CK(put(log, EV_EXCEPTION, fac, json_pack("{s:s, s:s, s:s}", "what",
-	    "card reader swapped", "reason", "reader 1 stopped answering", "resolution",
-	    "used reader 2")));
-	CK(put(log, EV_WITNESS_ACK, wact, json_pack("{s:s}", "statement",
-	    "I saw the parts generated on the cards")));
-	CK(put(log, EV_REENCIPHER, fac, json_pack("{s:I, s:I}", "done", (json_int_t)10,
-	    "total", (json_int_t)10)));
+	kpvp_bytes(kpvp, kp);
+	CK(evrec_keypart_generated(log, &ca, "part-1", kp, "c0ffee01", NULL, NULL));
+	CK(evrec_keypart_copied(log, &ca, "part-1", kp, "c0ffee01", "c0ffee02", NULL, NULL));
+	CK(evrec_keypart_verified(log, &ca, "part-1", kp, "c0ffee02", NULL, NULL));
+	CK(evrec_exception(log, &fa, "card reader swapped", "reader 1 stopped answering",
+	    "used reader 2", NULL, 0, NULL));
+	CK(evrec_witness_ack(log, &wa, "I saw the parts generated on the cards", NULL));
+	CK(evrec_reencipher(log, &fa, 10, 10, NULL, NULL, NULL));
+	if (flags & EVFIX_SENT) {
+		/* an intent whose outcome never made it into the log */
+		json_t *z = json_object();
+		admincmd_target t = { EVFIX_MODULE, EVFIX_DOMAIN, 3 };
+		admincmd *cmd = NULL;
+		int64_t now = (int64_t)time(NULL);
+		rc = z ? admincmd_new(ADMINCMD_OP_ZEROIZE, z, &t, 1, now - 60, now + 3600, &cmd)
+		       : HSM_ERR_NOMEM;
+		if (rc == HSM_OK)
+			rc = evrec_command_sent(log, &fa, cmd, NULL, NULL);
+		admincmd_free(&cmd);
+		json_decref(z);
+		if (rc != HSM_OK)
+			goto out;
+	}
+	if (flags & EVFIX_MK) {
+		ev_mkdom d = { EVFIX_MODULE, EVFIX_DOMAIN, { 0 } };
+		ev_mkpart mp = { "part-1", { 0 } };
+		memset(d.mkvp, EVFIX_MKVP, 32);
+		memcpy(mp.kpvp, kp, 32);
+		CK(evrec_mk_loaded(log, &fa, "DC1-pair", &d, 1, &mp, 1, NULL));
+		CK(evrec_mk_committed(log, &fa, "DC1-pair", &d, 1, NULL));
+	}
 	CK(evlog_checkpoint(log, sup, supact, NULL, NULL));
-	CK(put(log, EV_STEP_END, fac, json_pack("{s:s, s:s}", "step", "setup", "result", "ok")));
+	CK(evrec_step_end(log, &fa, "setup", "ok", NULL));
 	if (flags & EVFIX_TAIL_WITNESS)
-		CK(put(log, EV_WITNESS_ACK, wact, json_pack("{s:s}", "statement",
-		    "The setup step ended as recorded")));
+		CK(evrec_witness_ack(log, &wa, "The setup step ended as recorded", NULL));
 	if (flags & EVFIX_COMPLETE)
 		CK(evlog_complete(log, sup, supact, NULL, NULL));
 	if (last != NULL)

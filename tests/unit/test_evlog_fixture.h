@@ -15,6 +15,7 @@
 
 #define EVFIX_MODULE "DC1-M01"
 #define EVFIX_DOMAIN 3
+#define EVFIX_MKVP   0x5c     /* every byte of the MKVP EVFIX_MK records */
 
 struct evfix {
 	char      dir[256];
@@ -33,7 +34,12 @@ enum {
 	EVFIX_COMPLETE    = 1,   /* end with the supervisor's completion */
 	EVFIX_WEAK_QUORUM = 2,   /* thresholds.set applied with 1 of 2 signatures */
 	EVFIX_NOSYNC      = 4,   /* no fsync (speed) */
-	EVFIX_TAIL_WITNESS = 8   /* a witness.ack after the last step ends */
+	EVFIX_TAIL_WITNESS = 8,  /* a witness.ack after the last step ends */
+	EVFIX_SENT        = 16,  /* command.sent before each command, and one more
+	                            sent command that is never applied */
+	EVFIX_MK          = 32   /* mk.loaded (part-1) and mk.committed of group
+	                            "DC1-pair" on EVFIX_MODULE/EVFIX_DOMAIN, MKVP
+	                            EVFIX_MKVP bytes */
 };
 
 /* Private temp dir with keys and certificates. 0 on success. */

@@ -41,6 +41,8 @@
 #define EV_CARD_INIT          "card.init"          /* card_id, role, holder, ski */
 #define EV_ADMIN_REGISTERED   "admin.registered"   /* module, domain, ski, name, identity */
 #define EV_COMMAND_SIGNED     "command.signed"     /* command_body, digest, ski, signature */
+#define EV_COMMAND_SENT       "command.sent"       /* command{body,signatures}, digest, [group]:
+                                                      written before the command is sent */
 #define EV_COMMAND_APPLIED    "command.applied"    /* command{body,signatures}, receipts[] (receipt.h) */
 #define EV_KEYPART_GENERATED  "keypart.generated"  /* part_id, kpvp (hex), card_id */
 #define EV_KEYPART_COPIED     "keypart.copied"     /* part_id, kpvp, card_id, backup_card_id */
@@ -118,6 +120,10 @@ hsm_rc evlog_complete(evlog *log, hsm_signer *supervisor, const json_t *actor,
 /* Head of an open log: seq of the last record and SHA-256 of its line. */
 void        evlog_head(const evlog *log, long long *seq, uint8_t hash[32]);
 const char *evlog_id(const evlog *log);
+/* The whole record (seq, time, type, actor, body, prev) this writer appended
+ * last, for callers that show what was recorded; NULL before the first
+ * append. Borrowed: valid until the next append or evlog_close. */
+const json_t *evlog_last_record(const evlog *log);
 /* Release the lock, close, free; sets *log to NULL. NULL-safe. */
 void        evlog_close(evlog **log);
 

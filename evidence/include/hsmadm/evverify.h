@@ -53,6 +53,9 @@ typedef struct evlog_verify_result {
 	long long signatures;       /* signatures checked (commands and heads) */
 	long long receipts;         /* receipts checked */
 	long long commands;         /* commands applied */
+	long long sent;             /* command.sent records (write-ahead intents) */
+	long long sent_no_outcome;  /* of those, commands no command.applied
+	                               record answers (sent, outcome unknown) */
 	long long exceptions;
 	long long recoveries;       /* log.recovered records (torn tails repaired) */
 	json_t   *state;            /* owned: replayed domains (see evlog_replay) */
