@@ -124,18 +124,80 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* The test faults from the environment (serve only); options override. */
+static int
+env_faults(simserve_opts *so)
+{
+	static const char *const envs[4] = { "HSMADM_SIMD_DELAY_MS", "HSMADM_SIMD_DROP_BEFORE",
+	                                     "HSMADM_SIMD_DROP_AFTER", "HSMADM_SIMD_CRASH_AFTER" };
+	long *dst[4] = { NULL, &so->faults.drop_before, &so->faults.drop_after,
+	                 &so->faults.crash_after };
+	long n;
+	int c;
+
+	for (c = 0; c < 4; c++) {
+		const char *e = getenv(envs[c]);
+		if (e == NULL)
+			continue;
+		if (parse_num(e, 0, 1000000, &n) != 0)
+			return usage_error("%s must be a number from 0 to 1000000", envs[c]);
+		if (c == 0)
+			so->delay_ms = (int)n;
+		else
+			*dst[c] = n;
+	}
+	return 0;
+}
+
+static int
+do_init(simmod_init_opts *io, const char *dir, int json)
+{
+	json_t *info = NULL;
+	hsm_rc rc;
+
+	if (io->serial == NULL)
+		return usage_error("give the module serial with --serial");
+	io->dir = dir;
+	if ((rc = simmod_init(io, &info)) != HSM_OK)
+		return fail(rc);
+	if (json)
+		print_json(info);
+	else
+		printf("module %s ready in %s (%u domains)\n"
+		       "module CA: %s/ca.pem  SHA-256 %s\n"
+		       "pin that CA on the workstations; serve with: " PROG " serve --dir %s\n",
+		       io->serial, dir, io->domains, dir,
+		       json_string_value(json_object_get(info, "module_ca_sha256")), dir);
+	json_decref(info);
+	return 0;
+}
+
+static int
+do_issue(const char *dir, const char *name, const char *outkey, const char *outcert, int json)
+{
+	json_t *info = NULL;
+	hsm_rc rc;
+
+	if ((rc = simmod_issue_client(dir, name, outkey, outcert, &info)) != HSM_OK)
+		return fail(rc);
+	if (json)
+		print_json(info);
+	else
+		printf("client certificate for \"%s\": %s (key %s, mode 0600)\n", name, outcert,
+		       outkey);
+	json_decref(info);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *cmd, *dir = NULL, *name = NULL, *outkey = NULL, *outcert = NULL;
 	simmod_init_opts io;
 	simserve_opts so;
-	json_t *info = NULL;
 	int json = 0, c, allowed;
 	long n;
 	hsm_rc rc;
-	const char *envs[4] = { "HSMADM_SIMD_DELAY_MS", "HSMADM_SIMD_DROP_BEFORE",
-	                        "HSMADM_SIMD_DROP_AFTER", "HSMADM_SIMD_CRASH_AFTER" };
 	long *envdst[4];
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -163,17 +225,8 @@ main(int argc, char **argv)
 	envdst[1] = &so.faults.drop_before;
 	envdst[2] = &so.faults.drop_after;
 	envdst[3] = &so.faults.crash_after;
-	for (c = 0; c < 4; c++) {
-		const char *e = getenv(envs[c]);
-		if (e == NULL || strcmp(cmd, "serve") != 0)
-			continue;
-		if (parse_num(e, 0, 1000000, &n) != 0)
-			return usage_error("%s must be a number from 0 to 1000000", envs[c]);
-		if (c == 0)
-			so.delay_ms = (int)n;
-		else
-			*envdst[c] = n;
-	}
+	if (strcmp(cmd, "serve") == 0 && (c = env_faults(&so)) != 0)
+		return c;
 
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -227,34 +280,10 @@ main(int argc, char **argv)
 	if (dir == NULL)
 		return usage_error("give the module state folder with --dir");
 
-	if (strcmp(cmd, "init") == 0) {
-		if (io.serial == NULL)
-			return usage_error("give the module serial with --serial");
-		io.dir = dir;
-		if ((rc = simmod_init(&io, &info)) != HSM_OK)
-			return fail(rc);
-		if (json)
-			print_json(info);
-		else
-			printf("module %s ready in %s (%u domains)\n"
-			       "module CA: %s/ca.pem  SHA-256 %s\n"
-			       "pin that CA on the workstations; serve with: " PROG " serve --dir %s\n",
-			       io.serial, dir, io.domains, dir,
-			       json_string_value(json_object_get(info, "module_ca_sha256")), dir);
-		json_decref(info);
-		return 0;
-	}
-	if (strcmp(cmd, "issue-client") == 0) {
-		if ((rc = simmod_issue_client(dir, name, outkey, outcert, &info)) != HSM_OK)
-			return fail(rc);
-		if (json)
-			print_json(info);
-		else
-			printf("client certificate for \"%s\": %s (key %s, mode 0600)\n", name, outcert,
-			       outkey);
-		json_decref(info);
-		return 0;
-	}
+	if (strcmp(cmd, "init") == 0)
+		return do_init(&io, dir, json);
+	if (strcmp(cmd, "issue-client") == 0)
+		return do_issue(dir, name, outkey, outcert, json);
 	so.dir = dir;
 	if ((rc = simserve_run(&so)) != HSM_OK)
 		return fail(rc);

@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 
 #include "hsmadm/cjson.h"
+#include "hsmadm/fileio.h"
 #include "hsmadm/modproto.h"
 #include "hsmadm/tlsctx.h"
 
@@ -271,18 +272,84 @@ open_listener(const char *spec, int *fdout, char *shown, size_t shown_n, int *po
 static hsm_rc
 write_port_file(const char *path, int port)
 {
-	char tmp[4200];
-	FILE *f;
+	char buf[16];
+	int n = snprintf(buf, sizeof(buf), "%d\n", port);
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
-		return hsm_fail(HSM_ERR_USAGE, "--port-file path too long");
-	if ((f = fopen(tmp, "w")) == NULL)
-		return hsm_fail(HSM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-	fprintf(f, "%d\n", port);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return hsm_fail(HSM_ERR_IO, "cannot write %s", path);
+	/* Whoever waits for this file sees it whole or not at all. */
+	return hsm_file_replace(path, buf, (size_t)n, 0644);
+}
+
+/* A thread for the connection just accepted on lfd (a full table or a
+ * failed thread closes it: the client sees the connection refused). */
+static void
+accept_one(server *srv, int lfd)
+{
+	pthread_t th;
+	pthread_attr_t attr;
+	sigset_t block, old;
+	conn_arg *a;
+	int cfd, slot;
+
+	cfd = accept(lfd, NULL, NULL);
+	if (cfd < 0)
+		return;
+	(void)fcntl(cfd, F_SETFD, FD_CLOEXEC);
+	pthread_mutex_lock(&srv->lock);
+	for (slot = 0; slot < MAX_CONNS && srv->fds[slot] >= 0; slot++)
+		;
+	if (slot == MAX_CONNS) {
+		pthread_mutex_unlock(&srv->lock);
+		fprintf(stderr, "hsmadm-simd: %d connections open; refusing another\n", MAX_CONNS);
+		close(cfd);
+		return;
 	}
+	if ((a = malloc(sizeof(*a))) == NULL) {
+		pthread_mutex_unlock(&srv->lock);
+		close(cfd);
+		return;
+	}
+	a->srv = srv;
+	a->fd = cfd;
+	a->slot = slot;
+	srv->fds[slot] = cfd;
+	srv->nconns++;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Threads leave signals to the main loop. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	if (pthread_create(&th, &attr, conn_main, a) != 0) {
+		srv->fds[slot] = -1;
+		srv->nconns--;
+		close(cfd);
+		free(a);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* SIGTERM/SIGINT write to the stop pipe, which the accept loop polls. */
+static hsm_rc
+stop_signals(void)
+{
+	struct sigaction sa;
+	int i;
+
+	if (pipe(stop_pipe) != 0)
+		return hsm_fail(HSM_ERR_IO, "pipe: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		(void)fcntl(stop_pipe[i], F_SETFD, FD_CLOEXEC);
+		(void)fcntl(stop_pipe[i], F_SETFL, O_NONBLOCK);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	return HSM_OK;
 }
 
@@ -291,8 +358,6 @@ simserve_run(const simserve_opts *o)
 {
 	server srv;
 	char cert[4200], key[4200], cca[4200], shown[128];
-	struct sigaction sa;
-	sigset_t block, old;
 	int lfd = -1, port = 0, i;
 	hsm_rc rc;
 
@@ -313,20 +378,8 @@ simserve_run(const simserve_opts *o)
 	                        sizeof(shown), &port)) != HSM_OK)
 		goto out;
 
-	if (pipe(stop_pipe) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "pipe: %s", strerror(errno));
+	if ((rc = stop_signals()) != HSM_OK)
 		goto out;
-	}
-	for (i = 0; i < 2; i++) {
-		(void)fcntl(stop_pipe[i], F_SETFD, FD_CLOEXEC);
-		(void)fcntl(stop_pipe[i], F_SETFL, O_NONBLOCK);
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	if (o->port_file != NULL && (rc = write_port_file(o->port_file, port)) != HSM_OK)
 		goto out;
@@ -336,10 +389,6 @@ simserve_run(const simserve_opts *o)
 
 	for (;;) {
 		struct pollfd pf[2];
-		pthread_t th;
-		pthread_attr_t attr;
-		conn_arg *a;
-		int cfd, slot;
 
 		pf[0].fd = lfd;
 		pf[0].events = POLLIN;
@@ -355,45 +404,7 @@ simserve_run(const simserve_opts *o)
 			break;
 		if (!(pf[0].revents & POLLIN))
 			continue;
-		cfd = accept(lfd, NULL, NULL);
-		if (cfd < 0)
-			continue;
-		(void)fcntl(cfd, F_SETFD, FD_CLOEXEC);
-		pthread_mutex_lock(&srv.lock);
-		for (slot = 0; slot < MAX_CONNS && srv.fds[slot] >= 0; slot++)
-			;
-		if (slot == MAX_CONNS) {
-			pthread_mutex_unlock(&srv.lock);
-			fprintf(stderr, "hsmadm-simd: %d connections open; refusing another\n", MAX_CONNS);
-			close(cfd);
-			continue;
-		}
-		if ((a = malloc(sizeof(*a))) == NULL) {
-			pthread_mutex_unlock(&srv.lock);
-			close(cfd);
-			continue;
-		}
-		a->srv = &srv;
-		a->fd = cfd;
-		a->slot = slot;
-		srv.fds[slot] = cfd;
-		srv.nconns++;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		/* Threads leave signals to the main loop. */
-		sigemptyset(&block);
-		sigaddset(&block, SIGTERM);
-		sigaddset(&block, SIGINT);
-		pthread_sigmask(SIG_BLOCK, &block, &old);
-		if (pthread_create(&th, &attr, conn_main, a) != 0) {
-			srv.fds[slot] = -1;
-			srv.nconns--;
-			close(cfd);
-			free(a);
-		}
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		pthread_attr_destroy(&attr);
-		pthread_mutex_unlock(&srv.lock);
+		accept_one(&srv, lfd);
 	}
 
 	/* Clean stop: no new connections; wake every connection thread and
