@@ -20,6 +20,7 @@
 
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
+#include "hsmadm/fileio.h"
 
 #define CJSON_MAX_FILE (64u * 1024 * 1024)
 
@@ -758,29 +759,11 @@ out:
 	return rc;
 }
 
-static hsm_rc
-write_all(int fd, const char *p, size_t n, const char *path)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return hsm_fail(HSM_ERR_IO, "cannot write %s: %s", path,
-			    w < 0 ? strerror(errno) : "no progress");
-		p += w;
-		n -= (size_t)w;
-	}
-	return HSM_OK;
-}
-
 hsm_rc
 cjson_save_file(const char *path, const json_t *v, int mode)
 {
-	char *doc = NULL, *dir = NULL, *tmp = NULL;
-	const char *base, *slash;
-	size_t doclen = 0, dirlen;
-	int fd = -1, dfd = -1, tmp_exists = 0;
+	char *doc = NULL;
+	size_t doclen = 0;
 	hsm_rc rc;
 
 	if (path == NULL || *path == '\0')
@@ -789,76 +772,9 @@ cjson_save_file(const char *path, const json_t *v, int mode)
 		return hsm_fail(HSM_ERR_USAGE, "file mode %o is not valid", (unsigned)mode);
 	/* Serialize first: a document we cannot write must not touch the disk. */
 	if ((rc = cjson_dump(v, &doc, &doclen)) != HSM_OK)
-		goto out;
-	slash = strrchr(path, '/');
-	if (slash == NULL) {
-		dir = strdup(".");
-		base = path;
-	} else {
-		dirlen = (size_t)(slash - path);
-		dir = strndup(path, dirlen == 0 ? 1 : dirlen);
-		base = slash + 1;
-	}
-	if (dir == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory saving %s", path);
-		goto out;
-	}
-	if (*base == '\0') {
-		rc = hsm_fail(HSM_ERR_USAGE, "%s names a directory, not a file", path);
-		goto out;
-	}
-	/* The temporary file lives beside the target so rename() is atomic. */
-	if ((tmp = malloc(strlen(dir) + strlen(base) + 16)) == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory saving %s", path);
-		goto out;
-	}
-	sprintf(tmp, "%s/.%s.XXXXXX", dir, base);
-	if ((fd = mkstemp(tmp)) < 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot create a temporary file in %s: %s", dir,
-		    strerror(errno));
-		goto out;
-	}
-	tmp_exists = 1;
-	if (fchmod(fd, (mode_t)mode) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot set the mode of %s: %s", tmp, strerror(errno));
-		goto out;
-	}
+		return rc;
 	doc[doclen] = '\n';  /* the NUL slot: cjson_dump always leaves one */
-	rc = write_all(fd, doc, doclen + 1, tmp);
-	doc[doclen] = '\0';
-	if (rc != HSM_OK)
-		goto out;
-	if (fsync(fd) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot flush %s to disk: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		rc = hsm_fail(HSM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
-		goto out;
-	}
-	tmp_exists = 0;
-	/* The rename is durable only once the directory entry is on disk. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot flush directory %s to disk: %s", dir,
-		    strerror(errno));
-		goto out;
-	}
-	rc = HSM_OK;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (tmp_exists)
-		(void)unlink(tmp);
-	free(tmp);
-	free(dir);
+	rc = hsm_file_replace(path, doc, doclen + 1, (mode_t)mode);
 	free(doc);
 	return rc;
 }

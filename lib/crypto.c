@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include "hsmadm/crypto.h"
+#include "hsmadm/fileio.h"
 
 /* Largest key file we read: a P-521 PKCS#8 PEM is about 400 bytes. */
 #define KEYFILE_MAX (64 * 1024)
@@ -1072,59 +1073,14 @@ out:
 	return rc;
 }
 
-static hsm_rc
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return hsm_fail(HSM_ERR_IO, "write failed: %s",
-			    w < 0 ? strerror(errno) : "no progress");
-		p += w;
-		n -= (size_t)w;
-	}
-	return HSM_OK;
-}
-
-/* fsync the folder that holds path, so the new name survives a crash. */
-static hsm_rc
-sync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int dfd;
-
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (dfd < 0 || fsync(dfd) != 0) {
-		int e = errno;
-		if (dfd >= 0)
-			close(dfd);
-		return hsm_fail(HSM_ERR_IO, "cannot sync the folder of %s: %s", path, strerror(e));
-	}
-	close(dfd);
-	return HSM_OK;
-}
-
 hsm_rc
 crypto_priv_save_pem(const char *path, EVP_PKEY *k)
 {
 	BIO *bio = NULL;
-	char *data = NULL, *tmp = NULL;
+	char *data = NULL;
 	long len;
 	hsm_curve c;
 	hsm_rc rc;
-	int fd = -1;
 
 	if (path == NULL || k == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "key save: bad arguments");
@@ -1138,48 +1094,15 @@ crypto_priv_save_pem(const char *path, EVP_PKEY *k)
 		rc = ossl_fail(HSM_ERR_CRYPTO, "private key PEM encoding");
 		goto out;
 	}
-	/* Write a temporary file next to the target, then link it into place:
-	 * the key file appears complete or not at all, and an existing key file
-	 * is never replaced. */
-	if ((tmp = malloc(strlen(path) + 16)) == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	sprintf(tmp, "%s.tmpXXXXXX", path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot create a file next to %s: %s", path,
-		    strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, 0600) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot restrict %s to its owner: %s", tmp,
-		    strerror(errno));
-		goto out;
-	}
-	if ((rc = write_all(fd, (const uint8_t *)data, (size_t)len)) != HSM_OK) {
+	/* Created beside the target and linked into place: the key file
+	 * appears complete or not at all, and an existing key file is never
+	 * replaced. */
+	rc = hsm_file_create(path, data, (size_t)len, 0600);
+	if (rc == HSM_ERR_EXISTS)
+		rc = hsm_fail(HSM_ERR_EXISTS, "%s already exists; not overwriting a key file", path);
+	else if (rc != HSM_OK)
 		rc = hsm_fail_wrap(rc, "key file %s", path);
-		goto out;
-	}
-	if (fsync(fd) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot sync key file %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (link(tmp, path) != 0) {
-		rc = errno == EEXIST ?
-		    hsm_fail(HSM_ERR_EXISTS, "%s already exists; not overwriting a key file", path) :
-		    hsm_fail(HSM_ERR_IO, "cannot create key file %s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = sync_parent(path);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		(void)unlink(tmp);
-		free(tmp);
-	}
 	BIO_free(bio);
 	ERR_clear_error();
 	return rc;

@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "hsmadm/fileio.h"
 #include "hsmadm/x509util.h"
 
 static const char *
@@ -187,40 +189,21 @@ x509u_load_pem(const char *path, X509 **out)
 hsm_rc
 x509u_save_pem(const char *path, X509 *cert)
 {
-	char tmp[4096];
-	FILE *f = NULL;
-	int fd = -1;
-	hsm_rc rc = HSM_ERR_IO;
+	BIO *bio = NULL;
+	char *data = NULL;
+	long len;
+	hsm_rc rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-		return hsm_fail(HSM_ERR_USAGE, "path too long: %s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-	if ((f = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		rc = hsm_fail(HSM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+	if ((bio = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(bio, cert) != 1 ||
+	    (len = BIO_get_mem_data(bio, &data)) <= 0) {
+		rc = hsm_fail(HSM_ERR_CRYPTO, "cannot encode the certificate for %s", path);
 		goto out;
 	}
-	if (PEM_write_X509(f, cert) != 1 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot write %s", tmp);
-		goto out;
-	}
-	if (fclose(f) != 0) {
-		f = NULL;
-		rc = hsm_fail(HSM_ERR_IO, "cannot write %s", tmp);
-		goto out;
-	}
-	f = NULL;
-	if (rename(tmp, path) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	return HSM_OK;
+	/* A certificate is public: readable by all, as before. */
+	rc = hsm_file_replace(path, data, (size_t)len, 0644);
 out:
-	if (f != NULL)
-		fclose(f);
-	unlink(tmp);
+	BIO_free(bio);
+	ERR_clear_error();
 	return rc;
 }
 

@@ -5,7 +5,6 @@
  * runs; in the file they are in clear, because this is an emulator. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "hsmadm/codec.h"
+#include "hsmadm/fileio.h"
 #include "vcard_int.h"
 
 #define VC_FORMAT "hsmadm-vcard/1"
@@ -349,28 +349,12 @@ out:
 	return rc;
 }
 
-static hsm_rc
-write_all(int fd, const char *p, size_t n, const char *path)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return hsm_fail(HSM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-		p += w;
-		n -= (size_t)w;
-	}
-	return HSM_OK;
-}
-
 hsm_rc
 vcard_save(vcard *c, const char *path, int excl)
 {
 	json_t *root = NULL;
-	char *text = NULL, *tmp = NULL, *dcopy = NULL;
-	int fd = -1, dfd = -1;
-	size_t tlen;
+	char *text = NULL;
+	hsm_file_tx *tx = NULL;
 	hsm_rc rc;
 
 	if ((rc = to_json(c, &root)) != HSM_OK)
@@ -379,53 +363,19 @@ vcard_save(vcard *c, const char *path, int excl)
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	tlen = strlen(text);
-	if ((tmp = malloc(strlen(path) + 16)) == NULL ||
-	    (dcopy = strdup(path)) == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	/* The file holds the card's PIN, PUK and keys: owner only. */
+	if ((rc = hsm_file_begin(path, 0600, &tx)) != HSM_OK ||
+	    (rc = hsm_file_write(tx, text, strlen(text))) != HSM_OK ||
+	    (rc = hsm_file_write(tx, "\n", 1)) != HSM_OK)
 		goto out;
-	}
-	sprintf(tmp, "%s.tmp%ld", path, (long)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if ((rc = write_all(fd, text, tlen, tmp)) != HSM_OK ||
-	    (rc = write_all(fd, "\n", 1, tmp)) != HSM_OK)
-		goto out;
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		rc = hsm_fail(HSM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (excl) {
-		/* link() fails if path exists: no window where a file is replaced. */
-		if (link(tmp, path) != 0) {
-			rc = errno == EEXIST
-			    ? hsm_fail(HSM_ERR_EXISTS, "%s already exists; choose another name or remove it first", path)
-			    : hsm_fail(HSM_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-			goto out;
-		}
-		(void)unlink(tmp);
-	} else if (rename(tmp, path) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	if ((dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	rc = HSM_OK;
+	/* create: link() refuses an existing file, so no card file is ever
+	 * replaced by "create", not even for an instant. */
+	rc = excl ? hsm_file_commit_new(&tx) : hsm_file_commit(&tx);
+	if (rc == HSM_ERR_EXISTS)
+		rc = hsm_fail(HSM_ERR_EXISTS,
+		    "%s already exists; choose another name or remove it first", path);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL)
-		(void)unlink(tmp);
-	free(tmp);
-	free(dcopy);
+	hsm_file_abort(&tx);
 	if (text != NULL) {
 		secure_wipe(text, strlen(text));
 		free(text);

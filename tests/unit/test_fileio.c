@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* test_fileio.c - the one file writer: a failed replace leaves the old file
+ * and no temporary file, the mode is exact, create never replaces, and
+ * write-all survives signals and short writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hsmadm/fileio.h"
+#include "test_tmpdir.h"
+
+static int
+setup(void **state)
+{
+	*state = make_tmpdir_named("fileio");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	rm_tmpdir(*state);
+	return 0;
+}
+
+/* Entries in dir, dot files included (a temporary file must not hide). */
+static int
+count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+assert_content(const char *path, const char *want)
+{
+	char buf[256];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, want);
+}
+
+static mode_t
+mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static void
+test_replace_and_mode(void **state)
+{
+	const char *dir = *state;
+	char path[512];
+	mode_t old = umask(077);
+
+	snprintf(path, sizeof(path), "%s/a.json", dir);
+	assert_int_equal(hsm_file_replace(path, "one\n", 4, 0640), HSM_OK);
+	assert_content(path, "one\n");
+	assert_int_equal(mode_of(path), 0640);        /* exact, the umask does not apply */
+	assert_int_equal(hsm_file_replace(path, "two\n", 4, 0600), HSM_OK);
+	assert_content(path, "two\n");
+	assert_int_equal(mode_of(path), 0600);
+	assert_int_equal(hsm_file_replace(path, NULL, 0, 0644), HSM_OK);
+	assert_content(path, "");
+	assert_int_equal(count_entries(dir), 1);
+	umask(old);
+}
+
+static void
+test_create_never_replaces(void **state)
+{
+	const char *dir = *state;
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/key.pem", dir);
+	assert_int_equal(hsm_file_create(path, "secret", 6, 0600), HSM_OK);
+	assert_int_equal(mode_of(path), 0600);
+	assert_int_equal(hsm_file_create(path, "other", 5, 0600), HSM_ERR_EXISTS);
+	assert_non_null(strstr(hsm_errmsg(), "already exists"));
+	assert_content(path, "secret");
+	assert_int_equal(count_entries(dir), 1);
+}
+
+/* In a child limited to 10 bytes per file, a 100-byte replace fails half-way
+ * through the temporary file: the child reports what it got. */
+static void
+test_failed_replace_keeps_old(void **state)
+{
+	const char *dir = *state;
+	char path[512], big[100];
+	int status = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	assert_int_equal(hsm_file_replace(path, "old", 3, 0600), HSM_OK);
+	memset(big, 'x', sizeof(big));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 10, 10 };
+		hsm_file_tx *tx = NULL;
+		hsm_rc rc;
+
+		signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(100);
+		rc = hsm_file_replace(path, big, sizeof(big), 0600);
+		if (rc != HSM_ERR_IO || strstr(hsm_errmsg(), "cannot write") == NULL)
+			_exit(101);
+		/* in pieces: the failed write is remembered even if ignored */
+		if (hsm_file_begin(path, 0600, &tx) != HSM_OK)
+			_exit(102);
+		(void)hsm_file_write(tx, big, sizeof(big));
+		(void)hsm_file_write(tx, "y", 1);
+		if (hsm_file_commit(&tx) != HSM_ERR_IO || tx != NULL)
+			_exit(103);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_content(path, "old");
+	assert_int_equal(mode_of(path), 0600);
+	assert_int_equal(count_entries(dir), 1);
+}
+
+/* A directory nobody may write to: the temporary file cannot be made, the
+ * old file stays. Root writes anyway, so this part needs another user. */
+static void
+test_readonly_dir(void **state)
+{
+	const char *dir = *state;
+	char sub[512], path[600];
+
+	snprintf(sub, sizeof(sub), "%s/ro", dir);
+	snprintf(path, sizeof(path), "%s/f", sub);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(hsm_file_replace(path, "old", 3, 0600), HSM_OK);
+	assert_int_equal(chmod(sub, 0500), 0);
+	if (geteuid() != 0) {
+		assert_int_equal(hsm_file_replace(path, "new", 3, 0600), HSM_ERR_IO);
+		assert_non_null(strstr(hsm_errmsg(), "cannot create a temporary file in"));
+		assert_content(path, "old");
+		assert_int_equal(count_entries(sub), 1);
+	}
+	assert_int_equal(chmod(sub, 0700), 0);
+	/* a missing directory fails the same way */
+	snprintf(path, sizeof(path), "%s/no/such/f", dir);
+	assert_int_equal(hsm_file_replace(path, "x", 1, 0600), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "cannot create a temporary file in"));
+}
+
+/* The target is a directory: the rename fails, nothing is left behind. */
+static void
+test_target_is_directory(void **state)
+{
+	const char *dir = *state;
+	char sub[512];
+
+	snprintf(sub, sizeof(sub), "%s/d", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(hsm_file_replace(sub, "x", 1, 0600), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "cannot replace"));
+	assert_int_equal(hsm_file_create(sub, "x", 1, 0600), HSM_ERR_EXISTS);
+	assert_int_equal(count_entries(dir), 1);
+}
+
+static void
+test_abort_and_refusals(void **state)
+{
+	const char *dir = *state;
+	char path[512];
+	hsm_file_tx *tx = NULL;
+
+	snprintf(path, sizeof(path), "%s/never", dir);
+	assert_int_equal(hsm_file_begin(path, 0600, &tx), HSM_OK);
+	assert_int_equal(hsm_file_write(tx, "abc", 3), HSM_OK);
+	hsm_file_abort(&tx);
+	assert_null(tx);
+	hsm_file_abort(&tx);                        /* twice is harmless */
+	assert_int_equal(count_entries(dir), 0);
+	assert_int_equal(hsm_file_commit(&tx), HSM_ERR_USAGE);
+	assert_int_equal(hsm_file_replace(NULL, "x", 1, 0600), HSM_ERR_USAGE);
+	assert_int_equal(hsm_file_replace("", "x", 1, 0600), HSM_ERR_USAGE);
+	snprintf(path, sizeof(path), "%s/", dir);
+	assert_int_equal(hsm_file_replace(path, "x", 1, 0600), HSM_ERR_USAGE);
+	assert_non_null(strstr(hsm_errmsg(), "names a directory"));
+	snprintf(path, sizeof(path), "%s/m", dir);
+	assert_int_equal(hsm_file_replace(path, "x", 1, 010000), HSM_ERR_USAGE);
+	assert_non_null(strstr(hsm_errmsg(), "mode"));
+	assert_int_equal(hsm_file_replace(path, NULL, 1, 0600), HSM_ERR_USAGE);
+	assert_int_equal(count_entries(dir), 0);
+}
+
+static volatile sig_atomic_t alarms;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* 1 MiB into a pipe read slowly by a child, while a timer interrupts the
+ * writer without SA_RESTART: write() returns short counts and EINTR, and
+ * every byte still arrives once, in order. */
+static void
+test_write_all_signals(void **st)
+{
+	static uint8_t buf[1 << 20];
+	struct sigaction sa, old;
+	struct itimerval it = { { 0, 500 }, { 0, 500 } }, off = { { 0, 0 }, { 0, 0 } };
+	int p[2], status = 0;
+	pid_t pid;
+
+	(void)st;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + (i >> 11));
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint8_t r[4096];
+		size_t got = 0;
+		ssize_t n;
+
+		close(p[1]);
+		while ((n = read(p[0], r, sizeof(r))) > 0) {
+			for (ssize_t i = 0; i < n; i++)
+				if (got + (size_t)i >= sizeof(buf) || r[i] != buf[got + (size_t)i])
+					_exit(1);
+			got += (size_t)n;
+			usleep(50);
+		}
+		_exit(got == sizeof(buf) ? 0 : 2);
+	}
+	close(p[0]);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = 0;                            /* no SA_RESTART: EINTR reaches write */
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	alarms = 0;
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	assert_int_equal(hsm_write_all(p[1], buf, sizeof(buf)), HSM_OK);
+	assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+	assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+	close(p[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(alarms > 0);
+	/* a closed descriptor is an I/O error with the reason */
+	assert_int_equal(hsm_write_all(p[1], buf, 1), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "write failed"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_replace_and_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_never_replaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_replace_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_is_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_and_refusals, setup, teardown),
+		cmocka_unit_test(test_write_all_signals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
