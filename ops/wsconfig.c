@@ -11,6 +11,7 @@
 
 #include "hsmadm/wsconfig.h"
 #include "hsmadm/cjson.h"
+#include "hsmadm/fileio.h"
 #include "hsmadm/group.h"
 #include "hsmadm/moddriver.h"
 
@@ -122,45 +123,10 @@ read_small(const char *path, char **buf, size_t *len)
 static hsm_rc
 write_atomic(const wsconfig *cfg, const char *name, const char *buf, size_t len)
 {
-	char path[WSC_PATH_MAX], tmp[WSC_PATH_MAX + 32];
-	int fd = -1, dfd = -1;
-	size_t off = 0;
-	hsm_rc rc;
+	char path[WSC_PATH_MAX];
 
 	path_in(cfg, name, path);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-	while (off < len) {
-		ssize_t w = write(fd, buf + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = hsm_fail(HSM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		rc = hsm_fail(HSM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if ((dfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	return HSM_OK;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return rc;
+	return hsm_file_replace(path, buf, len, 0600);
 }
 
 static hsm_rc

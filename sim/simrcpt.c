@@ -10,41 +10,10 @@
 #include <unistd.h>
 
 #include "hsmadm/cjson.h"
+#include "hsmadm/fileio.h"
 #include "simrcpt.h"
 
 #define FILE_MAX (64L * 1024 * 1024)
-
-static hsm_rc
-fsync_dir_of(const char *path)
-{
-	char tmp[4200];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	if ((fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY)) < 0)
-		return hsm_fail(HSM_ERR_IO, "cannot open the folder of %s: %s", path, strerror(errno));
-	if (fsync(fd) != 0) {
-		close(fd);
-		return hsm_fail(HSM_ERR_IO, "cannot sync the folder of %s: %s", path, strerror(errno));
-	}
-	close(fd);
-	return HSM_OK;
-}
-
-static hsm_rc
-write_all(int fd, const char *buf, size_t len, const char *path)
-{
-	while (len > 0) {
-		ssize_t k = write(fd, buf, len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return hsm_fail(HSM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-		buf += k;
-		len -= (size_t)k;
-	}
-	return HSM_OK;
-}
 
 static hsm_rc
 read_file(const char *path, char **out, size_t *len)
@@ -189,55 +158,37 @@ simrcpt_load(const char *path, uint64_t from, uint64_t counter, json_t **out)
 	return rc;
 }
 
-/* Rewrite the file with its last SIMRCPT_KEEP receipts: tmp, fsync, rename,
- * fsync the folder, so a crash leaves the old file or the new one. */
+/* Rewrite the file with its last SIMRCPT_KEEP receipts through the one file
+ * writer (temp, fsync, rename, fsync the folder), so a crash leaves the old
+ * file or the new one. */
 static hsm_rc
 compact(const char *path, long *lines)
 {
 	json_t *all = NULL;
-	char tmp[4200], *line = NULL;
+	char *line = NULL;
 	size_t i, n, first, len = 0;
-	int fd = -1;
+	hsm_file_tx *tx = NULL;
 	hsm_rc rc;
 
 	if ((rc = simrcpt_load(path, 0, UINT64_MAX, &all)) != HSM_OK)
 		return rc;
 	n = json_array_size(all);
 	first = n > SIMRCPT_KEEP ? n - SIMRCPT_KEEP : 0;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		rc = hsm_fail(HSM_ERR_USAGE, "path too long: %s", path);
+	if ((rc = hsm_file_begin(path, 0600, &tx)) != HSM_OK)
 		goto out;
-	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-		goto out;
-	}
 	for (i = first; i < n; i++) {
 		if ((rc = cjson_dump(json_array_get(all, i), &line, &len)) != HSM_OK ||
-		    (rc = write_all(fd, line, len, tmp)) != HSM_OK ||
-		    (rc = write_all(fd, "\n", 1, tmp)) != HSM_OK)
+		    (rc = hsm_file_write(tx, line, len)) != HSM_OK ||
+		    (rc = hsm_file_write(tx, "\n", 1)) != HSM_OK)
 			goto out;
 		free(line);
 		line = NULL;
 	}
-	if (fsync(fd) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot sync %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	close(fd);
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if ((rc = fsync_dir_of(path)) != HSM_OK)
+	if ((rc = hsm_file_commit(&tx)) != HSM_OK)
 		goto out;
 	*lines = (long)(n - first);
 out:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
+	hsm_file_abort(&tx);
 	free(line);
 	json_decref(all);
 	return rc;
@@ -277,18 +228,19 @@ simrcpt_append(const char *path, const json_t *receipt, long *lines)
 		goto out;
 	}
 	/* A torn last line (a crash mid-write) stays a line of its own. */
-	if (fstat(fd, &sb) == 0 && sb.st_size > 0 &&
-	    pread(fd, &last, 1, sb.st_size - 1) == 1 && last != '\n' &&
-	    (rc = write_all(fd, "\n", 1, path)) != HSM_OK)
+	if ((fstat(fd, &sb) == 0 && sb.st_size > 0 &&
+	     pread(fd, &last, 1, sb.st_size - 1) == 1 && last != '\n' &&
+	     (rc = hsm_write_all(fd, "\n", 1)) != HSM_OK) ||
+	    (rc = hsm_write_all(fd, line, len)) != HSM_OK ||
+	    (rc = hsm_write_all(fd, "\n", 1)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "cannot write %s", path);
 		goto out;
-	if ((rc = write_all(fd, line, len, path)) != HSM_OK ||
-	    (rc = write_all(fd, "\n", 1, path)) != HSM_OK)
-		goto out;
+	}
 	if (fsync(fd) != 0) {
 		rc = hsm_fail(HSM_ERR_IO, "cannot sync %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (isnew && (rc = fsync_dir_of(path)) != HSM_OK)
+	if (isnew && (rc = hsm_fsync_dir_of(path)) != HSM_OK)
 		goto out;
 	(*lines)++;
 	/* The receipt is safe on disk; a failed compaction only leaves the
