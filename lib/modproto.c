@@ -87,8 +87,10 @@ io_error(SSL *ssl, int ret, const char *what)
 	return hsm_fail(HSM_ERR_MODULE, "connection lost while %s", what);
 }
 
+/* Writes to the TLS session, not a file: hsm_write_all (fileio.h) is the
+ * one writer for file descriptors. */
 static hsm_rc
-write_all(SSL *ssl, const void *buf, size_t len)
+ssl_write_all(SSL *ssl, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 	size_t done = 0;
@@ -147,7 +149,7 @@ modproto_write_frame(SSL *ssl, const char *buf, size_t len)
 	frame[2] = (unsigned char)(len >> 8);
 	frame[3] = (unsigned char)len;
 	memcpy(frame + 4, buf, len);
-	rc = write_all(ssl, frame, 4 + len);
+	rc = ssl_write_all(ssl, frame, 4 + len);
 	if (frame != small)
 		free(frame);
 	return rc;
