@@ -277,11 +277,13 @@ run_command(struct run *r, const char *op, const json_t *params, const char *sel
 {
 	group_member *sub = NULL;
 	admincmd *cmd = NULL;
-	json_t *report = NULL, *actor = NULL;
+	json_t *report = NULL;
+	struct quorum_first first;
 	char *dg = NULL, *words = NULL;
 	size_t ns = 0, i;
 	hsm_rc rc;
 
+	memset(&first, 0, sizeof(first));
 	if ((sub = calloc(r->n, sizeof(*sub))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	for (i = 0; i < r->n; i++)
@@ -300,18 +302,22 @@ run_command(struct run *r, const char *op, const json_t *params, const char *sel
 			rc = no_signers(cmd, missing);
 	} else {
 		struct quorum_io qio = { quorum_say, r, r->io->ev ? r->io->ev->log : NULL };
-		rc = quorum_collect(sub, ns, cmd, r->io->admins, &qio, &actor);
+		rc = quorum_collect(sub, ns, cmd, r->io->admins, &qio, &first);
 	}
 	if (rc != HSM_OK)
 		goto out;
-	rc = submit_run(r->io ? r->io->ev : NULL, sub, ns, cmd, 0, actor, &report);
+	{
+		/* the first admin who signed sends it; the system when none had to */
+		ev_actor who = { first.name, "admin", NULL, first.ski };
+		rc = submit_run(r->io ? r->io->ev : NULL, sub, ns, cmd, 0,
+		                first.set ? &who : NULL, &report);
+	}
 	if (rc == HSM_OK)
 		json_array_append_new(r->did, json_pack("{s:s, s:s, s:I}", "op", op, "what", what,
 		    "members", (json_int_t)ns));
 out:
 	free(dg);
 	free(words);
-	json_decref(actor);
 	json_decref(report);
 	admincmd_free(&cmd);
 	free(sub);
@@ -444,34 +450,49 @@ out:
 	return rc;
 }
 
-/* {"group", "domains":[{module, domain, mkvp}]} of the members in state. */
-static hsm_rc
-record_mk(struct run *r, const char *type, int (*in)(const struct mst *), json_t *extra)
-{
-	json_t *body, *doms;
-	char hex[2 * HSM_VP_LEN + 1];
-	size_t i;
-	hsm_rc rc;
+enum mk_rec { MK_REC_LOADED, MK_REC_COMMITTED, MK_REC_ACTIVATED };
 
-	if (r->io == NULL || r->io->ev == NULL || r->io->ev->log == NULL)
+/* mk.* for the members in state in(), each with the key's MKVP; mk.loaded
+ * also names the parts, in load order. */
+static hsm_rc
+record_mk(struct run *r, enum mk_rec kind, int (*in)(const struct mst *))
+{
+	ev_mkdom *d = NULL;
+	ev_mkpart *p = NULL;
+	struct submit_ev *ev = r->io ? r->io->ev : NULL;
+	size_t i, k = 0;
+	hsm_rc rc = HSM_OK;
+
+	if (ev == NULL || ev->log == NULL)
 		return HSM_OK;
-	hex_encode_buf(r->target, HSM_VP_LEN, hex);
-	body = json_pack("{s:s, s:s, s:[]}", "group", r->group ? r->group : "-", "mkvp", hex,
-	                 "domains");
-	if (body == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	doms = json_object_get(body, "domains");
+	if ((d = calloc(r->n ? r->n : 1, sizeof(*d))) == NULL ||
+	    (p = calloc(r->np ? r->np : 1, sizeof(*p))) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	for (i = 0; i < r->n; i++)
-		if (in(&r->st[i]))
-			json_array_append_new(doms, json_pack("{s:s, s:i, s:s}", "module",
-			    r->m[i].module, "domain", (int)r->m[i].domain, "mkvp", hex));
-	if (extra != NULL)
-		json_object_update(body, extra);
-	rc = HSM_OK;
-	if (json_array_size(doms) > 0 &&
-	    (rc = evlog_append(r->io->ev->log, type, r->io->ev->system, body, NULL)) != HSM_OK)
-		rc = hsm_fail_wrap(rc, "recording %s in the evidence log", type);
-	json_decref(body);
+		if (in(&r->st[i])) {
+			d[k].module = r->m[i].module;
+			d[k].domain = r->m[i].domain;
+			memcpy(d[k++].mkvp, r->target, HSM_VP_LEN);
+		}
+	for (i = 0; i < r->np; i++) {
+		p[i].part_id = r->parts[i].part_id;
+		memcpy(p[i].kpvp, r->parts[i].kpvp, HSM_VP_LEN);
+	}
+	if (k == 0)
+		goto out;
+	if (kind == MK_REC_LOADED)
+		rc = evrec_mk_loaded(ev->log, &ev->system, r->group, d, k, p, r->np, NULL);
+	else if (kind == MK_REC_COMMITTED)
+		rc = evrec_mk_committed(ev->log, &ev->system, r->group, d, k, NULL);
+	else
+		rc = evrec_mk_activated(ev->log, &ev->system, r->group, d, k, NULL);
+	if (rc != HSM_OK)
+		rc = hsm_fail_wrap(rc, "recording the master key's patterns in the evidence log");
+out:
+	free(d);
+	free(p);
 	return rc;
 }
 
@@ -520,7 +541,6 @@ check_loaded(struct run *r, int verbose)
 static hsm_rc
 stage_load(struct run *r)
 {
-	json_t *extra = NULL, *pa;
 	int loaded_now = 0, any = 0;
 	size_t i, idx;
 	hsm_rc rc;
@@ -544,15 +564,7 @@ stage_load(struct run *r)
 		return rc;
 	if (!loaded_now && r->known != NULL)
 		return HSM_OK;   /* recorded by an earlier run */
-	if ((extra = json_pack("{s:[]}", "parts")) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	pa = json_object_get(extra, "parts");
-	for (i = 0; i < r->np; i++)
-		json_array_append_new(pa, json_pack("{s:s, s:o}", "part_id", r->parts[i].part_id,
-		                      "kpvp", vp_json(r->parts[i].kpvp, 1)));
-	rc = record_mk(r, EV_MK_LOADED, in_full, extra);
-	json_decref(extra);
-	return rc;
+	return record_mk(r, MK_REC_LOADED, in_full);
 }
 
 static hsm_rc
@@ -587,7 +599,7 @@ stage_commit(struct run *r)
 		if (rc == HSM_OK)
 			rc = read_all(r);
 		if (rc == HSM_OK)
-			rc = record_mk(r, EV_MK_COMMITTED, in_committed, NULL);
+			rc = record_mk(r, MK_REC_COMMITTED, in_committed);
 	}
 out:
 	free(sel);
@@ -624,7 +636,7 @@ stage_activate(struct run *r)
 		if (rc == HSM_OK)
 			rc = read_all(r);
 		if (rc == HSM_OK)
-			rc = record_mk(r, EV_MK_ACTIVATED, in_done, NULL);
+			rc = record_mk(r, MK_REC_ACTIVATED, in_done);
 	}
 out:
 	free(sel);

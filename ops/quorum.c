@@ -8,6 +8,7 @@
 
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
+#include "hsmadm/evrec.h"
 #include "hsmadm/quorum.h"
 
 static void
@@ -52,16 +53,16 @@ admin_everywhere(json_t *const *states, size_t n, const char *skihex, char *name
 	return 1;
 }
 
-/* Sign with s, unless it is no admin everywhere (*used = 0). */
+/* Sign with s, unless it is no admin everywhere or signed already: then
+ * say so, and the loop asks for the next signer. */
 static hsm_rc
 sign_once(admincmd *cmd, hsm_signer *s, json_t *const *states, size_t n,
-          const struct quorum_io *io, json_t **actor, int *used)
+          const struct quorum_io *io, struct quorum_first *first)
 {
 	uint8_t ski[HSM_SKI_LEN];
 	char skihex[2 * HSM_SKI_LEN + 1], name[128] = "";
 	hsm_rc rc;
 
-	*used = 0;
 	if ((rc = crypto_ski(signer_pub(s), ski)) != HSM_OK)
 		return rc;
 	hex_encode_buf(ski, HSM_SKI_LEN, skihex);
@@ -78,13 +79,17 @@ sign_once(admincmd *cmd, hsm_signer *s, json_t *const *states, size_t n,
 	}
 	if (rc != HSM_OK)
 		return hsm_fail_wrap(rc, "signing %s", admincmd_op(cmd));
-	*used = 1;
 	say(io, "Signed by %s.", name);
-	if (io != NULL && io->log != NULL &&
-	    (rc = quorum_record_signed(io->log, cmd, s, name)) != HSM_OK)
-		return rc;
-	if (actor != NULL && *actor == NULL)
-		*actor = json_pack("{s:s, s:s, s:s}", "name", name, "role", "admin", "ski", skihex);
+	if (io != NULL && io->log != NULL) {
+		ev_actor who = { name, "admin", NULL, skihex };
+		if ((rc = evrec_command_signed(io->log, &who, cmd, ski, NULL)) != HSM_OK)
+			return hsm_fail_wrap(rc, "recording the signature in the evidence log");
+	}
+	if (first != NULL && !first->set) {
+		first->set = 1;
+		snprintf(first->name, sizeof(first->name), "%s", name);
+		snprintf(first->ski, sizeof(first->ski), "%s", skihex);
+	}
 	return HSM_OK;
 }
 
@@ -98,14 +103,14 @@ ran_out(const admincmd *cmd, unsigned missing)
 
 hsm_rc
 quorum_collect(const group_member *m, size_t n, admincmd *cmd, signers *src,
-               const struct quorum_io *io, json_t **actor)
+               const struct quorum_io *io, struct quorum_first *first)
 {
 	json_t **states = NULL;
 	unsigned missing = 0;
 	hsm_rc rc;
 
-	if (actor != NULL)
-		*actor = NULL;
+	if (first != NULL)
+		memset(first, 0, sizeof(*first));
 	if ((states = calloc(n ? n : 1, sizeof(*states))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	if ((rc = group_read(m, n, states)) != HSM_OK)
@@ -113,8 +118,6 @@ quorum_collect(const group_member *m, size_t n, admincmd *cmd, signers *src,
 	signers_restart(src);
 	for (;;) {
 		hsm_signer *s = NULL;
-		int used;
-
 		hsm_err_clear();
 		rc = group_preflight(m, n, cmd, (int64_t)time(NULL), &missing);
 		if (rc != HSM_ERR_QUORUM)
@@ -129,41 +132,12 @@ quorum_collect(const group_member *m, size_t n, admincmd *cmd, signers *src,
 			continue;
 		}
 		if (rc != HSM_OK ||
-		    (rc = sign_once(cmd, s, states, n, io, actor, &used)) != HSM_OK)
+		    (rc = sign_once(cmd, s, states, n, io, first)) != HSM_OK)
 			break;
 	}
 out:
 	for (size_t i = 0; states != NULL && i < n; i++)
 		json_decref(states[i]);
 	free(states);
-	return rc;
-}
-
-hsm_rc
-quorum_record_signed(evlog *log, const admincmd *cmd, const hsm_signer *s, const char *name)
-{
-	json_t *file = NULL, *sig, *body = NULL, *actor = NULL;
-	char *hex = NULL;
-	hsm_rc rc;
-
-	if ((rc = admincmd_to_json(cmd, &file)) != HSM_OK ||
-	    (rc = admincmd_digest_text(cmd, &hex, NULL)) != HSM_OK)
-		goto out;
-	sig = json_array_get(json_object_get(file, "signatures"),
-	    json_array_size(json_object_get(file, "signatures")) - 1);
-	body = json_pack("{s:O, s:s, s:O, s:O}", "command_body", json_object_get(file, "body"),
-	    "digest", hex, "ski", json_object_get(sig, "ski"),
-	    "signature", json_object_get(sig, "signature"));
-	actor = json_pack("{s:s, s:s, s:O}", "name", name ? name : signer_label(s),
-	    "role", "admin", "ski", json_object_get(sig, "ski"));
-	rc = (body && actor) ? evlog_append(log, EV_COMMAND_SIGNED, actor, body, NULL)
-	    : hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	if (rc != HSM_OK)
-		rc = hsm_fail_wrap(rc, "recording the signature in the evidence log");
-out:
-	json_decref(file);
-	json_decref(body);
-	json_decref(actor);
-	free(hex);
 	return rc;
 }

@@ -45,7 +45,10 @@ recover_scan_log(const char *path, const group_member *m, size_t n, json_t *cmds
 	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
 		return rc;
 	while ((rc = evlog_reader_next(rd, &rec)) == HSM_OK) {
-		if (strcmp(rec.type, EV_COMMAND_APPLIED) == 0) {
+		if (strcmp(rec.type, EV_COMMAND_SENT) == 0) {
+			/* write-ahead intent: its receipts may be all the log lacks */
+			json_array_append(cmds, json_object_get(rec.body, "command"));
+		} else if (strcmp(rec.type, EV_COMMAND_APPLIED) == 0) {
 			json_array_append(cmds, json_object_get(rec.body, "command"));
 			json_array_foreach(json_object_get(rec.body, "receipts"), i, r)
 				note_receipt(r, m, n, logged);

@@ -60,12 +60,10 @@ mark_set(struct submit_ev *ev, const char *module, unsigned domain, uint64_t log
 }
 
 static hsm_rc
-append(const struct submit_ev *ev, const char *type, const json_t *actor, const json_t *body)
+recorded(const struct submit_ev *ev, const char *what, hsm_rc rc)
 {
-	hsm_rc rc = evlog_append(ev->log, type, actor, body, NULL);
-
 	if (rc != HSM_OK)
-		return hsm_fail_wrap(rc, "recording %s in the evidence log %s", type, ev->path);
+		return hsm_fail_wrap(rc, "recording %s in the evidence log %s", what, ev->path);
 	return HSM_OK;
 }
 
@@ -84,7 +82,9 @@ submit_fill_gaps(struct submit_ev *ev, const group_member *m, size_t n)
 	if ((rc = recover_lost_receipts(ev->path, m, n, 0, &bodies, logged)) != HSM_OK)
 		goto out;
 	json_array_foreach(bodies, i, body) {
-		if ((rc = append(ev, EV_COMMAND_APPLIED, ev->system, body)) != HSM_OK)
+		rc = evrec_command_applied_json(ev->log, &ev->system, json_object_get(body, "command"),
+		    json_object_get(body, "receipts"), NULL);
+		if ((rc = recorded(ev, "a receipt fetched again", rc)) != HSM_OK)
 			goto out;
 		recover_receipt_text(body, what, sizeof(what));
 		snprintf(line, sizeof(line), "Recorded the receipt of %s, whose answer was lost: "
@@ -141,9 +141,9 @@ note_recorded(struct submit_ev *ev, const json_t *receipts)
 /* command.applied with the receipts of rep the log does not hold yet. */
 static hsm_rc
 record_applied(struct submit_ev *ev, const admincmd *cmd, const json_t *rep,
-               const json_t *actor)
+               const ev_actor *actor)
 {
-	json_t *receipts = json_array(), *e, *r, *file = NULL, *body = NULL;
+	json_t *receipts = json_array(), *e, *r;
 	size_t i;
 	hsm_rc rc = HSM_OK;
 
@@ -152,19 +152,11 @@ record_applied(struct submit_ev *ev, const admincmd *cmd, const json_t *rep,
 	json_array_foreach(json_object_get(rep, "members"), i, e)
 		if (json_is_object(r = json_object_get(e, "receipt")) && !logged_already(ev, r))
 			json_array_append(receipts, r);
-	if (json_array_size(receipts) == 0)
-		goto out;
-	if ((rc = admincmd_to_json(cmd, &file)) != HSM_OK)
-		goto out;
-	if ((body = json_pack("{s:O, s:O}", "command", file, "receipts", receipts)) == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto out;
+	if (json_array_size(receipts) > 0) {
+		rc = evrec_command_applied(ev->log, actor ? actor : &ev->system, cmd, receipts, NULL);
+		if ((rc = recorded(ev, "the receipts", rc)) == HSM_OK)
+			rc = note_recorded(ev, receipts);
 	}
-	if ((rc = append(ev, EV_COMMAND_APPLIED, actor ? actor : ev->system, body)) == HSM_OK)
-		rc = note_recorded(ev, receipts);
-out:
-	json_decref(file);
-	json_decref(body);
 	json_decref(receipts);
 	return rc;
 }
@@ -190,7 +182,7 @@ fill_unchecked(struct submit_ev *ev, const group_member *m, size_t n)
 
 hsm_rc
 submit_run(struct submit_ev *ev, const group_member *m, size_t n,
-           const admincmd *cmd, int roll_forward, const json_t *actor, json_t **report)
+           const admincmd *cmd, int roll_forward, const ev_actor *actor, json_t **report)
 {
 	char keep[1024];
 	hsm_rc rc, erc;
@@ -199,6 +191,9 @@ submit_run(struct submit_ev *ev, const group_member *m, size_t n,
 	if (ev == NULL || ev->log == NULL)
 		return group_submit(m, n, cmd, (int64_t)time(NULL), roll_forward, report);
 	if ((rc = fill_unchecked(ev, m, n)) != HSM_OK)
+		return hsm_fail_wrap(rc, "nothing was sent");
+	rc = evrec_command_sent(ev->log, actor ? actor : &ev->system, cmd, NULL, NULL);
+	if ((rc = recorded(ev, "the command before sending it", rc)) != HSM_OK)
 		return hsm_fail_wrap(rc, "nothing was sent");
 	rc = group_submit(m, n, cmd, (int64_t)time(NULL), roll_forward, report);
 	if (*report == NULL)

@@ -208,7 +208,6 @@ struct run_ctx {
 	cer_card          *cust;
 	signers           *admins;
 	struct submit_ev   ev;
-	json_t            *system;   /* this program as an evidence actor */
 	wsconfig          *cfg;
 	group_member      *m;
 	size_t             n;
@@ -312,9 +311,8 @@ run_open(struct run_ctx *x)
 	x->ev.path = o->log;
 	x->ev.say = io_say;
 	x->ev.ctx = x;
-	x->ev.system = x->system = json_pack("{s:s, s:s}", "name", PROG, "role", "system");
-	if (x->system == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	x->ev.system.name = PROG;
+	x->ev.system.role = "system";
 	if (strcmp(o->cmd, "status") != 0 && (rc = cer_log_open(o->log, &x->ev.log)) != HSM_OK)
 		return rc;
 	if ((rc = read_parts(x)) != HSM_OK ||
@@ -356,7 +354,6 @@ run_close(struct run_ctx *x)
 	pcsc_close(&x->pc);
 	submit_ev_clear(&x->ev);
 	evlog_close(&x->ev.log);
-	json_decref(x->system);
 	wsconfig_group_close(&x->m, x->n);
 	wsconfig_free(&x->cfg);
 }
@@ -438,7 +435,8 @@ collect_receipts(const json_t *v, json_t *arr)
 static hsm_rc
 do_baseline(const struct opts *o)
 {
-	json_t *doc = NULL, *arr = json_array(), *actor = NULL, *r;
+	json_t *doc = NULL, *arr = json_array(), *r;
+	ev_actor who = { PROG, "system", NULL, NULL };
 	json_error_t je;
 	evlog *log = NULL;
 	size_t i;
@@ -455,21 +453,12 @@ do_baseline(const struct opts *o)
 		rc = hsm_fail(HSM_ERR_NOT_FOUND, "%s holds no module receipt", o->receipts);
 		goto out;
 	}
-	actor = json_pack("{s:s, s:s}", "name", "hsmadm-commit", "role", "system");
-	if (actor == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto out;
-	}
 	if ((rc = cer_log_open(o->log, &log)) != HSM_OK)
 		goto out;
 	json_array_foreach(arr, i, r) {
-		json_t *body = json_pack("{s:O}", "receipt", r);
 		long long seq = 0;
 
-		rc = body ? evlog_append(log, EV_DOMAIN_BASELINE, actor, body, &seq)
-		          : hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		json_decref(body);
-		if (rc != HSM_OK)
+		if ((rc = evrec_domain_baseline(log, &who, r, &seq)) != HSM_OK)
 			goto out;
 		if (!o->json)
 			printf("Recorded the receipt of %s domain %lld as baseline (record %lld).\n",
@@ -484,7 +473,6 @@ do_baseline(const struct opts *o)
 	}
 out:
 	evlog_close(&log);
-	json_decref(actor);
 	json_decref(doc);
 	json_decref(arr);
 	return rc;

@@ -13,6 +13,7 @@
 #include "hsmadm/admincmd.h"
 #include "hsmadm/cjson.h"
 #include "hsmadm/evlog.h"
+#include "hsmadm/evrec.h"
 #include "hsmadm/quorum.h"
 #include "hsmadm/signers.h"
 #include "hsmadm/submit.h"
@@ -383,10 +384,10 @@ ev_open(const struct gopts *g, const char *path, struct submit_ev *ev)
 	ev->path = path;
 	ev->say = say_line;
 	ev->ctx = (void *)&g->json;
-	if ((ev->system = json_pack("{s:s, s:s}", "name", PROG, "role", "system")) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	ev->system.name = PROG;
+	ev->system.role = "system";
 	if ((rc = evlog_open(path, NULL, &ev->log)) != HSM_OK)
-		return hsm_fail_wrap(rc, "evidence log %s: nothing was signed or sent", path);
+		return hsm_fail_wrap(rc, "nothing was signed or sent");
 	return HSM_OK;
 }
 
@@ -395,8 +396,6 @@ ev_close(struct submit_ev *ev)
 {
 	submit_ev_clear(ev);
 	evlog_close(&ev->log);
-	json_decref((json_t *)ev->system);
-	ev->system = NULL;
 }
 
 static int
@@ -524,6 +523,23 @@ out:
 	return ret;
 }
 
+/* command.signed for the signature s just added (sign --evidence). */
+static hsm_rc
+record_signed(evlog *log, const admincmd *c, const hsm_signer *s)
+{
+	uint8_t ski[HSM_SKI_LEN];
+	char hex[2 * HSM_SKI_LEN + 1];
+	ev_actor who = { signer_label(s), "admin", NULL, hex };
+	hsm_rc rc;
+
+	if ((rc = crypto_ski(signer_pub(s), ski)) != HSM_OK)
+		return rc;
+	hex_encode_buf(ski, HSM_SKI_LEN, hex);
+	if ((rc = evrec_command_signed(log, &who, c, ski, NULL)) != HSM_OK)
+		return hsm_fail_wrap(rc, "recording the signature in the evidence log");
+	return HSM_OK;
+}
+
 int
 cmd_sign(const struct gopts *g, int argc, char **argv)
 {
@@ -560,7 +576,7 @@ cmd_sign(const struct gopts *g, int argc, char **argv)
 	if ((rc = admincmd_sign(c, s)) != HSM_OK ||
 	    (rc = admincmd_save(c, pos[0])) != HSM_OK)
 		goto out;
-	if (ev.log != NULL && (rc = quorum_record_signed(ev.log, c, s, NULL)) != HSM_OK)
+	if (ev.log != NULL && (rc = record_signed(ev.log, c, s)) != HSM_OK)
 		goto out;
 	if (g->json) {
 		json_t *j = command_json(c);

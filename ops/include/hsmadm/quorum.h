@@ -18,6 +18,7 @@
 #include "hsmadm/admincmd.h"
 #include "hsmadm/err.h"
 #include "hsmadm/evlog.h"
+#include "hsmadm/crypto.h"
 #include "hsmadm/group.h"
 #include "hsmadm/signers.h"
 
@@ -28,18 +29,20 @@ struct quorum_io {
 	evlog  *log;     /* command.signed for each signature; NULL: none */
 };
 
+/* The first administrator who signed (name as the domains know them). */
+struct quorum_first {
+	int  set;
+	char name[128];
+	char ski[2 * HSM_SKI_LEN + 1];
+};
+
 /*
  * Sign cmd with signers from src until every member of m[0..n) would accept
- * it. *actor (may be NULL) = the first administrator who signed now, as an
- * evidence actor {name, role: "admin", ski}, or NULL if none was needed.
- * HSM_ERR_QUORUM with "... needs N more ..." when the signers run out.
+ * it. first (may be NULL) = the first administrator who signed now (set = 0
+ * if none was needed). HSM_ERR_QUORUM with "N more signature(s) needed" when
+ * the signers run out.
  */
 hsm_rc quorum_collect(const group_member *m, size_t n, admincmd *cmd, signers *src,
-                      const struct quorum_io *io, json_t **actor);
-
-/* command.signed for the signature s added last to cmd; name (may be NULL:
- * the signer's label) is the administrator as the domains know them. */
-hsm_rc quorum_record_signed(evlog *log, const admincmd *cmd, const hsm_signer *s,
-                            const char *name);
+                      const struct quorum_io *io, struct quorum_first *first);
 
 #endif

@@ -8,8 +8,11 @@
  *   1. receipts the members kept past what the log holds, for commands the
  *      log knows (an answer lost in an earlier run), are recorded first, so
  *      the log has no counter gap (recover.h);
- *   2. the command is sent (group_submit);
- *   3. command.applied records every receipt the modules gave, also when the
+ *   2. the command in full, body and signatures, is made durable as
+ *      command.sent (write-ahead intent): whatever happens next, a receipt
+ *      a module keeps for it can be placed by the next run;
+ *   3. the command is sent (group_submit);
+ *   4. command.applied records every receipt the modules gave, also when the
  *      group was left partly applied, less those the log already holds (a
  *      roll-forward fetches the receipts of members that had applied it).
  * A command is never sent while its log cannot be written: the caller opens
@@ -23,6 +26,7 @@
 #include <jansson.h>
 #include "hsmadm/admincmd.h"
 #include "hsmadm/evlog.h"
+#include "hsmadm/evrec.h"
 #include "hsmadm/group.h"
 
 struct submit_marks;   /* what the log holds of each member (submit.c) */
@@ -30,7 +34,7 @@ struct submit_marks;   /* what the log holds of each member (submit.c) */
 struct submit_ev {
 	evlog        *log;     /* NULL: no evidence is kept */
 	const char   *path;    /* the log's path (scanned for what it holds) */
-	const json_t *system;  /* actor of records no person made: {name, role: system} */
+	ev_actor      system;  /* actor of records no person made (role "system") */
 	/* One line for the people in the room (a receipt recorded late). */
 	void        (*say)(void *ctx, const char *line);
 	void         *ctx;
@@ -46,11 +50,11 @@ void submit_ev_clear(struct submit_ev *ev);
  * runs it only for members it has not checked yet in this run. */
 hsm_rc submit_fill_gaps(struct submit_ev *ev, const group_member *m, size_t n);
 
-/* Steps 1-3. actor (may be NULL: ev->system) is the command.applied actor.
+/* Steps 1-4. actor (may be NULL: ev->system) is who sends the command.
  * Returns group_submit's code, or the evidence error if the command itself
  * went through; *report as group_submit. */
 hsm_rc submit_run(struct submit_ev *ev, const group_member *m, size_t n,
-                  const admincmd *cmd, int roll_forward, const json_t *actor,
+                  const admincmd *cmd, int roll_forward, const ev_actor *actor,
                   json_t **report);
 
 #endif
