@@ -37,9 +37,35 @@ int ev_is_type_name(const char *s);
  * pread, so the fd's position does not matter). */
 struct evlog_reader;
 hsm_rc ev_reader_from_fd(int fd, struct evlog_reader **out);
+/* Read no further than byte offset limit (the writer's view of its file). */
+void ev_reader_set_limit(struct evlog_reader *r, long long limit);
+/* Where evlog_reader_next stopped: the bad line's offset and length
+ * (EV_LEN_TOO_LONG for a line over EVLOG_MAX_LINE), and whether it was a
+ * last line without "\n". */
+#define EV_LEN_TOO_LONG ((size_t)-1)
+void ev_reader_failure(const struct evlog_reader *r, long long *offset, size_t *len,
+                       int *torn);
 /* Next raw line (no "\n", NUL-terminated, valid until the next call);
  * *had_nl 0 if the file ends inside it. HSM_ERR_NOT_FOUND at end of file. */
 hsm_rc ev_reader_next_raw(struct evlog_reader *r, const char **line, size_t *len,
                           int *had_nl, long long *offset);
+
+/* A torn tail cut off by the writer: the log.recovered body. */
+struct ev_cut {
+	long long at_offset;
+	long long lost_bytes;
+	char      lost_sha256[65];
+};
+json_t *ev_cut_to_json(const struct ev_cut *c);
+hsm_rc  ev_cut_from_json(const json_t *body, struct ev_cut *c);
+
+/* The side journal "<log>.recovering" (evrecover.c): written and fsync'ed
+ * (file and directory) before a cut, removed after the cut is recorded. A
+ * journal that cannot be written is HSM_ERR_IO and nothing may be cut.
+ * ev_journal_read: *found 1 (read into c), 0 (none), -1 (present but not
+ * readable as a journal). */
+hsm_rc ev_journal_write(const char *log_path, const struct ev_cut *c);
+hsm_rc ev_journal_read(const char *log_path, struct ev_cut *c, int *found);
+hsm_rc ev_journal_done(const char *log_path);
 
 #endif

@@ -32,6 +32,8 @@ struct evlog {
 	enum evlog_sync sync;
 	int             completed; /* the last record is the completion */
 	json_t         *last;      /* the record this writer appended last */
+	struct ev_cut   tail_cut;  /* the last record on open, if a log.recovered */
+	int             tail_is_cut;
 };
 
 /* Member names that would only ever hold a secret. Refusing them is a second
@@ -298,88 +300,135 @@ out:
 	return rc;
 }
 
-/* Walk the existing log (chain only: cheap), find the end of the last whole
- * record, and report a torn tail. Signatures are the verifier's job. */
+static hsm_rc finish_cut(evlog *log, const struct evlog_open_opts *opts,
+                         const struct ev_cut *c);
+
+/* Walk the existing log with the reader (which checks the chain; signatures
+ * are the verifier's job), find the end of the last whole record, and tell a
+ * torn tail (a last line cut short or damaged) from damage further up. */
 static hsm_rc
 scan_existing(evlog *log, off_t fsize, off_t *good_end)
 {
 	struct evlog_reader *r = NULL;
 	evlog_record rec;
-	const char *line;
-	size_t len;
-	int had_nl;
-	long long off;
-	hsm_rc rc, prc;
+	long long off = 0;
+	size_t len = 0;
+	int torn = 0;
+	hsm_rc rc;
 
 	memset(&rec, 0, sizeof(rec));
 	*good_end = 0;
 	if ((rc = ev_reader_from_fd(log->fd, &r)) != HSM_OK)
 		return rc;
-	for (;;) {
-		rc = ev_reader_next_raw(r, &line, &len, &had_nl, &off);
-		if (rc == HSM_ERR_NOT_FOUND) {
-			rc = HSM_OK;
-			break;
-		}
-		if (rc == HSM_ERR_FORMAT) {
-			/* Records are at most EVLOG_MAX_LINE bytes, so no crash makes
-			 * a longer line: this is damage, not a torn write. */
-			rc = hsm_fail_wrap(HSM_ERR_AUDIT, "evidence log %s after seq %lld",
-			    log->path, log->seq);
-			goto out;
-		}
-		if (rc != HSM_OK)
-			goto out;
-		if (!had_nl)
-			break;                         /* torn: cut while writing */
-		prc = evlog_parse_line(line, len, &rec);
-		if (prc != HSM_OK) {
-			/* A damaged line is a torn tail only if nothing follows it. */
-			if (off + (long long)len + 1 >= (long long)fsize)
-				break;
-			rc = hsm_fail_wrap(HSM_ERR_AUDIT, "evidence log %s: the line after "
-			    "seq %lld is damaged and is not the last line; run "
-			    "hsmadm-audit verify", log->path, log->seq);
-			goto out;
-		}
-		if (log->seq == 0) {
-			json_t *id = json_object_get(rec.body, "log_id");
-			if (rec.seq != 1 || strcmp(rec.type, EV_CEREMONY_OPEN) != 0 ||
-			    !json_is_string(id)) {
-				rc = hsm_fail(HSM_ERR_AUDIT, "evidence log %s does not start with "
-				    "a ceremony.open record at seq 1", log->path);
-				goto out;
-			}
+	while ((rc = evlog_reader_next(r, &rec)) == HSM_OK) {
+		if (rec.seq == 1) {
 			free(log->log_id);
-			if ((log->log_id = strdup(json_string_value(id))) == NULL) {
+			log->log_id = strdup(json_string_value(json_object_get(rec.body, "log_id")));
+			if (log->log_id == NULL) {
 				rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 				goto out;
 			}
-			if ((rc = crypto_sha256(log->log_id, strlen(log->log_id),
-			    log->head)) != HSM_OK)
-				goto out;
 		}
-		if (rec.seq != log->seq + 1) {
-			rc = hsm_fail(HSM_ERR_AUDIT, "evidence log %s: seq %lld follows seq "
-			    "%lld; run hsmadm-audit verify", log->path, rec.seq, log->seq);
-			goto out;
-		}
-		if (memcmp(rec.prev, log->head, 32) != 0) {
-			rc = hsm_fail(HSM_ERR_AUDIT, "evidence log %s: seq %lld: prev hash "
-			    "does not match seq %lld; run hsmadm-audit verify", log->path,
-			    rec.seq, log->seq);
-			goto out;
-		}
-		log->seq = rec.seq;
 		log->completed = strcmp(rec.type, EV_COMPLETION) == 0;
-		memcpy(log->head, rec.hash, 32);
-		*good_end = (off_t)(off + (long long)len + 1);
-		evlog_record_clear(&rec);
+		log->tail_is_cut = strcmp(rec.type, EV_LOG_RECOVERED) == 0 &&
+		    ev_cut_from_json(rec.body, &log->tail_cut) == HSM_OK;
+		*good_end = (off_t)(rec.offset + (long long)rec.len + 1);
+	}
+	log->seq = evlog_reader_seq(r, log->head);
+	if (rc == HSM_ERR_NOT_FOUND) {
+		rc = HSM_OK;
+	} else if (rc == HSM_ERR_FORMAT) {
+		/* A crash leaves at most one bad line, the last; records are at
+		 * most EVLOG_MAX_LINE bytes, so a longer line is damage too. */
+		ev_reader_failure(r, &off, &len, &torn);
+		if (torn || (len != EV_LEN_TOO_LONG &&
+		    off + (long long)len + 1 >= (long long)fsize))
+			rc = HSM_OK;
+		else
+			rc = hsm_fail_wrap(HSM_ERR_AUDIT, "evidence log %s: the line after "
+			    "seq %lld is damaged and is not the last line; run hsmadm-audit "
+			    "verify", log->path, log->seq);
+	} else if (rc == HSM_ERR_AUDIT) {
+		hsm_fail_wrap(rc, "evidence log %s (run hsmadm-audit verify)", log->path);
 	}
 out:
 	evlog_record_clear(&rec);
 	evlog_reader_free(&r);
 	return rc;
+}
+
+/* Append the log.recovered record of a cut, as the log itself. */
+static hsm_rc
+record_cut(evlog *log, const struct ev_cut *c)
+{
+	json_t *body = ev_cut_to_json(c), *actor = system_actor();
+	hsm_rc rc;
+
+	if (body == NULL || actor == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	else
+		rc = append_raw(log, EV_LOG_RECOVERED, actor, body, NULL, NULL);
+	json_decref(body);
+	json_decref(actor);
+	return rc;
+}
+
+/*
+ * A torn tail: the machine stopped while a record was being written. The
+ * record of what is cut (offset, bytes, their SHA-256) is made durable in
+ * the side journal BEFORE anything is cut; then cut, fsync, append
+ * log.recovered, drop the journal. A crash or a full disk at any point
+ * leaves either the torn tail (nothing cut yet) or the journal (the next
+ * evlog_open finishes the record, finish_cut); never an unrecorded cut.
+ */
+static hsm_rc
+cut_tail(evlog *log, const struct evlog_open_opts *opts, off_t fsize)
+{
+	struct ev_cut c;
+	uint8_t lost[32];
+	hsm_rc rc;
+
+	if ((rc = hash_range(log->fd, log->size, fsize, lost)) != HSM_OK)
+		return rc;
+	c.at_offset = (long long)log->size;
+	c.lost_bytes = (long long)(fsize - log->size);
+	hex_encode_buf(lost, 32, c.lost_sha256);
+	if ((rc = ev_journal_write(log->path, &c)) != HSM_OK)
+		return rc;
+	if (ftruncate(log->fd, log->size) != 0 || fsync(log->fd) != 0)
+		return hsm_fail(HSM_ERR_IO, "cannot cut the torn tail of %s: %s (its record "
+		    "is kept in %s.recovering; the next open finishes the repair)", log->path,
+		    strerror(errno), log->path);
+	return finish_cut(log, opts, &c);
+}
+
+/* After the cut: append its record unless the log already ends with it
+ * (the process stopped between the append and the journal's removal). */
+static hsm_rc
+finish_cut(evlog *log, const struct evlog_open_opts *opts, const struct ev_cut *c)
+{
+	hsm_rc rc;
+
+	if (log->tail_is_cut && log->tail_cut.at_offset == c->at_offset &&
+	    log->tail_cut.lost_bytes == c->lost_bytes &&
+	    strcmp(log->tail_cut.lost_sha256, c->lost_sha256) == 0)
+		return ev_journal_done(log->path);
+	/* the cut left the log at its offset; or, a log cut to nothing, with
+	 * only the new ceremony.open written since */
+	if (c->at_offset == 0 && log->seq == 0) {
+		if ((rc = create_first(log, opts)) != HSM_OK)
+			return rc;
+	} else if ((long long)log->size != c->at_offset &&
+	           !(c->at_offset == 0 && log->seq == 1)) {
+		return hsm_fail(HSM_ERR_AUDIT, "evidence log %s: %s.recovering, the journal "
+		    "of an interrupted repair, names a cut at byte %lld, but the log's "
+		    "records end at byte %lld; keep both files and run hsmadm-audit verify",
+		    log->path, log->path, c->at_offset, (long long)log->size);
+	}
+	if ((rc = record_cut(log, c)) != HSM_OK)
+		return hsm_fail_wrap(rc, "the cut is kept in %s.recovering; the next open of "
+		    "the log records it", log->path);
+	return ev_journal_done(log->path);
 }
 
 hsm_rc
@@ -388,6 +437,8 @@ evlog_open(const char *path, const struct evlog_open_opts *opts, evlog **out)
 	evlog *log = NULL;
 	struct stat st;
 	off_t good_end = 0;
+	struct ev_cut jc;
+	int jfound = 0;
 	int flags = O_RDWR | O_APPEND | O_CLOEXEC;
 	hsm_rc rc = HSM_OK;
 
@@ -431,45 +482,24 @@ evlog_open(const char *path, const struct evlog_open_opts *opts, evlog **out)
 		    strerror(errno));
 		goto out;
 	}
-	if (st.st_size == 0) {
-		if ((rc = create_first(log, opts)) != HSM_OK)
-			goto out;
-		goto done;
-	}
-	if ((rc = scan_existing(log, st.st_size, &good_end)) != HSM_OK)
+	if ((rc = ev_journal_read(path, &jc, &jfound)) != HSM_OK)
+		goto out;
+	if (st.st_size > 0 && (rc = scan_existing(log, st.st_size, &good_end)) != HSM_OK)
 		goto out;
 	log->size = good_end;
-	if (good_end < st.st_size) {
-		/* A torn tail: the machine stopped while a record was being written.
-		 * Cut it off and say so in the log itself, with what was lost. */
-		uint8_t lost[32];
-		char losthex[65];
-		json_t *body = NULL, *actor = NULL;
-		long long lost_bytes = (long long)(st.st_size - good_end);
-
-		if ((rc = hash_range(log->fd, good_end, st.st_size, lost)) != HSM_OK)
-			goto out;
-		if (ftruncate(log->fd, good_end) != 0 || fsync(log->fd) != 0) {
-			rc = hsm_fail(HSM_ERR_IO, "cannot cut the torn tail of %s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (good_end == 0 && (rc = create_first(log, opts)) != HSM_OK)
-			goto out;
-		hex_encode_buf(lost, 32, losthex);
-		body = json_pack("{s:I, s:s, s:I}", "lost_bytes", (json_int_t)lost_bytes,
-		    "lost_sha256", losthex, "at_offset", (json_int_t)good_end);
-		actor = system_actor();
-		if (body == NULL || actor == NULL)
-			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		else
-			rc = append_raw(log, EV_LOG_RECOVERED, actor, body, NULL, NULL);
-		json_decref(body);
-		json_decref(actor);
-		if (rc != HSM_OK)
-			goto out;
-	}
-done:
+	if (good_end < st.st_size)
+		rc = cut_tail(log, opts, st.st_size);
+	else if (jfound == 1)
+		rc = finish_cut(log, opts, &jc);
+	else if (jfound < 0)
+		rc = hsm_fail(HSM_ERR_AUDIT, "evidence log %s: %s.recovering, the journal of "
+		    "an interrupted repair, cannot be read, but the log has no torn tail; keep "
+		    "both files, run hsmadm-audit verify, then move the journal away", path,
+		    path);
+	else if (st.st_size == 0)
+		rc = create_first(log, opts);
+	if (rc != HSM_OK)
+		goto out;
 	*out = log;
 	log = NULL;
 out:
@@ -539,6 +569,22 @@ const char *
 evlog_id(const evlog *log)
 {
 	return log->log_id;
+}
+
+hsm_rc
+evlog_reader_from_log(evlog *log, evlog_reader **out)
+{
+	hsm_rc rc;
+
+	*out = NULL;
+	if (log == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "evlog_reader_from_log: no log");
+	/* the writer's own descriptor (pread: its append position is not
+	 * moved), up to the records it knows are whole */
+	if ((rc = ev_reader_from_fd(log->fd, out)) != HSM_OK)
+		return rc;
+	ev_reader_set_limit(*out, (long long)log->size);
+	return HSM_OK;
 }
 
 const json_t *

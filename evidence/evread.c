@@ -15,17 +15,32 @@
 #include "hsmadm/evlog.h"
 #include "evint.h"
 
-#define IO_BLOCK 65536
+/* The read buffer starts small and doubles up to IO_MAX while the file goes
+ * on, so that opening a reader on a short log (the fuzzer, every command's
+ * look at its log) costs a few KiB, and a long one is read in 64 KiB blocks. */
+#define IO_START 4096
+#define IO_MAX   65536
 
 struct evlog_reader {
 	int        fd;
 	int        own_fd;
+	const char *mem;        /* reading from memory instead of fd */
+	size_t     mem_len;
+	long long  limit;       /* stop at this offset (-1: end of file) */
 	long long  file_off;    /* offset of io[0] in the file */
-	char       io[IO_BLOCK];
-	size_t     io_pos, io_len;
+	char      *io;
+	size_t     io_cap, io_pos, io_len;
 	char      *line;        /* grows up to EVLOG_MAX_LINE + 1 */
 	size_t     line_cap;
 	long long  line_off;    /* offset of the current line */
+	/* the hash chain, checked once here for every consumer */
+	long long  seq;         /* last good record (0: none yet) */
+	uint8_t    head[32];    /* its line's hash (or the log id's, before seq 1) */
+	long long  bad_seq;     /* first bad seq, 0 while all is well */
+	long long  bad_off;     /* byte offset of the bad line */
+	size_t     bad_len;
+	int        bad_torn;    /* the bad line is a last line without "\n" */
+	int        failed;      /* no more records after a failure */
 };
 
 void
@@ -124,18 +139,35 @@ out:
 	return rc;
 }
 
-hsm_rc
-ev_reader_from_fd(int fd, evlog_reader **out)
+static hsm_rc
+reader_new(evlog_reader **out)
 {
 	evlog_reader *r;
 
 	*out = NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory opening the log reader");
-	r->fd = fd;
-	r->own_fd = 0;
+	r->fd = -1;
+	r->limit = -1;
 	*out = r;
 	return HSM_OK;
+}
+
+hsm_rc
+ev_reader_from_fd(int fd, evlog_reader **out)
+{
+	hsm_rc rc;
+
+	if ((rc = reader_new(out)) != HSM_OK)
+		return rc;
+	(*out)->fd = fd;
+	return HSM_OK;
+}
+
+void
+ev_reader_set_limit(evlog_reader *r, long long limit)
+{
+	r->limit = limit;
 }
 
 hsm_rc
@@ -156,6 +188,18 @@ evlog_reader_open(const char *path, evlog_reader **out)
 	return HSM_OK;
 }
 
+hsm_rc
+evlog_reader_open_mem(const char *buf, size_t len, evlog_reader **out)
+{
+	hsm_rc rc;
+
+	if ((rc = reader_new(out)) != HSM_OK)
+		return rc;
+	(*out)->mem = buf != NULL ? buf : "";
+	(*out)->mem_len = buf != NULL ? len : 0;
+	return HSM_OK;
+}
+
 void
 evlog_reader_free(evlog_reader **r)
 {
@@ -163,20 +207,69 @@ evlog_reader_free(evlog_reader **r)
 		return;
 	if ((*r)->own_fd)
 		close((*r)->fd);
+	if ((*r)->mem == NULL)
+		free((*r)->io);
 	free((*r)->line);
 	free(*r);
 	*r = NULL;
 }
 
+long long
+evlog_reader_seq(const evlog_reader *r, uint8_t head[32])
+{
+	if (head != NULL)
+		memcpy(head, r->head, 32);
+	return r->seq;
+}
+
+long long
+evlog_reader_bad_seq(const evlog_reader *r)
+{
+	return r->bad_seq;
+}
+
+void
+ev_reader_failure(const evlog_reader *r, long long *offset, size_t *len, int *torn)
+{
+	*offset = r->bad_off;
+	*len = r->bad_len;
+	*torn = r->bad_torn;
+}
+
 static hsm_rc
 fill(evlog_reader *r)
 {
+	size_t want;
 	ssize_t n;
 
 	r->file_off += (long long)r->io_len;
 	r->io_pos = r->io_len = 0;
+	if (r->mem != NULL) {
+		/* memory: the "block" is the rest of the buffer, no copy */
+		if ((size_t)r->file_off >= r->mem_len)
+			return HSM_OK;
+		r->io = (char *)(r->mem + r->file_off);
+		r->io_len = r->mem_len - (size_t)r->file_off;
+		return HSM_OK;
+	}
+	if (r->io_cap < IO_MAX) {
+		/* grow while the file goes on: a small log never costs 64 KiB */
+		size_t cap = r->io_cap == 0 ? IO_START : r->io_cap * 2;
+		char *nio = realloc(r->io, cap);
+		if (nio == NULL)
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory reading the evidence log");
+		r->io = nio;
+		r->io_cap = cap;
+	}
+	want = r->io_cap;
+	if (r->limit >= 0) {
+		if (r->file_off >= r->limit)
+			return HSM_OK;
+		if ((long long)want > r->limit - r->file_off)
+			want = (size_t)(r->limit - r->file_off);
+	}
 	for (;;) {
-		n = pread(r->fd, r->io, sizeof(r->io), (off_t)r->file_off);
+		n = pread(r->fd, r->io, want, (off_t)r->file_off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -259,6 +352,46 @@ ev_reader_next_raw(evlog_reader *r, const char **line, size_t *len, int *had_nl,
 	return HSM_OK;
 }
 
+/* Record the first failure (message already set) and stop the reader. */
+static hsm_rc
+failed(evlog_reader *r, hsm_rc rc, long long off, size_t len, int torn)
+{
+	r->failed = 1;
+	r->bad_seq = r->seq + 1;
+	r->bad_off = off;
+	r->bad_len = len;
+	r->bad_torn = torn;
+	return rc;
+}
+
+/* The hash chain: seq 1 is a ceremony.open naming the log id, whose SHA-256
+ * seeds prev; every later record follows the one before by seq and prev. */
+static hsm_rc
+chain_check(evlog_reader *r, const evlog_record *rec)
+{
+	long long want = r->seq + 1;
+
+	if (rec->seq != want)
+		return hsm_fail(HSM_ERR_AUDIT, "seq %lld: missing or out of order: the record "
+		    "in its place says seq %lld", want, rec->seq);
+	if (want == 1) {
+		json_t *id = json_object_get(rec->body, "log_id");
+		if (strcmp(rec->type, EV_CEREMONY_OPEN) != 0 || !json_is_string(id) ||
+		    json_string_length(id) == 0 || json_string_length(id) > 128)
+			return hsm_fail(HSM_ERR_AUDIT, "seq 1: the log must start with a "
+			    "ceremony.open record carrying the log id");
+		if (ev_sha256_2(json_string_value(id), json_string_length(id), NULL, 0,
+		    r->head) != HSM_OK)
+			return hsm_errcode();
+		if (memcmp(rec->prev, r->head, 32) != 0)
+			return hsm_fail(HSM_ERR_AUDIT, "seq 1: prev hash does not match the log id");
+	} else if (memcmp(rec->prev, r->head, 32) != 0) {
+		return hsm_fail(HSM_ERR_AUDIT, "seq %lld: prev hash does not match seq %lld",
+		    want, want - 1);
+	}
+	return HSM_OK;
+}
+
 hsm_rc
 evlog_reader_next(evlog_reader *r, evlog_record *rec)
 {
@@ -269,16 +402,37 @@ evlog_reader_next(evlog_reader *r, evlog_record *rec)
 	hsm_rc rc;
 
 	evlog_record_clear(rec);
+	if (r->failed)
+		return hsm_fail(HSM_ERR_AUDIT, "seq %lld: the log was already found bad here",
+		    r->bad_seq);
 	rc = ev_reader_next_raw(r, &line, &len, &had_nl, &off);
 	if (rc == HSM_ERR_NOT_FOUND)
 		return rc;
+	if (rc == HSM_ERR_FORMAT) {
+		hsm_fail_wrap(rc, "seq %lld", r->seq + 1);
+		return failed(r, rc, r->line_off, EV_LEN_TOO_LONG, 0);
+	}
 	if (rc != HSM_OK)
 		return rc;
-	if (!had_nl)
-		return hsm_fail(HSM_ERR_FORMAT, "the last line (byte offset %lld) has no "
-		    "line end: the log was cut while a record was being written", off);
-	if ((rc = evlog_parse_line(line, len, rec)) != HSM_OK)
-		return rc;
+	if (!had_nl) {
+		hsm_fail(HSM_ERR_FORMAT, "seq %lld: the last line (byte offset %lld) has no "
+		    "line end: the log was cut while a record was being written. Any "
+		    "command that writes to this log repairs it and records the cut (e.g. "
+		    "hsmadm-ceremony exception --log LOG --text \"power lost\", or the next "
+		    "hsmadm-commit or hsmadm-domain --evidence run); what comes before it "
+		    "is intact", r->seq + 1, off);
+		return failed(r, HSM_ERR_FORMAT, off, len, 1);
+	}
+	if ((rc = evlog_parse_line(line, len, rec)) != HSM_OK) {
+		hsm_fail_wrap(rc, "seq %lld (byte offset %lld)", r->seq + 1, off);
+		return failed(r, rc, off, len, 0);
+	}
 	rec->offset = off;
+	if ((rc = chain_check(r, rec)) != HSM_OK) {
+		evlog_record_clear(rec);
+		return failed(r, rc, off, len, 0);
+	}
+	r->seq = rec->seq;
+	memcpy(r->head, rec->hash, 32);
 	return HSM_OK;
 }

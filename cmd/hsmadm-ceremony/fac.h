@@ -75,6 +75,11 @@ hsm_rc fac_exception(const char *path, const char *what, const char *reason,
  * record whose chain is broken. */
 hsm_rc fac_scan(const char *path, json_t **state);
 
+/* The same summary of a log this process holds open for writing (read
+ * through the writer, without opening the file again). */
+struct evlog;
+hsm_rc fac_scan_log(struct evlog *log, const char *path, json_t **state);
+
 /* The same summary from a log's bytes in memory (the fuzz target's entry). */
 hsm_rc fac_scan_mem(const char *buf, size_t len, json_t **state);
 

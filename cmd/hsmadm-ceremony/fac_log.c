@@ -64,7 +64,7 @@ fac_begin(const char *path, fac_ctx *c)
 			    "with hsmadm-ceremony open --log %s", path, path);
 		return rc;
 	}
-	if ((rc = fac_scan(path, &c->st)) != HSM_OK) {
+	if ((rc = fac_scan_log(c->log, path, &c->st)) != HSM_OK) {
 		evlog_close(&c->log);
 		return rc;
 	}

@@ -2,9 +2,10 @@
 /*
  * fac_scan.c - what an evidence log records, as the facilitator needs it:
  * the roster, the steps (begun, ended, still open), witness acknowledgements
- * and exceptions. Reads line by line through the evidence reader and checks
- * the hash chain on the way, so that "show" never presents an edited log as
- * if it were sound; signatures and receipts are left to hsmadm-audit verify.
+ * and exceptions. Reads line by line through the evidence reader, which
+ * checks the hash chain on the way, so that "show" never presents an edited
+ * log as if it were sound; signatures and receipts are left to hsmadm-audit
+ * verify.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 struct scan {
 	json_t   *st;          /* the summary being built */
 	long long seq;         /* last record seen */
-	uint8_t   head[32];    /* hash of the last line */
+	uint8_t   head[32];    /* hash of its line */
 };
 
 static const char *
@@ -81,16 +82,9 @@ on_record(struct scan *sc, const evlog_record *rec)
 	size_t i;
 	hsm_rc rc = HSM_OK;
 
-	if (rec->seq != sc->seq + 1)
-		return hsm_fail(HSM_ERR_AUDIT, "seq %lld: missing or out of order: expected "
-		    "seq %lld here; run hsmadm-audit verify", rec->seq, sc->seq + 1);
+	/* the reader has checked seq and prev: this record follows the last */
 	if (rec->seq == 1) {
 		const char *id = json_string_value(json_object_get(b, "log_id"));
-		if (strcmp(rec->type, EV_CEREMONY_OPEN) != 0 || id == NULL)
-			return hsm_fail(HSM_ERR_AUDIT, "seq 1: the log does not start with a "
-			    "ceremony.open record naming its log id");
-		if ((rc = crypto_sha256(id, strlen(id), sc->head)) != HSM_OK)
-			return rc;
 		if (json_object_set_new(st, "log_id", json_string(id)) != 0 ||
 		    json_object_set_new(st, "ceremony", json_string(str_or(b, "ceremony", ""))) ||
 		    json_object_set_new(st, "installation",
@@ -98,9 +92,6 @@ on_record(struct scan *sc, const evlog_record *rec)
 		    json_object_set_new(st, "opened", json_string(rec->time)) != 0)
 			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	}
-	if (memcmp(rec->prev, sc->head, 32) != 0)
-		return hsm_fail(HSM_ERR_AUDIT, "seq %lld: prev hash does not match seq %lld; "
-		    "the log was changed; run hsmadm-audit verify", rec->seq, sc->seq);
 	memcpy(sc->head, rec->hash, 32);
 	sc->seq = rec->seq;
 	if (json_is_true(json_object_get(st, "complete")))
@@ -199,10 +190,10 @@ scan_finish(struct scan *sc, json_t **state)
 	return HSM_OK;
 }
 
-hsm_rc
-fac_scan(const char *path, json_t **state)
+/* Every record the reader gives, then the summary. */
+static hsm_rc
+scan_reader(evlog_reader *r, const char *what, json_t **state)
 {
-	evlog_reader *r = NULL;
 	evlog_record rec;
 	struct scan sc;
 	hsm_rc rc;
@@ -211,56 +202,72 @@ fac_scan(const char *path, json_t **state)
 	memset(&rec, 0, sizeof(rec));
 	if ((rc = scan_new(&sc)) != HSM_OK)
 		return rc;
-	if ((rc = evlog_reader_open(path, &r)) != HSM_OK) {
-		if (rc == HSM_ERR_NOT_FOUND)
-			hsm_fail(rc, "evidence log %s does not exist; start a ceremony with "
-			    "hsmadm-ceremony open --log %s", path, path);
-		goto out;
-	}
 	while ((rc = evlog_reader_next(r, &rec)) == HSM_OK) {
 		if ((rc = on_record(&sc, &rec)) != HSM_OK)
 			goto out;
 	}
+	if (rc == HSM_ERR_AUDIT) {
+		hsm_fail_wrap(rc, "%s was changed (run hsmadm-audit verify)", what);
+		goto out;
+	}
 	if (rc != HSM_ERR_NOT_FOUND) {
-		hsm_fail_wrap(rc, "evidence log %s after seq %lld", path, sc.seq);
+		hsm_fail_wrap(rc, "%s", what);
 		goto out;
 	}
 	rc = scan_finish(&sc, state);
 out:
 	evlog_record_clear(&rec);
-	evlog_reader_free(&r);
 	json_decref(sc.st);
+	return rc;
+}
+
+hsm_rc
+fac_scan(const char *path, json_t **state)
+{
+	evlog_reader *r = NULL;
+	char what[512];
+	hsm_rc rc;
+
+	*state = NULL;
+	if ((rc = evlog_reader_open(path, &r)) != HSM_OK) {
+		if (rc == HSM_ERR_NOT_FOUND)
+			hsm_fail(rc, "evidence log %s does not exist; start a ceremony with "
+			    "hsmadm-ceremony open --log %s", path, path);
+		return rc;
+	}
+	snprintf(what, sizeof(what), "evidence log %s", path);
+	rc = scan_reader(r, what, state);
+	evlog_reader_free(&r);
+	return rc;
+}
+
+hsm_rc
+fac_scan_log(evlog *log, const char *path, json_t **state)
+{
+	evlog_reader *r = NULL;
+	char what[512];
+	hsm_rc rc;
+
+	*state = NULL;
+	if ((rc = evlog_reader_from_log(log, &r)) != HSM_OK)
+		return rc;
+	snprintf(what, sizeof(what), "evidence log %s", path);
+	rc = scan_reader(r, what, state);
+	evlog_reader_free(&r);
 	return rc;
 }
 
 hsm_rc
 fac_scan_mem(const char *buf, size_t len, json_t **state)
 {
-	evlog_record rec;
-	struct scan sc;
-	size_t pos = 0;
+	evlog_reader *r = NULL;
 	hsm_rc rc;
 
 	*state = NULL;
-	memset(&rec, 0, sizeof(rec));
-	if ((rc = scan_new(&sc)) != HSM_OK)
+	if ((rc = evlog_reader_open_mem(buf, len, &r)) != HSM_OK)
 		return rc;
-	while (pos < len) {
-		const char *nl = memchr(buf + pos, '\n', len - pos);
-		if (nl == NULL) {
-			rc = hsm_fail(HSM_ERR_FORMAT, "the last line has no line end");
-			goto out;
-		}
-		evlog_record_clear(&rec);
-		if ((rc = evlog_parse_line(buf + pos, (size_t)(nl - (buf + pos)), &rec)) != HSM_OK ||
-		    (rc = on_record(&sc, &rec)) != HSM_OK)
-			goto out;
-		pos = (size_t)(nl - buf) + 1;
-	}
-	rc = scan_finish(&sc, state);
-out:
-	evlog_record_clear(&rec);
-	json_decref(sc.st);
+	rc = scan_reader(r, "evidence log", state);
+	evlog_reader_free(&r);
 	return rc;
 }
 

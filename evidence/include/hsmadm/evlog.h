@@ -154,11 +154,33 @@ typedef struct evlog_record {
 hsm_rc evlog_parse_line(const char *line, size_t len, evlog_record *rec);
 void   evlog_record_clear(evlog_record *rec);
 
+/* The one reader of a log's bytes. It checks the hash chain on the way, so
+ * that no consumer needs to: seq 1 must be a ceremony.open naming the log id,
+ * each record's seq follows the one before and its prev is the SHA-256 of the
+ * line before (of the log id for seq 1). Every record it returns is chained
+ * to all records before it. */
 typedef struct evlog_reader evlog_reader;
 hsm_rc evlog_reader_open(const char *path, evlog_reader **out);
+/* A reader over a log's bytes in memory (not copied: buf must outlive it). */
+hsm_rc evlog_reader_open_mem(const char *buf, size_t len, evlog_reader **out);
 /* Next record into rec (cleared first). HSM_ERR_NOT_FOUND at a clean end of
- * file; HSM_ERR_FORMAT for a bad line or a last line with no "\n" (torn). */
+ * file. The first problem stops the reader; the message starts with "seq N: "
+ * and evlog_reader_bad_seq gives N:
+ *   HSM_ERR_FORMAT  a line that does not parse, or a last line with no "\n"
+ *                   (torn: the message says which commands repair it);
+ *   HSM_ERR_AUDIT   the chain is broken (seq missing or out of order, prev
+ *                   hash does not match, no ceremony.open at seq 1). */
 hsm_rc evlog_reader_next(evlog_reader *r, evlog_record *rec);
+/* The last good record's seq (0: none yet) and, if head is not NULL, the
+ * SHA-256 of its line. */
+long long evlog_reader_seq(const evlog_reader *r, uint8_t head[32]);
+/* A reader over a log open for writing (its lock held), without opening the
+ * file again: what a command reads under the lock is exactly what it appends
+ * to. Reads the records whole at the time of the call. Free it before
+ * evlog_close. */
+hsm_rc evlog_reader_from_log(evlog *log, evlog_reader **out);
+/* The seq of the first bad record, 0 while none was found. */
+long long evlog_reader_bad_seq(const evlog_reader *r);
 void   evlog_reader_free(evlog_reader **r);
 
 #endif
