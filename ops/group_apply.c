@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* group_apply.c - group_submit, its steps in order: which members the
  * command names, read (with each member's pre-flight), compare, refuse
- * before touching anything, apply in parallel with each receipt checked,
- * fetch again the receipts of lost answers, summarize, report. */
+ * before touching anything, apply (one request per module, the modules in
+ * parallel, each receipt checked as it arrives), fetch again the receipts
+ * of lost answers, summarize, report. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,26 +24,19 @@ run_free(struct run *r)
 	size_t i;
 
 	for (i = 0; i < r->n; i++) {
-		if (r->states)
-			json_decref(r->states[i]);
-		if (r->after)
-			json_decref(r->after[i]);
+		if (r->st)
+			group_state_clear(&r->st[i]);
 		if (r->row)
-			json_decref(r->row[i].receipt);
-		if (r->jobs)
-			json_decref(r->jobs[i].out);
+			group_receipt_clear(&r->row[i].rc_ok);
 	}
-	json_decref(r->cmp);
 	free(r->row);
-	free(r->states);
-	free(r->after);
-	free(r->jobs);
+	free(r->st);
 	free(r->sel);
 	free(r->digest_hex);
 	free(r->pres);
-	if (r->pre != NULL)
-		grp_pkcache_done(&r->pre->pk);
-	free(r->pre);
+	grp_sigmemo_done(&r->pre.sm);
+	grp_pkcache_done(&r->pk);
+	pthread_mutex_destroy(&r->tlock);
 }
 
 static hsm_rc
@@ -57,16 +51,16 @@ run_init(struct run *r, const group_member *m, size_t n, const admincmd *cmd, in
 	r->roll_forward = roll_forward;
 	r->outcome = "refused";
 	r->t_start = grp_now_ms();
+	grp_pkcache_init(&r->pk);
+	grp_sigmemo_init(&r->pre.sm);
+	pthread_mutex_init(&r->tlock, NULL);
+	r->pre.cmd = cmd;
+	r->pre.now = now;
 	r->row = calloc(n, sizeof(*r->row));
-	r->states = calloc(n, sizeof(*r->states));
-	r->after = calloc(n, sizeof(*r->after));
-	r->jobs = calloc(n, sizeof(*r->jobs));
+	r->st = calloc(n, sizeof(*r->st));
 	r->sel = calloc(n, 1);
 	r->pres = calloc(n, sizeof(*r->pres));
-	if ((r->pre = calloc(1, sizeof(*r->pre))) != NULL)
-		grp_pkcache_init(&r->pre->pk);
-	if (r->row == NULL || r->states == NULL || r->after == NULL || r->jobs == NULL ||
-	    r->sel == NULL || r->pres == NULL || r->pre == NULL)
+	if (r->row == NULL || r->st == NULL || r->sel == NULL || r->pres == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	return admincmd_digest_text(cmd, &r->digest_hex, NULL);
 }
@@ -81,11 +75,11 @@ run_targets(struct run *r)
 	for (i = 0; i < r->n; i++) {
 		if (admincmd_target_for(r->cmd, m[i].module, m[i].domain, &r->row[i].want) ==
 		    HSM_OK) {
-			r->row[i].st = M_PENDING;
+			r->row[i].st = GROUP_NOT_ATTEMPTED;
 			r->sel[i] = 1;
 			r->ntarget++;
 		} else
-			r->row[i].st = M_NOT_TARGETED;
+			r->row[i].st = GROUP_NOT_TARGETED;
 	}
 	hsm_err_clear();
 	for (j = 0; j < admincmd_ntargets(r->cmd); j++) {
@@ -105,20 +99,29 @@ run_targets(struct run *r)
 	return HSM_OK;
 }
 
-/* 1. read every member; each member's thread also checks (3.) whether it
- * would accept the command. 2. compare the targeted members. */
+/* 1. read every member (each one checked in its module's thread: would it
+ * accept the command?) 2. compare the targeted members. */
 static hsm_rc
 run_read(struct run *r)
 {
+	struct readopt o = { NULL, &r->pk, 1, &r->pre, r->pres };
+	const group_state **sp = calloc(r->n, sizeof(*sp));
+	size_t i;
 	hsm_rc rc;
 
-	r->pre->cmd = r->cmd;
-	r->pre->now = r->now;
-	r->pre->sel = r->sel;
-	if ((rc = grp_read_members(r->m, r->n, r->states, r->pre, r->pres)) != HSM_OK)
+	if (sp == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = grp_read_typed(r->m, r->n, &o, r->st)) != HSM_OK) {
+		free(sp);
 		return hsm_fail_wrap(rc, "reading the group (nothing was changed)");
+	}
 	r->t_read = grp_now_ms() - r->t_start;
-	return grp_compare_sel(r->m, r->n, r->states, r->sel, &r->cmp);
+	r->read_ok = 1;
+	for (i = 0; i < r->n; i++)
+		sp[i] = &r->st[i];
+	r->diff = grp_diff_mask(sp, r->n, r->sel);
+	free(sp);
+	return HSM_OK;
 }
 
 /* 3. would every member accept it? Members past the command's counter are
@@ -133,20 +136,20 @@ run_classify(struct run *r)
 		struct mrow *row = &r->row[i];
 		struct preres *p = &r->pres[i];
 
-		if (row->st != M_PENDING)
+		if (row->st != GROUP_NOT_ATTEMPTED)
 			continue;
 		if (!p->done)
-			grp_pre_check(&r->m[i], r->pre, r->states[i], p);   /* not reached: read checks it */
+			grp_pre_check(&r->m[i], &r->pre, &r->st[i], p);   /* not reached: read checks it */
 		if ((rc = p->rc) == HSM_OK)
 			continue;
 		row->rc = rc;
 		snprintf(row->msg, sizeof(row->msg), "%s", p->msg);
-		if (rc == HSM_ERR_REPLAY && p->ctr > row->want) {
-			row->st = M_ALREADY;
+		if (rc == HSM_ERR_REPLAY && r->st[i].counter > row->want) {
+			row->st = GROUP_ALREADY;
 			r->nalready++;
 			continue;
 		}
-		row->st = M_REFUSED;
+		row->st = GROUP_REFUSED;
 		if (r->first_rc == HSM_OK) {
 			r->first_rc = rc;
 			snprintf(r->message, sizeof(r->message), "module %s domain %u: %s",
@@ -166,16 +169,16 @@ run_refuse_partial(struct run *r)
 	size_t i;
 
 	for (i = 0; i < r->n; i++) {
-		if (r->row[i].st == M_ALREADY)
+		if (r->row[i].st == GROUP_ALREADY)
 			grp_name_list(&r->adv, &r->m[i]);
-		else if (r->row[i].st == M_PENDING)
+		else if (r->row[i].st == GROUP_NOT_ATTEMPTED)
 			grp_name_list(&r->miss, &r->m[i]);
 	}
 	if (r->nalready == r->ntarget) {
 		/* Not a roll-forward: a plain replay, refused by every member. */
 		for (i = 0; i < r->n; i++)
-			if (r->row[i].st == M_ALREADY)
-				r->row[i].st = M_REFUSED;
+			if (r->row[i].st == GROUP_ALREADY)
+				r->row[i].st = GROUP_REFUSED;
 		return hsm_fail(HSM_ERR_REPLAY, "every member is already past this "
 		    "command's counter: it was applied already (or is stale); nothing "
 		    "was changed");
@@ -188,60 +191,62 @@ run_refuse_partial(struct run *r)
 	    r->miss.buf);
 }
 
-/* 4. apply on every pending member in parallel (each thread checks its
- * receipt), 5. take each answer. */
+/* In the module's thread, as each answer arrives: check its receipt. */
 static void
-run_apply(struct run *r)
+apply_each(void *vctx, size_t i, moddrv_result *res)
 {
-	size_t i, j;
-	long long t0;
+	struct run *r = vctx;
+	struct mrow *row = &r->row[i];
+	long long t0 = grp_now_ms(), t;
 
-	for (i = 0; i < r->n; i++) {
-		if (r->row[i].st != M_PENDING)
-			continue;
-		r->jobs[r->napply].m = &r->m[i];
-		r->jobs[r->napply].cmd = r->cmd;
-		r->jobs[r->napply].digest_hex = r->digest_hex;
-		r->jobs[r->napply].want = r->row[i].want;
-		r->napply++;
+	hsm_err_clear();
+	if (res->rc != HSM_OK) {
+		row->st = lost_answer(res->rc) ? GROUP_NO_ANSWER : GROUP_FAILED;
+		row->rc = res->rc;
+		snprintf(row->msg, sizeof(row->msg), "%s", res->msg);
+		return;
 	}
-	r->touched = r->napply > 0;
-	t0 = grp_now_ms();
-	r->t_pre = t0 - r->t_start - r->t_read;
-	grp_run_jobs(r->jobs, r->napply);
-	r->t_apply = grp_now_ms() - t0;
-	for (i = 0; i < r->napply; i++) {
-		if (r->jobs[i].t_call > r->t_call_max)
-			r->t_call_max = r->jobs[i].t_call;
-		if (r->jobs[i].t_verify > r->t_verify_max)
-			r->t_verify_max = r->jobs[i].t_verify;
-	}
-	for (i = 0, j = 0; i < r->n; i++) {
-		struct mrow *row = &r->row[i];
-		struct job *jb;
+	if ((row->rc = grp_check_receipt(&r->m[i], res->out, r->digest_hex,
+	    admincmd_op(r->cmd), row->want, &row->rc_ok)) != HSM_OK) {
+		row->st = GROUP_FAILED;
+		snprintf(row->msg, sizeof(row->msg),
+		    "the module answered but its receipt does not verify: %.900s", hsm_errmsg());
+	} else
+		row->st = GROUP_APPLIED;
+	t = grp_now_ms() - t0;
+	pthread_mutex_lock(&r->tlock);
+	if (t > r->t_verify_max)
+		r->t_verify_max = t;
+	pthread_mutex_unlock(&r->tlock);
+}
 
-		if (row->st != M_PENDING)
-			continue;
-		jb = &r->jobs[j++];
-		if (jb->rc != HSM_OK) {
-			row->st = lost_answer(jb->rc) ? M_NO_ANSWER : M_FAILED;
-			row->rc = jb->rc;
-			snprintf(row->msg, sizeof(row->msg), "%s", jb->msg);
-			continue;
-		}
-		row->receipt = jb->out;
-		jb->out = NULL;
-		if (jb->vrc != HSM_OK) {
-			row->st = M_FAILED;
-			row->rc = jb->vrc;
-			snprintf(row->msg, sizeof(row->msg),
-			    "the module answered but its receipt does not verify: %.900s",
-			    jb->vmsg);
-			continue;
-		}
-		row->rbody = jb->rbody;
-		row->st = M_APPLIED;
+/* 4. apply on the members still to do, one request per module, all
+ * modules at once; 5. each receipt is checked as it arrives. */
+static hsm_rc
+run_apply(struct run *r, const char *which)
+{
+	moddrv_result *res = calloc(r->n, sizeof(*res));
+	struct bcall call = { BK_APPLY, r->cmd, apply_each, r, 0 };
+	struct gplan p;
+	long long t0 = grp_now_ms();
+	size_t i;
+	hsm_rc rc;
+
+	if (res == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	for (i = 0; i < r->n; i++)
+		r->napply += which[i] != 0;
+	r->touched |= r->napply > 0;
+	if ((rc = grp_plan(r->m, r->n, which, &p)) == HSM_OK) {
+		grp_run_batches(&p, &call, res);
+		grp_plan_free(&p);
 	}
+	r->t_apply += grp_now_ms() - t0;
+	if (call.t_call_max > r->t_call_max)
+		r->t_call_max = call.t_call_max;
+	moddrv_results_clear(res, r->n);
+	free(res);
+	return rc;
 }
 
 /* Who advanced, who missed it; the outcome and its message. */
@@ -252,10 +257,10 @@ run_summarize(struct run *r)
 
 	for (i = 0; i < r->n; i++) {
 		struct mrow *row = &r->row[i];
-		if (row->st == M_APPLIED || row->st == M_ALREADY) {
+		if (row->st == GROUP_APPLIED || row->st == GROUP_ALREADY) {
 			grp_name_list(&r->adv, &r->m[i]);
 			r->nadv++;
-		} else if (row->st == M_FAILED || row->st == M_NO_ANSWER) {
+		} else if (row->st == GROUP_FAILED || row->st == GROUP_NO_ANSWER) {
 			grp_name_list(&r->miss, &r->m[i]);
 			r->nmiss++;
 			if (r->first_rc == HSM_OK) {
@@ -290,6 +295,8 @@ run_summarize(struct run *r)
 static hsm_rc
 run_steps(struct run *r)
 {
+	char *todo;
+	size_t i;
 	hsm_rc rc;
 
 	if ((rc = run_read(r)) != HSM_OK)
@@ -300,15 +307,22 @@ run_steps(struct run *r)
 		return run_refuse_partial(r);
 	/* Members that differ (and are not explained by a partial apply that
 	 * the roll-forward completes) are refused before anything is sent. */
-	if (!r->roll_forward && r->ntarget > 1 &&
-	    !json_is_true(json_object_get(r->cmp, "equal"))) {
-		json_t *d0 = json_array_get(json_object_get(r->cmp, "differences"), 0);
+	if (!r->roll_forward && r->ntarget > 1 && r->diff != 0) {
+		for (i = 0; !(r->diff & (1u << i)); i++)
+			;
 		return hsm_fail(HSM_ERR_STATE,
 		    "the members are not configured the same (first difference: %s); "
-		    "nothing was changed. See: hsmadm-domain group compare",
-		    json_string_value(json_object_get(d0, "field")));
+		    "nothing was changed. See: hsmadm-domain group compare", grp_cmp_fields[i]);
 	}
-	run_apply(r);
+	if ((todo = calloc(r->n, 1)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	for (i = 0; i < r->n; i++)
+		todo[i] = r->row[i].st == GROUP_NOT_ATTEMPTED;
+	r->t_pre = grp_now_ms() - r->t_start - r->t_read;
+	rc = run_apply(r, todo);
+	free(todo);
+	if (rc != HSM_OK)
+		return rc;
 	/* 6. no receipt may be lost (DESIGN §10 inv. 5): a member that did not
 	 * answer may have applied it, and a member found past the command's
 	 * counter when rolling forward may have applied it without the
@@ -320,15 +334,15 @@ run_steps(struct run *r)
 }
 
 hsm_rc
-group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
-             int roll_forward, json_t **report)
+group_submit_report(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
+                    int roll_forward, group_report **out)
 {
 	struct run r;
 	hsm_rc rc;
 
-	if (report)
-		*report = NULL;
-	if (m == NULL || n == 0 || cmd == NULL || report == NULL)
+	if (out)
+		*out = NULL;
+	if (m == NULL || n == 0 || cmd == NULL || out == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "group_submit: bad arguments");
 	if ((rc = run_init(&r, m, n, cmd, now, roll_forward)) != HSM_OK ||
 	    (rc = run_targets(&r)) != HSM_OK)
@@ -338,22 +352,44 @@ group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
 		r.outcome = "diverged";
 	if (rc != HSM_OK)
 		snprintf(r.message, sizeof(r.message), "%s", hsm_errmsg());
-	if (r.states[0] == NULL && rc != HSM_OK)
+	if (rc != HSM_OK && !r.read_ok)
 		goto out;   /* the members could not be read: no report */
-	grp_after_compare(&r);
+	(void)grp_build_report(&r, out);
 	/* A member skipped as "already applied" may have applied another
 	 * command with the same counter: only equal states prove the roll-forward. */
-	if (rc == HSM_OK && roll_forward && r.nalready > 0 && !r.group_equal && r.ntarget > 1) {
+	if (rc == HSM_OK && *out != NULL && roll_forward && r.nalready > 0 &&
+	    !(*out)->group_equal && r.ntarget > 1) {
 		rc = hsm_fail(HSM_ERR_DIVERGED, "the roll-forward finished, but the members "
 		    "still differ: a member that was past this command's counter may have "
 		    "applied a different command. See: hsmadm-domain group compare");
-		snprintf(r.message, sizeof(r.message), "%s", hsm_errmsg());
-		r.outcome = "diverged";
+		snprintf((*out)->message, sizeof((*out)->message), "%s", hsm_errmsg());
+		(*out)->outcome = "diverged";
 	}
-	(void)grp_build_report(&r, report);
 	if (rc != HSM_OK)
-		hsm_fail(rc, "%s", r.message);
+		hsm_fail(rc, "%s", *out ? (*out)->message : r.message);
 out:
 	run_free(&r);
+	return rc;
+}
+
+hsm_rc
+group_submit(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
+             int roll_forward, json_t **report)
+{
+	group_report *rep = NULL;
+	char keep[8192];
+	hsm_rc rc;
+
+	if (report)
+		*report = NULL;
+	if (report == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "group_submit: bad arguments");
+	rc = group_submit_report(m, n, cmd, now, roll_forward, &rep);
+	snprintf(keep, sizeof(keep), "%s", hsm_errmsg());
+	if (rep != NULL)
+		*report = group_report_json(rep);
+	group_report_free(&rep);
+	if (rc != HSM_OK)
+		hsm_fail(rc, "%s", keep);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* group_check.c - the pre-flight: admins and thresholds out of a member's
- * state, would the member accept a command (the check the module runs),
- * proposing a command for every member. */
+/* group_check.c - the pre-flight: would a member accept a command (the
+ * check the module runs, admincmd_verify_for_domain, on the member's typed
+ * state, with each admin set's signature check made once), proposing a
+ * command for every member, and admins out of a JSON state for callers. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "group_int.h"
 #include "hsmadm/cjson.h"
+#include "hsmadm/crypto.h"
 
 void
 group_admins_free(admincmd_admin **admins, size_t n)
@@ -23,133 +25,141 @@ group_admins_free(admincmd_admin **admins, size_t n)
 	*admins = NULL;
 }
 
-/* A public key from its hex, through the cache when there is one. */
-static hsm_rc
-pubkey_cached(struct pkcache *pc, const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN])
+hsm_rc
+group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
+                        unsigned *sig_thr, unsigned *rev_thr, uint64_t *counter)
 {
-	size_t i;
-	hsm_rc rc;
-
-	*pub = NULL;
-	if (pc == NULL)
-		return admincmd_pubkey_from_hex(hex, pub, ski);
-	pthread_mutex_lock(&pc->lock);
-	for (i = 0; i < pc->n; i++)
-		if (strcmp(pc->e[i].hex, hex) == 0 && EVP_PKEY_up_ref(pc->e[i].pub) == 1) {
-			*pub = pc->e[i].pub;
-			memcpy(ski, pc->e[i].ski, HSM_SKI_LEN);
-			break;
-		}
-	pthread_mutex_unlock(&pc->lock);
-	if (*pub != NULL)
-		return HSM_OK;
-	/* Decoded outside the lock: other threads may decode the same key at
-	 * the same moment; the first one to finish is kept. */
-	if ((rc = admincmd_pubkey_from_hex(hex, pub, ski)) != HSM_OK)
-		return rc;
-	pthread_mutex_lock(&pc->lock);
-	for (i = 0; i < pc->n; i++)
-		if (strcmp(pc->e[i].hex, hex) == 0)
-			break;
-	if (i == pc->n && pc->n < PKCACHE_MAX && (pc->e[i].hex = strdup(hex)) != NULL) {
-		if (EVP_PKEY_up_ref(*pub) == 1) {
-			pc->e[i].pub = *pub;
-			memcpy(pc->e[i].ski, ski, HSM_SKI_LEN);
-			pc->n++;
-		} else {
-			free(pc->e[i].hex);
-			pc->e[i].hex = NULL;
-		}
-	}
-	pthread_mutex_unlock(&pc->lock);
-	return HSM_OK;
-}
-
-void
-grp_pkcache_init(struct pkcache *pc)
-{
-	memset(pc, 0, sizeof(*pc));
-	pthread_mutex_init(&pc->lock, NULL);
-}
-
-void
-grp_pkcache_done(struct pkcache *pc)
-{
-	size_t i;
-
-	for (i = 0; i < pc->n; i++) {
-		EVP_PKEY_free(pc->e[i].pub);
-		free(pc->e[i].hex);
-	}
-	pc->n = 0;
-	pthread_mutex_destroy(&pc->lock);
-}
-
-static hsm_rc
-admins_from_state(const json_t *state, struct pkcache *pc, admincmd_admin **admins,
-                  size_t *n, unsigned *sig_thr, unsigned *rev_thr, uint64_t *counter)
-{
-	json_t *arr, *thr, *e;
-	admincmd_admin *a = NULL;
-	long long v;
+	group_state s;
+	admincmd_admin *a;
 	size_t i;
 	hsm_rc rc;
 
 	*admins = NULL;
 	*n = 0;
-	if ((rc = cjson_get_arr(state, "admins", &arr)) != HSM_OK ||
-	    (rc = cjson_get_obj(state, "thresholds", &thr)) != HSM_OK)
-		return hsm_fail_wrap(rc, "domain state from the module");
-	if (json_array_size(arr) > ADMINCMD_MAX_ADMINS)
-		return hsm_fail(HSM_ERR_MODULE, "the module reports more than %d admins",
-		    ADMINCMD_MAX_ADMINS);
-	if ((rc = cjson_get_int(thr, "signature", &v)) != HSM_OK || v < 0 || v > 8)
-		return hsm_fail(HSM_ERR_MODULE, "the module reports a bad signature threshold");
-	*sig_thr = (unsigned)v;
-	if ((rc = cjson_get_int(thr, "revocation", &v)) != HSM_OK || v < 0 || v > 8)
-		return hsm_fail(HSM_ERR_MODULE, "the module reports a bad revocation threshold");
-	*rev_thr = (unsigned)v;
-	if ((rc = cjson_get_int(state, "counter", &v)) != HSM_OK || v < 0)
-		return hsm_fail(HSM_ERR_MODULE, "the module reports a bad counter");
-	*counter = (uint64_t)v;
-	if ((a = calloc(json_array_size(arr) + 1, sizeof(*a))) == NULL)
+	if ((rc = grp_state_parse(state, NULL, 1, &s)) != HSM_OK)
+		return rc;
+	if ((a = calloc(s.nadmins + 1, sizeof(*a))) == NULL) {
+		group_state_clear(&s);
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	json_array_foreach(arr, i, e) {
-		const char *pk;
-		if ((rc = cjson_get_str(e, "pubkey", &pk)) != HSM_OK ||
-		    (rc = pubkey_cached(pc, pk, &a[i].pub, a[i].ski)) != HSM_OK ||
-		    (rc = cjson_get_str(e, "identity", &a[i].identity)) != HSM_OK) {
-			group_admins_free(&a, i + 1);
-			return hsm_fail_wrap(HSM_ERR_MODULE, "admin %zu of the domain state", i);
-		}
-		a[i].name = json_string_value(json_object_get(e, "name"));
 	}
+	for (i = 0; i < s.nadmins; i++) {
+		memcpy(a[i].ski, s.admins[i].ski_of_key, HSM_SKI_LEN);
+		a[i].pub = s.admins[i].pub;
+		s.admins[i].pub = NULL;   /* moved */
+		/* strings borrow from the caller's state, as they always did */
+		a[i].identity = json_string_value(json_object_get(json_array_get(
+		    json_object_get(state, "admins"), i), "identity"));
+		a[i].name = json_string_value(json_object_get(json_array_get(
+		    json_object_get(state, "admins"), i), "name"));
+	}
+	*sig_thr = s.sig_thr;
+	*rev_thr = s.rev_thr;
+	*counter = s.counter;
 	*admins = a;
-	*n = json_array_size(arr);
+	*n = s.nadmins;
+	group_state_clear(&s);
 	return HSM_OK;
 }
 
-hsm_rc
-group_admins_from_state(const json_t *state, admincmd_admin **admins, size_t *n,
-                        unsigned *sig_thr, unsigned *rev_thr, uint64_t *counter)
+/* The admins of a typed state as the verifier wants them (borrowed). */
+static void
+verifier_admins(const group_state *s, admincmd_admin *a)
 {
-	return admins_from_state(state, NULL, admins, n, sig_thr, rev_thr, counter);
+	size_t i;
+
+	for (i = 0; i < s->nadmins; i++) {
+		memcpy(a[i].ski, s->admins[i].ski_of_key, HSM_SKI_LEN);
+		a[i].pub = s->admins[i].pub;
+		a[i].identity = s->admins[i].identity;
+		a[i].name = s->admins[i].name;
+	}
+}
+
+/* What the signature check depends on besides the command: the admin set
+ * (keys by the SKI of the decoded point, identities) and the thresholds. */
+static void
+memo_key(const group_state *s, uint8_t key[32])
+{
+	uint8_t buf[GROUP_MAX_ADMINS * (HSM_SKI_LEN + 66) + 8];
+	size_t i, len = 0, l;
+
+	for (i = 0; i < s->nadmins; i++) {
+		memcpy(buf + len, s->admins[i].ski_of_key, HSM_SKI_LEN);
+		len += HSM_SKI_LEN;
+		l = strlen(s->admins[i].identity) + 1;
+		memcpy(buf + len, s->admins[i].identity, l);
+		len += l;
+	}
+	buf[len++] = (uint8_t)s->sig_thr;
+	buf[len++] = (uint8_t)s->rev_thr;
+	if (crypto_sha256(buf, len, key) != HSM_OK)
+		memset(key, 0, 32);
+}
+
+static hsm_rc
+verify_member(const group_member *m, struct pre *pre, const group_state *s, unsigned *counted)
+{
+	admincmd_admin a[GROUP_MAX_ADMINS];
+
+	verifier_admins(s, a);
+	return admincmd_verify_for_domain(pre->cmd, m->module, m->domain, s->counter, pre->now,
+	    a, s->nadmins, s->sig_thr, s->rev_thr, counted);
+}
+
+/* The check of a member at the command's counter, through the memo: the
+ * first member of an admin set checks the signatures, the others wait for
+ * its result. A refusal is checked again for the member's own message. */
+static hsm_rc
+verify_memo(const group_member *m, struct pre *pre, const group_state *s, unsigned *counted)
+{
+	struct sigmemo *sm = &pre->sm;
+	uint8_t key[32];
+	size_t i;
+	hsm_rc rc;
+
+	memo_key(s, key);
+	pthread_mutex_lock(&sm->lock);
+	for (i = 0; i < sm->n && memcmp(sm->e[i].key, key, 32) != 0; i++)
+		;
+	if (i < sm->n) {
+		while (!sm->e[i].ready)
+			pthread_cond_wait(&sm->done, &sm->lock);
+		rc = sm->e[i].rc;
+		*counted = sm->e[i].counted;
+		pthread_mutex_unlock(&sm->lock);
+		return rc == HSM_OK ? HSM_OK : verify_member(m, pre, s, counted);
+	}
+	if (sm->n == SIGMEMO_MAX) {
+		pthread_mutex_unlock(&sm->lock);
+		return verify_member(m, pre, s, counted);
+	}
+	memcpy(sm->e[sm->n++].key, key, 32);
+	pthread_mutex_unlock(&sm->lock);
+	rc = verify_member(m, pre, s, counted);
+	pthread_mutex_lock(&sm->lock);
+	sm->e[i].rc = rc;
+	sm->e[i].counted = *counted;
+	sm->e[i].ready = 1;
+	pthread_cond_broadcast(&sm->done);
+	pthread_mutex_unlock(&sm->lock);
+	return rc;
 }
 
 /* Would member m accept pre->cmd, given its state? Runs in the member's
- * read thread. */
+ * read thread. A member not at the command's counter is refused before any
+ * signature is looked at, so only members at the counter use the memo. */
 void
-grp_pre_check(const group_member *m, struct pre *pre, const json_t *state, struct preres *r)
+grp_pre_check(const group_member *m, struct pre *pre, const group_state *s, struct preres *r)
 {
-	admincmd_admin *ad = NULL;
-	size_t nad = 0;
+	uint64_t want = 0;
 
 	hsm_err_clear();
-	r->rc = admins_from_state(state, &pre->pk, &ad, &nad, &r->st, &r->rt, &r->ctr);
-	if (r->rc == HSM_OK)
-		r->rc = admincmd_verify_for_domain(pre->cmd, m->module, m->domain, r->ctr,
-		    pre->now, ad, nad, r->st, r->rt, &r->counted);
-	group_admins_free(&ad, nad);
+	r->counted = 0;
+	if (admincmd_target_for(pre->cmd, m->module, m->domain, &want) != HSM_OK ||
+	    want != s->counter)
+		r->rc = verify_member(m, pre, s, &r->counted);
+	else
+		r->rc = verify_memo(m, pre, s, &r->counted);
 	if (r->rc != HSM_OK)
 		snprintf(r->msg, sizeof(r->msg), "%s", hsm_errmsg());
 	r->done = 1;
@@ -173,6 +183,8 @@ group_propose(const group_member *m, size_t n, const char *op, const json_t *par
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	/* Only the counters matter here: the JSON states, not the typed ones
+	 * (which would refuse a state the proposal does not need whole). */
 	if ((rc = group_read(m, n, states)) != HSM_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -195,52 +207,57 @@ out:
 	return rc;
 }
 
+/* The most signatures member i still needs (0 unless a quorum refusal). */
+static unsigned
+still_needed(const admincmd *cmd, const group_state *s, const struct preres *p)
+{
+	unsigned needed = 0;
+
+	if (p->rc != HSM_ERR_QUORUM ||
+	    admincmd_required_sigs(admincmd_op(cmd), admincmd_params(cmd), s->sig_thr,
+	    s->rev_thr, &needed) != HSM_OK || needed <= p->counted)
+		return 0;
+	return needed - p->counted;
+}
+
 hsm_rc
 group_preflight(const group_member *m, size_t n, const admincmd *cmd, int64_t now,
                 unsigned *missing)
 {
-	json_t **states = NULL;
-	struct pre *pre = NULL;
-	struct preres *pres = NULL;
-	char *sel = NULL;
+	group_state *st = calloc(n ? n : 1, sizeof(*st));
+	struct preres *pres = calloc(n ? n : 1, sizeof(*pres));
+	char *sel = calloc(n ? n : 1, 1);
+	struct pkcache pk;
+	struct pre pre;
+	struct readopt ro = { sel, &pk, 1, &pre, pres };
 	hsm_rc rc, first = HSM_OK;
 	char msg[1024] = "";
 	size_t i;
 
 	if (missing)
 		*missing = 0;
-	states = calloc(n ? n : 1, sizeof(*states));
-	pres = calloc(n ? n : 1, sizeof(*pres));
-	sel = calloc(n ? n : 1, 1);
-	if ((pre = calloc(1, sizeof(*pre))) != NULL)
-		grp_pkcache_init(&pre->pk);
-	if (states == NULL || pres == NULL || sel == NULL || pre == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	memset(&pre, 0, sizeof(pre));
+	pre.cmd = cmd;
+	pre.now = now;
+	grp_pkcache_init(&pk);
+	grp_sigmemo_init(&pre.sm);
+	if (st == NULL || pres == NULL || sel == NULL || m == NULL || cmd == NULL) {
+		rc = hsm_fail(st && pres && sel ? HSM_ERR_USAGE : HSM_ERR_NOMEM,
+		    "group_preflight: bad arguments or out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		sel[i] = admincmd_target_for(cmd, m[i].module, m[i].domain, NULL) == HSM_OK;
 	hsm_err_clear();
-	pre->cmd = cmd;
-	pre->now = now;
-	pre->sel = sel;
-	if ((rc = grp_read_members(m, n, states, pre, pres)) != HSM_OK)
+	if ((rc = grp_read_typed(m, n, &ro, st)) != HSM_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
-		unsigned needed = 0;
-
 		if (!sel[i])
 			continue;
-		if (!pres[i].done)
-			grp_pre_check(&m[i], pre, states[i], &pres[i]);
-		rc = pres[i].rc;
-		if (rc == HSM_ERR_QUORUM && missing &&
-		    admincmd_required_sigs(admincmd_op(cmd), admincmd_params(cmd), pres[i].st,
-		    pres[i].rt, &needed) == HSM_OK && needed > pres[i].counted &&
-		    needed - pres[i].counted > *missing)
-			*missing = needed - pres[i].counted;
-		if (rc != HSM_OK && first == HSM_OK) {
-			first = rc;
+		if (missing && still_needed(cmd, &st[i], &pres[i]) > *missing)
+			*missing = still_needed(cmd, &st[i], &pres[i]);
+		if (pres[i].rc != HSM_OK && first == HSM_OK) {
+			first = pres[i].rc;
 			/* A long reason is cut on purpose; checking the result
 			 * keeps gcc's -Wformat-truncation (Debug) quiet. */
 			if (snprintf(msg, sizeof(msg), "module %s domain %u: %s", m[i].module,
@@ -252,13 +269,12 @@ group_preflight(const group_member *m, size_t n, const admincmd *cmd, int64_t no
 	if (rc != HSM_OK)
 		hsm_fail(rc, "%s", msg);
 out:
-	for (i = 0; i < n && states; i++)
-		json_decref(states[i]);
-	free(states);
+	for (i = 0; i < n && st; i++)
+		group_state_clear(&st[i]);
+	free(st);
 	free(pres);
 	free(sel);
-	if (pre != NULL)
-		grp_pkcache_done(&pre->pk);
-	free(pre);
+	grp_sigmemo_done(&pre.sm);
+	grp_pkcache_done(&pk);
 	return rc;
 }

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * group_int.h - what the files of the group engine share (not installed):
- * the per-member worker, the acceptance check, the receipt checks and the
- * state of one group_submit run, split by step:
+ * group_int.h - what the files of the group engine share (not installed).
+ *   group_batch.c    members grouped by module connection; a call per module
+ *                    in a thread of its own, carrying all of its domains
+ *   group_state.c    a module's answer parsed once into C structs, compared
+ *   group_trust.c    what is paid once per run: admins' public keys, each
+ *                    command signature check, the pinned CAs and the modules'
+ *                    OA certificate chains (receipts)
  *   group_read.c     read every member, compare, status
- *   group_check.c    admins out of a state, would a member accept (pre-flight)
+ *   group_check.c    would a member accept the command (pre-flight), propose
  *   group_apply.c    group_submit: the steps in order
- *   group_recover.c  receipts: check one, fetch one again, fill a log's gaps
- *   group_report.c   the report of a run
+ *   group_recover.c  receipts fetched again; the receipts a log lacks
+ *   group_report.c   the report of a run, as a struct, JSON or text
  */
 #ifndef HSMADM_GROUP_INT_H
 #define HSMADM_GROUP_INT_H
@@ -15,7 +19,9 @@
 #include <pthread.h>
 #include "hsmadm/group.h"
 
-/* Public keys parsed once per run: the members of a group list the same
+/* ---- group_trust.c ---- */
+
+/* Public keys decoded once per run: the members of a group list the same
  * admins, and decoding a point costs more than the rest of the check. */
 #define PKCACHE_MAX 32
 struct pkcache {
@@ -27,76 +33,141 @@ struct pkcache {
 		uint8_t   ski[HSM_SKI_LEN];
 	} e[PKCACHE_MAX];
 };
+void   grp_pkcache_init(struct pkcache *pc);
+void   grp_pkcache_done(struct pkcache *pc);
+/* pc NULL: no cache. *pub is a new reference. */
+hsm_rc grp_pubkey_cached(struct pkcache *pc, const char *hex, EVP_PKEY **pub,
+                         uint8_t ski[HSM_SKI_LEN]);
 
-/* Would the members accept cmd at now? (pre-flight, run in each member's
- * read thread right after its state arrived) */
+/* Signature checks of one command, shared by the members: members with the
+ * same admins (by the SKIs of their decoded keys and identities) and
+ * thresholds accept or refuse the command's signatures alike, so each
+ * distinct admin set is checked once (the first member's thread does it,
+ * the others wait for its answer). */
+#define SIGMEMO_MAX 16
+struct sigmemo {
+	pthread_mutex_t lock;
+	pthread_cond_t  done;
+	size_t          n;
+	struct {
+		uint8_t  key[32];     /* SHA-256 over the admin set and thresholds */
+		int      ready;
+		hsm_rc   rc;
+		unsigned counted;
+	} e[SIGMEMO_MAX];
+};
+void grp_sigmemo_init(struct sigmemo *sm);
+void grp_sigmemo_done(struct sigmemo *sm);
+
+/* Receipt signature check against the member's pinned CA, with the CA
+ * file read once and each module's OA certificate chain verified once per
+ * process (cached by CA path, serial and certificate). */
+hsm_rc grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receipt,
+                          const json_t **body);
+
+/* ---- group_state.c ---- */
+
+#define GRP_NCMP 6
+extern const char *const grp_cmp_fields[GRP_NCMP];
+hsm_rc   grp_state_parse(const json_t *doc, struct pkcache *pc, int pubkeys, group_state *s);
+int      grp_field_equal(const group_state *a, const group_state *b, int f);
+json_t  *grp_field_json(const group_state *s, int f);
+unsigned grp_diff_mask(const group_state *const *st, size_t n, const char *sel);
+json_t  *grp_compare_json(const group_member *m, const group_state *const *st, size_t n,
+                          const char *sel, unsigned mask);
+
+/* ---- group_batch.c ---- */
+
+long long grp_now_ms(void);
+
+/* The members (those with sel[i]; NULL: all) grouped by connection: one
+ * batch per moddrv, in member order. */
+struct gbatch {
+	moddrv   *drv;
+	size_t    n;
+	size_t   *idx;        /* member indexes */
+	unsigned *domains;
+	uint64_t *from;       /* receipts: from_counter per domain */
+};
+struct gplan {
+	struct gbatch *b;
+	size_t         nb;
+	size_t        *idx_store;
+	unsigned      *dom_store;
+	uint64_t      *from_store;
+};
+hsm_rc grp_plan(const group_member *m, size_t n, const char *sel, struct gplan *p);
+void   grp_plan_free(struct gplan *p);
+
+enum bkind { BK_QUERY, BK_APPLY, BK_RECEIPTS };
+/* Every batch in a thread of its own; res[i] is member i's outcome. each()
+ * (may be NULL) runs in the batch's thread for each of its members once the
+ * answer is there (parse, check), so no per-member step runs one member
+ * after another. */
+struct bcall {
+	enum bkind      kind;
+	const admincmd *cmd;
+	void          (*each)(void *ctx, size_t i, moddrv_result *r);
+	void           *ctx;
+	long long       t_call_max;   /* ms, the slowest module round trip */
+};
+void grp_run_batches(const struct gplan *p, struct bcall *c, moddrv_result *res);
+
+/* ---- group_check.c ---- */
+
+/* Would member i accept the command at now, given its state? */
 struct pre {
 	const admincmd *cmd;
 	int64_t         now;
-	const char     *sel;     /* only members with sel[i] != 0 (NULL: all) */
-	struct pkcache  pk;
+	struct sigmemo  sm;
 };
-
 struct preres {
 	int      done;
 	hsm_rc   rc;
 	char     msg[1024];
-	uint64_t ctr;
-	unsigned st, rt, counted;
+	unsigned counted;
 };
-
-/* One member's call (query or apply) in a thread of its own. */
-struct job {
-	const group_member *m;
-	const admincmd     *cmd;     /* NULL: query */
-	json_t             *out;     /* state or receipt */
-	hsm_rc              rc;
-	char                msg[1024];
-	/* apply only: the receipt is checked in the same thread */
-	const char         *digest_hex;
-	uint64_t            want;
-	const json_t       *rbody;   /* borrowed from out */
-	hsm_rc              vrc;
-	char                vmsg[1024];
-	long long           t_call, t_verify;   /* ms: the round trip, the receipt check */
-	/* query only: would this member accept pre->cmd? */
-	struct pre         *pre;
-	struct preres      *pres;
-};
-
-long long grp_now_ms(void);
-void      grp_run_jobs(struct job *jobs, size_t n);
-
-/* group_read.c */
-hsm_rc grp_read_members(const group_member *m, size_t n, json_t **states, struct pre *pre,
-                        struct preres *pres);
-hsm_rc grp_compare_sel(const group_member *m, size_t n, json_t *const *states,
-                       const char *sel, json_t **report);
-
-/* group_check.c */
-void grp_pkcache_init(struct pkcache *pc);
-void grp_pkcache_done(struct pkcache *pc);
-void grp_pre_check(const group_member *m, struct pre *pre, const json_t *state,
+void grp_pre_check(const group_member *m, struct pre *pre, const group_state *s,
                    struct preres *r);
 
-/* group_recover.c */
+/* ---- group_read.c ---- */
+
+/* Read the members with sel[i] (NULL: all) into st[i] (typed; public keys
+ * decoded through pc when pubkeys); with pre, also check each one in its
+ * read thread (pres[i]). On failure, the first member's error, all st
+ * cleared. */
+struct readopt {
+	const char     *sel;
+	struct pkcache *pc;
+	int             pubkeys;
+	struct pre     *pre;
+	struct preres  *pres;
+};
+hsm_rc grp_read_typed(const group_member *m, size_t n, const struct readopt *o,
+                      group_state *st);
+
+/* ---- group_recover.c ---- */
+
+/* Verify a receipt for member m and command (digest, op, counter want) and
+ * parse it into *out (doc: a reference is taken). */
 hsm_rc grp_check_receipt(const group_member *m, const json_t *receipt,
                          const char *digest_hex, const char *op, uint64_t want,
-                         const json_t **body);
+                         group_receipt *out);
+
+/* The verified receipt (any command) for counter want among arr, the
+ * receipts a module kept: HSM_ERR_NOT_FOUND when there is none. */
+hsm_rc grp_receipt_at(const group_member *m, const json_t *arr, uint64_t want,
+                      group_receipt *out);
 
 /* ---- one group_submit run ---- */
 
-enum mstat { M_NOT_TARGETED, M_PENDING, M_ALREADY, M_REFUSED, M_APPLIED, M_FAILED,
-	M_NO_ANSWER };
-
 struct mrow {
-	enum mstat st;
-	uint64_t   want;        /* the command's counter for this member */
-	hsm_rc     rc;
-	char       msg[1024];
-	json_t    *receipt;
-	const json_t *rbody;    /* borrowed from receipt */
-	int        recovered;   /* the receipt was fetched again (domain.receipts) */
+	group_mstatus st;
+	uint64_t      want;        /* the command's counter for this member */
+	hsm_rc        rc;
+	char          msg[1024];
+	group_receipt rc_ok;       /* the verified receipt (doc NULL: none) */
+	int           recovered;   /* the receipt was fetched again (domain.receipts) */
 };
 
 struct sb_list { char buf[4096]; size_t len; };
@@ -111,26 +182,25 @@ struct run {
 	char               *digest_hex;
 	char               *sel;        /* sel[i]: the command targets member i */
 	struct mrow        *row;
-	json_t            **states;     /* as read */
-	json_t            **after;      /* receipts' states where applied, else as read */
-	struct job         *jobs;
-	struct pre         *pre;
+	group_state        *st;         /* as read */
+	struct pkcache      pk;
+	struct pre          pre;
 	struct preres      *pres;
-	json_t             *cmp;
+	unsigned            diff;       /* grp_diff_mask of the targeted members as read */
 	size_t              ntarget, napply, nadv, nmiss, nalready;
 	hsm_rc              first_rc;
 	char                message[8192];
 	struct sb_list      adv, miss;
 	const char         *outcome;
-	int                 group_equal, touched;
+	int                 touched, read_ok;
 	long long           t_start, t_read, t_pre, t_apply, t_call_max, t_verify_max;
+	pthread_mutex_t     tlock;      /* t_verify_max, from the batch threads */
 };
 
 /* group_recover.c: step 6 of a run */
 void grp_recover_rows(struct run *r);
 
 /* group_report.c */
-void   grp_after_compare(struct run *r);
-hsm_rc grp_build_report(struct run *r, json_t **report);
+hsm_rc grp_build_report(struct run *r, group_report **out);
 
 #endif

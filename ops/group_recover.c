@@ -1,227 +1,268 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* group_recover.c - receipts: checking one against the pinned module CA and
- * the command, fetching one again whose answer was lost (step 6 of a run),
- * and the receipts an evidence log lacks (group_recover). */
-#include <pthread.h>
+ * the command, fetching again the receipts of answers that were lost (step
+ * 6 of a run, one request per module), and the receipts an evidence log
+ * lacks (group_recover). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "group_int.h"
 #include "hsmadm/cjson.h"
-#include "hsmadm/receipt.h"
+
+/* A receipt of member m, whatever command it is for: chain to the pinned
+ * CA, signed by this module's OA key, for this domain; parsed. */
+static hsm_rc
+receipt_of_member(const group_member *m, const json_t *receipt, group_receipt *out)
+{
+	const json_t *b = NULL;
+	long long v;
+	const char *s;
+	hsm_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = grp_receipt_verify(m->ca_pem, m->module, receipt, &b)) != HSM_OK)
+		return hsm_fail_wrap(rc, "receipt");
+	if ((rc = cjson_get_int(b, "domain", &v)) != HSM_OK || v != (long long)m->domain)
+		return hsm_fail(HSM_ERR_VERIFY, "the receipt is for another domain");
+	out->domain = m->domain;
+	snprintf(out->module, sizeof(out->module), "%s", m->module);
+	if (cjson_get_str(b, "command_digest", &s) != HSM_OK || strlen(s) >= GROUP_HEX32)
+		return hsm_fail(HSM_ERR_VERIFY, "the receipt names no command");
+	memcpy(out->command_digest, s, strlen(s) + 1);
+	if (cjson_get_str(b, "op", &s) != HSM_OK || strlen(s) >= sizeof(out->op))
+		return hsm_fail(HSM_ERR_VERIFY, "the receipt names no operation");
+	memcpy(out->op, s, strlen(s) + 1);
+	if (cjson_get_int(b, "counter_before", &v) != HSM_OK || v < 0)
+		return hsm_fail(HSM_ERR_VERIFY, "the receipt has no counters");
+	out->counter_before = (uint64_t)v;
+	if (cjson_get_int(b, "counter_after", &v) != HSM_OK || v < 0)
+		return hsm_fail(HSM_ERR_VERIFY, "the receipt has no counters");
+	out->counter_after = (uint64_t)v;
+	if ((rc = grp_state_parse(json_object_get(b, "state"), NULL, 0, &out->state)) != HSM_OK)
+		return hsm_fail_wrap(HSM_ERR_VERIFY, "the receipt's state");
+	out->doc = json_incref((json_t *)receipt);
+	return HSM_OK;
+}
 
 /* Check a receipt: chain to the pinned CA, this module, this domain, this
  * command, counter advanced by one. */
 hsm_rc
 grp_check_receipt(const group_member *m, const json_t *receipt, const char *digest_hex,
-              const char *op, uint64_t want, const json_t **body)
+                  const char *op, uint64_t want, group_receipt *out)
 {
-	const char *s;
-	long long v;
 	hsm_rc rc;
 
-	if ((rc = receipt_verify_file(receipt, m->ca_pem, m->module, body)) != HSM_OK)
-		return hsm_fail_wrap(rc, "receipt");
-	if ((rc = cjson_get_int(*body, "domain", &v)) != HSM_OK || v != (long long)m->domain)
-		return hsm_fail(HSM_ERR_VERIFY, "the receipt is for another domain");
-	if ((rc = cjson_get_str(*body, "command_digest", &s)) != HSM_OK ||
-	    strcmp(s, digest_hex) != 0)
-		return hsm_fail(HSM_ERR_VERIFY, "the receipt is for another command");
-	if ((rc = cjson_get_str(*body, "op", &s)) != HSM_OK || strcmp(s, op) != 0)
-		return hsm_fail(HSM_ERR_VERIFY, "the receipt names another operation");
-	if ((rc = cjson_get_int(*body, "counter_before", &v)) != HSM_OK ||
-	    (uint64_t)v != want ||
-	    (rc = cjson_get_int(*body, "counter_after", &v)) != HSM_OK ||
-	    (uint64_t)v != want + 1)
-		return hsm_fail(HSM_ERR_VERIFY, "the receipt's counters do not match the command");
-	return HSM_OK;
-}
-
-/* The receipt of cmd on member m, fetched again from the receipts the module
- * keeps (its answer was lost, or the member was found past the command's
- * counter): the one with counter_before == want, checked like an answer's. */
-static hsm_rc
-recover_receipt(const group_member *m, const char *digest_hex, const char *op,
-                uint64_t want, json_t **receipt, const json_t **body)
-{
-	json_t *arr = NULL, *r;
-	size_t i;
-	hsm_rc rc;
-
-	*receipt = NULL;
-	*body = NULL;
-	hsm_err_clear();
-	if ((rc = moddrv_receipts(m->drv, m->domain, want, &arr)) != HSM_OK)
-		return hsm_fail_wrap(rc, "fetching the receipt again");
-	rc = hsm_fail(HSM_ERR_NOT_FOUND, "the module keeps no receipt for counter %llu",
-	    (unsigned long long)want);
-	json_array_foreach(arr, i, r) {
-		json_int_t b = json_integer_value(json_object_get(json_object_get(r, "body"),
-		    "counter_before"));
-		if (b != (json_int_t)want)
-			continue;
-		if ((rc = grp_check_receipt(m, r, digest_hex, op, want, body)) == HSM_OK)
-			*receipt = json_incref(r);
-		else
-			*body = NULL;
-		break;
+	if ((rc = receipt_of_member(m, receipt, out)) != HSM_OK)
+		goto fail;
+	if (strcmp(out->command_digest, digest_hex) != 0) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "the receipt is for another command");
+		goto fail;
 	}
-	json_decref(arr);
+	if (strcmp(out->op, op) != 0) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "the receipt names another operation");
+		goto fail;
+	}
+	if (out->counter_before != want || out->counter_after != want + 1) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "the receipt's counters do not match the command");
+		goto fail;
+	}
+	return HSM_OK;
+fail:
+	group_receipt_clear(out);
 	return rc;
 }
 
-struct rjob {
-	const group_member *m;
-	const char         *digest_hex, *op;
-	uint64_t            want;
-	json_t             *receipt;
-	const json_t       *rbody;
-	hsm_rc              rc;
-};
-
-static void *
-rworker(void *p)
+/* The verified receipt for counter `want` among arr (whatever command it
+ * is for): HSM_ERR_NOT_FOUND when the module keeps none. */
+hsm_rc
+grp_receipt_at(const group_member *m, const json_t *arr, uint64_t want, group_receipt *out)
 {
-	struct rjob *j = p;
+	const json_t *r;
+	size_t i;
 
-	j->rc = recover_receipt(j->m, j->digest_hex, j->op, j->want, &j->receipt, &j->rbody);
-	return NULL;
+	memset(out, 0, sizeof(*out));
+	json_array_foreach(arr, i, r) {
+		json_int_t b = json_integer_value(json_object_get(json_object_get(r, "body"),
+		    "counter_before"));
+		if (b == (json_int_t)want)
+			return receipt_of_member(m, r, out);
+	}
+	return hsm_fail(HSM_ERR_NOT_FOUND, "the module keeps no receipt for counter %llu",
+	    (unsigned long long)want);
 }
 
-/* Step 6 of group_submit, a thread per member (a cut network makes each
- * reconnect wait for its timeout: they wait at the same time). */
+static int
+wants_receipt(const struct run *r, size_t i)
+{
+	return r->row[i].st == GROUP_NO_ANSWER ||
+	    (r->row[i].st == GROUP_ALREADY && r->roll_forward && r->row[i].rc_ok.doc == NULL);
+}
+
+static void
+recover_each(void *vctx, size_t i, moddrv_result *res)
+{
+	struct run *r = vctx;
+	struct mrow *row = &r->row[i];
+	group_receipt got;
+
+	hsm_err_clear();
+	if (res->rc != HSM_OK || grp_receipt_at(&r->m[i], res->out, row->want, &got) != HSM_OK)
+		return;   /* still unknown: the roll-forward finds out */
+	if (strcmp(got.command_digest, r->digest_hex) != 0 ||
+	    strcmp(got.op, admincmd_op(r->cmd)) != 0 || got.counter_after != row->want + 1) {
+		group_receipt_clear(&got);   /* another command at that counter */
+		return;
+	}
+	row->rc_ok = got;
+	row->recovered = 1;
+	if (row->st == GROUP_NO_ANSWER) {
+		row->st = GROUP_APPLIED;
+		row->rc = HSM_OK;
+		row->msg[0] = '\0';
+	}
+}
+
+/* Step 6 of group_submit: one request per module (a cut network makes each
+ * reconnect wait for its timeout: the modules wait at the same time). */
 void
 grp_recover_rows(struct run *r)
 {
-	const group_member *m = r->m;
-	struct mrow *row = r->row;
-	const char *digest_hex = r->digest_hex, *op = admincmd_op(r->cmd);
-	size_t n = r->n;
-	int roll_forward = r->roll_forward;
-	struct rjob *jobs = calloc(n ? n : 1, sizeof(*jobs));
-	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
-	char *started = calloc(n ? n : 1, 1);
-	size_t i, k = 0;
+	char *sel = calloc(r->n, 1);
+	moddrv_result *res = calloc(r->n, sizeof(*res));
+	struct bcall call = { BK_RECEIPTS, NULL, recover_each, r, 0 };
+	struct gplan p;
+	size_t i, k, j, any = 0;
 
-	if (jobs == NULL || th == NULL || started == NULL)
-		goto out;   /* nothing recovered: the members stay as they are */
-	for (i = 0; i < n; i++) {
-		if (row[i].st != M_NO_ANSWER && !(row[i].st == M_ALREADY && roll_forward))
-			continue;
-		jobs[k].m = &m[i];
-		jobs[k].digest_hex = digest_hex;
-		jobs[k].op = op;
-		jobs[k].want = row[i].want;
-		if (pthread_create(&th[k], NULL, rworker, &jobs[k]) == 0)
-			started[k] = 1;
-		else
-			rworker(&jobs[k]);
-		k++;
-	}
-	for (i = 0; i < k; i++)
-		if (started[i])
-			pthread_join(th[i], NULL);
-	for (i = 0, k = 0; i < n; i++) {
-		struct rjob *j;
-
-		if (row[i].st != M_NO_ANSWER && !(row[i].st == M_ALREADY && roll_forward))
-			continue;
-		j = &jobs[k++];
-		if (j->rc != HSM_OK || j->receipt == NULL)
-			continue;   /* still unknown: the roll-forward finds out */
-		row[i].receipt = j->receipt;
-		j->receipt = NULL;
-		row[i].recovered = 1;
-		if (row[i].st == M_NO_ANSWER) {
-			row[i].st = M_APPLIED;
-			row[i].rbody = j->rbody;
-			row[i].rc = HSM_OK;
-			row[i].msg[0] = '\0';
-		}
-	}
+	memset(&p, 0, sizeof(p));
+	for (i = 0; sel != NULL && i < r->n; i++)
+		any += (sel[i] = (char)wants_receipt(r, i));
+	if (sel == NULL || res == NULL || any == 0 || grp_plan(r->m, r->n, sel, &p) != HSM_OK)
+		goto out;   /* nothing to recover: the members stay as they are */
+	for (k = 0; k < p.nb; k++)
+		for (j = 0; j < p.b[k].n; j++)
+			p.b[k].from[j] = r->row[p.b[k].idx[j]].want;
+	grp_run_batches(&p, &call, res);
 out:
-	for (i = 0; jobs != NULL && i < n; i++)
-		json_decref(jobs[i].receipt);
-	free(jobs);
-	free(th);
-	free(started);
+	grp_plan_free(&p);
+	moddrv_results_clear(res, res ? r->n : 0);
+	free(res);
+	free(sel);
+}
+
+/* ---- group_recover: the receipts an evidence log lacks ---- */
+
+struct logctx {
+	const group_member *m;
+	const uint64_t     *logged;
+	json_t             *commands;   /* the candidates, as given */
+	admincmd          **cmds;       /* parsed (NULL: does not parse) */
+	char              **dg;
+	size_t              nc;
+	json_t            **found;      /* per member: [{command, receipt}] */
+};
+
+/* The receipts of member i in counter order from logged[i], while they
+ * follow on without a hole and are for a known command targeting it there. */
+static void
+log_each(void *vctx, size_t i, moddrv_result *res)
+{
+	struct logctx *c = vctx;
+	const group_member *m = &c->m[i];
+	uint64_t cur = c->logged[i], want;
+	group_receipt got;
+	size_t c0;
+
+	if (res->rc != HSM_OK || (c->found[i] = json_array()) == NULL)
+		return;
+	hsm_err_clear();
+	while (grp_receipt_at(m, res->out, cur, &got) == HSM_OK) {
+		for (c0 = 0; c0 < c->nc; c0++)
+			if (c->cmds[c0] != NULL && strcmp(c->dg[c0], got.command_digest) == 0 &&
+			    strcmp(admincmd_op(c->cmds[c0]), got.op) == 0 &&
+			    admincmd_target_for(c->cmds[c0], m->module, m->domain, &want) ==
+			    HSM_OK && want == cur)
+				break;
+		if (c0 == c->nc || got.counter_after != cur + 1) {
+			group_receipt_clear(&got);
+			break;   /* a command the log does not know: a person must look */
+		}
+		json_array_append_new(c->found[i], json_pack("{s:O, s:O}", "command",
+		    json_array_get(c->commands, c0), "receipt", got.doc));
+		group_receipt_clear(&got);
+		cur++;
+	}
+	hsm_err_clear();
 }
 
 hsm_rc
 group_recover(const group_member *m, size_t n, const uint64_t *logged,
               const json_t *commands, json_t **found)
 {
-	json_t *out = NULL, *arr = NULL, *r;
-	char **dg = NULL;
-	admincmd **cmds = NULL;
-	size_t nc, i, k, c;
+	struct logctx c;
+	struct bcall call = { BK_RECEIPTS, NULL, log_each, &c, 0 };
+	moddrv_result *res = NULL;
+	struct gplan p;
+	char *sel = NULL;
+	json_t *out = NULL;
+	size_t i, k, j;
 	hsm_rc rc = HSM_OK;
 
+	memset(&c, 0, sizeof(c));
+	memset(&p, 0, sizeof(p));
 	if (found)
 		*found = NULL;
 	if (m == NULL || logged == NULL || !json_is_array(commands) || found == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "group_recover: bad arguments");
-	nc = json_array_size(commands);
-	dg = calloc(nc ? nc : 1, sizeof(*dg));
-	cmds = calloc(nc ? nc : 1, sizeof(*cmds));
-	if ((out = json_array()) == NULL || dg == NULL || cmds == NULL) {
+	c.m = m;
+	c.logged = logged;
+	c.commands = (json_t *)commands;
+	c.nc = json_array_size(commands);
+	c.dg = calloc(c.nc ? c.nc : 1, sizeof(*c.dg));
+	c.cmds = calloc(c.nc ? c.nc : 1, sizeof(*c.cmds));
+	c.found = calloc(n ? n : 1, sizeof(*c.found));
+	res = calloc(n ? n : 1, sizeof(*res));
+	sel = calloc(n ? n : 1, 1);
+	if ((out = json_array()) == NULL || c.dg == NULL || c.cmds == NULL || c.found == NULL ||
+	    res == NULL || sel == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	/* commands that do not parse are no candidates */
-	for (c = 0; c < nc; c++)
-		if (admincmd_from_json(json_array_get(commands, c), &cmds[c]) != HSM_OK ||
-		    admincmd_digest_text(cmds[c], &dg[c], NULL) != HSM_OK)
-			admincmd_free(&cmds[c]);
-	hsm_err_clear();
-	for (i = 0; i < n; i++) {
-		uint64_t cur = logged[i];
-
-		if (cur == GROUP_LOGGED_UNKNOWN)
-			continue;
-		json_decref(arr);
-		arr = NULL;
-		if (moddrv_receipts(m[i].drv, m[i].domain, cur, &arr) != HSM_OK)
-			continue;
-		json_array_foreach(arr, k, r) {
-			const json_t *rb = json_object_get(r, "body"), *vb = NULL;
-			const char *rdg = json_string_value(json_object_get(rb, "command_digest"));
-			uint64_t want;
-
-			if ((uint64_t)json_integer_value(json_object_get(rb, "counter_before")) != cur ||
-			    rdg == NULL)
-				break;   /* a hole: nothing after it can be placed */
-			for (c = 0; c < nc; c++)
-				if (cmds[c] != NULL && strcmp(dg[c], rdg) == 0 &&
-				    admincmd_target_for(cmds[c], m[i].module, m[i].domain, &want) ==
-				    HSM_OK && want == cur)
-					break;
-			if (c == nc || grp_check_receipt(&m[i], r, dg[c], admincmd_op(cmds[c]), cur,
-			    &vb) != HSM_OK)
-				break;   /* a command the log does not know: a person must look */
-			if (json_array_append_new(out, json_pack("{s:O, s:O}", "command",
-			    json_array_get(commands, c), "receipt", r)) != 0) {
-				rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-				goto out;
-			}
-			cur++;
-		}
-	}
+	for (k = 0; k < c.nc; k++)
+		if (admincmd_from_json(json_array_get(commands, k), &c.cmds[k]) != HSM_OK ||
+		    admincmd_digest_text(c.cmds[k], &c.dg[k], NULL) != HSM_OK)
+			admincmd_free(&c.cmds[k]);
+	for (i = 0; i < n; i++)
+		sel[i] = logged[i] != GROUP_LOGGED_UNKNOWN;
+	if ((rc = grp_plan(m, n, sel, &p)) != HSM_OK)
+		goto out;
+	for (k = 0; k < p.nb; k++)
+		for (j = 0; j < p.b[k].n; j++)
+			p.b[k].from[j] = logged[p.b[k].idx[j]];
+	grp_run_batches(&p, &call, res);
+	/* in member order, each member's in counter order; a member that
+	 * cannot be reached is skipped (whatever runs next reports it) */
+	for (i = 0; i < n; i++)
+		if (c.found[i] != NULL)
+			json_array_extend(out, c.found[i]);
 	hsm_err_clear();
 	*found = out;
 	out = NULL;
 out:
-	for (c = 0; c < nc; c++) {
-		if (cmds)
-			admincmd_free(&cmds[c]);
-		if (dg)
-			free(dg[c]);
+	for (k = 0; c.cmds != NULL && c.dg != NULL && k < c.nc; k++) {
+		admincmd_free(&c.cmds[k]);
+		free(c.dg[k]);
 	}
-	free(cmds);
-	free(dg);
-	json_decref(arr);
+	for (i = 0; c.found != NULL && i < n; i++)
+		json_decref(c.found[i]);
+	moddrv_results_clear(res, res ? n : 0);
+	grp_plan_free(&p);
+	free(c.cmds);
+	free(c.dg);
+	free(c.found);
+	free(res);
+	free(sel);
 	json_decref(out);
 	return rc;
 }
-

@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* moddriver.c - the driver dispatch (moddriver.h): one ops table and its
  * context behind every module connection, whichever backend serves it. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hsmadm/moddriver.h"
 
 struct moddrv {
-	const struct moddrv_ops *ops;
+	const struct moddrv_ops       *ops;
+	const struct moddrv_batch_ops *batch;
 	void *ctx;
 	char *serial;
+	/* One request at a time on a connection: the members of a group share
+	 * their module's connection. */
+	pthread_mutex_t lock;
 };
 
 hsm_rc
@@ -32,6 +38,7 @@ moddrv_new(const struct moddrv_ops *ops, void *ctx, const char *serial, moddrv *
 	}
 	d->ops = ops;
 	d->ctx = ctx;
+	pthread_mutex_init(&d->lock, NULL);
 	*out = d;
 	return HSM_OK;
 }
@@ -45,37 +52,57 @@ moddrv_serial(const moddrv *d)
 hsm_rc
 moddrv_info(moddrv *d, json_t **out)
 {
+	hsm_rc rc;
+
 	if (d == NULL || out == NULL || d->ops->info == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "moddrv_info: bad arguments");
-	return d->ops->info(d->ctx, out);
+	pthread_mutex_lock(&d->lock);
+	rc = d->ops->info(d->ctx, out);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
 }
 
 hsm_rc
 moddrv_query(moddrv *d, unsigned domain, json_t **out)
 {
+	hsm_rc rc;
+
 	if (d == NULL || out == NULL || d->ops->query == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "moddrv_query: bad arguments");
-	return d->ops->query(d->ctx, domain, out);
+	pthread_mutex_lock(&d->lock);
+	rc = d->ops->query(d->ctx, domain, out);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
 }
 
 hsm_rc
 moddrv_apply(moddrv *d, unsigned domain, const admincmd *cmd, json_t **receipt)
 {
+	hsm_rc rc;
+
 	if (d == NULL || cmd == NULL || receipt == NULL || d->ops->apply == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "moddrv_apply: bad arguments");
-	return d->ops->apply(d->ctx, domain, cmd, receipt);
+	pthread_mutex_lock(&d->lock);
+	rc = d->ops->apply(d->ctx, domain, cmd, receipt);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
 }
 
 hsm_rc
 moddrv_receipts(moddrv *d, unsigned domain, uint64_t from_counter, json_t **out)
 {
+	hsm_rc rc;
+
 	if (d == NULL || out == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "moddrv_receipts: bad arguments");
 	*out = NULL;
 	if (d->ops->receipts == NULL)
 		return hsm_fail(HSM_ERR_STATE, "module %s keeps no receipts to fetch again",
 		                d->serial);
-	return d->ops->receipts(d->ctx, domain, from_counter, out);
+	pthread_mutex_lock(&d->lock);
+	rc = d->ops->receipts(d->ctx, domain, from_counter, out);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
 }
 
 void
@@ -86,6 +113,111 @@ moddrv_free(moddrv **d)
 	if ((*d)->ops->close)
 		(*d)->ops->close((*d)->ctx);
 	free((*d)->serial);
+	pthread_mutex_destroy(&(*d)->lock);
 	free(*d);
 	*d = NULL;
+}
+
+void
+moddrv_set_batch(moddrv *d, const struct moddrv_batch_ops *b)
+{
+	if (d != NULL)
+		d->batch = b;
+}
+
+void
+moddrv_results_clear(moddrv_result *res, size_t n)
+{
+	size_t k;
+
+	for (k = 0; res != NULL && k < n; k++) {
+		json_decref(res[k].out);
+		memset(&res[k], 0, sizeof(res[k]));
+	}
+}
+
+/* One domain's outcome from a single-domain op (the fallback). */
+static void
+one_result(moddrv_result *r, hsm_rc rc)
+{
+	r->rc = rc;
+	if (rc != HSM_OK)
+		snprintf(r->msg, sizeof(r->msg), "%s", hsm_errmsg());
+}
+
+/* A transport failure of a batch is every domain's outcome. */
+static hsm_rc
+all_failed(moddrv_result *res, size_t n, hsm_rc rc)
+{
+	size_t k;
+
+	if (rc == HSM_OK)
+		return rc;
+	for (k = 0; k < n; k++) {
+		if (res[k].rc != HSM_OK)
+			continue;
+		json_decref(res[k].out);
+		res[k].out = NULL;
+		one_result(&res[k], rc);
+	}
+	return rc;
+}
+
+enum many_kind { MANY_QUERY, MANY_APPLY, MANY_RECEIPTS };
+
+static hsm_rc
+many(moddrv *d, enum many_kind kind, const unsigned *domains, const uint64_t *from, size_t n,
+     const admincmd *cmd, moddrv_result *res)
+{
+	hsm_rc rc = HSM_OK;
+	size_t k;
+
+	if (d == NULL || domains == NULL || res == NULL || (kind == MANY_APPLY && cmd == NULL) ||
+	    (kind == MANY_RECEIPTS && from == NULL))
+		return hsm_fail(HSM_ERR_USAGE, "moddrv: bad arguments");
+	memset(res, 0, n * sizeof(*res));
+	pthread_mutex_lock(&d->lock);
+	hsm_err_clear();
+	if (kind == MANY_QUERY && d->batch && d->batch->query)
+		rc = all_failed(res, n, d->batch->query(d->ctx, domains, n, res));
+	else if (kind == MANY_APPLY && d->batch && d->batch->apply)
+		rc = all_failed(res, n, d->batch->apply(d->ctx, domains, n, cmd, res));
+	else if (kind == MANY_RECEIPTS && d->batch && d->batch->receipts)
+		rc = all_failed(res, n, d->batch->receipts(d->ctx, domains, from, n, res));
+	else
+		for (k = 0; k < n; k++) {
+			hsm_err_clear();
+			if (kind == MANY_QUERY)
+				one_result(&res[k], d->ops->query(d->ctx, domains[k], &res[k].out));
+			else if (kind == MANY_APPLY)
+				one_result(&res[k], d->ops->apply(d->ctx, domains[k], cmd, &res[k].out));
+			else if (d->ops->receipts == NULL)
+				one_result(&res[k], hsm_fail(HSM_ERR_STATE,
+				    "module %s keeps no receipts to fetch again", d->serial));
+			else
+				one_result(&res[k], d->ops->receipts(d->ctx, domains[k], from[k],
+				    &res[k].out));
+		}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+hsm_rc
+moddrv_query_many(moddrv *d, const unsigned *domains, size_t n, moddrv_result *res)
+{
+	return many(d, MANY_QUERY, domains, NULL, n, NULL, res);
+}
+
+hsm_rc
+moddrv_apply_many(moddrv *d, const unsigned *domains, size_t n, const admincmd *cmd,
+                  moddrv_result *res)
+{
+	return many(d, MANY_APPLY, domains, NULL, n, cmd, res);
+}
+
+hsm_rc
+moddrv_receipts_many(moddrv *d, const unsigned *domains, const uint64_t *from, size_t n,
+                     moddrv_result *res)
+{
+	return many(d, MANY_RECEIPTS, domains, from, n, NULL, res);
 }

@@ -28,15 +28,77 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include "hsmadm/admincmd.h"
 #include "hsmadm/moddriver.h"
+
+/* ---- typed module answers (parsed once, at the edge) ---- */
+
+#define GROUP_MAX_ADMINS 8
+#define GROUP_MAX_PARTS  20
+#define GROUP_HEX32      65   /* 32 bytes in hex + NUL */
+
+typedef struct group_admin {
+	char      ski[GROUP_HEX32];   /* as the module reports it */
+	char      name[64];
+	char      identity[65];
+	uint8_t   ski_of_key[32];     /* SHA-256 of the decoded point */
+	EVP_PKEY *pub;                /* decoded once (shared through the run's cache) */
+} group_admin;
+
+typedef struct group_register {
+	char     state[16];           /* empty|valid|partial|uncommitted|committed */
+	char     mkvp[GROUP_HEX32];   /* "" when none */
+	unsigned parts_total;         /* pending only */
+	size_t   nparts;
+	struct { unsigned index; char kpvp[GROUP_HEX32]; } parts[GROUP_MAX_PARTS];
+} group_register;
+
+/* A domain's public state (domain.query, or a receipt's "state"). */
+typedef struct group_state {
+	char           module[64];
+	unsigned       domain;
+	uint64_t       counter;
+	int            imprint;
+	unsigned       sig_thr, rev_thr;
+	size_t         nadmins;
+	group_admin    admins[GROUP_MAX_ADMINS];
+	group_register current, pending, old;
+	int            has_importer;
+	char           importer_ski[GROUP_HEX32];
+	char           digest[GROUP_HEX32];   /* state_digest ("" in a receipt's state) */
+	json_t        *doc;                   /* the answer as received (for --json) */
+} group_state;
+
+/* Parse a domain state. Admins' public keys are decoded (pubkeys = 0: not,
+ * for reports that need no check). HSM_ERR_MODULE for a state a module
+ * should never send (the message says what is wrong). doc is kept (a
+ * reference is taken). */
+hsm_rc group_state_parse(const json_t *doc, int pubkeys, group_state *out);
+void   group_state_clear(group_state *s);
+
+/* A verified receipt, parsed. */
+typedef struct group_receipt {
+	char        module[64];
+	unsigned    domain;
+	char        op[32];
+	char        command_digest[GROUP_HEX32];
+	uint64_t    counter_before, counter_after;
+	group_state state;                    /* the state after the change */
+	json_t     *doc;                      /* the module-signed receipt as received */
+} group_receipt;
+
+void group_receipt_clear(group_receipt *r);
 
 typedef struct group_member {
 	const char *module;   /* serial */
 	unsigned    domain;
-	moddrv     *drv;      /* a connection of its own (members run in parallel) */
-	const char *ca_pem;   /* pinned module CA, for receipts */
+	moddrv     *drv;      /* its module's connection; the members of one module
+	                       * may share one: the engine sends one request per
+	                       * connection, carrying all of its members' domains */
+	const char *ca_pem;   /* pinned module CA (a PEM file path), for receipts */
 } group_member;
 
 /* Query every member in parallel; states[i] are new references. If any
@@ -54,19 +116,64 @@ hsm_rc group_compare(const group_member *m, size_t n, json_t *const *states,
  * admins, register states and MKVPs; plus the comparison. */
 hsm_rc group_status(const group_member *m, size_t n, json_t **report);
 
+/* ---- group_submit: apply a signed command to the members it targets ---- */
+
+typedef enum group_mstatus {
+	GROUP_NOT_TARGETED, GROUP_NOT_ATTEMPTED, GROUP_ALREADY, GROUP_REFUSED,
+	GROUP_APPLIED, GROUP_FAILED, GROUP_NO_ANSWER,
+} group_mstatus;
+/* "not-targeted", "not-attempted", "already-applied", "refused", "applied",
+ * "failed", "no-answer" */
+const char *group_mstatus_name(group_mstatus s);
+
+typedef struct group_row {
+	const char   *module;           /* borrowed from the members */
+	unsigned      domain;
+	group_mstatus status;
+	uint64_t      command_counter;  /* targeted members only */
+	int           has_before, has_after;
+	uint64_t      counter_before, counter_after;
+	hsm_rc        rc;               /* refused, failed, no-answer, already-applied */
+	char          msg[1024];
+	json_t       *receipt;          /* the module-signed receipt, verified (or NULL) */
+	int           recovered;        /* fetched again (domain.receipts) */
+} group_row;
+
+typedef struct group_report {
+	char          op[32];
+	char          command_digest[65];
+	const char   *outcome;          /* applied|refused|diverged|failed|nothing-to-do */
+	int           roll_forward, touched, group_equal;
+	size_t        n;
+	group_row    *rows;             /* one per member, in member order */
+	char          advanced[4096], missed[4096];
+	char          message[8192];
+	json_t       *compare;          /* the group afterwards, as group_compare reports */
+	struct { long long read, preflight, apply, apply_call_max, verify_max, total; } ms;
+} group_report;
+
 /*
- * Apply cmd to the members it targets. now = Unix seconds. *report (always
- * set when the call got as far as reading the members):
- *  {"op", "command_digest", "outcome": "applied"|"refused"|"diverged"|
- *   "nothing-to-do", "members": [{module, domain, status: "applied"|
- *   "already-applied"|"refused"|"failed"|"no-answer"|"not-attempted"|
- *   "not-targeted",
- *   counter_before, counter_after, error: {code, exit, message}, receipt}],
- *   "advanced": [..], "missed": [..], "group_equal": bool, "message"}
+ * Apply cmd to the members it targets. now = Unix seconds. *out (always set
+ * when the call got as far as reading the members) is the report: per
+ * member status, counters, error, receipt; the outcome, the members that
+ * advanced and missed, the group comparison afterwards, the engine's timing.
  * Returns HSM_OK when every targeted member applied it (or, with
  * roll_forward, already had), HSM_ERR_DIVERGED when some did and some did
  * not, and the refusal's code when none was touched.
  */
+hsm_rc group_submit_report(const group_member *m, size_t n, const admincmd *cmd,
+                           int64_t now, int roll_forward, group_report **out);
+void   group_report_free(group_report **r);
+/* The report as --json prints it:
+ *  {"op", "command_digest", "outcome", "roll_forward", "touched", "members":
+ *   [{module, domain, status, command_counter, counter_before, counter_after,
+ *     error: {code, exit, message}, receipt, recovered}],
+ *   "advanced", "missed", "group_equal", "compare", "message", "timing_ms"} */
+json_t *group_report_json(const group_report *r);
+/* In words: a line per member, the message, whether the members now differ. */
+void    group_report_print(const group_report *r, FILE *f);
+
+/* The same as group_submit_report, with the report as group_report_json. */
 hsm_rc group_submit(const group_member *m, size_t n, const admincmd *cmd,
                     int64_t now, int roll_forward, json_t **report);
 

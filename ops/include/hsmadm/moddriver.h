@@ -13,6 +13,7 @@
 #ifndef HSMADM_MODDRIVER_H
 #define HSMADM_MODDRIVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 #include "hsmadm/admincmd.h"
@@ -38,6 +39,30 @@ struct moddrv_ops {
 	hsm_rc (*receipts)(void *ctx, unsigned domain, uint64_t from_counter, json_t **out);
 };
 
+/*
+ * Several domains of one module in one request (docs/formats/module-protocol.md
+ * §2.5): a module that waits or is far away is paid once per module, not
+ * once per domain. res[k] is domains[k]'s own outcome: rc, and out (a new
+ * reference: the state, the receipt, or the receipts array) or msg. The
+ * call returns HSM_OK when the module answered (each res[k].rc says how its
+ * domain went), else the transport failure, also copied into every res[k].
+ */
+#define MODDRV_MSG_MAX 1024
+typedef struct moddrv_result {
+	hsm_rc  rc;
+	json_t *out;
+	char    msg[MODDRV_MSG_MAX];
+} moddrv_result;
+
+struct moddrv_batch_ops {
+	hsm_rc (*query)(void *ctx, const unsigned *domains, size_t n, moddrv_result *res);
+	hsm_rc (*apply)(void *ctx, const unsigned *domains, size_t n, const admincmd *cmd,
+	                moddrv_result *res);
+	/* from[k]: from_counter for domains[k]; may reconnect like receipts. */
+	hsm_rc (*receipts)(void *ctx, const unsigned *domains, const uint64_t *from, size_t n,
+	                   moddrv_result *res);
+};
+
 /* Takes ownership of ctx (closed by ops->close, also on failure). serial is
  * the module serial this connection reaches (copied). */
 hsm_rc moddrv_new(const struct moddrv_ops *ops, void *ctx, const char *serial,
@@ -49,6 +74,18 @@ hsm_rc moddrv_apply(moddrv *d, unsigned domain, const admincmd *cmd, json_t **re
 /* HSM_ERR_STATE when the driver has no receipts op. */
 hsm_rc moddrv_receipts(moddrv *d, unsigned domain, uint64_t from_counter, json_t **out);
 void   moddrv_free(moddrv **d);
+
+/* Give a driver its batch ops (a separate table, so that drivers written
+ * for the single-domain ops stay as they are). Without them the *_many
+ * calls below run the single-domain ops one domain after another. Calls on
+ * one driver are serialized (a connection carries one request at a time). */
+void   moddrv_set_batch(moddrv *d, const struct moddrv_batch_ops *b);
+hsm_rc moddrv_query_many(moddrv *d, const unsigned *domains, size_t n, moddrv_result *res);
+hsm_rc moddrv_apply_many(moddrv *d, const unsigned *domains, size_t n, const admincmd *cmd,
+                         moddrv_result *res);
+hsm_rc moddrv_receipts_many(moddrv *d, const unsigned *domains, const uint64_t *from,
+                            size_t n, moddrv_result *res);
+void   moddrv_results_clear(moddrv_result *res, size_t n);
 
 /* The hsmadm-simd driver (lib/modclient_sim.c): TLS 1.3 to hostport,
  * verifying the module's certificate against the pinned module CA PEM and

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* group_trust.c - what a group command pays once instead of once per
+ * domain: decoding the admins' public keys, checking the command's
+ * signatures against an admin set, reading a pinned module CA and verifying
+ * a module's OA certificate chain. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "group_int.h"
+#include "hsmadm/cjson.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/crypto.h"
+#include "hsmadm/receipt.h"
+#include "hsmadm/x509util.h"
+
+/* ---- admins' public keys ---- */
+
+void
+grp_pkcache_init(struct pkcache *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pthread_mutex_init(&pc->lock, NULL);
+}
+
+void
+grp_pkcache_done(struct pkcache *pc)
+{
+	size_t i;
+
+	for (i = 0; i < pc->n; i++) {
+		EVP_PKEY_free(pc->e[i].pub);
+		free(pc->e[i].hex);
+	}
+	pc->n = 0;
+	pthread_mutex_destroy(&pc->lock);
+}
+
+static int
+pk_lookup(struct pkcache *pc, const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < pc->n; i++)
+		if (strcmp(pc->e[i].hex, hex) == 0 && EVP_PKEY_up_ref(pc->e[i].pub) == 1) {
+			*pub = pc->e[i].pub;
+			memcpy(ski, pc->e[i].ski, HSM_SKI_LEN);
+			return 1;
+		}
+	return 0;
+}
+
+hsm_rc
+grp_pubkey_cached(struct pkcache *pc, const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN])
+{
+	size_t i;
+	hsm_rc rc;
+	int hit;
+
+	*pub = NULL;
+	if (pc == NULL)
+		return admincmd_pubkey_from_hex(hex, pub, ski);
+	pthread_mutex_lock(&pc->lock);
+	hit = pk_lookup(pc, hex, pub, ski);
+	pthread_mutex_unlock(&pc->lock);
+	if (hit)
+		return HSM_OK;
+	/* Decoded outside the lock: other threads may decode the same key at
+	 * the same moment; the first one to finish is kept. */
+	if ((rc = admincmd_pubkey_from_hex(hex, pub, ski)) != HSM_OK)
+		return rc;
+	pthread_mutex_lock(&pc->lock);
+	for (i = 0; i < pc->n; i++)
+		if (strcmp(pc->e[i].hex, hex) == 0)
+			break;
+	if (i == pc->n && pc->n < PKCACHE_MAX && (pc->e[i].hex = strdup(hex)) != NULL) {
+		if (EVP_PKEY_up_ref(*pub) == 1) {
+			pc->e[i].pub = *pub;
+			memcpy(pc->e[i].ski, ski, HSM_SKI_LEN);
+			pc->n++;
+		} else {
+			free(pc->e[i].hex);
+			pc->e[i].hex = NULL;
+		}
+	}
+	pthread_mutex_unlock(&pc->lock);
+	return HSM_OK;
+}
+
+/* ---- one signature check per admin set ---- */
+
+void
+grp_sigmemo_init(struct sigmemo *sm)
+{
+	memset(sm, 0, sizeof(*sm));
+	pthread_mutex_init(&sm->lock, NULL);
+	pthread_cond_init(&sm->done, NULL);
+}
+
+void
+grp_sigmemo_done(struct sigmemo *sm)
+{
+	pthread_cond_destroy(&sm->done);
+	pthread_mutex_destroy(&sm->lock);
+}
+
+/* ---- receipts: pinned CAs and OA certificates, once per process ---- */
+
+/* A command run is one process: the pinned CA files are read once and each
+ * module's OA certificate chain is verified once; later receipts from the
+ * same module (the same certificate, byte for byte) only have their
+ * signature checked. */
+#define TRUST_MAX 64
+static pthread_mutex_t trust_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char *ca_path;
+	X509 *ca;
+} cas[TRUST_MAX];
+static size_t ncas;
+static struct {
+	char     *ca_path, *serial, *oa_b64;
+	EVP_PKEY *pub;
+} oas[TRUST_MAX];
+static size_t noas;
+
+/* Caller holds trust_lock. *ca is the cache's, or (*owned = 1, a full
+ * cache) the caller's to free. */
+static hsm_rc
+ca_get(const char *path, X509 **ca, int *owned)
+{
+	size_t i;
+	hsm_rc rc;
+
+	*ca = NULL;
+	*owned = 0;
+	for (i = 0; i < ncas; i++)
+		if (strcmp(cas[i].ca_path, path) == 0) {
+			*ca = cas[i].ca;
+			return HSM_OK;
+		}
+	if ((rc = x509u_load_pem(path, ca)) != HSM_OK)
+		return rc;
+	if (ncas < TRUST_MAX && (cas[ncas].ca_path = strdup(path)) != NULL)
+		cas[ncas++].ca = *ca;
+	else
+		*owned = 1;
+	return HSM_OK;
+}
+
+/* Caller holds trust_lock: the OA key of a certificate verified before. */
+static EVP_PKEY *
+oa_find(const char *ca_path, const char *serial, const char *oa_b64)
+{
+	size_t i;
+
+	for (i = 0; i < noas; i++)
+		if (strcmp(oas[i].ca_path, ca_path) == 0 && strcmp(oas[i].serial, serial) == 0 &&
+		    strcmp(oas[i].oa_b64, oa_b64) == 0)
+			return oas[i].pub;
+	return NULL;
+}
+
+/* Caller holds trust_lock: remember an OA certificate that verified. */
+static void
+oa_add(const char *ca_path, const char *serial, const char *oa_b64)
+{
+	uint8_t *der = NULL;
+	size_t derlen = 0;
+	X509 *x = NULL;
+	EVP_PKEY *pub;
+
+	if (noas >= TRUST_MAX || b64_decode(oa_b64, &der, &derlen) != HSM_OK ||
+	    x509u_from_der(der, derlen, &x) != HSM_OK || (pub = X509_get_pubkey(x)) == NULL)
+		goto out;
+	oas[noas].ca_path = strdup(ca_path);
+	oas[noas].serial = strdup(serial);
+	oas[noas].oa_b64 = strdup(oa_b64);
+	oas[noas].pub = pub;
+	if (oas[noas].ca_path && oas[noas].serial && oas[noas].oa_b64)
+		noas++;
+	else {
+		free(oas[noas].ca_path);
+		free(oas[noas].serial);
+		free(oas[noas].oa_b64);
+		EVP_PKEY_free(pub);
+	}
+out:
+	hsm_err_clear();
+	X509_free(x);
+	free(der);
+}
+
+/* The checks receipt_verify makes that do not depend on the chain, with an
+ * OA key verified before. */
+static hsm_rc
+verify_known(const json_t *receipt, EVP_PKEY *pub, const json_t **body)
+{
+	const char *sig64 = json_string_value(json_object_get(receipt, "signature"));
+	const json_t *b = json_object_get(receipt, "body");
+	uint8_t *sig = NULL;
+	size_t siglen = 0, clen = 0;
+	char *canon = NULL;
+	hsm_rc rc;
+
+	if (json_object_size(receipt) != 3 || !json_is_object(b) || sig64 == NULL ||
+	    json_integer_value(json_object_get(b, "v")) != RECEIPT_VERSION ||
+	    !json_is_integer(json_object_get(b, "v")))
+		return hsm_fail(HSM_ERR_FORMAT, "receipt: not a version %d receipt {body, "
+		    "signature, oa_cert}", RECEIPT_VERSION);
+	if ((rc = b64_decode(sig64, &sig, &siglen)) != HSM_OK ||
+	    (rc = cjson_dump(b, &canon, &clen)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "receipt");
+		goto out;
+	}
+	if ((rc = crypto_ecdsa_verify(pub, canon, clen, sig, siglen)) != HSM_OK) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "receipt from module %s: the OA signature does "
+		    "not match its body (altered receipt?)",
+		    json_string_value(json_object_get(b, "module")));
+		goto out;
+	}
+	*body = b;
+out:
+	free(sig);
+	free(canon);
+	return rc;
+}
+
+hsm_rc
+grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receipt,
+                   const json_t **body)
+{
+	const char *oa64 = json_string_value(json_object_get(receipt, "oa_cert"));
+	const char *mod = json_string_value(json_object_get(json_object_get(receipt, "body"),
+	    "module"));
+	EVP_PKEY *pub = NULL;
+	X509 *ca = NULL;
+	int owned = 0;
+	hsm_rc rc;
+
+	*body = NULL;
+	if (ca_path == NULL || serial == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "receipt check: no pinned CA");
+	pthread_mutex_lock(&trust_lock);
+	if (oa64 != NULL && mod != NULL && strcmp(mod, serial) == 0 &&
+	    (pub = oa_find(ca_path, serial, oa64)) != NULL)
+		EVP_PKEY_up_ref(pub);
+	pthread_mutex_unlock(&trust_lock);
+	if (pub != NULL) {
+		rc = verify_known(receipt, pub, body);
+		EVP_PKEY_free(pub);
+		return rc;
+	}
+	/* First receipt of this module in this process: the whole check
+	 * (under the lock: once per module, and the cached CA is shared). */
+	pthread_mutex_lock(&trust_lock);
+	if ((rc = ca_get(ca_path, &ca, &owned)) == HSM_OK &&
+	    (rc = receipt_verify(receipt, ca, serial, body)) == HSM_OK && oa64 != NULL)
+		oa_add(ca_path, serial, oa64);
+	pthread_mutex_unlock(&trust_lock);
+	if (owned)
+		X509_free(ca);
+	return rc;
+}
