@@ -102,7 +102,16 @@ jq_is .next commit
 jq_is '[.members[].parts_loaded | length] | join(",")' "3,3"
 MKVP=$(jq -r .mkvp <<<"$OUT")
 [[ $MKVP =~ ^[0-9a-f]{56}00000000$ ]] || fail "no MKVP after the load: $MKVP"
+# A power cut while a record was being written leaves a torn last line.
+# status only reads: it refuses and says what repairs it; commit writes: it
+# repairs the tail, records the cut, and goes on.
+printf '{"seq":99,"type":"mk.com' >>ceremony.jsonl
+run 3 "status on a torn log refuses" hsmadm-commit status --group pair --part p1 --part p2 \
+	--part p3 --log ceremony.jsonl
+err_has "Any command that writes to this log repairs it"
 example 0 "hsmadm-commit commit" --pin-fd 4 --admin-pin-fd 5 --timeout 20
+grep -q '"type":"log.recovered"' ceremony.jsonl || fail "the repair of the torn tail is not recorded"
+pass "commit repaired the torn tail and recorded it (log.recovered)"
 status
 jq_is .next activate
 jq_is '[.members[].pending] | unique | join(",")' committed
