@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* cer_log.c - key-part records in the evidence log (public values only). */
+/* cer_log.c - key-part records in the evidence log (public values only), and
+ * the lookups the ceremony commands make in it, over one scan (evscan.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/evrec.h"
 #include "cer.h"
+#include "cer_logscan.h"
 
 void
 cer_vp_hex(const uint8_t vp[HSM_VP_LEN], char out[2 * HSM_VP_LEN + 1])
@@ -36,51 +38,37 @@ cer_log_keypart(evlog *log, const char *type, const cer_card *c, const char *par
 }
 
 hsm_rc
+cer_scan_find_part(const evscan *s, const char *path, const char *part_id,
+                   struct cer_partrec *rec)
+{
+	const evscan_part *p = evscan_find_part(s, part_id);
+
+	memset(rec, 0, sizeof(*rec));
+	if (p == NULL)
+		return hsm_fail(HSM_ERR_NOT_FOUND, "the evidence log %s has no record of key "
+		    "part %s being generated", path, part_id);
+	if (strlen(p->card_id) > ENVELOPE_ID_MAX)
+		return hsm_fail(HSM_ERR_FORMAT, "evidence log %s: record %lld for part %s "
+		    "names a card id longer than %d characters", path, p->seq, part_id,
+		    ENVELOPE_ID_MAX);
+	memcpy(rec->kpvp, p->kpvp, HSM_VP_LEN);
+	snprintf(rec->card_id, sizeof(rec->card_id), "%s", p->card_id);
+	snprintf(rec->holder, sizeof(rec->holder), "%s", p->holder);
+	rec->seq = p->seq;
+	return HSM_OK;
+}
+
+hsm_rc
 cer_log_find_part(const char *path, const char *part_id, struct cer_partrec *rec)
 {
-	evlog_reader *r = NULL;
-	evlog_record er;
-	int found = 0;
+	evscan *s = NULL;
 	hsm_rc rc;
 
-	memset(&er, 0, sizeof(er));
 	memset(rec, 0, sizeof(*rec));
-	if ((rc = evlog_reader_open(path, &r)) != HSM_OK)
+	if ((rc = evscan_path(path, 0, &s)) != HSM_OK)
 		return hsm_fail_wrap(rc, "reading the evidence log %s", path);
-	while ((rc = evlog_reader_next(r, &er)) == HSM_OK) {
-		const char *pid, *kp, *cid, *holder = "";
-		json_t *h;
-
-		if (strcmp(er.type, EV_KEYPART_GENERATED) != 0)
-			continue;
-		if (cjson_get_str(er.body, "part_id", &pid) != HSM_OK || strcmp(pid, part_id) != 0)
-			continue;
-		if (cjson_get_str(er.body, "card_id", &cid) != HSM_OK ||
-		    cjson_get_str(er.body, "kpvp", &kp) != HSM_OK ||
-		    hex_decode_into(kp, rec->kpvp, HSM_VP_LEN) != HSM_OK ||
-		    strlen(cid) > ENVELOPE_ID_MAX) {
-			rc = hsm_fail(HSM_ERR_FORMAT,
-			    "evidence log %s: record %lld for part %s is malformed", path, er.seq, part_id);
-			goto out;
-		}
-		if ((h = json_object_get(er.body, "holder")) != NULL && json_is_string(h))
-			holder = json_string_value(h);
-		snprintf(rec->card_id, sizeof(rec->card_id), "%s", cid);
-		snprintf(rec->holder, sizeof(rec->holder), "%s", holder);
-		rec->seq = er.seq;
-		found = 1;
-	}
-	if (rc != HSM_ERR_NOT_FOUND) {
-		hsm_fail_wrap(rc, "reading the evidence log %s", path);
-		goto out;
-	}
-	rc = HSM_OK;
-	if (!found)
-		rc = hsm_fail(HSM_ERR_NOT_FOUND,
-		    "the evidence log %s has no record of key part %s being generated", path, part_id);
-out:
-	evlog_record_clear(&er);
-	evlog_reader_free(&r);
+	rc = cer_scan_find_part(s, path, part_id, rec);
+	evscan_free(&s);
 	return rc;
 }
 
@@ -112,58 +100,52 @@ out:
 }
 
 static int
-same_parts(const json_t *arr, const mkload_part *parts, size_t n)
+same_parts(const evscan_mkrec *m, const mkload_part *parts, size_t n)
 {
-	char hex[2 * HSM_VP_LEN + 1];
-
-	if (!json_is_array(arr) || json_array_size(arr) != n)
+	if (m->seq == 0 || m->nparts != n)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		const json_t *e = json_array_get(arr, i);
-		const char *id = json_string_value(json_object_get(e, "part_id"));
-		const char *kp = json_string_value(json_object_get(e, "kpvp"));
-
-		hex_encode_buf(parts[i].kpvp, HSM_VP_LEN, hex);
-		if (id == NULL || kp == NULL || strcmp(id, parts[i].part_id) != 0 ||
-		    strcmp(kp, hex) != 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(m->parts[i].part_id, parts[i].part_id) != 0 ||
+		    memcmp(m->parts[i].kpvp, parts[i].kpvp, HSM_VP_LEN) != 0)
 			return 0;
-	}
 	return 1;
+}
+
+hsm_rc
+cer_scan_find_loaded(const evscan *s, const mkload_part *parts, size_t n,
+                     uint8_t mkvp[HSM_VP_LEN])
+{
+	const evscan_mkrec *best = NULL;
+	size_t i;
+
+	for (i = 0; i < s->ngroups; i++) {
+		const evscan_mkrec *m = &s->groups[i].loaded;
+		if (same_parts(m, parts, n) && (best == NULL || m->seq > best->seq))
+			best = m;
+	}
+	if (best == NULL)
+		return HSM_ERR_NOT_FOUND;
+	/* one key was loaded: every domain must report the same pattern */
+	for (i = 1; i < best->ndoms; i++)
+		if (memcmp(best->doms[i].mkvp, best->doms[0].mkvp, HSM_VP_LEN) != 0)
+			return hsm_fail(HSM_ERR_FORMAT, "evidence log record %lld (mk.loaded): "
+			    "%s domain %u and %s domain %u report different MKVPs", best->seq,
+			    best->doms[0].module, best->doms[0].domain, best->doms[i].module,
+			    best->doms[i].domain);
+	memcpy(mkvp, best->doms[0].mkvp, HSM_VP_LEN);
+	return HSM_OK;
 }
 
 hsm_rc
 cer_log_find_loaded(const char *path, const mkload_part *parts, size_t n,
                     uint8_t mkvp[HSM_VP_LEN])
 {
-	evlog_reader *r = NULL;
-	evlog_record er;
-	int found = 0;
+	evscan *s = NULL;
 	hsm_rc rc;
 
-	memset(&er, 0, sizeof(er));
-	if ((rc = evlog_reader_open(path, &r)) != HSM_OK)
+	if ((rc = evscan_path(path, 0, &s)) != HSM_OK)
 		return hsm_fail_wrap(rc, "reading the evidence log %s", path);
-	while ((rc = evlog_reader_next(r, &er)) == HSM_OK) {
-		const char *mk;
-
-		if (strcmp(er.type, EV_MK_LOADED) != 0 ||
-		    !same_parts(json_object_get(er.body, "parts"), parts, n))
-			continue;
-		if (cjson_get_str(er.body, "mkvp", &mk) != HSM_OK ||
-		    hex_decode_into(mk, mkvp, HSM_VP_LEN) != HSM_OK) {
-			rc = hsm_fail(HSM_ERR_FORMAT, "evidence log %s: record %lld is malformed",
-			              path, er.seq);
-			goto out;
-		}
-		found = 1;
-	}
-	if (rc != HSM_ERR_NOT_FOUND) {
-		hsm_fail_wrap(rc, "reading the evidence log %s", path);
-		goto out;
-	}
-	rc = found ? HSM_OK : HSM_ERR_NOT_FOUND;
-out:
-	evlog_record_clear(&er);
-	evlog_reader_free(&r);
+	rc = cer_scan_find_loaded(s, parts, n, mkvp);
+	evscan_free(&s);
 	return rc;
 }
