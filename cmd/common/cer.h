@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include "hsmadm/cardfind.h"
 #include "hsmadm/cardprofile.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/keypart.h"
@@ -16,18 +17,9 @@
 #include "hsmadm/pcsc.h"
 #include "hsmadm/piv.h"
 
-typedef struct cer_card {
-	piv           *piv;
-	cardprofile    prof;
-	EVP_PKEY      *pub9d;
-	hsm_keyagree  *ka;
-	int            pin_fd;
-	int            allow_default;
-	int            authed;         /* management key authenticated */
-	char          *reader;
-	char           label[200];
-	keypart_card   kc;
-} cer_card;
+/* A custodian card as a keypart_card: smartcard/'s custodian_card
+ * (cardfind.h), under the name the ceremony commands know. */
+typedef custodian_card cer_card;
 
 /* Which custodian card is wanted (NULL fields: any). */
 struct cer_want {
@@ -38,10 +30,11 @@ struct cer_want {
 	const char *holds_part;    /* holds this part id */
 };
 
-/* Find the wanted custodian card. With a reader: that reader's card, which
- * must match (HSM_ERR_NO_CARD saying why if not: nothing is sent to it).
- * Without: wait up to timeout_ms for a matching card in any reader,
- * prompting once. pin_fd < 0 asks on the terminal when the PIN is needed. */
+/* Find the wanted custodian card (cardfind_custodian). With a reader: that
+ * reader's card, which must match (HSM_ERR_NO_CARD saying why if not:
+ * nothing is sent to it). Without: wait up to timeout_ms for a matching card
+ * in any reader, prompting once. pin_fd < 0 asks on the terminal when the
+ * PIN is needed. */
 hsm_rc cer_card_open(pcsc_ctx *ctx, const char *reader, const struct cer_want *w,
                      const char *prompt, int timeout_ms, int pin_fd,
                      int allow_default, cer_card **out);
