@@ -295,134 +295,176 @@ out:
 	return rc;
 }
 
-hsm_rc
-card_init(piv *card, const card_init_opts *o, card_status *result)
+/* The new profile from the options, checked; a fresh random card id. */
+static hsm_rc
+init_profile(const card_init_opts *o, cardprofile *p)
 {
-	cardprofile old, p;
-	hsm_secbuf *newkey = NULL;
-	const hsm_secbuf *mk;
-	EVP_PKEY *spub = NULL, *kpub = NULL;
-	X509 *scert = NULL, *kcert = NULL;
 	uint8_t id[CARD_ID_BYTES];
-	int days = o->validity_days > 0 ? o->validity_days : 3650;
 	hsm_rc rc;
 
-	memset(&p, 0, sizeof(p));
-	p.role = o->role;
-	snprintf(p.holder, sizeof(p.holder), "%s", o->holder ? o->holder : "");
-	snprintf(p.installation, sizeof(p.installation), "%s",
+	memset(p, 0, sizeof(*p));
+	p->role = o->role;
+	snprintf(p->holder, sizeof(p->holder), "%s", o->holder ? o->holder : "");
+	snprintf(p->installation, sizeof(p->installation), "%s",
 	    o->installation ? o->installation : "");
-	snprintf(p.backup_of, sizeof(p.backup_of), "%s", o->backup_of ? o->backup_of : "");
+	snprintf(p->backup_of, sizeof(p->backup_of), "%s", o->backup_of ? o->backup_of : "");
 	if ((rc = crypto_random(id, sizeof(id))) != HSM_OK)
 		return rc;
-	hex_encode_buf(id, sizeof(id), p.card_id);
-	if (o->holder == NULL || strlen(o->holder) >= sizeof(p.holder) ||
+	hex_encode_buf(id, sizeof(id), p->card_id);
+	if (o->holder == NULL || strlen(o->holder) >= sizeof(p->holder) ||
 	    (o->installation != NULL && strlen(o->installation) > CARD_INSTALL_MAX) ||
 	    (o->backup_of != NULL && strlen(o->backup_of) > CARD_ID_HEX))
 		return hsm_fail(HSM_ERR_USAGE, "holder, installation id or backup-of too long");
-	if ((rc = cardprofile_check(&p)) != HSM_OK)
+	if ((rc = cardprofile_check(p)) != HSM_OK)
 		return rc;
 	if (o->pin == NULL || o->new_pin == NULL || o->new_puk == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "card_init: PINs missing");
 	if ((rc = piv_pin_check(o->new_pin, PIV_REF_PIN)) != HSM_OK ||
 	    (rc = piv_pin_check(o->new_puk, PIV_REF_PUK)) != HSM_OK)
 		return rc;
-	/* 1. Never overwrite a card silently. The person confirms without the
-	 * card being held for them; then the card is held and must still be
-	 * the one they confirmed. */
-	rc = cardprofile_read(card, &old);
-	if (rc == HSM_OK) {
-		char q[512];
+	return HSM_OK;
+}
 
-		if (!o->force)
-			return hsm_fail(HSM_ERR_EXISTS, "the card is already initialized (%s card of %s, "
-			    "card id %s); nothing was changed. To wipe its keys and start again use "
-			    "--force", card_role_name(old.role), old.holder, old.card_id);
-		snprintf(q, sizeof(q), "The card is the %s card of %s (card id %s). Initializing it "
-		    "again destroys its keys%s for good.", card_role_name(old.role), old.holder,
-		    old.card_id, old.role == CARD_ROLE_CUSTODIAN ? " and key-part envelopes" : "");
-		if (o->confirm == NULL)
-			return hsm_fail(HSM_ERR_CANCELLED, "re-initializing needs a typed confirmation");
-		if ((rc = o->confirm(o->confirm_arg, q, old.card_id)) != HSM_OK)
-			return rc;
-	} else if (rc == HSM_ERR_NOT_FOUND) {
-		old.card_id[0] = '\0';
+/* Never overwrite a card silently: an initialized card needs --force and a
+ * typed confirmation. old->card_id is "" for a card without a profile. */
+static hsm_rc
+confirm_overwrite(piv *card, const card_init_opts *o, cardprofile *old)
+{
+	char q[512];
+	hsm_rc rc;
+
+	rc = cardprofile_read(card, old);
+	if (rc == HSM_ERR_NOT_FOUND) {
+		old->card_id[0] = '\0';
 		hsm_err_clear();
-	} else {
-		return rc;
+		return HSM_OK;
 	}
-	if ((rc = piv_begin(card)) != HSM_OK)
+	if (rc != HSM_OK)
 		return rc;
-	{
-		cardprofile now;
-		hsm_rc r2 = cardprofile_read(card, &now);
+	if (!o->force)
+		return hsm_fail(HSM_ERR_EXISTS, "the card is already initialized (%s card of %s, "
+		    "card id %s); nothing was changed. To wipe its keys and start again use "
+		    "--force", card_role_name(old->role), old->holder, old->card_id);
+	snprintf(q, sizeof(q), "The card is the %s card of %s (card id %s). Initializing it "
+	    "again destroys its keys%s for good.", card_role_name(old->role), old->holder,
+	    old->card_id, old->role == CARD_ROLE_CUSTODIAN ? " and key-part envelopes" : "");
+	if (o->confirm == NULL)
+		return hsm_fail(HSM_ERR_CANCELLED, "re-initializing needs a typed confirmation");
+	return o->confirm(o->confirm_arg, q, old->card_id);
+}
 
-		if ((r2 == HSM_OK && strcmp(now.card_id, old.card_id) != 0) ||
-		    (r2 == HSM_ERR_NOT_FOUND && old.card_id[0] != '\0')) {
-			rc = hsm_fail(HSM_ERR_STATE, "the card changed while waiting for the "
-			    "confirmation; nothing was changed, run the command again");
-			goto out;
-		}
-		if (r2 != HSM_OK && r2 != HSM_ERR_NOT_FOUND) {
-			rc = r2;
-			goto out;
-		}
-		hsm_err_clear();
-	}
+/* The confirmation was given without the card being held; now that it is
+ * held, it must still be the card confirmed. */
+static hsm_rc
+still_same_card(piv *card, const cardprofile *old)
+{
+	cardprofile now;
+	hsm_rc rc = cardprofile_read(card, &now);
 
-	/* 2. Management key: current one, then the new one (kept PIN-protected
-	 * on the card) right away, so a later failure leaves a card that a
-	 * second run can finish with the new PIN. */
-	if ((rc = cardmgmt_auth(card, o->pin, o->mgmt_key, o->allow_default_mgmt)) != HSM_OK)
+	if ((rc == HSM_OK && strcmp(now.card_id, old->card_id) != 0) ||
+	    (rc == HSM_ERR_NOT_FOUND && old->card_id[0] != '\0'))
+		return hsm_fail(HSM_ERR_STATE, "the card changed while waiting for the "
+		    "confirmation; nothing was changed, run the command again");
+	if (rc != HSM_OK && rc != HSM_ERR_NOT_FOUND)
+		return rc;
+	hsm_err_clear();
+	return HSM_OK;
+}
+
+/* Current management key, new PIN and PUK, then the new management key
+ * (kept PIN-protected on the card) right away, so a later failure leaves a
+ * card that a second run can finish with the new PIN. */
+static hsm_rc
+init_credentials(piv *card, const card_init_opts *o)
+{
+	hsm_secbuf *newkey = NULL;
+	const hsm_secbuf *mk = o->new_mgmt_key;
+	hsm_rc rc;
+
+	if ((rc = cardmgmt_auth(card, o->pin, o->mgmt_key, o->allow_default_mgmt)) != HSM_OK ||
+	    (rc = set_pins(card, o)) != HSM_OK)
 		goto out;
-	if ((rc = set_pins(card, o)) != HSM_OK)
-		goto out;
-	if (o->new_mgmt_key != NULL) {
-		mk = o->new_mgmt_key;
-	} else {
+	if (mk == NULL) {
 		if ((rc = secbuf_new(24, &newkey)) != HSM_OK ||
 		    (rc = crypto_random(newkey->data, 24)) != HSM_OK)
 			goto out;
 		newkey->len = 24;
 		mk = newkey;
 	}
-	if ((rc = piv_set_mgmkey(card, cardmgmt_alg(mk->len), mk)) != HSM_OK)
-		goto out;
-	if ((rc = piv_mgmt_auth(card, cardmgmt_alg(mk->len), mk, 0)) != HSM_OK ||
+	if ((rc = piv_set_mgmkey(card, cardmgmt_alg(mk->len), mk)) != HSM_OK ||
+	    (rc = piv_mgmt_auth(card, cardmgmt_alg(mk->len), mk, 0)) != HSM_OK ||
 	    (rc = cardmgmt_store(card, mk)) != HSM_OK)
 		goto out;
+out:
+	secbuf_free(&newkey);
+	return rc;
+}
 
+/* Keys generated on the card, certificates signed by the card: 9C for
+ * every role, 9D for a custodian (a former custodian card loses its 9D
+ * certificate, which names someone else). */
+static hsm_rc
+init_keys(piv *card, const card_init_opts *o, const cardprofile *p)
+{
+	int days = o->validity_days > 0 ? o->validity_days : 3650;
+	EVP_PKEY *spub = NULL, *kpub = NULL;
+	X509 *scert = NULL, *kcert = NULL;
+	hsm_rc rc;
+
+	if ((rc = piv_generate(card, PIV_SLOT_SIGN, HSM_CURVE_P384, PIV_PINPOL_ALWAYS,
+	    PIV_TOUCH_NEVER, &spub)) != HSM_OK)
+		goto out;
+	if ((rc = card_cert(card, PIV_SLOT_SIGN, spub, spub, p, "hsmadm signature", NULL, days,
+	    o->new_pin, &scert)) != HSM_OK ||
+	    (rc = piv_write_cert(card, PIV_SLOT_SIGN, scert)) != HSM_OK)
+		goto out;
+	if (p->role == CARD_ROLE_CUSTODIAN) {
+		if ((rc = piv_generate(card, PIV_SLOT_KM, HSM_CURVE_P384, PIV_PINPOL_ALWAYS,
+		    PIV_TOUCH_NEVER, &kpub)) != HSM_OK)
+			goto out;
+		if ((rc = card_cert(card, PIV_SLOT_SIGN, spub, kpub, p, "hsmadm key management",
+		    scert, days, o->new_pin, &kcert)) != HSM_OK ||
+		    (rc = piv_write_cert(card, PIV_SLOT_KM, kcert)) != HSM_OK)
+			goto out;
+	} else {
+		rc = piv_put_data(card, PIV_OBJ_CERT_9D, NULL, 0);
+		if (rc == HSM_ERR_NOT_FOUND)
+			rc = HSM_OK;
+	}
+out:
+	EVP_PKEY_free(spub);
+	EVP_PKEY_free(kpub);
+	X509_free(scert);
+	X509_free(kcert);
+	return rc;
+}
+
+hsm_rc
+card_init(piv *card, const card_init_opts *o, card_status *result)
+{
+	cardprofile old, p;
+	hsm_rc rc;
+
+	if ((rc = init_profile(o, &p)) != HSM_OK)
+		return rc;
+	/* 1. Confirmed, and still the card that was confirmed. */
+	if ((rc = confirm_overwrite(card, o, &old)) != HSM_OK)
+		return rc;
+	if ((rc = piv_begin(card)) != HSM_OK)
+		return rc;
+	if ((rc = still_same_card(card, &old)) != HSM_OK)
+		goto out;
+	/* 2. Management key, PIN and PUK. */
+	if ((rc = init_credentials(card, o)) != HSM_OK)
+		goto out;
 	/* 3. Forget the old identity before making the new one. */
 	if ((rc = cardprofile_erase(card)) != HSM_OK && rc != HSM_ERR_NOT_FOUND)
 		goto out;
 	if ((rc = cardenv_delete_all(card)) != HSM_OK)
 		goto out;
-
-	/* 4. Keys on the card, certificates signed by the card. */
-	if ((rc = piv_generate(card, PIV_SLOT_SIGN, HSM_CURVE_P384, PIV_PINPOL_ALWAYS,
-	    PIV_TOUCH_NEVER, &spub)) != HSM_OK)
+	/* 4. Keys and certificates. */
+	if ((rc = init_keys(card, o, &p)) != HSM_OK)
 		goto out;
-	if ((rc = card_cert(card, PIV_SLOT_SIGN, spub, spub, &p, "hsmadm signature", NULL, days,
-	    o->new_pin, &scert)) != HSM_OK ||
-	    (rc = piv_write_cert(card, PIV_SLOT_SIGN, scert)) != HSM_OK)
-		goto out;
-	if (p.role == CARD_ROLE_CUSTODIAN) {
-		if ((rc = piv_generate(card, PIV_SLOT_KM, HSM_CURVE_P384, PIV_PINPOL_ALWAYS,
-		    PIV_TOUCH_NEVER, &kpub)) != HSM_OK)
-			goto out;
-		if ((rc = card_cert(card, PIV_SLOT_SIGN, spub, kpub, &p, "hsmadm key management",
-		    scert, days, o->new_pin, &kcert)) != HSM_OK ||
-		    (rc = piv_write_cert(card, PIV_SLOT_KM, kcert)) != HSM_OK)
-			goto out;
-	} else {
-		/* A former custodian card keeps no 9D certificate that names
-		 * someone else. */
-		rc = piv_put_data(card, PIV_OBJ_CERT_9D, NULL, 0);
-		if (rc != HSM_OK && rc != HSM_ERR_NOT_FOUND)
-			goto out;
-		rc = HSM_OK;
-	}
-
 	/* 5. The profile last: a card with a profile is a finished card. */
 	if ((rc = cardprofile_write(card, &p)) != HSM_OK)
 		goto out;
@@ -432,11 +474,6 @@ out:
 	if (rc != HSM_OK)
 		rc = hsm_fail_wrap(rc, "initializing the card in \"%s\"", piv_reader(card));
 	piv_end(card);
-	secbuf_free(&newkey);
-	EVP_PKEY_free(spub);
-	EVP_PKEY_free(kpub);
-	X509_free(scert);
-	X509_free(kcert);
 	return rc;
 }
 

@@ -587,16 +587,12 @@ out:
 	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
 }
 
-int
-main(int argc, char **argv)
+/* The verb (argv[1], and argv[2] for "pin"): sets o->cmd and *first, the
+ * index of the first option. -1 to go on, else the exit code. */
+static int
+parse_verb(int argc, char **argv, struct opts *o, int *first)
 {
-	struct opts o;
-	int c, first = 2;
-	hsm_rc rc;
-
-	memset(&o, 0, sizeof(o));
-	o.pin_fd = o.puk_fd = o.new_pin_fd = o.new_puk_fd = -1;
-	o.mgmt_key_fd = o.new_mgmt_key_fd = o.confirm_fd = -1;
+	*first = 2;
 	if (argc < 2)
 		return cmd_usage_error(PROG, "which command? list, status, init, pin, verify");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -611,65 +607,100 @@ main(int argc, char **argv)
 		if (argc < 3)
 			return cmd_usage_error(PROG, "pin needs 'change' or 'unblock'");
 		if (strcmp(argv[2], "change") == 0)
-			o.cmd = "pin-change";
+			o->cmd = "pin-change";
 		else if (strcmp(argv[2], "unblock") == 0)
-			o.cmd = "pin-unblock";
+			o->cmd = "pin-unblock";
 		else
 			return cmd_usage_error(PROG, "pin needs 'change' or 'unblock', not '%s'", argv[2]);
-		first = 3;
+		*first = 3;
 	} else if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "status") == 0 ||
 	    strcmp(argv[1], "init") == 0 || strcmp(argv[1], "verify") == 0) {
-		o.cmd = argv[1];
+		o->cmd = argv[1];
 	} else {
 		return cmd_usage_error(PROG, "unknown command '%s'", argv[1]);
 	}
-	argc -= first - 1;
-	argv += first - 1;
+	return -1;
+}
+
+/* The field and the name of a descriptor option; NULL if c is not one. */
+static int *
+fd_slot(struct opts *o, int c, const char **name)
+{
+	switch (c) {
+	case O_PINFD: *name = "--pin-fd"; return &o->pin_fd;
+	case O_PUKFD: *name = "--puk-fd"; return &o->puk_fd;
+	case O_NEWPINFD: *name = "--new-pin-fd"; return &o->new_pin_fd;
+	case O_NEWPUKFD: *name = "--new-puk-fd"; return &o->new_puk_fd;
+	case O_MGMTFD: *name = "--mgmt-key-fd"; return &o->mgmt_key_fd;
+	case O_NEWMGMTFD: *name = "--new-mgmt-key-fd"; return &o->new_mgmt_key_fd;
+	case O_CONFIRMFD: *name = "--confirm-fd"; return &o->confirm_fd;
+	default: return NULL;
+	}
+}
+
+/* The options after the verb. -1 to go on, else the exit code. */
+static int
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	const char *name = NULL;
+	int c, *fd;
+
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case O_READER: o.reader = optarg; break;
-		case O_JSON: o.json = 1; break;
+		case O_READER: o->reader = optarg; break;
+		case O_JSON: o->json = 1; break;
 		case O_WAIT:
-			if (cmd_parse_int(optarg, 0, 3600, &o.wait_s) != 0)
+			if (cmd_parse_int(optarg, 0, 3600, &o->wait_s) != 0)
 				return cmd_usage_error(PROG, "--wait needs 0 to 3600 seconds");
 			break;
-		case O_ROLE: o.role = optarg; break;
-		case O_HOLDER: o.holder = optarg; break;
-		case O_INST: o.installation = optarg; break;
-		case O_BACKUP: o.backup_of = optarg; break;
-		case O_FORCE: o.force = 1; break;
-		case O_ALLOWDEF: o.allow_default = 1; break;
-		case O_PUK: o.puk_change = 1; break;
-		case O_PINFD: if (cmd_parse_fd(PROG, "--pin-fd", optarg, &o.pin_fd)) return 2; break;
-		case O_PUKFD: if (cmd_parse_fd(PROG, "--puk-fd", optarg, &o.puk_fd)) return 2; break;
-		case O_NEWPINFD: if (cmd_parse_fd(PROG, "--new-pin-fd", optarg, &o.new_pin_fd)) return 2; break;
-		case O_NEWPUKFD: if (cmd_parse_fd(PROG, "--new-puk-fd", optarg, &o.new_puk_fd)) return 2; break;
-		case O_MGMTFD: if (cmd_parse_fd(PROG, "--mgmt-key-fd", optarg, &o.mgmt_key_fd)) return 2; break;
-		case O_NEWMGMTFD:
-			if (cmd_parse_fd(PROG, "--new-mgmt-key-fd", optarg, &o.new_mgmt_key_fd))
-				return 2;
-			break;
-		case O_CONFIRMFD: if (cmd_parse_fd(PROG, "--confirm-fd", optarg, &o.confirm_fd)) return 2; break;
+		case O_ROLE: o->role = optarg; break;
+		case O_HOLDER: o->holder = optarg; break;
+		case O_INST: o->installation = optarg; break;
+		case O_BACKUP: o->backup_of = optarg; break;
+		case O_FORCE: o->force = 1; break;
+		case O_ALLOWDEF: o->allow_default = 1; break;
+		case O_PUK: o->puk_change = 1; break;
 		case 'h':
 		case O_HELP: usage(stdout); return 0;
 		case O_VERSION: cmd_print_version(PROG); return 0;
 		default:
-			return cmd_usage_error(PROG, "unknown option");
+			if ((fd = fd_slot(o, c, &name)) == NULL)
+				return cmd_usage_error(PROG, "unknown option");
+			if (cmd_parse_fd(PROG, name, optarg, fd) != 0)
+				return 2;
 		}
 	}
 	if (optind != argc)
 		return cmd_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
-	if (strcmp(o.cmd, "init") != 0 && (o.role || o.holder || o.installation || o.backup_of ||
-	    o.force || o.new_mgmt_key_fd >= 0 || o.mgmt_key_fd >= 0 || o.confirm_fd >= 0))
+	if (strcmp(o->cmd, "init") != 0 && (o->role || o->holder || o->installation ||
+	    o->backup_of || o->force || o->new_mgmt_key_fd >= 0 || o->mgmt_key_fd >= 0 ||
+	    o->confirm_fd >= 0))
 		return cmd_usage_error(PROG, "--role, --holder, --installation, --backup-of, --force "
 		    "and the management key options belong to 'init'");
-	if (o.puk_change && strcmp(o.cmd, "pin-change") != 0)
+	if (o->puk_change && strcmp(o->cmd, "pin-change") != 0)
 		return cmd_usage_error(PROG, "--puk belongs to 'pin change'");
-	if (strcmp(o.cmd, "list") != 0 && (rc = secure_init()) != HSM_OK)
-		return cmd_fail(PROG, rc);
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	int first, ex;
+	hsm_rc rc;
+
+	memset(&o, 0, sizeof(o));
+	o.pin_fd = o.puk_fd = o.new_pin_fd = o.new_puk_fd = -1;
+	o.mgmt_key_fd = o.new_mgmt_key_fd = o.confirm_fd = -1;
+	if ((ex = parse_verb(argc, argv, &o, &first)) >= 0 ||
+	    (ex = parse_opts(argc - (first - 1), argv + (first - 1), &o)) >= 0)
+		return ex;
 	if (strcmp(o.cmd, "list") == 0)
 		return do_list(&o);
+	/* Everything but list may hold a PIN: no core dumps, locked memory. */
+	if ((rc = secure_init()) != HSM_OK)
+		return cmd_fail(PROG, rc);
 	if (strcmp(o.cmd, "status") == 0)
 		return do_status(&o);
 	if (strcmp(o.cmd, "init") == 0)

@@ -121,27 +121,69 @@ print_show(const json_t *j)
 		printf("object %s:   %lld bytes\n", k, (long long)json_integer_value(v));
 }
 
-int
-main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "serial", required_argument, NULL, 's' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *verb, *file, *host = "127.0.0.1";
-	unsigned long serial = 0, port = 0;
-	int opt, json = 0, quiet = 0, have_serial = 0, have_port = 0, ret = 0;
-	vcard *card = NULL;
-	json_t *j = NULL;
-	hsm_rc rc;
+struct vopts {
+	const char *verb, *file, *host;
+	unsigned long serial, port;
+	int json, quiet, have_serial, have_port;
+};
 
-	while ((opt = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "serial", required_argument, NULL, 's' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "host", required_argument, NULL, 'H' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* The options of the command, after its name. -1 to go on, else the exit
+ * code. */
+static int
+parse_verb_opts(int argc, char **argv, struct vopts *v)
+{
+	int opt;
+
+	/* optind 0 makes GNU getopt start over, so options may follow FILE. */
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h': usage(stdout); return 0;
+		case 'V': printf(PROG " %s\n", HSMADM_VERSION); return 0;
+		case 's':
+			if (!parse_u32(optarg, 1, 0xFFFFFFFFul, &v->serial))
+				return usage_error("--serial needs a number from 1 to 4294967295, not", optarg);
+			v->have_serial = 1;
+			break;
+		case 'p':
+			if (!parse_u32(optarg, 1, 65535, &v->port))
+				return usage_error("--port needs a TCP port from 1 to 65535, not", optarg);
+			v->have_port = 1;
+			break;
+		case 'H': v->host = optarg; break;
+		case 'j': v->json = 1; break;
+		case 'q': v->quiet = 1; break;
+		default: return usage_error("bad option for", v->verb);
+		}
+	}
+	if (optind + 1 != argc)
+		return usage_error(optind >= argc ? "missing card FILE for" : "too many arguments for",
+		    v->verb);
+	v->file = argv[optind];
+	if ((strcmp(v->verb, "create") != 0 && v->have_serial) || (strcmp(v->verb, "run") != 0 &&
+	    (v->have_port || v->quiet || strcmp(v->host, "127.0.0.1") != 0)) ||
+	    (strcmp(v->verb, "show") != 0 && v->json))
+		return usage_error("option not valid for", v->verb);
+	return -1;
+}
+
+static int
+parse_args(int argc, char **argv, struct vopts *v)
+{
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'h': usage(stdout); return 0;
 		case 'V': printf(PROG " %s\n", HSMADM_VERSION); return 0;
@@ -150,93 +192,102 @@ main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("missing command (create, run or show)", NULL);
-	verb = argv[optind];
-	/* Options of the command: parse the rest as its own argv (optind 0 makes
-	 * GNU getopt start over, so options may follow FILE). */
-	argc -= optind;
-	argv += optind;
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'h': usage(stdout); return 0;
-		case 'V': printf(PROG " %s\n", HSMADM_VERSION); return 0;
-		case 's':
-			if (!parse_u32(optarg, 1, 0xFFFFFFFFul, &serial))
-				return usage_error("--serial needs a number from 1 to 4294967295, not", optarg);
-			have_serial = 1;
-			break;
-		case 'p':
-			if (!parse_u32(optarg, 1, 65535, &port))
-				return usage_error("--port needs a TCP port from 1 to 65535, not", optarg);
-			have_port = 1;
-			break;
-		case 'H': host = optarg; break;
-		case 'j': json = 1; break;
-		case 'q': quiet = 1; break;
-		default: return usage_error("bad option for", verb);
-		}
+	v->verb = argv[optind];
+	return parse_verb_opts(argc - optind, argv + optind, v);
+}
+
+static int
+do_create(const struct vopts *v)
+{
+	vcard *card = NULL;
+	json_t *j = NULL;
+	hsm_rc rc;
+	int ret = 0;
+
+	if ((rc = vcard_new((uint32_t)v->serial, &card)) != HSM_OK ||
+	    (rc = vcard_save(card, v->file, 1)) != HSM_OK ||
+	    (rc = vcard_show_json(card, &j)) != HSM_OK) {
+		ret = fail(rc);
+		goto out;
 	}
-	if (optind + 1 != argc)
-		return usage_error(optind >= argc ? "missing card FILE for" : "too many arguments for", verb);
-	file = argv[optind];
-	if ((strcmp(verb, "create") != 0 && have_serial) || (strcmp(verb, "run") != 0 &&
-	    (have_port || quiet || strcmp(host, "127.0.0.1") != 0)) ||
-	    (strcmp(verb, "show") != 0 && json))
-		return usage_error("option not valid for", verb);
-	if ((rc = secure_init()) != HSM_OK)
-		return fail(rc);
-
-	if (strcmp(verb, "create") == 0) {
-		if ((rc = vcard_new((uint32_t)serial, &card)) != HSM_OK ||
-		    (rc = vcard_save(card, file, 1)) != HSM_OK) {
-			ret = fail(rc);
-			goto out;
-		}
-		if ((rc = vcard_show_json(card, &j)) != HSM_OK) {
-			ret = fail(rc);
-			goto out;
-		}
-		printf("created virtual card %lld in %s (PIN 123456, PUK 12345678, default management key)\n",
-		    (long long)json_integer_value(json_object_get(j, "serial")), file);
-	} else if (strcmp(verb, "run") == 0) {
-		struct sigaction sa;
-		int lockfd;
-
-		if (!have_port) {
-			ret = usage_error("run needs --port", NULL);
-			goto out;
-		}
-		/* lockfd stays open (and locked) until the process ends. */
-		if ((rc = vcard_lock(file, &lockfd)) != HSM_OK ||
-		    (rc = vcard_load(file, &card)) != HSM_OK) {
-			ret = fail(rc);
-			goto out;
-		}
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_signal;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-		sa.sa_handler = SIG_IGN;
-		sigaction(SIGPIPE, &sa, NULL);
-		if ((rc = vcard_run(card, file, host, (uint16_t)port, &stop_flag, quiet)) != HSM_OK)
-			ret = fail(rc);
-	} else if (strcmp(verb, "show") == 0) {
-		if ((rc = vcard_load(file, &card)) != HSM_OK ||
-		    (rc = vcard_show_json(card, &j)) != HSM_OK) {
-			ret = fail(rc);
-			goto out;
-		}
-		if (json) {
-			if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
-				ret = hsm_exit_code(HSM_ERR_IO);
-			fputc('\n', stdout);
-		} else
-			print_show(j);
-	} else
-		ret = usage_error("unknown command", verb);
+	printf("created virtual card %lld in %s (PIN 123456, PUK 12345678, default management key)\n",
+	    (long long)json_integer_value(json_object_get(j, "serial")), v->file);
 out:
 	json_decref(j);
 	vcard_free(&card);
 	return ret;
+}
+
+static int
+do_run(const struct vopts *v)
+{
+	struct sigaction sa;
+	vcard *card = NULL;
+	int lockfd, ret = 0;
+	hsm_rc rc;
+
+	if (!v->have_port)
+		return usage_error("run needs --port", NULL);
+	/* lockfd stays open (and locked) until the process ends. */
+	if ((rc = vcard_lock(v->file, &lockfd)) != HSM_OK ||
+	    (rc = vcard_load(v->file, &card)) != HSM_OK)
+		return fail(rc);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if ((rc = vcard_run(card, v->file, v->host, (uint16_t)v->port, &stop_flag,
+	    v->quiet)) != HSM_OK)
+		ret = fail(rc);
+	vcard_free(&card);
+	return ret;
+}
+
+static int
+do_show(const struct vopts *v)
+{
+	vcard *card = NULL;
+	json_t *j = NULL;
+	hsm_rc rc;
+	int ret = 0;
+
+	if ((rc = vcard_load(v->file, &card)) != HSM_OK ||
+	    (rc = vcard_show_json(card, &j)) != HSM_OK) {
+		ret = fail(rc);
+		goto out;
+	}
+	if (v->json) {
+		if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
+			ret = hsm_exit_code(HSM_ERR_IO);
+		fputc('\n', stdout);
+	} else {
+		print_show(j);
+	}
+out:
+	json_decref(j);
+	vcard_free(&card);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct vopts v = { .host = "127.0.0.1" };
+	hsm_rc rc;
+	int ret;
+
+	if ((ret = parse_args(argc, argv, &v)) >= 0)
+		return ret;
+	if ((rc = secure_init()) != HSM_OK)
+		return fail(rc);
+	if (strcmp(v.verb, "create") == 0)
+		return do_create(&v);
+	if (strcmp(v.verb, "run") == 0)
+		return do_run(&v);
+	if (strcmp(v.verb, "show") == 0)
+		return do_show(&v);
+	return usage_error("unknown command", v.verb);
 }
