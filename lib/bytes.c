@@ -247,3 +247,19 @@ tlv_put(uint8_t *out, size_t cap, size_t *off, uint32_t tag, const uint8_t *v, s
 	*off = o + n;
 	return HSM_OK;
 }
+
+hsm_bwriter
+bw_make(uint8_t *buf, size_t cap)
+{
+	hsm_bwriter w = { buf, buf ? cap : 0, 0, HSM_OK };
+
+	return w;
+}
+
+hsm_rc
+bw_tlv(hsm_bwriter *w, uint32_t tag, const void *v, size_t n)
+{
+	if (w->err == HSM_OK)
+		w->err = tlv_put(w->p, w->cap, &w->len, tag, v, n);
+	return w->err;
+}

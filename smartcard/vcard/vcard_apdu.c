@@ -54,54 +54,6 @@ vcard_atr(const uint8_t **atr)
 	return sizeof(atr_yk5);
 }
 
-/* ------------------------------------------------------------ writer */
-
-struct wr {
-	uint8_t *p;
-	size_t cap, n;
-	int overflow;
-};
-
-static void
-wr_bytes(struct wr *w, const void *b, size_t n)
-{
-	if (w->overflow || w->cap - w->n < n) {
-		w->overflow = 1;
-		return;
-	}
-	memcpy(w->p + w->n, b, n);
-	w->n += n;
-}
-
-static void
-wr_u8(struct wr *w, uint8_t b)
-{
-	wr_bytes(w, &b, 1);
-}
-
-static void
-wr_len(struct wr *w, size_t n)
-{
-	if (n < 0x80)
-		wr_u8(w, (uint8_t)n);
-	else if (n < 0x100)
-		wr_u8(w, 0x81), wr_u8(w, (uint8_t)n);
-	else
-		wr_u8(w, 0x82), wr_u8(w, (uint8_t)(n >> 8)), wr_u8(w, (uint8_t)n);
-}
-
-static void
-wr_tlv(struct wr *w, uint32_t tag, const void *v, size_t n)
-{
-	if (tag > 0xFFFF)
-		wr_u8(w, (uint8_t)(tag >> 16));
-	if (tag > 0xFF)
-		wr_u8(w, (uint8_t)(tag >> 8));
-	wr_u8(w, (uint8_t)tag);
-	wr_len(w, n);
-	wr_bytes(w, v, n);
-}
-
 /* ------------------------------------------------------------ command */
 
 struct apdu {
@@ -229,7 +181,7 @@ cmd_get_data(vcard *c, const struct apdu *a)
 {
 	hsm_bytes r = cmd_data(a);
 	struct vcard_obj *o;
-	struct wr w = { c->out, sizeof(c->out), 0, 0 };
+	hsm_bwriter w = bw_make(c->out, sizeof(c->out));
 	uint32_t tag;
 
 	if (a->p1 != 0x3F || a->p2 != 0xFF)
@@ -242,10 +194,10 @@ cmd_get_data(vcard *c, const struct apdu *a)
 		return SW_SECURITY;
 	if ((o = vc_obj_find(c, tag)) == NULL)
 		return SW_NOT_FOUND;
-	wr_tlv(&w, 0x53, o->data, o->len);
-	if (w.overflow)
+	bw_tlv(&w, 0x53, o->data, o->len);
+	if (w.err != HSM_OK)
 		return SW_UNKNOWN;
-	c->out_len = w.n;
+	c->out_len = w.len;
 	c->out_pos = 0;
 	return SW_OK;
 }
@@ -429,18 +381,18 @@ parse_dyn_auth(const struct apdu *a, struct dyn_auth *d)
 static uint16_t
 respond_tlv(vcard *c, uint8_t inner_tag, const uint8_t *v, size_t n)
 {
-	struct wr in = { c->out, sizeof(c->out), 0, 0 };
+	hsm_bwriter in = bw_make(c->out, sizeof(c->out));
 	uint8_t tmp[VC_OUT_MAX];
-	struct wr w = { tmp, sizeof(tmp), 0, 0 };
+	hsm_bwriter w = bw_make(tmp, sizeof(tmp));
 
-	wr_tlv(&w, inner_tag, v, n);
-	if (w.overflow)
+	bw_tlv(&w, inner_tag, v, n);
+	if (w.err != HSM_OK)
 		return SW_UNKNOWN;
-	wr_tlv(&in, 0x7C, tmp, w.n);
-	secure_wipe(tmp, w.n);          /* may be an ECDH secret */
-	if (in.overflow)
+	bw_tlv(&in, 0x7C, tmp, w.len);
+	secure_wipe(tmp, w.len);          /* may be an ECDH secret */
+	if (in.err != HSM_OK)
 		return SW_UNKNOWN;
-	c->out_len = in.n;
+	c->out_len = in.len;
 	c->out_pos = 0;
 	return SW_OK;
 }
@@ -581,17 +533,17 @@ static uint16_t
 respond_pubkey(vcard *c, EVP_PKEY *k)
 {
 	uint8_t pt[1 + 2 * 48], tmp[120];
-	struct wr in = { tmp, sizeof(tmp), 0, 0 }, w = { c->out, sizeof(c->out), 0, 0 };
+	hsm_bwriter in = bw_make(tmp, sizeof(tmp)), w = bw_make(c->out, sizeof(c->out));
 	size_t n;
 
 	if (vk_point(k, pt, sizeof(pt), &n) != HSM_OK)
 		return SW_UNKNOWN;
 	/* Single-byte lengths: libykpiv's EC parser insists on 7F49 LL 86 LL. */
-	wr_tlv(&in, 0x86, pt, n);
-	wr_tlv(&w, 0x7F49, tmp, in.n);
-	if (in.overflow || w.overflow)
+	bw_tlv(&in, 0x86, pt, n);
+	bw_tlv(&w, 0x7F49, tmp, in.len);
+	if (in.err != HSM_OK || w.err != HSM_OK)
 		return SW_UNKNOWN;
-	c->out_len = w.n;
+	c->out_len = w.len;
 	c->out_pos = 0;
 	return SW_OK;
 }
@@ -768,7 +720,7 @@ cmd_reset(vcard *c, const struct apdu *a)
 static uint16_t
 cmd_metadata(vcard *c, const struct apdu *a)
 {
-	struct wr w = { c->out, sizeof(c->out), 0, 0 };
+	hsm_bwriter w = bw_make(c->out, sizeof(c->out));
 	uint8_t b[2], pt[1 + 2 * 48], tmp[120];
 	size_t n;
 	int idx;
@@ -777,38 +729,38 @@ cmd_metadata(vcard *c, const struct apdu *a)
 		return SW_WRONG_P1P2;
 	if (a->p2 == 0x80 || a->p2 == 0x81) {
 		b[0] = 0xFF;
-		wr_tlv(&w, 0x01, b, 1);
+		bw_tlv(&w, 0x01, b, 1);
 		b[0] = (uint8_t)vc_ref_is_default(c, a->p2);
-		wr_tlv(&w, 0x05, b, 1);
+		bw_tlv(&w, 0x05, b, 1);
 		b[0] = a->p2 == 0x80 ? c->pin_max : c->puk_max;
 		b[1] = a->p2 == 0x80 ? c->pin_left : c->puk_left;
-		wr_tlv(&w, 0x06, b, 2);
+		bw_tlv(&w, 0x06, b, 2);
 	} else if (a->p2 == 0x9B) {
 		b[0] = c->mgm_alg;
-		wr_tlv(&w, 0x01, b, 1);
+		bw_tlv(&w, 0x01, b, 1);
 		b[0] = 0x00, b[1] = VC_TOUCH_NEVER;
-		wr_tlv(&w, 0x02, b, 2);
+		bw_tlv(&w, 0x02, b, 2);
 		b[0] = (uint8_t)vc_ref_is_default(c, 0x9B);
-		wr_tlv(&w, 0x05, b, 1);
+		bw_tlv(&w, 0x05, b, 1);
 	} else if ((idx = vc_slot_index(a->p2)) >= 0) {
 		struct vcard_key *k = &c->keys[idx];
-		struct wr in = { tmp, sizeof(tmp), 0, 0 };
+		hsm_bwriter in = bw_make(tmp, sizeof(tmp));
 
 		if (k->slot == 0)
 			return SW_REF_NOT_FOUND;
 		if (vk_point(k->pkey, pt, sizeof(pt), &n) != HSM_OK)
 			return SW_UNKNOWN;
-		wr_tlv(&w, 0x01, &k->alg, 1);
+		bw_tlv(&w, 0x01, &k->alg, 1);
 		b[0] = k->pin_policy, b[1] = k->touch_policy;
-		wr_tlv(&w, 0x02, b, 2);
-		wr_tlv(&w, 0x03, &k->origin, 1);
-		wr_tlv(&in, 0x86, pt, n);
-		wr_tlv(&w, 0x04, tmp, in.n);
+		bw_tlv(&w, 0x02, b, 2);
+		bw_tlv(&w, 0x03, &k->origin, 1);
+		bw_tlv(&in, 0x86, pt, n);
+		bw_tlv(&w, 0x04, tmp, in.len);
 	} else
 		return SW_REF_NOT_FOUND;
-	if (w.overflow)
+	if (w.err != HSM_OK)
 		return SW_UNKNOWN;
-	c->out_len = w.n;
+	c->out_len = w.len;
 	c->out_pos = 0;
 	return SW_OK;
 }

@@ -294,6 +294,32 @@ test_enter_keeps_name(void **st)
 	assert_non_null(strstr(hsm_errmsg(), "command data: tag 80 says 5 bytes but only 1 follow"));
 }
 
+/* The sticky writer: the first put that does not fit sets err, and nothing
+ * after it is written, even a put that would fit. */
+static void
+test_sticky_writer(void **st)
+{
+	uint8_t buf[8], v[6] = { 1, 2, 3, 4, 5, 6 };
+	hsm_bwriter w = bw_make(buf, sizeof(buf));
+	hsm_bytes c;
+	tlv_item it;
+
+	(void)st;
+	assert_int_equal(bw_tlv(&w, 0x80, v, 2), HSM_OK);       /* 4 bytes */
+	assert_int_equal(w.len, 4);
+	assert_int_equal(bw_tlv(&w, 0x81, v, 6), HSM_ERR_INTERNAL); /* 8 > 4 left */
+	assert_int_equal(w.len, 4);
+	assert_int_equal(bw_tlv(&w, 0x82, NULL, 0), HSM_ERR_INTERNAL);
+	assert_int_equal(w.len, 4);
+	assert_int_equal(w.err, HSM_ERR_INTERNAL);
+	bytes_init(&c, buf, w.len, "built");
+	assert_int_equal(tlv_expect(&c, 0x80, &it), HSM_OK);
+	assert_memory_equal(it.val, v, 2);
+	assert_true(bytes_at_end(&c));
+	w = bw_make(NULL, 100);                              /* no buffer, no room */
+	assert_int_equal(bw_tlv(&w, 0x80, NULL, 0), HSM_ERR_INTERNAL);
+}
+
 int
 main(void)
 {
@@ -308,6 +334,7 @@ main(void)
 		cmocka_unit_test(test_length_forms),
 		cmocka_unit_test(test_multibyte_tags),
 		cmocka_unit_test(test_enter_keeps_name),
+		cmocka_unit_test(test_sticky_writer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,4 +76,19 @@ hsm_rc tlv_put_hdr(uint8_t *out, size_t cap, size_t *off, uint32_t tag, size_t n
 hsm_rc tlv_put(uint8_t *out, size_t cap, size_t *off, uint32_t tag,
                const uint8_t *v, size_t n);
 
+/* A writer whose first failure sticks: build a whole response with
+ * bw_tlv calls, then check bw.err once. Used where a failed build only
+ * ever means "answer with an error", as the virtual card does. */
+typedef struct hsm_bwriter {
+	uint8_t *p;
+	size_t cap;
+	size_t len;
+	hsm_rc err;         /* HSM_OK until a put does not fit */
+} hsm_bwriter;
+
+/* A writer over buf[0..cap). */
+hsm_bwriter bw_make(uint8_t *buf, size_t cap);
+/* Append a whole TLV (tlv_put); once err is set, nothing more is written. */
+hsm_rc bw_tlv(hsm_bwriter *w, uint32_t tag, const void *v, size_t n);
+
 #endif
