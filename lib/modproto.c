@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "hsmadm/bytes.h"
 #include "hsmadm/cjson.h"
 #include "hsmadm/modproto.h"
 
@@ -155,6 +156,25 @@ modproto_write_frame(SSL *ssl, const char *buf, size_t len)
 	return rc;
 }
 
+/* The length of a frame from its 4-byte big-endian header, within limits. */
+static hsm_rc
+frame_len(const unsigned char *hdr, size_t hlen, size_t *n)
+{
+	hsm_bytes c;
+	uint32_t v = 0;
+
+	bytes_init(&c, hdr, hlen, "frame header");
+	if (bytes_get_be32(&c, &v) != HSM_OK)
+		return hsm_fail(HSM_ERR_NOT_FOUND, "incomplete frame header");
+	if (v == 0)
+		return hsm_fail(HSM_ERR_FORMAT, "empty frame");
+	if (v > MODPROTO_MAX_FRAME)
+		return hsm_fail(HSM_ERR_FORMAT, "frame of %lu bytes is larger than the 1 MiB limit",
+		    (unsigned long)v);
+	*n = v;
+	return HSM_OK;
+}
+
 hsm_rc
 modproto_read_frame(SSL *ssl, char **out, size_t *len)
 {
@@ -171,11 +191,8 @@ modproto_read_frame(SSL *ssl, char **out, size_t *len)
 			return hsm_fail(HSM_ERR_MODULE, "connection closed in the middle of a frame header");
 		return rc;
 	}
-	n = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
-	if (n == 0)
-		return hsm_fail(HSM_ERR_FORMAT, "empty frame");
-	if (n > MODPROTO_MAX_FRAME)
-		return hsm_fail(HSM_ERR_FORMAT, "frame of %zu bytes is larger than the 1 MiB limit", n);
+	if ((rc = frame_len(hdr, sizeof(hdr), &n)) != HSM_OK)
+		return rc;
 	if ((buf = malloc(n + 1)) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	rc = read_all(ssl, buf, n, &got);
@@ -238,11 +255,8 @@ modproto_frame_parse(const uint8_t *buf, size_t len, size_t *consumed, json_t **
 	*consumed = 0;
 	if (len < 4)
 		return hsm_fail(HSM_ERR_NOT_FOUND, "incomplete frame header");
-	n = ((size_t)buf[0] << 24) | ((size_t)buf[1] << 16) | ((size_t)buf[2] << 8) | buf[3];
-	if (n == 0)
-		return hsm_fail(HSM_ERR_FORMAT, "empty frame");
-	if (n > MODPROTO_MAX_FRAME)
-		return hsm_fail(HSM_ERR_FORMAT, "frame of %zu bytes is larger than the 1 MiB limit", n);
+	if ((rc = frame_len(buf, len, &n)) != HSM_OK)
+		return rc;
 	if (len - 4 < n)
 		return hsm_fail(HSM_ERR_NOT_FOUND, "incomplete frame (%zu of %zu bytes)", len - 4, n);
 	*consumed = 4 + n;
@@ -376,6 +390,36 @@ modproto_answer_check(json_t *answer, long long expect_id, json_t **result, char
 		                (long long)json_integer_value(id), expect_id);
 	if (reason != NULL && (*reason = strdup(rs)) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return hsm_fail(modproto_rc_from_code((int)code), "module refused: %s (%s)", msg, rs);
+}
+
+hsm_rc
+modproto_batch_entry(const json_t *answers, size_t k, unsigned domain, json_t **result)
+{
+	const json_t *e = json_array_get(answers, k), *ok, *err;
+	long long code;
+	const char *rs, *msg;
+
+	*result = NULL;
+	ok = json_object_get(e, "ok");
+	if (!json_is_object(e) || !json_is_boolean(ok) ||
+	    !json_is_integer(json_object_get(e, "domain")) ||
+	    json_integer_value(json_object_get(e, "domain")) != (json_int_t)domain)
+		return hsm_fail(HSM_ERR_MODULE, "the module's answer for domain %u is missing or "
+		                "malformed", domain);
+	if (json_is_true(ok)) {
+		if (!json_is_object(json_object_get(e, "result")))
+			return hsm_fail(HSM_ERR_MODULE, "the module's answer for domain %u has no "
+			                "result", domain);
+		*result = json_incref(json_object_get(e, "result"));
+		return HSM_OK;
+	}
+	err = json_object_get(e, "error");
+	if (!json_is_object(err) || cjson_get_int(err, "code", &code) != HSM_OK ||
+	    cjson_get_str(err, "reason", &rs) != HSM_OK ||
+	    cjson_get_str(err, "message", &msg) != HSM_OK)
+		return hsm_fail(HSM_ERR_MODULE, "the module's answer for domain %u has a "
+		                "malformed \"error\"", domain);
 	return hsm_fail(modproto_rc_from_code((int)code), "module refused: %s (%s)", msg, rs);
 }
 

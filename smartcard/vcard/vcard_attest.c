@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "hsmadm/bytes.h"
 #include "vcard_int.h"
 
 #define ATTEST_OBJ 0x5FFF01u
@@ -72,22 +73,17 @@ attest_cert(vcard *c)
 {
 	struct vcard_obj *o = vc_obj_find(c, ATTEST_OBJ);
 	const uint8_t *p;
-	size_t len, hl;
+	hsm_bytes r;
+	tlv_item it;
 
-	if (o == NULL || o->len < 2 || o->data[0] != 0x70)
+	if (o == NULL)
 		return NULL;
-	if (o->data[1] < 0x80)
-		len = o->data[1], hl = 2;
-	else if (o->data[1] == 0x81 && o->len >= 3)
-		len = o->data[2], hl = 3;
-	else if (o->data[1] == 0x82 && o->len >= 4)
-		len = (size_t)o->data[2] << 8 | o->data[3], hl = 4;
-	else
+	/* The object is read from the card file: checked like any input. */
+	bytes_init(&r, o->data, o->len, "attestation certificate object");
+	if (tlv_next(&r, &it) != HSM_OK || it.tag != 0x70)
 		return NULL;
-	if (len > o->len - hl)
-		return NULL;
-	p = o->data + hl;
-	return d2i_X509(NULL, &p, (long)len);
+	p = it.val;
+	return d2i_X509(NULL, &p, (long)it.len);
 }
 
 hsm_rc
