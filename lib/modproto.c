@@ -394,6 +394,36 @@ modproto_answer_check(json_t *answer, long long expect_id, json_t **result, char
 }
 
 hsm_rc
+modproto_batch_entry(const json_t *answers, size_t k, unsigned domain, json_t **result)
+{
+	const json_t *e = json_array_get(answers, k), *ok, *err;
+	long long code;
+	const char *rs, *msg;
+
+	*result = NULL;
+	ok = json_object_get(e, "ok");
+	if (!json_is_object(e) || !json_is_boolean(ok) ||
+	    !json_is_integer(json_object_get(e, "domain")) ||
+	    json_integer_value(json_object_get(e, "domain")) != (json_int_t)domain)
+		return hsm_fail(HSM_ERR_MODULE, "the module's answer for domain %u is missing or "
+		                "malformed", domain);
+	if (json_is_true(ok)) {
+		if (!json_is_object(json_object_get(e, "result")))
+			return hsm_fail(HSM_ERR_MODULE, "the module's answer for domain %u has no "
+			                "result", domain);
+		*result = json_incref(json_object_get(e, "result"));
+		return HSM_OK;
+	}
+	err = json_object_get(e, "error");
+	if (!json_is_object(err) || cjson_get_int(err, "code", &code) != HSM_OK ||
+	    cjson_get_str(err, "reason", &rs) != HSM_OK ||
+	    cjson_get_str(err, "message", &msg) != HSM_OK)
+		return hsm_fail(HSM_ERR_MODULE, "the module's answer for domain %u has a "
+		                "malformed \"error\"", domain);
+	return hsm_fail(modproto_rc_from_code((int)code), "module refused: %s (%s)", msg, rs);
+}
+
+hsm_rc
 modproto_call(SSL *ssl, long long *next_id, const char *op, json_t *params,
               json_t **result, char **reason)
 {

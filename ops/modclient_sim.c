@@ -2,6 +2,7 @@
 /* modclient_sim.c - the module driver for hsmadm-simd: modproto frames over a
  * mutually authenticated TLS 1.3 connection. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,8 +284,186 @@ out:
 	return rc;
 }
 
+/* ---- several domains in one request (module-protocol.md §2.5) ---- */
+
+/* The per-domain entries of a batch answer into res. */
+static hsm_rc
+sim_batch(struct simctx *c, const char *op, json_t *params, const unsigned *domains, size_t n,
+          moddrv_result *res)
+{
+	json_t *result = NULL, *answers;
+	size_t k;
+	hsm_rc rc;
+
+	if ((rc = sim_call(c, op, params, &result)) != HSM_OK)
+		return rc;
+	answers = json_object_get(result, "answers");
+	if (!json_is_array(answers) || json_array_size(answers) != n) {
+		json_decref(result);
+		c->lost = 1;   /* out of step with the module: do not reuse */
+		return hsm_fail(HSM_ERR_MODULE, "the module answered for %zu domains, not the %zu "
+		    "asked", json_array_size(answers), n);
+	}
+	for (k = 0; k < n; k++) {
+		hsm_err_clear();
+		if ((res[k].rc = modproto_batch_entry(answers, k, domains[k], &res[k].out)) != HSM_OK)
+			snprintf(res[k].msg, sizeof(res[k].msg), "%s", hsm_errmsg());
+	}
+	json_decref(result);
+	return HSM_OK;
+}
+
+static json_t *
+int_list(const unsigned *domains, size_t n)
+{
+	json_t *a = json_array();
+	size_t k;
+
+	for (k = 0; a != NULL && k < n; k++)
+		if (json_array_append_new(a, json_integer((json_int_t)domains[k])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static hsm_rc
+simb_query(void *vctx, const unsigned *domains, size_t n, moddrv_result *res)
+{
+	json_t *p = json_pack("{s:o}", "domains", int_list(domains, n));
+	hsm_rc rc;
+
+	if (p == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	rc = sim_batch(vctx, MODPROTO_OP_QUERY, p, domains, n, res);
+	json_decref(p);
+	return rc;
+}
+
+static hsm_rc
+simb_apply(void *vctx, const unsigned *domains, size_t n, const admincmd *cmd,
+           moddrv_result *res)
+{
+	json_t *file = NULL, *p, *r;
+	size_t k;
+	hsm_rc rc;
+
+	if ((rc = admincmd_to_json(cmd, &file)) != HSM_OK)
+		return rc;
+	if ((p = json_pack("{s:o, s:o}", "domains", int_list(domains, n), "command", file)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	rc = sim_batch(vctx, MODPROTO_OP_APPLY, p, domains, n, res);
+	json_decref(p);
+	for (k = 0; rc == HSM_OK && k < n; k++) {
+		if (res[k].rc != HSM_OK)
+			continue;
+		r = json_incref(json_object_get(res[k].out, "receipt"));
+		json_decref(res[k].out);
+		if ((res[k].out = r) == NULL || !json_is_object(r)) {
+			res[k].rc = hsm_fail(HSM_ERR_MODULE, "the module answered without a receipt");
+			snprintf(res[k].msg, sizeof(res[k].msg), "%s", hsm_errmsg());
+		}
+	}
+	return rc;
+}
+
+/* One page for the domains still wanting more: their receipts appended to
+ * res[k].out, from[k] moved past them, more[k] set when the module has
+ * others. */
+static hsm_rc
+simb_page(struct simctx *c, const unsigned *domains, uint64_t *from, char *more, size_t n,
+          moddrv_result *res)
+{
+	json_t *list = json_array(), *p = NULL, *r;
+	unsigned *doms = calloc(n ? n : 1, sizeof(*doms));
+	moddrv_result *page = calloc(n ? n : 1, sizeof(*page));
+	size_t k, j = 0, i;
+	hsm_rc rc = HSM_OK;
+
+	if (list == NULL || doms == NULL || page == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (k = 0; k < n; k++)
+		if (more[k] && res[k].rc == HSM_OK) {
+			doms[j++] = domains[k];
+			json_array_append_new(list, json_pack("{s:I, s:I}", "domain",
+			    (json_int_t)domains[k], "from_counter", (json_int_t)from[k]));
+		}
+	p = json_pack("{s:O}", "domains", list);
+	if (p == NULL || (rc = sim_batch(c, MODPROTO_OP_RECEIPTS, p, doms, j, page)) != HSM_OK)
+		goto out;
+	for (k = 0, j = 0; k < n; k++) {
+		if (!more[k] || res[k].rc != HSM_OK)
+			continue;
+		more[k] = 0;
+		if ((res[k].rc = page[j].rc) != HSM_OK) {
+			snprintf(res[k].msg, sizeof(res[k].msg), "%s", page[j++].msg);
+			continue;
+		}
+		json_array_foreach(json_object_get(page[j].out, "receipts"), i, r) {
+			json_int_t a = json_integer_value(json_object_get(json_object_get(r, "body"),
+			    "counter_after"));
+			json_array_append(res[k].out, r);
+			if (a > (json_int_t)from[k])
+				from[k] = (uint64_t)a;
+			more[k] = 1;   /* something came: ask again if the module has more */
+		}
+		more[k] &= json_is_true(json_object_get(page[j].out, "more"));
+		j++;   /* not inside json_is_true: a macro that reads its argument twice */
+	}
+out:
+	moddrv_results_clear(page, n);
+	free(page);
+	free(doms);
+	json_decref(list);
+	json_decref(p);
+	return rc;
+}
+
+static hsm_rc
+simb_receipts(void *vctx, const unsigned *domains, const uint64_t *from0, size_t n,
+              moddrv_result *res)
+{
+	struct simctx *c = vctx;
+	uint64_t *from = calloc(n ? n : 1, sizeof(*from));
+	char *more = calloc(n ? n : 1, 1);
+	size_t k, left = n;
+	int round;
+	hsm_rc rc = HSM_OK;
+
+	if (from == NULL || more == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((c->lost || c->conn == NULL) && (rc = sim_reconnect(c)) != HSM_OK)
+		goto out;
+	for (k = 0; k < n; k++) {
+		from[k] = from0[k];
+		more[k] = 1;
+		if ((res[k].out = json_array()) == NULL) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	/* An answer holds at most a page; "more" asks for the next one. */
+	for (round = 0; round < 64 && left > 0 && rc == HSM_OK; round++) {
+		rc = simb_page(c, domains, from, more, n, res);
+		for (k = 0, left = 0; k < n; k++)
+			left += more[k] && res[k].rc == HSM_OK;
+	}
+out:
+	free(from);
+	free(more);
+	return rc;
+}
+
 static const struct moddrv_ops sim_ops = {
 	sim_info, sim_query, sim_apply, sim_close, sim_receipts,
+};
+
+static const struct moddrv_batch_ops sim_batch_ops = {
+	simb_query, simb_apply, simb_receipts,
 };
 
 hsm_rc
@@ -332,6 +511,8 @@ modclient_sim_open(const char *hostport, const char *expect_serial,
 	c->timeout_ms = timeout_ms;
 	rc = moddrv_new(&sim_ops, c, serial, out);
 	c = NULL;   /* owned by the driver, or closed by moddrv_new */
+	if (rc == HSM_OK)
+		moddrv_set_batch(*out, &sim_batch_ops);
 out:
 	json_decref(info);
 	sim_close(c);

@@ -516,11 +516,16 @@ wsconfig_module_open(const wsconfig *cfg, const char *key, int timeout_ms, moddr
 void
 wsconfig_group_close(group_member **members, size_t n)
 {
-	size_t i;
+	size_t i, j;
 
 	if (members == NULL || *members == NULL)
 		return;
+	/* The members of one module share its connection: free it once. */
 	for (i = 0; i < n; i++) {
+		moddrv *d = (*members)[i].drv;
+		for (j = i + 1; d != NULL && j < n; j++)
+			if ((*members)[j].drv == d)
+				(*members)[j].drv = NULL;
 		moddrv_free(&(*members)[i].drv);
 		free((char *)(*members)[i].ca_pem);
 	}
@@ -549,6 +554,33 @@ open_worker(void *p)
 	return NULL;
 }
 
+/* Connect to every module at once (handshakes are the slow part); the
+ * first failure is returned. */
+static hsm_rc
+open_all(struct open_job *jobs, size_t nj)
+{
+	pthread_t *th = calloc(nj + 1, sizeof(*th));
+	char *started = calloc(nj + 1, 1);
+	hsm_rc rc = HSM_OK;
+	size_t i;
+
+	for (i = 0; i < nj; i++)
+		if (th != NULL && started != NULL && nj > 1 &&
+		    pthread_create(&th[i], NULL, open_worker, &jobs[i]) == 0)
+			started[i] = 1;
+		else
+			open_worker(&jobs[i]);
+	for (i = 0; i < nj; i++) {
+		if (started != NULL && started[i])
+			pthread_join(th[i], NULL);
+		if (jobs[i].rc != HSM_OK && rc == HSM_OK)
+			rc = hsm_fail(jobs[i].rc, "%s", jobs[i].msg);
+	}
+	free(th);
+	free(started);
+	return rc;
+}
+
 hsm_rc
 wsconfig_group_open(const wsconfig *cfg, const char *name, int timeout_ms,
                     group_member **members, size_t *n)
@@ -556,10 +588,9 @@ wsconfig_group_open(const wsconfig *cfg, const char *name, int timeout_ms,
 	wsc_member *ms = NULL;
 	group_member *g = NULL;
 	struct open_job *jobs = NULL;
-	pthread_t *th = NULL;
-	char *started = NULL;
+	size_t *job_of = NULL;
 	wsc_module mod;
-	size_t nm = 0, i;
+	size_t nm = 0, nj = 0, i, k;
 	hsm_rc rc = HSM_OK;
 
 	*members = NULL;
@@ -568,53 +599,44 @@ wsconfig_group_open(const wsconfig *cfg, const char *name, int timeout_ms,
 		return rc;
 	g = calloc(nm + 1, sizeof(*g));
 	jobs = calloc(nm + 1, sizeof(*jobs));
-	th = calloc(nm + 1, sizeof(*th));
-	started = calloc(nm + 1, 1);
-	if (g == NULL || jobs == NULL || th == NULL || started == NULL) {
+	job_of = calloc(nm + 1, sizeof(*job_of));
+	if (g == NULL || jobs == NULL || job_of == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto fail;
+		goto out;
 	}
+	/* One connection per module, shared by its members: the engine sends
+	 * one request per connection carrying all of its domains. */
 	for (i = 0; i < nm; i++) {
 		if ((rc = wsconfig_module_find(cfg, ms[i].module, &mod)) != HSM_OK)
-			goto fail;
+			goto out;
 		g[i].module = mod.serial;
 		g[i].domain = ms[i].domain;
 		if ((g[i].ca_pem = strdup(mod.ca_path)) == NULL) {
 			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-			goto fail;
+			goto out;
 		}
-		jobs[i].cfg = cfg;
-		jobs[i].module = ms[i].module;
-		jobs[i].timeout_ms = timeout_ms;
+		for (k = 0; k < nj && strcmp(jobs[k].module, mod.serial) != 0; k++)
+			;
+		if (k == nj) {
+			jobs[nj].cfg = cfg;
+			jobs[nj].module = mod.serial;
+			jobs[nj++].timeout_ms = timeout_ms;
+		}
+		job_of[i] = k;
 	}
-	/* Connect to every member at once: handshakes are the slow part. */
+	rc = open_all(jobs, nj);
 	for (i = 0; i < nm; i++)
-		if (nm > 1 && pthread_create(&th[i], NULL, open_worker, &jobs[i]) == 0)
-			started[i] = 1;
-		else
-			open_worker(&jobs[i]);
-	for (i = 0; i < nm; i++)
-		if (started[i])
-			pthread_join(th[i], NULL);
-	for (i = 0; i < nm; i++) {
-		g[i].drv = jobs[i].drv;
-		if (jobs[i].rc != HSM_OK && rc == HSM_OK)
-			rc = hsm_fail(jobs[i].rc, "%s", jobs[i].msg);
+		g[i].drv = jobs[job_of[i]].drv;
+	if (rc == HSM_OK) {
+		*members = g;
+		*n = nm;
+		g = NULL;
 	}
-	if (rc != HSM_OK)
-		goto fail;
+out:
+	if (g != NULL)
+		wsconfig_group_close(&g, nm);
 	free(ms);
 	free(jobs);
-	free(th);
-	free(started);
-	*members = g;
-	*n = nm;
-	return HSM_OK;
-fail:
-	free(ms);
-	free(jobs);
-	free(th);
-	free(started);
-	wsconfig_group_close(&g, nm);
+	free(job_of);
 	return rc;
 }

@@ -561,7 +561,7 @@ do_query(simmod *m, const json_t *params, json_t **result, const char **reason)
  * with counter_before >= from_counter, oldest first, at most
  * SIMRCPT_MAX_ANSWER per answer ("more": true when there are others). */
 static hsm_rc
-do_receipts(simmod *m, const json_t *params, json_t **result, const char **reason)
+do_receipts(simmod *m, const json_t *params, size_t max, json_t **result, const char **reason)
 {
 	simdom *d;
 	json_t *all = NULL, *page = NULL;
@@ -591,10 +591,10 @@ do_receipts(simmod *m, const json_t *params, json_t **result, const char **reaso
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < json_array_size(all) && i < SIMRCPT_MAX_ANSWER; i++)
+	for (i = 0; i < json_array_size(all) && i < max; i++)
 		json_array_append(page, json_array_get(all, i));
 	*result = json_pack("{s:i, s:o, s:b}", "domain", (int)idx, "receipts", page,
-	                    "more", json_array_size(all) > SIMRCPT_MAX_ANSWER);
+	                    "more", json_array_size(all) > max);
 	page = NULL;
 	if (*result == NULL)
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
@@ -602,6 +602,107 @@ out:
 	json_decref(page);
 	json_decref(all);
 	return rc;
+}
+
+/* ---- several domains in one request (module-protocol.md §2.5) ---- */
+
+/* One domain's answer inside a batch: {domain, ok, result} or {domain, ok,
+ * error}, as a whole answer would carry it. */
+static json_t *
+batch_entry(long long domain, hsm_rc rc, json_t *result, const char *reason)
+{
+	int code = modproto_code_from_rc(rc);
+
+	if (rc == HSM_OK)
+		return json_pack("{s:I, s:b, s:O}", "domain", (json_int_t)domain, "ok", 1,
+		                 "result", result);
+	if (strcmp(reason, "unknown_op") == 0)
+		code = MODPROTO_E_UNKNOWN_OP;
+	return json_pack("{s:I, s:b, s:{s:i, s:s, s:s}}", "domain", (json_int_t)domain,
+	                 "ok", 0, "error", "code", code, "reason", reason,
+	                 "message", hsm_errmsg());
+}
+
+/* The entries of params.domains: integers (query, apply) or
+ * {domain, from_counter} (receipts); at most one per domain of the module. */
+static hsm_rc
+batch_list(const simmod *m, const json_t *params, const json_t **list, const char **reason)
+{
+	*list = json_object_get(params, "domains");
+	if (!json_is_array(*list) || json_array_size(*list) == 0 ||
+	    json_array_size(*list) > m->ndomains) {
+		*reason = "bad_request";
+		return hsm_fail(HSM_ERR_FORMAT, "params.domains must be a list of 1 to %u domains",
+		                m->ndomains);
+	}
+	return HSM_OK;
+}
+
+/* Each listed domain is answered on its own: one refusal does not stop
+ * the others. Receipts share one budget per answer (the frame limit); a
+ * fault that drops the connection stops the batch where it happened. */
+static hsm_rc
+do_batch(simmod *m, const char *op, const json_t *params, json_t **result,
+         const char **reason, int *drop)
+{
+	const json_t *list, *e;
+	json_t *answers = NULL, *one = NULL, *p = NULL, *res = NULL;
+	size_t i, budget = SIMRCPT_MAX_ANSWER;
+	hsm_rc rc;
+
+	if ((rc = batch_list(m, params, &list, reason)) != HSM_OK)
+		return rc;
+	if ((answers = json_array()) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	json_array_foreach(list, i, e) {
+		const char *why = "bad_request";
+		p = json_is_object(e) ? json_deep_copy(e) : json_pack("{s:O}", "domain", e);
+		if (p == NULL || (strcmp(op, MODPROTO_OP_APPLY) == 0 &&
+		    json_object_set(p, "command", json_object_get(params, "command")) != 0)) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		hsm_err_clear();
+		if (strcmp(op, MODPROTO_OP_QUERY) == 0)
+			rc = do_query(m, p, &res, &why);
+		else if (strcmp(op, MODPROTO_OP_APPLY) == 0)
+			rc = do_apply(m, p, &res, &why, drop);
+		else
+			rc = do_receipts(m, p, budget, &res, &why);
+		if (*drop)
+			goto out;
+		if (rc == HSM_OK && res != NULL && strcmp(op, MODPROTO_OP_RECEIPTS) == 0)
+			budget -= json_array_size(json_object_get(res, "receipts"));
+		one = batch_entry(json_integer_value(json_object_get(p, "domain")), rc, res, why);
+		if (one == NULL || json_array_append_new(answers, one) != 0) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		json_decref(p);
+		json_decref(res);
+		p = res = NULL;
+	}
+	*result = json_pack("{s:O}", "answers", answers);
+	rc = *result ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+out:
+	json_decref(answers);
+	json_decref(p);
+	json_decref(res);
+	return rc;
+}
+
+/* The batch form when params carry "domains", else the single one. */
+static hsm_rc
+do_domain_op(simmod *m, const modproto_request *req, json_t **result, const char **reason,
+             int *drop)
+{
+	if (json_object_get(req->params, "domains") != NULL)
+		return do_batch(m, req->op, req->params, result, reason, drop);
+	if (strcmp(req->op, MODPROTO_OP_QUERY) == 0)
+		return do_query(m, req->params, result, reason);
+	if (strcmp(req->op, MODPROTO_OP_RECEIPTS) == 0)
+		return do_receipts(m, req->params, SIMRCPT_MAX_ANSWER, result, reason);
+	return do_apply(m, req->params, result, reason, drop);
 }
 
 hsm_rc
@@ -635,12 +736,10 @@ simmod_handle(simmod *m, json_t *msg, json_t **answer, int *drop)
 		                   "oa_cert", m->oa_cert_b64);
 		rc = result ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		reason = "internal";
-	} else if (strcmp(req.op, MODPROTO_OP_QUERY) == 0) {
-		rc = do_query(m, req.params, &result, &reason);
-	} else if (strcmp(req.op, MODPROTO_OP_RECEIPTS) == 0) {
-		rc = do_receipts(m, req.params, &result, &reason);
-	} else if (strcmp(req.op, MODPROTO_OP_APPLY) == 0) {
-		rc = do_apply(m, req.params, &result, &reason, drop);
+	} else if (strcmp(req.op, MODPROTO_OP_QUERY) == 0 ||
+	           strcmp(req.op, MODPROTO_OP_RECEIPTS) == 0 ||
+	           strcmp(req.op, MODPROTO_OP_APPLY) == 0) {
+		rc = do_domain_op(m, &req, &result, &reason, drop);
 		if (*drop) {
 			json_decref(result);
 			return HSM_OK;

@@ -476,16 +476,59 @@ out:
 	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
 }
 
+/* group create NAME MODULE:DOMAIN...: a group may have many members (85
+ * domains per module), more than parse_sopts keeps, so its arguments are
+ * read here; it takes no options but --help. */
+static int
+group_create(const struct gopts *g, int argc, char **argv)
+{
+	wsconfig *cfg = NULL;
+	wsc_member *mem = NULL;
+	int k, nmem = 0;
+	hsm_rc rc;
+
+	for (k = 2; k < argc; k++)
+		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (argv[k][0] == '-' && strcmp(argv[k], "--") != 0)
+			return cmd_usage_error(PROG, "group create takes no option %s", argv[k]);
+	if (argc < 4)
+		return cmd_usage_error(PROG, "usage: group create NAME MODULE:DOMAIN...");
+	if ((rc = open_config(g, &cfg)) != HSM_OK)
+		return cmd_fail(PROG, rc);
+	if ((mem = calloc((size_t)argc, sizeof(*mem))) == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	for (k = 3; k < argc && rc == HSM_OK; k++)
+		if (strcmp(argv[k], "--") != 0)
+			rc = wsconfig_parse_member(cfg, argv[k], &mem[nmem++]);
+	if (rc == HSM_OK)
+		rc = wsconfig_group_add(cfg, argv[2], mem, (size_t)nmem);
+	if (rc == HSM_OK)
+		rc = wsconfig_save(cfg);
+	if (rc == HSM_OK && !g->json)
+		printf("Group %s created with %d member(s).\n", argv[2], nmem);
+	else if (rc == HSM_OK) {
+		json_t *j = json_pack("{s:s, s:i}", "name", argv[2], "members", nmem);
+		cmd_print_json(j);
+		json_decref(j);
+	}
+	free(mem);
+	wsconfig_free(&cfg);
+	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
+}
+
 int
 cmd_group(const struct gopts *g, int argc, char **argv)
 {
 	struct sopts o;
 	char *pos[32];
-	int npos, r, k;
+	int npos, r;
 	wsconfig *cfg = NULL;
-	wsc_member mem[32];
 	hsm_rc rc = HSM_OK;
 
+	if (argc >= 2 && strcmp(argv[1], "create") == 0)
+		return group_create(g, argc, argv);
 	if ((r = parse_sopts(argc, argv, &o, pos, &npos)) != 0)
 		return r < 0 ? 0 : r;
 	if (npos < 1)
@@ -497,25 +540,7 @@ cmd_group(const struct gopts *g, int argc, char **argv)
 	}
 	if ((rc = open_config(g, &cfg)) != HSM_OK)
 		return cmd_fail(PROG, rc);
-	if (strcmp(pos[0], "create") == 0) {
-		if (npos < 3) {
-			wsconfig_free(&cfg);
-			return cmd_usage_error(PROG, "usage: group create NAME MODULE:DOMAIN...");
-		}
-		for (k = 2; k < npos && rc == HSM_OK; k++)
-			rc = wsconfig_parse_member(cfg, pos[k], &mem[k - 2]);
-		if (rc == HSM_OK)
-			rc = wsconfig_group_add(cfg, pos[1], mem, (size_t)(npos - 2));
-		if (rc == HSM_OK)
-			rc = wsconfig_save(cfg);
-		if (rc == HSM_OK && !g->json)
-			printf("Group %s created with %d member(s).\n", pos[1], npos - 2);
-		else if (rc == HSM_OK) {
-			json_t *j = json_pack("{s:s, s:i}", "name", pos[1], "members", npos - 2);
-			cmd_print_json(j);
-			json_decref(j);
-		}
-	} else if (strcmp(pos[0], "list") == 0 || strcmp(pos[0], "show") == 0) {
+	if (strcmp(pos[0], "list") == 0 || strcmp(pos[0], "show") == 0) {
 		json_t *groups = json_object_get(wsconfig_json(cfg), "groups"), *gr, *mm;
 		size_t i, j;
 		int found = 0;

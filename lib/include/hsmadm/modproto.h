@@ -23,6 +23,13 @@
  *   command.apply     {domain, command}     -> {receipt} (receipt.h)
  *     command = a signed admin command file {body, signatures} (admincmd.h);
  *     body.op is one of the ADMINCMD_OP_* names (admincmd.h).
+ *   domain.receipts   {domain, from_counter} -> {domain, receipts, more}
+ * Batch form of the three domain ops (one request for several domains of
+ * the module, so that a group pays each module once): params.domains
+ * replaces params.domain (domain.receipts: a list of {domain, from_counter})
+ * and the result is {"answers": [{"domain", "ok": true, "result"} |
+ * {"domain", "ok": false, "error": {code, reason, message}}, ...]}, one per
+ * listed domain, in the order asked.
  *
  * The frame and request parsers work on byte buffers too, so that the
  * fuzzer (tests/fuzz/fuzz_frame.c) reaches them without TLS.
@@ -118,6 +125,12 @@ hsm_rc modproto_answer_err(long long id, int code, const char *reason,
  * gets a malloc'ed copy of the reason token. */
 hsm_rc modproto_answer_check(json_t *answer, long long expect_id,
                              json_t **result, char **reason);
+
+/* Entry k of a batch answer's "answers", which must be for domain: its
+ * result (a new reference) or its refusal mapped like
+ * modproto_answer_check's. */
+hsm_rc modproto_batch_entry(const json_t *answers, size_t k, unsigned domain,
+                            json_t **result);
 
 /* Client helper: send {id, op, params}, read the answer, check it.
  * The id is taken from *next_id, which is incremented. */

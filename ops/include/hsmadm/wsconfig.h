@@ -77,9 +77,10 @@ hsm_rc wsconfig_client_set(wsconfig *cfg, const char *cert_src, const char *key_
 hsm_rc wsconfig_client_paths(const wsconfig *cfg, char cert[WSC_PATH_MAX],
                              char key[WSC_PATH_MAX]);
 
-/* Connect to every member of a configured group (one TLS connection per
- * member, so the engine can run them in parallel) with the pinned CAs and
- * the client certificate. *members (and their ca_pem strings) are freed by
+/* Connect to every module of a configured group (one TLS connection per
+ * module, shared by its members: the engine sends one request per module
+ * carrying all of its domains, the modules in parallel) with the pinned CAs
+ * and the client certificate. *members (and their ca_pem strings) are freed by
  * wsconfig_group_close. timeout_ms as tls_connect. */
 struct group_member;
 hsm_rc wsconfig_group_open(const wsconfig *cfg, const char *name, int timeout_ms,
