@@ -43,11 +43,56 @@ usage(FILE *f)
 "See hsmadm-domain(1).\n");
 }
 
+/* The options before the command word. Returns 0 to go on (*next = index
+ * of the command word), or exit status + 1 to stop with it. */
+static int
+parse_global(int argc, char **argv, struct gopts *g, int *next)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 1;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			cmd_print_version(PROG);
+			return 1;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			g->json = 1;
+		} else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
+			g->home = argv[++i];
+		} else if (strncmp(argv[i], "--home=", 7) == 0) {
+			g->home = argv[i] + 7;
+		} else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
+			if (cmd_parse_int(argv[++i], 100, 600000, &g->timeout_ms) != 0)
+				return cmd_usage_error(PROG, "--timeout-ms must be 100..600000") + 1;
+		} else if (argv[i][0] == '-') {
+			return cmd_usage_error(PROG, "unknown option %s before the command",
+			    argv[i]) + 1;
+		} else
+			break;
+	}
+	if (i >= argc)
+		return cmd_usage_error(PROG, "no command given") + 1;
+	*next = i;
+	return 0;
+}
+
+static const struct {
+	const char *word;
+	int (*fn)(const struct gopts *g, int argc, char **argv);
+} commands[] = {
+	{ "client", cmd_client }, { "module", cmd_module }, { "group", cmd_group },
+	{ "admin", cmd_admin }, { "thresholds", cmd_thresholds }, { "zeroize", cmd_zeroize },
+	{ "propose", cmd_propose }, { "run", cmd_run }, { "sign", cmd_sign },
+	{ "submit", cmd_submit }, { "show", cmd_show },
+};
+
 int
 main(int argc, char **argv)
 {
 	struct gopts g = { NULL, 0, 10000 };
-	int i;
+	int i = 0, r;
 	hsm_rc rc;
 
 	if ((rc = secure_init()) != HSM_OK)
@@ -55,55 +100,10 @@ main(int argc, char **argv)
 	/* A module that dies while we write must give an error, not kill us
 	 * half-way through a group report. */
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
-			cmd_print_version(PROG);
-			return 0;
-		} else if (strcmp(argv[i], "--json") == 0) {
-			g.json = 1;
-		} else if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
-			g.home = argv[++i];
-		} else if (strncmp(argv[i], "--home=", 7) == 0) {
-			g.home = argv[i] + 7;
-		} else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
-			char *end;
-			long v = strtol(argv[++i], &end, 10);
-			if (*end != '\0' || v < 100 || v > 600000)
-				return cmd_usage_error(PROG, "--timeout-ms must be 100..600000");
-			g.timeout_ms = (int)v;
-		} else if (argv[i][0] == '-') {
-			return cmd_usage_error(PROG, "unknown option %s before the command", argv[i]);
-		} else
-			break;
-	}
-	if (i >= argc)
-		return cmd_usage_error(PROG, "no command given");
-	argc -= i;
-	argv += i;
-	if (strcmp(argv[0], "client") == 0)
-		return cmd_client(&g, argc, argv);
-	if (strcmp(argv[0], "module") == 0)
-		return cmd_module(&g, argc, argv);
-	if (strcmp(argv[0], "group") == 0)
-		return cmd_group(&g, argc, argv);
-	if (strcmp(argv[0], "admin") == 0)
-		return cmd_admin(&g, argc, argv);
-	if (strcmp(argv[0], "thresholds") == 0)
-		return cmd_thresholds(&g, argc, argv);
-	if (strcmp(argv[0], "zeroize") == 0)
-		return cmd_zeroize(&g, argc, argv);
-	if (strcmp(argv[0], "propose") == 0)
-		return cmd_propose(&g, argc, argv);
-	if (strcmp(argv[0], "run") == 0)
-		return cmd_run(&g, argc, argv);
-	if (strcmp(argv[0], "sign") == 0)
-		return cmd_sign(&g, argc, argv);
-	if (strcmp(argv[0], "submit") == 0)
-		return cmd_submit(&g, argc, argv);
-	if (strcmp(argv[0], "show") == 0)
-		return cmd_show(&g, argc, argv);
-	return cmd_usage_error(PROG, "unknown command \"%s\"", argv[0]);
+	if ((r = parse_global(argc, argv, &g, &i)) != 0)
+		return r - 1;
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(argv[i], commands[k].word) == 0)
+			return commands[k].fn(&g, argc - i, argv + i);
+	return cmd_usage_error(PROG, "unknown command \"%s\"", argv[i]);
 }
