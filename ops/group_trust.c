@@ -252,13 +252,18 @@ grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receip
 		EVP_PKEY_free(pub);
 		return rc;
 	}
-	/* First receipt of this module in this process: the whole check
-	 * (under the lock: once per module, and the cached CA is shared). */
+	/* First receipt of this module in this process: the whole check, the
+	 * modules' at the same time (the cached CA is only read). */
 	pthread_mutex_lock(&trust_lock);
-	if ((rc = ca_get(ca_path, &ca, &owned)) == HSM_OK &&
-	    (rc = receipt_verify(receipt, ca, serial, body)) == HSM_OK && oa64 != NULL)
-		oa_add(ca_path, serial, oa64);
+	rc = ca_get(ca_path, &ca, &owned);
 	pthread_mutex_unlock(&trust_lock);
+	if (rc == HSM_OK && (rc = receipt_verify(receipt, ca, serial, body)) == HSM_OK &&
+	    oa64 != NULL) {
+		pthread_mutex_lock(&trust_lock);
+		if (oa_find(ca_path, serial, oa64) == NULL)
+			oa_add(ca_path, serial, oa64);
+		pthread_mutex_unlock(&trust_lock);
+	}
 	if (owned)
 		X509_free(ca);
 	return rc;

@@ -606,88 +606,143 @@ out:
 
 /* ---- several domains in one request (module-protocol.md §2.5) ---- */
 
+/* One listed domain of a batch request. */
+struct bent {
+	simmod     *m;
+	json_t     *p;          /* its single-domain params */
+	json_t     *res;
+	hsm_rc      rc;
+	const char *why;
+	char        msg[1024];
+	int         drop;
+};
+
+static void
+bent_done(struct bent *b, hsm_rc rc)
+{
+	b->rc = rc;
+	if (rc != HSM_OK)
+		snprintf(b->msg, sizeof(b->msg), "%s", hsm_errmsg());
+}
+
+/* Applying one domain fsyncs twice (receipt, then state): the domains of
+ * a batch are applied in parallel, each under its own domain lock, so the
+ * batch costs about one apply, not one per domain. */
+static void *
+bent_apply(void *arg)
+{
+	struct bent *b = arg;
+
+	hsm_err_clear();
+	bent_done(b, do_apply(b->m, b->p, &b->res, &b->why, &b->drop));
+	return NULL;
+}
+
+static void
+batch_apply(struct bent *b, size_t n)
+{
+	pthread_t th[MODPROTO_MAX_DOMAINS];
+	char started[MODPROTO_MAX_DOMAINS];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		started[i] = n > 1 && pthread_create(&th[i], NULL, bent_apply, &b[i]) == 0;
+	for (i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			bent_apply(&b[i]);
+	}
+}
+
 /* One domain's answer inside a batch: {domain, ok, result} or {domain, ok,
  * error}, as a whole answer would carry it. */
 static json_t *
-batch_entry(long long domain, hsm_rc rc, json_t *result, const char *reason)
+batch_entry(const struct bent *b)
 {
-	int code = modproto_code_from_rc(rc);
+	json_int_t domain = json_integer_value(json_object_get(b->p, "domain"));
+	int code = modproto_code_from_rc(b->rc);
 
-	if (rc == HSM_OK)
-		return json_pack("{s:I, s:b, s:O}", "domain", (json_int_t)domain, "ok", 1,
-		                 "result", result);
-	if (strcmp(reason, "unknown_op") == 0)
-		code = MODPROTO_E_UNKNOWN_OP;
-	return json_pack("{s:I, s:b, s:{s:i, s:s, s:s}}", "domain", (json_int_t)domain,
-	                 "ok", 0, "error", "code", code, "reason", reason,
-	                 "message", hsm_errmsg());
+	if (b->rc == HSM_OK)
+		return json_pack("{s:I, s:b, s:O}", "domain", domain, "ok", 1, "result", b->res);
+	return json_pack("{s:I, s:b, s:{s:i, s:s, s:s}}", "domain", domain, "ok", 0, "error",
+	                 "code", code, "reason", b->why, "message", b->msg);
 }
 
 /* The entries of params.domains: integers (query, apply) or
- * {domain, from_counter} (receipts); at most one per domain of the module. */
+ * {domain, from_counter} (receipts); at most as many as the module has
+ * domains. */
 static hsm_rc
-batch_list(const simmod *m, const json_t *params, const json_t **list, const char **reason)
+batch_list(const simmod *m, const char *op, const json_t *params, struct bent *b, size_t *n,
+           const char **reason)
 {
-	*list = json_object_get(params, "domains");
-	if (!json_is_array(*list) || json_array_size(*list) == 0 ||
-	    json_array_size(*list) > m->ndomains) {
+	const json_t *list = json_object_get(params, "domains"), *e;
+	size_t i;
+
+	*n = 0;
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > m->ndomains) {
 		*reason = "bad_request";
 		return hsm_fail(HSM_ERR_FORMAT, "params.domains must be a list of 1 to %u domains",
 		                m->ndomains);
+	}
+	json_array_foreach(list, i, e) {
+		b[i].m = (simmod *)m;
+		b[i].why = "bad_request";
+		b[i].p = json_is_object(e) ? json_deep_copy(e) : json_pack("{s:O}", "domain", e);
+		*n = i + 1;
+		if (b[i].p == NULL || (strcmp(op, MODPROTO_OP_APPLY) == 0 &&
+		    json_object_set(b[i].p, "command", json_object_get(params, "command")) != 0))
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	}
 	return HSM_OK;
 }
 
 /* Each listed domain is answered on its own: one refusal does not stop
- * the others. Receipts share one budget per answer (the frame limit); a
- * fault that drops the connection stops the batch where it happened. */
+ * the others. Receipts share one budget per answer (the frame limit). A
+ * fault that drops the connection drops the whole answer. */
 static hsm_rc
 do_batch(simmod *m, const char *op, const json_t *params, json_t **result,
          const char **reason, int *drop)
 {
-	const json_t *list, *e;
-	json_t *answers = NULL, *one = NULL, *p = NULL, *res = NULL;
-	size_t i, budget = SIMRCPT_MAX_ANSWER;
+	struct bent b[MODPROTO_MAX_DOMAINS];
+	json_t *answers = NULL;
+	size_t i, n = 0, budget = SIMRCPT_MAX_ANSWER;
 	hsm_rc rc;
 
-	if ((rc = batch_list(m, params, &list, reason)) != HSM_OK)
-		return rc;
-	if ((answers = json_array()) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	json_array_foreach(list, i, e) {
-		const char *why = "bad_request";
-		p = json_is_object(e) ? json_deep_copy(e) : json_pack("{s:O}", "domain", e);
-		if (p == NULL || (strcmp(op, MODPROTO_OP_APPLY) == 0 &&
-		    json_object_set(p, "command", json_object_get(params, "command")) != 0)) {
-			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-			goto out;
-		}
+	memset(b, 0, sizeof(b));
+	if ((rc = batch_list(m, op, params, b, &n, reason)) != HSM_OK)
+		goto out;
+	if (strcmp(op, MODPROTO_OP_APPLY) == 0)
+		batch_apply(b, n);
+	for (i = 0; i < n && strcmp(op, MODPROTO_OP_APPLY) != 0; i++) {
 		hsm_err_clear();
 		if (strcmp(op, MODPROTO_OP_QUERY) == 0)
-			rc = do_query(m, p, &res, &why);
-		else if (strcmp(op, MODPROTO_OP_APPLY) == 0)
-			rc = do_apply(m, p, &res, &why, drop);
+			bent_done(&b[i], do_query(m, b[i].p, &b[i].res, &b[i].why));
 		else
-			rc = do_receipts(m, p, budget, &res, &why);
-		if (*drop)
-			goto out;
-		if (rc == HSM_OK && res != NULL && strcmp(op, MODPROTO_OP_RECEIPTS) == 0)
-			budget -= json_array_size(json_object_get(res, "receipts"));
-		one = batch_entry(json_integer_value(json_object_get(p, "domain")), rc, res, why);
-		if (one == NULL || json_array_append_new(answers, one) != 0) {
-			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		json_decref(p);
-		json_decref(res);
-		p = res = NULL;
+			bent_done(&b[i], do_receipts(m, b[i].p, budget, &b[i].res, &b[i].why));
+		if (b[i].rc == HSM_OK && strcmp(op, MODPROTO_OP_RECEIPTS) == 0)
+			budget -= json_array_size(json_object_get(b[i].res, "receipts"));
 	}
-	*result = json_pack("{s:O}", "answers", answers);
-	rc = *result ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((answers = json_array()) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		*drop |= b[i].drop;
+		if (json_array_append_new(answers, batch_entry(&b[i])) != 0)
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	if (rc == HSM_OK && !*drop)
+		*result = json_pack("{s:O}", "answers", answers);
+	if (rc == HSM_OK && !*drop && *result == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 out:
+	for (i = 0; i < n; i++) {
+		json_decref(b[i].p);
+		json_decref(b[i].res);
+	}
 	json_decref(answers);
-	json_decref(p);
-	json_decref(res);
 	return rc;
 }
 
