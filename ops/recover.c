@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * recover.c - how far an evidence log holds a group's receipts, and the
- * receipts the members kept past that point (recover.h).
- * Shared by hsmadm-domain (submit --evidence) and hsmadm-commit, which both
- * fill the gaps a lost answer leaves before they record the next command.
+ * recover.c - the receipts an evidence log lacks, fetched from the members
+ * (recover.h). Shared by hsmadm-domain (submit --evidence) and
+ * hsmadm-commit, through submit.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "hsmadm/evlog.h"
 #include "hsmadm/recover.h"
 
 /* Raise logged[i] to the receipt's counter_after if r is member i's. */
@@ -29,61 +26,43 @@ note_receipt(const json_t *r, const group_member *m, size_t n, uint64_t *logged)
 			logged[i] = (uint64_t)after;
 }
 
-hsm_rc
-recover_scan_log(const char *path, const group_member *m, size_t n, json_t *cmds,
-                    uint64_t *logged)
+/* The log's marks of m[] (EVSCAN_NONE and GROUP_LOGGED_UNKNOWN agree). */
+static hsm_rc
+marks_of(const evscan *scan, const group_member *m, size_t n, uint64_t *logged)
 {
-	evlog_reader *rd = NULL;
-	evlog_record rec;
-	const json_t *r;
-	size_t i;
-	hsm_rc rc;
+	evscan_member *em = calloc(n ? n : 1, sizeof(*em));
 
-	memset(&rec, 0, sizeof(rec));
-	for (i = 0; i < n; i++)
-		logged[i] = GROUP_LOGGED_UNKNOWN;
-	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
-		return rc;
-	while ((rc = evlog_reader_next(rd, &rec)) == HSM_OK) {
-		if (strcmp(rec.type, EV_COMMAND_SENT) == 0) {
-			/* write-ahead intent: its receipts may be all the log lacks */
-			json_array_append(cmds, json_object_get(rec.body, "command"));
-		} else if (strcmp(rec.type, EV_COMMAND_APPLIED) == 0) {
-			json_array_append(cmds, json_object_get(rec.body, "command"));
-			json_array_foreach(json_object_get(rec.body, "receipts"), i, r)
-				note_receipt(r, m, n, logged);
-		} else if (strcmp(rec.type, EV_DOMAIN_BASELINE) == 0)
-			note_receipt(json_object_get(rec.body, "receipt"), m, n, logged);
+	if (em == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		em[i].module = m[i].module;
+		em[i].domain = m[i].domain;
 	}
-	evlog_record_clear(&rec);
-	evlog_reader_free(&rd);
-	return rc == HSM_ERR_NOT_FOUND ? HSM_OK : rc;
+	evscan_hwm_members(scan, em, n, logged);
+	free(em);
+	return HSM_OK;
 }
 
 hsm_rc
-recover_lost_receipts(const char *path, const group_member *m, size_t n, int torn_ok,
+recover_lost_receipts(const evscan *scan, const group_member *m, size_t n,
                       json_t **bodies, uint64_t *logged_out)
 {
-	json_t *cmds = json_array(), *found = NULL, *out = json_array(), *e;
+	json_t *found = NULL, *out = json_array(), *e;
 	uint64_t *logged = calloc(n ? n : 1, sizeof(*logged));
 	size_t i;
-	hsm_rc rc;
+	hsm_rc rc = HSM_OK;
 
 	*bodies = NULL;
-	if (cmds == NULL || logged == NULL || out == NULL) {
+	if (logged == NULL || out == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		logged[i] = GROUP_LOGGED_UNKNOWN;
-	if (access(path, F_OK) != 0) {
-		rc = HSM_OK;   /* a new log: nothing can be missing from it */
-		goto done;
-	}
-	rc = recover_scan_log(path, m, n, cmds, logged);
-	if (rc != HSM_OK && !(torn_ok && rc == HSM_ERR_FORMAT))
-		goto out;
-	if ((rc = group_recover(m, n, logged, cmds, &found)) != HSM_OK)
+	if (scan == NULL)
+		goto done;   /* a new log: nothing can be missing from it */
+	if ((rc = marks_of(scan, m, n, logged)) != HSM_OK ||
+	    (rc = group_recover(m, n, logged, scan->commands, &found)) != HSM_OK)
 		goto out;
 	json_array_foreach(found, i, e) {
 		json_t *body = json_pack("{s:O, s:[O]}", "command", json_object_get(e, "command"),
@@ -99,10 +78,8 @@ done:
 		memcpy(logged_out, logged, n * sizeof(*logged));
 	*bodies = out;
 	out = NULL;
-	rc = HSM_OK;
 out:
 	json_decref(out);
-	json_decref(cmds);
 	json_decref(found);
 	free(logged);
 	return rc;

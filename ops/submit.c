@@ -18,7 +18,10 @@ struct submit_marks {
 void
 submit_ev_clear(struct submit_ev *ev)
 {
-	if (ev == NULL || ev->marks == NULL)
+	if (ev == NULL)
+		return;
+	evscan_free(&ev->scan);
+	if (ev->marks == NULL)
 		return;
 	for (size_t i = 0; i < ev->marks->n; i++)
 		free(ev->marks->v[i].module);
@@ -79,7 +82,11 @@ submit_fill_gaps(struct submit_ev *ev, const group_member *m, size_t n)
 	if (logged == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	/* the log was opened (a torn tail repaired) before: any bad line is an error */
-	if ((rc = recover_lost_receipts(ev->path, m, n, 0, &bodies, logged)) != HSM_OK)
+	if (ev->scan == NULL && (rc = evscan_log(ev->log, &ev->scan)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "reading the evidence log %s", ev->path);
+		goto out;
+	}
+	if ((rc = recover_lost_receipts(ev->scan, m, n, &bodies, logged)) != HSM_OK)
 		goto out;
 	json_array_foreach(bodies, i, body) {
 		rc = evrec_command_applied_json(ev->log, &ev->system, json_object_get(body, "command"),

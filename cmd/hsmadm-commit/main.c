@@ -21,6 +21,7 @@
 #include "hsmadm/submit.h"
 #include "hsmadm/wsconfig.h"
 #include "cer.h"
+#include "cer_logscan.h"
 #include "cmdutil.h"
 
 #define PROG "hsmadm-commit"
@@ -274,22 +275,23 @@ open_admins(struct run_ctx *x)
 	return signers_new(&so, &x->admins);
 }
 
-/* The records of the parts (and of an earlier load of them) from the log. */
+/* The records of the parts (and of an earlier load of them), from the one
+ * scan of the log this run makes. */
 static hsm_rc
-read_parts(struct run_ctx *x)
+read_parts(struct run_ctx *x, const evscan *scan)
 {
 	const struct opts *o = x->o;
 	hsm_rc rc;
 
 	for (size_t i = 0; i < o->nparts; i++) {
-		if ((rc = cer_log_find_part(o->log, o->parts[i], &x->recs[i])) != HSM_OK)
+		if ((rc = cer_scan_find_part(scan, o->log, o->parts[i], &x->recs[i])) != HSM_OK)
 			return rc;
 		x->parts[i].part_id = o->parts[i];
 		memcpy(x->parts[i].kpvp, x->recs[i].kpvp, HSM_VP_LEN);
 		x->parts[i].card_id = x->recs[i].card_id;
 		x->parts[i].holder = x->recs[i].holder;
 	}
-	rc = cer_log_find_loaded(o->log, x->parts, o->nparts, x->known);
+	rc = cer_scan_find_loaded(scan, x->parts, o->nparts, x->known);
 	if (rc == HSM_OK)
 		x->have_known = 1;
 	else if (rc != HSM_ERR_NOT_FOUND)
@@ -313,9 +315,13 @@ run_open(struct run_ctx *x)
 	x->ev.ctx = x;
 	x->ev.system.name = PROG;
 	x->ev.system.role = "system";
-	if (strcmp(o->cmd, "status") != 0 && (rc = cer_log_open(o->log, &x->ev.log)) != HSM_OK)
-		return rc;
-	if ((rc = read_parts(x)) != HSM_OK ||
+	if (strcmp(o->cmd, "status") == 0)
+		rc = evscan_path(o->log, 0, &x->ev.scan);
+	else if ((rc = cer_log_open(o->log, &x->ev.log)) == HSM_OK)
+		rc = evscan_log(x->ev.log, &x->ev.scan);
+	if (rc != HSM_OK)
+		return hsm_fail_wrap(rc, "reading the evidence log %s", o->log);
+	if ((rc = read_parts(x, x->ev.scan)) != HSM_OK ||
 	    (rc = wsconfig_home(o->home, &home)) != HSM_OK ||
 	    (rc = wsconfig_open(home, &x->cfg)) != HSM_OK)
 		goto out;

@@ -27,6 +27,7 @@
 #include "hsmadm/admincmd.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evrec.h"
+#include "hsmadm/evscan.h"
 #include "hsmadm/group.h"
 
 struct submit_marks;   /* what the log holds of each member (submit.c) */
@@ -38,6 +39,10 @@ struct submit_ev {
 	/* One line for the people in the room (a receipt recorded late). */
 	void        (*say)(void *ctx, const char *line);
 	void         *ctx;
+	/* The log as the command found it (evscan.h). The caller may set it
+	 * from its own scan (it is then freed by submit_ev_clear too); else the
+	 * first gap check scans the open log. */
+	evscan       *scan;
 	/* Filled by the first gap check, kept up to date by every record, so
 	 * that the log is scanned once per command run, not once per command.
 	 * Zero-initialize; free with submit_ev_clear. */
