@@ -50,6 +50,14 @@ void ev_reader_failure(const struct evlog_reader *r, long long *offset, size_t *
 hsm_rc ev_reader_next_raw(struct evlog_reader *r, const char **line, size_t *len,
                           int *had_nl, long long *offset);
 
+/* evlog_verify over a fresh reader (not freed), for callers that already
+ * hold the log open: the report (one open for all its passes) and the
+ * supervisor's completion (through the writer). */
+struct evlog_verify_opts;
+struct evlog_verify_result;
+hsm_rc ev_verify_reader(struct evlog_reader *r, const struct evlog_verify_opts *o,
+                        struct evlog_verify_result *res);
+
 /* A torn tail cut off by the writer: the log.recovered body. */
 struct ev_cut {
 	long long at_offset;

@@ -3,10 +3,13 @@
  * evreport.c - text and HTML reports of an evidence log for auditors, and the
  * comparison of a replay with live modules.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
@@ -532,7 +535,7 @@ signature_rows(struct rctx *r, const evlog_record *rec)
 }
 
 static hsm_rc
-pass(struct rctx *r, const char *path, long long upto, enum pass what_pass)
+pass(struct rctx *r, int fd, long long upto, enum pass what_pass)
 {
 	static const char *const titles[] = {
 		"Timeline (every record)", "Exceptions and recoveries", "Signatures and receipts"
@@ -550,7 +553,8 @@ pass(struct rctx *r, const char *path, long long upto, enum pass what_pass)
 		    "<th>Over what</th></tr></thead>\n" :
 		    "<table><thead><tr><th>Seq</th><th>Time (UTC)</th><th>Who</th>"
 		    "<th>What</th></tr></thead>\n", r->out);
-	if ((rc = evlog_reader_open(path, &rd)) != HSM_OK)
+	/* each pass reads the one descriptor from the start (pread) */
+	if ((rc = ev_reader_from_fd(fd, &rd)) != HSM_OK)
 		return rc;
 	while (evlog_reader_next(rd, &rec) == HSM_OK && (upto == 0 || rec.seq <= upto)) {
 		int exc = strcmp(rec.type, EV_EXCEPTION) == 0 ||
@@ -585,17 +589,27 @@ evlog_report(const char *path, const struct evlog_verify_opts *opts,
              enum evreport_format fmt, FILE *out, evlog_verify_result *resout)
 {
 	evlog_verify_result res;
+	evlog_reader *rd = NULL;
 	struct rctx r;
+	int fd;
 	hsm_rc vrc, rc;
 	char saved[1024];
 	int i;
 
 	memset(&r, 0, sizeof(r));
+	memset(&res, 0, sizeof(res));
 	r.out = out;
 	r.html = fmt == EVREPORT_HTML;
-	vrc = evlog_verify(path, opts, &res);
+	/* opened once: the verification and every pass read this descriptor */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return hsm_fail(errno == ENOENT ? HSM_ERR_NOT_FOUND : HSM_ERR_IO,
+		    "cannot open evidence log %s: %s", path, strerror(errno));
+	if ((vrc = ev_reader_from_fd(fd, &rd)) == HSM_OK)
+		vrc = ev_verify_reader(rd, opts, &res);
+	evlog_reader_free(&rd);
 	if (vrc != HSM_OK && vrc != HSM_ERR_AUDIT) {
 		evlog_verify_result_clear(&res);
+		close(fd);
 		return vrc;
 	}
 	snprintf(saved, sizeof(saved), "%s", hsm_errmsg());
@@ -603,9 +617,10 @@ evlog_report(const char *path, const struct evlog_verify_opts *opts,
 	if (res.state != NULL)
 		state_section(&r, res.state);
 	/* A failed log is shown up to its last good record. */
-	if ((rc = pass(&r, path, res.ok ? 0 : res.head_seq, PASS_EXCEPTIONS)) == HSM_OK &&
-	    (rc = pass(&r, path, res.ok ? 0 : res.head_seq, PASS_SIGNATURES)) == HSM_OK)
-		rc = pass(&r, path, res.ok ? 0 : res.head_seq, PASS_ALL);
+	if ((rc = pass(&r, fd, res.ok ? 0 : res.head_seq, PASS_EXCEPTIONS)) == HSM_OK &&
+	    (rc = pass(&r, fd, res.ok ? 0 : res.head_seq, PASS_SIGNATURES)) == HSM_OK)
+		rc = pass(&r, fd, res.ok ? 0 : res.head_seq, PASS_ALL);
+	close(fd);
 	if (r.html) {
 		fputs("<p style=\"font-size:9pt;color:#555\">Made by hsmadm-audit "
 		    HSMADM_VERSION ". Text from the log is shown as written; MKVP and KPVP "

@@ -1236,10 +1236,9 @@ bad_msg(struct vctx *c, long long seq, const char *msg)
 }
 
 hsm_rc
-evlog_verify(const char *path, const struct evlog_verify_opts *o, evlog_verify_result *res)
+ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verify_result *res)
 {
 	struct vctx c;
-	evlog_reader *r = NULL;
 	evlog_record rec;
 	char msg[700];
 	hsm_rc rc;
@@ -1250,8 +1249,6 @@ evlog_verify(const char *path, const struct evlog_verify_opts *o, evlog_verify_r
 	c.o = o;
 	c.res = res;
 	if ((rc = ctx_init(&c, o)) != HSM_OK)
-		goto out;
-	if ((rc = evlog_reader_open(path, &r)) != HSM_OK)
 		goto out;
 	for (;;) {
 		rc = evlog_reader_next(r, &rec);
@@ -1308,8 +1305,21 @@ out:
 	if (res->ok || rc == HSM_ERR_AUDIT)
 		res->state = build_state(&c);
 	evlog_record_clear(&rec);
-	evlog_reader_free(&r);
 	ctx_free(&c);
+	return rc;
+}
+
+hsm_rc
+evlog_verify(const char *path, const struct evlog_verify_opts *o, evlog_verify_result *res)
+{
+	evlog_reader *r = NULL;
+	hsm_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = evlog_reader_open(path, &r)) != HSM_OK)
+		return rc;
+	rc = ev_verify_reader(r, o, res);
+	evlog_reader_free(&r);
 	return rc;
 }
 
@@ -1375,6 +1385,7 @@ evlog_sign_completion(const char *path, const struct evlog_verify_opts *opts,
 	struct evlog_verify_opts o;
 	struct evlog_open_opts oo;
 	evlog *log = NULL;
+	evlog_reader *r = NULL;
 	json_t *p, *actor = NULL;
 	long long head = 0;
 	uint8_t ski[32];
@@ -1395,7 +1406,12 @@ evlog_sign_completion(const char *path, const struct evlog_verify_opts *opts,
 	 * exactly what gets signed. */
 	if ((rc = evlog_open(path, &oo, &log)) != HSM_OK)
 		return rc;
-	if ((rc = evlog_verify(path, &o, res)) != HSM_OK) {
+	/* what is checked is read through the writer: exactly what gets signed */
+	if ((rc = evlog_reader_from_log(log, &r)) != HSM_OK)
+		goto out;
+	rc = ev_verify_reader(r, &o, res);
+	evlog_reader_free(&r);
+	if (rc != HSM_OK) {
 		rc = hsm_fail_wrap(rc, "not signing: the log does not verify");
 		goto out;
 	}

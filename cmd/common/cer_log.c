@@ -72,8 +72,10 @@ cer_log_find_part(const char *path, const char *part_id, struct cer_partrec *rec
 	return rc;
 }
 
-hsm_rc
-cer_log_open(const char *path, evlog **log)
+/* Open (or, unless must_exist, create) the log: a new log's opening record
+ * names the ceremony "master key ceremony". */
+static hsm_rc
+log_open(const char *path, int must_exist, evlog **log)
 {
 	struct evlog_open_opts oo;
 	json_t *actor, *body;
@@ -89,6 +91,7 @@ cer_log_open(const char *path, evlog **log)
 	memset(&oo, 0, sizeof(oo));
 	oo.actor = actor;
 	oo.open_body = body;
+	oo.must_exist = must_exist;
 	oo.sync = EVLOG_SYNC_EACH;
 	rc = evlog_open(path, &oo, log);
 	if (rc != HSM_OK)
@@ -97,6 +100,18 @@ out:
 	json_decref(actor);
 	json_decref(body);
 	return rc;
+}
+
+hsm_rc
+cer_log_open(const char *path, evlog **log)
+{
+	return log_open(path, 0, log);
+}
+
+hsm_rc
+cer_log_open_existing(const char *path, evlog **log)
+{
+	return log_open(path, 1, log);
 }
 
 static int

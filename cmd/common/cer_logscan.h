@@ -16,6 +16,10 @@
 #include "hsmadm/evscan.h"
 #include "cer.h"
 
+/* Like cer_log_open, but a log that does not exist is HSM_ERR_NOT_FOUND
+ * (for a command that needs a record the log would have to hold already). */
+hsm_rc cer_log_open_existing(const char *path, evlog **log);
+
 /* The latest keypart.generated of part_id in the scan: KPVP, card id, holder,
  * seq. HSM_ERR_NOT_FOUND (naming path, for the message) if there is none. */
 hsm_rc cer_scan_find_part(const evscan *s, const char *path, const char *part_id,

@@ -13,6 +13,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/secbuf.h"
 #include "cer.h"
+#include "cer_logscan.h"
 #include "cmdutil.h"
 
 #define PROG "hsmadm-mkpart"
@@ -188,9 +189,34 @@ emit(const struct opts *o, json_t *j)
 	return rc;
 }
 
+/* Open the log for writing (--log; else *log stays NULL) and, with scan,
+ * scan it once through the writer: a torn tail is repaired and recorded
+ * before anything reads it, and what is read is what the record is appended
+ * to. must_exist: a log that does not exist cannot hold the record wanted,
+ * so none is created. */
+static hsm_rc
+open_log(const struct opts *o, int must_exist, evlog **log, evscan **scan)
+{
+	hsm_rc rc;
+
+	*log = NULL;
+	if (scan != NULL)
+		*scan = NULL;
+	if (o->log == NULL)
+		return HSM_OK;
+	rc = must_exist ? cer_log_open_existing(o->log, log) : cer_log_open(o->log, log);
+	if (rc != HSM_OK || scan == NULL)
+		return rc;
+	if ((rc = evscan_log(*log, scan)) != HSM_OK) {
+		hsm_fail_wrap(rc, "reading the evidence log %s", o->log);
+		evlog_close(log);
+	}
+	return rc;
+}
+
 /* The expected pattern: --kpvp, else the log's record (if --log), else none. */
 static hsm_rc
-expected_kpvp(const struct opts *o, uint8_t out[HSM_VP_LEN], int *have,
+expected_kpvp(const struct opts *o, const evscan *scan, uint8_t out[HSM_VP_LEN], int *have,
               struct cer_partrec *rec)
 {
 	hsm_rc rc;
@@ -201,11 +227,13 @@ expected_kpvp(const struct opts *o, uint8_t out[HSM_VP_LEN], int *have,
 		memcpy(out, o->kpvp, HSM_VP_LEN);
 		*have = 1;
 	}
-	if (o->log == NULL)
+	if (scan == NULL)
 		return HSM_OK;
-	rc = cer_log_find_part(o->log, o->part, rec);
-	if (rc == HSM_ERR_NOT_FOUND && *have)
+	rc = cer_scan_find_part(scan, o->log, o->part, rec);
+	if (rc == HSM_ERR_NOT_FOUND && *have) {
+		hsm_err_clear();
 		return HSM_OK;
+	}
 	if (rc != HSM_OK)
 		return rc;
 	if (*have && !vp_equal(out, rec->kpvp))
@@ -218,40 +246,26 @@ expected_kpvp(const struct opts *o, uint8_t out[HSM_VP_LEN], int *have,
 }
 
 static hsm_rc
-open_log(const struct opts *o, evlog **log)
-{
-	*log = NULL;
-	if (o->log == NULL)
-		return HSM_OK;
-	return cer_log_open(o->log, log);
-}
-
-static hsm_rc
 do_generate(const struct opts *o, pcsc_ctx *pc)
 {
 	struct cer_want w = { .card_id = o->card };
 	cer_card *c = NULL;
 	evlog *log = NULL;
+	evscan *scan = NULL;
+	const evscan_part *known;
 	uint8_t kpvp[HSM_VP_LEN];
 	long long seq = 0;
 	hsm_rc rc;
 
 	/* A part id is generated once per log (the audit refuses a second one),
 	 * and a part that cannot be recorded is not made: log first. */
-	if (o->log != NULL) {
-		struct cer_partrec rec;
-
-		rc = cer_log_find_part(o->log, o->part, &rec);
-		if (rc == HSM_OK)
-			return hsm_fail(HSM_ERR_EXISTS,
-			    "the evidence log %s already records a key part %s (record %lld); "
-			    "choose another part id", o->log, o->part, rec.seq);
-		if (rc != HSM_ERR_NOT_FOUND)
-			return rc;
-		hsm_err_clear();
-	}
-	if ((rc = open_log(o, &log)) != HSM_OK)
+	if ((rc = open_log(o, 0, &log, &scan)) != HSM_OK)
 		return rc;
+	if (scan != NULL && (known = evscan_find_part(scan, o->part)) != NULL) {
+		rc = hsm_fail(HSM_ERR_EXISTS, "the evidence log %s already records a key part "
+		    "%s (record %lld); choose another part id", o->log, o->part, known->seq);
+		goto out;
+	}
 	rc = cer_card_open(pc, o->reader, &w, "Insert the custodian card for the new key part.",
 	                   o->timeout_s * 1000, o->pin_fd, o->allow_default, &c);
 	if (rc != HSM_OK)
@@ -272,6 +286,7 @@ do_generate(const struct opts *o, pcsc_ctx *pc)
 	rc = emit(o, result_json("generate", o->part, c, kpvp, seq));
 out:
 	cer_card_free(&c);
+	evscan_free(&scan);
 	evlog_close(&log);
 	return rc;
 }
@@ -284,15 +299,16 @@ do_copy(const struct opts *o, pcsc_ctx *pc)
 	struct cer_partrec rec;
 	cer_card *from = NULL, *to = NULL;
 	evlog *log = NULL;
+	evscan *scan = NULL;
 	uint8_t want[HSM_VP_LEN], kpvp[HSM_VP_LEN];
 	int have = 0;
 	long long seq = 0;
 	hsm_rc rc;
 
-	if ((rc = expected_kpvp(o, want, &have, &rec)) != HSM_OK)
+	if ((rc = open_log(o, !o->have_kpvp, &log, &scan)) != HSM_OK)
 		return rc;
-	if ((rc = open_log(o, &log)) != HSM_OK)
-		return rc;
+	if ((rc = expected_kpvp(o, scan, want, &have, &rec)) != HSM_OK)
+		goto out;
 	if (have)
 		wp.owner_id = rec.card_id[0] != '\0' ? rec.card_id : NULL;
 	rc = cer_card_open(pc, o->reader, &wp, "Insert the custodian card that holds the part.",
@@ -329,6 +345,7 @@ do_copy(const struct opts *o, pcsc_ctx *pc)
 out:
 	cer_card_free(&from);
 	cer_card_free(&to);
+	evscan_free(&scan);
 	evlog_close(&log);
 	return rc;
 }
@@ -340,15 +357,16 @@ do_verify(const struct opts *o, pcsc_ctx *pc)
 	struct cer_partrec rec;
 	cer_card *c = NULL;
 	evlog *log = NULL;
+	evscan *scan = NULL;
 	uint8_t want[HSM_VP_LEN], kpvp[HSM_VP_LEN];
 	int have = 0;
 	long long seq = 0;
 	hsm_rc rc;
 
-	if ((rc = expected_kpvp(o, want, &have, &rec)) != HSM_OK)
+	if ((rc = open_log(o, !o->have_kpvp, &log, &scan)) != HSM_OK)
 		return rc;
-	if ((rc = open_log(o, &log)) != HSM_OK)
-		return rc;
+	if ((rc = expected_kpvp(o, scan, want, &have, &rec)) != HSM_OK)
+		goto out;
 	if (rec.card_id[0] != '\0')
 		w.owner_id = rec.card_id;
 	rc = cer_card_open(pc, o->reader, &w, "Insert the custodian card that holds the part.",
@@ -367,6 +385,7 @@ do_verify(const struct opts *o, pcsc_ctx *pc)
 	rc = emit(o, result_json("verify", o->part, c, kpvp, seq));
 out:
 	cer_card_free(&c);
+	evscan_free(&scan);
 	evlog_close(&log);
 	return rc;
 }
@@ -429,7 +448,9 @@ do_destroy(const struct opts *o, pcsc_ctx *pc)
 	char q[400];
 	hsm_rc rc;
 
-	if ((rc = open_log(o, &log)) != HSM_OK)
+	/* the log is opened (and a torn tail repaired) before the card is
+	 * touched, so that a part destroyed is a part recorded */
+	if ((rc = open_log(o, 0, &log, NULL)) != HSM_OK)
 		return rc;
 	rc = cer_card_open(pc, o->reader, &w, "Insert the custodian card that holds the part.",
 	                   o->timeout_s * 1000, o->pin_fd, o->allow_default, &c);
