@@ -255,6 +255,73 @@ test_reader_checks_chain(void **state)
 	free(buf);
 }
 
+/* Write text as the journal of the log at path. */
+static void
+put_journal(const char *path, const char *text)
+{
+	char jpath[420];
+	FILE *f;
+
+	snprintf(jpath, sizeof(jpath), "%s.recovering", path);
+	assert_non_null(f = fopen(jpath, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Stopped after the journal, before the cut: the next open redoes it, once.
+ * Stopped after the record, before the journal went: nothing is added. A
+ * journal that names another cut, or cannot be read, next to a whole log:
+ * refused, nothing written. */
+static void
+test_journal_states(void **state)
+{
+	char path[400], jpath[420];
+	off_t whole, size;
+	evlog *log = NULL;
+	json_t *rec;
+
+	(void)state;
+	torn_log(path, sizeof(path), 2, &whole);
+	snprintf(jpath, sizeof(jpath), "%s.recovering", path);
+	put_journal(path, "{\"at_offset\":1,\"lost_bytes\":2,\"lost_sha256\":\"00");
+	assert_int_equal(evlog_open(path, NULL, &log), HSM_OK);   /* torn: redone */
+	evlog_close(&log);
+	rec = last_record(path);
+	assert_string_equal(json_string_value(json_object_get(rec, "type")), EV_LOG_RECOVERED);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(rec, "body"),
+	    "at_offset")), whole);
+	assert_int_equal(access(jpath, F_OK), -1);
+	/* the journal of that very cut comes back: the log already says it */
+	{
+		char text[300];
+		json_t *b = json_object_get(rec, "body");
+		snprintf(text, sizeof(text), "{\"at_offset\":%lld,\"lost_bytes\":%lld,"
+		    "\"lost_sha256\":\"%s\"}\n",
+		    (long long)json_integer_value(json_object_get(b, "at_offset")),
+		    (long long)json_integer_value(json_object_get(b, "lost_bytes")),
+		    json_string_value(json_object_get(b, "lost_sha256")));
+		put_journal(path, text);
+	}
+	json_decref(rec);
+	size = fsize(path);
+	assert_int_equal(evlog_open(path, NULL, &log), HSM_OK);
+	evlog_close(&log);
+	assert_int_equal(fsize(path), size);
+	assert_int_equal(access(jpath, F_OK), -1);
+	/* a journal of a cut this log does not show */
+	put_journal(path, "{\"at_offset\":7,\"lost_bytes\":3,\"lost_sha256\":\""
+	    "00000000000000000000000000000000000000000000000000000000000000ff\"}\n");
+	assert_int_equal(evlog_open(path, NULL, &log), HSM_ERR_AUDIT);
+	assert_non_null(strstr(hsm_errmsg(), "names a cut at byte 7"));
+	assert_int_equal(fsize(path), size);
+	/* an unreadable journal next to a whole log */
+	put_journal(path, "garbage");
+	assert_int_equal(evlog_open(path, NULL, &log), HSM_ERR_AUDIT);
+	assert_non_null(strstr(hsm_errmsg(), "cannot be read"));
+	assert_int_equal(fsize(path), size);
+	assert_int_equal(unlink(jpath), 0);
+}
+
 int
 main(void)
 {
@@ -262,6 +329,7 @@ main(void)
 		cmocka_unit_test(test_reader_checks_chain),
 		cmocka_unit_test(test_cut_recorded_despite_full_disk),
 		cmocka_unit_test(test_no_journal_no_cut),
+		cmocka_unit_test(test_journal_states),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
