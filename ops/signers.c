@@ -6,21 +6,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hsmadm/cardprofile.h"
-#include "hsmadm/cardsigner.h"
-#include "hsmadm/pcsc.h"
-#include "hsmadm/piv.h"
+#include "hsmadm/cardfind.h"
 #include "hsmadm/signers.h"
 
 struct signers {
 	struct signers_opts o;
-	size_t      next_key, next_reader;
-	pcsc_ctx   *pc;          /* opened at the first card */
-	piv        *card;        /* the card behind cur, if any */
-	hsm_signer *cur;
-	/* WAIT: the cards that signed the current command */
-	char        used[SIGNERS_MAX][CARD_ID_HEX + 1];
-	size_t      nused;
+	size_t       next_key, next_reader;
+	pcsc_ctx    *pc;          /* opened at the first card */
+	signer_card *card;        /* the card behind cur, if any */
+	hsm_signer  *cur;         /* a key file's signer, or the card's */
+	/* the persons (identities) whose cards signed the current command */
+	char         used[SIGNERS_MAX][CARD_ID_HEX + 1];
+	const char  *usedp[SIGNERS_MAX];
+	size_t       nused;
 };
 
 hsm_rc
@@ -44,11 +42,11 @@ signers_new(const struct signers_opts *o, signers **out)
 static void
 release(signers *s)
 {
-	signer_free(&s->cur);
 	if (s->card != NULL) {
-		pcsc_reset_on_close(piv_pcsc(s->card));
-		piv_free(&s->card);
+		s->cur = NULL;   /* borrowed from the card */
+		signer_card_free(&s->card);
 	}
+	signer_free(&s->cur);
 }
 
 void
@@ -109,81 +107,48 @@ ask_enter(const signers *s, unsigned missing)
 	return HSM_OK;
 }
 
-/* WAIT: an administrator card that has not signed this command. */
+/* The next administrator card, per the card mode: in the next named reader,
+ * in the reader after Enter, or waited for in any reader; never one of a
+ * person who signed this command already (a backup counts as its person). */
 static hsm_rc
-unused_admin(pcsc_ctx *ctx, const char *reader, void *arg)
+card_signer(signers *s, const char *op, unsigned missing)
 {
-	const signers *s = arg;
-	cardprofile prof;
-	piv *p = NULL;
-	hsm_rc rc;
-
-	if (piv_connect(ctx, reader, &p) != HSM_OK)
-		return HSM_ERR_NO_CARD;
-	rc = cardprofile_read(p, &prof);
-	piv_free(&p);
-	if (rc != HSM_OK || prof.role != CARD_ROLE_ADMIN)
-		return HSM_ERR_NO_CARD;
-	for (size_t i = 0; i < s->nused; i++)
-		if (strcmp(s->used[i], prof.card_id) == 0)
-			return HSM_ERR_NO_CARD;
-	return HSM_OK;
-}
-
-/* The reader the next card is in, per the card mode; *name is new. */
-static hsm_rc
-next_reader(signers *s, const char *op, unsigned missing, char **name)
-{
+	cardfind_want w;
 	char prompt[200];
+	const char *id;
 	hsm_rc rc;
 
-	switch (s->o.cards) {
-	case SIGNERS_CARDS_READERS:
-		if (s->next_reader >= s->o.nreaders)
-			return HSM_ERR_NOT_FOUND;
-		return pcsc_find_reader(s->pc, s->o.readers[s->next_reader++], name);
-	case SIGNERS_CARDS_ENTER:
+	memset(&w, 0, sizeof(w));
+	w.role = CARD_ROLE_ADMIN;
+	w.exclude = s->usedp;
+	w.nexclude = s->nused;
+	if (s->o.cards == SIGNERS_CARDS_READERS) {
+		w.reader = s->o.readers[s->next_reader++];
+	} else if (s->o.cards == SIGNERS_CARDS_ENTER) {
 		if ((rc = ask_enter(s, missing)) != HSM_OK)
 			return rc;
-		return pcsc_find_reader(s->pc, s->o.nreaders ? s->o.readers[0] : NULL, name);
-	case SIGNERS_CARDS_WAIT:
+		w.reader = s->o.nreaders ? s->o.readers[0] : NULL;
+	} else {
 		if (s->nused >= SIGNERS_MAX)
 			return HSM_ERR_NOT_FOUND;
 		snprintf(prompt, sizeof(prompt), "%s needs %u more administrator signature%s: "
 		    "insert an administrator card that has not signed it yet.", op, missing,
 		    missing == 1 ? "" : "s");
-		return pcsc_wait_card(s->pc, NULL, unused_admin, s, prompt, s->o.timeout_ms, name);
-	default:
-		return HSM_ERR_NOT_FOUND;
+		w.prompt = prompt;
+		w.timeout_ms = s->o.timeout_ms;
 	}
-}
-
-static hsm_rc
-card_signer(signers *s, const char *op, unsigned missing)
-{
-	cardprofile prof;
-	char *name = NULL, label[300];
-	hsm_rc rc;
-
 	if (s->pc == NULL && (rc = pcsc_open(&s->pc)) != HSM_OK)
 		return rc;
-	if ((rc = next_reader(s, op, missing, &name)) != HSM_OK ||
-	    (rc = piv_connect(s->pc, name, &s->card)) != HSM_OK)
-		goto out;
-	if (cardprofile_read(s->card, &prof) != HSM_OK || prof.role != CARD_ROLE_ADMIN) {
-		rc = hsm_fail(HSM_ERR_NO_CARD, "the card in %s is not an administrator card; "
-		    "insert an administrator card", name);
-		goto out;
+	if ((rc = cardfind_signer(s->pc, &w, s->o.pin_fd, &s->card)) != HSM_OK)
+		return rc;
+	id = s->card->prof.backup_of[0] ? s->card->prof.backup_of : s->card->prof.card_id;
+	if (s->nused < SIGNERS_MAX) {
+		snprintf(s->used[s->nused], sizeof(s->used[0]), "%s", id);
+		s->usedp[s->nused] = s->used[s->nused];
+		s->nused++;
 	}
-	if (s->nused < SIGNERS_MAX)
-		snprintf(s->used[s->nused++], sizeof(s->used[0]), "%s", prof.card_id);
-	snprintf(label, sizeof(label), "the administrator card of %s", prof.holder);
-	rc = cardsigner_new(s->card, s->o.pin_fd, label, &s->cur);
-out:
-	free(name);
-	if (rc != HSM_OK)
-		release(s);
-	return rc;
+	s->cur = s->card->signer;
+	return HSM_OK;
 }
 
 hsm_rc

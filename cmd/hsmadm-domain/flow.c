@@ -21,6 +21,7 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/group.h"
 #include "hsmadm/x509util.h"
+#include "hsmadm/cardfind.h"
 #include "hsmadm/cardsigner.h"
 #include "hsmadm/cardprofile.h"
 #include "hsmadm/pcsc.h"
@@ -203,25 +204,15 @@ print_report(const json_t *rep)
 
 /* ---- cards ---- */
 
-struct card_sess {
-	pcsc_ctx *ctx;
-	piv      *card;
-};
-
-static void
-card_close(struct card_sess *cs)
-{
-	piv_free(&cs->card);
-	pcsc_close(&cs->ctx);
-}
-
 /* admin.add params from an admin card: its 9C public key, its holder as the
  * name, and as identity the card id of the primary card (a backup card
  * names its primary in backup-of), so primary and backup count once. */
 static hsm_rc
 card_admin_params(const struct sopts *o, json_t **params)
 {
-	struct card_sess cs = { NULL, NULL };
+	cardfind_want w;
+	pcsc_ctx *ctx = NULL;
+	piv *card = NULL;
 	char *name = NULL, *hex = NULL;
 	EVP_PKEY *pub = NULL;
 	uint8_t *pt = NULL;
@@ -230,16 +221,12 @@ card_admin_params(const struct sopts *o, json_t **params)
 	hsm_rc rc;
 
 	*params = NULL;
-	if ((rc = pcsc_open(&cs.ctx)) != HSM_OK ||
-	    (rc = pcsc_find_reader(cs.ctx, o->reader, &name)) != HSM_OK ||
-	    (rc = piv_connect(cs.ctx, name, &cs.card)) != HSM_OK)
-		goto out;
-	if ((rc = cardprofile_read(cs.card, &prof)) != HSM_OK) {
-		rc = hsm_fail_wrap(rc, "the card in %s has no hsmadm profile; initialize it "
-		    "with: hsmadm-card init --role admin", name);
-		goto out;
-	}
-	if ((rc = cardsigner_slot_pub(cs.card, PIV_SLOT_SIGN, &pub)) != HSM_OK ||
+	memset(&w, 0, sizeof(w));
+	w.role = CARD_ROLE_ADMIN;
+	w.reader = o->reader;
+	if ((rc = pcsc_open(&ctx)) != HSM_OK ||
+	    (rc = cardfind_open(ctx, &w, &card, &prof, &name)) != HSM_OK ||
+	    (rc = cardsigner_slot_pub(card, PIV_SLOT_SIGN, &pub)) != HSM_OK ||
 	    (rc = crypto_ec_point(pub, &pt, &ptlen)) != HSM_OK ||
 	    (rc = hex_encode(pt, ptlen, &hex)) != HSM_OK)
 		goto out;
@@ -254,7 +241,8 @@ out:
 	free(hex);
 	free(pt);
 	EVP_PKEY_free(pub);
-	card_close(&cs);
+	piv_free(&card);
+	pcsc_close(&ctx);
 	return rc;
 }
 
