@@ -567,8 +567,24 @@ stage_load(struct run *r)
 	return record_mk(r, MK_REC_LOADED, in_full);
 }
 
+/* commit and activate: the same shape, one register step each. */
+struct mk_step {
+	const char *op, *what;
+	const char *skip_state;   /* members past this step (besides done ones) */
+	const char *need_state;   /* what PENDING must be for it */
+	const char *first;        /* what to do first otherwise */
+	int         check_loaded; /* one MKVP, not CURRENT or OLD, before it */
+	enum mk_rec rec;
+	int       (*in)(const struct mst *);
+};
+
+static const struct mk_step step_commit = { ADMINCMD_OP_MK_COMMIT, "commit", "committed",
+	"uncommitted", "load all parts first", 1, MK_REC_COMMITTED, in_committed };
+static const struct mk_step step_activate = { ADMINCMD_OP_MK_ACTIVATE, "activate", NULL,
+	"committed", "commit it first", 0, MK_REC_ACTIVATED, in_done };
+
 static hsm_rc
-stage_commit(struct run *r)
+stage_mk(struct run *r, const struct mk_step *st)
 {
 	char *sel, hex[2 * HSM_VP_LEN + 1];
 	size_t i, k = 0;
@@ -578,66 +594,27 @@ stage_commit(struct run *r)
 	if ((sel = calloc(r->n, 1)) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	for (i = 0; i < r->n; i++) {
-		if (r->st[i].done || strcmp(r->st[i].pending, "committed") == 0)
+		if (r->st[i].done ||
+		    (st->skip_state != NULL && strcmp(r->st[i].pending, st->skip_state) == 0))
 			continue;
-		if (strcmp(r->st[i].pending, "uncommitted") != 0) {
-			rc = hsm_fail(HSM_ERR_STATE,
-			    "module %s domain %u: the pending register is %s; load all parts first",
-			    r->m[i].module, r->m[i].domain, r->st[i].pending);
+		if (strcmp(r->st[i].pending, st->need_state) != 0) {
+			rc = hsm_fail(HSM_ERR_STATE, "module %s domain %u: the pending register is "
+			    "%s; %s", r->m[i].module, r->m[i].domain, r->st[i].pending, st->first);
 			goto out;
 		}
 		sel[i] = 1;
 		k++;
 	}
-	if (k > 0) {
-		if ((rc = check_loaded(r, 0)) != HSM_OK)
-			goto out;
-		hex_encode_buf(r->target, HSM_VP_LEN, hex);
-		params = json_pack("{s:s}", "mkvp", hex);
-		rc = run_command(r, ADMINCMD_OP_MK_COMMIT, params, sel, "commit");
-		json_decref(params);
-		if (rc == HSM_OK)
-			rc = read_all(r);
-		if (rc == HSM_OK)
-			rc = record_mk(r, MK_REC_COMMITTED, in_committed);
-	}
-out:
-	free(sel);
-	return rc;
-}
-
-static hsm_rc
-stage_activate(struct run *r)
-{
-	char *sel, hex[2 * HSM_VP_LEN + 1];
-	size_t i, k = 0;
-	json_t *params;
-	hsm_rc rc = HSM_OK;
-
-	if ((sel = calloc(r->n, 1)) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	for (i = 0; i < r->n; i++) {
-		if (r->st[i].done)
-			continue;
-		if (strcmp(r->st[i].pending, "committed") != 0) {
-			rc = hsm_fail(HSM_ERR_STATE,
-			    "module %s domain %u: the pending register is %s; commit it first",
-			    r->m[i].module, r->m[i].domain, r->st[i].pending);
-			goto out;
-		}
-		sel[i] = 1;
-		k++;
-	}
-	if (k > 0) {
-		hex_encode_buf(r->target, HSM_VP_LEN, hex);
-		params = json_pack("{s:s}", "mkvp", hex);
-		rc = run_command(r, ADMINCMD_OP_MK_ACTIVATE, params, sel, "activate");
-		json_decref(params);
-		if (rc == HSM_OK)
-			rc = read_all(r);
-		if (rc == HSM_OK)
-			rc = record_mk(r, MK_REC_ACTIVATED, in_done);
-	}
+	if (k == 0 || (st->check_loaded && (rc = check_loaded(r, 0)) != HSM_OK))
+		goto out;
+	hex_encode_buf(r->target, HSM_VP_LEN, hex);
+	params = json_pack("{s:s}", "mkvp", hex);
+	rc = run_command(r, st->op, params, sel, st->what);
+	json_decref(params);
+	if (rc == HSM_OK)
+		rc = read_all(r);
+	if (rc == HSM_OK)
+		rc = record_mk(r, st->rec, st->in);
 out:
 	free(sel);
 	return rc;
@@ -748,9 +725,9 @@ mkload_run(const group_member *m, size_t n, const char *group,
 		goto out;
 	if ((stages & MKLOAD_LOAD) && (rc = stage_load(&r)) != HSM_OK)
 		goto out;
-	if ((stages & MKLOAD_COMMIT) && (rc = stage_commit(&r)) != HSM_OK)
+	if ((stages & MKLOAD_COMMIT) && (rc = stage_mk(&r, &step_commit)) != HSM_OK)
 		goto out;
-	if ((stages & MKLOAD_ACTIVATE) && (rc = stage_activate(&r)) != HSM_OK)
+	if ((stages & MKLOAD_ACTIVATE) && (rc = stage_mk(&r, &step_activate)) != HSM_OK)
 		goto out;
 	if (json_array_size(r.did) > 0)
 		outcome = "done";
