@@ -124,18 +124,22 @@ pred(pcsc_ctx *ctx, const char *reader, void *arg)
 	piv *p = NULL;
 	hsm_rc rc;
 
-	if (piv_connect(ctx, reader, &p) != HSM_OK) {
-		snprintf(a->last, sizeof(a->last), "the card in %s is not a PIV card", reader);
-		rc = HSM_ERR_NO_CARD;
-	} else {
+	if ((rc = piv_connect(ctx, reader, &p)) == HSM_OK) {
 		rc = cardfind_check(p, a->w, &prof);
 		piv_free(&p);
-		if (rc == HSM_ERR_CARD_REMOVED)
-			rc = HSM_ERR_NO_CARD;
-		if (rc == HSM_ERR_NO_CARD)
-			snprintf(a->last, sizeof(a->last), "%s", hsm_errmsg());
 	}
-	if (rc == HSM_ERR_NO_CARD && !a->w->quiet) {
+	if (rc == HSM_OK || rc == HSM_ERR_NOMEM || rc == HSM_ERR_PCSC)
+		return rc;
+	/* Any other trouble with one card (not PIV, pulled out, a damaged
+	 * profile) only means it is not the one: say why, keep waiting for the
+	 * right card in any reader. */
+	if (rc == HSM_ERR_NO_CARD)
+		snprintf(a->last, sizeof(a->last), "%s", hsm_errmsg());
+	else
+		snprintf(a->last, sizeof(a->last), "the card in %s cannot be used: %s", reader,
+		    hsm_errmsg());
+	rc = HSM_ERR_NO_CARD;
+	if (!a->w->quiet) {
 		fprintf(stderr, "%s\n", a->last);
 		fflush(stderr);
 	}

@@ -71,13 +71,17 @@ run 11 "a part the card does not hold" "$H" custodian custodian part=no-such-par
 err_has "holds no key part no-such-part"
 
 # Backup: with the primary gone, Alice's backup card, inserted while
-# waiting, counts as Alice (her identity is her primary's card id).
+# waiting, counts as Alice (her identity is her primary's card id). A blank
+# card in the primary's place is passed over with a reason.
 harness_remove 0
+hsmadm-vcard create "$W/blank.json" >/dev/null
+harness_insert "$W/blank.json" 0
 harness_insert_after 1 "$CARD2" 2
 run 0 "the backup card, inserted while waiting, counts as its person" \
 	"$H" signer admin identity="$ALICE" timeout=20000 3<<<$APIN
 out_has "found admin Alice Admin $ALICE_BK $ALICE $R2"
 err_has "Insert an admin card."
+err_has "the card in $R0 is not set up for hsmadm"
 run 11 "but not when the primary card is asked for" "$H" signer admin which=primary
 err_has "is a backup card of Alice Admin (of card $ALICE); insert the primary card"
 run 11 "nor when it is the card already used" "$H" signer admin exclude="$ALICE"
