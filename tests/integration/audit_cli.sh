@@ -57,6 +57,7 @@ expect 30 "seq 17: the log ends here without the supervisor's completion" -- $A 
 size=$(stat -c %s "$tmp/cut.log")
 head -c $((size + 40)) "$log" >"$tmp/torn.log"
 expect 30 "seq 18: .*no line end" -- $A verify "$tmp/torn.log" --module-ca "$ca"
+expect 30 "repairs it and records the cut" -- $A verify "$tmp/torn.log" --module-ca "$ca"
 # a report of a failed log says so, and exits with the audit code
 expect 30 "FAILED verification" -- $A report "$tmp/edit.log" --module-ca "$ca" --html "$tmp/bad.html"
 grep -q '<span class="bad">FAILED at seq 11' "$tmp/bad.html" || { echo "FAIL: bad html verdict"; fails=$((fails+1)); }
@@ -64,6 +65,13 @@ grep -q '<span class="bad">FAILED at seq 11' "$tmp/bad.html" || { echo "FAIL: ba
 # a command applied without its quorum (the module signed it anyway)
 w=$("$gen" --weak-quorum)
 expect 30 "seq 9: command.applied: thresholds.set on DC1-M01 domain 3.*1 more needed" -- $A verify "$w/ceremony.log" --module-ca "$w/module-ca.pem"
+
+# write-ahead intents: three commands sent and applied, one sent with no outcome
+s=$("$gen" --sent)
+expect 0 "Commands sent: 4; 1 with no recorded outcome" -- $A verify "$s/ceremony.log" --module-ca "$s/module-ca.pem"
+expect 0 '"sent_no_outcome": 1' -- $A verify "$s/ceremony.log" --module-ca "$s/module-ca.pem" --json
+expect 0 "zeroize about to be sent" -- $A report "$s/ceremony.log" --module-ca "$s/module-ca.pem"
+expect 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$s/ceremony.log"
 
 # the supervisor's completion
 i=$("$gen" --incomplete)

@@ -29,8 +29,12 @@ mkdir "$T/ws"
 
 "$live" "$HP" "$T/m1/ca.pem" "$T/ws.pem" "$T/ws.key" "$T/ws"
 L=$T/ws/live.log
-expect 0 "verified. 6 records, 3 signatures, 3 module receipts, 3 commands" -- \
+# each command is announced (command.sent) before it goes to the module
+expect 0 "verified. 9 records, 3 signatures, 3 module receipts, 3 commands" -- \
 	hsmadm-audit verify "$L" --module-ca "$T/m1/ca.pem"
+expect 0 "Commands sent: 3; 0 with no recorded outcome" -- \
+	hsmadm-audit verify "$L" --module-ca "$T/m1/ca.pem"
+expect 0 '"sent_no_outcome": 0' -- hsmadm-audit verify "$L" --module-ca "$T/m1/ca.pem" --json
 expect 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$L"
 expect 0 "counter 3, thresholds 2/1, admins: .*Alice Example" -- \
 	hsmadm-audit replay "$L" --module-ca "$T/m1/ca.pem"
@@ -39,7 +43,7 @@ expect 0 "live DC1-M01 domain 1: in step with the log" -- \
 	--client-cert "$T/ws.pem" --client-key "$T/ws.key"
 # a CA that did not issue this module's certificates
 hsmadm-simd init --serial OTHER --dir "$T/other" --domains 1 >/dev/null
-expect 30 "seq 3: command.applied: module receipt" -- \
+expect 30 "seq 4: command.applied: module receipt" -- \
 	hsmadm-audit verify "$L" --module-ca "$T/other/ca.pem"
 expect 2 "needs --module-ca" -- hsmadm-audit replay "$L" --against "$HP"
 

@@ -2,7 +2,7 @@
 /* test_evlog_gen.c - writes a real ceremony's evidence log, keys and module CA
  * into a new directory under $TMPDIR and prints that directory, for the shell
  * tests of hsmadm-audit.
- * Usage: test_evlog_gen [--incomplete] [--weak-quorum] [--tail-witness] */
+ * Usage: test_evlog_gen [--incomplete] [--weak-quorum] [--tail-witness] [--sent] */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,8 +21,11 @@ main(int argc, char **argv)
 			flags |= EVFIX_TAIL_WITNESS;
 		else if (strcmp(argv[i], "--weak-quorum") == 0)
 			flags |= EVFIX_WEAK_QUORUM;
+		else if (strcmp(argv[i], "--sent") == 0)
+			flags |= EVFIX_SENT | EVFIX_MK;
 		else {
-			fprintf(stderr, "usage: %s [--incomplete] [--weak-quorum] [--tail-witness]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--incomplete] [--weak-quorum] [--tail-witness] "
+			    "[--sent]\n", argv[0]);
 			return 2;
 		}
 	}

@@ -20,6 +20,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/evlog.h"
+#include "hsmadm/evrec.h"
 #include "hsmadm/moddriver.h"
 #include "hsmadm/signer.h"
 
@@ -65,9 +66,9 @@ pubhex(hsm_signer *s, char **hex, char skihex[65])
  * command with the module's receipt unless log is NULL. */
 static hsm_rc
 apply(moddrv *drv, evlog *log, const char *op, json_t *params, hsm_signer **signers,
-      size_t n, const json_t *actor)
+      size_t n, const ev_actor *actor)
 {
-	json_t *st = NULL, *rcpt = NULL, *cj = NULL, *body = NULL;
+	json_t *st = NULL, *rcpt = NULL, *rcpts = NULL;
 	admincmd *cmd = NULL;
 	admincmd_target t;
 	int64_t now = (int64_t)time(NULL);
@@ -84,22 +85,22 @@ apply(moddrv *drv, evlog *log, const char *op, json_t *params, hsm_signer **sign
 	for (i = 0; i < n; i++)
 		if ((rc = admincmd_sign(cmd, signers[i])) != HSM_OK)
 			goto out;
+	/* the intent first, as the workflows write it */
+	if (log != NULL && (rc = evrec_command_sent(log, actor, cmd, NULL, NULL)) != HSM_OK)
+		goto out;
 	if ((rc = moddrv_apply(drv, DOMAIN, cmd, &rcpt)) != HSM_OK)
 		goto out;
 	if (log == NULL)
 		goto out;
-	if ((rc = admincmd_to_json(cmd, &cj)) != HSM_OK)
-		goto out;
-	if ((body = json_pack("{s:O, s:[O]}", "command", cj, "receipts", rcpt)) == NULL) {
+	if ((rcpts = json_pack("[O]", rcpt)) == NULL) {
 		rc = HSM_ERR_NOMEM;
 		goto out;
 	}
-	rc = evlog_append(log, EV_COMMAND_APPLIED, actor, body, NULL);
+	rc = evrec_command_applied(log, actor, cmd, rcpts, NULL);
 out:
 	json_decref(st);
 	json_decref(rcpt);
-	json_decref(cj);
-	json_decref(body);
+	json_decref(rcpts);
 	admincmd_free(&cmd);
 	return rc;
 }
@@ -113,7 +114,7 @@ main(int argc, char **argv)
 	hsm_signer *sup = NULL, *alice = NULL, *bob = NULL, *two[2];
 	moddrv *drv = NULL;
 	evlog *log = NULL;
-	json_t *fac = json_pack("{s:s, s:s}", "name", "Fay Facilitator", "role", "facilitator");
+	static const ev_actor fac = { "Fay Facilitator", "facilitator", NULL, NULL };
 	json_t *supact = json_pack("{s:s, s:s}", "name", "Sam Supervisor", "role", "supervisor");
 	json_t *p = NULL;
 	hsm_rc rc;
@@ -141,25 +142,27 @@ main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/live.log", a[4]);
 	if ((rc = evlog_open(path, NULL, &log)) != HSM_OK)
 		goto out;
-	p = json_pack("{s:[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]}",
-	    "members", "name", "Sam Supervisor", "role", "supervisor", "ski", sks, "pubkey", ps,
-	    "name", "Alice Example", "role", "admin", "ski", ska, "pubkey", pa,
-	    "name", "Bob Example", "role", "admin", "ski", skb, "pubkey", pb);
-	if ((rc = evlog_append(log, EV_ROSTER, fac, p, NULL)) != HSM_OK)
-		goto out;
-	json_decref(p);
+	{
+		ev_member m[3] = {
+			{ .name = "Sam Supervisor", .role = "supervisor", .ski = sks, .pubkey = ps },
+			{ .name = "Alice Example", .role = "admin", .ski = ska, .pubkey = pa },
+			{ .name = "Bob Example", .role = "admin", .ski = skb, .pubkey = pb },
+		};
+		if ((rc = evrec_roster(log, &fac, m, 3, NULL)) != HSM_OK)
+			goto out;
+	}
 	p = json_pack("{s:s, s:s, s:s}", "pubkey", pa, "name", "Alice Example", "identity", "alice");
-	if ((rc = apply(drv, log, ADMINCMD_OP_ADMIN_ADD, p, NULL, 0, fac)) != HSM_OK)
+	if ((rc = apply(drv, log, ADMINCMD_OP_ADMIN_ADD, p, NULL, 0, &fac)) != HSM_OK)
 		goto out;
 	json_decref(p);
 	p = json_pack("{s:s, s:s, s:s}", "pubkey", pb, "name", "Bob Example", "identity", "bob");
-	if ((rc = apply(drv, log, ADMINCMD_OP_ADMIN_ADD, p, NULL, 0, fac)) != HSM_OK)
+	if ((rc = apply(drv, log, ADMINCMD_OP_ADMIN_ADD, p, NULL, 0, &fac)) != HSM_OK)
 		goto out;
 	json_decref(p);
 	p = json_pack("{s:i, s:i}", "signature", 2, "revocation", 1);
 	two[0] = alice;
 	two[1] = bob;
-	if ((rc = apply(drv, log, ADMINCMD_OP_THRESHOLDS_SET, p, two, 2, fac)) != HSM_OK)
+	if ((rc = apply(drv, log, ADMINCMD_OP_THRESHOLDS_SET, p, two, 2, &fac)) != HSM_OK)
 		goto out;
 	rc = evlog_complete(log, sup, supact, NULL, NULL);
 out:
@@ -174,7 +177,6 @@ out:
 	free(pb);
 	free(ps);
 	json_decref(p);
-	json_decref(fac);
 	json_decref(supact);
 	return rc == HSM_OK ? 0 : 1;
 }
