@@ -4,9 +4,9 @@
  * envelope). Odd: the rest is a scripted card: PC/SC is replaced below by a
  * fake whose SCardTransmit answers each command with the next response from
  * the input (2-byte length + bytes, ending in a status word), and a PIV
- * driver operation chosen by the second byte runs against it, so the
- * transport (61xx, 6Cxx, chaining) and every response parser see hostile
- * answers. Input exhausted = card removed. */
+ * driver operation (or the card-finding decision) chosen by the second
+ * byte runs against it, so the transport (61xx, 6Cxx, chaining) and every
+ * response parser see hostile answers. Input exhausted = card removed. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include <winscard.h>
 
 #include "hsmadm/cardadm.h"
+#include "hsmadm/cardfind.h"
 #include "hsmadm/cardprofile.h"
 #include "hsmadm/pcsc.h"
 #include "hsmadm/piv.h"
@@ -74,7 +75,7 @@ run_card(uint8_t op)
 		return;
 	if (piv_connect(ctx, "fuzz reader", &p) != HSM_OK)
 		goto out;
-	switch (op % 11) {
+	switch (op % 12) {
 	case 0: (void)piv_tries(p, PIV_REF_PIN, &tries, &verified); break;
 	case 1: { cardprofile pr; (void)cardprofile_read(p, &pr); } break;
 	case 2: if (piv_read_cert(p, PIV_SLOT_SIGN, &x) == HSM_OK) X509_free(x); break;
@@ -99,6 +100,15 @@ run_card(uint8_t op)
 		if (cardenv_list(p, &ids, &ni) == HSM_OK) cardenv_list_free(&ids, ni); } break;
 	case 8: (void)piv_get_version(p, ver); (void)piv_get_serial(p, &serial); break;
 	case 9: { card_status st; (void)card_status_read(p, &st); } break;
+	case 10: {
+		/* the decision whether a card is the wanted one, on hostile answers */
+		static const char *const ex[] = { "00112233445566778899aabbccddeeff" };
+		cardfind_want w = { .role = CARD_ROLE_CUSTODIAN, .holder = "Carol",
+		    .identity = "00112233445566778899aabbccddeeff", .exclude = ex, .nexclude = 1,
+		    .holds_part = "part-1" };
+		cardprofile pr;
+		(void)cardfind_check(p, &w, &pr);
+	} break;
 	default: if (piv_get_data(p, 0x5FC102, &buf, &n) == HSM_OK) free(buf); break;
 	}
 out:
