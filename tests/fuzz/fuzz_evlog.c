@@ -127,10 +127,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nl = memchr(data, '\n', size);
 	if (evlog_parse_line((const char *)data, nl ? (size_t)(nl - data) : size, &rec) == HSM_OK)
 		evlog_record_clear(&rec);
-	if (put_file(data, size) != 0)
+	/* the scan reads memory; the others need the bytes in a file */
+	if ((size & 3) != 3 && put_file(data, size) != 0)
 		return 0;
 	one_reader(data, size);
-	(void)unlink(path);
-	(void)unlink(journal);
+	if ((size & 3) != 3) {
+		(void)unlink(path);
+		(void)unlink(journal);
+	}
 	return 0;
 }
