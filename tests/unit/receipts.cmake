@@ -3,4 +3,4 @@
 # the real emulator logic (hsmadm_sim) through an in-process driver: a lost
 # answer's receipt is fetched again, and an evidence log's gaps are found.
 hsm_unit_test(test_group_recover SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_group_recover.c
-              LIBS hsmadm_ops hsmadm_sim hsmadm)
+              ${CMAKE_CURRENT_LIST_DIR}/sim_driver.c LIBS hsmadm_ops hsmadm_sim hsmadm)

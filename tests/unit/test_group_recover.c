@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* test_group_recover.c - the group engine recovers the receipt of a command
  * whose answer was lost (group_submit) and fills the gaps of an evidence log
- * (group_recover), against the emulator's real module logic. The driver
- * here carries requests to simmod_handle() in-process instead of over TLS
- * (a second backend behind moddriver.h, as a hardware one would be); the
- * networked path runs in tests/integration/domain_diverge.sh. */
+ * (group_recover), against the emulator's real module logic through the
+ * in-process driver (sim_driver.h); the networked path runs in
+ * tests/integration/domain_diverge.sh. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,112 +21,13 @@
 #include "hsmadm/group.h"
 #include "hsmadm/modproto.h"
 
-#include "simmod.h"
-
-struct ictx {
-	simmod   *m;
-	long long id;
-	int       lost;     /* a dropped answer: the "connection" is gone */
-	int       reconnects;
-};
-
-static hsm_rc
-call(struct ictx *c, const char *op, json_t *params, json_t **result)
-{
-	json_t *req = NULL, *ans = NULL;
-	int drop = 0;
-	hsm_rc rc;
-
-	*result = NULL;
-	if (c->lost)
-		return hsm_fail(HSM_ERR_MODULE, "the connection to the module was lost earlier");
-	if ((rc = modproto_request_new(++c->id, op, params, &req)) != HSM_OK)
-		return rc;
-	rc = simmod_handle(c->m, req, &ans, &drop);
-	json_decref(req);
-	if (rc != HSM_OK)
-		return rc;
-	if (drop) {
-		c->lost = 1;
-		return hsm_fail(HSM_ERR_MODULE, "connection lost while receiving");
-	}
-	if (!json_is_true(json_object_get(ans, "ok"))) {
-		rc = hsm_fail(HSM_ERR_REFUSED, "%s", json_string_value(json_object_get(
-		    json_object_get(ans, "error"), "message")));
-		json_decref(ans);
-		return rc;
-	}
-	*result = json_incref(json_object_get(ans, "result"));
-	json_decref(ans);
-	return HSM_OK;
-}
-
-static hsm_rc
-i_info(void *ctx, json_t **out)
-{
-	return call(ctx, "info", NULL, out);
-}
-
-static hsm_rc
-i_query(void *ctx, unsigned domain, json_t **out)
-{
-	json_t *p = json_pack("{s:i}", "domain", (int)domain);
-	hsm_rc rc = call(ctx, "domain.query", p, out);
-
-	json_decref(p);
-	return rc;
-}
-
-static hsm_rc
-i_apply(void *ctx, unsigned domain, const admincmd *cmd, json_t **receipt)
-{
-	json_t *file = NULL, *p, *res = NULL;
-	hsm_rc rc;
-
-	*receipt = NULL;
-	if ((rc = admincmd_to_json(cmd, &file)) != HSM_OK)
-		return rc;
-	p = json_pack("{s:i, s:o}", "domain", (int)domain, "command", file);
-	rc = call(ctx, "command.apply", p, &res);
-	json_decref(p);
-	if (rc == HSM_OK)
-		*receipt = json_incref(json_object_get(res, "receipt"));
-	json_decref(res);
-	return rc;
-}
-
-static hsm_rc
-i_receipts(void *ctx, unsigned domain, uint64_t from, json_t **out)
-{
-	struct ictx *c = ctx;
-	json_t *p = json_pack("{s:i, s:I}", "domain", (int)domain, "from_counter", (json_int_t)from);
-	json_t *res = NULL;
-	hsm_rc rc;
-
-	if (c->lost) {   /* connect again, as the TLS driver does */
-		c->lost = 0;
-		c->reconnects++;
-	}
-	rc = call(c, MODPROTO_OP_RECEIPTS, p, &res);
-	json_decref(p);
-	*out = rc == HSM_OK ? json_incref(json_object_get(res, "receipts")) : NULL;
-	json_decref(res);
-	return rc;
-}
-
-static void
-i_close(void *ctx)
-{
-	free(ctx);
-}
-
-static const struct moddrv_ops iops = { i_info, i_query, i_apply, i_close, i_receipts };
+#include "sim_driver.h"
 
 typedef struct fx {
 	char          tmp[64], dir[128], ca[160];
 	simmod       *m;
 	group_member  mem[2];
-	struct ictx  *c[2];
+	struct sim_conn *c[2];
 } fx;
 
 static void
@@ -137,10 +37,7 @@ open_members(fx *f)
 
 	for (i = 0; i < 2; i++) {
 		moddrv *d = NULL;
-		f->c[i] = calloc(1, sizeof(*f->c[i]));
-		assert_non_null(f->c[i]);
-		f->c[i]->m = f->m;
-		assert_int_equal(moddrv_new(&iops, f->c[i], "DC1-M01", &d), HSM_OK);
+		assert_int_equal(sim_driver_open(f->m, "DC1-M01", &d, &f->c[i]), HSM_OK);
 		f->mem[i].module = "DC1-M01";
 		f->mem[i].domain = (unsigned)(i + 1);
 		f->mem[i].drv = d;
