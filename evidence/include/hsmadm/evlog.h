@@ -6,8 +6,12 @@
  * What it offers:
  *   - a writer (evlog_open / evlog_append / evlog_checkpoint / evlog_complete /
  *     evlog_close): one writer at a time (file lock), every record fsync'ed,
- *     a torn last line (power loss) truncated and recorded on the next open;
- *   - a streaming reader (evlog_reader_*) that never loads the whole file;
+ *     a torn last line (power loss) truncated and recorded on the next open,
+ *     the record of the cut made durable (<log>.recovering) before the cut;
+ *   - a streaming reader (evlog_reader_*) that never loads the whole file and
+ *     checks the hash chain for every consumer;
+ *   - typed writers, one per record type (evrec.h), and one scan collecting
+ *     what the workflows continue from (evscan.h);
  *   - a verifier (evlog_verify) and a replayer (evlog_replay), see evverify.h.
  *
  * One line = one RFC 8785 canonical JSON object followed by "\n":
