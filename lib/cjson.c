@@ -689,73 +689,16 @@ cjson_get_hex(const json_t *obj, const char *key, uint8_t *out, size_t n)
 hsm_rc
 cjson_load_file(const char *path, json_t **out)
 {
-	struct stat st;
 	char *buf = NULL;
-	size_t len = 0, cap;
-	int fd = -1;
-	hsm_rc rc = HSM_OK;
+	size_t len = 0;
+	hsm_rc rc;
 
 	*out = NULL;
-	/* O_NONBLOCK: a FIFO given by mistake must not hang the open; it is
-	 * refused below as not a regular file. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
-		rc = hsm_fail(errno == ENOENT ? HSM_ERR_NOT_FOUND : HSM_ERR_IO,
-		    "cannot open %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = hsm_fail(HSM_ERR_IO, "%s is not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > (off_t)CJSON_MAX_FILE) {
-		rc = hsm_fail(HSM_ERR_FORMAT, "%s is larger than %u MiB; refused", path,
-		    CJSON_MAX_FILE >> 20);
-		goto out;
-	}
-	/* Read one byte more than the limit so a file that grows meanwhile is
-	 * still refused rather than silently cut. */
-	cap = (size_t)st.st_size + 1;
-	if ((buf = malloc(cap)) == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory reading %s", path);
-		goto out;
-	}
-	for (;;) {
-		ssize_t r;
-		if (len == cap) {
-			char *nb;
-			if (cap > CJSON_MAX_FILE) {
-				rc = hsm_fail(HSM_ERR_FORMAT, "%s is larger than %u MiB; refused",
-				    path, CJSON_MAX_FILE >> 20);
-				goto out;
-			}
-			cap = cap * 2 > CJSON_MAX_FILE + 1 ? CJSON_MAX_FILE + 1 : cap * 2;
-			if ((nb = realloc(buf, cap)) == NULL) {
-				rc = hsm_fail(HSM_ERR_NOMEM, "out of memory reading %s", path);
-				goto out;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = hsm_fail(HSM_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
+	if ((rc = hsm_file_read(path, CJSON_MAX_FILE, &buf, &len)) != HSM_OK)
+		return rc;
 	if ((rc = cjson_parse(buf, len, out)) != HSM_OK)
 		(void)hsm_fail_wrap(rc, "%s", path);
-out:
 	free(buf);
-	if (fd >= 0)
-		close(fd);
 	return rc;
 }
 

@@ -1015,37 +1015,20 @@ crypto_priv_load_pem(const char *path, EVP_PKEY **out)
 	hsm_secbuf *sb = NULL;
 	BIO *bio = NULL;
 	EVP_PKEY *k = NULL;
-	struct stat st;
 	hsm_curve c;
 	hsm_rc rc;
-	int fd = -1;
 
 	*out = NULL;
 	if (path == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "no key file given");
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return hsm_fail(errno == ENOENT ? HSM_ERR_NOT_FOUND : HSM_ERR_IO,
-		    "cannot open key file %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    st.st_size > KEYFILE_MAX) {
-		rc = hsm_fail(HSM_ERR_FORMAT, "%s is not a key file (empty, too large or not a file)",
-		    path);
-		goto out;
-	}
 	/* Read into locked memory: the file holds a private key. */
-	if ((rc = secbuf_new((size_t)st.st_size, &sb)) != HSM_OK)
+	rc = hsm_file_read_secret(path, KEYFILE_MAX, &sb);
+	if (rc == HSM_OK && sb->len == 0)
+		rc = hsm_fail(HSM_ERR_FORMAT, "%s is empty", path);
+	if (rc != HSM_OK && rc != HSM_ERR_NOT_FOUND && rc != HSM_ERR_NOMEM)
+		rc = hsm_fail_wrap(HSM_ERR_FORMAT, "%s is not a key file", path);
+	if (rc != HSM_OK)
 		goto out;
-	while (sb->len < (size_t)st.st_size) {
-		ssize_t r = read(fd, sb->data + sb->len, (size_t)st.st_size - sb->len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			rc = hsm_fail(HSM_ERR_IO, "cannot read key file %s: %s", path,
-			    r < 0 ? strerror(errno) : "file shrank while reading");
-			goto out;
-		}
-		sb->len += (size_t)r;
-	}
 	if ((bio = BIO_new_mem_buf(sb->data, (int)sb->len)) == NULL) {
 		rc = ossl_fail(HSM_ERR_NOMEM, "PEM reader set-up");
 		goto out;
@@ -1067,8 +1050,6 @@ out:
 	EVP_PKEY_free(k);
 	BIO_free(bio);
 	secbuf_free(&sb);
-	if (fd >= 0)
-		close(fd);
 	ERR_clear_error();
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* fileio.c - write-all and the temp/fsync/rename file writer (see fileio.h). */
+/* fileio.c - write-all, the temp/fsync/rename file writer and the whole-file
+ * reader (see fileio.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -238,4 +239,125 @@ hsm_rc
 hsm_file_create(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	return write_whole(path, buf, len, mode, 1);
+}
+
+/* "64 MiB" or "4096 bytes": limits read as people write them. */
+static void
+size_text(size_t n, char *out, size_t cap)
+{
+	if (n >= (1u << 20) && n % (1u << 20) == 0)
+		snprintf(out, cap, "%zu MiB", n >> 20);
+	else
+		snprintf(out, cap, "%zu bytes", n);
+}
+
+/* Open path for reading and check it: a regular file of at most max bytes.
+ * *size gets its size. */
+static hsm_rc
+open_regular(const char *path, size_t max, int *fd, size_t *size)
+{
+	struct stat st;
+	char lim[32];
+	hsm_rc rc = HSM_OK;
+
+	*fd = -1;
+	if (path == NULL || *path == '\0')
+		return hsm_fail(HSM_ERR_USAGE, "no file name given");
+	/* O_NONBLOCK: a FIFO given by mistake must not hang the open; it is
+	 * refused below as not a regular file. */
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
+		return hsm_fail(errno == ENOENT ? HSM_ERR_NOT_FOUND : HSM_ERR_IO,
+		    "cannot open %s: %s", path, strerror(errno));
+	if (fstat(*fd, &st) != 0)
+		rc = hsm_fail(HSM_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		rc = hsm_fail(HSM_ERR_IO, "%s is not a regular file", path);
+	else if ((unsigned long long)st.st_size > max) {
+		size_text(max, lim, sizeof(lim));
+		rc = hsm_fail(HSM_ERR_FORMAT, "%s is larger than %s; refused", path, lim);
+	}
+	if (rc != HSM_OK) {
+		close(*fd);
+		*fd = -1;
+		return rc;
+	}
+	*size = (size_t)st.st_size;
+	return HSM_OK;
+}
+
+/* Exactly size bytes from fd into buf (which has room for size + 1): one
+ * more byte read means the file grew, fewer that it shrank. */
+static hsm_rc
+read_exact(int fd, const char *path, unsigned char *buf, size_t size)
+{
+	size_t got = 0;
+
+	while (got <= size) {
+		ssize_t r = read(fd, buf + got, size + 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return hsm_fail(HSM_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got != size)
+		return hsm_fail(HSM_ERR_IO, "%s changed while it was read; try again", path);
+	buf[size] = '\0';
+	return HSM_OK;
+}
+
+hsm_rc
+hsm_file_read(const char *path, size_t max, char **buf, size_t *len)
+{
+	unsigned char *b = NULL;
+	size_t size = 0;
+	int fd = -1;
+	hsm_rc rc;
+
+	if (buf == NULL || len == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "file read: bad arguments");
+	*buf = NULL;
+	*len = 0;
+	if ((rc = open_regular(path, max, &fd, &size)) != HSM_OK)
+		return rc;
+	if ((b = malloc(size + 1)) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory reading %s", path);
+		goto out;
+	}
+	if ((rc = read_exact(fd, path, b, size)) != HSM_OK)
+		goto out;
+	*buf = (char *)b;
+	*len = size;
+	b = NULL;
+out:
+	free(b);
+	close(fd);
+	return rc;
+}
+
+hsm_rc
+hsm_file_read_secret(const char *path, size_t max, hsm_secbuf **out)
+{
+	hsm_secbuf *sb = NULL;
+	size_t size = 0;
+	int fd = -1;
+	hsm_rc rc;
+
+	if (out == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "file read: bad arguments");
+	*out = NULL;
+	if ((rc = open_regular(path, max, &fd, &size)) != HSM_OK)
+		return rc;
+	if ((rc = secbuf_new(size + 1, &sb)) != HSM_OK ||
+	    (rc = read_exact(fd, path, sb->data, size)) != HSM_OK)
+		goto out;
+	sb->len = size;
+	*out = sb;
+	sb = NULL;
+out:
+	secbuf_free(&sb);
+	close(fd);
+	return rc;
 }

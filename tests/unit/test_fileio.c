@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* test_fileio.c - the one file writer: a failed replace leaves the old file
  * and no temporary file, the mode is exact, create never replaces, and
- * write-all survives signals and short writes. */
+ * write-all survives signals and short writes; the one file reader: limits,
+ * what is not a regular file, and the locked-memory variant. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -284,6 +285,69 @@ test_write_all_signals(void **st)
 	assert_non_null(strstr(hsm_errmsg(), "write failed"));
 }
 
+static void
+test_read(void **state)
+{
+	const char *dir = *state;
+	char path[512], *buf = (char *)1;
+	size_t len = 7;
+	hsm_secbuf *sb = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/r.txt", dir);
+	assert_int_equal(hsm_file_replace(path, "hello", 5, 0600), HSM_OK);
+	assert_int_equal(hsm_file_read(path, 5, &buf, &len), HSM_OK);
+	assert_int_equal(len, 5);
+	assert_string_equal(buf, "hello");             /* NUL-terminated */
+	free(buf);
+	assert_int_equal(hsm_file_read(path, 4, &buf, &len), HSM_ERR_FORMAT);
+	assert_null(buf);
+	assert_non_null(strstr(hsm_errmsg(), "r.txt is larger than 4 bytes"));
+	assert_int_equal(hsm_file_read_secret(path, 64, &sb), HSM_OK);
+	assert_int_equal(sb->len, 5);
+	assert_memory_equal(sb->data, "hello", 6);
+	secbuf_free(&sb);
+	/* empty is fine here; callers decide whether empty means anything */
+	assert_int_equal(hsm_file_replace(path, NULL, 0, 0600), HSM_OK);
+	assert_int_equal(hsm_file_read(path, 5, &buf, &len), HSM_OK);
+	assert_int_equal(len, 0);
+	assert_string_equal(buf, "");
+	free(buf);
+	/* larger than a MiB limit, said in MiB (sparse, so cheap) */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(1 << 20) + 1), 0);
+	close(fd);
+	assert_int_equal(hsm_file_read(path, 1 << 20, &buf, &len), HSM_ERR_FORMAT);
+	assert_non_null(strstr(hsm_errmsg(), "larger than 1 MiB"));
+	assert_int_equal(hsm_file_read_secret(path, 1 << 20, &sb), HSM_ERR_FORMAT);
+	assert_null(sb);
+}
+
+static void
+test_read_refusals(void **state)
+{
+	const char *dir = *state;
+	char path[512], *buf = NULL;
+	size_t len = 0;
+	hsm_secbuf *sb = NULL;
+
+	snprintf(path, sizeof(path), "%s/none", dir);
+	assert_int_equal(hsm_file_read(path, 100, &buf, &len), HSM_ERR_NOT_FOUND);
+	assert_non_null(strstr(hsm_errmsg(), "cannot open"));
+	assert_int_equal(hsm_file_read_secret(path, 100, &sb), HSM_ERR_NOT_FOUND);
+	assert_int_equal(hsm_file_read(dir, 100, &buf, &len), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "is not a regular file"));
+	/* a FIFO with no writer would block a plain open: refused at once */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(hsm_file_read(path, 100, &buf, &len), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "fifo is not a regular file"));
+	assert_int_equal(hsm_file_read("", 100, &buf, &len), HSM_ERR_USAGE);
+	assert_int_equal(hsm_file_read(NULL, 100, &buf, &len), HSM_ERR_USAGE);
+	assert_null(buf);
+}
+
 int
 main(void)
 {
@@ -295,6 +359,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_target_is_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_and_refusals, setup, teardown),
 		cmocka_unit_test(test_write_all_signals),
+		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * fileio.h - the one file writer of hsmadm.
+ * fileio.h - the one file writer (and reader) of hsmadm.
  *
  * A file that another run reads back (a card file, a config file, a key, a
  * certificate, a report, a receipts file) is never written in place: a crash
@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "hsmadm/err.h"
+#include "hsmadm/secbuf.h"
 
 /* Write all len bytes to fd: retries on EINTR and short writes. HSM_ERR_IO
  * with the system's reason; callers wrap it with the file's name. */
@@ -46,5 +47,16 @@ hsm_rc hsm_file_write(hsm_file_tx *tx, const void *buf, size_t len);
 hsm_rc hsm_file_commit(hsm_file_tx **tx);
 hsm_rc hsm_file_commit_new(hsm_file_tx **tx);
 void   hsm_file_abort(hsm_file_tx **tx);
+
+/* The one file reader: the whole regular file at path, at most max bytes,
+ * into *buf (malloc'ed, NUL-terminated; *len does not count the NUL).
+ * HSM_ERR_NOT_FOUND if it does not exist, HSM_ERR_IO if it is not a regular
+ * file (a FIFO does not block the open) or cannot be read or changed size
+ * while read, HSM_ERR_FORMAT if it is larger than max. Messages name path. */
+hsm_rc hsm_file_read(const char *path, size_t max, char **buf, size_t *len);
+
+/* The same into locked memory, for a file that holds a secret (a private
+ * key): (*out)->len bytes, a NUL after them. */
+hsm_rc hsm_file_read_secret(const char *path, size_t max, hsm_secbuf **out);
 
 #endif
