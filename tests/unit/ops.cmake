@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# area "ops": the workflows around a group command (signers, quorum, submit,
+# recovery) against the emulator's module logic in-process and a real log.
+hsm_unit_test(test_submit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_submit.c
+              ${CMAKE_CURRENT_LIST_DIR}/sim_driver.c
+              LIBS hsmadm_ops hsmadm_sim hsmadm LABELS ops)
