@@ -29,7 +29,7 @@ set(FAULT_UNIT ${CMAKE_SOURCE_DIR}/tests/unit)
 add_executable(fault_flows
   ${CMAKE_CURRENT_LIST_DIR}/fault_flows.c ${CMAKE_CURRENT_LIST_DIR}/fault_fixture.c
   ${CMAKE_CURRENT_LIST_DIR}/fault_module.c ${CMAKE_CURRENT_LIST_DIR}/fault.c
-  ${FAULT_UNIT}/test_evlog_fixture.c)
+  ${FAULT_UNIT}/test_evlog_fixture.c ${FAULT_UNIT}/sim_driver.c)
 set_target_properties(fault_flows PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 target_include_directories(fault_flows PRIVATE ${CMAKE_CURRENT_LIST_DIR} ${FAULT_UNIT})
 target_link_libraries(fault_flows PRIVATE hsmadm_ops hsmadm_sim hsmadm_evidence hsmadm_card

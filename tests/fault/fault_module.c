@@ -4,9 +4,9 @@
  * group engine's propose / pre-flight / submit / receipt check) and the
  * module side (simmod_handle: quorum, unwrap, state file, receipt log) run
  * in one process, so a failure injected on either side is seen by the
- * other as it would be over TLS: the driver below hands each request to
- * simmod_handle() as a message, the way tests/unit/test_group_recover.c
- * does. The state folder is put back from a copy before every run.
+ * other as it would be over TLS: the driver (tests/unit/sim_driver.c)
+ * hands each request to simmod_handle() as a message. The state folder is
+ * put back from a copy before every run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +17,9 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/group.h"
 #include "hsmadm/kpwrap.h"
-#include "hsmadm/modproto.h"
 
 #include "fault_module.h"
+#include "sim_driver.h"
 #include "simmod.h"
 
 #define FMOD_SERIAL "DC1-M01"
@@ -28,8 +28,8 @@
 struct fmod {
 	char          dir[340], pristine[340], ca[360];
 	simmod       *m;
-	long long     id;
 	moddrv       *drv;
+	struct sim_conn *conn;     /* the driver's connection: follows m */
 	group_member  mem;
 	hsm_signer   *admin;
 	EVP_PKEY     *importer;
@@ -37,89 +37,6 @@ struct fmod {
 	admincmd     *cmd;
 	json_t       *report;
 };
-
-static hsm_rc
-call(struct fmod *f, const char *op, json_t *params, json_t **result)
-{
-	json_t *req = NULL, *ans = NULL;
-	int drop = 0;
-	hsm_rc rc;
-
-	*result = NULL;
-	if ((rc = modproto_request_new(++f->id, op, params, &req)) != HSM_OK)
-		return rc;
-	rc = simmod_handle(f->m, req, &ans, &drop);
-	json_decref(req);
-	if (rc == HSM_OK && drop)
-		rc = hsm_fail(HSM_ERR_MODULE, "the module closed the connection");
-	if (rc == HSM_OK && !drop)
-		rc = modproto_answer_check(ans, f->id, result, NULL);
-	json_decref(ans);
-	return rc;
-}
-
-static hsm_rc
-d_info(void *ctx, json_t **out)
-{
-	return call(ctx, MODPROTO_OP_INFO, NULL, out);
-}
-
-static hsm_rc
-d_query(void *ctx, unsigned domain, json_t **out)
-{
-	json_t *p = json_pack("{s:i}", "domain", (int)domain);
-	hsm_rc rc = p == NULL ? hsm_fail(HSM_ERR_NOMEM, "out of memory")
-	                      : call(ctx, MODPROTO_OP_QUERY, p, out);
-
-	json_decref(p);
-	return rc;
-}
-
-static hsm_rc
-d_apply(void *ctx, unsigned domain, const admincmd *cmd, json_t **receipt)
-{
-	json_t *file = NULL, *p, *res = NULL;
-	hsm_rc rc;
-
-	*receipt = NULL;
-	if ((rc = admincmd_to_json(cmd, &file)) != HSM_OK)
-		return rc;
-	if ((p = json_pack("{s:i, s:o}", "domain", (int)domain, "command", file)) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	rc = call(ctx, MODPROTO_OP_APPLY, p, &res);
-	json_decref(p);
-	if (rc == HSM_OK && (*receipt = json_incref(json_object_get(res, "receipt"))) == NULL)
-		rc = hsm_fail(HSM_ERR_MODULE, "the answer carries no receipt");
-	json_decref(res);
-	return rc;
-}
-
-static hsm_rc
-d_receipts(void *ctx, unsigned domain, uint64_t from, json_t **out)
-{
-	json_t *p = json_pack("{s:i, s:I}", "domain", (int)domain, "from_counter",
-	                      (json_int_t)from);
-	json_t *res = NULL;
-	hsm_rc rc;
-
-	*out = NULL;
-	if (p == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	rc = call(ctx, MODPROTO_OP_RECEIPTS, p, &res);
-	json_decref(p);
-	if (rc == HSM_OK && (*out = json_incref(json_object_get(res, "receipts"))) == NULL)
-		rc = hsm_fail(HSM_ERR_MODULE, "the answer carries no receipts");
-	json_decref(res);
-	return rc;
-}
-
-static void
-d_close(void *ctx)
-{
-	(void)ctx;   /* the flow's fixture owns it */
-}
-
-static const struct moddrv_ops fmod_ops = { d_info, d_query, d_apply, d_close, d_receipts };
 
 /* Propose op for the one member, signed by the admin if sign, and submit. */
 static hsm_rc
@@ -178,6 +95,17 @@ domain_now(struct fmod *f, uint64_t *counter, size_t *parts, EVP_PKEY **importer
 	return rc;
 }
 
+/* Open the state folder again; the driver's connection follows. */
+static hsm_rc
+reopen(struct fmod *f)
+{
+	hsm_rc rc = simmod_open(f->dir, NULL, &f->m);
+
+	f->conn->m = f->m;
+	f->conn->lost = 0;
+	return rc;
+}
+
 /* Replace dir `to` with a copy of dir `from` (the shell's cp keeps modes). */
 static int
 copy_dir(const char *from, const char *to)
@@ -229,7 +157,7 @@ fault_module_setup(struct fault_fx *fx)
 	o.domains = 2;
 	if ((rc = simmod_init(&o, NULL)) != HSM_OK ||
 	    (rc = simmod_open(f->dir, NULL, &f->m)) != HSM_OK ||
-	    (rc = moddrv_new(&fmod_ops, f, FMOD_SERIAL, &f->drv)) != HSM_OK ||
+	    (rc = sim_driver_open(f->m, FMOD_SERIAL, &f->drv, &f->conn)) != HSM_OK ||
 	    (rc = signer_from_keyfile(fx->ev.bob_key, &f->admin)) != HSM_OK ||
 	    (rc = admin_add_params(f, &add)) != HSM_OK)
 		return rc;
@@ -246,7 +174,7 @@ fault_module_setup(struct fault_fx *fx)
 	simmod_free(&f->m);
 	if (copy_dir(f->dir, f->pristine) != 0)
 		return hsm_fail(HSM_ERR_IO, "fixture: cannot copy %s", f->dir);
-	return simmod_open(f->dir, NULL, &f->m);
+	return reopen(f);
 }
 
 void
@@ -272,7 +200,7 @@ fault_module_reset(struct fault_fx *fx)
 	simmod_free(&f->m);
 	if (copy_dir(f->pristine, f->dir) != 0)
 		return -1;
-	return simmod_open(f->dir, NULL, &f->m) == HSM_OK ? 0 : -1;
+	return reopen(f) == HSM_OK ? 0 : -1;
 }
 
 /* Wrap the part for the domain's importer key and load it as part 1 of 2. */
@@ -312,7 +240,7 @@ fault_module_check(struct fault_fx *fx, hsm_rc rc)
 	int bad = 0;
 
 	simmod_free(&f->m);
-	if (simmod_open(f->dir, NULL, &f->m) != HSM_OK) {
+	if (reopen(f) != HSM_OK) {
 		fprintf(stderr, "module: the state folder does not open: %s\n", hsm_errmsg());
 		return 1;
 	}
