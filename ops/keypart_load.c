@@ -277,7 +277,7 @@ run_command(struct run *r, const char *op, const json_t *params, const char *sel
 {
 	group_member *sub = NULL;
 	admincmd *cmd = NULL;
-	json_t *report = NULL;
+	group_report *report = NULL;
 	struct quorum_first first;
 	char *dg = NULL, *words = NULL;
 	size_t ns = 0, i;
@@ -318,7 +318,7 @@ run_command(struct run *r, const char *op, const json_t *params, const char *sel
 out:
 	free(dg);
 	free(words);
-	json_decref(report);
+	group_report_free(&report);
 	admincmd_free(&cmd);
 	free(sub);
 	return rc;

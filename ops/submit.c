@@ -147,17 +147,17 @@ note_recorded(struct submit_ev *ev, const json_t *receipts)
 
 /* command.applied with the receipts of rep the log does not hold yet. */
 static hsm_rc
-record_applied(struct submit_ev *ev, const admincmd *cmd, const json_t *rep,
+record_applied(struct submit_ev *ev, const admincmd *cmd, const group_report *rep,
                const ev_actor *actor)
 {
-	json_t *receipts = json_array(), *e, *r;
+	json_t *receipts = json_array(), *r;
 	size_t i;
 	hsm_rc rc = HSM_OK;
 
 	if (receipts == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	json_array_foreach(json_object_get(rep, "members"), i, e)
-		if (json_is_object(r = json_object_get(e, "receipt")) && !logged_already(ev, r))
+	for (i = 0; i < rep->n; i++)
+		if (json_is_object(r = rep->rows[i].receipt) && !logged_already(ev, r))
 			json_array_append(receipts, r);
 	if (json_array_size(receipts) > 0) {
 		rc = evrec_command_applied(ev->log, actor ? actor : &ev->system, cmd, receipts, NULL);
@@ -189,20 +189,21 @@ fill_unchecked(struct submit_ev *ev, const group_member *m, size_t n)
 
 hsm_rc
 submit_run(struct submit_ev *ev, const group_member *m, size_t n,
-           const admincmd *cmd, int roll_forward, const ev_actor *actor, json_t **report)
+           const admincmd *cmd, int roll_forward, const ev_actor *actor,
+           group_report **report)
 {
 	char keep[1024];
 	hsm_rc rc, erc;
 
 	*report = NULL;
 	if (ev == NULL || ev->log == NULL)
-		return group_submit(m, n, cmd, (int64_t)time(NULL), roll_forward, report);
+		return group_submit_report(m, n, cmd, (int64_t)time(NULL), roll_forward, report);
 	if ((rc = fill_unchecked(ev, m, n)) != HSM_OK)
 		return hsm_fail_wrap(rc, "nothing was sent");
 	rc = evrec_command_sent(ev->log, actor ? actor : &ev->system, cmd, NULL, NULL);
 	if ((rc = recorded(ev, "the command before sending it", rc)) != HSM_OK)
 		return hsm_fail_wrap(rc, "nothing was sent");
-	rc = group_submit(m, n, cmd, (int64_t)time(NULL), roll_forward, report);
+	rc = group_submit_report(m, n, cmd, (int64_t)time(NULL), roll_forward, report);
 	if (*report == NULL)
 		return rc;
 	snprintf(keep, sizeof(keep), "%s", hsm_errmsg());

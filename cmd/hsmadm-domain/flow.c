@@ -171,37 +171,6 @@ command_json(const admincmd *c)
 	return j;
 }
 
-static void
-print_report(const json_t *rep)
-{
-	const json_t *e;
-	size_t i;
-
-	json_array_foreach(json_object_get(rep, "members"), i, e) {
-		const json_t *err = json_object_get(e, "error");
-		const json_t *ca = json_object_get(e, "counter_after");
-		printf("  %s domain %lld: %-15s counter %lld%s",
-		    json_string_value(json_object_get(e, "module")),
-		    (long long)json_integer_value(json_object_get(e, "domain")),
-		    json_string_value(json_object_get(e, "status")),
-		    (long long)json_integer_value(json_object_get(e, "counter_before")),
-		    ca ? " -> " : "");
-		if (ca)
-			printf("%lld", (long long)json_integer_value(ca));
-		if (json_is_true(json_object_get(e, "recovered")))
-			printf("  (%s; its receipt was fetched again)",
-			    err ? "applied earlier" : "its answer was lost");
-		else if (err)
-			printf("  (%s)", json_string_value(json_object_get(err, "message")));
-		printf("\n");
-	}
-	printf("%s\n", json_string_value(json_object_get(rep, "message")));
-	if (json_is_true(json_object_get(rep, "group_equal")))
-		printf("The group's members are configured the same.\n");
-	else if (json_object_get(rep, "compare"))
-		printf("The group's members now DIFFER; see: " PROG " group compare\n");
-}
-
 /* ---- cards ---- */
 
 /* admin.add params from an admin card: its 9C public key, its holder as the
@@ -386,22 +355,36 @@ ev_close(struct submit_ev *ev)
 	evlog_close(&ev->log);
 }
 
+/* file (may be NULL): the signed command's file, named in the way to
+ * complete the group when this command reached only some members. */
 static int
 submit_and_print(const struct gopts *g, group_member *m, size_t n, const admincmd *c,
-                 int roll_forward, struct submit_ev *ev)
+                 int roll_forward, struct submit_ev *ev, const char *file)
 {
-	json_t *rep = NULL;
+	group_report *rep = NULL;
+	int partial = 0, ret;
 	hsm_rc rc;
 
 	rc = submit_run(ev, m, n, c, roll_forward, NULL, &rep);
+	for (size_t i = 0; rep != NULL && i < rep->n; i++)
+		if (rep->rows[i].status == GROUP_APPLIED || rep->rows[i].status == GROUP_ALREADY)
+			partial = rc == HSM_ERR_DIVERGED;
 	if (rep != NULL) {
-		if (g->json)
-			cmd_print_json(rep);
-		else
-			print_report(rep);
-		json_decref(rep);
+		if (g->json) {
+			json_t *j = group_report_json(rep);
+			cmd_print_json(j);
+			json_decref(j);
+		} else {
+			group_report_print(rep, stdout);
+		}
+		group_report_free(&rep);
 	}
-	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
+	if (rc == HSM_OK)
+		return 0;
+	ret = cmd_fail(PROG, rc);
+	if (partial && file != NULL)
+		fprintf(stderr, "To complete the group: " PROG " submit %s --roll-forward\n", file);
+	return ret;
 }
 
 /* Where run's signatures come from: --key-file in order, then with --card
@@ -473,7 +456,7 @@ sign_and_submit(const struct gopts *g, const char *group, const struct sopts *o,
 		goto out;
 	if (o->out != NULL && (rc = admincmd_save(c, o->out)) != HSM_OK)
 		goto out;
-	*ret = submit_and_print(g, m, n, c, 0, &ev);
+	*ret = submit_and_print(g, m, n, c, 0, &ev, o->out);
 out:
 	signers_free(&src);
 	ev_close(&ev);
@@ -683,10 +666,7 @@ cmd_submit(const struct gopts *g, int argc, char **argv)
 		ret = cmd_fail(PROG, rc);
 		goto out;
 	}
-	ret = submit_and_print(g, m, n, c, o.roll_forward, &ev);
-	if (ret == hsm_exit_code(HSM_ERR_DIVERGED))
-		fprintf(stderr, "To complete the group: " PROG " submit %s --roll-forward\n",
-		    pos[0]);
+	ret = submit_and_print(g, m, n, c, o.roll_forward, &ev, pos[0]);
 out:
 	ev_close(&ev);
 	wsconfig_group_close(&m, n);

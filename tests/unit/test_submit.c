@@ -109,7 +109,7 @@ setup(void **state)
 	simmod_init_opts o;
 	char *hex = NULL;
 	admincmd *c;
-	json_t *rep = NULL;
+	group_report *rep = NULL;
 	hsm_signer *s = NULL;
 
 	assert_non_null(f);
@@ -142,14 +142,14 @@ setup(void **state)
 	    json_pack("{s:s, s:s, s:s}", "pubkey", hex, "name", "Alice", "identity", "alice"));
 	free(hex);
 	assert_int_equal(submit_run(&f->ev, f->mem, 2, c, 0, NULL, &rep), HSM_OK);
-	json_decref(rep);
+	group_report_free(&rep);
 	admincmd_free(&c);
 	c = propose(f, f->mem, 2, ADMINCMD_OP_THRESHOLDS_SET,
 	    json_pack("{s:i, s:i}", "signature", 1, "revocation", 1));
 	assert_int_equal(signer_from_keyfile(f->admin, &s), HSM_OK);
 	assert_int_equal(admincmd_sign(c, s), HSM_OK);
 	assert_int_equal(submit_run(&f->ev, f->mem, 2, c, 0, NULL, &rep), HSM_OK);
-	json_decref(rep);
+	group_report_free(&rep);
 	signer_free(&s);
 	admincmd_free(&c);
 	new_key(f->stranger, &hex);
@@ -254,14 +254,14 @@ test_intent_before_outcome(void **state)
 	const char *keys[] = { f->admin };
 	signers *src = key_signers(keys, 1);
 	admincmd *c = add_admin_cmd(f, "dave");
-	json_t *rep = NULL;
+	group_report *rep = NULL;
 	long long sent, applied;
 	uint64_t hwm = 0;
 	evscan *s = NULL;
 
 	assert_int_equal(quorum_collect(f->mem, 2, c, src, NULL, NULL), HSM_OK);
 	assert_int_equal(submit_run(&f->ev, f->mem, 2, c, 0, NULL, &rep), HSM_OK);
-	json_decref(rep);
+	group_report_free(&rep);
 	sent = seq_of(f->log, EV_COMMAND_SENT, 3);      /* after the set-up's two */
 	applied = seq_of(f->log, EV_COMMAND_APPLIED, 3);
 	assert_true(sent > 0);
@@ -285,13 +285,14 @@ test_lost_outcome_recorded_next_time(void **state)
 	const char *keys[] = { f->admin };
 	signers *src = key_signers(keys, 1);
 	admincmd *c1 = add_admin_cmd(f, "erin"), *c2;
-	json_t *rep = NULL;
+	group_report *rep = NULL;
 	struct submit_ev fresh;
 
 	assert_int_equal(quorum_collect(f->mem, 2, c1, src, NULL, NULL), HSM_OK);
 	assert_int_equal(evrec_command_sent(f->ev.log, &f->ev.system, c1, NULL, NULL), HSM_OK);
-	assert_int_equal(group_submit(f->mem, 2, c1, (int64_t)time(NULL), 0, &rep), HSM_OK);
-	json_decref(rep);   /* ... and the workstation died before recording */
+	assert_int_equal(group_submit_report(f->mem, 2, c1, (int64_t)time(NULL), 0, &rep),
+	                 HSM_OK);
+	group_report_free(&rep);   /* ... and the workstation died before recording */
 	assert_int_equal(seq_of(f->log, EV_COMMAND_APPLIED, 3), 0);
 
 	c2 = add_admin_cmd(f, "frank");
@@ -301,7 +302,7 @@ test_lost_outcome_recorded_next_time(void **state)
 	fresh.scan = NULL;
 	fresh.marks = NULL;
 	assert_int_equal(submit_run(&fresh, f->mem, 2, c2, 0, NULL, &rep), HSM_OK);
-	json_decref(rep);
+	group_report_free(&rep);
 	assert_true(said(f, "Recorded the receipt of admin.add on DC1-M01 domain 1"));
 	assert_true(said(f, "Recorded the receipt of admin.add on DC1-M01 domain 2"));
 	/* c1's two late records, then c2's intent and outcome */
@@ -333,7 +334,7 @@ test_roll_forward_not_twice(void **state)
 	const char *keys[] = { f->admin };
 	signers *src = key_signers(keys, 1);
 	admincmd *c = add_admin_cmd(f, "grace");
-	json_t *rep = NULL;
+	group_report *rep = NULL;
 	evlog_reader *rd = NULL;
 	evlog_record rec;
 	size_t receipts = 0;
@@ -342,9 +343,9 @@ test_roll_forward_not_twice(void **state)
 	/* one member applies it, the other's connection drops: recorded as
 	 * far as it went; then the group rolls forward */
 	assert_int_equal(submit_run(&f->ev, f->mem, 2, c, 0, NULL, &rep), HSM_ERR_DIVERGED);
-	json_decref(rep);
+	group_report_free(&rep);
 	assert_int_equal(submit_run(&f->ev, f->mem, 2, c, 1, NULL, &rep), HSM_OK);
-	json_decref(rep);
+	group_report_free(&rep);
 	memset(&rec, 0, sizeof(rec));
 	assert_int_equal(evlog_reader_open(f->log, &rd), HSM_OK);
 	while (evlog_reader_next(rd, &rec) == HSM_OK)

@@ -56,10 +56,11 @@ void submit_ev_clear(struct submit_ev *ev);
 hsm_rc submit_fill_gaps(struct submit_ev *ev, const group_member *m, size_t n);
 
 /* Steps 1-4. actor (may be NULL: ev->system) is who sends the command.
- * Returns group_submit's code, or the evidence error if the command itself
- * went through; *report as group_submit. */
+ * Returns group_submit_report's code, or the evidence error if the command
+ * itself went through; *report as group_submit_report (free it with
+ * group_report_free). ev NULL or without a log: group_submit_report alone. */
 hsm_rc submit_run(struct submit_ev *ev, const group_member *m, size_t n,
                   const admincmd *cmd, int roll_forward, const ev_actor *actor,
-                  json_t **report);
+                  group_report **report);
 
 #endif
