@@ -6,8 +6,7 @@
 set -euo pipefail
 . "${HSMADM_SRC:?}/tests/harness/pcsc.sh"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+. "${HSMADM_SRC:?}/tests/harness/check.sh"
 
 # run RC DESC CMD...: CMD must exit with RC. stdout in $OUT, stderr in $ERR.
 run() {

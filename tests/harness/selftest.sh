@@ -6,7 +6,7 @@
 set -euo pipefail
 . "${HSMADM_SRC:?}/tests/harness/pcsc.sh"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${HSMADM_SRC:?}/tests/harness/check.sh"
 
 harness_start 3
 dir=$HARNESS_DIR

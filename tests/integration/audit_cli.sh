@@ -9,97 +9,97 @@ trap 'rm -rf "$tmp"' EXIT
 export TMPDIR=$tmp
 gen="$HSMADM_BUILD/tests/test_evlog_gen"
 A=hsmadm-audit
-fails=0
-# expect CODE PATTERN -- command...: tests/harness/expect.sh
-. "${HSMADM_SRC:?}/tests/harness/expect.sh"
+# expect_output CODE PATTERN -- command...: tests/harness/check.sh
+CHECK_KEEP_GOING=1
+. "${HSMADM_SRC:?}/tests/harness/check.sh"
 
 d=$("$gen")
 log=$d/ceremony.log
 ca=$d/module-ca.pem
 
-expect 0 "Usage: hsmadm-audit" -- $A --help
-expect 0 "hsmadm-audit 0" -- $A --version
-expect 2 "no command" -- $A
-expect 2 "unknown command" -- $A frobnicate "$log"
-expect 2 "unknown or incomplete option" -- $A verify "$log" --bogus
-expect 5 "does not exist\|cannot open" -- $A verify "$tmp/none.log" --module-ca "$ca"
+expect_output 0 "Usage: hsmadm-audit" -- $A --help
+expect_output 0 "hsmadm-audit 0" -- $A --version
+expect_output 2 "no command" -- $A
+expect_output 2 "unknown command" -- $A frobnicate "$log"
+expect_output 2 "unknown or incomplete option" -- $A verify "$log" --bogus
+expect_output 5 "does not exist\|cannot open" -- $A verify "$tmp/none.log" --module-ca "$ca"
 
 # a good log
-expect 0 "verified. 18 records" -- $A verify "$log" --module-ca "$ca"
-expect 0 '"verified": true' -- $A verify "$log" --module-ca "$ca" --json
-expect 0 "Completed and signed by supervisor Sam Supervisor" -- $A verify "$log" --module-ca "$ca"
-expect 0 "counter 3, thresholds 2/1, admins: Alice Example, Bob Example" -- $A replay "$log" --module-ca "$ca"
-expect 0 '"key_parts"' -- $A replay "$log" --module-ca "$ca" --json
-expect 0 "part-1  KPVP 5a1b 2c3d" -- $A report "$log" --module-ca "$ca"
-expect 0 "EXCEPTION: card reader swapped" -- $A report "$log" --module-ca "$ca"
-expect 0 "Report written" -- $A report "$log" --module-ca "$ca" --html "$tmp/r.html"
-grep -q '<span class="ok">VERIFIED' "$tmp/r.html" || { echo "FAIL: html verdict"; fails=$((fails+1)); }
+expect_output 0 "verified. 18 records" -- $A verify "$log" --module-ca "$ca"
+expect_output 0 '"verified": true' -- $A verify "$log" --module-ca "$ca" --json
+expect_output 0 "Completed and signed by supervisor Sam Supervisor" -- $A verify "$log" --module-ca "$ca"
+expect_output 0 "counter 3, thresholds 2/1, admins: Alice Example, Bob Example" -- $A replay "$log" --module-ca "$ca"
+expect_output 0 '"key_parts"' -- $A replay "$log" --module-ca "$ca" --json
+expect_output 0 "part-1  KPVP 5a1b 2c3d" -- $A report "$log" --module-ca "$ca"
+expect_output 0 "EXCEPTION: card reader swapped" -- $A report "$log" --module-ca "$ca"
+expect_output 0 "Report written" -- $A report "$log" --module-ca "$ca" --html "$tmp/r.html"
+grep -q '<span class="ok">VERIFIED' "$tmp/r.html" || { echo "FAIL: html verdict"; FAILS=$((FAILS+1)); }
 if grep -qi '<script\|src=\|href=\|@import\|url(' "$tmp/r.html"; then
-	echo "FAIL: html report is not self-contained"; fails=$((fails+1))
+	echo "FAIL: html report is not self-contained"; FAILS=$((FAILS+1))
 fi
-expect 0 '"html"' -- $A report "$log" --module-ca "$ca" --html "$tmp/r2.html" --json
+expect_output 0 '"html"' -- $A report "$log" --module-ca "$ca" --html "$tmp/r2.html" --json
 
 # receipts need the pinned CA; a pinned supervisor key must match
-expect 30 "seq 5: command.applied: .*--module-ca" -- $A verify "$log"
-expect 0 "verified" -- $A verify "$log" --module-ca "$ca" --supervisor-key "$d/supervisor.pub.pem"
-expect 30 "seq 18: completion: .*pinned" -- $A verify "$log" --module-ca "$ca" --supervisor-key "$ca"
+expect_output 30 "seq 5: command.applied: .*--module-ca" -- $A verify "$log"
+expect_output 0 "verified" -- $A verify "$log" --module-ca "$ca" --supervisor-key "$d/supervisor.pub.pem"
+expect_output 30 "seq 18: completion: .*pinned" -- $A verify "$log" --module-ca "$ca" --supervisor-key "$ca"
 
 # tamper: an edited record (the next record's prev no longer matches)
 sed '10s/part-1/part-9/' "$log" >"$tmp/edit.log"
-expect 30 "seq 11: prev hash does not match seq 10" -- $A verify "$tmp/edit.log" --module-ca "$ca"
+expect_output 30 "seq 11: prev hash does not match seq 10" -- $A verify "$tmp/edit.log" --module-ca "$ca"
 # a deleted record, two swapped, cut at a line boundary, cut mid-line
 sed '7d' "$log" >"$tmp/del.log"
-expect 30 "seq 7: missing or out of order" -- $A verify "$tmp/del.log" --module-ca "$ca"
+expect_output 30 "seq 7: missing or out of order" -- $A verify "$tmp/del.log" --module-ca "$ca"
 awk 'NR==3{l=$0; next} NR==4{print; print l; next} {print}' "$log" >"$tmp/swap.log"
-expect 30 "seq 3: " -- $A verify "$tmp/swap.log" --module-ca "$ca"
+expect_output 30 "seq 3: " -- $A verify "$tmp/swap.log" --module-ca "$ca"
 head -n 17 "$log" >"$tmp/cut.log"
-expect 30 "seq 17: the log ends here without the supervisor's completion" -- $A verify "$tmp/cut.log" --module-ca "$ca"
+expect_output 30 "seq 17: the log ends here without the supervisor's completion" -- $A verify "$tmp/cut.log" --module-ca "$ca"
 size=$(stat -c %s "$tmp/cut.log")
 head -c $((size + 40)) "$log" >"$tmp/torn.log"
-expect 30 "seq 18: .*no line end" -- $A verify "$tmp/torn.log" --module-ca "$ca"
-expect 30 "repairs it and records the cut" -- $A verify "$tmp/torn.log" --module-ca "$ca"
+expect_output 30 "seq 18: .*no line end" -- $A verify "$tmp/torn.log" --module-ca "$ca"
+expect_output 30 "repairs it and records the cut" -- $A verify "$tmp/torn.log" --module-ca "$ca"
 # a report of a failed log says so, and exits with the audit code
-expect 30 "FAILED verification" -- $A report "$tmp/edit.log" --module-ca "$ca" --html "$tmp/bad.html"
-grep -q '<span class="bad">FAILED at seq 11' "$tmp/bad.html" || { echo "FAIL: bad html verdict"; fails=$((fails+1)); }
+expect_output 30 "FAILED verification" -- $A report "$tmp/edit.log" --module-ca "$ca" --html "$tmp/bad.html"
+grep -q '<span class="bad">FAILED at seq 11' "$tmp/bad.html" || { echo "FAIL: bad html verdict"; FAILS=$((FAILS+1)); }
 
 # a command applied without its quorum (the module signed it anyway)
 w=$("$gen" --weak-quorum)
-expect 30 "seq 9: command.applied: thresholds.set on DC1-M01 domain 3.*1 more needed" -- $A verify "$w/ceremony.log" --module-ca "$w/module-ca.pem"
+expect_output 30 "seq 9: command.applied: thresholds.set on DC1-M01 domain 3.*1 more needed" -- $A verify "$w/ceremony.log" --module-ca "$w/module-ca.pem"
 
 # write-ahead intents: three commands sent and applied, one sent with no outcome
 s=$("$gen" --sent)
-expect 0 "Commands sent: 4; 1 with no recorded outcome" -- $A verify "$s/ceremony.log" --module-ca "$s/module-ca.pem"
-expect 0 '"sent_no_outcome": 1' -- $A verify "$s/ceremony.log" --module-ca "$s/module-ca.pem" --json
-expect 0 "zeroize about to be sent" -- $A report "$s/ceremony.log" --module-ca "$s/module-ca.pem"
-expect 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$s/ceremony.log"
+expect_output 0 "Commands sent: 4; 1 with no recorded outcome" -- $A verify "$s/ceremony.log" --module-ca "$s/module-ca.pem"
+expect_output 0 '"sent_no_outcome": 1' -- $A verify "$s/ceremony.log" --module-ca "$s/module-ca.pem" --json
+expect_output 0 "zeroize about to be sent" -- $A report "$s/ceremony.log" --module-ca "$s/module-ca.pem"
+expect_output 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$s/ceremony.log"
 
 # the supervisor's completion
 i=$("$gen" --incomplete)
 ilog=$i/ceremony.log
-expect 30 "seq 17: the log ends here" -- $A verify "$ilog" --module-ca "$i/module-ca.pem"
-expect 0 "Not completed yet" -- $A verify "$ilog" --module-ca "$i/module-ca.pem" --allow-incomplete
-expect 2 "exactly one of" -- $A sign-completion "$ilog" --module-ca "$i/module-ca.pem"
-expect 5 "not on the log's roster as a supervisor" -- $A sign-completion "$ilog" --module-ca "$i/module-ca.pem" --key-file "$i/alice.pem"
-expect 30 "not signing" -- $A sign-completion "$ilog" --key-file "$i/supervisor.pem"
-expect 0 "Completion signed: seq 18" -- $A sign-completion "$ilog" --module-ca "$i/module-ca.pem" --key-file "$i/supervisor.pem"
-expect 0 "verified. 18 records" -- $A verify "$ilog" --module-ca "$i/module-ca.pem"
-expect 6 "already ends with a completion" -- $A sign-completion "$ilog" --module-ca "$i/module-ca.pem" --key-file "$i/supervisor.pem"
+expect_output 30 "seq 17: the log ends here" -- $A verify "$ilog" --module-ca "$i/module-ca.pem"
+expect_output 0 "Not completed yet" -- $A verify "$ilog" --module-ca "$i/module-ca.pem" --allow-incomplete
+expect_output 2 "exactly one of" -- $A sign-completion "$ilog" --module-ca "$i/module-ca.pem"
+expect_output 5 "not on the log's roster as a supervisor" -- $A sign-completion "$ilog" --module-ca "$i/module-ca.pem" --key-file "$i/alice.pem"
+expect_output 30 "not signing" -- $A sign-completion "$ilog" --key-file "$i/supervisor.pem"
+expect_output 0 "Completion signed: seq 18" -- $A sign-completion "$ilog" --module-ca "$i/module-ca.pem" --key-file "$i/supervisor.pem"
+expect_output 0 "verified. 18 records" -- $A verify "$ilog" --module-ca "$i/module-ca.pem"
+expect_output 6 "already ends with a completion" -- $A sign-completion "$ilog" --module-ca "$i/module-ca.pem" --key-file "$i/supervisor.pem"
 
 # a crash cut the last record in half: the next writer repairs and records it
 j=$("$gen" --incomplete --tail-witness)
 jlog=$j/ceremony.log
 size=$(stat -c %s "$jlog")
 head -c $((size - 25)) "$jlog" >"$jlog.cut" && mv "$jlog.cut" "$jlog"
-expect 30 "seq 18: .*no line end" -- $A verify "$jlog" --module-ca "$j/module-ca.pem" --allow-incomplete
-expect 0 "Completion signed: seq 19" -- $A sign-completion "$jlog" --module-ca "$j/module-ca.pem" --key-file "$j/supervisor.pem"
-expect 0 "torn record(s) were cut off" -- $A verify "$jlog" --module-ca "$j/module-ca.pem"
-expect 0 "Torn last record cut off" -- $A report "$jlog" --module-ca "$j/module-ca.pem"
+expect_output 30 "seq 18: .*no line end" -- $A verify "$jlog" --module-ca "$j/module-ca.pem" --allow-incomplete
+expect_output 0 "Completion signed: seq 19" -- $A sign-completion "$jlog" --module-ca "$j/module-ca.pem" --key-file "$j/supervisor.pem"
+expect_output 0 "torn record(s) were cut off" -- $A verify "$jlog" --module-ca "$j/module-ca.pem"
+expect_output 0 "Torn last record cut off" -- $A report "$jlog" --module-ca "$j/module-ca.pem"
 # ... but if the torn record was a step's end, the step is still open: no signing
 k=$("$gen" --incomplete)
 klog=$k/ceremony.log
 size=$(stat -c %s "$klog")
 head -c $((size - 25)) "$klog" >"$klog.cut" && mv "$klog.cut" "$klog"
-expect 6 'step "setup" begun at seq 3 has not ended' -- $A sign-completion "$klog" --module-ca "$k/module-ca.pem" --key-file "$k/supervisor.pem"
+expect_output 6 'step "setup" begun at seq 3 has not ended' -- $A sign-completion "$klog" --module-ca "$k/module-ca.pem" --key-file "$k/supervisor.pem"
 
 # the EXAMPLES of the man page, run as written, in order, on an unfinished log
 e=$("$gen" --incomplete --tail-witness)
@@ -115,10 +115,10 @@ e=$("$gen" --incomplete --tail-witness)
 		eval "$line" >/dev/null || { echo "FAIL: man page example: $line"; exit 1; }
 	done <"$tmp/examples.sh"
 	grep -q VERIFIED report.html
-) || fails=$((fails + 1))
+) || FAILS=$((FAILS + 1))
 
-if [ "$fails" -ne 0 ]; then
-	echo "$fails check(s) failed"
+if [ "$FAILS" -ne 0 ]; then
+	echo "$FAILS check(s) failed"
 	exit 1
 fi
 echo "all hsmadm-audit checks passed"

@@ -14,9 +14,9 @@ cleanup() {
 }
 trap cleanup EXIT
 live="$HSMADM_BUILD/tests/test_evlog_live"
-fails=0
-# expect CODE PATTERN -- command...: tests/harness/expect.sh
-. "${HSMADM_SRC:?}/tests/harness/expect.sh"
+# expect_output CODE PATTERN -- command...: tests/harness/check.sh
+CHECK_KEEP_GOING=1
+. "${HSMADM_SRC:?}/tests/harness/check.sh"
 
 hsmadm-simd init --serial DC1-M01 --dir "$T/m1" --domains 4 >/dev/null
 hsmadm-simd issue-client --dir "$T/m1" --name ws1 --out-key "$T/ws.key" --out-cert "$T/ws.pem" >/dev/null
@@ -30,31 +30,31 @@ mkdir "$T/ws"
 "$live" "$HP" "$T/m1/ca.pem" "$T/ws.pem" "$T/ws.key" "$T/ws"
 L=$T/ws/live.log
 # each command is announced (command.sent) before it goes to the module
-expect 0 "verified. 9 records, 3 signatures, 3 module receipts, 3 commands" -- \
+expect_output 0 "verified. 9 records, 3 signatures, 3 module receipts, 3 commands" -- \
 	hsmadm-audit verify "$L" --module-ca "$T/m1/ca.pem"
-expect 0 "Commands sent: 3; 0 with no recorded outcome" -- \
+expect_output 0 "Commands sent: 3; 0 with no recorded outcome" -- \
 	hsmadm-audit verify "$L" --module-ca "$T/m1/ca.pem"
-expect 0 '"sent_no_outcome": 0' -- hsmadm-audit verify "$L" --module-ca "$T/m1/ca.pem" --json
-expect 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$L"
-expect 0 "counter 3, thresholds 2/1, admins: .*Alice Example" -- \
+expect_output 0 '"sent_no_outcome": 0' -- hsmadm-audit verify "$L" --module-ca "$T/m1/ca.pem" --json
+expect_output 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$L"
+expect_output 0 "counter 3, thresholds 2/1, admins: .*Alice Example" -- \
 	hsmadm-audit replay "$L" --module-ca "$T/m1/ca.pem"
-expect 0 "live DC1-M01 domain 1: in step with the log" -- \
+expect_output 0 "live DC1-M01 domain 1: in step with the log" -- \
 	hsmadm-audit replay "$L" --module-ca "$T/m1/ca.pem" --against "$HP" \
 	--client-cert "$T/ws.pem" --client-key "$T/ws.key"
 # a CA that did not issue this module's certificates
 hsmadm-simd init --serial OTHER --dir "$T/other" --domains 1 >/dev/null
-expect 30 "seq 4: command.applied: module receipt" -- \
+expect_output 30 "seq 4: command.applied: module receipt" -- \
 	hsmadm-audit verify "$L" --module-ca "$T/other/ca.pem"
-expect 2 "needs --module-ca" -- hsmadm-audit replay "$L" --against "$HP"
+expect_output 2 "needs --module-ca" -- hsmadm-audit replay "$L" --against "$HP"
 
 # the module moves on without the log
 "$live" --diverge "$HP" "$T/m1/ca.pem" "$T/ws.pem" "$T/ws.key" "$T/ws"
-expect 27 "DIFFERS from the log" -- \
+expect_output 27 "DIFFERS from the log" -- \
 	hsmadm-audit replay "$L" --module-ca "$T/m1/ca.pem" --against "$HP" \
 	--client-cert "$T/ws.pem" --client-key "$T/ws.key"
-expect 27 '"in_step": false' -- \
+expect_output 27 '"in_step": false' -- \
 	hsmadm-audit replay "$L" --module-ca "$T/m1/ca.pem" --against "$HP" \
 	--client-cert "$T/ws.pem" --client-key "$T/ws.key" --json
 
-if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+if [ "$FAILS" -ne 0 ]; then echo "$FAILS check(s) failed"; exit 1; fi
 echo "all audit_live checks passed"

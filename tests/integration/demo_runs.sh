@@ -16,8 +16,7 @@ set -uo pipefail
 : "${HSMADM_SRC:?}" "${HSMADM_BUILD:?}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/demo_runs.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+. "${HSMADM_SRC:?}/tests/harness/check.sh"
 
 rc=0
 TMPDIR=$T bash "$HSMADM_SRC/tests/demo.sh" "$HSMADM_BUILD" >"$T/out" 2>&1 </dev/null || rc=$?

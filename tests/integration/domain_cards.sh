@@ -35,26 +35,26 @@ D=hsmadm-domain
 $D group create pair m1:2 m2:2 >/dev/null
 
 EV="$T/evidence.jsonl"
-expect 0 "register Alice from her card" -- $D admin add pair --card --reader "$R0" --evidence "$EV"
+expect_exit 0 "register Alice from her card" -- $D admin add pair --card --reader "$R0" --evidence "$EV"
 out_has "Add administrator Alice Example" "holder name from the card"
-expect 0 "register Alice's backup card" -- $D admin add pair --card --reader "$R1" --evidence "$EV"
-expect 0 "register Bob from his card" -- $D admin add pair --card --reader "$R2" --evidence "$EV"
-expect 0 "three keys, two identities" -- $D --json admin list pair
+expect_exit 0 "register Alice's backup card" -- $D admin add pair --card --reader "$R1" --evidence "$EV"
+expect_exit 0 "register Bob from his card" -- $D admin add pair --card --reader "$R2" --evidence "$EV"
+expect_exit 0 "three keys, two identities" -- $D --json admin list pair
 out_has "\"identity\": \"$alice_id\"" "backup card registered under the primary's identity"
 
-expect 0 "propose 2-of-2" -- $D thresholds set pair --signature 2 --revocation 1 --out "$T/thr.json"
-expect 0 "Alice signs with her card" -- $D sign "$T/thr.json" --card --reader "$R0" --pin-fd 3 --evidence "$EV" 3<<<111111
+expect_exit 0 "propose 2-of-2" -- $D thresholds set pair --signature 2 --revocation 1 --out "$T/thr.json"
+expect_exit 0 "Alice signs with her card" -- $D sign "$T/thr.json" --card --reader "$R0" --pin-fd 3 --evidence "$EV" 3<<<111111
 out_has "Command digest:" "digest shown"
-expect 14 "a wrong PIN is refused" -- $D sign "$T/thr.json" --card --reader "$R2" --pin-fd 3 3<<<999999
-expect 0 "Alice signs again with her backup card" -- $D sign "$T/thr.json" --card --reader "$R1" --pin-fd 3 --evidence "$EV" 3<<<222222
-expect 24 "primary and backup card of one person count once" -- $D submit "$T/thr.json"
+expect_exit 14 "a wrong PIN is refused" -- $D sign "$T/thr.json" --card --reader "$R2" --pin-fd 3 3<<<999999
+expect_exit 0 "Alice signs again with her backup card" -- $D sign "$T/thr.json" --card --reader "$R1" --pin-fd 3 --evidence "$EV" 3<<<222222
+expect_exit 24 "primary and backup card of one person count once" -- $D submit "$T/thr.json"
 out_has "1 of 2 needed signatures present; 1 more needed" "one more needed"
-expect 0 "Bob signs with his card" -- $D sign "$T/thr.json" --card --reader "$R2" --pin-fd 3 --evidence "$EV" 3<<<333333
-expect 0 "applied on both members" -- $D submit "$T/thr.json" --evidence "$EV"
-expect 0 "group compares equal" -- $D group compare pair
+expect_exit 0 "Bob signs with his card" -- $D sign "$T/thr.json" --card --reader "$R2" --pin-fd 3 --evidence "$EV" 3<<<333333
+expect_exit 0 "applied on both members" -- $D submit "$T/thr.json" --evidence "$EV"
+expect_exit 0 "group compares equal" -- $D group compare pair
 # Interactive: run asks for the card it still needs (Enter from fd 4).
 backup_ski=$(hsmadm-card status --reader "$R1" --json | sed -n 's/.*"ski": "\([0-9a-f]*\)".*/\1/p' | head -1)
-expect 0 "run asks for a card, signs with it and applies" -- \
+expect_exit 0 "run asks for a card, signs with it and applies" -- \
 	$D run pair admin.remove --ski "$backup_ski" --card --reader "$R2" --pin-fd 3 --confirm-fd 4 \
 	--evidence "$EV" 3<<<333333 4<<<""
 out_has "1 more signature(s) needed" "run asked for the card"
@@ -76,7 +76,7 @@ fi
 
 # The evidence log holds every signature and receipt; the auditor replays
 # the quorum of each command from it.
-expect 0 "the evidence log verifies (receipts, quorums)" -- \
+expect_exit 0 "the evidence log verifies (receipts, quorums)" -- \
 	hsmadm-audit verify "$EV" --module-ca "$T/ca.pem" --allow-incomplete
 grep -c '"type":"command.applied"' "$EV" >"$T/n"
 [ "$(cat "$T/n")" = 5 ] && ok "five command.applied records" || fail "command.applied records: $(cat "$T/n")"

@@ -26,7 +26,7 @@ $D run pair thresholds.set --signature 2 --revocation 1 \
 
 # audit_ok DESCRIPTION: the evidence log verifies (chain, receipts, no gap).
 audit_ok() {
-	expect 0 "$1" -- hsmadm-audit verify "$EV" --module-ca "$T/ca.pem" --allow-incomplete
+	expect_exit 0 "$1" -- hsmadm-audit verify "$EV" --module-ca "$T/ca.pem" --allow-incomplete
 }
 # receipts_of FILE: "MODULE:COUNTER_BEFORE" of every receipt the log holds
 # for the signed command in FILE, sorted.
@@ -48,7 +48,7 @@ propose_signed() {	# FILE KEYNAME
 stop_module m2
 start_module m2 --crash-after 1
 propose_signed "$T/c1.json" dave
-expect 27 "crash during the group command: divergent" -- $D --json submit "$T/c1.json" --evidence "$EV"
+expect_exit 27 "crash during the group command: divergent" -- $D --json submit "$T/c1.json" --evidence "$EV"
 out_has '"outcome": "diverged"' "JSON outcome diverged"
 out_has '"status": "applied"' "JSON names the member that applied"
 out_has '"status": "no-answer"' "JSON names the member that did not answer"
@@ -56,9 +56,9 @@ out_has '"status": "no-answer"' "JSON names the member that did not answer"
 	fail "receipts after the crash: $(receipts_of "$T/c1.json")"
 wait_gone m2
 start_module m2
-expect 0 "roll-forward completes (DC2 had persisted it)" -- $D submit "$T/c1.json" --roll-forward --evidence "$EV"
+expect_exit 0 "roll-forward completes (DC2 had persisted it)" -- $D submit "$T/c1.json" --roll-forward --evidence "$EV"
 out_has "its receipt was fetched again" "says DC2's receipt was fetched again"
-expect 0 "group compares equal after roll-forward" -- $D group compare pair
+expect_exit 0 "group compares equal after roll-forward" -- $D group compare pair
 [ "$(receipts_of "$T/c1.json")" = "DC1-M01:4 DC2-M01:4 " ] &&
 	ok "the recovered DC2 receipt is in the log, DC1's is not written twice" ||
 	fail "receipts after the roll-forward: $(receipts_of "$T/c1.json")"
@@ -68,20 +68,20 @@ audit_ok "crash-after: the log verifies after the roll-forward (no gap)"
 stop_module m2
 start_module m2 --drop-before 1
 propose_signed "$T/c2.json" erin
-expect 27 "dropped before applying: divergent" -- $D submit "$T/c2.json" --evidence "$EV"
+expect_exit 27 "dropped before applying: divergent" -- $D submit "$T/c2.json" --evidence "$EV"
 out_has "applied on DC1-M01 domain 5" "says DC1 advanced"
 out_has "not confirmed on DC2-M01 domain 5" "says DC2 did not"
 out_has "--roll-forward" "offers the roll-forward"
-expect 6 "group compare sees the difference" -- $D group compare pair
+expect_exit 6 "group compare sees the difference" -- $D group compare pair
 out_has "admins" "difference is in the admins"
-expect 27 "a plain re-submit refuses to touch anything and says why" -- $D submit "$T/c2.json" --evidence "$EV"
+expect_exit 27 "a plain re-submit refuses to touch anything and says why" -- $D submit "$T/c2.json" --evidence "$EV"
 out_has "already advanced" "names the advanced member"
 stop_module m2
 start_module m2
-expect 0 "roll-forward applies on DC2 only" -- $D submit "$T/c2.json" --roll-forward --evidence "$EV"
+expect_exit 0 "roll-forward applies on DC2 only" -- $D submit "$T/c2.json" --roll-forward --evidence "$EV"
 out_has "DC1-M01 domain 5: already-applied" "DC1 skipped"
 out_has "DC2-M01 domain 5: applied" "DC2 applied"
-expect 0 "group compares equal" -- $D group compare pair
+expect_exit 0 "group compares equal" -- $D group compare pair
 [ "$(receipts_of "$T/c2.json")" = "DC1-M01:5 DC2-M01:5 " ] && ok "one receipt per member for c2" ||
 	fail "receipts for c2: $(receipts_of "$T/c2.json")"
 audit_ok "drop-before: the log verifies after the roll-forward"
@@ -94,7 +94,7 @@ start_module m1 --drop-after 1
 dave_ski=$(openssl pkey -in "$T/dave.pem" -pubout -outform DER | tail -c 97 | sha256sum | cut -c1-64)
 $D admin remove pair --ski "$dave_ski" --out "$T/c3.json" >/dev/null
 $D sign "$T/c3.json" --key-file "$T/bob.pem" >/dev/null
-expect 0 "dropped after applying: the lost answer's receipt is fetched again" -- \
+expect_exit 0 "dropped after applying: the lost answer's receipt is fetched again" -- \
 	$D submit "$T/c3.json" --evidence "$EV"
 out_has "DC2-M01 domain 5: applied" "DC2 applied"
 out_has "DC1-M01 domain 5: applied" "DC1 applied"
@@ -103,9 +103,9 @@ out_has "its answer was lost; its receipt was fetched again" "says DC1's answer 
 	fail "receipts for c3: $(receipts_of "$T/c3.json")"
 stop_module m1
 start_module m1
-expect 0 "roll-forward: every member already has it" -- $D submit "$T/c3.json" --roll-forward --evidence "$EV"
+expect_exit 0 "roll-forward: every member already has it" -- $D submit "$T/c3.json" --roll-forward --evidence "$EV"
 out_has "already applied" "says so"
-expect 0 "group compares equal" -- $D group compare pair
+expect_exit 0 "group compares equal" -- $D group compare pair
 [ "$(receipts_of "$T/c3.json")" = "DC1-M01:6 DC2-M01:6 " ] && ok "a roll-forward writes no receipt twice" ||
 	fail "receipts for c3 after the roll-forward: $(receipts_of "$T/c3.json")"
 audit_ok "drop-after: the log verifies (no gap)"
@@ -117,11 +117,11 @@ keyfile hank; keyfile ivy
 stop_module m2
 start_module m2 --crash-after 1
 propose_signed "$T/c5.json" hank
-expect 27 "DC2 dies after applying c5" -- $D submit "$T/c5.json" --evidence "$EV"
+expect_exit 27 "DC2 dies after applying c5" -- $D submit "$T/c5.json" --evidence "$EV"
 wait_gone m2
 start_module m2
 propose_signed "$T/c6.json" ivy
-expect 0 "the next command applies" -- $D submit "$T/c6.json" --evidence "$EV"
+expect_exit 0 "the next command applies" -- $D submit "$T/c6.json" --evidence "$EV"
 out_has "Recorded the receipt of admin.add on DC2-M01 domain 5 (counter 7 -> 8)" \
 	"its submit first records DC2's lost c5 receipt"
 [ "$(receipts_of "$T/c5.json")" = "DC1-M01:7 DC2-M01:7 " ] && ok "both c5 receipts are in the log" ||
@@ -136,8 +136,8 @@ propose_signed "$T/x.json" frank
 $D admin add dc1only --pubkey-file "$T/gina.pem" --name gina --identity gina --out "$T/y.json" >/dev/null
 $D sign "$T/y.json" --key-file "$T/alice.pem" >/dev/null
 $D sign "$T/y.json" --key-file "$T/carol.pem" >/dev/null
-expect 0 "another command moves DC1 on alone" -- $D submit "$T/y.json" --evidence "$EV"
-expect 27 "roll-forward that leaves the members different says so" -- \
+expect_exit 0 "another command moves DC1 on alone" -- $D submit "$T/y.json" --evidence "$EV"
+expect_exit 27 "roll-forward that leaves the members different says so" -- \
 	$D submit "$T/x.json" --roll-forward --evidence "$EV"
 out_has "still differ" "names the problem"
 [ "$(receipts_of "$T/x.json")" = "DC2-M01:9 " ] &&

@@ -30,7 +30,7 @@ $D run pair thresholds.set --signature 2 --revocation 1 \
 	--key-file "$T/alice.pem" --key-file "$T/bob.pem" --evidence "$EV" >/dev/null
 
 audit_ok() {
-	expect 0 "$1" -- hsmadm-audit verify "$EV" --module-ca "$T/ca.pem" --allow-incomplete
+	expect_exit 0 "$1" -- hsmadm-audit verify "$EV" --module-ca "$T/ca.pem" --allow-incomplete
 }
 counter_of() {	# MODULE: the counter of domain 5 on that module
 	$D --json group status pair | jq -r --arg m "$1" \
@@ -66,7 +66,7 @@ start_module m1; start_module m2
 [ "$(counter_of DC1-M01)" = "$((before + 1))" ] && ok "DC1 applied the command before the kill" ||
 	fail "DC1 did not apply the command (counter $(counter_of DC1-M01), was $before)"
 propose_signed "$T/c2.json" erin
-expect 0 "the next --evidence command places the kept receipts first" -- \
+expect_exit 0 "the next --evidence command places the kept receipts first" -- \
 	$D submit "$T/c2.json" --evidence "$EV"
 out_has "Recorded the receipt of admin.add on DC1-M01 domain 5" "says DC1's receipt was recorded"
 out_has "Recorded the receipt of admin.add on DC2-M01 domain 5" "says DC2's receipt was recorded"
@@ -77,13 +77,13 @@ propose_signed "$T/c3.json" frank
 before=$(counter_of DC1-M01)
 exec 9>>"$EV"
 flock -x 9        # this shell holds the writer's lock, as another command would
-expect 28 "a locked log: submit refuses" -- $D submit "$T/c3.json" --evidence "$EV"
+expect_exit 28 "a locked log: submit refuses" -- $D submit "$T/c3.json" --evidence "$EV"
 out_has "nothing was signed or sent" "says nothing was sent"
 [ "$(counter_of DC1-M01)" = "$before" ] && [ "$(counter_of DC2-M01)" = "$before" ] &&
 	ok "no module was touched while the log was locked" ||
 	fail "a module applied the command while its log was locked"
 flock -u 9; exec 9>&-
-expect 0 "once the log is free, the same file applies" -- $D submit "$T/c3.json" --evidence "$EV"
+expect_exit 0 "once the log is free, the same file applies" -- $D submit "$T/c3.json" --evidence "$EV"
 audit_ok "the log verifies after the locked-log refusal"
 
 finish

@@ -14,23 +14,23 @@ D=hsmadm-domain
 # A rogue module: its own module CA, but it trusts our client CA.
 hsmadm-simd init --serial DC1-M01 --dir "$T/rogue" --domains 8 --client-ca "$T/client-ca.pem" >/dev/null
 start_module rogue
-expect 22 "a module whose certificate does not chain to the pinned CA is refused" -- \
+expect_exit 22 "a module whose certificate does not chain to the pinned CA is refused" -- \
 	$D module add rogue "127.0.0.1:${PORT[rogue]}" --ca "$T/ca.pem" --yes
 out_has "127.0.0.1:${PORT[rogue]}" "message names the address"
-expect 0 "nothing was added" -- $D module list
+expect_exit 0 "nothing was added" -- $D module list
 out_has "No trusted modules yet" "module list is still empty"
 
 # Fingerprint confirmation: a wrong answer adds nothing, the right one adds.
-expect 7 "wrong fingerprint answer cancels" -- \
+expect_exit 7 "wrong fingerprint answer cancels" -- \
 	bash -c "echo nope | $D module add dc1 127.0.0.1:${PORT[m1]} --ca $T/ca.pem --confirm-fd 0"
 fp=$(openssl x509 -in "$T/m1/oa.pem" -outform DER | openssl dgst -sha256 -r | cut -c1-8)
-expect 0 "typing the fingerprint start confirms" -- \
+expect_exit 0 "typing the fingerprint start confirms" -- \
 	bash -c "echo $fp | $D module add dc1 127.0.0.1:${PORT[m1]} --ca $T/ca.pem --confirm-fd 0"
 out_has "OA certificate fingerprint" "the fingerprint was shown"
-expect 5 "the same module twice" -- $D module add dc1 "127.0.0.1:${PORT[m1]}" --ca "$T/ca.pem" --yes
-expect 0 "module show checks the OA fingerprint" -- $D module show dc1
+expect_exit 5 "the same module twice" -- $D module add dc1 "127.0.0.1:${PORT[m1]}" --ca "$T/ca.pem" --yes
+expect_exit 0 "module show checks the OA fingerprint" -- $D module show dc1
 $D group create g dc1:1 >/dev/null
-expect 0 "trusted workstation reads the group" -- $D group status g
+expect_exit 0 "trusted workstation reads the group" -- $D group status g
 
 # The rogue answers on dc1's address: refused (chain), even with the right serial.
 stop_module m1
@@ -38,7 +38,7 @@ PORT[rogue_saved]=${PORT[rogue]}
 stop_module rogue
 PORT[rogue]=${PORT[m1]}
 start_module rogue
-expect 22 "an impostor at a trusted module's address is refused" -- $D group status g
+expect_exit 22 "an impostor at a trusted module's address is refused" -- $D group status g
 stop_module rogue
 PORT[rogue]=${PORT[rogue_saved]}
 start_module m1
@@ -55,8 +55,8 @@ else fail "untrusted client: exit $rc, wanted 21 (TLS)"; cat "$T/out" >&2; fi
 
 # The workstation directory must be private.
 chmod 755 "$HSMADM_HOME"
-expect 6 "a workstation directory others can read is refused" -- $D module list
+expect_exit 6 "a workstation directory others can read is refused" -- $D module list
 out_has "chmod 700" "says how to fix it"
 chmod 700 "$HSMADM_HOME"
-expect 0 "fixed" -- $D module list
+expect_exit 0 "fixed" -- $D module list
 finish

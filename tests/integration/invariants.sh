@@ -21,9 +21,9 @@ set -euo pipefail
 . "${HSMADM_SRC:?}/tests/harness/pcsc.sh"
 export PATH="$HSMADM_BIN:$PATH"
 
-FAILS=0
-fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
-ok()   { echo "ok: $*"; }
+# Every check is reported, then the test says how many failed.
+CHECK_KEEP_GOING=1
+. "${HSMADM_SRC:?}/tests/harness/check.sh"
 WAITERS=()
 stop_waiters() {
 	local p

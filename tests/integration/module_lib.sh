@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${HSMADM_SRC:?}/tests/harness/check.sh"
 
 # start_simd NAME DIR [options...]: sets PORT and SIMD_PID.
 start_simd() {

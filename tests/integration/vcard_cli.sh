@@ -6,7 +6,7 @@
 set -euo pipefail
 . "${HSMADM_SRC:?}/tests/harness/pcsc.sh"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${HSMADM_SRC:?}/tests/harness/check.sh"
 # run WANT DESC CMD...: exit status must be WANT; output in $OUT.
 run() {
 	local want=$1 desc=$2 got=0

@@ -3,8 +3,7 @@
 # card, and small assertions. Source after setting `set -euo pipefail`.
 . "${HSMADM_SRC:?}/tests/harness/pcsc.sh"
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok: $*"; }
+. "${HSMADM_SRC:?}/tests/harness/check.sh"
 
 # expect_ok DESC CMD...: CMD must succeed; its output is kept in $OUT.
 expect_ok() {

@@ -1,12 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # area "module": protocol library, receipts, and the hsmadm-simd state machine.
-foreach(t test_modproto test_receipt)
-  if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.c)
-    hsm_unit_test(${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/${t}.c LIBS hsmadm)
-  endif()
-endforeach()
-foreach(t test_sim_domain test_sim_module)
-  if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/${t}.c)
-    hsm_unit_test(${t} SOURCES ${CMAKE_CURRENT_LIST_DIR}/${t}.c LIBS hsmadm_sim hsmadm)
-  endif()
-endforeach()
+# Listed one by one: a renamed or missing source is a configure error, never
+# a test that silently stops running.
+hsm_unit_test(test_modproto SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_modproto.c LIBS hsmadm)
+hsm_unit_test(test_receipt SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_receipt.c LIBS hsmadm)
+hsm_unit_test(test_sim_domain SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sim_domain.c
+              LIBS hsmadm_sim hsmadm)
+hsm_unit_test(test_sim_module SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sim_module.c
+              LIBS hsmadm_sim hsmadm)

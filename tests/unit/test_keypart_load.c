@@ -7,9 +7,10 @@
  * bad part lists.
  *
  * The members are reached through moddriver.h's ops table, the plug-in
- * point for module backends: the driver here answers domain.query with a
- * fixed public state in the shape of docs/formats/module-protocol.md and
- * counts apply calls (none may happen in these cases). No card is needed:
+ * point for module backends: the driver (fake_moddrv.h) answers
+ * domain.query with a fixed public state in the shape of
+ * docs/formats/module-protocol.md and counts apply calls (none may happen
+ * in these cases). No card is needed:
  * every case stops, or finishes, before a custodian card or a signer would
  * be asked for, and the io callbacks count that they were not called. The
  * real loading against hsmadm-simd runs in tests/integration/ceremony_e2e.sh
@@ -27,6 +28,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/keypart_load.h"
 #include "hsmadm/moddriver.h"
+#include "fake_moddrv.h"
 
 #define KP1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define KP2 "2222222222222222222222222222222222222222222222222222222222222222"
@@ -36,56 +38,6 @@
 #define MK_CUR "cccccccccccccccccccccccccccccccccccccccccccccccccccccccc00000000"
 #define MK_OLD "dddddddddddddddddddddddddddddddddddddddddddddddddddddddd00000000"
 #define MK_ODD "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee00000000"
-
-/* ---- a driver that answers with a fixed state ---- */
-
-struct fixed {
-	json_t   *state;
-	unsigned *applies;
-};
-
-static hsm_rc
-fx_info(void *ctx, json_t **out)
-{
-	(void)ctx;
-	*out = json_pack("{s:s, s:i}", "module", "TEST", "domains", 8);
-	return HSM_OK;
-}
-
-static hsm_rc
-fx_query(void *ctx, unsigned domain, json_t **out)
-{
-	struct fixed *f = ctx;
-
-	(void)domain;
-	*out = json_deep_copy(f->state);
-	return HSM_OK;
-}
-
-static hsm_rc
-fx_apply(void *ctx, unsigned domain, const admincmd *cmd, json_t **receipt)
-{
-	struct fixed *f = ctx;
-
-	(void)domain;
-	(void)cmd;
-	*receipt = NULL;
-	(*f->applies)++;
-	return hsm_fail(HSM_ERR_REFUSED, "the test driver applies nothing");
-}
-
-static void
-fx_close(void *ctx)
-{
-	struct fixed *f = ctx;
-
-	json_decref(f->state);
-	free(f);
-}
-
-static const struct moddrv_ops fx_ops = {
-	.info = fx_info, .query = fx_query, .apply = fx_apply, .close = fx_close,
-};
 
 /* A register: state and MKVP (NULL: none). */
 static json_t *
@@ -135,15 +87,10 @@ grp_set(struct grp *g, json_t *s0, json_t *s1)
 
 	memset(g, 0, sizeof(*g));
 	for (int i = 0; i < 2; i++) {
-		struct fixed *f = calloc(1, sizeof(*f));
-
-		assert_non_null(f);
 		assert_non_null(s[i]);
-		f->state = s[i];
-		f->applies = &g->applies;
 		g->m[i].module = mods[i];
 		g->m[i].domain = 3;
-		assert_int_equal(moddrv_new(&fx_ops, f, mods[i], &g->m[i].drv), HSM_OK);
+		assert_int_equal(fake_moddrv_open(mods[i], s[i], &g->applies, &g->m[i].drv), HSM_OK);
 	}
 	for (int i = 0; i < 3; i++) {
 		g->parts[i].part_id = ids[i];
