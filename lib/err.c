@@ -65,10 +65,15 @@ hsm_rc
 hsm_fail(hsm_rc rc, const char *fmt, ...)
 {
 	va_list ap;
+	char msg[sizeof(err_msg)];
 
+	/* Callers add context with hsm_fail(rc, "x: %s", hsm_errmsg()): the
+	 * argument is this slot itself, so format aside and copy it in after
+	 * (an overlapping vsnprintf is undefined and garbles the text). */
 	va_start(ap, fmt);
-	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(err_msg, msg, strlen(msg) + 1);
 	err_code = rc;
 	return rc;
 }

@@ -39,12 +39,35 @@ test_message_and_wrap(void **state)
 	assert_int_equal(hsm_errcode(), HSM_OK);
 }
 
+/* A caller that adds context to the message it got passes hsm_errmsg() as an
+ * argument (sim/simdom.c: "admin.add: %s"). hsm_fail formats into the very
+ * buffer it reads from; before the fix this overlapping vsnprintf garbled the
+ * message (glibc wrote "admin.add: admin.add: ..." or cut it short). */
+static void
+test_fail_with_own_message(void **state)
+{
+	(void)state;
+	hsm_err_clear();
+	hsm_fail(HSM_ERR_FORMAT, "the key is listed twice");
+	hsm_fail(HSM_ERR_FORMAT, "admin.add: %s", hsm_errmsg());
+	assert_string_equal(hsm_errmsg(), "admin.add: the key is listed twice");
+	hsm_fail(HSM_ERR_REFUSED, "%s (domain %d)", hsm_errmsg(), 3);
+	assert_string_equal(hsm_errmsg(), "admin.add: the key is listed twice (domain 3)");
+	hsm_fail_wrap(HSM_ERR_REFUSED, "again: %s", hsm_errmsg());
+	assert_string_equal(hsm_errmsg(),
+	    "again: admin.add: the key is listed twice (domain 3): "
+	    "admin.add: the key is listed twice (domain 3)");
+	assert_int_equal(hsm_errcode(), HSM_ERR_REFUSED);
+	hsm_err_clear();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_code_has_text_and_exit),
 		cmocka_unit_test(test_message_and_wrap),
+		cmocka_unit_test(test_fail_with_own_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
