@@ -206,6 +206,7 @@ apply_each(void *vctx, size_t i, moddrv_result *res)
 		snprintf(row->msg, sizeof(row->msg), "%s", res->msg);
 		return;
 	}
+	row->answered = 1;
 	if ((row->rc = grp_check_receipt(&r->m[i], res->out, r->digest_hex,
 	    admincmd_op(r->cmd), row->want, &row->rc_ok)) != HSM_OK) {
 		row->st = GROUP_FAILED;
@@ -288,48 +289,117 @@ run_summarize(struct run *r)
 		    "skipped.", r->adv.buf, r->miss.buf, r->message, r->miss.buf);
 	}
 	r->outcome = "failed";
-	return hsm_fail(r->first_rc, "%s; no member applied the command", r->message);
+	for (i = 0; i < r->n && r->row[i].st != GROUP_NOT_ATTEMPTED; i++)
+		;
+	return hsm_fail(r->first_rc, "%s; no member applied the command%s", r->message,
+	    i < r->n ? " (it was sent to the first member only: the others were not touched)" : "");
+}
+
+/* Before anything new is applied: every member still to do at the
+ * command's counter and configured the same (when rolling forward, those
+ * members among themselves: the ones that applied it differ on purpose). */
+static hsm_rc
+run_same_state(struct run *r)
+{
+	const group_state **sp = calloc(r->n, sizeof(*sp));
+	char *todo = calloc(r->n, 1);
+	unsigned diff;
+	size_t i, ntodo = 0;
+
+	if (sp == NULL || todo == NULL) {
+		free(sp);
+		free(todo);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	for (i = 0; i < r->n; i++) {
+		sp[i] = &r->st[i];
+		todo[i] = r->row[i].st == GROUP_NOT_ATTEMPTED;
+		ntodo += todo[i] != 0;
+	}
+	diff = r->roll_forward ? grp_diff_mask(sp, r->n, todo) : r->diff;
+	free(sp);
+	free(todo);
+	if ((r->roll_forward ? ntodo : r->ntarget) < 2 || diff == 0)
+		return HSM_OK;
+	for (i = 0; !(diff & (1u << i)); i++)
+		;
+	return hsm_fail(HSM_ERR_STATE,
+	    "the members are not configured the same (first difference: %s); "
+	    "nothing was changed. See: hsmadm-domain group compare", grp_cmp_fields[i]);
+}
+
+/* The member applied first, alone: the lowest (module serial, domain) of
+ * those still to do. Two workstations racing on one group both start
+ * there; the module takes one command per counter, so the loser is
+ * refused before it has touched anything. */
+static size_t
+first_member(const struct run *r)
+{
+	size_t i, f = r->n;
+
+	for (i = 0; i < r->n; i++) {
+		int c;
+		if (r->row[i].st != GROUP_NOT_ATTEMPTED)
+			continue;
+		c = f == r->n ? -1 : strcmp(r->m[i].module, r->m[f].module);
+		if (c < 0 || (c == 0 && r->m[i].domain < r->m[f].domain))
+			f = i;
+	}
+	return f;
+}
+
+/* 4. apply: the first member alone, then (once it has accepted) the rest,
+ * one request per module, all modules at once; 6. no receipt may be lost
+ * (DESIGN §10 inv. 5): a member that did not answer may have applied it, so
+ * the module is asked for the receipt it kept, and a verified one counts
+ * as the answer. */
+static hsm_rc
+run_apply_ordered(struct run *r)
+{
+	char *which = calloc(r->n, 1);
+	size_t i, f = first_member(r);
+	hsm_rc rc = HSM_OK;
+
+	if (which == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	r->t_pre = grp_now_ms() - r->t_start - r->t_read;
+	if (f < r->n) {
+		which[f] = 1;
+		if ((rc = run_apply(r, which)) == HSM_OK)
+			grp_recover_rows(r);
+	}
+	/* accepted: applied, or answered with a receipt that does not verify
+	 * (the module took the command; the receipt is a trust matter) */
+	if (rc == HSM_OK && f < r->n && (r->row[f].st == GROUP_APPLIED || r->row[f].answered)) {
+		for (i = 0; i < r->n; i++)
+			which[i] = r->row[i].st == GROUP_NOT_ATTEMPTED;
+		if ((rc = run_apply(r, which)) == HSM_OK)
+			grp_recover_rows(r);
+	}
+	free(which);
+	return rc;
 }
 
 /* Everything up to the report: returns the run's outcome code. */
 static hsm_rc
 run_steps(struct run *r)
 {
-	char *todo;
-	size_t i;
 	hsm_rc rc;
 
 	if ((rc = run_read(r)) != HSM_OK)
 		return rc;
 	if ((rc = run_classify(r)) != HSM_OK)
 		return rc;
+	/* Past the counter: with this command, or with another one? */
+	if (r->nalready > 0) {
+		grp_fetch_past(r);
+		if ((rc = grp_refuse_split(r)) != HSM_OK)
+			return rc;
+	}
 	if (r->nalready > 0 && !r->roll_forward)
 		return run_refuse_partial(r);
-	/* Members that differ (and are not explained by a partial apply that
-	 * the roll-forward completes) are refused before anything is sent. */
-	if (!r->roll_forward && r->ntarget > 1 && r->diff != 0) {
-		for (i = 0; !(r->diff & (1u << i)); i++)
-			;
-		return hsm_fail(HSM_ERR_STATE,
-		    "the members are not configured the same (first difference: %s); "
-		    "nothing was changed. See: hsmadm-domain group compare", grp_cmp_fields[i]);
-	}
-	if ((todo = calloc(r->n, 1)) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	for (i = 0; i < r->n; i++)
-		todo[i] = r->row[i].st == GROUP_NOT_ATTEMPTED;
-	r->t_pre = grp_now_ms() - r->t_start - r->t_read;
-	rc = run_apply(r, todo);
-	free(todo);
-	if (rc != HSM_OK)
+	if ((rc = run_same_state(r)) != HSM_OK || (rc = run_apply_ordered(r)) != HSM_OK)
 		return rc;
-	/* 6. no receipt may be lost (DESIGN §10 inv. 5): a member that did not
-	 * answer may have applied it, and a member found past the command's
-	 * counter when rolling forward may have applied it without the
-	 * workstation ever seeing the receipt. Ask the module for the receipt
-	 * it kept; a verified one counts as the answer. The caller writes only
-	 * the receipts its evidence log does not hold yet. */
-	grp_recover_rows(r);
 	return run_summarize(r);
 }
 

@@ -168,6 +168,10 @@ struct mrow {
 	char          msg[1024];
 	group_receipt rc_ok;       /* the verified receipt (doc NULL: none) */
 	int           recovered;   /* the receipt was fetched again (domain.receipts) */
+	int           answered;    /* the module accepted it and sent a receipt */
+	/* past the command's counter: what its receipt for that counter says */
+	enum { PAST_NO, PAST_SAME, PAST_OTHER, PAST_UNKNOWN } past;
+	char          other_op[32], other_digest[GROUP_HEX32];
 };
 
 struct sb_list { char buf[4096]; size_t len; };
@@ -199,6 +203,12 @@ struct run {
 
 /* group_recover.c: step 6 of a run */
 void grp_recover_rows(struct run *r);
+
+/* group_past.c: members past the command's counter hold this command (its
+ * receipt for that counter names it) or another one; refuse, touching
+ * nothing, whatever would split the group. */
+void   grp_fetch_past(struct run *r);
+hsm_rc grp_refuse_split(struct run *r);
 
 /* group_report.c */
 hsm_rc grp_build_report(struct run *r, group_report **out);

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Acceptance: a group is never split. Two workstations submit two different
+# signed commands for the same counter of the same group, with connections
+# dropped on the way. A member that is past the command's counter counts as
+# "already applied" only when its receipt for that counter carries the same
+# command digest; otherwise the group is divergent, the message names the
+# command each member holds, and nothing is sent. Anything new is applied to
+# the first member (by module serial, domain) alone first, so two racing
+# workstations cannot each win a different member. After healing (the
+# roll-forward of the command that was applied) the members compare equal.
+. "$(dirname "$0")/domain_common.sh"
+
+init_module m1 DC1-M01
+init_module m2 DC2-M01
+start_module m1
+start_module m2
+setup_workstation m1 m2
+D=hsmadm-domain
+WS1="$T/home"
+WS2="$T/home2"
+# a second workstation: its own directory, trusting the same modules
+HSMADM_HOME="$WS2" $D client set --cert "$T/ws.pem" --key "$T/ws.key" >/dev/null
+for m in m1 m2; do
+	HSMADM_HOME="$WS2" $D module add "$m" "127.0.0.1:${PORT[$m]}" --ca "$T/ca.pem" --yes >/dev/null
+done
+for h in "$WS1" "$WS2"; do HSMADM_HOME="$h" $D group create pair m1:5 m2:5 >/dev/null; done
+keyfile alice
+$D admin add pair --pubkey-file "$T/alice.pem" --name alice --identity alice >/dev/null
+$D run pair thresholds.set --signature 1 --revocation 1 --key-file "$T/alice.pem" >/dev/null
+
+# propose HOME FILE NAME: admin add NAME for the group's current counters, signed
+propose() {
+	keyfile "$3"
+	HSMADM_HOME="$1" $D admin add pair --pubkey-file "$T/$3.pem" --name "$3" --identity "$3" \
+		--out "$2" >/dev/null
+	HSMADM_HOME="$1" $D sign "$2" --key-file "$T/alice.pem" >/dev/null
+}
+digest_of() { jq -cj '.body' "$1" | sha256sum | cut -c1-16; }
+counter_of() {	# MODULE-SERIAL: the counter of its domain 5
+	$D --json group status pair | jq -r --arg m "$1" '.members[] | select(.module == $m) | .counter'
+}
+restart() {	# NAME [serve args]
+	local n=$1
+	shift
+	stop_module "$n"
+	start_module "$n" "$@"
+}
+
+# 1. The finding: c1 is applied on DC1, DC2 drops the connection before
+# applying it (exit 27). Workstation 2 submits c2 for the same counter.
+propose "$WS1" "$T/c1.json" bob
+propose "$WS2" "$T/c2.json" carol
+before=$(counter_of DC2-M01)
+restart m2 --drop-before 1
+expect 27 "c1: applied on DC1, DC2 dropped the connection" -- \
+	env HSMADM_HOME="$WS1" $D submit "$T/c1.json"
+restart m2
+expect 27 "c2 for the same counter: the group is divergent, nothing sent" -- \
+	env HSMADM_HOME="$WS2" $D submit "$T/c2.json"
+out_has "$(digest_of "$T/c1.json")" "names the command DC1 holds (c1's digest)"
+out_has "roll-forward" "says how to heal it"
+expect 27 "c2 with --roll-forward is refused too: it would split the group" -- \
+	env HSMADM_HOME="$WS2" $D submit "$T/c2.json" --roll-forward
+[ "$(counter_of DC2-M01)" = "$before" ] && ok "DC2 did not apply c2" ||
+	fail "DC2 moved on to $(counter_of DC2-M01) with c2: the group is split"
+expect 0 "healing: c1 rolled forward onto DC2" -- \
+	env HSMADM_HOME="$WS1" $D submit "$T/c1.json" --roll-forward
+expect 0 "the members compare equal after healing" -- $D group compare pair
+
+# 2. Racing workstations, again and again, with dropped connections: two
+# commands for one counter submitted at the same moment; then each
+# workstation rolls its own command forward (only the one that was applied
+# can complete), and the members must compare equal.
+ROUNDS=${RACE_ROUNDS:-30}
+split=0
+$D --json group status pair >"$T/st.json"
+c0=$(jq '.members[0].counter' "$T/st.json")
+for r in $(seq 1 "$ROUNDS"); do
+	# a fault on one module in three rounds of four (restarted without
+	# it after the race)
+	case $((r % 4)) in
+	0) faulty=m1; restart m1 --drop-after 1 ;;
+	1) faulty=m2; restart m2 --drop-after 1 ;;
+	2) faulty=m2; restart m2 --drop-before 1 ;;
+	3) faulty= ;;
+	esac
+	propose "$WS1" "$T/r1.json" "x$r"
+	propose "$WS2" "$T/r2.json" "y$r"
+	HSMADM_HOME="$WS1" $D submit "$T/r1.json" >"$T/r1.out" 2>&1 &
+	p1=$!
+	HSMADM_HOME="$WS2" $D submit "$T/r2.json" >"$T/r2.out" 2>&1 &
+	p2=$!
+	wait $p1 || true
+	wait $p2 || true
+	[ -z "$faulty" ] || restart "$faulty"
+	HSMADM_HOME="$WS1" $D submit "$T/r1.json" --roll-forward >>"$T/r1.out" 2>&1 || true
+	HSMADM_HOME="$WS2" $D submit "$T/r2.json" --roll-forward >>"$T/r2.out" 2>&1 || true
+	$D --json group status pair >"$T/st.json" || true
+	# exactly one of the two commands for that counter is applied, on both
+	if [ "$(jq '[.members[].counter] | unique | length' "$T/st.json")" != 1 ] ||
+	   [ "$(jq '.members[0].counter' "$T/st.json")" -ne $((c0 + 1)) ] ||
+	   [ "$(jq '.compare.equal' "$T/st.json")" != true ]; then
+		split=$((split + 1))
+		echo "round $r: the group is split or stuck" >&2
+		sed 's/^/    | /' "$T/r1.out" "$T/r2.out" >&2
+		jq -c '.members[] | {module, counter}, .compare' "$T/st.json" >&2 || true
+		break
+	fi
+	c0=$((c0 + 1))
+	# a domain holds at most 8 admins: remove the one this round added
+	for ski in $(jq -r '.members[0].admins[] | select(.identity != "alice") | .ski' "$T/st.json"); do
+		$D admin remove pair --ski "$ski" --key-file "$T/alice.pem" >/dev/null ||
+			fail "round $r: removing the admin added failed"
+		c0=$((c0 + 1))
+	done
+done
+[ "$split" -eq 0 ] && ok "$ROUNDS racing rounds: the group never split" ||
+	fail "the group was split by racing workstations"
+finish
