@@ -11,6 +11,7 @@
 #include "cmdutil.h"
 #include "domain.h"
 #include "hsmadm/admincmd.h"
+#include "hsmadm/adminlook.h"
 #include "hsmadm/cjson.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evrec.h"
@@ -463,6 +464,29 @@ out:
 	return rc;
 }
 
+/* admin.add: say so when the new name or identity looks like an admin's the
+ * members have (stderr, before anything is signed). */
+static void
+warn_lookalike(const group_member *m, size_t n, const json_t *params)
+{
+	json_t **states = calloc(n ? n : 1, sizeof(*states));
+	char notes[2048], *line, *save = NULL;
+
+	if (states == NULL || group_read(m, n, states) != HSM_OK) {
+		free(states);
+		hsm_err_clear();
+		return;   /* the command's own checks report an unreachable member */
+	}
+	if (adminlook_similar(states, n, json_string_value(json_object_get(params, "name")),
+	    json_string_value(json_object_get(params, "identity")), notes, sizeof(notes)) > 0)
+		for (line = strtok_r(notes, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			fprintf(stderr, PROG ": note: %s\n", line);
+	for (size_t i = 0; i < n; i++)
+		json_decref(states[i]);
+	free(states);
+}
+
 static int
 do_propose(const struct gopts *g, const char *group, const char *op, const struct sopts *o,
            int run)
@@ -480,6 +504,8 @@ do_propose(const struct gopts *g, const char *group, const char *op, const struc
 	    (rc = wsconfig_group_open(cfg, group, g->timeout_ms, &m, &n)) != HSM_OK ||
 	    (rc = group_propose(m, n, op, params, (int64_t)time(NULL), o->valid_for, &c)) != HSM_OK)
 		goto out;
+	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0)
+		warn_lookalike(m, n, params);
 	if (!run)
 		rc = save_proposal(g, m, n, c, o->out);
 	else

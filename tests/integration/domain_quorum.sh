@@ -28,6 +28,12 @@ expect_exit 0 "add Carol" -- $D admin add pair --pubkey-file "$T/carol.pem" --na
 # Alice's backup card: a second key of the same identity.
 expect_exit 0 "add Alice's backup key" -- \
 	$D admin add pair --pubkey-file "$T/alice2.pem" --name "Alice Example (backup)" --identity alice
+out_has 'identity "alice" is already registered as "Alice Example"' "says the backup counts as Alice"
+# A second "Alice" under another identity is said aloud before anyone signs.
+expect_exit 0 "propose a look-alike admin" -- \
+	$D admin add pair --pubkey-file "$T/dave.pem" --name "alice example" --identity dave \
+	--out "$T/lookalike.json"
+out_has 'note: the name "alice example" looks like "Alice Example"' "warns of the look-alike name"
 
 # Leave imprint mode: 2-of-3 needs the NEW threshold of signatures.
 expect_exit 0 "propose thresholds 2/1" -- $D thresholds set pair --signature 2 --revocation 1 --out "$T/thr.json"

@@ -4,3 +4,5 @@
 hsm_unit_test(test_submit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_submit.c
               ${CMAKE_CURRENT_LIST_DIR}/sim_driver.c
               LIBS hsmadm_ops hsmadm_sim hsmadm LABELS ops)
+hsm_unit_test(test_adminlook SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_adminlook.c
+              LIBS hsmadm_ops hsmadm LABELS ops)
