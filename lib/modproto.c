@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* modproto.c - frames and messages of the module protocol. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -62,6 +65,11 @@ modproto_rc_from_code(int code)
 
 /* ---- frames over TLS --------------------------------------------------- */
 
+/* Once a frame's first byte has arrived, the rest (at most 1 MiB) must come
+ * within this: a slow sender must not hold a reader, and on the module a
+ * connection slot, for ever (module-protocol.md §4). */
+#define MODPROTO_FRAME_MS 30000
+
 static hsm_rc
 io_error(SSL *ssl, int ret, const char *what)
 {
@@ -106,28 +114,74 @@ ssl_write_all(SSL *ssl, const void *buf, size_t len)
 	return HSM_OK;
 }
 
-/* Read exactly len bytes; *got says how many arrived before a close. */
+/* Milliseconds on a monotonic clock, for the frame deadline. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until the socket can do what SSL asked for (e: WANT_READ/WRITE), or
+ * the deadline passes (HSM_ERR_TIMEOUT). */
 static hsm_rc
-read_all(SSL *ssl, void *buf, size_t len, size_t *got)
+wait_until(int fd, int e, long long deadline)
+{
+	struct pollfd pf = { .fd = fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT };
+	long long left = deadline - now_ms();
+
+	if (left <= 0)
+		return hsm_fail(HSM_ERR_TIMEOUT, "a frame did not arrive whole within %d s of its "
+		    "first byte", MODPROTO_FRAME_MS / 1000);
+	if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
+		return hsm_fail(HSM_ERR_IO, "poll: %s", strerror(errno));
+	return HSM_OK;
+}
+
+/*
+ * Read exactly len bytes; *got says how many arrived before a close. With a
+ * deadline (monotonic ms, 0 = none) the socket is non-blocking for the call
+ * and polled against it: a receive timeout bounds each read only, and
+ * OpenSSL keeps reading a TLS record until it is whole, so a peer that
+ * sends one byte every few seconds would otherwise hold the reader for ever.
+ */
+static hsm_rc
+read_all(SSL *ssl, void *buf, size_t len, size_t *got, long long deadline)
 {
 	unsigned char *p = buf;
+	int fd = SSL_get_fd(ssl), flags = -1;
+	hsm_rc rc = HSM_OK;
 
 	*got = 0;
+	if (deadline > 0 && fd >= 0 && (flags = fcntl(fd, F_GETFL)) >= 0 &&
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		flags = -1;
 	while (*got < len) {
 		size_t r = 0;
 		int ret = SSL_read_ex(ssl, p + *got, len - *got, &r);
 		if (ret <= 0) {
 			int e = SSL_get_error(ssl, ret);
+			if (flags >= 0 && (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)) {
+				if ((rc = wait_until(fd, e, deadline)) != HSM_OK)
+					break;
+				continue;
+			}
 			if (e == SSL_ERROR_ZERO_RETURN ||
 			    (e == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0)) {
 				ERR_clear_error();
-				return hsm_fail(HSM_ERR_NOT_FOUND, "peer closed the connection");
+				rc = hsm_fail(HSM_ERR_NOT_FOUND, "peer closed the connection");
+				break;
 			}
-			return io_error(ssl, ret, "receiving");
+			rc = io_error(ssl, ret, "receiving");
+			break;
 		}
 		*got += r;
 	}
-	return HSM_OK;
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags);
+	return rc;
 }
 
 hsm_rc
@@ -175,17 +229,54 @@ frame_len(const unsigned char *hdr, size_t hlen, size_t *n)
 	return HSM_OK;
 }
 
+/*
+ * A frame carries its JSON in RFC 8785 canonical form and nothing else
+ * (module-protocol.md §1): the same message has one spelling on the wire,
+ * as a signed command has one in a file. Parsed, written back canonically
+ * and compared byte for byte. Bytes that are no JSON at all are left to the
+ * caller's parser, which answers bad_json and keeps the connection.
+ */
+static hsm_rc
+frame_canonical(const char *buf, size_t n)
+{
+	json_t *v = NULL;
+	char *c = NULL;
+	size_t cl = 0;
+	hsm_rc rc;
+
+	if (cjson_parse(buf, n, &v) != HSM_OK) {
+		hsm_err_clear();
+		return HSM_OK;
+	}
+	rc = cjson_dump(v, &c, &cl);
+	if (rc == HSM_OK && (cl != n || memcmp(c, buf, n) != 0))
+		rc = hsm_fail(HSM_ERR_FORMAT, "frame JSON is not in canonical form (RFC 8785: "
+		    "sorted keys, no spaces, shortest escapes)");
+	free(c);
+	json_decref(v);
+	return rc;
+}
+
 hsm_rc
 modproto_read_frame(SSL *ssl, char **out, size_t *len)
 {
 	unsigned char hdr[4];
+	long long deadline = 0;
 	size_t got, n;
 	char *buf;
 	hsm_rc rc;
 
 	*out = NULL;
 	*len = 0;
-	rc = read_all(ssl, hdr, 4, &got);
+	/* The first byte may take as long as the peer thinks (the socket's
+	 * receive timeout: the module's idle limit); from then on the whole
+	 * frame has MODPROTO_FRAME_MS. */
+	rc = read_all(ssl, hdr, 1, &got, 0);
+	if (rc == HSM_OK) {
+		deadline = now_ms() + MODPROTO_FRAME_MS;
+		rc = read_all(ssl, hdr + 1, 3, &got, deadline);
+		got++;
+	}
 	if (rc != HSM_OK) {
 		if (rc == HSM_ERR_NOT_FOUND && got > 0)
 			return hsm_fail(HSM_ERR_MODULE, "connection closed in the middle of a frame header");
@@ -195,7 +286,7 @@ modproto_read_frame(SSL *ssl, char **out, size_t *len)
 		return rc;
 	if ((buf = malloc(n + 1)) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	rc = read_all(ssl, buf, n, &got);
+	rc = read_all(ssl, buf, n, &got, deadline);
 	if (rc != HSM_OK) {
 		free(buf);
 		if (rc == HSM_ERR_NOT_FOUND)
@@ -204,6 +295,10 @@ modproto_read_frame(SSL *ssl, char **out, size_t *len)
 		return rc;
 	}
 	buf[n] = '\0';
+	if ((rc = frame_canonical(buf, n)) != HSM_OK) {
+		free(buf);
+		return rc;
+	}
 	*out = buf;
 	*len = n;
 	return HSM_OK;
@@ -261,6 +356,10 @@ modproto_frame_parse(const uint8_t *buf, size_t len, size_t *consumed, json_t **
 		return hsm_fail(HSM_ERR_NOT_FOUND, "incomplete frame (%zu of %zu bytes)", len - 4, n);
 	*consumed = 4 + n;
 	rc = cjson_parse((const char *)buf + 4, n, msg);
+	if (rc == HSM_OK && (rc = frame_canonical((const char *)buf + 4, n)) != HSM_OK) {
+		json_decref(*msg);
+		*msg = NULL;
+	}
 	if (rc != HSM_OK)
 		return rc;
 	if (!json_is_object(*msg)) {

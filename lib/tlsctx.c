@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -269,6 +270,60 @@ handshake_error(SSL *ssl, int ret, const char *who)
 	                ossl_reason(why, sizeof(why)));
 }
 
+/* Milliseconds on a monotonic clock, for deadlines. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The whole handshake within timeout_ms. A socket receive timeout bounds
+ * each read only: a peer sending one byte every few seconds kept a blocking
+ * SSL_accept going for ever (and its connection slot with it). So the
+ * handshake runs on a non-blocking socket, polled against one deadline.
+ * Returns SSL_accept's / SSL_connect's last result; on a missed deadline 0
+ * with errno EAGAIN, which handshake_error reports as a timeout.
+ */
+static int
+handshake_within(SSL *ssl, int fd, int server, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	int flags = fcntl(fd, F_GETFL), ret;
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return server ? SSL_accept(ssl) : SSL_connect(ssl);   /* per-read timeout only */
+	for (;;) {
+		struct pollfd pf = { .fd = fd };
+		long long left;
+		int e;
+
+		ret = server ? SSL_accept(ssl) : SSL_connect(ssl);
+		if (ret == 1)
+			break;
+		e = SSL_get_error(ssl, ret);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			break;
+		if ((left = deadline - now_ms()) <= 0) {
+			ret = 0;
+			errno = EAGAIN;
+			break;
+		}
+		pf.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
+			break;
+	}
+	{
+		int keep = errno;   /* handshake_error reads it */
+		(void)fcntl(fd, F_SETFL, flags);
+		errno = keep;
+	}
+	return ret;
+}
+
 /* A connection over fd (which it owns from the call on, closed on failure)
  * with a fresh SSL from ctx, not yet handshaken. */
 static hsm_rc
@@ -307,7 +362,7 @@ tls_connect(SSL_CTX *ctx, const char *hostport, const char *expect_serial,
 	if ((rc = conn_new(ctx, fd, &c)) != HSM_OK)
 		return rc;
 	ERR_clear_error();
-	ret = SSL_connect(c->ssl);
+	ret = handshake_within(c->ssl, fd, 0, timeout_ms);
 	if (ret != 1) {
 		rc = hsm_fail_wrap(handshake_error(c->ssl, ret, "module"), "module %s", hostport);
 		goto fail;
@@ -349,7 +404,7 @@ tls_accept(SSL_CTX *ctx, int fd, int timeout_ms, tls_conn **out)
 	if ((rc = conn_new(ctx, fd, &c)) != HSM_OK)
 		return rc;
 	ERR_clear_error();
-	ret = SSL_accept(c->ssl);
+	ret = handshake_within(c->ssl, fd, 1, timeout_ms);
 	if (ret != 1) {
 		rc = handshake_error(c->ssl, ret, "workstation");
 		goto fail;

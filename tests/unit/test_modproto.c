@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -74,6 +75,37 @@ test_frame_parse_bad(void **state)
 	assert_int_equal(modproto_frame_parse(buf, frame(buf, "{\"a\":1.5}"), &used, &m), HSM_ERR_FORMAT);
 	assert_int_equal(modproto_frame_parse(buf, frame(buf, "{\"a\":1,\"a\":2}"), &used, &m), HSM_ERR_FORMAT);
 	assert_null(m);
+}
+
+/* A frame's JSON must be the canonical form (RFC 8785): the same message has
+ * one spelling on the wire. Each of these parses, but is spelled otherwise. */
+static void
+test_frame_not_canonical(void **state)
+{
+	static const char *const bad[] = {
+		"{\"id\": 1,\"op\":\"hello\",\"params\":{}}",        /* a space */
+		"{\"op\":\"hello\",\"id\":1,\"params\":{}}",         /* keys not sorted */
+		"{\"id\":1,\"op\":\"h\\u0065llo\",\"params\":{}}",   /* needless escape */
+		"{\"id\":1,\"op\":\"hello\",\"params\":{}}\n",      /* trailing newline */
+		"\t{\"id\":1,\"op\":\"hello\",\"params\":{}}",      /* leading tab */
+		"{\"id\":-0,\"op\":\"hello\",\"params\":{}}",        /* -0 */
+	};
+	uint8_t buf[128];
+	size_t used;
+	json_t *m = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		hsm_rc rc = modproto_frame_parse(buf, frame(buf, bad[i]), &used, &m);
+		if (rc != HSM_ERR_FORMAT)
+			fail_msg("accepted a non-canonical frame: %s", bad[i]);
+		assert_null(m);
+		assert_non_null(strstr(hsm_errmsg(), "canonical"));
+	}
+	/* Its canonical twin is accepted. */
+	assert_int_equal(modproto_frame_parse(buf, frame(buf,
+	    "{\"id\":1,\"op\":\"hello\",\"params\":{}}"), &used, &m), HSM_OK);
+	json_decref(m);
 }
 
 static void
@@ -180,9 +212,19 @@ typedef struct tlsfx {
 	int      lfd, port;
 	int      mode;      /* what the server thread does after the handshake */
 	hsm_rc   srv_rc;
+	long long srv_ms;   /* how long tls_accept took */
 } tlsfx;
 
-enum { SRV_ECHO = 0, SRV_HUGE, SRV_TRUNCATED };
+enum { SRV_ECHO = 0, SRV_HUGE, SRV_TRUNCATED, SRV_SLOW_HS };
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 save_key(const char *path, EVP_PKEY *k)
@@ -268,7 +310,10 @@ server_main(void *p)
 	char *buf = NULL;
 	size_t len = 0;
 
-	f->srv_rc = tls_accept(f->sctx, fd, 5000, &c);
+	long long t0 = mono_ms();
+
+	f->srv_rc = tls_accept(f->sctx, fd, f->mode == SRV_SLOW_HS ? 1000 : 5000, &c);
+	f->srv_ms = mono_ms() - t0;
 	if (f->srv_rc != HSM_OK)
 		return NULL;
 	if (f->mode == SRV_ECHO) {
@@ -402,6 +447,56 @@ test_tls_bad_frames(void **state)
 	pthread_join(th, NULL);
 }
 
+/* A peer that sends its handshake one byte at a time, each well within the
+ * per-read timeout: the handshake still ends at its deadline (1 s here),
+ * not when the peer gives up (4 s). Before the deadline, tls_accept waited
+ * as long as bytes kept trickling in, holding a connection slot. */
+static void
+test_tls_handshake_deadline(void **state)
+{
+	tlsfx *f = *state;
+	const unsigned char rec[5] = { 0x16, 0x03, 0x01, 0x02, 0x00 };   /* 512-byte record */
+	struct sockaddr_in sa;
+	pthread_t th;
+	long long t0;
+	int s;
+
+	f->mode = SRV_SLOW_HS;
+	pthread_create(&th, NULL, server_main, f);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)f->port);
+	assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(s, rec, sizeof(rec), MSG_NOSIGNAL), (ssize_t)sizeof(rec));
+	t0 = mono_ms();
+	while (mono_ms() - t0 < 4000 && send(s, "\1", 1, MSG_NOSIGNAL) == 1)
+		usleep(300 * 1000);
+	close(s);
+	pthread_join(th, NULL);
+	assert_int_equal(f->srv_rc, HSM_ERR_TIMEOUT);
+	assert_true(f->srv_ms < 2000);
+}
+
+/* The module reads a frame whose JSON is not canonical as a refusal. */
+static void
+test_tls_frame_not_canonical(void **state)
+{
+	tlsfx *f = *state;
+	static const char spaced[] = "{\"id\":1, \"op\":\"hello\",\"params\":{}}";
+	pthread_t th;
+	tls_conn *c = NULL;
+
+	f->mode = SRV_ECHO;
+	pthread_create(&th, NULL, server_main, f);
+	assert_int_equal(client(f, f->ca, "M1", &c), HSM_OK);
+	assert_int_equal(modproto_write_frame(tls_conn_ssl(c), spaced, strlen(spaced)), HSM_OK);
+	pthread_join(th, NULL);
+	assert_int_equal(f->srv_rc, HSM_ERR_FORMAT);
+	tls_conn_free(&c);
+}
+
 int
 main(void)
 {
@@ -411,12 +506,15 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frame_parse_ok_and_partial),
 		cmocka_unit_test(test_frame_parse_bad),
+		cmocka_unit_test(test_frame_not_canonical),
 		cmocka_unit_test(test_request_parse),
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_request_new_and_codes),
 		cmocka_unit_test_setup_teardown(test_tls_roundtrip, tls_setup, tls_teardown),
 		cmocka_unit_test_setup_teardown(test_tls_refusals, tls_setup, tls_teardown),
 		cmocka_unit_test_setup_teardown(test_tls_bad_frames, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(test_tls_handshake_deadline, tls_setup, tls_teardown),
+		cmocka_unit_test_setup_teardown(test_tls_frame_not_canonical, tls_setup, tls_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
