@@ -113,6 +113,106 @@ test_admins_from_state(void **state_)
 	EVP_PKEY_free(k2);
 }
 
+/* A module answer is parsed once into a typed state; what a module should
+ * never send is an error, not a guess. */
+static void
+test_state_parse(void **state_)
+{
+	EVP_PKEY *k1 = NULL;
+	json_t *s;
+	group_state st;
+
+	(void)state_;
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P384, &k1), HSM_OK);
+	s = state(4, 12, "ab12", json_pack("[o]", admin_of(k1, "Alice", "alice")));
+	json_object_set_new(json_object_get(json_object_get(s, "registers"), "pending"),
+	    "parts_loaded", json_pack("[{s:i, s:s}]", "index", 1, "kpvp", "cd34"));
+	assert_int_equal(group_state_parse(s, 1, &st), HSM_OK);
+	assert_int_equal(st.domain, 4);
+	assert_int_equal(st.counter, 12);
+	assert_int_equal(st.sig_thr, 1);
+	assert_int_equal(st.nadmins, 1);
+	assert_string_equal(st.admins[0].identity, "alice");
+	assert_non_null(st.admins[0].pub);
+	assert_string_equal(st.current.state, "valid");
+	assert_string_equal(st.current.mkvp, "ab12");
+	assert_string_equal(st.old.mkvp, "");
+	assert_int_equal(st.pending.nparts, 1);
+	assert_string_equal(st.pending.parts[0].kpvp, "cd34");
+	assert_ptr_equal(st.doc, s);
+	group_state_clear(&st);
+	assert_null(st.doc);
+	/* without keys: nothing decoded */
+	assert_int_equal(group_state_parse(s, 0, &st), HSM_OK);
+	assert_null(st.admins[0].pub);
+	group_state_clear(&st);
+	/* nonsense from a module */
+	json_object_set_new(s, "counter", json_integer(-1));
+	assert_int_equal(group_state_parse(s, 0, &st), HSM_ERR_MODULE);
+	json_object_set_new(s, "counter", json_integer(3));
+	json_object_del(json_object_get(s, "registers"), "old");
+	assert_int_equal(group_state_parse(s, 0, &st), HSM_ERR_MODULE);
+	json_decref(s);
+	EVP_PKEY_free(k1);
+}
+
+/* A driver that counts its calls: the single-domain ops, and (when set) the
+ * batch op. */
+struct cnt { unsigned single, batch; };
+
+static hsm_rc
+c_query(void *ctx, unsigned domain, json_t **out)
+{
+	((struct cnt *)ctx)->single++;
+	*out = json_pack("{s:i}", "domain", (int)domain);
+	return domain == 7 ? hsm_fail(HSM_ERR_NOT_FOUND, "no domain 7") : HSM_OK;
+}
+
+static hsm_rc
+c_query_many(void *ctx, const unsigned *domains, size_t n, moddrv_result *res)
+{
+	((struct cnt *)ctx)->batch++;
+	for (size_t k = 0; k < n; k++)
+		res[k].out = json_pack("{s:i}", "domain", (int)domains[k]);
+	return HSM_OK;
+}
+
+static void
+c_close(void *ctx)
+{
+	(void)ctx;
+}
+
+static void
+test_driver_batches(void **state_)
+{
+	static const struct moddrv_ops ops = { .query = c_query, .close = c_close };
+	static const struct moddrv_batch_ops bops = { .query = c_query_many };
+	struct cnt c = { 0, 0 };
+	unsigned doms[3] = { 1, 7, 2 };
+	moddrv_result res[3];
+	moddrv *d = NULL;
+
+	(void)state_;
+	assert_int_equal(moddrv_new(&ops, &c, "M", &d), HSM_OK);
+	/* no batch op: one call per domain, each with its own outcome */
+	assert_int_equal(moddrv_query_many(d, doms, 3, res), HSM_OK);
+	assert_int_equal(c.single, 3);
+	assert_int_equal(res[0].rc, HSM_OK);
+	assert_int_equal(res[1].rc, HSM_ERR_NOT_FOUND);
+	assert_non_null(strstr(res[1].msg, "no domain 7"));
+	assert_int_equal(json_integer_value(json_object_get(res[2].out, "domain")), 2);
+	moddrv_results_clear(res, 3);
+	/* with it: one call for the three */
+	moddrv_set_batch(d, &bops);
+	assert_int_equal(moddrv_query_many(d, doms, 3, res), HSM_OK);
+	assert_int_equal(c.batch, 1);
+	assert_int_equal(c.single, 3);
+	assert_int_equal(json_integer_value(json_object_get(res[1].out, "domain")), 7);
+	moddrv_results_clear(res, 3);
+	moddrv_free(&d);
+}
+
 static void
 test_bad_args(void **state_)
 {
@@ -130,6 +230,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_compare),
 		cmocka_unit_test(test_admins_from_state),
+		cmocka_unit_test(test_state_parse),
+		cmocka_unit_test(test_driver_batches),
 		cmocka_unit_test(test_bad_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -393,6 +393,74 @@ test_receipts_bounded(void **state)
 	}
 }
 
+/* The batch form (module-protocol.md §2.5): several domains in one request,
+ * each answered on its own, in the order asked. */
+static json_t *
+answer_of(json_t *a, size_t k)
+{
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	return json_array_get(json_object_get(json_object_get(a, "result"), "answers"), k);
+}
+
+static void
+test_batch(void **state)
+{
+	fx *f = *state;
+	admincmd *c = NULL;
+	admincmd_target t[2] = { { "DC1-M01", 0, 0 }, { "DC1-M01", 1, 0 } };
+	json_t *p = json_pack("{s:s, s:s, s:s}", "pubkey", f->pubhex, "name", "Alice",
+	                      "identity", "alice");
+	json_t *file = NULL, *a, *e;
+	int64_t now = (int64_t)time(NULL);
+
+	assert_int_equal(admincmd_new("admin.add", p, t, 2, now - 60, now + 600, &c), HSM_OK);
+	assert_int_equal(admincmd_to_json(c, &file), HSM_OK);
+	admincmd_free(&c);
+	json_decref(p);
+	/* domains 0 and 1 are targets, 3 is not: two receipts and a refusal */
+	a = ask(f, "command.apply", json_pack("{s:[i,i,i], s:O}", "domains", 0, 1, 3,
+	        "command", file), NULL);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(a, "result"), "answers")), 3);
+	for (int k = 0; k < 2; k++) {
+		e = answer_of(a, (size_t)k);
+		assert_int_equal(json_integer_value(json_object_get(e, "domain")), k);
+		assert_true(json_is_true(json_object_get(e, "ok")));
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(
+		    json_object_get(e, "result"), "receipt"), "body"), "domain")), k);
+	}
+	e = answer_of(a, 2);
+	assert_false(json_is_true(json_object_get(e, "ok")));
+	assert_string_equal(err_reason(e), "not_a_target");
+	json_decref(a);
+	/* the same again: each domain refuses the replay on its own */
+	a = ask(f, "command.apply", json_pack("{s:[i,i], s:O}", "domains", 1, 0, "command", file),
+	        NULL);
+	assert_string_equal(err_reason(answer_of(a, 0)), "counter_mismatch");
+	assert_int_equal(json_integer_value(json_object_get(answer_of(a, 0), "domain")), 1);
+	json_decref(a);
+	json_decref(file);
+	/* query: the order asked; a domain the module lacks is refused alone */
+	a = ask(f, "domain.query", json_pack("{s:[i,i,i]}", "domains", 3, 0, 9), NULL);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(answer_of(a, 0),
+	    "result"), "counter")), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(answer_of(a, 1),
+	    "result"), "counter")), 1);
+	assert_string_equal(err_reason(answer_of(a, 2)), "no_such_domain");
+	json_decref(a);
+	/* receipts: each domain from its own counter */
+	a = ask(f, "domain.receipts", json_pack("{s:[{s:i, s:i}, {s:i, s:i}]}", "domains",
+	        "domain", 0, "from_counter", 0, "domain", 1, "from_counter", 1), NULL);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(answer_of(a, 0), "result"),
+	    "receipts")), 1);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(answer_of(a, 1), "result"),
+	    "receipts")), 0);
+	json_decref(a);
+	/* an empty list is a bad request as a whole */
+	a = ask(f, "domain.query", json_pack("{s:[]}", "domains"), NULL);
+	assert_string_equal(err_reason(a), "bad_request");
+	json_decref(a);
+}
+
 static void
 test_init_refusals_and_issue_client(void **state)
 {
@@ -453,6 +521,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receipts_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receipts_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_refusals_and_issue_client, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
