@@ -71,7 +71,14 @@ sign_once(admincmd *cmd, hsm_signer *s, json_t *const *states, size_t n,
 		    signer_label(s));
 		return HSM_OK;
 	}
-	rc = admincmd_sign(cmd, s);
+	/* A mistyped PIN costs one try on the card, not the signatures collected
+	 * so far: ask again (the card blocks itself when the tries run out). */
+	for (int tries = 0;; tries++) {
+		rc = admincmd_sign(cmd, s);
+		if (rc != HSM_ERR_PIN_WRONG || tries >= 2)
+			break;
+		say(io, "%s; the PIN is asked again.", hsm_errmsg());
+	}
 	if (rc == HSM_ERR_EXISTS) {
 		say(io, "%s has signed this command already; use another administrator's card.",
 		    name);

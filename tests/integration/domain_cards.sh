@@ -54,10 +54,13 @@ expect_exit 0 "applied on both members" -- $D submit "$T/thr.json" --evidence "$
 expect_exit 0 "group compares equal" -- $D group compare pair
 # Interactive: run asks for the card it still needs (Enter from fd 4).
 backup_ski=$(hsmadm-card status --reader "$R1" --json | sed -n 's/.*"ski": "\([0-9a-f]*\)".*/\1/p' | head -1)
+# Bob mistypes his PIN first: asked again, the command and its signatures kept.
 expect_exit 0 "run asks for a card, signs with it and applies" -- \
 	$D run pair admin.remove --ski "$backup_ski" --card --reader "$R2" --pin-fd 3 --confirm-fd 4 \
-	--evidence "$EV" 3<<<333333 4<<<""
+	--evidence "$EV" 3< <(printf '999999\n333333\n') 4<<<""
 out_has "1 more signature(s) needed" "run asked for the card"
+out_has "wrong PIN" "a wrong PIN is said, with the tries left"
+out_has "the PIN is asked again" "and asked again instead of dropping the command"
 out_has "DC2-M01 domain 2: applied" "the backup key was removed on both"
 # Progress on stdout (a file here) comes in order with the prompt on stderr.
 # What this can catch with one card: the summary and digest must be out
