@@ -28,7 +28,8 @@ list(JOIN FAULT_SYMBOLS ",--wrap=" FAULT_WRAP)
 set(FAULT_UNIT ${CMAKE_SOURCE_DIR}/tests/unit)
 add_executable(fault_flows
   ${CMAKE_CURRENT_LIST_DIR}/fault_flows.c ${CMAKE_CURRENT_LIST_DIR}/fault_fixture.c
-  ${CMAKE_CURRENT_LIST_DIR}/fault_module.c ${CMAKE_CURRENT_LIST_DIR}/fault.c
+  ${CMAKE_CURRENT_LIST_DIR}/fault_module.c ${CMAKE_CURRENT_LIST_DIR}/fault_card.c
+  ${CMAKE_CURRENT_LIST_DIR}/fault.c
   ${FAULT_UNIT}/test_evlog_fixture.c ${FAULT_UNIT}/sim_driver.c)
 set_target_properties(fault_flows PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 target_include_directories(fault_flows PRIVATE ${CMAKE_CURRENT_LIST_DIR} ${FAULT_UNIT})
@@ -42,3 +43,8 @@ foreach(flow sign part append verify module)
   set_tests_properties(fault_${flow} PROPERTIES LABELS "fault" TIMEOUT 1800
     ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 endforeach()
+# The card flow needs a private pcscd with a virtual card: its script starts
+# them (tests/harness), with the build's programs on PATH.
+hsm_script_test(fault_card ${CMAKE_CURRENT_LIST_DIR}/fault_card.sh LABELS fault TIMEOUT 1800)
+set_tests_properties(fault_card PROPERTIES ENVIRONMENT
+  "HSMADM_BIN=${HSMADM_BIN_DIR};HSMADM_SRC=${CMAKE_SOURCE_DIR};HSMADM_BUILD=${CMAKE_BINARY_DIR};PATH=${HSMADM_BIN_DIR}:$ENV{PATH};ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")

@@ -16,6 +16,7 @@
 #include "hsmadm/kpwrap.h"
 
 #include "fault_fixture.h"
+#include "fault_card.h"
 #include "fault_module.h"
 
 #define CK(x) do { if ((rc = (x)) != HSM_OK) goto out; } while (0)
@@ -247,14 +248,19 @@ static const char *const module_best_effort[] = {
 	NULL
 };
 
+/* The card's ATR is read for display only. */
+static const char *const card_best_effort[] = { "SCardStatus@pcsc_connect", NULL };
+
 const struct fault_flow fault_flows[] = {
-	{ "sign", NULL, sign_run, sign_check, sign_clean, NULL },
-	{ "part", NULL, part_run, part_check, part_clean, NULL },
-	{ "append", append_reset, append_run, append_check, NULL, NULL },
-	{ "verify", NULL, verify_run, verify_check, verify_clean, NULL },
+	{ "sign", NULL, sign_run, sign_check, sign_clean, NULL, NULL },
+	{ "part", NULL, part_run, part_check, part_clean, NULL, NULL },
+	{ "append", append_reset, append_run, append_check, NULL, NULL, NULL },
+	{ "verify", NULL, verify_run, verify_check, verify_clean, NULL, NULL },
 	{ "module", fault_module_reset, fault_module_run, fault_module_check,
-	  fault_module_clean, module_best_effort },
-	{ NULL, NULL, NULL, NULL, NULL, NULL }
+	  fault_module_clean, module_best_effort, NULL },
+	{ "card", fault_card_reset, fault_card_run, fault_card_check, fault_card_clean,
+	  card_best_effort, "FAULT_CARD_READER" },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 /* ---- set-up ---- */
@@ -299,6 +305,7 @@ fault_fx_setup(struct fault_fx *fx)
 	hsm_rc rc;
 
 	memset(fx, 0, sizeof(*fx));
+	fx->pin_fd = -1;
 	if (evfix_setup(&fx->ev) != 0)
 		return -1;
 	CK(crypto_priv_load_pem(fx->ev.alice_key, &fx->signer_pub));

@@ -33,6 +33,7 @@ struct fault_fx {
 	hsm_secbuf  *part;
 	uint8_t      kpvp[HSM_VP_LEN];
 	void        *module;          /* module flow: see fault_module.c */
+	int          pin_fd;          /* card flow: the PIN on a pipe, or -1 */
 
 	/* One run's results, checked by the flow and freed by its clean(). */
 	hsm_signer  *signer;
@@ -55,6 +56,8 @@ struct fault_flow {
 	void   (*clean)(struct fault_fx *fx);
 	/* Calls whose failure the flow may survive (NULL-terminated). */
 	const char *const *best_effort;
+	/* Set only where the flow has what it needs (NULL: always runs). */
+	const char *needs_env;
 };
 
 extern const struct fault_flow fault_flows[];   /* ends with a NULL name */
