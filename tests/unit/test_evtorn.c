@@ -175,17 +175,17 @@ test_no_journal_no_cut(void **state)
 	(void)state;
 	torn_log(path, sizeof(path), 1, &whole);
 	before = fsize(path);
-	/* a journal that cannot be created (its name leads nowhere): nothing
-	 * may be cut */
+	/* a journal that cannot be written (a directory holds its name):
+	 * nothing may be cut */
 	snprintf(jpath, sizeof(jpath), "%s.recovering", path);
-	assert_int_equal(symlink("/nonexistent-hsmadm-dir/journal", jpath), 0);
+	assert_int_equal(mkdir(jpath, 0700), 0);
 	rc = evlog_open(path, NULL, &log);
 	assert_int_equal(rc, HSM_ERR_IO);
 	assert_non_null(strstr(hsm_errmsg(), "cannot be recorded first"));
 	assert_non_null(strstr(hsm_errmsg(), "nothing was cut"));
 	assert_null(log);
 	assert_int_equal(fsize(path), before);
-	(void)unlink(jpath);
+	assert_int_equal(rmdir(jpath), 0);
 	/* a full disk while writing the journal: the same */
 	assert_int_not_equal(open_with_fsize_limit(path, 16), HSM_OK);
 	assert_int_equal(fsize(path), before);
