@@ -22,6 +22,7 @@ static const char usage_text[] =
 "                   [--module-ca-key KEY --module-ca-cert CERT] [--client-ca CERT] [--json]\n"
 "  hsmadm-simd issue-client --dir STATE --name NAME --out-key KEY --out-cert CERT [--json]\n"
 "  hsmadm-simd serve --dir STATE [--listen ADDR:PORT] [--port-file FILE]\n"
+"                    [--max-per-client N]\n"
 "                    [--delay-ms N] [--drop-before N] [--drop-after N] [--crash-after N]\n"
 "  hsmadm-simd --help | --version\n"
 "\n"
@@ -36,6 +37,9 @@ static const char usage_text[] =
 "                rehearsal client CA.\n"
 "  serve         serve the module. Default --listen 127.0.0.1:0 (loopback, a free\n"
 "                port); prints \"listening on ADDR:PORT\". SIGTERM stops it cleanly.\n"
+"                At most 64 connections, --max-per-client N (1..64, default 16)\n"
+"                of them from one client address; a TLS handshake must finish\n"
+"                within 10 s, a frame within 30 s of its first byte.\n"
 "\n"
 "EMULATOR ONLY: private keys (module CA, OA, TLS, client CA), importer keys and\n"
 "the master-key registers are kept in files in STATE, mode 0600. Never use it\n"
@@ -101,7 +105,7 @@ print_json(json_t *v)
 
 enum { O_SERIAL = 1, O_DIR, O_DOMAINS, O_CAKEY, O_CACERT, O_CLIENTCA, O_JSON, O_NAME,
        O_OUTKEY, O_OUTCERT, O_LISTEN, O_PORTFILE, O_DELAY, O_DROPB, O_DROPA, O_CRASH,
-       O_HELP };
+       O_HELP, O_PERCLIENT };
 
 static const struct option opts[] = {
 	{ "serial", required_argument, NULL, O_SERIAL },
@@ -121,6 +125,7 @@ static const struct option opts[] = {
 	{ "drop-after", required_argument, NULL, O_DROPA },
 	{ "crash-after", required_argument, NULL, O_CRASH },
 	{ "help", no_argument, NULL, O_HELP },
+	{ "max-per-client", required_argument, NULL, O_PERCLIENT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -239,7 +244,8 @@ main(int argc, char **argv)
 			          c == O_JSON || c == O_HELP;
 		else
 			allowed = c == O_DIR || c == O_LISTEN || c == O_PORTFILE || c == O_DELAY ||
-			          c == O_DROPB || c == O_DROPA || c == O_CRASH || c == O_HELP;
+			          c == O_DROPB || c == O_DROPA || c == O_CRASH || c == O_HELP ||
+			          c == O_PERCLIENT;
 		if (c == '?' || !allowed)
 			return usage_error("option not valid for \"%s\"", cmd);
 		switch (c) {
@@ -269,6 +275,11 @@ main(int argc, char **argv)
 				so.delay_ms = (int)n;
 			else
 				*envdst[c - O_DROPB + 1] = n;
+			break;
+		case O_PERCLIENT:
+			if (parse_num(optarg, 1, 64, &n) != 0)
+				return usage_error("--max-per-client must be a number from 1 to 64, not \"%s\"", optarg);
+			so.max_per_client = (int)n;
 			break;
 		case O_HELP:
 			fputs(usage_text, stdout);

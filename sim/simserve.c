@@ -26,6 +26,7 @@
 #include "simserve.h"
 
 #define MAX_CONNS        64
+#define PER_CLIENT_DEF   16      /* so that one address cannot take every slot */
 #define IDLE_TIMEOUT_MS  (10 * 60 * 1000)
 #define HANDSHAKE_MS     10000   /* a silent peer must not hold a slot for long */
 
@@ -36,6 +37,8 @@ typedef struct server {
 	pthread_mutex_t lock;
 	pthread_cond_t  idle;
 	int             fds[MAX_CONNS];   /* -1 = free slot */
+	char            addr[MAX_CONNS][INET6_ADDRSTRLEN];   /* whose slot it is */
+	int             max_per_client;
 	int             nconns;
 	int             stopping;
 } server;
@@ -279,27 +282,63 @@ write_port_file(const char *path, int port)
 	return hsm_file_replace(path, buf, (size_t)n, 0644);
 }
 
-/* A thread for the connection just accepted on lfd (a full table or a
- * failed thread closes it: the client sees the connection refused). */
+/* The client's IP address as text ("?" if unknown): the unit of the
+ * per-client cap (the port changes with every connection). */
+static void
+peer_addr(const struct sockaddr_storage *ss, char *buf, size_t n)
+{
+	const void *a = NULL;
+
+	if (ss->ss_family == AF_INET)
+		a = &((const struct sockaddr_in *)ss)->sin_addr;
+	else if (ss->ss_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	if (a == NULL || inet_ntop(ss->ss_family, a, buf, (socklen_t)n) == NULL)
+		snprintf(buf, n, "?");
+}
+
+/* A thread for the connection just accepted on lfd (a full table, a client
+ * address that already holds max_per_client slots, or a failed thread closes
+ * it: the client sees the connection refused). Without the per-address cap
+ * one slow or hostile client could take all 64 slots and lock every
+ * workstation out until its connections time out. */
 static void
 accept_one(server *srv, int lfd)
 {
 	pthread_t th;
 	pthread_attr_t attr;
 	sigset_t block, old;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char who[INET6_ADDRSTRLEN];
 	conn_arg *a;
-	int cfd, slot;
+	int cfd, slot = -1, same = 0, i;
 
-	cfd = accept(lfd, NULL, NULL);
+	memset(&ss, 0, sizeof(ss));
+	cfd = accept(lfd, (struct sockaddr *)&ss, &sl);
 	if (cfd < 0)
 		return;
 	(void)fcntl(cfd, F_SETFD, FD_CLOEXEC);
+	peer_addr(&ss, who, sizeof(who));
 	pthread_mutex_lock(&srv->lock);
-	for (slot = 0; slot < MAX_CONNS && srv->fds[slot] >= 0; slot++)
-		;
-	if (slot == MAX_CONNS) {
+	for (i = 0; i < MAX_CONNS; i++) {
+		if (srv->fds[i] < 0) {
+			if (slot < 0)
+				slot = i;
+		} else if (strcmp(srv->addr[i], who) == 0)
+			same++;
+	}
+	if (same >= srv->max_per_client) {
 		pthread_mutex_unlock(&srv->lock);
-		fprintf(stderr, "hsmadm-simd: %d connections open; refusing another\n", MAX_CONNS);
+		fprintf(stderr, "hsmadm-simd: %s holds %d connections, the most one client "
+		        "address may (--max-per-client); refusing another\n", who, same);
+		close(cfd);
+		return;
+	}
+	if (slot < 0) {
+		pthread_mutex_unlock(&srv->lock);
+		fprintf(stderr, "hsmadm-simd: %d connections open; refusing another from %s\n",
+		        MAX_CONNS, who);
 		close(cfd);
 		return;
 	}
@@ -312,6 +351,7 @@ accept_one(server *srv, int lfd)
 	a->fd = cfd;
 	a->slot = slot;
 	srv->fds[slot] = cfd;
+	snprintf(srv->addr[slot], sizeof(srv->addr[slot]), "%s", who);
 	srv->nconns++;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -367,6 +407,7 @@ simserve_run(const simserve_opts *o)
 	for (i = 0; i < MAX_CONNS; i++)
 		srv.fds[i] = -1;
 	srv.delay_ms = o->delay_ms;
+	srv.max_per_client = o->max_per_client > 0 ? o->max_per_client : PER_CLIENT_DEF;
 	if ((rc = simmod_open(o->dir, &o->faults, &srv.mod)) != HSM_OK)
 		goto out;
 	simmod_path(srv.mod, "tls.pem", cert, sizeof(cert));

@@ -14,6 +14,7 @@ typedef struct simserve_opts {
 	const char   *dir;
 	const char   *listen;      /* "127.0.0.1:0", "[::1]:4433", ... */
 	const char   *port_file;   /* write the chosen port here (optional) */
+	int           max_per_client; /* connections one client address may hold (0: 16) */
 	int           delay_ms;    /* test-only: sleep before every answer */
 	simmod_faults faults;      /* test-only */
 } simserve_opts;

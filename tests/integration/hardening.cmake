@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# area "hardening": hsmadm-simd under hostile clients. module_slowclient: 64
+# connections that send a byte every 4 s neither outlive the handshake
+# deadline nor lock a real workstation out (the per-client-address cap).
+hsm_script_test(module_slowclient ${CMAKE_CURRENT_LIST_DIR}/module_slowclient.sh
+                LABELS "integration;module" TIMEOUT 150)
