@@ -458,12 +458,59 @@ out:
 	return rc;
 }
 
+/* One page from each counter_before: its first receipt, if it is the one
+ * for that counter, with the command the module kept beside it. */
+static hsm_rc
+simb_applied(void *vctx, const unsigned *domains, const uint64_t *cb, size_t n,
+             moddrv_result *res)
+{
+	struct simctx *c = vctx;
+	json_t *list = json_array(), *p = NULL, *r, *cmd;
+	size_t k;
+	hsm_rc rc;
+
+	if (list == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((c->lost || c->conn == NULL) && (rc = sim_reconnect(c)) != HSM_OK)
+		goto out;
+	for (k = 0; k < n; k++)
+		json_array_append_new(list, json_pack("{s:I, s:I}", "domain", (json_int_t)domains[k],
+		    "from_counter", (json_int_t)cb[k]));
+	if ((p = json_pack("{s:O}", "domains", list)) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = sim_batch(c, MODPROTO_OP_RECEIPTS, p, domains, n, res)) != HSM_OK)
+		goto out;
+	for (k = 0; k < n; k++) {
+		json_t *page = res[k].out;
+		if (res[k].rc != HSM_OK)
+			continue;
+		r = json_array_get(json_object_get(page, "receipts"), 0);
+		cmd = json_array_get(json_object_get(page, "commands"), 0);
+		if (!json_is_object(r) || !json_is_object(cmd) ||
+		    json_integer_value(json_object_get(json_object_get(r, "body"), "counter_before")) !=
+		    (json_int_t)cb[k]) {
+			res[k].rc = hsm_fail(HSM_ERR_NOT_FOUND, "the module keeps no command for "
+			    "counter %llu", (unsigned long long)cb[k]);
+			snprintf(res[k].msg, sizeof(res[k].msg), "%s", hsm_errmsg());
+			res[k].out = NULL;
+		} else
+			res[k].out = json_pack("{s:O, s:O}", "receipt", r, "command", cmd);
+		json_decref(page);
+	}
+out:
+	json_decref(list);
+	json_decref(p);
+	return rc;
+}
+
 static const struct moddrv_ops sim_ops = {
 	sim_info, sim_query, sim_apply, sim_close, sim_receipts,
 };
 
 static const struct moddrv_batch_ops sim_batch_ops = {
-	simb_query, simb_apply, simb_receipts,
+	simb_query, simb_apply, simb_receipts, simb_applied,
 };
 
 hsm_rc

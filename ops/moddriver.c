@@ -221,3 +221,22 @@ moddrv_receipts_many(moddrv *d, const unsigned *domains, const uint64_t *from, s
 {
 	return many(d, MANY_RECEIPTS, domains, from, n, NULL, res);
 }
+
+hsm_rc
+moddrv_applied_many(moddrv *d, const unsigned *domains, const uint64_t *counter_before,
+                    size_t n, moddrv_result *res)
+{
+	hsm_rc rc;
+
+	if (d == NULL || domains == NULL || counter_before == NULL || res == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_applied_many: bad arguments");
+	memset(res, 0, n * sizeof(*res));
+	if (d->batch == NULL || d->batch->applied == NULL)
+		return all_failed(res, n, hsm_fail(HSM_ERR_STATE, "module %s keeps no applied "
+		    "commands to fetch", d->serial));
+	pthread_mutex_lock(&d->lock);
+	hsm_err_clear();
+	rc = all_failed(res, n, d->batch->applied(d->ctx, domains, counter_before, n, res));
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}

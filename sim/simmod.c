@@ -381,6 +381,15 @@ rcpt_path(const simmod *m, unsigned idx, char *buf, size_t n)
 	return HSM_OK;
 }
 
+/* The applied commands of domain idx (simrcpt.h). */
+static hsm_rc
+cmds_path(const simmod *m, unsigned idx, char *buf, size_t n)
+{
+	if ((size_t)snprintf(buf, n, "%s/domains/%02u.cmd", m->dir, idx) >= n)
+		return hsm_fail(HSM_ERR_USAGE, "path too long");
+	return HSM_OK;
+}
+
 /* Caller holds m->dlock[idx]. */
 static hsm_rc
 get_dom(simmod *m, unsigned idx, simdom **out)
@@ -491,7 +500,9 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	}
 	if ((rc = receipt_sign(body, m->oa_key, m->oa_cert, &receipt)) != HSM_OK)
 		goto internal;
-	if ((rc = rcpt_path(m, idx, path, sizeof(path))) != HSM_OK ||
+	if ((rc = cmds_path(m, idx, path, sizeof(path))) != HSM_OK ||
+	    (rc = simrcpt_keep_command(path, before, cmd)) != HSM_OK ||
+	    (rc = rcpt_path(m, idx, path, sizeof(path))) != HSM_OK ||
 	    (rc = simrcpt_append(path, receipt, &m->rlines[idx])) != HSM_OK) {
 		*reason = "io";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the receipt cannot be kept; nothing was changed");
@@ -560,11 +571,37 @@ do_query(simmod *m, const json_t *params, json_t **result, const char **reason)
 /* domain.receipts {domain, from_counter}: the receipts this domain keeps
  * with counter_before >= from_counter, oldest first, at most
  * SIMRCPT_MAX_ANSWER per answer ("more": true when there are others). */
+/* The command each receipt of page is for, as the module kept it (null
+ * where it keeps none), in the same order. */
+static hsm_rc
+page_commands(simmod *m, unsigned idx, const json_t *page, json_t **out)
+{
+	const json_t *r;
+	json_t *c = NULL;
+	char dir[4200];
+	size_t i;
+	hsm_rc rc;
+
+	if ((*out = json_array()) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = cmds_path(m, idx, dir, sizeof(dir))) != HSM_OK)
+		return rc;
+	json_array_foreach(page, i, r) {
+		json_int_t b = json_integer_value(json_object_get(json_object_get(r, "body"),
+		    "counter_before"));
+		if (simrcpt_command(dir, (uint64_t)b, &c) != HSM_OK)
+			c = NULL;
+		if (json_array_append_new(*out, c ? c : json_null()) != 0)
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	return HSM_OK;
+}
+
 static hsm_rc
 do_receipts(simmod *m, const json_t *params, size_t max, json_t **result, const char **reason)
 {
 	simdom *d;
-	json_t *all = NULL, *page = NULL;
+	json_t *all = NULL, *page = NULL, *cmds = NULL;
 	char path[4200];
 	long long from;
 	unsigned idx = 0;
@@ -593,12 +630,15 @@ do_receipts(simmod *m, const json_t *params, size_t max, json_t **result, const 
 	}
 	for (i = 0; i < json_array_size(all) && i < max; i++)
 		json_array_append(page, json_array_get(all, i));
-	*result = json_pack("{s:i, s:o, s:b}", "domain", (int)idx, "receipts", page,
-	                    "more", json_array_size(all) > max);
-	page = NULL;
+	if ((rc = page_commands(m, idx, page, &cmds)) != HSM_OK)
+		goto out;
+	*result = json_pack("{s:i, s:o, s:o, s:b}", "domain", (int)idx, "receipts", page,
+	                    "commands", cmds, "more", json_array_size(all) > max);
+	page = cmds = NULL;
 	if (*result == NULL)
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 out:
+	json_decref(cmds);
 	json_decref(page);
 	json_decref(all);
 	return rc;

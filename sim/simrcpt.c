@@ -254,3 +254,52 @@ out:
 	free(line);
 	return rc;
 }
+
+/* ---- the applied commands ---- */
+
+static hsm_rc
+cmd_path(const char *dir, uint64_t counter_before, char *buf, size_t n)
+{
+	if ((size_t)snprintf(buf, n, "%s/%llu.json", dir, (unsigned long long)counter_before) >= n)
+		return hsm_fail(HSM_ERR_USAGE, "path too long");
+	return HSM_OK;
+}
+
+hsm_rc
+simrcpt_keep_command(const char *dir, uint64_t counter_before, const json_t *command)
+{
+	char path[4300], *buf = NULL;
+	size_t len = 0;
+	hsm_rc rc;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+	if ((rc = cmd_path(dir, counter_before, path, sizeof(path))) != HSM_OK ||
+	    (rc = cjson_dump(command, &buf, &len)) != HSM_OK)
+		return rc;
+	rc = hsm_file_replace(path, buf, len, 0600);
+	free(buf);
+	/* bounded: the one that fell out of the window goes (no harm if absent) */
+	if (rc == HSM_OK && counter_before >= 2 * SIMRCPT_KEEP &&
+	    cmd_path(dir, counter_before - 2 * SIMRCPT_KEEP, path, sizeof(path)) == HSM_OK)
+		(void)unlink(path);
+	return rc;
+}
+
+hsm_rc
+simrcpt_command(const char *dir, uint64_t counter_before, json_t **out)
+{
+	char path[4300], *buf = NULL;
+	size_t len = 0;
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((rc = cmd_path(dir, counter_before, path, sizeof(path))) != HSM_OK ||
+	    (rc = read_file(path, &buf, &len)) != HSM_OK)
+		return rc;
+	if (buf != NULL && cjson_parse(buf, len, out) != HSM_OK)
+		*out = NULL;   /* damaged: as if not kept (the workstation verifies anyway) */
+	free(buf);
+	hsm_err_clear();
+	return HSM_OK;
+}

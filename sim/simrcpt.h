@@ -41,4 +41,17 @@ hsm_rc simrcpt_parse(const char *buf, size_t len, uint64_t from, uint64_t counte
 /* The same from the file (a missing file: no receipts). */
 hsm_rc simrcpt_load(const char *path, uint64_t from, uint64_t counter, json_t **out);
 
+/*
+ * The applied command of each receipt, kept beside it so that a member
+ * that missed a command can be healed from the member that applied it
+ * without the original file (hsmadm-domain group heal): one file per
+ * applied command, dir/<counter_before>.json = the command file {body,
+ * signatures} in canonical JSON, written atomically BEFORE the receipt is
+ * appended (a receipt never lacks its command). dir is created 0700. Only
+ * the last 2 * SIMRCPT_KEEP are kept.
+ */
+hsm_rc simrcpt_keep_command(const char *dir, uint64_t counter_before, const json_t *command);
+/* The command kept for counter_before; *out NULL when there is none. */
+hsm_rc simrcpt_command(const char *dir, uint64_t counter_before, json_t **out);
+
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmdutil.h"
 #include "domain.h"
@@ -518,6 +519,37 @@ group_create(const struct gopts *g, int argc, char **argv)
 	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
 }
 
+/* group heal NAME: roll forward the command a member missed, fetched from
+ * the member that applied it (no file needed). */
+static int
+group_cmd_heal(const struct gopts *g, const char *name)
+{
+	wsconfig *cfg = NULL;
+	group_member *m = NULL;
+	group_report *rep = NULL;
+	size_t n = 0;
+	hsm_rc rc;
+
+	if ((rc = open_config(g, &cfg)) != HSM_OK ||
+	    (rc = wsconfig_group_open(cfg, name, g->timeout_ms, &m, &n)) != HSM_OK)
+		goto out;
+	rc = group_heal(m, n, (int64_t)time(NULL), &rep);
+	if (rep == NULL && rc == HSM_OK)
+		printf("Nothing to heal: no member of %s missed a command another member "
+		    "applied.\n", name);
+	else if (rep != NULL && g->json) {
+		json_t *j = group_report_json(rep);
+		cmd_print_json(j);
+		json_decref(j);
+	} else if (rep != NULL)
+		group_report_print(rep, stdout);
+out:
+	group_report_free(&rep);
+	wsconfig_group_close(&m, n);
+	wsconfig_free(&cfg);
+	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
+}
+
 int
 cmd_group(const struct gopts *g, int argc, char **argv)
 {
@@ -532,10 +564,13 @@ cmd_group(const struct gopts *g, int argc, char **argv)
 	if ((r = parse_sopts(argc, argv, &o, pos, &npos)) != 0)
 		return r < 0 ? 0 : r;
 	if (npos < 1)
-		return cmd_usage_error(PROG, "usage: group create|list|show|compare|status");
-	if (strcmp(pos[0], "compare") == 0 || strcmp(pos[0], "status") == 0) {
+		return cmd_usage_error(PROG, "usage: group create|list|show|compare|status|heal");
+	if (strcmp(pos[0], "compare") == 0 || strcmp(pos[0], "status") == 0 ||
+	    strcmp(pos[0], "heal") == 0) {
 		if (npos != 2)
 			return cmd_usage_error(PROG, "usage: group %s NAME", pos[0]);
+		if (strcmp(pos[0], "heal") == 0)
+			return group_cmd_heal(g, pos[1]);
 		return group_cmd_live(g, pos[0], pos[1]);
 	}
 	if ((rc = open_config(g, &cfg)) != HSM_OK)

@@ -68,6 +68,21 @@ expect 0 "healing: c1 rolled forward onto DC2" -- \
 	env HSMADM_HOME="$WS1" $D submit "$T/c1.json" --roll-forward
 expect 0 "the members compare equal after healing" -- $D group compare pair
 
+# 1b. Healing without the file: the modules keep each applied command with
+# its receipt; group heal fetches it from DC1 and rolls it onto DC2.
+propose "$WS1" "$T/c3.json" dora
+restart m2 --drop-before 1
+expect 27 "c3: applied on DC1, DC2 dropped the connection" -- \
+	env HSMADM_HOME="$WS1" $D submit "$T/c3.json"
+restart m2
+rm -f "$T/c3.json"
+expect 0 "group heal completes DC2 from DC1's kept command" -- \
+	env HSMADM_HOME="$WS2" $D group heal pair
+out_has "DC2-M01 domain 5: applied" "DC2 applied the command DC1 kept"
+expect 0 "the members compare equal after the heal" -- $D group compare pair
+expect 0 "a second heal finds nothing to do" -- $D group heal pair
+out_has "Nothing to heal" "says so"
+
 # 2. Racing workstations, again and again, with dropped connections: two
 # commands for one counter submitted at the same moment; then each
 # workstation rolls its own command forward (only the one that was applied

@@ -454,6 +454,11 @@ test_batch(void **state)
 	    "receipts")), 1);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(answer_of(a, 1), "result"),
 	    "receipts")), 0);
+	/* with each receipt, the command the module applied, kept in full */
+	e = json_array_get(json_object_get(json_object_get(answer_of(a, 0), "result"), "commands"), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e, "body"), "op")),
+	    "admin.add");
+	assert_true(json_is_array(json_object_get(e, "signatures")));
 	json_decref(a);
 	/* an empty list is a bad request as a whole */
 	a = ask(f, "domain.query", json_pack("{s:[]}", "domains"), NULL);

@@ -173,6 +173,16 @@ json_t *group_report_json(const group_report *r);
 /* In words: a line per member, the message, whether the members now differ. */
 void    group_report_print(const group_report *r, FILE *f);
 
+/*
+ * Heal a group left partly applied without the original command file: the
+ * last command each member applied is fetched from its module (kept with
+ * the receipt, module-protocol.md §2.4) and checked against that receipt;
+ * one that another member missed (it targets that member at its current
+ * counter) is submitted with roll_forward. HSM_OK with *out NULL: nothing
+ * to heal. HSM_ERR_DIVERGED: members hold different such commands.
+ */
+hsm_rc group_heal(const group_member *m, size_t n, int64_t now, group_report **out);
+
 /* The same as group_submit_report, with the report as group_report_json. */
 hsm_rc group_submit(const group_member *m, size_t n, const admincmd *cmd,
                     int64_t now, int roll_forward, json_t **report);

@@ -61,6 +61,11 @@ struct moddrv_batch_ops {
 	/* from[k]: from_counter for domains[k]; may reconnect like receipts. */
 	hsm_rc (*receipts)(void *ctx, const unsigned *domains, const uint64_t *from, size_t n,
 	                   moddrv_result *res);
+	/* What domains[k] applied at counter_before[k]: res[k].out = {"receipt",
+	 * "command"} (neither verified), the command as the module kept it;
+	 * HSM_ERR_NOT_FOUND for a domain that keeps none. May be NULL. */
+	hsm_rc (*applied)(void *ctx, const unsigned *domains, const uint64_t *counter_before,
+	                  size_t n, moddrv_result *res);
 };
 
 /* Takes ownership of ctx (closed by ops->close, also on failure). serial is
@@ -85,6 +90,9 @@ hsm_rc moddrv_apply_many(moddrv *d, const unsigned *domains, size_t n, const adm
                          moddrv_result *res);
 hsm_rc moddrv_receipts_many(moddrv *d, const unsigned *domains, const uint64_t *from,
                             size_t n, moddrv_result *res);
+/* HSM_ERR_STATE in every res[k] when the driver has no applied op. */
+hsm_rc moddrv_applied_many(moddrv *d, const unsigned *domains, const uint64_t *counter_before,
+                           size_t n, moddrv_result *res);
 void   moddrv_results_clear(moddrv_result *res, size_t n);
 
 /* The hsmadm-simd driver (lib/modclient_sim.c): TLS 1.3 to hostport,
