@@ -435,14 +435,64 @@ utc_now(char out[32], int64_t *now)
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The receipt of a change: the next state's public form and digest, the
+ * command, the counters, signed by the OA key. */
+static hsm_rc
+make_receipt(simmod *m, unsigned idx, const char *dhex, uint64_t before, const simdom *next,
+             json_t *res, const char *op, const char *when, json_t **receipt)
+{
+	json_t *pub = NULL, *body = NULL;
+	uint8_t sdig[32];
+	char shex[65];
+	hsm_rc rc;
+
+	if ((rc = simdom_public(next, m->serial, 0, &pub)) != HSM_OK ||
+	    (rc = cjson_digest(pub, sdig)) != HSM_OK)
+		goto out;
+	hex_encode_buf(sdig, 32, shex);
+	body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:s}",
+	                 "v", RECEIPT_VERSION, "module", m->serial, "domain", (int)idx,
+	                 "op", op, "command_digest", dhex,
+	                 "counter_before", (json_int_t)before,
+	                 "counter_after", (json_int_t)simdom_counter(next),
+	                 "state", pub, "state_digest", shex, "result", res, "time", when);
+	if (body == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	else
+		rc = receipt_sign(body, m->oa_key, m->oa_cert, receipt);
+out:
+	json_decref(pub);
+	json_decref(body);
+	return rc;
+}
+
+/* The test faults that act once a command is persisted. */
+static void
+applied_faults(simmod *m, int *drop)
+{
+	long nth;
+
+	pthread_mutex_lock(&m->flock);
+	nth = ++m->napplied;
+	pthread_mutex_unlock(&m->flock);
+	if (m->faults.crash_after == nth) {
+		fprintf(stderr, "hsmadm-simd: test fault: crashing after applied command %ld\n", nth);
+		abort();
+	}
+	if (m->faults.drop_after == nth) {
+		fprintf(stderr, "hsmadm-simd: test fault: dropping the answer to applied command %ld\n", nth);
+		*drop = 1;
+	}
+}
+
 static hsm_rc
 do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, int *drop)
 {
 	simdom *d, *next = NULL;
-	json_t *cmd, *res = NULL, *pub = NULL, *body = NULL, *receipt = NULL;
+	json_t *cmd, *res = NULL, *receipt = NULL;
 	const char *op = NULL;
-	char path[4200], when[32], dhex[65], shex[65];
-	uint8_t cdig[32], sdig[32];
+	char path[4200], when[32], dhex[65];
+	uint8_t cdig[32];
 	uint64_t before;
 	int64_t now;
 	unsigned idx = 0;
@@ -484,22 +534,11 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	 * state is saved: a crash after the change never loses its receipt
 	 * (simrcpt.h says how a receipt of a change that was not saved is
 	 * left out). */
-	if ((rc = simdom_public(next, m->serial, 0, &pub)) != HSM_OK ||
-	    (rc = cjson_digest(pub, sdig)) != HSM_OK)
-		goto internal;
-	hex_encode_buf(sdig, 32, shex);
-	body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:s}",
-	                 "v", RECEIPT_VERSION, "module", m->serial, "domain", (int)idx,
-	                 "op", op, "command_digest", dhex,
-	                 "counter_before", (json_int_t)before,
-	                 "counter_after", (json_int_t)simdom_counter(next),
-	                 "state", pub, "state_digest", shex, "result", res, "time", when);
-	if (body == NULL) {
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-		goto internal;
+	if (make_receipt(m, idx, dhex, before, next, res, op, when, &receipt) != HSM_OK) {
+		*reason = "internal";
+		rc = hsm_fail_wrap(HSM_ERR_MODULE, "no receipt could be made; nothing was changed");
+		goto out;
 	}
-	if ((rc = receipt_sign(body, m->oa_key, m->oa_cert, &receipt)) != HSM_OK)
-		goto internal;
 	if ((rc = cmds_path(m, idx, path, sizeof(path))) != HSM_OK ||
 	    (rc = simrcpt_keep_command(path, before, cmd)) != HSM_OK ||
 	    (rc = rcpt_path(m, idx, path, sizeof(path))) != HSM_OK ||
@@ -518,31 +557,14 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	simdom_free(&m->doms[idx]);
 	m->doms[idx] = next;
 	next = NULL;
-	pthread_mutex_lock(&m->flock);
-	nth = ++m->napplied;
-	pthread_mutex_unlock(&m->flock);
-
-	if (m->faults.crash_after == nth) {
-		fprintf(stderr, "hsmadm-simd: test fault: crashing after applied command %ld\n", nth);
-		abort();
-	}
-	if (m->faults.drop_after == nth) {
-		fprintf(stderr, "hsmadm-simd: test fault: dropping the answer to applied command %ld\n", nth);
-		*drop = 1;
-	}
+	applied_faults(m, drop);
 	*result = json_pack("{s:O}", "receipt", receipt);
 	if (*result == NULL)
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	goto out;
-internal:
-	*reason = "internal";
-	rc = hsm_fail_wrap(HSM_ERR_MODULE, "no receipt could be made; nothing was changed");
 out:
 	pthread_mutex_unlock(&m->dlock[idx]);
 	simdom_free(&next);
 	json_decref(res);
-	json_decref(pub);
-	json_decref(body);
 	json_decref(receipt);
 	return rc;
 }
