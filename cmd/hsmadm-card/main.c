@@ -396,6 +396,26 @@ confirm_cb(void *arg, const char *question, const char *word)
 	return cmd_confirm_typed(question, word, *(int *)arg);
 }
 
+/* The current PIN and management key, checked on the card before any new
+ * secret is asked for: someone who mistyped the PIN learns it at once, with
+ * the tries left, not after typing a new PIN and PUK twice each. Nothing is
+ * changed on the card; card_init checks both again when it runs. */
+static hsm_rc
+check_current(piv *card, const hsm_secbuf *pin, const hsm_secbuf *mk, int allow_default)
+{
+	hsm_rc rc;
+
+	if ((rc = piv_begin(card)) != HSM_OK)
+		return rc;
+	if ((rc = piv_verify_pin(card, pin)) != HSM_OK)
+		rc = hsm_fail_wrap(rc, "the current PIN of the card in \"%s\"", piv_reader(card));
+	else if ((rc = cardmgmt_auth(card, pin, mk, allow_default)) != HSM_OK)
+		rc = hsm_fail_wrap(rc, "the current management key of the card in \"%s\"",
+		    piv_reader(card));
+	piv_end(card);
+	return rc;
+}
+
 static int
 do_init(struct opts *o)
 {
@@ -423,6 +443,8 @@ do_init(struct opts *o)
 		goto out;
 	if (o->mgmt_key_fd >= 0 && (rc = ask_key("Current management key (hex): ", NULL,
 	    o->mgmt_key_fd, 0, &mk)) != HSM_OK)
+		goto out;
+	if ((rc = check_current(card, pin, mk, o->allow_default)) != HSM_OK)
 		goto out;
 	if ((rc = ask_new("New PIN (6-8 characters): ", "New PIN again: ", o->new_pin_fd,
 	    PIV_PIN_MAX, &npin)) != HSM_OK || (rc = piv_pin_check(npin, PIV_REF_PIN)) != HSM_OK)

@@ -135,4 +135,33 @@ err_has "32, 48 or 64 hex digits"
 run 0 "re-init authenticates with the stored AES key" hsmadm-card init --reader "$RA" --role admin \
 	--holder "Alice Admin" --force --pin-fd 3 --new-pin-fd 3 --new-puk-fd 3 --confirm-fd 5 \
 	3< <(printf '11112222\n11112222\n99998888\n') 5<<<"$ADMIN_ID"
+
+# The current PIN and management key are checked before anything new is
+# asked: a wrong one fails at once, with the tries left, and the new PIN
+# and PUK (on fd 7, a file the shell keeps reading) are never read.
+ADMIN_ID=$(hsmadm-card status --reader "$RA" --json | jq -r .profile.card_id)
+printf '12121212\n34343434\n' >"$W/new-secrets"
+exec 7<"$W/new-secrets"
+run 14 "init with a wrong current PIN" hsmadm-card init --reader "$RA" --role admin \
+	--holder "Alice Admin" --force --pin-fd 3 --new-pin-fd 7 --new-puk-fd 7 --confirm-fd 5 \
+	3<<<99999999 5<<<"$ADMIN_ID"
+err_has "wrong PIN: 2 tries left"
+line=
+read -r -u 7 line || true
+[ "$line" = 12121212 ] || fail "the new PIN was read before the current PIN was checked"
+pass "nothing new asked after a wrong current PIN"
+exec 7<&-
+exec 7<"$W/new-secrets"
+run 16 "init with a wrong management key" hsmadm-card init --reader "$RA" --role admin \
+	--holder "Alice Admin" --force --pin-fd 3 --mgmt-key-fd 4 --new-pin-fd 7 --new-puk-fd 7 \
+	--confirm-fd 5 3<<<11112222 \
+	4<<<ffeeddccbbaa99887766554433221100ffeeddccbbaa9988 5<<<"$ADMIN_ID"
+line=
+read -r -u 7 line || true
+[ "$line" = 12121212 ] || fail "the new PIN was read before the management key was checked"
+pass "nothing new asked after a wrong management key"
+exec 7<&-
+run 0 "the card is unchanged and its PIN tries are back" hsmadm-card status --reader "$RA" --json
+jq_is .pin_tries 3
+jq_is .profile.card_id "$ADMIN_ID"
 echo "card_init: all passed"
