@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsmadm/receipt.h"
 #include "hsmadm/recover.h"
 
 /* Raise logged[i] to the receipt's counter_after if r is member i's. */
@@ -82,6 +83,75 @@ out:
 	json_decref(out);
 	json_decref(found);
 	free(logged);
+	return rc;
+}
+
+/* The kept receipt of member mb that ends at counter, verified. */
+static hsm_rc
+last_receipt(const group_member *mb, uint64_t counter, json_t **out)
+{
+	json_t *arr = NULL, *r;
+	size_t i;
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((rc = moddrv_receipts(mb->drv, mb->domain, counter - 1, &arr)) != HSM_OK)
+		return rc;
+	json_array_foreach(arr, i, r) {
+		const json_t *b = json_object_get(r, "body");
+		if ((uint64_t)json_integer_value(json_object_get(b, "counter_after")) == counter &&
+		    receipt_verify_file(r, mb->ca_pem, mb->module, NULL) == HSM_OK) {
+			*out = json_incref(r);
+			break;
+		}
+	}
+	json_decref(arr);
+	if (*out == NULL)
+		return hsm_fail(HSM_ERR_STATE, "the evidence log holds nothing of %s domain %u, "
+		    "which is at counter %llu, and the module no longer keeps the receipt that "
+		    "brought it there; record the domain's last receipt first (hsmadm-commit "
+		    "baseline --receipts FILE --log LOG). Nothing was sent", mb->module,
+		    mb->domain, (unsigned long long)counter);
+	return HSM_OK;
+}
+
+hsm_rc
+recover_baselines(const group_member *m, size_t n, uint64_t *logged, json_t **receipts)
+{
+	json_t **states = calloc(n ? n : 1, sizeof(*states)), *out = json_array(), *r;
+	hsm_rc rc = HSM_OK;
+	size_t i;
+
+	*receipts = NULL;
+	if (states == NULL || out == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n && logged[i] != GROUP_LOGGED_UNKNOWN; i++)
+		;
+	if (i == n)
+		goto done;   /* the log knows every member: nothing to read */
+	if ((rc = group_read(m, n, states)) != HSM_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		json_int_t ctr = json_integer_value(json_object_get(states[i], "counter"));
+		if (logged[i] != GROUP_LOGGED_UNKNOWN || ctr < 0)
+			continue;
+		logged[i] = (uint64_t)ctr;
+		if (ctr == 0)
+			continue;   /* a new domain: its first receipt starts the story */
+		if ((rc = last_receipt(&m[i], (uint64_t)ctr, &r)) != HSM_OK)
+			goto out;
+		json_array_append_new(out, r);
+	}
+done:
+	*receipts = out;
+	out = NULL;
+out:
+	for (i = 0; states != NULL && i < n; i++)
+		json_decref(states[i]);
+	free(states);
+	json_decref(out);
 	return rc;
 }
 

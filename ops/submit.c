@@ -70,6 +70,36 @@ recorded(const struct submit_ev *ev, const char *what, hsm_rc rc)
 	return HSM_OK;
 }
 
+/* A member the log has never seen, already in use: its module-signed
+ * receipt as the log's starting point (domain.baseline), or the log could
+ * never replay its quorums. */
+static hsm_rc
+record_baselines(struct submit_ev *ev, const group_member *m, size_t n, uint64_t *logged)
+{
+	json_t *receipts = NULL, *r;
+	char line[300];
+	size_t i;
+	hsm_rc rc;
+
+	if ((rc = recover_baselines(m, n, logged, &receipts)) != HSM_OK)
+		return rc;
+	json_array_foreach(receipts, i, r) {
+		const json_t *b = json_object_get(r, "body");
+		rc = evrec_domain_baseline(ev->log, &ev->system, r, NULL);
+		if ((rc = recorded(ev, "a domain's baseline", rc)) != HSM_OK)
+			break;
+		snprintf(line, sizeof(line), "Recorded the baseline of %s domain %lld (counter "
+		    "%lld): the log had nothing of it before.",
+		    json_string_value(json_object_get(b, "module")),
+		    (long long)json_integer_value(json_object_get(b, "domain")),
+		    (long long)json_integer_value(json_object_get(b, "counter_after")));
+		if (ev->say != NULL)
+			ev->say(ev->ctx, line);
+	}
+	json_decref(receipts);
+	return rc;
+}
+
 hsm_rc
 submit_fill_gaps(struct submit_ev *ev, const group_member *m, size_t n)
 {
@@ -99,6 +129,8 @@ submit_fill_gaps(struct submit_ev *ev, const group_member *m, size_t n)
 		if (ev->say != NULL)
 			ev->say(ev->ctx, line);
 	}
+	if ((rc = record_baselines(ev, m, n, logged)) != HSM_OK)
+		goto out;
 	for (i = 0; i < n; i++)
 		if ((rc = mark_set(ev, m[i].module, m[i].domain, logged[i])) != HSM_OK)
 			goto out;

@@ -11,6 +11,9 @@
 #  2. A log held by another writer: submit refuses before any module is
 #     touched (before: it applied on both, then failed to record, and the
 #     log lost the receipts for good).
+#  3. A group set up without --evidence, then a command with a new log: the
+#     log first records each domain's module-signed baseline, so the auditor
+#     can replay its quorums (before: that log could never verify).
 . "$(dirname "$0")/domain_common.sh"
 
 init_module m1 DC1-M01
@@ -85,5 +88,22 @@ out_has "nothing was signed or sent" "says nothing was sent"
 flock -u 9; exec 9>&-
 expect_exit 0 "once the log is free, the same file applies" -- $D submit "$T/c3.json" --evidence "$EV"
 audit_ok "the log verifies after the locked-log refusal"
+
+# 3. A group set up without any evidence, then a new log.
+$D group create pair6 m1:6 m2:6 >/dev/null
+for a in alice bob; do
+	$D admin add pair6 --pubkey-file "$T/$a.pem" --name "$a" --identity "$a" >/dev/null
+done
+$D run pair6 thresholds.set --signature 1 --revocation 1 --key-file "$T/alice.pem" >/dev/null
+EV6="$T/pair6.jsonl"
+$D admin add pair6 --pubkey-file "$T/carol.pem" --name carol --identity carol \
+	--out "$T/c6.json" >/dev/null
+$D sign "$T/c6.json" --key-file "$T/alice.pem" >/dev/null
+expect_exit 0 "a first --evidence command on a domain in use" -- \
+	$D submit "$T/c6.json" --evidence "$EV6"
+out_has "Recorded the baseline of DC1-M01 domain 6 (counter 3)" "records DC1's baseline first"
+out_has "Recorded the baseline of DC2-M01 domain 6 (counter 3)" "records DC2's baseline first"
+expect_exit 0 "that log verifies" -- \
+	hsmadm-audit verify "$EV6" --module-ca "$T/ca.pem" --allow-incomplete
 
 finish

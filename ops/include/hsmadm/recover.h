@@ -34,6 +34,20 @@
 hsm_rc recover_lost_receipts(const evscan *scan, const group_member *m, size_t n,
                              json_t **bodies, uint64_t *logged);
 
+/*
+ * The baselines a log lacks: for each member the log holds nothing of
+ * (logged[i] == GROUP_LOGGED_UNKNOWN) that is not new (counter > 0), the
+ * module-signed receipt that brought it to its counter, fetched from the
+ * module and verified against the member's pinned CA, so that the auditor can
+ * replay quorums from there (a domain.baseline record). *receipts = a new
+ * array, in member order; logged[i] is raised to the counter each one
+ * brings (and to 0 for a new domain). A member whose module no longer keeps
+ * that receipt: HSM_ERR_STATE naming it and the way to record its baseline
+ * by hand (nothing is returned then, nothing should be sent).
+ */
+hsm_rc recover_baselines(const group_member *m, size_t n, uint64_t *logged,
+                         json_t **receipts);
+
 /* "mk.load_part on DC2-M01 domain 3 (counter 4 -> 5)" for one such body. */
 void recover_receipt_text(const json_t *body, char *buf, size_t len);
 
