@@ -9,10 +9,16 @@
 #include "hsmadm/admincmd.h"
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
+#include "hsmadm/ecdsa_lows.h"
 #include "hsmadm/words.h"
 
 /* A DER ECDSA signature for P-521 is at most 139 bytes; leave room. */
 #define ADMINCMD_SIG_MAX 256
+/* The longest window a command may have (not_after - not_before): 7 days of
+ * validity plus an hour for the back-dated start of a proposal and clock
+ * differences. A signed command is a bearer instrument until it expires;
+ * it must not stay usable for months (docs/formats/command.md). */
+#define ADMINCMD_MAX_WINDOW (7 * 86400 + 3600)
 
 struct admincmd {
 	json_t  *body;        /* validated body object */
@@ -341,6 +347,11 @@ check_body(const json_t *body)
 		return rc;
 	if (na < nb)
 		return hsm_fail(HSM_ERR_FORMAT, "not_after is before not_before");
+	if (na - nb > ADMINCMD_MAX_WINDOW)
+		return hsm_fail(HSM_ERR_FORMAT, "the command would be valid for %lld seconds "
+		    "(not_before to not_after); at most 7 days and an hour (%d s) are accepted: "
+		    "propose it with a shorter --valid-for", (long long)(na - nb),
+		    ADMINCMD_MAX_WINDOW);
 	if ((rc = cjson_get_hex(body, "nonce", nonce, sizeof(nonce))) != HSM_OK)
 		return rc;
 	if ((rc = cjson_get_arr(body, "targets", &targets)) != HSM_OK)
@@ -676,6 +687,12 @@ admincmd_sign(admincmd *cmd, hsm_signer *s)
 		    ADMINCMD_MAX_SIGS);
 	if ((rc = signer_sign(s, cmd->canon, cmd->canon_len, &sig, &siglen)) != HSM_OK)
 		return hsm_fail_wrap(rc, "signing with %s", signer_label(s));
+	/* A card answers s or n - s as it comes; commands carry only the low-S
+	 * form, the one a module accepts (ecdsa_lows.h). */
+	if ((rc = crypto_ecdsa_make_low_s(pub, &sig, &siglen)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "the signature made by %s", signer_label(s));
+		goto out;
+	}
 	/* Check our own signature now: a card that signs wrongly should be
 	 * noticed here, not at the module. */
 	if ((rc = crypto_ecdsa_verify(pub, cmd->canon, cmd->canon_len, sig, siglen)) != HSM_OK) {
@@ -874,6 +891,17 @@ admincmd_verify_for_domain(const admincmd *cmd, const char *module, unsigned dom
 		}
 		if ((rc = b64_decode(s, &der, &derlen)) != HSM_OK)
 			goto out;
+		if (a->pub != NULL && derlen > 0 &&
+		    crypto_ecdsa_check_low_s(a->pub, der, derlen) != HSM_OK &&
+		    crypto_ecdsa_verify(a->pub, cmd->canon, cmd->canon_len, der, derlen) == HSM_OK) {
+			/* (r, n - s) of a valid signature: valid maths, second spelling. */
+			rc = hsm_fail(HSM_ERR_VERIFY,
+			    "the signature of %s (SKI %s...) is in its high-S form (s > n/2); only "
+			    "the low-S form is accepted, so that a signed command has one encoding: "
+			    "sign the command again with hsmadm-domain sign",
+			    a->name ? a->name : "an administrator", sk);
+			goto out;
+		}
 		rc = a->pub ? crypto_ecdsa_verify(a->pub, cmd->canon, cmd->canon_len, der, derlen)
 		    : HSM_ERR_VERIFY;
 		free(der);

@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include "hsmadm/crypto.h"
+#include "hsmadm/ecdsa_lows.h"
 #include "hsmadm/fileio.h"
 
 /* Largest key file we read: a P-521 PKCS#8 PEM is about 400 bytes. */
@@ -451,6 +452,95 @@ sig_parse(const uint8_t *der, size_t n, ECDSA_SIG **out)
 	return HSM_OK;
 }
 
+/* Is s above n/2 for k's curve? *high set on HSM_OK. */
+static hsm_rc
+sig_high_s(EVP_PKEY *k, const ECDSA_SIG *sig, BIGNUM **order, int *high)
+{
+	const BIGNUM *r, *s;
+	BIGNUM *half = NULL;
+
+	*high = 0;
+	*order = NULL;
+	if (EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_EC_ORDER, order) != 1 ||
+	    (half = BN_new()) == NULL || BN_rshift1(half, *order) != 1) {
+		BN_free(half);
+		BN_free(*order);
+		*order = NULL;
+		return ossl_fail(HSM_ERR_CRYPTO, "the curve order of the key");
+	}
+	ECDSA_SIG_get0(sig, &r, &s);
+	*high = BN_cmp(s, half) > 0;
+	BN_free(half);
+	return HSM_OK;
+}
+
+hsm_rc
+crypto_ecdsa_check_low_s(EVP_PKEY *k, const uint8_t *sig, size_t siglen)
+{
+	ECDSA_SIG *s = NULL;
+	BIGNUM *order = NULL;
+	int high = 0;
+	hsm_rc rc;
+
+	if (k == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "low-S check: no key");
+	if ((rc = sig_parse(sig, siglen, &s)) != HSM_OK)
+		return rc;
+	rc = sig_high_s(k, s, &order, &high);
+	if (rc == HSM_OK && high)
+		rc = hsm_fail(HSM_ERR_FORMAT, "the signature is in its high-S form (s > n/2); "
+		    "only the low-S form is accepted");
+	BN_free(order);
+	ECDSA_SIG_free(s);
+	return rc;
+}
+
+hsm_rc
+crypto_ecdsa_make_low_s(EVP_PKEY *k, uint8_t **sig, size_t *siglen)
+{
+	ECDSA_SIG *s = NULL;
+	BIGNUM *order = NULL, *r2 = NULL, *s2 = NULL;
+	const BIGNUM *r, *sv;
+	unsigned char *enc = NULL;
+	uint8_t *out;
+	int high = 0, len;
+	hsm_rc rc;
+
+	if (k == NULL || sig == NULL || siglen == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "low-S: bad arguments");
+	if ((rc = sig_parse(*sig, *siglen, &s)) != HSM_OK)
+		return rc;
+	if ((rc = sig_high_s(k, s, &order, &high)) != HSM_OK || !high)
+		goto out;
+	ECDSA_SIG_get0(s, &r, &sv);
+	if ((r2 = BN_dup(r)) == NULL || (s2 = BN_new()) == NULL ||
+	    BN_sub(s2, order, sv) != 1 || ECDSA_SIG_set0(s, r2, s2) != 1) {
+		rc = ossl_fail(HSM_ERR_NOMEM, "low-S signature");
+		goto out;
+	}
+	r2 = s2 = NULL;   /* s owns them */
+	if ((len = i2d_ECDSA_SIG(s, &enc)) <= 0) {
+		rc = ossl_fail(HSM_ERR_CRYPTO, "low-S signature encoding");
+		goto out;
+	}
+	/* Plain malloc memory, like every other *out of this API. */
+	if ((out = malloc((size_t)len)) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(out, enc, (size_t)len);
+	free(*sig);
+	*sig = out;
+	*siglen = (size_t)len;
+out:
+	OPENSSL_free(enc);
+	BN_free(r2);
+	BN_free(s2);
+	BN_free(order);
+	ECDSA_SIG_free(s);
+	return rc;
+}
+
 hsm_rc
 crypto_ecdsa_der_to_raw(hsm_curve c, const uint8_t *der, size_t n, uint8_t *raw)
 {
@@ -561,6 +651,10 @@ crypto_ecdsa_sign_digest(EVP_PKEY *priv, const uint8_t *dg, size_t dglen,
 		rc = ossl_fail(HSM_ERR_CRYPTO, "ECDSA signature");
 		goto out;
 	}
+	/* OpenSSL writes s or n - s at random; we write only the low-S form,
+	 * the one that commands accept (ecdsa_lows.h). */
+	if ((rc = crypto_ecdsa_make_low_s(priv, &buf, &len)) != HSM_OK)
+		goto out;
 	*sig = buf;
 	*siglen = len;
 	buf = NULL;

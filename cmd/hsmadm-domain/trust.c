@@ -91,8 +91,11 @@ parse_sopts(int argc, char **argv, struct sopts *o, char **pos, int *npos)
 		case 'S': o->signature = v; break;
 		case 'R': o->revocation = v; break;
 		case 'V':
-			if (v < 1 || v > 366L * 86400)
-				return cmd_usage_error(PROG, "--valid-for must be 1..31622400 seconds");
+			/* A module refuses a window over 7 days and an hour
+			 * (docs/formats/command.md); the proposal adds 5 minutes. */
+			if (v < 1 || v > 7L * 86400)
+				return cmd_usage_error(PROG, "--valid-for must be 1..604800 seconds "
+				    "(at most 7 days)");
 			o->valid_for = v;
 			break;
 		case 'K':

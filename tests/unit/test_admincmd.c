@@ -16,6 +16,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/signer.h"
+#include "ecdsa_twin.h"
 
 enum { K_ALICE, K_ALICE2, K_BOB, K_CAROL, K_DAVE, K_N };
 
@@ -446,6 +447,134 @@ test_new_bad(void **state)
 	json_decref(bad);
 }
 
+/* The signature of the first signer of c, decoded. */
+static void
+first_sig(admincmd *c, json_t **j, uint8_t **der, size_t *derlen)
+{
+	json_t *e;
+
+	assert_int_equal(admincmd_to_json(c, j), HSM_OK);
+	e = json_array_get(json_object_get(*j, "signatures"), 0);
+	assert_non_null(e);
+	assert_int_equal(b64_decode(json_string_value(json_object_get(e, "signature")), der,
+	    derlen), HSM_OK);
+}
+
+/* A signer like a card: the raw signature of the key, in its high-S form
+ * whenever OpenSSL made the low-S one, so that a test always sees high-S. */
+static hsm_rc
+card_like_sign(void *ctx, const uint8_t *dg, size_t dglen, uint8_t **sig, size_t *siglen)
+{
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, ctx, NULL);
+	uint8_t buf[160];
+	size_t len = sizeof(buf);
+	hsm_rc rc = HSM_ERR_CRYPTO;
+
+	if (pc != NULL && EVP_PKEY_sign_init(pc) > 0 &&
+	    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha384()) > 0 &&
+	    EVP_PKEY_sign(pc, buf, &len, dg, dglen) > 0) {
+		if (ecdsa_is_high_s(ctx, buf, len) == 1) {
+			if ((*sig = malloc(len)) != NULL) {
+				memcpy(*sig, buf, len);
+				*siglen = len;
+				rc = HSM_OK;
+			}
+		} else if (ecdsa_twin(ctx, buf, len, sig, siglen) == 0)
+			rc = HSM_OK;
+	}
+	EVP_PKEY_CTX_free(pc);
+	return rc;
+}
+
+static void
+card_like_free(void *ctx)
+{
+	EVP_PKEY_free(ctx);
+}
+
+static const struct hsm_signer_ops card_like_ops = {
+	.sign_digest = card_like_sign, .free_ctx = card_like_free,
+};
+
+/* One signature, one encoding: a command carrying the high-S form (r, n - s)
+ * of a valid signature is refused where a module verifies it, and our own
+ * signers, a card's raw answer included, write the low-S form. Before, the
+ * high-S twin counted towards the quorum like the original. */
+static void
+test_high_s_refused(void **state)
+{
+	admincmd *c = make_add(), *d = NULL;
+	json_t *j = NULL, *e;
+	uint8_t *der = NULL, *twin = NULL;
+	size_t derlen = 0, twinlen = 0;
+	char *b64 = NULL, path[128];
+	EVP_PKEY *priv = NULL;
+	hsm_signer *card = NULL;
+
+	(void)state;
+	assert_int_equal(admincmd_sign(c, sg[K_ALICE]), HSM_OK);
+	assert_int_equal(admincmd_sign(c, sg[K_BOB]), HSM_OK);
+	first_sig(c, &j, &der, &derlen);
+	assert_int_equal(ecdsa_is_high_s(pubs[K_ALICE], der, derlen), 0);
+	assert_int_equal(ecdsa_twin(pubs[K_ALICE], der, derlen, &twin, &twinlen), 0);
+	assert_int_equal(b64_encode(twin, twinlen, &b64), HSM_OK);
+	e = json_array_get(json_object_get(j, "signatures"), 0);
+	json_object_set_new(e, "signature", json_string(b64));
+	assert_int_equal(admincmd_from_json(j, &d), HSM_OK);
+	assert_int_equal(verify(d, "DC1-M01", 3, 5, NOW, 2, 1, NULL), HSM_ERR_VERIFY);
+	assert_non_null(strstr(hsm_errmsg(), "high-S"));
+	admincmd_free(&d);
+	json_decref(j);
+	j = NULL;
+	free(der);
+	der = NULL;
+
+	/* A card that answers high-S: the command stores the low-S form. */
+	snprintf(path, sizeof(path), "%s/k%d.pem", tmpdir, K_BOB);
+	assert_int_equal(crypto_priv_load_pem(path, &priv), HSM_OK);
+	assert_int_equal(signer_new(&card_like_ops, priv, pubs[K_BOB], "card of Bob", &card),
+	    HSM_OK);
+	admincmd_free(&c);
+	c = make_add();
+	assert_int_equal(admincmd_sign(c, card), HSM_OK);
+	first_sig(c, &j, &der, &derlen);
+	assert_int_equal(ecdsa_is_high_s(pubs[K_BOB], der, derlen), 0);
+	assert_int_equal(admincmd_sign(c, sg[K_ALICE]), HSM_OK);
+	assert_int_equal(verify(c, "DC1-M01", 3, 5, NOW, 2, 1, NULL), HSM_OK);
+	signer_free(&card);
+	json_decref(j);
+	free(der);
+	free(twin);
+	free(b64);
+	admincmd_free(&c);
+}
+
+/* A command's window (not_after - not_before) is at most 7 days and an hour
+ * (docs/formats/command.md): a signed command must not stay usable for
+ * years. Before, 0 .. 2^53-1 was accepted. */
+static void
+test_window_limit(void **state)
+{
+	static const admincmd_target t[] = { { "M1", 1, 0 } };
+	admincmd *c = NULL;
+
+	(void)state;
+	assert_int_equal(admincmd_new("zeroize", NULL, t, 1, NOW, NOW + 608400, &c), HSM_OK);
+	admincmd_free(&c);
+	assert_int_equal(admincmd_new("zeroize", NULL, t, 1, NOW, NOW + 608401, &c),
+	    HSM_ERR_FORMAT);
+	assert_null(c);
+	assert_non_null(strstr(hsm_errmsg(), "7 days"));
+	/* A module parses the file: the same limit there. */
+	expect_parse_fail(BODY("zeroize", "{}", T1, "0", "9007199254740991", NONCE), "7 days");
+	expect_parse_fail(BODY("zeroize", "{}", T1, "1800000000", "1800608401", NONCE), "7 days");
+	{
+		const char *ok = BODY("zeroize", "{}", T1, "1800000000", "1800608400", NONCE);
+		assert_int_equal(admincmd_parse(ok, strlen(ok), &c), HSM_OK);
+		admincmd_free(&c);
+	}
+}
+
 int
 main(void)
 {
@@ -461,6 +590,8 @@ main(void)
 		cmocka_unit_test(test_summary_and_digest),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_new_bad),
+		cmocka_unit_test(test_high_s_refused),
+		cmocka_unit_test(test_window_limit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -25,6 +25,8 @@
 #include <openssl/x509.h>
 
 #include "hsmadm/crypto.h"
+#include "hsmadm/ecdsa_lows.h"
+#include "ecdsa_twin.h"
 #include "test_tmpdir.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -586,6 +588,81 @@ test_ecdsa_malformed_der(void **state)
 /* ---- ECDH ----------------------------------------------------------------------------- */
 
 /* RFC 5903 section 8.1 (256-bit random ECP group) and 8.2 (384-bit). */
+/* Every signature has one accepted encoding (docs/crypto.md): besides the
+ * DER rules, of the two forms (r, s) and (r, n - s) only the low-S one. Our
+ * signer writes it; before, about half of its signatures were high-S. */
+static void
+test_ecdsa_signs_low_s(void **state)
+{
+	static const hsm_curve curves[] = { HSM_CURVE_P256, HSM_CURVE_P384, HSM_CURVE_P521 };
+	static const char msg[] = "mk.commit domain 3 counter 9";
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		EVP_PKEY *k = NULL;
+		int high = 0;
+
+		assert_int_equal(crypto_ec_generate(curves[i], &k), HSM_OK);
+		for (int j = 0; j < 24; j++) {
+			uint8_t *sig = NULL;
+			size_t siglen = 0;
+			assert_int_equal(crypto_ecdsa_sign(k, msg, sizeof(msg), &sig, &siglen), HSM_OK);
+			assert_int_not_equal(ecdsa_is_high_s(k, sig, siglen), -1);
+			high += ecdsa_is_high_s(k, sig, siglen);
+			free(sig);
+		}
+		if (high != 0)
+			fail_msg("%d of 24 %s signatures are high-S", high,
+			    i == 0 ? "P-256" : i == 1 ? "P-384" : "P-521");
+		EVP_PKEY_free(k);
+	}
+}
+
+/* A real high-S signature, made from a valid one: it verifies with OpenSSL,
+ * is refused by the low-S check, and normalises back to the original. */
+static void
+test_ecdsa_high_s_twin(void **state)
+{
+	static const hsm_curve curves[] = { HSM_CURVE_P256, HSM_CURVE_P384, HSM_CURVE_P521 };
+	static const char msg[] = "zeroize domain 1 counter 4";
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		EVP_PKEY *k = NULL;
+		uint8_t *sig = NULL, *twin = NULL, *norm = NULL;
+		size_t siglen = 0, twinlen = 0, normlen = 0;
+
+		assert_int_equal(crypto_ec_generate(curves[i], &k), HSM_OK);
+		assert_int_equal(crypto_ecdsa_sign(k, msg, sizeof(msg), &sig, &siglen), HSM_OK);
+		assert_int_equal(ecdsa_twin(k, sig, siglen, &twin, &twinlen), 0);
+		assert_int_equal(ecdsa_is_high_s(k, twin, twinlen), 1);
+		/* The twin is a valid signature: plain verification accepts it ... */
+		assert_int_equal(crypto_ecdsa_verify(k, msg, sizeof(msg), twin, twinlen), HSM_OK);
+		/* ... the low-S rule does not. */
+		assert_int_equal(crypto_ecdsa_check_low_s(k, sig, siglen), HSM_OK);
+		assert_int_equal(crypto_ecdsa_check_low_s(k, twin, twinlen), HSM_ERR_FORMAT);
+		assert_non_null(strstr(hsm_errmsg(), "high-S"));
+		/* Normalising gives back the low-S original; a low-S one is kept. */
+		norm = malloc(twinlen);
+		assert_non_null(norm);
+		memcpy(norm, twin, twinlen);
+		normlen = twinlen;
+		assert_int_equal(crypto_ecdsa_make_low_s(k, &norm, &normlen), HSM_OK);
+		assert_int_equal(normlen, siglen);
+		assert_memory_equal(norm, sig, siglen);
+		assert_int_equal(crypto_ecdsa_make_low_s(k, &norm, &normlen), HSM_OK);
+		assert_memory_equal(norm, sig, siglen);
+		/* Garbage is a format error, the buffer untouched. */
+		norm[0] ^= 0x01;
+		assert_int_equal(crypto_ecdsa_make_low_s(k, &norm, &normlen), HSM_ERR_FORMAT);
+		assert_int_equal(crypto_ecdsa_check_low_s(k, norm, normlen), HSM_ERR_FORMAT);
+		free(norm);
+		free(twin);
+		free(sig);
+		EVP_PKEY_free(k);
+	}
+}
+
 static void
 test_ecdh_rfc5903(void **state)
 {
@@ -997,6 +1074,8 @@ main(void)
 		cmocka_unit_test(test_ecdsa_rfc6979),
 		cmocka_unit_test(test_ecdsa_sign_verify_all_curves),
 		cmocka_unit_test(test_ecdsa_malformed_der),
+		cmocka_unit_test(test_ecdsa_signs_low_s),
+		cmocka_unit_test(test_ecdsa_high_s_twin),
 		cmocka_unit_test(test_ecdh_rfc5903),
 		cmocka_unit_test(test_ecdh_generated_agree),
 		cmocka_unit_test(test_point_refusals),
