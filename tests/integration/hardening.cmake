@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # area "hardening": hsmadm-simd under hostile clients. module_slowclient: 64
 # connections that send a byte every 4 s neither outlive the handshake
-# deadline nor lock a real workstation out (the per-client-address cap).
+# deadline nor lock a real workstation out (the per-client-address cap), and
+# a dripped frame ends at the frame deadline. module_canonical: a frame whose
+# JSON is not in canonical form is refused and the connection closed.
 hsm_script_test(module_slowclient ${CMAKE_CURRENT_LIST_DIR}/module_slowclient.sh
                 LABELS "integration;module" TIMEOUT 150)
+hsm_script_test(module_canonical ${CMAKE_CURRENT_LIST_DIR}/module_canonical.sh
+                LABELS "integration;module" TIMEOUT 60)
