@@ -85,7 +85,9 @@ fault_fired(void)
 const char *
 fault_fired_name(void)
 {
-	return atomic_load(&fired_name);
+	const char *n = atomic_load(&fired_name);
+
+	return n != NULL ? n : "";
 }
 
 void *
