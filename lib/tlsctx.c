@@ -261,8 +261,8 @@ handshake_error(SSL *ssl, int ret, const char *who)
 		return hsm_fail(HSM_ERR_TRUST, "%s certificate is not trusted: %s",
 		                who, X509_verify_cert_error_string(vr));
 	}
-	if ((se == SSL_ERROR_SYSCALL || se == SSL_ERROR_WANT_READ) &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK)) {
+	if ((se == SSL_ERROR_SYSCALL || se == SSL_ERROR_WANT_READ ||
+	    se == SSL_ERROR_WANT_WRITE) && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		ERR_clear_error();
 		return hsm_fail(HSM_ERR_TIMEOUT, "TLS handshake with the %s timed out", who);
 	}

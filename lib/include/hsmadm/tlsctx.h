@@ -34,11 +34,14 @@ typedef struct tls_conn tls_conn;
 
 /* Connect to "host:port" (IPv4/IPv6 literal or name; "[::1]:port" form too),
  * handshake, verify the chain and the expected module serial (NULL: chain
- * only). timeout_ms bounds connect, handshake and every later read/write
- * (0 = 30 s). */
+ * only). timeout_ms bounds the connect, the whole handshake (a deadline:
+ * a peer that sends its part one byte at a time does not stretch it), and
+ * each later socket read/write (0 = 30 s). */
 hsm_rc tls_connect(SSL_CTX *ctx, const char *hostport, const char *expect_serial,
                    int timeout_ms, tls_conn **out);
-/* Server side: wrap an accepted socket (takes the fd) and handshake. */
+/* Server side: wrap an accepted socket (takes the fd) and handshake, all of
+ * it within timeout_ms (HSM_ERR_TIMEOUT); later reads time out after
+ * timeout_ms each, until the caller sets its own (0 = 30 s). */
 hsm_rc tls_accept(SSL_CTX *ctx, int fd, int timeout_ms, tls_conn **out);
 SSL   *tls_conn_ssl(tls_conn *c);
 int    tls_conn_fd(tls_conn *c);
