@@ -244,7 +244,9 @@ frame_canonical(const char *buf, size_t n)
 	size_t cl = 0;
 	hsm_rc rc;
 
-	if (cjson_parse(buf, n, &v) != HSM_OK) {
+	if ((rc = cjson_parse(buf, n, &v)) != HSM_OK) {
+		if (rc != HSM_ERR_FORMAT)
+			return rc;   /* out of memory: not the peer's fault, not a pass */
 		hsm_err_clear();
 		return HSM_OK;
 	}
