@@ -194,16 +194,104 @@ do_issue(const char *dir, const char *name, const char *outkey, const char *outc
 	return 0;
 }
 
+/* What the command line said. */
+struct args {
+	const char      *cmd, *dir, *name, *outkey, *outcert;
+	int              json;
+	simmod_init_opts io;
+	simserve_opts    so;
+};
+
+/* Which options go with which command. */
+static int
+allowed_for(const char *cmd, int c)
+{
+	if (strcmp(cmd, "init") == 0)
+		return c == O_SERIAL || c == O_DIR || c == O_DOMAINS || c == O_CAKEY ||
+		       c == O_CACERT || c == O_CLIENTCA || c == O_JSON || c == O_HELP;
+	if (strcmp(cmd, "issue-client") == 0)
+		return c == O_DIR || c == O_NAME || c == O_OUTKEY || c == O_OUTCERT ||
+		       c == O_JSON || c == O_HELP;
+	return c == O_DIR || c == O_LISTEN || c == O_PORTFILE || c == O_DELAY ||
+	       c == O_DROPB || c == O_DROPA || c == O_CRASH || c == O_HELP || c == O_PERCLIENT;
+}
+
+/* One option into a; -1 to go on, else the exit code. */
+static int
+take_opt(struct args *a, int c)
+{
+	long *faults[3] = { &a->so.faults.drop_before, &a->so.faults.drop_after,
+	                    &a->so.faults.crash_after };
+	long n;
+
+	if (c == '?' || !allowed_for(a->cmd, c))
+		return usage_error("option not valid for \"%s\"", a->cmd);
+	switch (c) {
+	case O_SERIAL:   a->io.serial = optarg; break;
+	case O_DIR:      a->dir = optarg; break;
+	case O_DOMAINS:
+		if (parse_num(optarg, 1, 85, &n) != 0)
+			return usage_error("--domains must be a number from 1 to 85, not \"%s\"", optarg);
+		a->io.domains = (unsigned)n;
+		break;
+	case O_CAKEY:    a->io.ca_key = optarg; break;
+	case O_CACERT:   a->io.ca_cert = optarg; break;
+	case O_CLIENTCA: a->io.client_ca = optarg; break;
+	case O_JSON:     a->json = 1; break;
+	case O_NAME:     a->name = optarg; break;
+	case O_OUTKEY:   a->outkey = optarg; break;
+	case O_OUTCERT:  a->outcert = optarg; break;
+	case O_LISTEN:   a->so.listen = optarg; break;
+	case O_PORTFILE: a->so.port_file = optarg; break;
+	case O_DELAY:
+	case O_DROPB:
+	case O_DROPA:
+	case O_CRASH:
+		if (parse_num(optarg, 0, 1000000, &n) != 0)
+			return usage_error("the fault options take a number from 0 to 1000000, not \"%s\"", optarg);
+		if (c == O_DELAY)
+			a->so.delay_ms = (int)n;
+		else
+			*faults[c - O_DROPB] = n;
+		break;
+	case O_PERCLIENT:
+		if (parse_num(optarg, 1, 64, &n) != 0)
+			return usage_error("--max-per-client must be a number from 1 to 64, not \"%s\"", optarg);
+		a->so.max_per_client = (int)n;
+		break;
+	case O_HELP:
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	return -1;
+}
+
+/* The options after the command word; -1 to go on, else the exit code. */
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+	int c, r;
+
+	a->io.domains = 85;
+	if (strcmp(a->cmd, "serve") == 0 && (c = env_faults(&a->so)) != 0)
+		return c;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		if ((r = take_opt(a, c)) >= 0)
+			return r;
+	if (optind != argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (a->dir == NULL)
+		return usage_error("give the module state folder with --dir");
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *cmd, *dir = NULL, *name = NULL, *outkey = NULL, *outcert = NULL;
-	simmod_init_opts io;
-	simserve_opts so;
-	int json = 0, c, allowed;
-	long n;
+	struct args a;
 	hsm_rc rc;
-	long *envdst[4];
+	int r;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(usage_text, stdout);
@@ -215,88 +303,23 @@ main(int argc, char **argv)
 	}
 	if (argc < 2)
 		return usage_error("say what to do: init, issue-client or serve");
-	cmd = argv[1];
-	if (strcmp(cmd, "init") != 0 && strcmp(cmd, "issue-client") != 0 &&
-	    strcmp(cmd, "serve") != 0)
-		return usage_error("unknown command \"%s\" (want init, issue-client or serve)", cmd);
+	memset(&a, 0, sizeof(a));
+	a.cmd = argv[1];
+	if (strcmp(a.cmd, "init") != 0 && strcmp(a.cmd, "issue-client") != 0 &&
+	    strcmp(a.cmd, "serve") != 0)
+		return usage_error("unknown command \"%s\" (want init, issue-client or serve)", a.cmd);
 
 	/* Key parts pass through this process: no core dumps, locked memory. */
 	if ((rc = secure_init()) != HSM_OK)
 		return fail(rc);
-
-	memset(&io, 0, sizeof(io));
-	memset(&so, 0, sizeof(so));
-	io.domains = 85;
-	envdst[1] = &so.faults.drop_before;
-	envdst[2] = &so.faults.drop_after;
-	envdst[3] = &so.faults.crash_after;
-	if (strcmp(cmd, "serve") == 0 && (c = env_faults(&so)) != 0)
-		return c;
-
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		/* Which options go with which command. */
-		if (strcmp(cmd, "init") == 0)
-			allowed = c == O_SERIAL || c == O_DIR || c == O_DOMAINS || c == O_CAKEY ||
-			          c == O_CACERT || c == O_CLIENTCA || c == O_JSON || c == O_HELP;
-		else if (strcmp(cmd, "issue-client") == 0)
-			allowed = c == O_DIR || c == O_NAME || c == O_OUTKEY || c == O_OUTCERT ||
-			          c == O_JSON || c == O_HELP;
-		else
-			allowed = c == O_DIR || c == O_LISTEN || c == O_PORTFILE || c == O_DELAY ||
-			          c == O_DROPB || c == O_DROPA || c == O_CRASH || c == O_HELP ||
-			          c == O_PERCLIENT;
-		if (c == '?' || !allowed)
-			return usage_error("option not valid for \"%s\"", cmd);
-		switch (c) {
-		case O_SERIAL:   io.serial = optarg; break;
-		case O_DIR:      dir = optarg; break;
-		case O_DOMAINS:
-			if (parse_num(optarg, 1, 85, &n) != 0)
-				return usage_error("--domains must be a number from 1 to 85, not \"%s\"", optarg);
-			io.domains = (unsigned)n;
-			break;
-		case O_CAKEY:    io.ca_key = optarg; break;
-		case O_CACERT:   io.ca_cert = optarg; break;
-		case O_CLIENTCA: io.client_ca = optarg; break;
-		case O_JSON:     json = 1; break;
-		case O_NAME:     name = optarg; break;
-		case O_OUTKEY:   outkey = optarg; break;
-		case O_OUTCERT:  outcert = optarg; break;
-		case O_LISTEN:   so.listen = optarg; break;
-		case O_PORTFILE: so.port_file = optarg; break;
-		case O_DELAY:
-		case O_DROPB:
-		case O_DROPA:
-		case O_CRASH:
-			if (parse_num(optarg, 0, 1000000, &n) != 0)
-				return usage_error("the fault options take a number from 0 to 1000000, not \"%s\"", optarg);
-			if (c == O_DELAY)
-				so.delay_ms = (int)n;
-			else
-				*envdst[c - O_DROPB + 1] = n;
-			break;
-		case O_PERCLIENT:
-			if (parse_num(optarg, 1, 64, &n) != 0)
-				return usage_error("--max-per-client must be a number from 1 to 64, not \"%s\"", optarg);
-			so.max_per_client = (int)n;
-			break;
-		case O_HELP:
-			fputs(usage_text, stdout);
-			return 0;
-		}
-	}
-	if (optind != argc)
-		return usage_error("unexpected argument \"%s\"", argv[optind]);
-	if (dir == NULL)
-		return usage_error("give the module state folder with --dir");
-
-	if (strcmp(cmd, "init") == 0)
-		return do_init(&io, dir, json);
-	if (strcmp(cmd, "issue-client") == 0)
-		return do_issue(dir, name, outkey, outcert, json);
-	so.dir = dir;
-	if ((rc = simserve_run(&so)) != HSM_OK)
+	if ((r = parse_args(argc, argv, &a)) >= 0)
+		return r;
+	if (strcmp(a.cmd, "init") == 0)
+		return do_init(&a.io, a.dir, a.json);
+	if (strcmp(a.cmd, "issue-client") == 0)
+		return do_issue(a.dir, a.name, a.outkey, a.outcert, a.json);
+	a.so.dir = a.dir;
+	if ((rc = simserve_run(&a.so)) != HSM_OK)
 		return fail(rc);
 	return 0;
 }
