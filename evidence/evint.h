@@ -58,6 +58,35 @@ struct evlog_verify_result;
 hsm_rc ev_verify_reader(struct evlog_reader *r, const struct evlog_verify_opts *o,
                         struct evlog_verify_result *res);
 
+/* The trust anchors from outside the log (evanchor.c): module CAs and
+ * supervisor key SKIs, from options and/or a trust file; none = the auditor
+ * asked for an internal-consistency check only (--no-anchors). */
+#include <openssl/x509.h>
+struct ev_anchors {
+	X509   **cas;
+	size_t   ncas;
+	uint8_t (*pins)[32];
+	size_t   npins;
+	int      none;
+	char     source[300];
+};
+hsm_rc ev_anchors_load(const struct evlog_verify_opts *o, struct ev_anchors *a);
+void   ev_anchors_free(struct ev_anchors *a);
+
+/* Module receipts checked against the anchors, each OA certificate decoded
+ * and its chain verified once per run (chain_checks counts those). With
+ * a->none the chain is not checked (consistency only). */
+struct ev_oa;
+struct ev_oacache {
+	struct ev_oa *oa;
+	size_t        n;
+	long long     chain_checks;
+	unsigned      used_ca;    /* bit i: anchors' CA i checked a receipt */
+};
+hsm_rc ev_receipt_verify(struct ev_oacache *c, const struct ev_anchors *a,
+                         const json_t *receipt, const json_t **body);
+void   ev_oacache_free(struct ev_oacache *c);
+
 /* A torn tail cut off by the writer: the log.recovered body. */
 struct ev_cut {
 	long long at_offset;

@@ -280,6 +280,31 @@ static const char css[] =
 	"@media print{body{margin:0}h2{page-break-after:avoid}"
 	"thead{display:table-header-group}}";
 
+/* VERIFIED only on keys from outside the log. */
+static void
+verdict(struct rctx *r, const evlog_verify_result *res)
+{
+	if (!res->ok)
+		escf(r, "FAILED at %s", clean(res->reason));
+	else if (!res->anchored)
+		escf(r, "CONSISTENT, NOT VERIFIED: no trust anchors; every key came from "
+		    "the log itself");
+	else
+		escf(r, "VERIFIED%s", res->complete ? "" : " (ceremony not completed)");
+}
+
+static void
+anchors(struct rctx *r, const evlog_verify_result *res)
+{
+	if (res->ca_anchors == 0 && res->supervisor_anchors == 0)
+		escf(r, "none (--no-anchors): internal consistency only");
+	else
+		escf(r, "module CA SHA-256 %.16s... (%d CA(s)); %d supervisor key(s)%s; from %s",
+		    res->anchor_ca_fp, res->ca_anchors, res->supervisor_anchors,
+		    res->supervisor_pinned ? ", the completion's signer among them" : "",
+		    clean(res->anchor_source));
+}
+
 static void
 header(struct rctx *r, const evlog_verify_result *res, const char *path)
 {
@@ -292,11 +317,8 @@ header(struct rctx *r, const evlog_verify_result *res, const char *path)
 		esc(r, clean(res->ceremony[0] ? res->ceremony : path));
 		fputs("</h1>\n<table>", r->out);
 		fputs("<tr><th>Verdict</th><td>", r->out);
-		fprintf(r->out, "<span class=\"%s\">", res->ok ? "ok" : "bad");
-		if (res->ok)
-			escf(r, "VERIFIED%s", res->complete ? "" : " (ceremony not completed)");
-		else
-			escf(r, "FAILED at %s", clean(res->reason));
+		fprintf(r->out, "<span class=\"%s\">", res->ok && res->anchored ? "ok" : "bad");
+		verdict(r, res);
 		fputs("</span></td></tr>\n<tr><th>Log file</th><td class=\"mono\">", r->out);
 		esc(r, clean(path));
 		fputs("</td></tr>\n<tr><th>Log id</th><td class=\"mono\">", r->out);
@@ -308,6 +330,8 @@ header(struct rctx *r, const evlog_verify_result *res, const char *path)
 			escf(r, "%s, SKI %s", clean(res->supervisor_name), res->supervisor_ski);
 		else
 			esc(r, "no completion signature");
+		fputs("</td></tr>\n<tr><th>Trust anchors</th><td>", r->out);
+		anchors(r, res);
 		fputs("</td></tr>\n<tr><th>Checked</th><td>", r->out);
 		escf(r, "%lld records, %lld signatures, %lld module receipts, %lld commands, "
 		    "%lld exceptions, %lld torn-tail recoveries", res->records, res->signatures,
@@ -321,10 +345,11 @@ header(struct rctx *r, const evlog_verify_result *res, const char *path)
 		return;
 	}
 	escf(r, "Evidence report: %s\n", clean(res->ceremony[0] ? res->ceremony : path));
-	if (res->ok)
-		escf(r, "Verdict:    VERIFIED%s\n", res->complete ? "" : " (ceremony not completed)");
-	else
-		escf(r, "Verdict:    FAILED at %s\n", clean(res->reason));
+	escf(r, "Verdict:    ");
+	verdict(r, res);
+	escf(r, "\nAnchors:    ");
+	anchors(r, res);
+	escf(r, "\n");
 	escf(r, "Log file:   %s\nLog id:     %s\nHead:       seq %lld, SHA-256 %s\n", clean(path),
 	    clean(res->log_id), res->head_seq, res->head_hash);
 	if (res->supervisor_ski[0])

@@ -35,6 +35,7 @@ struct dom {
 	long long domain;
 	json_t   *state;      /* public state after the last receipt */
 	long long counter;    /* counter the next command must carry */
+	char      committed[65]; /* MKVP of this log's last mk.committed for it */
 };
 
 struct part {
@@ -59,10 +60,8 @@ struct sent {
 struct vctx {
 	const struct evlog_verify_opts *o;
 	evlog_verify_result *res;
-	X509       **cas;
-	size_t       ncas;
-	uint8_t    (*pins)[32];
-	size_t       npins;
+	struct ev_anchors anc;     /* from outside the log */
+	struct ev_oacache oac;     /* OA certificates seen, chained once */
 	struct person *people;
 	size_t       npeople;
 	struct dom  *doms;
@@ -206,19 +205,11 @@ rfc3339_to_epoch(const char *s, int64_t *out)
 static hsm_rc
 receipt_check(struct vctx *c, const json_t *receipt, const json_t **body)
 {
-	hsm_rc rc = HSM_ERR_TRUST;
-	size_t i;
+	hsm_rc rc;
 
-	if (c->ncas == 0)
-		return hsm_fail(HSM_ERR_TRUST, "a module receipt cannot be checked without "
-		    "the pinned module CA: give --module-ca FILE");
-	for (i = 0; i < c->ncas; i++) {
-		if ((rc = receipt_verify(receipt, c->cas[i], NULL, body)) == HSM_OK) {
-			c->res->receipts++;
-			return HSM_OK;
-		}
-		if (rc != HSM_ERR_TRUST)
-			break;  /* shape or signature: no other CA can fix that */
+	if ((rc = ev_receipt_verify(&c->oac, &c->anc, receipt, body)) == HSM_OK) {
+		c->res->receipts++;
+		return HSM_OK;
 	}
 	return hsm_fail_wrap(rc, "module receipt");
 }
@@ -285,6 +276,7 @@ dom_set(struct vctx *c, const char *module, long long domain, const json_t *stat
 		d->module = m;
 		d->domain = domain;
 		d->state = NULL;
+		d->committed[0] = '\0';
 	}
 	json_decref(d->state);
 	d->state = copy;
@@ -457,15 +449,16 @@ on_head(struct vctx *c, const evlog_record *rec, int completion)
 		goto out;
 	c->res->signatures++;
 	if (completion) {
-		if (c->npins > 0) {
-			for (i = 0; i < c->npins; i++)
-				if (memcmp(c->pins[i], ski, 32) == 0)
+		if (c->anc.npins > 0) {
+			for (i = 0; i < c->anc.npins; i++)
+				if (memcmp(c->anc.pins[i], ski, 32) == 0)
 					break;
-			if (i == c->npins) {
+			if (i == c->anc.npins) {
 				rc = hsm_fail(HSM_ERR_VERIFY, "completion signed by %s, whose "
 				    "key is not one of the pinned supervisor keys", p->name);
 				goto out;
 			}
+			c->res->supervisor_pinned = 1;
 		}
 		for (i = 0; i < c->nsteps; i++)
 			if (c->steps[i].name != NULL) {
@@ -684,6 +677,55 @@ check_effect(const char *op, const json_t *params, const json_t *before,
 	return HSM_OK;
 }
 
+/* The generated, not destroyed part with this KPVP, or NULL. */
+static struct part *
+part_by_kpvp(struct vctx *c, const char *kpvp)
+{
+	size_t i;
+
+	for (i = 0; i < c->nparts; i++)
+		if (strcmp(c->parts[i].kpvp, kpvp) == 0 && (c->parts[i].state == NULL ||
+		    strcmp(c->parts[i].state, "destroyed") != 0))
+			return &c->parts[i];
+	return NULL;
+}
+
+/* What a module says it loaded must be what the custodians made: every
+ * part in a receipt's PENDING register is a part a keypart.generated
+ * record of this log made (by KPVP), and none twice. */
+static hsm_rc
+loaded_parts_check(struct vctx *c, const json_t *state, const char *module, long long domain)
+{
+	json_t *pend = json_object_get(json_object_get(state, "registers"), "pending");
+	json_t *pl = json_object_get(pend, "parts_loaded"), *e, *f;
+	size_t i, j;
+
+	if (pl == NULL)
+		return HSM_OK;
+	if (!json_is_array(pl))
+		return hsm_fail(HSM_ERR_FORMAT, "receipt of %s domain %lld: parts_loaded is "
+		    "not a list", module, domain);
+	json_array_foreach(pl, i, e) {
+		const char *kp = json_string_value(json_object_get(e, "kpvp"));
+		if (kp == NULL || !ev_is_hex(kp, 32))
+			return hsm_fail(HSM_ERR_FORMAT, "receipt of %s domain %lld: a loaded "
+			    "part without a KPVP", module, domain);
+		if (part_by_kpvp(c, kp) == NULL)
+			return hsm_fail(HSM_ERR_AUDIT, "the module's receipt for %s domain %lld "
+			    "shows a key part loaded with KPVP %.16s..., which no custodian "
+			    "generated in this log (no live keypart.generated has it)", module,
+			    domain, kp);
+		for (j = 0; j < i; j++) {
+			f = json_array_get(pl, j);
+			if (strcmp(kp, json_string_value(json_object_get(f, "kpvp"))) == 0)
+				return hsm_fail(HSM_ERR_AUDIT, "the module's receipt for %s domain "
+				    "%lld shows the part with KPVP %.16s... loaded twice", module,
+				    domain, kp);
+		}
+	}
+	return HSM_OK;
+}
+
 static hsm_rc
 apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json_t *receipt)
 {
@@ -721,6 +763,8 @@ apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json
 		    after, (unsigned long long)tcounter);
 	if ((rc = state_check(rb, module, domain, after)) != HSM_OK)
 		return hsm_fail_wrap(rc, "receipt of %s domain %lld", module, domain);
+	if ((rc = loaded_parts_check(c, json_object_get(rb, "state"), module, domain)) != HSM_OK)
+		return rc;
 	if ((d = dom_find(c, module, domain)) == NULL) {
 		if (before != 0)
 			return hsm_fail(HSM_ERR_AUDIT, "%s domain %lld first appears at counter "
@@ -950,11 +994,112 @@ on_keypart(struct vctx *c, const evlog_record *rec)
 	return HSM_OK;
 }
 
+/* mk.loaded's parts: each a part the custodians generated, by part id and
+ * KPVP, each once; and exactly the parts the domain's receipt shows loaded. */
+static hsm_rc
+mk_parts_check(struct vctx *c, const json_t *parts, const struct dom *d)
+{
+	json_t *pend = json_object_get(json_object_get(d->state, "registers"), "pending");
+	json_t *pl = json_object_get(pend, "parts_loaded"), *e, *f;
+	const char *pst = json_string_value(json_object_get(pend, "state"));
+	size_t i, j;
+
+	if (json_array_size(parts) == 0)
+		return hsm_fail(HSM_ERR_AUDIT, "mk.loaded does not say which key parts were "
+		    "loaded");
+	json_array_foreach(parts, i, e) {
+		const char *id = json_string_value(json_object_get(e, "part_id"));
+		const char *kp = json_string_value(json_object_get(e, "kpvp"));
+		struct part *p = id != NULL ? part_find(c, id) : NULL;
+		if (p == NULL || kp == NULL)
+			return hsm_fail(HSM_ERR_AUDIT, "mk.loaded names key part %.60s, which "
+			    "no keypart.generated record of this log made", id ? id : "?");
+		if (strcmp(p->kpvp, kp) != 0)
+			return hsm_fail(HSM_ERR_AUDIT, "mk.loaded names key part %.60s with KPVP "
+			    "%.16s..., but it was generated with KPVP %.16s...", id, kp, p->kpvp);
+		if (p->state != NULL && strcmp(p->state, "destroyed") == 0)
+			return hsm_fail(HSM_ERR_AUDIT, "mk.loaded names key part %.60s, which was "
+			    "destroyed before", id);
+		for (j = 0; j < i; j++) {
+			f = json_array_get(parts, j);
+			if (strcmp(id, json_string_value(json_object_get(f, "part_id"))) == 0 ||
+			    strcmp(kp, json_string_value(json_object_get(f, "kpvp"))) == 0)
+				return hsm_fail(HSM_ERR_AUDIT, "mk.loaded names key part %.60s "
+				    "twice", id);
+		}
+	}
+	/* a receipt that shows the load must show exactly these parts */
+	if (pst == NULL || strcmp(pst, "empty") == 0)
+		return HSM_OK;
+	if (json_array_size(pl) != json_array_size(parts))
+		return hsm_fail(HSM_ERR_AUDIT, "%s domain %lld loaded %zu part(s) by the "
+		    "module's receipt; mk.loaded names %zu", d->module, d->domain,
+		    json_array_size(pl), json_array_size(parts));
+	json_array_foreach(parts, i, e) {
+		const char *kp = json_string_value(json_object_get(e, "kpvp"));
+		for (j = 0; j < json_array_size(pl); j++)
+			if (strcmp(kp, json_string_value(json_object_get(json_array_get(pl, j),
+			    "kpvp"))) == 0)
+				break;
+		if (j == json_array_size(pl))
+			return hsm_fail(HSM_ERR_AUDIT, "mk.loaded names key part %.60s (KPVP "
+			    "%.16s...), which the module's receipt for %s domain %lld does not "
+			    "show loaded", json_string_value(json_object_get(e, "part_id")), kp,
+			    d->module, d->domain);
+	}
+	return HSM_OK;
+}
+
+/* One domain entry of an mk.* record against what the log knows of it. */
+static hsm_rc
+mk_domain(struct vctx *c, const evlog_record *rec, const char *reg, const json_t *e,
+          const char *top)
+{
+	const char *module = NULL, *mkvp = NULL, *have = NULL;
+	long long domain = 0;
+	struct dom *d;
+	json_t *r;
+	hsm_rc rc;
+
+	if ((rc = get_str(e, "module", &module)) != HSM_OK ||
+	    (rc = get_int(e, "domain", 0, &domain)) != HSM_OK ||
+	    (rc = get_hex32(e, "mkvp", &mkvp)) != HSM_OK)
+		return rc;
+	if ((d = dom_find(c, module, domain)) == NULL)
+		return hsm_fail(HSM_ERR_AUDIT, "%s names %s domain %lld, but no receipt "
+		    "in the log shows that domain", rec->type, module, domain);
+	if (top != NULL && strcmp(top, mkvp) != 0)
+		return hsm_fail(HSM_ERR_AUDIT, "%s states MKVP %.16s... for the key, but "
+		    "%.16s... for %s domain %lld", rec->type, top, mkvp, module, domain);
+	r = json_object_get(json_object_get(d->state, "registers"), reg);
+	have = json_string_value(json_object_get(r, "mkvp"));
+	if (strcmp(reg, "old") == 0) {
+		const char *st = json_string_value(json_object_get(r, "state"));
+		if (st != NULL && strcmp(st, "empty") != 0)
+			return hsm_fail(HSM_ERR_AUDIT, "%s for %s domain %lld, but its "
+			    "OLD register is still %s in the last receipt", rec->type,
+			    module, domain, st);
+	} else if (have != NULL && strcmp(have, mkvp) != 0) {
+		return hsm_fail(HSM_ERR_AUDIT, "%s MKVP %.16s... for %s domain %lld "
+		    "differs from the %s register's MKVP %.16s... in the module's "
+		    "receipt", rec->type, mkvp, module, domain, reg, have);
+	}
+	if (strcmp(rec->type, EV_MK_LOADED) == 0)
+		return mk_parts_check(c, json_object_get(rec->body, "parts"), d);
+	if (strcmp(rec->type, EV_MK_COMMITTED) == 0)
+		snprintf(d->committed, sizeof(d->committed), "%s", mkvp);
+	if (strcmp(rec->type, EV_MK_ACTIVATED) == 0 && strcmp(d->committed, mkvp) != 0)
+		return hsm_fail(HSM_ERR_AUDIT, "%s domain %lld activates MKVP %.16s..., but "
+		    "%s", module, domain, mkvp, d->committed[0] ? "this log committed "
+		    "another key there" : "this log never recorded its commit (mk.committed)");
+	return HSM_OK;
+}
+
 static hsm_rc
 on_mk(struct vctx *c, const evlog_record *rec)
 {
 	json_t *doms = json_object_get(rec->body, "domains"), *e;
-	const char *reg = "pending";
+	const char *reg = "pending", *top = NULL;
 	size_t i;
 	hsm_rc rc;
 
@@ -964,32 +1109,13 @@ on_mk(struct vctx *c, const evlog_record *rec)
 		reg = "old";
 	if (!json_is_array(doms) || json_array_size(doms) == 0)
 		return hsm_fail(HSM_ERR_FORMAT, "body needs \"domains\" (a non-empty array)");
+	/* the top-level MKVP, when stated, is every domain's */
+	if (json_object_get(rec->body, "mkvp") != NULL &&
+	    (rc = get_hex32(rec->body, "mkvp", &top)) != HSM_OK)
+		return rc;
 	json_array_foreach(doms, i, e) {
-		const char *module = NULL, *mkvp = NULL, *have = NULL;
-		long long domain = 0;
-		struct dom *d;
-		json_t *r;
-
-		if ((rc = get_str(e, "module", &module)) != HSM_OK ||
-		    (rc = get_int(e, "domain", 0, &domain)) != HSM_OK ||
-		    (rc = get_hex32(e, "mkvp", &mkvp)) != HSM_OK)
+		if ((rc = mk_domain(c, rec, reg, e, top)) != HSM_OK)
 			return hsm_fail_wrap(rc, "domains[%zu]", i);
-		if ((d = dom_find(c, module, domain)) == NULL)
-			return hsm_fail(HSM_ERR_AUDIT, "%s names %s domain %lld, but no receipt "
-			    "in the log shows that domain", rec->type, module, domain);
-		r = json_object_get(json_object_get(d->state, "registers"), reg);
-		have = json_string_value(json_object_get(r, "mkvp"));
-		if (strcmp(reg, "old") == 0) {
-			const char *st = json_string_value(json_object_get(r, "state"));
-			if (st != NULL && strcmp(st, "empty") != 0)
-				return hsm_fail(HSM_ERR_AUDIT, "%s for %s domain %lld, but its "
-				    "OLD register is still %s in the last receipt", rec->type,
-				    module, domain, st);
-		} else if (have != NULL && strcmp(have, mkvp) != 0) {
-			return hsm_fail(HSM_ERR_AUDIT, "%s MKVP %.16s... for %s domain %lld "
-			    "differs from the %s register's MKVP %.16s... in the module's "
-			    "receipt", rec->type, mkvp, module, domain, reg, have);
-		}
 	}
 	return HSM_OK;
 }
@@ -1070,63 +1196,15 @@ on_record(struct vctx *c, const evlog_record *rec)
 /* ---- set-up and the main loop ---- */
 
 static hsm_rc
-load_pin(struct vctx *c, const char *path)
-{
-	X509 *cert = NULL;
-	EVP_PKEY *k = NULL;
-	FILE *f;
-	hsm_rc rc = HSM_OK;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return hsm_fail(HSM_ERR_NOT_FOUND, "cannot open supervisor key %s", path);
-	if ((k = PEM_read_PUBKEY(f, NULL, NULL, NULL)) == NULL) {
-		rewind(f);
-		if ((cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
-			k = X509_get_pubkey(cert);
-	}
-	fclose(f);
-	if (k == NULL) {
-		rc = hsm_fail(HSM_ERR_FORMAT, "%s is neither a PEM public key nor a "
-		    "PEM certificate", path);
-		goto out;
-	}
-	{
-		void *np = realloc(c->pins, (c->npins + 1) * sizeof(*c->pins));
-		if (np == NULL) {
-			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		c->pins = np;
-	}
-	if ((rc = crypto_ski(k, c->pins[c->npins])) != HSM_OK)
-		goto out;
-	c->npins++;
-out:
-	EVP_PKEY_free(k);
-	X509_free(cert);
-	return rc;
-}
-
-static hsm_rc
 ctx_init(struct vctx *c, const struct evlog_verify_opts *o)
 {
-	size_t i;
 	hsm_rc rc;
 
-	if (o == NULL)
-		return HSM_OK;
-	if (o->n_module_ca > 0 &&
-	    (c->cas = calloc(o->n_module_ca, sizeof(*c->cas))) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	for (i = 0; i < o->n_module_ca; i++) {
-		if ((rc = x509u_load_pem(o->module_ca_files[i], &c->cas[i])) != HSM_OK)
-			return hsm_fail_wrap(rc, "module CA %s", o->module_ca_files[i]);
-		c->ncas++;
-	}
-	for (i = 0; i < o->n_supervisor_keys; i++)
-		if ((rc = load_pin(c, o->supervisor_key_files[i])) != HSM_OK)
-			return rc;
-	return HSM_OK;
+	rc = ev_anchors_load(o, &c->anc);
+	c->res->ca_anchors = (int)c->anc.ncas;
+	c->res->supervisor_anchors = (int)c->anc.npins;
+	snprintf(c->res->anchor_source, sizeof(c->res->anchor_source), "%s", c->anc.source);
+	return rc;
 }
 
 static json_t *
@@ -1166,17 +1244,21 @@ build_state(struct vctx *c)
 	json_t *people = json_array();
 	for (i = 0; people != NULL && i < c->npeople; i++) {
 		char hex[65];
+		char *pk = NULL;
 		hex_encode_buf(c->people[i].ski, 32, hex);
-		json_array_append_new(people, json_pack("{s:s, s:s, s:s}", "name",
-		    c->people[i].name, "role", c->people[i].role, "ski", hex));
+		if (ev_pub_to_hex(c->people[i].pub, &pk) == HSM_OK)
+			json_array_append_new(people, json_pack("{s:s, s:s, s:s, s:s}", "name",
+			    c->people[i].name, "role", c->people[i].role, "ski", hex, "pubkey", pk));
+		free(pk);
 	}
 	json_t *steps = json_array();
 	for (i = 0; steps != NULL && i < c->nsteps; i++)
 		json_array_append_new(steps, json_pack("{s:s, s:I}", "step", c->steps[i].name,
 		    "seq", (json_int_t)c->steps[i].seq));
-	st = json_pack("{s:s, s:I, s:s, s:b, s:o, s:o, s:o, s:o}", "log_id",
+	st = json_pack("{s:s, s:I, s:s, s:b, s:b, s:o, s:o, s:o, s:o}", "log_id",
 	    c->log_id ? c->log_id : "", "head_seq", (json_int_t)c->res->head_seq,
 	    "head_hash", c->res->head_hash, "complete", c->completed,
+	    "anchored", c->res->anchored,
 	    "domains", dom_state_json(c), "key_parts", parts, "people", people,
 	    "open_steps", steps);
 	return st;
@@ -1187,10 +1269,8 @@ ctx_free(struct vctx *c)
 {
 	size_t i;
 
-	for (i = 0; i < c->ncas; i++)
-		X509_free(c->cas[i]);
-	free(c->cas);
-	free(c->pins);
+	ev_anchors_free(&c->anc);
+	ev_oacache_free(&c->oac);
 	for (i = 0; i < c->npeople; i++) {
 		EVP_PKEY_free(c->people[i].pub);
 		free(c->people[i].name);
@@ -1213,6 +1293,30 @@ ctx_free(struct vctx *c)
 	free(c->steps);
 	free(c->sent);
 	free(c->log_id);
+}
+
+/* What the answer rests on: "verified" needs a module CA and a supervisor
+ * key from outside the log, and the completion (if any) signed by that key. */
+static void
+anchor_result(struct vctx *c)
+{
+	evlog_verify_result *r = c->res;
+	uint8_t fp[32];
+	size_t i, pick = 0;
+
+	for (i = 0; i < c->anc.ncas && i < 32; i++)
+		if (c->oac.used_ca & (1u << i)) {
+			pick = i;
+			break;
+		}
+	if (c->anc.ncas > 0 && x509u_fingerprint(c->anc.cas[pick], fp) == HSM_OK)
+		hex_encode_buf(fp, 32, r->anchor_ca_fp);
+	r->chain_checks = c->oac.chain_checks;
+	/* receipts are only ever accepted against a CA of the anchors (or not at
+	 * all with none); a completion must be by a pinned key; and something
+	 * from outside must have checked something */
+	r->anchored = !c->anc.none && (!c->completed || r->supervisor_pinned) &&
+	    (r->supervisor_pinned || r->receipts > 0);
 }
 
 /* Record the first failure: res->bad_seq and reason, return HSM_ERR_AUDIT. */
@@ -1278,6 +1382,12 @@ ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verif
 		if ((rc = on_record(&c, &rec)) != HSM_OK) {
 			if (rc == HSM_ERR_IO || rc == HSM_ERR_NOMEM || rc == HSM_ERR_INTERNAL)
 				goto out;
+			if (rc == HSM_ERR_USAGE) {
+				/* an anchor the log needs was not given: not tampering */
+				snprintf(msg, sizeof(msg), "%s", hsm_errmsg());
+				rc = hsm_fail(HSM_ERR_USAGE, "seq %lld: %s", rec.seq, msg);
+				goto out;
+			}
 			snprintf(msg, sizeof(msg), "%s: %s", rec.type, hsm_errmsg());
 			rc = bad(&c, rec.seq, msg);
 			goto out;
@@ -1302,6 +1412,7 @@ ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verif
 	res->ok = 1;
 	rc = HSM_OK;
 out:
+	anchor_result(&c);
 	if (res->ok || rc == HSM_ERR_AUDIT)
 		res->state = build_state(&c);
 	evlog_record_clear(&rec);
@@ -1336,7 +1447,7 @@ json_t *
 evlog_verify_result_json(const evlog_verify_result *res)
 {
 	json_t *j = json_pack("{s:b, s:I, s:s, s:s, s:I, s:s, s:b, s:I, s:I, s:I, s:I, s:I}",
-	    "verified", res->ok, "records", (json_int_t)res->records, "log_id", res->log_id,
+	    "verified", res->ok && res->anchored, "records", (json_int_t)res->records, "log_id", res->log_id,
 	    "ceremony", res->ceremony, "head_seq", (json_int_t)res->head_seq,
 	    "head_hash", res->head_hash, "complete", res->complete,
 	    "signatures", (json_int_t)res->signatures, "receipts", (json_int_t)res->receipts,
@@ -1347,6 +1458,17 @@ evlog_verify_result_json(const evlog_verify_result *res)
 		return NULL;
 	if (json_object_set_new(j, "sent", json_integer(res->sent)) != 0 ||
 	    json_object_set_new(j, "sent_no_outcome", json_integer(res->sent_no_outcome)) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	/* what "verified" rests on: keys from outside the log, or none */
+	if (json_object_set_new(j, "consistent", json_boolean(res->ok)) != 0 ||
+	    json_object_set_new(j, "anchored", json_boolean(res->anchored)) != 0 ||
+	    json_object_set_new(j, "anchors", json_pack("{s:s, s:i, s:s, s:i, s:b, s:I}",
+	    "source", res->anchor_source, "module_ca", res->ca_anchors, "module_ca_sha256",
+	    res->anchor_ca_fp, "supervisor_keys", res->supervisor_anchors,
+	    "supervisor_pinned", res->supervisor_pinned, "chain_checks",
+	    (json_int_t)res->chain_checks)) != 0) {
 		json_decref(j);
 		return NULL;
 	}
@@ -1374,6 +1496,25 @@ evlog_replay(const char *path, const struct evlog_verify_opts *o, json_t **state
 		res.state = NULL;
 	}
 	evlog_verify_result_clear(&res);
+	return rc;
+}
+
+/* With supervisor keys pinned, the one signing must be one of them. */
+static hsm_rc
+signer_pinned(const struct evlog_verify_opts *o, const uint8_t ski[32], const char *skihex)
+{
+	struct ev_anchors a;
+	size_t i;
+	hsm_rc rc;
+
+	if ((rc = ev_anchors_load(o, &a)) == HSM_OK) {
+		for (i = 0; i < a.npins && memcmp(a.pins[i], ski, 32) != 0; i++)
+			;
+		if (i == a.npins)
+			rc = hsm_fail(HSM_ERR_VERIFY, "the signing key (SKI %.16s...) is not one "
+			    "of the pinned supervisor keys", skihex);
+	}
+	ev_anchors_free(&a);
 	return rc;
 }
 
@@ -1412,7 +1553,8 @@ evlog_sign_completion(const char *path, const struct evlog_verify_opts *opts,
 	rc = ev_verify_reader(r, &o, res);
 	evlog_reader_free(&r);
 	if (rc != HSM_OK) {
-		rc = hsm_fail_wrap(rc, "not signing: the log does not verify");
+		if (rc != HSM_ERR_USAGE)
+			rc = hsm_fail_wrap(rc, "not signing: the log does not verify");
 		goto out;
 	}
 	evlog_head(log, &head, NULL);
@@ -1441,6 +1583,8 @@ evlog_sign_completion(const char *path, const struct evlog_verify_opts *opts,
 		    strcmp(json_string_value(json_object_get(p, "role")), "supervisor") == 0)
 			rname = json_string_value(json_object_get(p, "name"));
 	}
+	if (res->supervisor_anchors > 0 && (rc = signer_pinned(&o, ski, skihex)) != HSM_OK)
+		goto out;
 	if (rname == NULL) {
 		rc = hsm_fail(HSM_ERR_NOT_FOUND, "the key of %s (SKI %.16s...) is not on the "
 		    "log's roster as a supervisor; only a registered supervisor can sign "
@@ -1456,5 +1600,73 @@ evlog_sign_completion(const char *path, const struct evlog_verify_opts *opts,
 out:
 	json_decref(actor);
 	evlog_close(&log);
+	return rc;
+}
+
+/* The module CAs of the options, as PEM strings. */
+static hsm_rc
+ca_pems(const struct evlog_verify_opts *o, json_t *arr)
+{
+	size_t i;
+	hsm_rc rc = HSM_OK;
+
+	for (i = 0; i < o->n_module_ca && rc == HSM_OK; i++) {
+		X509 *ca = NULL;
+		char *pem = NULL;
+		if ((rc = x509u_load_pem(o->module_ca_files[i], &ca)) == HSM_OK &&
+		    (rc = x509u_to_pem(ca, &pem)) == HSM_OK &&
+		    json_array_append_new(arr, json_string(pem)) != 0)
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		free(pem);
+		X509_free(ca);
+	}
+	return rc;
+}
+
+hsm_rc
+evlog_export_trust(const char *path, const struct evlog_verify_opts *opts, json_t **out)
+{
+	evlog_verify_result res;
+	json_t *cas = json_array(), *sups = json_array(), *p;
+	size_t i;
+	hsm_rc rc;
+
+	*out = NULL;
+	memset(&res, 0, sizeof(res));
+	if (cas == NULL || sups == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (opts == NULL || opts->no_anchors) {
+		rc = hsm_fail(HSM_ERR_USAGE, "a trust file is made with the module CA: give "
+		    "--module-ca FILE");
+		goto out;
+	}
+	if ((rc = evlog_verify(path, opts, &res)) != HSM_OK) {
+		rc = rc == HSM_ERR_USAGE ? rc : hsm_fail_wrap(rc, "not exporting: the log "
+		    "does not verify");
+		goto out;
+	}
+	if ((rc = ca_pems(opts, cas)) != HSM_OK)
+		goto out;
+	/* the roster's supervisors, taken at the close in front of the people
+	 * they name; the file then travels to the auditors apart from the log */
+	json_array_foreach(json_object_get(res.state, "people"), i, p)
+		if (strcmp(json_string_value(json_object_get(p, "role")), "supervisor") == 0)
+			json_array_append(sups, p);
+	if (json_array_size(sups) == 0) {
+		rc = hsm_fail(HSM_ERR_NOT_FOUND, "the log's roster names no supervisor with "
+		    "a key; nothing to anchor the completion to");
+		goto out;
+	}
+	*out = json_pack("{s:i, s:s, s:s, s:I, s:s, s:O, s:O}", "hsmadm_trust", 1,
+	    "log_id", res.log_id, "ceremony", res.ceremony, "head_seq",
+	    (json_int_t)res.head_seq, "head_hash", res.head_hash, "module_ca", cas,
+	    "supervisors", sups);
+	rc = *out != NULL ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+out:
+	evlog_verify_result_clear(&res);
+	json_decref(cas);
+	json_decref(sups);
 	return rc;
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "cmdutil.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/crypto.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evreport.h"
 #include "hsmadm/evverify.h"
@@ -41,21 +43,29 @@ static const char usage_text[] =
 "  sign-completion LOG (--key-file K | --card [--reader R] [--pin-fd N])\n"
 "        [--name NAME] [--cert FILE]\n"
 "                        supervisor: verify the log and append the signed completion\n"
+"  export-trust LOG --module-ca FILE --out FILE\n"
+"                        at the close: write the trust file the auditors pin\n"
 "\n"
-"Options for every command:\n"
+"Trust anchors (from outside the log; verify, replay and report need both):\n"
 "  --module-ca FILE      pinned module CA certificate (PEM); repeat for several\n"
 "  --supervisor-key FILE the completion must be signed by this key (PEM public key\n"
 "                        or certificate); repeat for several\n"
+"  --trust FILE          a trust file (export-trust) holding both\n"
+"  --no-anchors          check internal consistency only; never \"verified\" (exit 22)\n"
+"\n"
+"Other options:\n"
 "  --allow-incomplete    accept a log without a completion record (still running)\n"
 "  --json                machine-readable output\n"
 "  --help, --version\n"
 "\n"
 "Exit codes: 0 verified; 30 the log failed verification (the message names the\n"
-"first bad seq); 2 usage; 3 malformed input; 5 file not found; see\n"
+"first bad seq); 22 consistent but not verified (--no-anchors); 2 usage (also:\n"
+"no anchors given); 3 malformed input; 5 file not found; see\n"
 "docs/exit-codes.md and hsmadm-audit(1).\n";
 
 enum { O_CA = 256, O_SUP, O_INCOMPLETE, O_JSON, O_HTML, O_AGAINST, O_CCERT, O_CKEY,
-       O_KEYFILE, O_CARD, O_READER, O_PINFD, O_NAME, O_CERT, O_HELP, O_VERSION };
+       O_KEYFILE, O_CARD, O_READER, O_PINFD, O_NAME, O_CERT, O_HELP, O_VERSION,
+       O_TRUST, O_NOANCHORS, O_OUT };
 
 struct opts {
 	const char *cmd, *log;
@@ -63,8 +73,9 @@ struct opts {
 	size_t nca;
 	const char *sup[MAX_FILES];
 	size_t nsup;
-	int incomplete, json, card, pin_fd;
+	int incomplete, json, card, pin_fd, no_anchors;
 	const char *html, *against, *ccert, *ckey, *keyfile, *reader, *name, *cert;
+	const char *trust, *out;
 };
 
 static int
@@ -85,6 +96,9 @@ parse(int argc, char **argv, struct opts *o)
 		{ "pin-fd", required_argument, NULL, O_PINFD },
 		{ "name", required_argument, NULL, O_NAME },
 		{ "cert", required_argument, NULL, O_CERT },
+		{ "trust", required_argument, NULL, O_TRUST },
+		{ "no-anchors", no_argument, NULL, O_NOANCHORS },
+		{ "out", required_argument, NULL, O_OUT },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -133,6 +147,9 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		case O_NAME: o->name = optarg; break;
 		case O_CERT: o->cert = optarg; break;
+		case O_TRUST: o->trust = optarg; break;
+		case O_NOANCHORS: o->no_anchors = 1; break;
+		case O_OUT: o->out = optarg; break;
 		case O_HELP:
 			fputs(usage_text, stdout);
 			return -1;
@@ -161,6 +178,58 @@ vopts(const struct opts *o, struct evlog_verify_opts *v)
 	v->supervisor_key_files = o->sup;
 	v->n_supervisor_keys = o->nsup;
 	v->allow_incomplete = o->incomplete;
+	v->trust_file = o->trust;
+	v->no_anchors = o->no_anchors;
+}
+
+/* The answer must rest on keys from outside the log: refuse to start
+ * without them, naming what to give. sign-completion's supervisor anchor is
+ * the signing key itself; it needs the module CA. 0 or the exit code. */
+static int
+check_anchors(const struct opts *o)
+{
+	int sign = strcmp(o->cmd, "sign-completion") == 0;
+	int export = strcmp(o->cmd, "export-trust") == 0;
+
+	if (o->no_anchors) {
+		if (o->nca > 0 || o->nsup > 0 || o->trust != NULL)
+			return cmd_usage_error(PROG, "--no-anchors or anchors (--module-ca, "
+			    "--supervisor-key, --trust), not both");
+		if (sign || export)
+			return cmd_usage_error(PROG, "--no-anchors is only for verify, replay "
+			    "and report");
+		return 0;
+	}
+	/* sign-completion's supervisor anchor is the signing key; a log's
+	 * receipts need the module CA, which the verifier asks for (exit 2) */
+	if (o->trust != NULL || sign || export)
+		return 0;
+	if (o->nsup == 0 && (!o->incomplete || o->nca == 0))
+		return cmd_usage_error(PROG, "%s needs trust anchors from outside the log: "
+		    "give --supervisor-key FILE (the supervisor's public key%s) and "
+		    "--module-ca FILE (the module CA), or --trust FILE (written by "
+		    "export-trust at the ceremony's close); a key found only in the log "
+		    "proves nothing. --no-anchors checks internal consistency only",
+		    o->cmd, o->incomplete ? "; or only --module-ca for an unfinished log" : "");
+	return 0;
+}
+
+/* The anchors line: what "verified" rests on. */
+static void
+print_anchors(FILE *f, const evlog_verify_result *res)
+{
+	if (!res->anchored && res->ca_anchors == 0 && res->supervisor_anchors == 0) {
+		fprintf(f, "NOT verified: no trust anchors were given (--no-anchors); every "
+		    "key it was checked with came from the log itself.\n");
+		return;
+	}
+	if (!res->anchored)
+		fprintf(f, "NOT verified: nothing in this log was checked against the anchors "
+		    "given (no module receipt, no completion by a pinned supervisor key).\n");
+	fprintf(f, "Anchors: module CA SHA-256 %.16s... (%d CA(s)), %d supervisor key(s)%s; "
+	    "from %s.\n", res->anchor_ca_fp, res->ca_anchors, res->supervisor_anchors,
+	    res->supervisor_pinned ? ", the completion's signer among them" : "",
+	    res->anchor_source);
 }
 
 /* Plain words for people; the JSON for programs. */
@@ -177,15 +246,18 @@ print_result(const struct opts *o, const evlog_verify_result *res)
 	}
 	if (!res->ok)
 		return;   /* the failure goes to stderr via cmd_fail */
-	printf("%s: verified. %lld records, %lld signatures, %lld module receipts, "
-	    "%lld commands, %lld exceptions.\n", o->log, res->records, res->signatures,
+	printf("%s: %s. %lld records, %lld signatures, %lld module receipts, "
+	    "%lld commands, %lld exceptions.\n", o->log, res->anchored ? "verified" :
+	    "consistent (NOT verified)", res->records, res->signatures,
 	    res->receipts, res->commands, res->exceptions);
 	if (res->complete)
-		printf("Completed and signed by supervisor %s (SKI %.16s...).\n",
+		printf("Completed and signed by %s %s (SKI %.16s...).\n",
+		    res->supervisor_pinned ? "pinned supervisor" : "the log's own supervisor",
 		    res->supervisor_name, res->supervisor_ski);
 	else
 		printf("Not completed yet: no supervisor completion record.\n");
 	printf("Head: seq %lld, SHA-256 %s\n", res->head_seq, res->head_hash);
+	print_anchors(stdout, res);
 	if (res->recoveries > 0)
 		printf("Note: %lld torn record(s) were cut off after a crash; see the "
 		    "log.recovered records.\n", res->recoveries);
@@ -201,16 +273,21 @@ do_verify(const struct opts *o)
 	struct evlog_verify_opts v;
 	evlog_verify_result res;
 	hsm_rc rc;
+	int anchored;
 
 	vopts(o, &v);
 	rc = evlog_verify(o->log, &v, &res);
 	if (rc == HSM_OK || rc == HSM_ERR_AUDIT)
 		print_result(o, &res);
+	anchored = res.anchored;
 	evlog_verify_result_clear(&res);
 	if (rc == HSM_ERR_AUDIT && !o->json)
 		fprintf(stderr, "%s: %s: FAILED verification at %s\n", PROG, o->log,
 		    hsm_errmsg());
-	return rc == HSM_OK ? 0 : (rc == HSM_ERR_AUDIT ? hsm_exit_code(rc) : cmd_fail(PROG, rc));
+	/* consistent is not verified: its own exit code, never 0 */
+	if (rc == HSM_OK)
+		return anchored ? 0 : hsm_exit_code(HSM_ERR_TRUST);
+	return rc == HSM_ERR_AUDIT ? hsm_exit_code(rc) : cmd_fail(PROG, rc);
 }
 
 static int
@@ -220,7 +297,7 @@ do_replay(const struct opts *o)
 	json_t *state = NULL, *cmp = NULL;
 	moddrv *drv = NULL;
 	hsm_rc rc;
-	int ex;
+	int ex, anchored;
 
 	if (o->against != NULL && (o->nca == 0 || o->ccert == NULL || o->ckey == NULL))
 		return cmd_usage_error(PROG, "--against needs --module-ca, --client-cert and "
@@ -234,6 +311,7 @@ do_replay(const struct opts *o)
 			cmd_fail(PROG, rc);
 		return hsm_exit_code(rc);
 	}
+	anchored = json_is_true(json_object_get(state, "anchored"));
 	if (o->against != NULL) {
 		if ((rc = modclient_sim_open(o->against, NULL, o->ca[0], o->ccert, o->ckey,
 		    10000, &drv)) == HSM_OK)
@@ -246,7 +324,9 @@ do_replay(const struct opts *o)
 	} else {
 		json_t *d, *a;
 		size_t i, j;
-		printf("%s: verified; replayed state at seq %lld:\n", o->log,
+		printf("%s: %s; replayed state at seq %lld:\n", o->log, !anchored ?
+		    "consistent (NOT verified: nothing checked against trust anchors)" :
+		    "verified",
 		    (long long)json_integer_value(json_object_get(state, "head_seq")));
 		json_array_foreach(json_object_get(state, "domains"), i, d) {
 			json_t *thr = json_object_get(d, "thresholds");
@@ -274,7 +354,7 @@ do_replay(const struct opts *o)
 				    : "DIFFERS from the log");
 		}
 	}
-	ex = 0;
+	ex = anchored ? 0 : hsm_exit_code(HSM_ERR_TRUST);
 	if (rc != HSM_OK)
 		ex = cmd_fail(PROG, rc);
 	json_decref(cmp);
@@ -292,7 +372,7 @@ do_report(const struct opts *o)
 	char *rep = NULL;
 	size_t replen = 0;
 	hsm_rc rc;
-	int ex;
+	int ex, anchored;
 
 	vopts(o, &v);
 	if (o->html != NULL) {
@@ -314,13 +394,16 @@ do_report(const struct opts *o)
 			return cmd_fail(PROG, rc);
 		}
 		j = evlog_verify_result_json(&res);
+		anchored = res.anchored;
 		if (j != NULL && res.state != NULL)
 			json_object_set(j, "state", res.state);
 		if (j != NULL)
 			cmd_print_json(j);
 		json_decref(j);
 		evlog_verify_result_clear(&res);
-		return rc == HSM_OK ? 0 : hsm_exit_code(rc);
+		if (rc == HSM_OK)
+			return anchored ? 0 : hsm_exit_code(HSM_ERR_TRUST);
+		return rc == HSM_ERR_AUDIT ? hsm_exit_code(rc) : cmd_fail(PROG, rc);
 	}
 	rc = evlog_report(o->log, &v, o->html ? EVREPORT_HTML : EVREPORT_TEXT, out, &res);
 	if (o->html != NULL) {
@@ -340,17 +423,59 @@ do_report(const struct opts *o)
 			}
 			json_decref(j);
 		} else if (rc == HSM_OK || rc == HSM_ERR_AUDIT) {
-			printf("Report written to %s (%s).\n", o->html,
-			    rc == HSM_OK ? "log verified" : "log FAILED verification");
+			printf("Report written to %s (%s).\n", o->html, rc != HSM_OK ?
+			    "log FAILED verification" : !res.anchored ?
+			    "log consistent, NOT verified: nothing checked against trust "
+			    "anchors" : "log verified");
 		}
 	}
+	anchored = res.anchored;
 	evlog_verify_result_clear(&res);
 	if (rc == HSM_ERR_AUDIT) {
 		fprintf(stderr, "%s: %s: FAILED verification at %s\n", PROG, o->log,
 		    hsm_errmsg());
 		return hsm_exit_code(rc);
 	}
-	ex = rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
+	ex = rc == HSM_OK ? (anchored ? 0 : hsm_exit_code(HSM_ERR_TRUST)) :
+	    cmd_fail(PROG, rc);
+	return ex;
+}
+
+/* The trust file for the auditors, at the ceremony's close. */
+static int
+do_export(const struct opts *o)
+{
+	struct evlog_verify_opts v;
+	json_t *t = NULL;
+	char *txt = NULL;
+	uint8_t dg[32];
+	char hex[65];
+	hsm_rc rc;
+	int ex = 0;
+
+	if (o->out == NULL)
+		return cmd_usage_error(PROG, "export-trust needs --out FILE");
+	vopts(o, &v);
+	if ((rc = evlog_export_trust(o->log, &v, &t)) != HSM_OK)
+		return rc == HSM_ERR_AUDIT ? (fprintf(stderr, "%s: %s: %s\n", PROG, o->log,
+		    hsm_errmsg()), hsm_exit_code(rc)) : cmd_fail(PROG, rc);
+	if ((txt = json_dumps(t, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+		ex = cmd_fail(PROG, hsm_fail(HSM_ERR_NOMEM, "out of memory"));
+		goto out;
+	}
+	if ((rc = hsm_file_replace(o->out, txt, strlen(txt), 0644)) != HSM_OK ||
+	    (rc = crypto_sha256(txt, strlen(txt), dg)) != HSM_OK) {
+		ex = cmd_fail(PROG, rc);
+		goto out;
+	}
+	hex_encode_buf(dg, 32, hex);
+	printf("Trust file written to %s: module CA(s) and %zu supervisor key(s) of log %s.\n"
+	    "SHA-256 %s: record it in the minutes; hand the file to the auditors apart "
+	    "from the log.\n", o->out, json_array_size(json_object_get(t, "supervisors")),
+	    json_string_value(json_object_get(t, "log_id")), hex);
+out:
+	free(txt);
+	json_decref(t);
 	return ex;
 }
 
@@ -403,7 +528,8 @@ do_sign(const struct opts *o)
 		json_decref(j);
 	} else {
 		printf("Completion signed: seq %lld covers the log up to seq %lld (SHA-256 %s).\n"
-		    "Run 'hsmadm-audit verify %s' to check it.\n", seq, res.head_seq,
+		    "Run 'hsmadm-audit verify %s' with the module CA and the supervisor's "
+		    "key (or 'export-trust' for the auditors) to check it.\n", seq, res.head_seq,
 		    res.head_hash, o->log);
 	}
 out:
@@ -427,6 +553,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = parse(argc, argv, &o)) != 0)
 		return r < 0 ? 0 : r;
+	if (strcmp(o.cmd, "verify") != 0 && strcmp(o.cmd, "replay") != 0 &&
+	    strcmp(o.cmd, "report") != 0 && strcmp(o.cmd, "sign-completion") != 0 &&
+	    strcmp(o.cmd, "export-trust") != 0)
+		return cmd_usage_error(PROG, "unknown command \"%s\" (verify, replay, report, "
+		    "sign-completion, export-trust)", o.cmd);
+	if ((r = check_anchors(&o)) != 0)
+		return r;
 	if (strcmp(o.cmd, "verify") == 0)
 		return do_verify(&o);
 	if (strcmp(o.cmd, "replay") == 0)
@@ -435,6 +568,5 @@ main(int argc, char **argv)
 		return do_report(&o);
 	if (strcmp(o.cmd, "sign-completion") == 0)
 		return do_sign(&o);
-	return cmd_usage_error(PROG, "unknown command \"%s\" (verify, replay, report, "
-	    "sign-completion)", o.cmd);
+	return do_export(&o);
 }

@@ -278,6 +278,7 @@ run 6 "a completed log takes no more records" "${FAC[@]}" step begin --step late
 err_has "is completed"
 for m in m1 m2; do
 	run 0 "replay agrees with $m" hsmadm-audit replay "$LOG" --module-ca "$W/m1/ca.pem" \
+		--supervisor-key "$(pub9c 12)" \
 		--against "127.0.0.1:${MPORT[$m]}" --client-cert "$W/ws.pem" --client-key "$W/ws.key"
 done
 

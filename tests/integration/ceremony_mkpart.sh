@@ -96,7 +96,9 @@ for t in keypart.generated keypart.verified keypart.copied keypart.destroyed; do
 	grep -q "\"type\":\"$t\"" "$LOG" || fail "no $t record"
 done
 pass "every step recorded"
-run 0 "the log verifies" hsmadm-audit verify "$LOG" --allow-incomplete
+# no receipt and no completion yet: nothing from outside the log can anchor
+# it, so it is consistent (exit 22), never "verified"
+run 22 "the log is consistent" hsmadm-audit verify "$LOG" --allow-incomplete --no-anchors
 # No PIN and no part in the log or in anything the commands printed.
 for s in 11112222 11113333 22223333 "$P1"; do
 	! grep -q "$s" "$LOG" || fail "a secret is in the log"

@@ -207,7 +207,8 @@ jq_is .records "$(wc -l <"$L")"
 run 0 "step begin (left open)" $C step begin --log "$L" --step load
 run 0 "show names the open step" $C show --log "$L" --json
 jq_is '.open_steps | join(",")' load
-run 0 "the log so far verifies (incomplete)" hsmadm-audit verify "$L" --allow-incomplete
+run 22 "the log so far is consistent (incomplete, nothing to anchor it yet)" \
+	hsmadm-audit verify "$L" --allow-incomplete --no-anchors
 
 # A changed record: show refuses to present it as sound.
 sed '3s/Adam Admin/Eve Admin/' "$L" >edited.jsonl

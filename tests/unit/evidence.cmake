@@ -25,3 +25,8 @@ if(TARGET hsmadm_evidence)
   set_target_properties(test_evlog_live PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(test_evlog_live PRIVATE hsmadm_ops hsmadm_evidence hsmadm)
 endif()
+# What "verified" rests on: trust anchors, parts loaded against parts generated.
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evverify SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evverify.c ${EVFIX}
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+endif()

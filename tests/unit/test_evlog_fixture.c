@@ -261,6 +261,71 @@ kpvp_bytes(const char *hex, uint8_t out[32])
 	(void)hex_decode_into(hex, out, 32);
 }
 
+/* A domain state whose registers are given (new reference). */
+static json_t *
+dstate_regs(json_t *admins, long long counter, json_t *regs)
+{
+	json_t *st = dstate(admins, 2, 1, counter);
+
+	if (st != NULL && regs != NULL && json_object_set(st, "registers", regs) != 0) {
+		json_decref(st);
+		st = NULL;
+	}
+	json_decref(regs);
+	return st;
+}
+
+/* EVFIX_MKFULL: a master key loaded, committed and activated on the domain,
+ * with the module's receipts showing the parts it loaded. With
+ * EVFIX_FOREIGN_PART the module's receipt shows a part the custodians never
+ * generated, while the log's mk.loaded claims part-1. */
+static hsm_rc
+mk_full(struct evfix *f, evlog *log, int flags, json_t *admins, hsm_signer **both,
+        const uint8_t kp[32], json_t *actor)
+{
+	char kphex[65], mkhex[65];
+	uint8_t mk[32];
+	ev_actor fa = act(actor);
+	ev_mkdom d = { EVFIX_MODULE, EVFIX_DOMAIN, { 0 } };
+	ev_mkpart mp = { "part-1", { 0 } };
+	json_t *params = NULL, *st = NULL;
+	hsm_rc rc;
+
+	memset(mk, EVFIX_MKVP, 32);
+	hex_encode_buf(mk, 32, mkhex);
+	hex_encode_buf(kp, 32, kphex);
+	if (flags & EVFIX_FOREIGN_PART)
+		memset(kphex, 'e', 64);
+	memcpy(d.mkvp, mk, 32);
+	memcpy(mp.kpvp, kp, 32);
+	params = json_pack("{s:i, s:i, s:s}", "part_index", 1, "parts", 1, "kpvp", kphex);
+	st = dstate_regs(admins, 4, json_pack("{s:{s:s, s:n}, s:{s:s, s:s, s:i, s:[{s:i, s:s}]}, "
+	    "s:{s:s, s:n}}", "current", "state", "empty", "mkvp", "pending", "state",
+	    "uncommitted", "mkvp", mkhex, "parts_total", 1, "parts_loaded", "index", 1, "kpvp",
+	    kphex, "old", "state", "empty", "mkvp"));
+	CK(apply(f, log, ADMINCMD_OP_MK_LOAD_PART, params, 3, both, 2, st, actor));
+	CK(evrec_mk_loaded(log, &fa, "DC1-pair", &d, 1, &mp, 1, NULL));
+	json_decref(params);
+	json_decref(st);
+	params = json_pack("{s:s}", "mkvp", mkhex);
+	st = dstate_regs(admins, 5, json_pack("{s:{s:s, s:n}, s:{s:s, s:s, s:i, s:[{s:i, s:s}]}, "
+	    "s:{s:s, s:n}}", "current", "state", "empty", "mkvp", "pending", "state",
+	    "committed", "mkvp", mkhex, "parts_total", 1, "parts_loaded", "index", 1, "kpvp",
+	    kphex, "old", "state", "empty", "mkvp"));
+	CK(apply(f, log, ADMINCMD_OP_MK_COMMIT, params, 4, both, 2, st, actor));
+	CK(evrec_mk_committed(log, &fa, "DC1-pair", &d, 1, NULL));
+	json_decref(st);
+	st = dstate_regs(admins, 6, json_pack("{s:{s:s, s:s}, s:{s:s, s:n, s:i, s:[]}, "
+	    "s:{s:s, s:n}}", "current", "state", "valid", "mkvp", mkhex, "pending", "state",
+	    "empty", "mkvp", "parts_total", 0, "parts_loaded", "old", "state", "empty", "mkvp"));
+	CK(apply(f, log, ADMINCMD_OP_MK_ACTIVATE, params, 5, both, 2, st, actor));
+	CK(evrec_mk_activated(log, &fa, "DC1-pair", &d, 1, NULL));
+out:
+	json_decref(params);
+	json_decref(st);
+	return rc;
+}
+
 hsm_rc
 evfix_ceremony(struct evfix *f, const char *path, int flags, long long *last)
 {
@@ -372,6 +437,8 @@ evfix_ceremony(struct evfix *f, const char *path, int flags, long long *last)
 		if (rc != HSM_OK)
 			goto out;
 	}
+	if (flags & EVFIX_MKFULL)
+		CK(mk_full(f, log, flags, admins, both, kp, fac));
 	if (flags & EVFIX_MK) {
 		ev_mkdom d = { EVFIX_MODULE, EVFIX_DOMAIN, { 0 } };
 		ev_mkpart mp = { "part-1", { 0 } };
@@ -508,4 +575,76 @@ out:
 		rcv = -1;
 	free(buf);
 	return rcv;
+}
+
+/* The forger's rewrite: no signed heads (the forger cannot make the real
+ * supervisor's), the roster's supervisor replaced by the forger's key, then
+ * the caller's edit. */
+struct forge {
+	const char   *ski, *pubkey;
+	evfix_edit_fn edit;
+	void         *arg;
+	long long     dropped;   /* records dropped so far: later seqs move up */
+};
+
+static int
+forge_edit(json_t *rec, long long seq, void *arg)
+{
+	struct forge *g = arg;
+	const char *t = json_string_value(json_object_get(rec, "type"));
+	json_t *m;
+	size_t i;
+
+	if (strcmp(t, "checkpoint") == 0 || strcmp(t, "completion") == 0 ||
+	    (g->edit != NULL && g->edit(rec, seq, g->arg) == 1)) {
+		g->dropped++;
+		return 1;
+	}
+	json_object_set_new(rec, "seq", json_integer(seq - g->dropped));
+	if (strcmp(t, "roster") == 0) {
+		json_array_foreach(json_object_get(json_object_get(rec, "body"), "members"), i, m) {
+			if (strcmp(json_string_value(json_object_get(m, "role")), "supervisor") != 0)
+				continue;
+			json_object_set_new(m, "name", json_string("Mallory Forger"));
+			json_object_set_new(m, "ski", json_string(g->ski));
+			json_object_set_new(m, "pubkey", json_string(g->pubkey));
+		}
+	}
+	return 0;
+}
+
+int
+evfix_forge(struct evfix *f, const char *path, evfix_edit_fn edit, void *arg)
+{
+	struct evlog_open_opts o;
+	struct forge g = { NULL, NULL, edit, arg, 0 };
+	hsm_signer *mal = NULL;
+	evlog *log = NULL;
+	json_t *actor = evfix_actor("Mallory Forger", "supervisor");
+	uint8_t ski[32], *pt = NULL;
+	size_t n = 0;
+	char skihex[65], *pk = NULL;
+	int ok = -1;
+
+	memset(&o, 0, sizeof(o));
+	o.must_exist = 1;
+	o.sync = EVLOG_SYNC_NONE;
+	if (actor == NULL || signer_from_keyfile(f->mallory_key, &mal) != HSM_OK ||
+	    crypto_ski(signer_pub(mal), ski) != HSM_OK ||
+	    crypto_ec_point(signer_pub(mal), &pt, &n) != HSM_OK || hex_encode(pt, n, &pk) != HSM_OK)
+		goto out;
+	hex_encode_buf(ski, 32, skihex);
+	g.ski = skihex;
+	g.pubkey = pk;
+	if (evfix_rewrite(path, forge_edit, &g) != 0 || evlog_open(path, &o, &log) != HSM_OK ||
+	    evlog_complete(log, mal, actor, NULL, NULL) != HSM_OK)
+		goto out;
+	ok = 0;
+out:
+	evlog_close(&log);
+	signer_free(&mal);
+	json_decref(actor);
+	free(pt);
+	free(pk);
+	return ok;
 }

@@ -37,9 +37,14 @@ enum {
 	EVFIX_TAIL_WITNESS = 8,  /* a witness.ack after the last step ends */
 	EVFIX_SENT        = 16,  /* command.sent before each command, and one more
 	                            sent command that is never applied */
-	EVFIX_MK          = 32   /* mk.loaded (part-1) and mk.committed of group
+	EVFIX_MK          = 32,  /* mk.loaded (part-1) and mk.committed of group
 	                            "DC1-pair" on EVFIX_MODULE/EVFIX_DOMAIN, MKVP
 	                            EVFIX_MKVP bytes */
+	EVFIX_MKFULL      = 64,  /* part-1 loaded (mk.load_part receipt showing
+	                            it), committed and activated, with receipts;
+	                            mk.loaded, mk.committed, mk.activated */
+	EVFIX_FOREIGN_PART = 128 /* with EVFIX_MKFULL: the module's receipt shows
+	                            a part the custodians never generated */
 };
 
 /* Private temp dir with keys and certificates. 0 on success. */
@@ -58,6 +63,12 @@ json_t *evfix_actor(const char *name, const char *role);
  * is wrong. 0 on success. */
 typedef int (*evfix_edit_fn)(json_t *rec, long long seq, void *arg);
 int evfix_rewrite(const char *path, evfix_edit_fn fn, void *arg);
+
+/* The forger who has the log but not the supervisor's key: rewrite path
+ * through edit (may be NULL), drop the signed heads, put the forger's key
+ * (f->mallory_key, name "Mallory Forger") in place of the roster's
+ * supervisor, re-chain, and sign a new completion with it. 0 on success. */
+int evfix_forge(struct evfix *f, const char *path, evfix_edit_fn edit, void *arg);
 
 /* Whole file into memory (tests only; small logs). */
 char *evfix_slurp(const char *path, size_t *len);

@@ -36,6 +36,14 @@ struct evlog_verify_opts {
 	size_t             n_supervisor_keys;
 	int                allow_incomplete;     /* a log still being written: no
 	                                            completion record needed */
+	const char        *trust_file;           /* optional: a trust file
+	                                            (evlog_export_trust) adding
+	                                            module CAs and supervisor keys */
+	int                no_anchors;           /* check internal consistency
+	                                            only: receipts against their
+	                                            own OA certificates, heads
+	                                            against the roster's keys; the
+	                                            result is never "verified" */
 };
 
 typedef struct evlog_verify_result {
@@ -59,6 +67,18 @@ typedef struct evlog_verify_result {
 	long long exceptions;
 	long long recoveries;       /* log.recovered records (torn tails repaired) */
 	json_t   *state;            /* owned: replayed domains (see evlog_replay) */
+	/* What the answer rests on. anchored is 1 only when receipts were
+	 * checked against a module CA from outside the log and the completion
+	 * (if the log has one) is signed by a supervisor key from outside the
+	 * log; only then is the log "verified" (res->ok says it is consistent). */
+	int       anchored;
+	int       ca_anchors;       /* module CAs given */
+	int       supervisor_anchors; /* supervisor keys given */
+	int       supervisor_pinned;  /* the completion's signer is one of them */
+	char      anchor_ca_fp[65];   /* SHA-256 of the CA that checked the receipts */
+	char      anchor_source[300]; /* "options", "trust file X", "none" */
+	long long chain_checks;     /* certificate chains verified (once per
+	                               OA certificate) */
 } evlog_verify_result;
 
 /* opts may be NULL (no module CA: a log with receipts then fails). Returns
@@ -78,6 +98,13 @@ json_t *evlog_verify_result_json(const evlog_verify_result *res);
  * "open_steps": [{step, seq}] (begun, not yet ended)}. */
 hsm_rc evlog_replay(const char *path, const struct evlog_verify_opts *opts,
                     json_t **state);
+
+/* The trust file for the auditors, made at the ceremony's close: verify the
+ * log with opts (module CA required), then *out = {"hsmadm_trust": 1,
+ * "log_id", "ceremony", "head_seq", "head_hash", "module_ca": [PEM...],
+ * "supervisors": [{name, ski, pubkey}]} with the log's roster supervisors. */
+hsm_rc evlog_export_trust(const char *path, const struct evlog_verify_opts *opts,
+                          json_t **out);
 
 /* The supervisor's step: take the writer lock, verify the log as it stands
  * (it must verify, except for the missing completion), check that the
