@@ -8,3 +8,6 @@ hsm_script_test(module_slowclient ${CMAKE_CURRENT_LIST_DIR}/module_slowclient.sh
                 LABELS "integration;module" TIMEOUT 150)
 hsm_script_test(module_canonical ${CMAKE_CURRENT_LIST_DIR}/module_canonical.sh
                 LABELS "integration;module" TIMEOUT 60)
+# domain_window: hsmadm-domain --valid-for and the command window limit.
+hsm_script_test(domain_window ${CMAKE_CURRENT_LIST_DIR}/domain_window.sh
+                LABELS "integration;domain" TIMEOUT 120)
