@@ -31,7 +31,7 @@ $D run pair thresholds.set --signature 1 --revocation 1 --key-file "$T/alice.pem
 
 # propose HOME FILE NAME: admin add NAME for the group's current counters, signed
 propose() {
-	keyfile "$3"
+	[ -f "$T/$3.pem" ] || keyfile "$3"
 	HSMADM_HOME="$1" $D admin add pair --pubkey-file "$T/$3.pem" --name "$3" --identity "$3" \
 		--out "$2" >/dev/null
 	HSMADM_HOME="$1" $D sign "$2" --key-file "$T/alice.pem" >/dev/null
@@ -100,8 +100,11 @@ for r in $(seq 1 "$ROUNDS"); do
 	2) faulty=m2; restart m2 --drop-before 1 ;;
 	3) faulty= ;;
 	esac
-	propose "$WS1" "$T/r1.json" "x$r"
-	propose "$WS2" "$T/r2.json" "y$r"
+	# the same two would-be admins every round (the one added is removed)
+	propose "$WS1" "$T/r1.json" xavier &
+	p1=$!
+	propose "$WS2" "$T/r2.json" yvonne
+	wait $p1
 	HSMADM_HOME="$WS1" $D submit "$T/r1.json" >"$T/r1.out" 2>&1 &
 	p1=$!
 	HSMADM_HOME="$WS2" $D submit "$T/r2.json" >"$T/r2.out" 2>&1 &
