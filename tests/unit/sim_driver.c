@@ -26,15 +26,10 @@ call(struct sim_conn *c, const char *op, json_t *params, json_t **result)
 		json_decref(ans);
 		return hsm_fail(HSM_ERR_MODULE, "connection lost while receiving");
 	}
-	if (!json_is_true(json_object_get(ans, "ok"))) {
-		rc = hsm_fail(HSM_ERR_REFUSED, "%s", json_string_value(json_object_get(
-		    json_object_get(ans, "error"), "message")));
-		json_decref(ans);
-		return rc;
-	}
-	*result = json_incref(json_object_get(ans, "result"));
+	/* the same answer check as the TLS driver: codes mapped the same way */
+	rc = modproto_answer_check(ans, c->id, result, NULL);
 	json_decref(ans);
-	return HSM_OK;
+	return rc;
 }
 
 static hsm_rc
