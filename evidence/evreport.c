@@ -277,8 +277,12 @@ static const char css[] =
 	"th{background:#eee}tr{page-break-inside:avoid}"
 	".ok{color:#060;font-weight:bold}.bad{color:#a00;font-weight:bold}"
 	".exc td{background:#fff3f3}.mono{font-family:monospace;font-size:9pt}"
-	"@media print{body{margin:0}h2{page-break-after:avoid}"
-	"thead{display:table-header-group}}";
+	".badrow td{background:#ffe0e0}.unchecked td{color:#777}"
+	".sign td{height:2.4em}"
+	"@page{size:A4;margin:15mm}"
+	"@media print{body{margin:0;font-size:10pt}h2{page-break-after:avoid}"
+	"table{page-break-inside:auto}thead{display:table-header-group}"
+	".sign{page-break-inside:avoid}}";
 
 /* VERIFIED only on keys from outside the log. */
 static void
@@ -609,6 +613,457 @@ pass(struct rctx *r, int fd, long long upto, enum pass what_pass)
 	return HSM_OK;
 }
 
+/* ---- people, cards, approvals and loads: one pass over the checked records ---- */
+
+#define MAX_PEOPLE 128
+#define MAX_PARTS  64
+#define MAX_APPROVALS_SHOWN 40
+
+struct rperson {
+	char  *name;
+	char  *role;
+	char   cards[512];      /* "c0ffee01, c0ffee02 (backup)" */
+	char  *approvals;       /* "seq 8: signed thresholds.set ...; ..." */
+	size_t nappr;
+};
+
+struct rpart {
+	char part_id[80], kpvp[65], card[80], holder[96];
+};
+
+struct rcoll {
+	struct rperson p[MAX_PEOPLE];
+	int            np;
+	struct rpart   parts[MAX_PARTS];
+	int            nparts;
+	char          *loads;   /* rows, each "seq\tdomain\tpart\tkpvp\tcard\tholder\n" */
+	size_t         loadlen;
+};
+
+static struct rperson *
+person(struct rcoll *c, const char *name, const char *role)
+{
+	int i;
+
+	if (name == NULL || *name == '\0')
+		return NULL;
+	for (i = 0; i < c->np; i++)
+		if (strcmp(c->p[i].name, name) == 0)
+			return &c->p[i];
+	if (c->np == MAX_PEOPLE || (c->p[c->np].name = strdup(name)) == NULL)
+		return NULL;
+	c->p[c->np].role = strdup(role ? role : "");
+	return &c->p[c->np++];
+}
+
+static void
+add_card(struct rperson *p, const char *card, int backup)
+{
+	char item[120];
+
+	if (p == NULL || card == NULL || *card == '\0')
+		return;
+	snprintf(item, sizeof(item), "%s%s", card, backup ? " (backup)" : "");
+	if (strstr(p->cards, card) != NULL)
+		return;
+	if (strlen(p->cards) + strlen(item) + 3 < sizeof(p->cards))
+		snprintf(p->cards + strlen(p->cards), sizeof(p->cards) - strlen(p->cards),
+		    "%s%s", p->cards[0] ? ", " : "", item);
+}
+
+static struct rperson *
+card_owner(struct rcoll *c, const char *card)
+{
+	int i;
+
+	for (i = 0; card != NULL && i < c->np; i++)
+		if (strstr(c->p[i].cards, card) != NULL)
+			return &c->p[i];
+	return NULL;
+}
+
+static void
+approve(struct rperson *p, long long seq, const char *what)
+{
+	char buf[300];
+	size_t n, have;
+	char *np;
+
+	if (p == NULL)
+		return;
+	if (++p->nappr > MAX_APPROVALS_SHOWN)
+		return;   /* counted; the first ones are listed */
+	n = (size_t)snprintf(buf, sizeof(buf), "%sseq %lld: %s", p->approvals ? "; " : "",
+	    seq, what);
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	have = p->approvals ? strlen(p->approvals) : 0;
+	if ((np = realloc(p->approvals, have + n + 1)) == NULL)
+		return;
+	memcpy(np + have, buf, n + 1);
+	p->approvals = np;
+}
+
+static void
+load_row(struct rcoll *c, long long seq, const char *module, long long domain,
+         const char *kpvp)
+{
+	const struct rpart *pt = NULL;
+	char row[600];
+	size_t n;
+	char *np;
+	int i;
+
+	for (i = 0; kpvp != NULL && i < c->nparts; i++)
+		if (strcmp(c->parts[i].kpvp, kpvp) == 0)
+			pt = &c->parts[i];
+	n = (size_t)snprintf(row, sizeof(row), "%lld\t%s/%lld\t%s\t%s\t%s\t%s\n", seq,
+	    module, domain, pt ? pt->part_id : "(no part of this log has this KPVP)",
+	    kpvp ? kpvp : "", pt ? pt->card : "", pt ? pt->holder : "");
+	if (n >= sizeof(row))
+		return;
+	if ((np = realloc(c->loads, c->loadlen + n + 1)) == NULL)
+		return;
+	memcpy(np + c->loadlen, row, n + 1);
+	c->loads = np;
+	c->loadlen += n;
+}
+
+/* The name a key belongs to, from the record names learnt so far. */
+static struct rperson *
+by_ski(struct rctx *r, struct rcoll *c, const char *skihex, const char *role)
+{
+	return person(c, who(r, skihex), role);
+}
+
+static void
+collect_keypart(struct rcoll *c, const evlog_record *rec)
+{
+	const json_t *b = rec->body;
+	const char *card = jstr(b, "card_id");
+	struct rperson *p;
+
+	if (strcmp(rec->type, EV_KEYPART_GENERATED) == 0) {
+		const char *holder = json_object_get(b, "holder") ? jstr(b, "holder") :
+		    jstr(rec->actor, "name");
+		p = person(c, holder, "custodian");
+		add_card(p, card, 0);
+		if (c->nparts < MAX_PARTS) {
+			struct rpart *pt = &c->parts[c->nparts++];
+			snprintf(pt->part_id, sizeof(pt->part_id), "%s", jstr(b, "part_id"));
+			snprintf(pt->kpvp, sizeof(pt->kpvp), "%s", jstr(b, "kpvp"));
+			snprintf(pt->card, sizeof(pt->card), "%s", card);
+			snprintf(pt->holder, sizeof(pt->holder), "%s", holder);
+		}
+	} else if (strcmp(rec->type, EV_KEYPART_COPIED) == 0) {
+		p = card_owner(c, card);
+		add_card(p ? p : person(c, jstr(rec->actor, "name"), "custodian"),
+		    jstr(b, "backup_card_id"), 1);
+	}
+}
+
+static void
+collect_applied(struct rctx *r, struct rcoll *c, const evlog_record *rec)
+{
+	const json_t *cmd = json_object_get(rec->body, "command");
+	const json_t *cb = json_object_get(cmd, "body");
+	const char *op = jstr(cb, "op");
+	char what[200];
+	json_t *e;
+	size_t i;
+
+	snprintf(what, sizeof(what), "signature counted on the applied %s", op);
+	json_array_foreach(json_object_get(cmd, "signatures"), i, e)
+		approve(by_ski(r, c, jstr(e, "ski"), "admin"), rec->seq, what);
+	if (strcmp(op, "mk.load_part") != 0)
+		return;
+	json_array_foreach(json_object_get(rec->body, "receipts"), i, e) {
+		const json_t *rb = json_object_get(e, "body");
+		load_row(c, rec->seq, jstr(rb, "module"), jint(rb, "domain"),
+		    jstr(json_object_get(cb, "params"), "kpvp"));
+	}
+}
+
+static void
+collect(struct rctx *r, struct rcoll *c, const evlog_record *rec)
+{
+	const json_t *b = rec->body;
+	const char *t = rec->type;
+	char what[200];
+	json_t *e;
+	size_t i;
+
+	learn(r, rec);
+	if (strcmp(t, EV_ROSTER) == 0) {
+		json_array_foreach(json_object_get(b, "members"), i, e)
+			add_card(person(c, jstr(e, "name"), jstr(e, "role")), jstr(e, "card_id"), 0);
+	} else if (strcmp(t, EV_CARD_INIT) == 0) {
+		add_card(person(c, jstr(b, "holder"), jstr(b, "role")), jstr(b, "card_id"), 0);
+	} else if (strncmp(t, "keypart.", 8) == 0) {
+		collect_keypart(c, rec);
+	} else if (strcmp(t, EV_COMMAND_SIGNED) == 0) {
+		snprintf(what, sizeof(what), "signed %s (digest %.16s...)",
+		    jstr(json_object_get(b, "command_body"), "op"), jstr(b, "digest"));
+		approve(by_ski(r, c, jstr(b, "ski"), "admin"), rec->seq, what);
+	} else if (strcmp(t, EV_COMMAND_APPLIED) == 0) {
+		collect_applied(r, c, rec);
+	} else if (strcmp(t, EV_COMPLETION) == 0 || strcmp(t, EV_CHECKPOINT) == 0) {
+		snprintf(what, sizeof(what), "signed the %s over seq %lld",
+		    strcmp(t, EV_COMPLETION) == 0 ? "completion" : "checkpoint",
+		    jint(b, "head_seq"));
+		approve(by_ski(r, c, jstr(b, "ski"), "supervisor"), rec->seq, what);
+	} else if (strcmp(t, EV_WITNESS_ACK) == 0) {
+		snprintf(what, sizeof(what), "witness statement \"%.120s\"", jstr(b, "statement"));
+		approve(person(c, jstr(rec->actor, "name"), jstr(rec->actor, "role")), rec->seq,
+		    what);
+	}
+}
+
+static void
+rcoll_free(struct rcoll *c)
+{
+	int i;
+
+	for (i = 0; i < c->np; i++) {
+		free(c->p[i].name);
+		free(c->p[i].role);
+		free(c->p[i].approvals);
+	}
+	free(c->loads);
+}
+
+static void
+people_section(struct rctx *r, const struct rcoll *c)
+{
+	int i;
+
+	section(r, "People: roles, cards (backups too) and every approval given");
+	if (r->html)
+		fputs("<table><thead><tr><th>Name</th><th>Role</th><th>Cards</th>"
+		    "<th>Approvals and signatures</th></tr></thead>\n", r->out);
+	for (i = 0; i < c->np; i++) {
+		const struct rperson *p = &c->p[i];
+		if (r->html) {
+			fputs("<tr><td>", r->out);
+			esc(r, p->name);
+			fputs("</td><td>", r->out);
+			esc(r, p->role);
+			fputs("</td><td class=\"mono\">", r->out);
+			esc(r, p->cards[0] ? p->cards : "none");
+			fputs("</td><td>", r->out);
+		} else {
+			escf(r, "%s (%s)\n  cards:     %s\n  approvals: ", p->name, p->role,
+			    p->cards[0] ? p->cards : "none");
+		}
+		esc(r, p->approvals ? p->approvals : "none");
+		if (p->nappr > MAX_APPROVALS_SHOWN)
+			escf(r, "; and %zu more", p->nappr - MAX_APPROVALS_SHOWN);
+		fputs(r->html ? "</td></tr>\n" : "\n", r->out);
+	}
+	if (r->html)
+		fputs("</table>\n", r->out);
+}
+
+static void
+loads_section(struct rctx *r, const struct rcoll *c)
+{
+	char *dup, *line, *save = NULL;
+
+	section(r, "Key-part loads: which part, from whose card");
+	if (c->loads == NULL) {
+		esc(r, r->html ? "<p>None.</p>" : "None.\n");
+		return;
+	}
+	if (r->html)
+		fputs("<table><thead><tr><th>Seq</th><th>Module / domain</th><th>Part</th>"
+		    "<th>KPVP</th><th>Card</th><th>Custodian</th></tr></thead>\n", r->out);
+	if ((dup = strdup(c->loads)) == NULL)
+		return;
+	for (line = strtok_r(dup, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[6] = { 0 }, *q = line, vp[HSM_VP_TEXT_LEN];
+		int k;
+		for (k = 0; k < 6; k++) {
+			f[k] = q;
+			if ((q = strchr(q, '\t')) == NULL)
+				break;
+			*q++ = '\0';
+		}
+		if (k < 5)
+			continue;
+		vp_text(f[3], vp);
+		if (r->html) {
+			fputs("<tr>", r->out);
+			for (k = 0; k < 6; k++) {
+				fputs(k == 3 ? "<td class=\"mono\">" : "<td>", r->out);
+				esc(r, k == 3 ? vp : f[k]);
+				fputs("</td>", r->out);
+			}
+			fputs("</tr>\n", r->out);
+		} else {
+			escf(r, "seq %s  %s  %s  KPVP %s  from card %s of %s\n", f[0], f[1], f[2],
+			    vp, f[4][0] ? f[4] : "?", f[5][0] ? f[5] : "?");
+		}
+	}
+	free(dup);
+	if (r->html)
+		fputs("</table>\n", r->out);
+}
+
+static void
+mkvp_section(struct rctx *r, const json_t *st)
+{
+	static const char *regs[] = { "current", "pending", "old" };
+	json_t *d;
+	size_t i, j;
+
+	section(r, "Master-key verification patterns, per domain and register");
+	if (r->html)
+		fputs("<table><thead><tr><th>Module / domain</th><th>Register</th>"
+		    "<th>State</th><th>MKVP</th></tr></thead>\n", r->out);
+	json_array_foreach(json_object_get(st, "domains"), i, d) {
+		for (j = 0; j < 3; j++) {
+			json_t *reg = json_object_get(json_object_get(d, "registers"), regs[j]);
+			const char *mk = json_string_value(json_object_get(reg, "mkvp"));
+			if (r->html)
+				fputs("<tr><td>", r->out);
+			escf(r, "%s / %lld", jstr(d, "module"), jint(d, "domain"));
+			fputs(r->html ? "</td><td>" : "  ", r->out);
+			esc(r, regs[j]);
+			fputs(r->html ? "</td><td>" : "  ", r->out);
+			esc(r, jstr(reg, "state"));
+			fputs(r->html ? "</td><td class=\"mono\">" : "  ", r->out);
+			esc(r, mk != NULL ? clean(mk) : "(none)");
+			fputs(r->html ? "</td></tr>\n" : "\n", r->out);
+		}
+	}
+	if (r->html)
+		fputs("</table>\n", r->out);
+}
+
+static void
+signoff_section(struct rctx *r)
+{
+	static const char *who_signs[] = { "Auditor", "Supervisor", "Witness" };
+	int i;
+
+	section(r, "Sign-off");
+	if (r->html) {
+		fputs("<table class=\"sign\"><thead><tr><th>Role</th><th>Name</th><th>Date</th>"
+		    "<th>Signature</th></tr></thead>\n", r->out);
+		for (i = 0; i < 3; i++)
+			fprintf(r->out, "<tr><td>%s</td><td></td><td></td><td></td></tr>\n",
+			    who_signs[i]);
+		fputs("</table>\n", r->out);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		escf(r, "%-10s  Name: ______________________  Date: ____________  "
+		    "Signature: ______________________\n\n", who_signs[i]);
+}
+
+/* The people/loads pass over the records that verified. */
+static hsm_rc
+people_and_loads(struct rctx *r, int fd, long long upto, const json_t *st)
+{
+	struct rcoll *c = calloc(1, sizeof(*c));
+	evlog_reader *rd = NULL;
+	evlog_record rec;
+	hsm_rc rc;
+
+	if (c == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory for the report");
+	memset(&rec, 0, sizeof(rec));
+	if ((rc = ev_reader_from_fd(fd, &rd)) != HSM_OK) {
+		free(c);
+		return rc;
+	}
+	while (evlog_reader_next(rd, &rec) == HSM_OK && (upto == 0 || rec.seq <= upto))
+		collect(r, c, &rec);
+	evlog_record_clear(&rec);
+	evlog_reader_free(&rd);
+	people_section(r, c);
+	loads_section(r, c);
+	if (st != NULL)
+		mkvp_section(r, st);
+	rcoll_free(c);
+	free(c);
+	return HSM_OK;
+}
+
+/* ---- the timeline: every line of the file, the first bad one marked ---- */
+
+static void
+timeline_row(struct rctx *r, const evlog_verify_result *res, const evlog_record *rec,
+             long long seq, const char *unreadable)
+{
+	int exc = rec != NULL && (strcmp(rec->type, EV_EXCEPTION) == 0 ||
+	    strcmp(rec->type, EV_LOG_RECOVERED) == 0);
+	int first_bad = !res->ok && seq == res->bad_seq;
+	int unchecked = !res->ok && seq > res->bad_seq;
+	const char *cls = first_bad ? " class=\"badrow\"" : unchecked ? " class=\"unchecked\"" :
+	    exc ? " class=\"exc\"" : "";
+
+	if (r->html) {
+		fprintf(r->out, "<tr%s><td>%lld</td><td>", cls, seq);
+		esc(r, rec ? clean(rec->time) : "");
+		fputs("</td><td>", r->out);
+	} else {
+		escf(r, "%s%5lld  %s  ", first_bad ? ">>" : "  ", seq, rec ? clean(rec->time) : "");
+	}
+	if (rec != NULL)
+		actor_text(r, rec->actor);
+	row_mid(r);
+	if (rec != NULL)
+		what(r, rec);
+	else
+		escf(r, "(this line cannot be read as a record: %s)", clean(unreadable));
+	if (first_bad)
+		escf(r, r->html ? " — FIRST BAD RECORD: %s" : "\n       FIRST BAD RECORD: %s",
+		    clean(res->reason));
+	else if (unchecked)
+		escf(r, "%s", r->html ? " (not checked: after the first bad record)" :
+		    "\n       (not checked: after the first bad record)");
+	row_end(r);
+}
+
+static hsm_rc
+timeline(struct rctx *r, int fd, const evlog_verify_result *res)
+{
+	evlog_reader *rd = NULL;
+	evlog_record rec;
+	const char *line;
+	size_t len;
+	int nl;
+	long long off, n = 0;
+	hsm_rc rc;
+
+	section(r, "Timeline (every record)");
+	if (r->html)
+		fputs("<table><thead><tr><th>Seq</th><th>Time (UTC)</th><th>Who</th>"
+		    "<th>What</th></tr></thead>\n", r->out);
+	/* raw lines: a record after a broken link is still shown, marked */
+	if ((rc = ev_reader_from_fd(fd, &rd)) != HSM_OK)
+		return rc;
+	memset(&rec, 0, sizeof(rec));
+	while (ev_reader_next_raw(rd, &line, &len, &nl, &off) == HSM_OK) {
+		n++;
+		evlog_record_clear(&rec);
+		if (evlog_parse_line(line, len, &rec) == HSM_OK) {
+			learn(r, &rec);
+			timeline_row(r, res, &rec, rec.seq, NULL);
+		} else {
+			timeline_row(r, res, NULL, n, hsm_errmsg());
+		}
+	}
+	evlog_record_clear(&rec);
+	evlog_reader_free(&rd);
+	if (r->html)
+		fputs("</table>\n", r->out);
+	if (n == 0)
+		esc(r, r->html ? "None." : "None.\n");
+	return HSM_OK;
+}
+
 hsm_rc
 evlog_report(const char *path, const struct evlog_verify_opts *opts,
              enum evreport_format fmt, FILE *out, evlog_verify_result *resout)
@@ -641,10 +1096,14 @@ evlog_report(const char *path, const struct evlog_verify_opts *opts,
 	header(&r, &res, path);
 	if (res.state != NULL)
 		state_section(&r, res.state);
-	/* A failed log is shown up to its last good record. */
-	if ((rc = pass(&r, fd, res.ok ? 0 : res.head_seq, PASS_EXCEPTIONS)) == HSM_OK &&
+	/* What was checked is summarised up to the last good record; the
+	 * timeline shows every line, the first bad one marked. */
+	if ((rc = people_and_loads(&r, fd, res.ok ? 0 : res.head_seq, res.state)) == HSM_OK &&
+	    (rc = pass(&r, fd, res.ok ? 0 : res.head_seq, PASS_EXCEPTIONS)) == HSM_OK &&
 	    (rc = pass(&r, fd, res.ok ? 0 : res.head_seq, PASS_SIGNATURES)) == HSM_OK)
-		rc = pass(&r, fd, res.ok ? 0 : res.head_seq, PASS_ALL);
+		rc = timeline(&r, fd, &res);
+	if (rc == HSM_OK)
+		signoff_section(&r);
 	close(fd);
 	if (r.html) {
 		fputs("<p style=\"font-size:9pt;color:#555\">Made by hsmadm-audit "

@@ -7,3 +7,8 @@ endif()
 if(TARGET hsmadm-audit AND TARGET hsmadm-simd AND TARGET hsmadm_evidence)
   hsm_script_test(audit_live ${CMAKE_CURRENT_LIST_DIR}/audit_live.sh LABELS "integration;evidence" TIMEOUT 120)
 endif()
+# ... and rendered by a browser, as auditors see and print it (needs chromium,
+# one of the Makefile's packages).
+if(TARGET hsmadm-audit AND TARGET hsmadm_evidence)
+  hsm_script_test(audit_render ${CMAKE_CURRENT_LIST_DIR}/audit_render.sh LABELS "integration;evidence" TIMEOUT 300)
+endif()

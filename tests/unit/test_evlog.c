@@ -648,6 +648,28 @@ test_pinned_supervisor(void **state)
 	evlog_verify_result_clear(&res);
 }
 
+static char *report_of(const char *path, enum evreport_format fmt, int allow_incomplete,
+                       hsm_rc *rc);
+
+/* For each load: which part, from whose card. */
+static void
+test_report_loads(void **state)
+{
+	char path[400], *txt;
+	hsm_rc rc;
+
+	(void)state;
+	newpath(path, sizeof(path));
+	assert_int_equal(evfix_ceremony(&F, path, EVFIX_COMPLETE | EVFIX_NOSYNC | EVFIX_MKFULL,
+	    NULL), HSM_OK);
+	txt = report_of(path, EVREPORT_TEXT, 0, &rc);
+	assert_int_equal(rc, HSM_OK);
+	assert_non_null(strstr(txt, "seq 16  DC1-M01/3  part-1  KPVP 5a1b 2c3d"));
+	assert_non_null(strstr(txt, "from card c0ffee01 of Carl Custodian"));
+	assert_non_null(strstr(txt, "DC1-M01 / 3  current  valid  5c5c5c5c"));
+	free(txt);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -698,10 +720,21 @@ test_report(void **state)
 	assert_non_null(strstr(txt, "KPVP 5a1b 2c3d 4e5f 6071 8293 a4b5 c6d7 e8f9"));
 	assert_non_null(strstr(txt, "signed by Alice Example (SKI"));
 	assert_non_null(strstr(txt, "EXCEPTION: card reader swapped"));
+	/* per person: role, cards with backups, every approval */
+	assert_non_null(strstr(txt, "Carl Custodian (custodian)\n  cards:     c0ffee01, c0ffee02 (backup)"));
+	assert_non_null(strstr(txt, "Bob Example (admin)"));
+	assert_non_null(strstr(txt, "seq 9: signature counted on the applied thresholds.set"));
+	assert_non_null(strstr(txt, "seq 8: signed thresholds.set"));
+	assert_non_null(strstr(txt, "signed the completion over seq 17"));
+	assert_non_null(strstr(txt, "Master-key verification patterns, per domain and register"));
+	assert_non_null(strstr(txt, "DC1-M01 / 3  current  empty  (none)"));
+	assert_non_null(strstr(txt, "Auditor     Name: ____"));
 	free(txt);
 	html = report_of(F.log, EVREPORT_HTML, 0, &rc);
 	assert_int_equal(rc, HSM_OK);
 	assert_non_null(strstr(html, "<span class=\"ok\">VERIFIED"));
+	assert_non_null(strstr(html, "@page"));
+	assert_non_null(strstr(html, "<table class=\"sign\">"));
 	assert_null(strstr(html, "<script"));
 	free(html);
 
@@ -734,8 +767,17 @@ test_report(void **state)
 	html = report_of(path, EVREPORT_HTML, 0, &rc);
 	assert_int_equal(rc, HSM_ERR_AUDIT);
 	assert_non_null(strstr(html, "FAILED at seq 14: prev hash does not match seq 13"));
-	assert_null(strstr(html, "<td>14</td>"));
+	/* every record is shown: the first bad one marked, the rest as not
+	 * checked, down to the completion */
+	assert_non_null(strstr(html, "<tr class=\"badrow\"><td>14</td>"));
+	assert_non_null(strstr(html, "FIRST BAD RECORD: seq 14"));
+	assert_non_null(strstr(html, "<tr class=\"unchecked\"><td>18</td>"));
+	assert_non_null(strstr(html, "not checked: after the first bad record"));
 	free(html);
+	txt = report_of(path, EVREPORT_TEXT, 0, &rc);
+	assert_non_null(strstr(txt, ">>   14  "));
+	assert_non_null(strstr(txt, "Completion signed by Sam Supervisor"));
+	free(txt);
 	json_decref(actor);
 	json_decref(body);
 }
@@ -763,6 +805,7 @@ main(void)
 		cmocka_unit_test(test_pinned_supervisor),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_report),
+		cmocka_unit_test(test_report_loads),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
