@@ -151,7 +151,10 @@ append_raw(evlog *log, const char *type, const json_t *actor, const json_t *body
 		canon = NULL;
 	}
 	if ((rc = cjson_dump(rec, &canon, &clen)) != HSM_OK) {
-		rc = hsm_fail_wrap(HSM_ERR_USAGE, "record of type %s cannot be logged", type);
+		/* a body JSON cannot spell is the caller's mistake; memory is not */
+		if (rc == HSM_ERR_FORMAT)
+			rc = hsm_fail_wrap(HSM_ERR_USAGE, "record of type %s cannot be logged",
+			    type);
 		goto out;
 	}
 	if (clen > EVLOG_MAX_LINE) {

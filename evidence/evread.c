@@ -66,8 +66,9 @@ evlog_parse_line(const char *line, size_t len, evlog_record *rec)
 		return hsm_fail(HSM_ERR_FORMAT, "empty line");
 	if (len > EVLOG_MAX_LINE)
 		return hsm_fail(HSM_ERR_FORMAT, "line longer than %d bytes", EVLOG_MAX_LINE);
+	/* only bad bytes are damage: running out of memory is not a torn line */
 	if ((rc = cjson_parse(line, len, &obj)) != HSM_OK)
-		return hsm_fail_wrap(HSM_ERR_FORMAT, "not valid JSON");
+		return rc == HSM_ERR_FORMAT ? hsm_fail_wrap(rc, "not valid JSON") : rc;
 	if (!json_is_object(obj)) {
 		rc = hsm_fail(HSM_ERR_FORMAT, "line is not a JSON object");
 		goto out;
@@ -115,7 +116,8 @@ evlog_parse_line(const char *line, size_t len, evlog_record *rec)
 	/* The signed and hashed bytes are the line itself, so it must be the one
 	 * canonical spelling of its content: no reformatting can hide. */
 	if ((rc = cjson_dump(obj, &canon, &clen)) != HSM_OK) {
-		rc = hsm_fail_wrap(HSM_ERR_FORMAT, "record cannot be canonicalized");
+		if (rc == HSM_ERR_FORMAT)
+			hsm_fail_wrap(rc, "record cannot be canonicalized");
 		goto out;
 	}
 	if (clen != len || memcmp(canon, line, len) != 0) {
