@@ -9,9 +9,12 @@
  *                    OA certificate chains (receipts)
  *   group_read.c     read every member, compare, status
  *   group_check.c    would a member accept the command (pre-flight), propose
+ *   group_past.c     members past the command's counter: this command or
+ *                    another one? (refuse whatever would split the group)
  *   group_apply.c    group_submit: the steps in order
  *   group_recover.c  receipts fetched again; the receipts a log lacks
  *   group_report.c   the report of a run, as a struct, JSON or text
+ *   group_heal.c     roll forward from the command a member kept
  */
 #ifndef HSMADM_GROUP_INT_H
 #define HSMADM_GROUP_INT_H
