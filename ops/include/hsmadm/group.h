@@ -4,24 +4,25 @@
  * to every member domain of a group, never leaving the group silently
  * divergent.
  *
- * group_submit: read every member (in parallel) -> compare the members the
- * command targets (admins, thresholds, registers, MKVPs) -> check that every
- * member would accept the command (admincmd_verify_for_domain against its
- * own admins, thresholds and counter) -> refuse, touching nothing, if any
- * member would refuse, if some members are already past the command's
- * counter (a partial apply: offer the roll-forward) or if the members differ
- * -> apply on all members in parallel, a thread per member, each verifying
- * its receipt against the member's pinned module CA -> report. A member
- * whose connection was lost is "no-answer": it may have applied the command;
- * the roll-forward finds out from its counter.
+ * group_submit: read every member (one request per module, the modules in
+ * parallel; each answer parsed once into a group_state) -> compare the
+ * members the command targets (admins, thresholds, registers, MKVPs) ->
+ * check that every member would accept the command (admincmd_verify_for_domain
+ * against its own admins, thresholds and counter; once per admin set) ->
+ * for members past the command's counter, fetch their receipt for it: this
+ * command (already applied) or another one -> refuse, touching nothing, if
+ * any member would refuse, if a member holds another command at that
+ * counter (completing the group would split it), if some members are past
+ * it and this is no roll-forward, or if the members differ -> apply to the
+ * first member (module serial, domain) alone, then to the others (one
+ * request per module), each receipt verified against the member's pinned
+ * module CA -> fetch again the receipts of lost answers -> report (a
+ * group_report, rendered by group_report_json / group_report_print).
  * On a partial failure it stops and says exactly which members advanced
  * (HSM_ERR_DIVERGED) and that re-submitting the same signed command with
  * roll_forward completes the rest: the members that missed it still have the
- * counter the command names, those that applied it refuse it as a replay
- * and are skipped.
- *
- * Reports are JSON (printed as --json by hsmadm-domain, summarized in
- * words otherwise); see docs/man/hsmadm-domain.1.
+ * counter the command names, those that applied it are skipped.
+ * docs/domain-groups.md has the steps and their cost in round trips.
  */
 #ifndef HSMADM_GROUP_H
 #define HSMADM_GROUP_H
