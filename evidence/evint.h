@@ -87,6 +87,18 @@ hsm_rc ev_receipt_verify(struct ev_oacache *c, const struct ev_anchors *a,
                          const json_t *receipt, const json_t **body);
 void   ev_oacache_free(struct ev_oacache *c);
 
+/* Public keys (hex 04||X||Y) decoded once per run (evkeys.c): *pub gets a
+ * new reference (free it), ski its SKI; either may be NULL. imports counts
+ * the keys actually decoded. */
+struct ev_key;
+struct ev_keycache {
+	struct ev_key *k;
+	size_t         n;
+	long long      imports;
+};
+hsm_rc ev_key_get(struct ev_keycache *c, const char *hex, EVP_PKEY **pub, uint8_t ski[32]);
+void   ev_keycache_free(struct ev_keycache *c);
+
 /* A torn tail cut off by the writer: the log.recovered body. */
 struct ev_cut {
 	long long at_offset;

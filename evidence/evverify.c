@@ -62,6 +62,7 @@ struct vctx {
 	evlog_verify_result *res;
 	struct ev_anchors anc;     /* from outside the log */
 	struct ev_oacache oac;     /* OA certificates seen, chained once */
+	struct ev_keycache keys;   /* public keys seen, decoded once */
 	struct person *people;
 	size_t       npeople;
 	struct dom  *doms;
@@ -286,7 +287,7 @@ dom_set(struct vctx *c, const char *module, long long domain, const json_t *stat
 
 /* The admins of a domain's state as admincmd wants them (keys parsed). */
 static hsm_rc
-dom_admins(const struct dom *d, admincmd_admin *out, size_t *n, unsigned *sig_thr,
+dom_admins(struct vctx *c, const struct dom *d, admincmd_admin *out, size_t *n, unsigned *sig_thr,
            unsigned *rev_thr)
 {
 	json_t *admins = json_object_get(d->state, "admins");
@@ -311,7 +312,7 @@ dom_admins(const struct dom *d, admincmd_admin *out, size_t *n, unsigned *sig_th
 		    (rc = get_str(a, "identity", &id)) != HSM_OK)
 			goto fail;
 		(void)get_str(a, "name", &name);
-		if ((rc = admincmd_pubkey_from_hex(pk, &out[*n].pub, out[*n].ski)) != HSM_OK)
+		if ((rc = ev_key_get(&c->keys, pk, &out[*n].pub, out[*n].ski)) != HSM_OK)
 			goto fail;
 		out[*n].identity = id;
 		out[*n].name = name;
@@ -356,7 +357,7 @@ on_roster(struct vctx *c, const json_t *body)
 		if (json_object_get(m, "pubkey") == NULL)
 			continue;   /* people without a signing key: witnesses */
 		if ((rc = get_str(m, "pubkey", &pk)) != HSM_OK ||
-		    (rc = admincmd_pubkey_from_hex(pk, &p.pub, p.ski)) != HSM_OK)
+		    (rc = ev_key_get(&c->keys, pk, &p.pub, p.ski)) != HSM_OK)
 			return hsm_fail_wrap(rc, "roster member %s", name);
 		if (json_object_get(m, "ski") != NULL) {
 			uint8_t ski[32];
@@ -426,7 +427,7 @@ on_head(struct vctx *c, const evlog_record *rec, int completion)
 	                               : EVLOG_HEAD_PURPOSE_CHECKPOINT) != 0)
 		return hsm_fail(HSM_ERR_VERIFY, "signed head has the wrong purpose \"%.60s\"",
 		    purpose);
-	if ((rc = admincmd_pubkey_from_hex(pk, &pub, ski)) != HSM_OK)
+	if ((rc = ev_key_get(&c->keys, pk, &pub, ski)) != HSM_OK)
 		return hsm_fail_wrap(rc, "signed head");
 	if (hex_decode_into(skihex, pski, 32) != HSM_OK || memcmp(pski, ski, 32) != 0) {
 		rc = hsm_fail(HSM_ERR_VERIFY, "signed head: ski does not belong to the key");
@@ -562,7 +563,7 @@ on_command_signed(struct vctx *c, const json_t *body)
 			if (ah != NULL && strcmp(ah, skihex) == 0) {
 				const char *pk = json_string_value(json_object_get(a, "pubkey"));
 				uint8_t s2[32];
-				if (pk == NULL || admincmd_pubkey_from_hex(pk, &pub, s2) != HSM_OK ||
+				if (pk == NULL || ev_key_get(&c->keys, pk, &pub, s2) != HSM_OK ||
 				    memcmp(s2, ski, 32) != 0) {
 					EVP_PKEY_free(pub);
 					pub = NULL;
@@ -616,7 +617,7 @@ has_ski(const json_t *admins, const char *skihex)
  * that op does to the state before it, as the log recorded it: a module that
  * signs a receipt claiming another change is caught here. */
 static hsm_rc
-check_effect(const char *op, const json_t *params, const json_t *before,
+check_effect(struct vctx *c, const char *op, const json_t *params, const json_t *before,
              const json_t *after)
 {
 	const json_t *ab = json_object_get(before, "admins");
@@ -635,7 +636,7 @@ check_effect(const char *op, const json_t *params, const json_t *before,
 		return HSM_OK;    /* the domain starts over */
 	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0) {
 		uint8_t s[32];
-		if (admincmd_pubkey_from_hex(json_string_value(json_object_get(params, "pubkey")),
+		if (ev_key_get(&c->keys, json_string_value(json_object_get(params, "pubkey")),
 		    NULL, s) != HSM_OK)
 			return hsm_fail(HSM_ERR_FORMAT, "admin.add without a valid pubkey");
 		hex_encode_buf(s, 32, addski);
@@ -785,7 +786,7 @@ apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json
 		    "replayed)", module, domain, before, d->counter);
 	if ((rc = rfc3339_to_epoch(rtime, &when)) != HSM_OK)
 		return rc;
-	if ((rc = dom_admins(d, admins, &nadm, &sig_thr, &rev_thr)) != HSM_OK)
+	if ((rc = dom_admins(c, d, admins, &nadm, &sig_thr, &rev_thr)) != HSM_OK)
 		return hsm_fail_wrap(rc, "%s domain %lld", module, domain);
 	rc = admincmd_verify_for_domain(cmd, module, (unsigned)domain, (uint64_t)before,
 	    when, admins, nadm, sig_thr, rev_thr, &counted);
@@ -795,7 +796,7 @@ apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json
 		    "log (admins and thresholds in force then)", admincmd_op(cmd), module,
 		    domain);
 	c->res->signatures += (long long)admincmd_nsigs(cmd);
-	if ((rc = check_effect(admincmd_op(cmd), admincmd_params(cmd), d->state,
+	if ((rc = check_effect(c, admincmd_op(cmd), admincmd_params(cmd), d->state,
 	    json_object_get(rb, "state"))) != HSM_OK)
 		return hsm_fail_wrap(HSM_ERR_AUDIT, "%s on %s domain %lld", admincmd_op(cmd),
 		    module, domain);
@@ -1271,6 +1272,7 @@ ctx_free(struct vctx *c)
 
 	ev_anchors_free(&c->anc);
 	ev_oacache_free(&c->oac);
+	ev_keycache_free(&c->keys);
 	for (i = 0; i < c->npeople; i++) {
 		EVP_PKEY_free(c->people[i].pub);
 		free(c->people[i].name);
@@ -1312,6 +1314,7 @@ anchor_result(struct vctx *c)
 	if (c->anc.ncas > 0 && x509u_fingerprint(c->anc.cas[pick], fp) == HSM_OK)
 		hex_encode_buf(fp, 32, r->anchor_ca_fp);
 	r->chain_checks = c->oac.chain_checks;
+	r->key_imports = c->keys.imports;
 	/* receipts are only ever accepted against a CA of the anchors (or not at
 	 * all with none); a completion must be by a pinned key; and something
 	 * from outside must have checked something */
@@ -1468,7 +1471,8 @@ evlog_verify_result_json(const evlog_verify_result *res)
 	    "source", res->anchor_source, "module_ca", res->ca_anchors, "module_ca_sha256",
 	    res->anchor_ca_fp, "supervisor_keys", res->supervisor_anchors,
 	    "supervisor_pinned", res->supervisor_pinned, "chain_checks",
-	    (json_int_t)res->chain_checks)) != 0) {
+	    (json_int_t)res->chain_checks)) != 0 ||
+	    json_object_set_new(j, "key_imports", json_integer(res->key_imports)) != 0) {
 		json_decref(j);
 		return NULL;
 	}

@@ -257,6 +257,25 @@ test_mk_records_cross_checked(void **state)
 	}
 }
 
+/* What verification costs: each distinct key decoded once, each OA
+ * certificate's chain verified once, however many receipts name them. */
+static void
+test_keys_and_chains_once(void **state)
+{
+	evlog_verify_result res;
+	char path[400];
+
+	(void)state;
+	newlog(path, sizeof(path), EVFIX_COMPLETE | EVFIX_MKFULL);
+	assert_int_equal(verify(path, 1, 0, &res), HSM_OK);
+	assert_int_equal(res.receipts, 6);
+	assert_int_equal(res.chain_checks, 1);
+	/* the supervisor, Alice and Bob: on the roster, in six receipts' admin
+	 * lists, in the signed heads */
+	assert_int_equal(res.key_imports, 3);
+	evlog_verify_result_clear(&res);
+}
+
 int
 main(void)
 {
@@ -266,6 +285,7 @@ main(void)
 		cmocka_unit_test(test_trust_file),
 		cmocka_unit_test(test_foreign_part_loaded),
 		cmocka_unit_test(test_mk_records_cross_checked),
+		cmocka_unit_test(test_keys_and_chains_once),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

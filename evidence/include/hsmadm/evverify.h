@@ -79,6 +79,7 @@ typedef struct evlog_verify_result {
 	char      anchor_source[300]; /* "options", "trust file X", "none" */
 	long long chain_checks;     /* certificate chains verified (once per
 	                               OA certificate) */
+	long long key_imports;      /* public keys decoded (once per distinct key) */
 } evlog_verify_result;
 
 /* opts may be NULL (no module CA: a log with receipts then fails). Returns
