@@ -81,6 +81,49 @@ struct bthread {
 	long long            t_call;
 };
 
+/* each() for the members k = first, first + step, ... of one batch. */
+struct slice {
+	struct bthread *t;
+	size_t          first, step;
+};
+
+static void *
+slice_main(void *p)
+{
+	struct slice *sl = p;
+	size_t k;
+
+	for (k = sl->first; k < sl->t->b->n; k += sl->step)
+		sl->t->c->each(sl->t->c->ctx, sl->t->b->idx[k], &sl->t->res[k]);
+	return NULL;
+}
+
+/* The answers of a module with many domains are checked (parsed, receipt
+ * signatures verified) by a few threads, not one after another. */
+#define EACH_THREADS 4
+static void
+run_each(struct bthread *t)
+{
+	struct slice sl[EACH_THREADS];
+	pthread_t th[EACH_THREADS];
+	char started[EACH_THREADS] = { 0 };
+	size_t nth = t->b->n >= 8 ? EACH_THREADS : 1, i;
+
+	for (i = 0; i < nth; i++) {
+		sl[i].t = t;
+		sl[i].first = i;
+		sl[i].step = nth;
+		if (i > 0 && pthread_create(&th[i], NULL, slice_main, &sl[i]) == 0)
+			started[i] = 1;
+		else if (i > 0)
+			slice_main(&sl[i]);   /* no thread: here */
+	}
+	slice_main(&sl[0]);
+	for (i = 1; i < nth; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+}
+
 static void *
 bworker(void *p)
 {
@@ -103,8 +146,7 @@ bworker(void *p)
 		moddrv_receipts_many(b->drv, b->domains, b->from, b->n, t->res);
 	t->t_call = grp_now_ms() - t0;
 	if (t->c->each != NULL)
-		for (k = 0; k < b->n; k++)
-			t->c->each(t->c->ctx, b->idx[k], &t->res[k]);
+		run_each(t);
 	return NULL;
 }
 
