@@ -373,6 +373,11 @@ say "The supervisor checks that the log verifies as it stands and that no step" 
 	"nothing can be added to the ceremony without it showing."
 show hsmadm-audit sign-completion "$LOG" --card --reader "$(R 12)" --pin-fd 3 \
 	--module-ca module-ca.pem 3<<<$SPIN
+say "Then the trust file for the auditors: the module CA and the supervisor's" \
+	"public key, written now, in front of her, and kept apart from the log. The" \
+	"log alone proves nothing: anyone could re-sign an edited copy with a key" \
+	"of their own."
+show hsmadm-audit export-trust "$LOG" --module-ca module-ca.pem --out trust.json
 
 # ---- step 9 ------------------------------------------------------------
 step 9 "the auditor verifies the evidence log and writes the report"
@@ -381,6 +386,7 @@ say "Offline, with only the log, the vendor's module CA certificate and the" \
 	"receipt, that each command had its quorum, the key-part and master-key" \
 	"patterns, and the supervisor's completion. Exit code 0 means verified."
 show hsmadm-audit verify "$LOG" --module-ca module-ca.pem --supervisor-key supervisor.pub.pem
+show hsmadm-audit verify "$LOG" --trust trust.json
 say "The report for the audit file: the verdict, the domains and key parts" \
 	"after the ceremony, every signature and receipt, and the timeline."
 show hsmadm-audit report "$LOG" --module-ca module-ca.pem --supervisor-key supervisor.pub.pem
@@ -407,6 +413,7 @@ say "  $LOG          the evidence log"
 say "  report.html             the auditor's report (open it in a browser)"
 say "  report.txt              the same as text"
 say "  module-ca.pem, supervisor.pub.pem   what the auditor pins"
+say "  trust.json              the same two anchors in one file (export-trust)"
 say "  thresholds.json         the signed command that left imprint mode"
 say "Check it again yourself:"
 printf '    cd %s\n    %s/hsmadm-audit verify %s --module-ca module-ca.pem \\\n        --supervisor-key supervisor.pub.pem\n' \
