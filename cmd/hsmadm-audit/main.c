@@ -223,7 +223,10 @@ print_anchors(FILE *f, const evlog_verify_result *res)
 		    "key it was checked with came from the log itself.\n");
 		return;
 	}
-	if (!res->anchored)
+	if (!res->anchored && res->complete && !res->supervisor_pinned)
+		fprintf(f, "NOT verified: the completion is signed by a key found only in the "
+		    "log; give the supervisor's key (--supervisor-key FILE or --trust FILE).\n");
+	else if (!res->anchored)
 		fprintf(f, "NOT verified: nothing in this log was checked against the anchors "
 		    "given (no module receipt, no completion by a pinned supervisor key).\n");
 	fprintf(f, "Anchors: module CA SHA-256 %.16s... (%d CA(s)), %d supervisor key(s)%s; "

@@ -63,6 +63,9 @@ if $A verify "$f/ceremony.log" --no-anchors 2>&1 | grep -q ': verified'; then
 	echo "FAIL: --no-anchors said verified"; FAILS=$((FAILS+1))
 fi
 expect_output 2 "not both" -- $A verify "$log" --no-anchors --module-ca "$ca"
+# an unfinished log may be checked with the module CA alone, but a finished
+# one whose completion nothing pins is not verified
+expect_output 22 "NOT verified: the completion is signed by a key found only in the log" -- $A verify "$f/ceremony.log" --module-ca "$f/module-ca.pem" --allow-incomplete
 # the trust file: exported at the close, both anchors in one file
 expect_output 0 "Trust file written" -- $A export-trust "$log" --module-ca "$ca" --out "$tmp/trust.json"
 expect_output 0 "verified. 18 records" -- $A verify "$log" --trust "$tmp/trust.json"

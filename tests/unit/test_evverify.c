@@ -85,6 +85,27 @@ rename_admin(json_t *rec, long long seq, void *arg)
 }
 
 static int
+change_kpvp(json_t *rec, long long seq, void *arg)
+{
+	const char *t = json_string_value(json_object_get(rec, "type"));
+
+	(void)seq;
+	(void)arg;
+	if (strncmp(t, "keypart.", 8) == 0)
+		json_object_set_new(json_object_get(rec, "body"), "kpvp", json_string(
+		    "7777777777777777777777777777777777777777777777777777777777777777"));
+	return 0;
+}
+
+static int
+drop_activated(json_t *rec, long long seq, void *arg)
+{
+	(void)seq;
+	(void)arg;
+	return strcmp(json_string_value(json_object_get(rec, "type")), "mk.activated") == 0;
+}
+
+static int
 drop_copied(json_t *rec, long long seq, void *arg)
 {
 	(void)seq;
@@ -98,14 +119,14 @@ drop_copied(json_t *rec, long long seq, void *arg)
 static void
 test_forged_log_needs_supervisor_anchor(void **state)
 {
-	evfix_edit_fn edits[3] = { NULL, rename_admin, drop_copied };
+	evfix_edit_fn edits[5] = { NULL, rename_admin, drop_copied, change_kpvp, drop_activated };
 	evlog_verify_result res;
 	char path[400];
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < 3; i++) {
-		newlog(path, sizeof(path), EVFIX_COMPLETE);
+	for (i = 0; i < 5; i++) {
+		newlog(path, sizeof(path), EVFIX_COMPLETE | (i == 4 ? EVFIX_MKFULL : 0));
 		assert_int_equal(evfix_forge(&F, path, edits[i], NULL), 0);
 		/* the CA alone anchors the receipts, not who closed the log */
 		assert_int_equal(verify(path, 0, 0, &res), HSM_OK);
