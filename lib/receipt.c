@@ -9,6 +9,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
+#include "hsmadm/ecdsa_lows.h"
 #include "hsmadm/receipt.h"
 #include "hsmadm/x509util.h"
 
@@ -124,6 +125,12 @@ receipt_verify(const json_t *receipt, X509 *module_ca, const char *expect_serial
 	}
 	if ((rc = cjson_dump(body, &canon, &clen)) != HSM_OK)
 		goto wrapfmt;
+	/* one accepted encoding: the high-S twin of a valid signature is refused */
+	if (crypto_ecdsa_check_low_s(pub, sig, siglen) != HSM_OK) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "receipt from module %s: the OA signature is not "
+		    "in the one accepted encoding (canonical DER, low S)", module);
+		goto out;
+	}
 	rc = crypto_ecdsa_verify(pub, canon, clen, sig, siglen);
 	if (rc == HSM_ERR_VERIFY) {
 		rc = hsm_fail(HSM_ERR_VERIFY, "receipt from module %s: the OA signature does not match its body (altered receipt?)",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hsmadm/crypto.h"
+#include "hsmadm/ecdsa_lows.h"
 #include "hsmadm/signer.h"
 
 /* What a signer and a key agreement share: where the private key lives (ctx,
@@ -195,6 +196,13 @@ signer_sign(hsm_signer *s, const void *msg, size_t n, uint8_t **sig, size_t *sig
 		return rc;
 	if ((rc = s->ops->sign_digest(s->k.ctx, dg, crypto_md_len(md), sig, siglen)) != HSM_OK)
 		return hsm_fail_wrap(rc, "signing with %s", s->k.label);
+	/* One accepted encoding (docs/crypto.md): a card may answer (r, n - s). */
+	if ((rc = crypto_ecdsa_make_low_s(s->k.pub, sig, siglen)) != HSM_OK) {
+		free(*sig);
+		*sig = NULL;
+		*siglen = 0;
+		return rc;
+	}
 	/* Check before anyone relies on it: a card that holds another key than
 	 * the one registered, or a faulty computation, is caught here, not by an
 	 * auditor later. */

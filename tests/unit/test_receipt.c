@@ -9,9 +9,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/receipt.h"
 #include "hsmadm/x509util.h"
+
+#include "ecdsa_twin.h"
 
 typedef struct fx {
 	EVP_PKEY *ca_key, *oa_key, *tls_key, *ca2_key, *p256;
@@ -98,6 +101,32 @@ test_altered_body(void **state)
 	json_decref(r);
 }
 
+/* The high-S twin of the OA signature verifies mathematically, and is
+ * refused: one accepted encoding (docs/crypto.md). */
+static void
+test_high_s_refused(void **state)
+{
+	fx *f = *state;
+	json_t *r = NULL;
+	uint8_t *sig = NULL, *twin = NULL;
+	size_t siglen = 0, twinlen = 0;
+	char *b64 = NULL;
+
+	assert_int_equal(receipt_sign(f->body, f->oa_key, f->oa, &r), HSM_OK);
+	assert_int_equal(b64_decode(json_string_value(json_object_get(r, "signature")), &sig,
+	                 &siglen), HSM_OK);
+	assert_int_equal(ecdsa_is_high_s(f->oa_key, sig, siglen), 0);   /* we sign low-S */
+	assert_int_equal(ecdsa_twin(f->oa_key, sig, siglen, &twin, &twinlen), 0);
+	assert_int_equal(b64_encode(twin, twinlen, &b64), HSM_OK);
+	json_object_set_new(r, "signature", json_string(b64));
+	assert_int_equal(receipt_verify(r, f->ca, NULL, NULL), HSM_ERR_VERIFY);
+	assert_non_null(strstr(hsm_errmsg(), "low S"));
+	free(b64);
+	free(sig);
+	free(twin);
+	json_decref(r);
+}
+
 static void
 test_wrong_trust(void **state)
 {
@@ -180,6 +209,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sign_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_altered_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_high_s_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_trust, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_x509u_subjects, setup, teardown),
