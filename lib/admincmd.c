@@ -14,11 +14,6 @@
 
 /* A DER ECDSA signature for P-521 is at most 139 bytes; leave room. */
 #define ADMINCMD_SIG_MAX 256
-/* The longest window a command may have (not_after - not_before): 7 days of
- * validity plus an hour for the back-dated start of a proposal and clock
- * differences. A signed command is a bearer instrument until it expires;
- * it must not stay usable for months (docs/formats/command.md). */
-#define ADMINCMD_MAX_WINDOW (7 * 86400 + 3600)
 
 struct admincmd {
 	json_t  *body;        /* validated body object */

@@ -37,7 +37,8 @@ usage(FILE *f)
 "  show FILE                             summary, digest and signatures\n"
 "  submit FILE [--group G] [--roll-forward]\n"
 "\n"
-"Options: --valid-for SECONDS (default 86400), --help, --version.\n"
+"Options: --valid-for SECONDS (default 86400, at most 604800: 7 days),\n"
+"         --help, --version.\n"
 "Exit codes: docs/exit-codes.md (0 ok, 2 usage, 23 refused, 24 not enough\n"
 "signatures, 25 replay, 26 expired, 27 group left divergent, ...).\n"
 "See hsmadm-domain(1).\n");

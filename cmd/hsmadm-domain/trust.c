@@ -93,9 +93,9 @@ parse_sopts(int argc, char **argv, struct sopts *o, char **pos, int *npos)
 		case 'V':
 			/* A module refuses a window over 7 days and an hour
 			 * (docs/formats/command.md); the proposal adds 5 minutes. */
-			if (v < 1 || v > 7L * 86400)
-				return cmd_usage_error(PROG, "--valid-for must be 1..604800 seconds "
-				    "(at most 7 days)");
+			if (v < 1 || v > ADMINCMD_MAX_VALID_FOR)
+				return cmd_usage_error(PROG, "--valid-for must be 1..%d seconds "
+				    "(at most 7 days)", ADMINCMD_MAX_VALID_FOR);
 			o->valid_for = v;
 			break;
 		case 'K':

@@ -38,6 +38,14 @@
 #define ADMINCMD_IDENTITY_MAX 64
 #define ADMINCMD_SERIAL_MAX   64    /* module serial */
 
+/* The longest validity a proposal may ask for, and the longest window a
+ * command may have (not_after - not_before): 7 days, plus an hour for the
+ * back-dated start of a proposal and clock differences. A signed command is
+ * a bearer instrument until it expires; it must not stay usable for months
+ * (docs/formats/command.md). */
+#define ADMINCMD_MAX_VALID_FOR (7 * 86400)
+#define ADMINCMD_MAX_WINDOW    (ADMINCMD_MAX_VALID_FOR + 3600)
+
 /* Operation names (the "op" field), the one table that the module
  * (sim/) and the workstation share. mk.activate moves CURRENT to OLD and PENDING to CURRENT
  * (activate on first load, finalize on rotation). */
