@@ -24,6 +24,8 @@ usage(FILE *f)
 "  module list | module show NAME\n"
 "Domain groups:\n"
 "  group create NAME MODULE:DOMAIN...    group list | show | compare | status NAME\n"
+"  group heal NAME    complete a group left partly applied, from the command\n"
+"                     the members that applied it keep (no file needed)\n"
 "  admin list GROUP\n"
 "Signed commands (with --out FILE: write a proposal; without: run now,\n"
 "signing with --key-file (tests) or --card until the quorum is met):\n"

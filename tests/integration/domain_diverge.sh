@@ -128,8 +128,10 @@ out_has "Recorded the receipt of admin.add on DC2-M01 domain 5 (counter 7 -> 8)"
 	fail "receipts for c5: $(receipts_of "$T/c5.json")"
 audit_ok "no gap before the next command"
 
-# 4. A roll-forward is proven only by equal states: DC1 moved on with a
-# different command at the same counter, so X is not "already applied" there.
+# 4. A roll-forward is proven only by the command a member holds: DC1 moved on
+# with a different command (Y) at the same counter, so X is not "already
+# applied" there, and applying X on DC2 would split the group for good: X is
+# refused everywhere, and the message names the command to heal with.
 keyfile frank; keyfile gina
 $D group create dc1only m1:5 >/dev/null
 propose_signed "$T/x.json" frank
@@ -137,11 +139,12 @@ $D admin add dc1only --pubkey-file "$T/gina.pem" --name gina --identity gina --o
 $D sign "$T/y.json" --key-file "$T/alice.pem" >/dev/null
 $D sign "$T/y.json" --key-file "$T/carol.pem" >/dev/null
 expect_exit 0 "another command moves DC1 on alone" -- $D submit "$T/y.json" --evidence "$EV"
-expect_exit 27 "roll-forward that leaves the members different says so" -- \
+expect_exit 27 "a roll-forward of X, which would split the group, is refused" -- \
 	$D submit "$T/x.json" --roll-forward --evidence "$EV"
-out_has "still differ" "names the problem"
-[ "$(receipts_of "$T/x.json")" = "DC2-M01:9 " ] &&
-	ok "DC1's receipt at that counter is another command's: not taken for X's" ||
+out_has "holds another command at counter 9" "names what DC1 holds"
+out_has "would split the group" "says why nothing was sent"
+[ -z "$(receipts_of "$T/x.json")" ] &&
+	ok "X was applied nowhere: DC1's receipt at that counter is Y's, DC2 was not touched" ||
 	fail "receipts for x: $(receipts_of "$T/x.json")"
 audit_ok "the whole log verifies at the end"
 finish
