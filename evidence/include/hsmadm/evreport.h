@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * evreport.h - the auditor's report of an evidence log: who did what, when,
- * with which card; key parts and MKVPs; every signature and receipt; the
- * exceptions; and the verification verdict on top. As plain text, or as one
- * self-contained HTML page that prints well (inline CSS, no scripts, no
- * external resources). The log is read in a streaming pass after
- * verification, so a report of a huge log needs no more memory than a small
- * one.
+ * evreport.h - the auditor's report of an evidence log: the verdict and the
+ * trust anchors it rests on; who did what, when, with which card; people
+ * (roles, cards with backups, every approval), key parts, loads (which part
+ * from whose card) and MKVPs per register; every signature and receipt; the
+ * exceptions; the timeline of every line (a failed log's first bad record
+ * marked, the ones after it shown as not checked); sign-off lines. As plain
+ * text, or as one self-contained HTML page that prints on A4 (inline CSS, no
+ * scripts, no external resources). The log is read in streaming passes after
+ * verification; what is kept between records is bounded by the ceremony
+ * (people, parts, loads), not by the number of records.
  */
 #ifndef HSMADM_EVREPORT_H
 #define HSMADM_EVREPORT_H
