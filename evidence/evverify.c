@@ -616,6 +616,33 @@ has_ski(const json_t *admins, const char *skihex)
 /* The admin set and thresholds a receipt reports after an op must be what
  * that op does to the state before it, as the log recorded it: a module that
  * signs a receipt claiming another change is caught here. */
+static const char *
+reg_mkvp(const json_t *state, const char *reg)
+{
+	return json_string_value(json_object_get(json_object_get(json_object_get(state,
+	    "registers"), reg), "mkvp"));
+}
+
+/* The master key a receipt shows after mk.commit / mk.activate must be the
+ * one the state before it held: a module cannot commit or activate a key
+ * other than the one loaded (checked when both states show the MKVPs). */
+static hsm_rc
+check_mk_effect(const char *op, const json_t *before, const json_t *after)
+{
+	const char *was = reg_mkvp(before, "pending");
+	const char *now = reg_mkvp(after, strcmp(op, ADMINCMD_OP_MK_ACTIVATE) == 0 ?
+	    "current" : "pending");
+
+	if (strcmp(op, ADMINCMD_OP_MK_ACTIVATE) != 0 && strcmp(op, ADMINCMD_OP_MK_COMMIT) != 0)
+		return HSM_OK;
+	if (was != NULL && now != NULL && strcmp(was, now) != 0)
+		return hsm_fail(HSM_ERR_VERIFY, "the module's receipt shows MKVP %.16s... %s, "
+		    "but the key %s was %.16s...", now, strcmp(op, ADMINCMD_OP_MK_ACTIVATE) == 0 ?
+		    "active" : "committed", strcmp(op, ADMINCMD_OP_MK_ACTIVATE) == 0 ?
+		    "committed before" : "loaded before", was);
+	return HSM_OK;
+}
+
 static hsm_rc
 check_effect(struct vctx *c, const char *op, const json_t *params, const json_t *before,
              const json_t *after)
@@ -634,6 +661,8 @@ check_effect(struct vctx *c, const char *op, const json_t *params, const json_t 
 		return hsm_fail(HSM_ERR_FORMAT, "receipt state has no admins/thresholds");
 	if (strcmp(op, ADMINCMD_OP_ZEROIZE) == 0)
 		return HSM_OK;    /* the domain starts over */
+	if (check_mk_effect(op, before, after) != HSM_OK)
+		return HSM_ERR_VERIFY;
 	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0) {
 		uint8_t s[32];
 		if (ev_key_get(&c->keys, json_string_value(json_object_get(params, "pubkey")),

@@ -315,6 +315,10 @@ mk_full(struct evfix *f, evlog *log, int flags, json_t *admins, hsm_signer **bot
 	CK(apply(f, log, ADMINCMD_OP_MK_COMMIT, params, 4, both, 2, st, actor));
 	CK(evrec_mk_committed(log, &fa, "DC1-pair", &d, 1, NULL));
 	json_decref(st);
+	if (flags & EVFIX_OTHER_KEY) {
+		memset(d.mkvp, 0xab, 32);
+		hex_encode_buf(d.mkvp, 32, mkhex);
+	}
 	st = dstate_regs(admins, 6, json_pack("{s:{s:s, s:s}, s:{s:s, s:n, s:i, s:[]}, "
 	    "s:{s:s, s:n}}", "current", "state", "valid", "mkvp", mkhex, "pending", "state",
 	    "empty", "mkvp", "parts_total", 0, "parts_loaded", "old", "state", "empty", "mkvp"));

@@ -43,8 +43,11 @@ enum {
 	EVFIX_MKFULL      = 64,  /* part-1 loaded (mk.load_part receipt showing
 	                            it), committed and activated, with receipts;
 	                            mk.loaded, mk.committed, mk.activated */
-	EVFIX_FOREIGN_PART = 128 /* with EVFIX_MKFULL: the module's receipt shows
+	EVFIX_FOREIGN_PART = 128,/* with EVFIX_MKFULL: the module's receipt shows
 	                            a part the custodians never generated */
+	EVFIX_OTHER_KEY   = 256  /* with EVFIX_MKFULL: the activate receipt and
+	                            mk.activated show another key than the one
+	                            committed */
 };
 
 /* Private temp dir with keys and certificates. 0 on success. */

@@ -225,6 +225,23 @@ test_foreign_part_loaded(void **state)
 	evlog_verify_result_clear(&res);
 }
 
+/* The module activated another key than the one committed, and the log's
+ * mk.activated says so too: caught at the receipt. */
+static void
+test_other_key_activated(void **state)
+{
+	evlog_verify_result res;
+	char path[400];
+
+	(void)state;
+	newlog(path, sizeof(path), EVFIX_COMPLETE | EVFIX_MKFULL | EVFIX_OTHER_KEY);
+	assert_int_equal(verify(path, 1, 0, &res), HSM_ERR_AUDIT);
+	assert_int_equal(res.bad_seq, 20);
+	assert_non_null(strstr(res.reason, "mk.activate"));
+	assert_non_null(strstr(res.reason, "committed before"));
+	evlog_verify_result_clear(&res);
+}
+
 struct mkedit {
 	const char *type;
 	const char *what;   /* "mkvp", "part", "domain_mkvp" */
@@ -307,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_foreign_part_loaded),
 		cmocka_unit_test(test_mk_records_cross_checked),
 		cmocka_unit_test(test_keys_and_chains_once),
+		cmocka_unit_test(test_other_key_activated),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
