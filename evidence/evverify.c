@@ -1285,10 +1285,13 @@ build_state(struct vctx *c)
 	for (i = 0; steps != NULL && i < c->nsteps; i++)
 		json_array_append_new(steps, json_pack("{s:s, s:I}", "step", c->steps[i].name,
 		    "seq", (json_int_t)c->steps[i].seq));
-	st = json_pack("{s:s, s:I, s:s, s:b, s:b, s:o, s:o, s:o, s:o}", "log_id",
+	st = json_pack("{s:s, s:I, s:s, s:b, s:b, s:o, s:o, s:o, s:o, s:o}", "log_id",
 	    c->log_id ? c->log_id : "", "head_seq", (json_int_t)c->res->head_seq,
 	    "head_hash", c->res->head_hash, "complete", c->completed,
-	    "anchored", c->res->anchored,
+	    "anchored", c->res->anchored, "anchors", json_pack("{s:s, s:i, s:s, s:i, s:b}",
+	    "source", c->res->anchor_source, "module_ca", c->res->ca_anchors,
+	    "module_ca_sha256", c->res->anchor_ca_fp, "supervisor_keys",
+	    c->res->supervisor_anchors, "supervisor_pinned", c->res->supervisor_pinned),
 	    "domains", dom_state_json(c), "key_parts", parts, "people", people,
 	    "open_steps", steps);
 	return st;

@@ -51,6 +51,7 @@ expect_output 2 "supervisor-key" -- $A report "$log" --module-ca "$ca"
 expect_output 2 "module-ca" -- $A sign-completion "$log" --key-file "$d/supervisor.pem"
 expect_output 0 "Anchors: module CA .*supervisor key" -- $A verify "$log" --module-ca "$ca" --supervisor-key "$sup"
 expect_output 0 '"anchored": true' -- $A verify "$log" --module-ca "$ca" --supervisor-key "$sup" --json
+expect_output 0 '"supervisor_pinned": true' -- $A replay "$log" --module-ca "$ca" --supervisor-key "$sup" --json
 expect_output 30 "seq 18: completion: .*pinned" -- $A verify "$log" --module-ca "$ca" --supervisor-key "$ca"
 # a forger re-chains the log, puts their own key in the roster as supervisor
 # and signs a new completion: consistent, but never "verified"
