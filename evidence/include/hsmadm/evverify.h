@@ -93,6 +93,8 @@ void   evlog_verify_result_clear(evlog_verify_result *res);
 json_t *evlog_verify_result_json(const evlog_verify_result *res);
 
 /* Verify, then *state = {"log_id", "head_seq", "head_hash", "complete",
+ * "anchored", "anchors": {source, module_ca, module_ca_sha256,
+ * supervisor_keys, supervisor_pinned},
  * "domains": [domain.query-style public state of each domain, sorted by
  * module and domain], "key_parts": [{part_id, kpvp, card_ids, state}],
  * "people": [{name, role, ski}] (roster members with a signing key),
