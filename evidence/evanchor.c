@@ -17,6 +17,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
+#include "hsmadm/ecdsa_lows.h"
 #include "hsmadm/evverify.h"
 #include "hsmadm/receipt.h"
 #include "hsmadm/x509util.h"
@@ -317,6 +318,13 @@ ev_receipt_verify(struct ev_oacache *c, const struct ev_anchors *a, const json_t
 	if ((rc = b64_decode(sig64, &sig, &siglen)) != HSM_OK ||
 	    (rc = cjson_dump(body, &canon, &clen)) != HSM_OK) {
 		rc = hsm_fail_wrap(rc, "receipt");
+		goto out;
+	}
+	/* one accepted encoding, as receipt_verify: the high-S twin of a valid
+	 * signature is refused */
+	if (crypto_ecdsa_check_low_s(pub, sig, siglen) != HSM_OK) {
+		rc = hsm_fail(HSM_ERR_VERIFY, "receipt from module %s: the OA signature is not "
+		    "in the one accepted encoding (canonical DER, low S)", module);
 		goto out;
 	}
 	if ((rc = crypto_ecdsa_verify(pub, canon, clen, sig, siglen)) == HSM_ERR_VERIFY) {

@@ -16,6 +16,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
+#include "hsmadm/ecdsa_lows.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evverify.h"
 #include "hsmadm/receipt.h"
@@ -127,6 +128,12 @@ check_sig(EVP_PKEY *pub, const char *msg, size_t len, const char *sigb64, const 
 
 	if (b64_decode(sigb64, &sig, &siglen) != HSM_OK)
 		return hsm_fail(HSM_ERR_FORMAT, "signature of %s is not valid base64", who);
+	/* one accepted encoding: a high-S twin would be a second valid record */
+	if (crypto_ecdsa_check_low_s(pub, sig, siglen) != HSM_OK) {
+		free(sig);
+		return hsm_fail(HSM_ERR_VERIFY, "signature of %s is not in the one accepted "
+		    "encoding (canonical DER, low S)", who);
+	}
 	rc = crypto_ecdsa_verify(pub, msg, len, sig, siglen);
 	free(sig);
 	if (rc != HSM_OK)

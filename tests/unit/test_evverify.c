@@ -14,6 +14,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/obj_mac.h>
+
+#include "hsmadm/codec.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evverify.h"
 #include "test_evlog_fixture.h"
@@ -242,6 +248,69 @@ test_other_key_activated(void **state)
 	evlog_verify_result_clear(&res);
 }
 
+/* (r, s) -> (r, n - s): the other valid signature of the same message. */
+static char *
+high_s_twin(const char *b64)
+{
+	uint8_t *der = NULL, *out = NULL;
+	const uint8_t *p;
+	size_t n = 0;
+	int len;
+	char *res = NULL;
+	ECDSA_SIG *sig = NULL;
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_secp384r1);
+	BIGNUM *s2 = BN_new();
+	const BIGNUM *r, *s;
+
+	assert_int_equal(b64_decode(b64, &der, &n), HSM_OK);
+	p = der;
+	assert_non_null(sig = d2i_ECDSA_SIG(NULL, &p, (long)n));
+	ECDSA_SIG_get0(sig, &r, &s);
+	assert_int_equal(BN_sub(s2, EC_GROUP_get0_order(g), s), 1);
+	assert_int_equal(ECDSA_SIG_set0(sig, BN_dup(r), s2), 1);
+	assert_true((len = i2d_ECDSA_SIG(sig, &out)) > 0);
+	assert_int_equal(b64_encode(out, (size_t)len, &res), HSM_OK);
+	OPENSSL_free(out);
+	ECDSA_SIG_free(sig);
+	EC_GROUP_free(g);
+	free(der);
+	return res;
+}
+
+static int
+high_s_receipt(json_t *rec, long long seq, void *arg)
+{
+	json_t *r;
+	char *twin;
+
+	(void)arg;
+	if (seq != 5)
+		return 0;
+	r = json_array_get(json_object_get(json_object_get(rec, "body"), "receipts"), 0);
+	twin = high_s_twin(json_string_value(json_object_get(r, "signature")));
+	json_object_set_new(r, "signature", json_string(twin));
+	free(twin);
+	return 0;
+}
+
+/* A receipt's OA signature in its high-S form verifies mathematically but
+ * is not the one accepted encoding: refused at that receipt. */
+static void
+test_receipt_high_s_refused(void **state)
+{
+	evlog_verify_result res;
+	char path[400];
+
+	(void)state;
+	newlog(path, sizeof(path), EVFIX_COMPLETE);
+	assert_int_equal(evfix_rewrite(path, high_s_receipt, NULL), 0);
+	assert_int_equal(verify(path, 1, 0, &res), HSM_ERR_AUDIT);
+	if (res.bad_seq != 5)
+		fail_msg("%s", res.reason);
+	assert_non_null(strstr(res.reason, "low S"));
+	evlog_verify_result_clear(&res);
+}
+
 struct mkedit {
 	const char *type;
 	const char *what;   /* "mkvp", "part", "domain_mkvp" */
@@ -325,6 +394,7 @@ main(void)
 		cmocka_unit_test(test_mk_records_cross_checked),
 		cmocka_unit_test(test_keys_and_chains_once),
 		cmocka_unit_test(test_other_key_activated),
+		cmocka_unit_test(test_receipt_high_s_refused),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
