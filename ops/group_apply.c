@@ -408,7 +408,7 @@ group_submit_report(const group_member *m, size_t n, const admincmd *cmd, int64_
                     int roll_forward, group_report **out)
 {
 	struct run r;
-	hsm_rc rc;
+	hsm_rc rc, brc;
 
 	if (out)
 		*out = NULL;
@@ -424,7 +424,12 @@ group_submit_report(const group_member *m, size_t n, const admincmd *cmd, int64_
 		snprintf(r.message, sizeof(r.message), "%s", hsm_errmsg());
 	if (rc != HSM_OK && !r.read_ok)
 		goto out;   /* the members could not be read: no report */
-	(void)grp_build_report(&r, out);
+	if ((brc = grp_build_report(&r, out)) != HSM_OK && rc == HSM_OK)
+		/* the members changed: saying "done" without a report would leave
+		 * the caller unable to record their receipts */
+		rc = hsm_fail_wrap(brc, "the command was sent, but its report could not be "
+		    "made; the receipts the modules keep are recorded by the next command "
+		    "on the log (or see: hsmadm-domain group status)");
 	/* A member skipped as "already applied" may have applied another
 	 * command with the same counter: only equal states prove the roll-forward. */
 	if (rc == HSM_OK && *out != NULL && roll_forward && r.nalready > 0 &&

@@ -185,8 +185,13 @@ grp_run_batches(const struct gplan *p, struct bcall *c, moddrv_result *res)
 	if (t == NULL || tmp == NULL)
 		for (k = 0; k < p->nb; k++)
 			for (j = 0; j < p->b[k].n; j++) {
-				res[p->b[k].idx[j]].rc = HSM_ERR_NOMEM;
-				snprintf(res[p->b[k].idx[j]].msg, MODDRV_MSG_MAX, "out of memory");
+				size_t i = p->b[k].idx[j];
+				res[i].rc = HSM_ERR_NOMEM;
+				snprintf(res[i].msg, MODDRV_MSG_MAX, "out of memory");
+				/* nothing was sent: each member hears so, as from a
+				 * module, or its row would keep a stale status */
+				if (c->each != NULL)
+					c->each(c->ctx, i, &res[i]);
 			}
 	free(tmp);
 	free(t);

@@ -128,17 +128,25 @@ recover_each(void *vctx, size_t i, moddrv_result *res)
 void
 grp_recover_rows(struct run *r)
 {
-	char *sel = calloc(r->n, 1);
-	moddrv_result *res = calloc(r->n, sizeof(*res));
+	char *sel = NULL;
+	moddrv_result *res = NULL;
 	struct bcall call = { BK_RECEIPTS, NULL, recover_each, r, 0 };
 	struct gplan p;
 	size_t i, k, j, any = 0;
 
 	memset(&p, 0, sizeof(p));
-	for (i = 0; sel != NULL && i < r->n; i++)
-		any += (sel[i] = (char)wants_receipt(r, i));
-	if (sel == NULL || res == NULL || any == 0 || grp_plan(r->m, r->n, sel, &p) != HSM_OK)
-		goto out;   /* nothing to recover: the members stay as they are */
+	for (i = 0; i < r->n; i++)
+		any += wants_receipt(r, i) != 0;
+	if (any == 0)
+		return;   /* nothing to recover */
+	/* Without memory the members whose answer was lost stay "no-answer",
+	 * and the run reports the group divergent: nothing is taken for done. */
+	if ((sel = calloc(r->n, 1)) == NULL || (res = calloc(r->n, sizeof(*res))) == NULL)
+		goto out;
+	for (i = 0; i < r->n; i++)
+		sel[i] = (char)wants_receipt(r, i);
+	if (grp_plan(r->m, r->n, sel, &p) != HSM_OK)
+		goto out;
 	for (k = 0; k < p.nb; k++)
 		for (j = 0; j < p.b[k].n; j++)
 			p.b[k].from[j] = r->row[p.b[k].idx[j]].want;

@@ -42,7 +42,14 @@ read_file(const char *path, char **out, size_t *len)
 		ssize_t k = read(fd, buf + got, (size_t)sb.st_size - got);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k <= 0)
+		if (k < 0) {   /* an error is not the end of the file */
+			hsm_rc rc = hsm_fail(HSM_ERR_IO, "cannot read %s: %s", path,
+			    strerror(errno));
+			close(fd);
+			free(buf);
+			return rc;
+		}
+		if (k == 0)
 			break;
 		got += (size_t)k;
 	}
@@ -227,10 +234,14 @@ simrcpt_append(const char *path, const json_t *receipt, long *lines)
 		rc = hsm_fail(HSM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
 		goto out;
 	}
-	/* A torn last line (a crash mid-write) stays a line of its own. */
-	if ((fstat(fd, &sb) == 0 && sb.st_size > 0 &&
-	     pread(fd, &last, 1, sb.st_size - 1) == 1 && last != '\n' &&
-	     (rc = hsm_write_all(fd, "\n", 1)) != HSM_OK) ||
+	/* A torn last line (a crash mid-write) stays a line of its own; if the
+	 * end of the file cannot be read, nothing is appended after it. */
+	if (fstat(fd, &sb) != 0 ||
+	    (sb.st_size > 0 && pread(fd, &last, 1, sb.st_size - 1) != 1)) {
+		rc = hsm_fail(HSM_ERR_IO, "cannot read the end of %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((last != '\n' && (rc = hsm_write_all(fd, "\n", 1)) != HSM_OK) ||
 	    (rc = hsm_write_all(fd, line, len)) != HSM_OK ||
 	    (rc = hsm_write_all(fd, "\n", 1)) != HSM_OK) {
 		rc = hsm_fail_wrap(rc, "cannot write %s", path);
