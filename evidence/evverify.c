@@ -1267,32 +1267,38 @@ dom_state_json(struct vctx *c)
 	return arr;
 }
 
-static json_t *
-build_state(struct vctx *c)
+static hsm_rc
+build_state(struct vctx *c, json_t **out)
 {
-	json_t *st, *parts = json_array();
+	json_t *parts = json_array(), *people = json_array(), *steps = json_array();
+	int bad = parts == NULL || people == NULL || steps == NULL;
 	size_t i;
 
-	for (i = 0; parts != NULL && i < c->nparts; i++)
-		json_array_append_new(parts, json_pack("{s:s, s:s, s:s, s:O}", "part_id",
+	*out = NULL;
+	for (i = 0; !bad && i < c->nparts; i++)
+		bad = json_array_append_new(parts, json_pack("{s:s, s:s, s:s, s:O}", "part_id",
 		    c->parts[i].part_id, "kpvp", c->parts[i].kpvp, "state",
 		    c->parts[i].state ? c->parts[i].state : "generated", "card_ids",
-		    c->parts[i].cards));
-	json_t *people = json_array();
-	for (i = 0; people != NULL && i < c->npeople; i++) {
-		char hex[65];
-		char *pk = NULL;
+		    c->parts[i].cards)) != 0;
+	for (i = 0; !bad && i < c->npeople; i++) {
+		char hex[65], *pk = NULL;
 		hex_encode_buf(c->people[i].ski, 32, hex);
-		if (ev_pub_to_hex(c->people[i].pub, &pk) == HSM_OK)
-			json_array_append_new(people, json_pack("{s:s, s:s, s:s, s:s}", "name",
-			    c->people[i].name, "role", c->people[i].role, "ski", hex, "pubkey", pk));
+		/* a key that cannot be written out is an error, not a person left out */
+		bad = ev_pub_to_hex(c->people[i].pub, &pk) != HSM_OK ||
+		    json_array_append_new(people, json_pack("{s:s, s:s, s:s, s:s}", "name",
+		    c->people[i].name, "role", c->people[i].role, "ski", hex, "pubkey", pk)) != 0;
 		free(pk);
 	}
-	json_t *steps = json_array();
-	for (i = 0; steps != NULL && i < c->nsteps; i++)
-		json_array_append_new(steps, json_pack("{s:s, s:I}", "step", c->steps[i].name,
-		    "seq", (json_int_t)c->steps[i].seq));
-	st = json_pack("{s:s, s:I, s:s, s:b, s:b, s:o, s:o, s:o, s:o, s:o}", "log_id",
+	for (i = 0; !bad && i < c->nsteps; i++)
+		bad = json_array_append_new(steps, json_pack("{s:s, s:I}", "step",
+		    c->steps[i].name, "seq", (json_int_t)c->steps[i].seq)) != 0;
+	if (bad) {
+		json_decref(parts);
+		json_decref(people);
+		json_decref(steps);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory building the replayed state");
+	}
+	*out = json_pack("{s:s, s:I, s:s, s:b, s:b, s:o, s:o, s:o, s:o, s:o}", "log_id",
 	    c->log_id ? c->log_id : "", "head_seq", (json_int_t)c->res->head_seq,
 	    "head_hash", c->res->head_hash, "complete", c->completed,
 	    "anchored", c->res->anchored, "anchors", json_pack("{s:s, s:i, s:s, s:i, s:b}",
@@ -1301,7 +1307,9 @@ build_state(struct vctx *c)
 	    c->res->supervisor_anchors, "supervisor_pinned", c->res->supervisor_pinned),
 	    "domains", dom_state_json(c), "key_parts", parts, "people", people,
 	    "open_steps", steps);
-	return st;
+	if (*out == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory building the replayed state");
+	return HSM_OK;
 }
 
 static void
@@ -1387,7 +1395,7 @@ ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verif
 	struct vctx c;
 	evlog_record rec;
 	char msg[700];
-	hsm_rc rc;
+	hsm_rc rc, brc;
 
 	memset(res, 0, sizeof(*res));
 	memset(&c, 0, sizeof(c));
@@ -1455,8 +1463,11 @@ ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verif
 	rc = HSM_OK;
 out:
 	anchor_result(&c);
-	if (res->ok || rc == HSM_ERR_AUDIT)
-		res->state = build_state(&c);
+	if ((res->ok || rc == HSM_ERR_AUDIT) &&
+	    (brc = build_state(&c, &res->state)) != HSM_OK) {
+		res->ok = 0;   /* a verdict without its state is no verdict */
+		rc = brc;
+	}
 	evlog_record_clear(&rec);
 	ctx_free(&c);
 	return rc;
