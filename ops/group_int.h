@@ -206,6 +206,11 @@ struct run {
 
 /* group_recover.c: step 6 of a run */
 void grp_recover_rows(struct run *r);
+/* The receipts of the members sel[] selects, each for its row's command
+ * counter (row.want): one request per module, the modules at once; call's
+ * each() sees every answer. HSM_ERR_NOMEM (nothing asked) when the plan
+ * cannot be made. */
+hsm_rc grp_fetch_receipts(struct run *r, const char *sel, struct bcall *call);
 
 /* group_past.c: members past the command's counter hold this command (its
  * receipt for that counter names it) or another one; refuse, touching

@@ -45,30 +45,17 @@ void
 grp_fetch_past(struct run *r)
 {
 	char *sel = calloc(r->n, 1);
-	moddrv_result *res = calloc(r->n, sizeof(*res));
 	struct bcall call = { BK_RECEIPTS, NULL, past_each, r, 0 };
-	struct gplan p;
-	size_t i, k, j;
+	size_t i;
 
-	memset(&p, 0, sizeof(p));
 	for (i = 0; i < r->n; i++)
 		r->row[i].past = PAST_NO;
 	for (i = 0; sel != NULL && i < r->n; i++)
 		sel[i] = r->row[i].st == GROUP_ALREADY;
-	if (sel == NULL || res == NULL || grp_plan(r->m, r->n, sel, &p) != HSM_OK) {
+	if (sel == NULL || grp_fetch_receipts(r, sel, &call) != HSM_OK)
 		for (i = 0; i < r->n; i++)   /* cannot tell: treat as unknown */
 			if (r->row[i].st == GROUP_ALREADY)
 				r->row[i].past = PAST_UNKNOWN;
-		goto out;
-	}
-	for (k = 0; k < p.nb; k++)
-		for (j = 0; j < p.b[k].n; j++)
-			p.b[k].from[j] = r->row[p.b[k].idx[j]].want;
-	grp_run_batches(&p, &call, res);
-out:
-	grp_plan_free(&p);
-	moddrv_results_clear(res, res ? r->n : 0);
-	free(res);
 	free(sel);
 }
 

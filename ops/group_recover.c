@@ -129,33 +129,44 @@ void
 grp_recover_rows(struct run *r)
 {
 	char *sel = NULL;
-	moddrv_result *res = NULL;
 	struct bcall call = { BK_RECEIPTS, NULL, recover_each, r, 0 };
-	struct gplan p;
-	size_t i, k, j, any = 0;
+	size_t i, any = 0;
 
-	memset(&p, 0, sizeof(p));
 	for (i = 0; i < r->n; i++)
 		any += wants_receipt(r, i) != 0;
 	if (any == 0)
 		return;   /* nothing to recover */
 	/* Without memory the members whose answer was lost stay "no-answer",
 	 * and the run reports the group divergent: nothing is taken for done. */
-	if ((sel = calloc(r->n, 1)) == NULL || (res = calloc(r->n, sizeof(*res))) == NULL)
-		goto out;
+	if ((sel = calloc(r->n, 1)) == NULL)
+		return;
 	for (i = 0; i < r->n; i++)
 		sel[i] = (char)wants_receipt(r, i);
-	if (grp_plan(r->m, r->n, sel, &p) != HSM_OK)
-		goto out;
-	for (k = 0; k < p.nb; k++)
-		for (j = 0; j < p.b[k].n; j++)
-			p.b[k].from[j] = r->row[p.b[k].idx[j]].want;
-	grp_run_batches(&p, &call, res);
-out:
-	grp_plan_free(&p);
-	moddrv_results_clear(res, res ? r->n : 0);
-	free(res);
+	(void)grp_fetch_receipts(r, sel, &call);   /* failing: they stay no-answer */
 	free(sel);
+}
+
+hsm_rc
+grp_fetch_receipts(struct run *r, const char *sel, struct bcall *call)
+{
+	moddrv_result *res = calloc(r->n, sizeof(*res));
+	struct gplan p;
+	size_t k, j;
+	hsm_rc rc;
+
+	memset(&p, 0, sizeof(p));
+	if (res == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = grp_plan(r->m, r->n, sel, &p)) == HSM_OK) {
+		for (k = 0; k < p.nb; k++)
+			for (j = 0; j < p.b[k].n; j++)
+				p.b[k].from[j] = r->row[p.b[k].idx[j]].want;
+		grp_run_batches(&p, call, res);
+	}
+	grp_plan_free(&p);
+	moddrv_results_clear(res, r->n);
+	free(res);
+	return rc;
 }
 
 /* ---- group_recover: the receipts an evidence log lacks ---- */
