@@ -784,6 +784,32 @@ admincmd_sig_ski(const admincmd *cmd, size_t i, uint8_t ski[HSM_SKI_LEN])
 }
 
 hsm_rc
+admincmd_sig_verify(const admincmd *cmd, size_t i, EVP_PKEY *pub)
+{
+	const char *b64 = NULL;
+	uint8_t *der = NULL;
+	size_t derlen = 0;
+	json_t *e;
+	hsm_rc rc;
+
+	if (cmd == NULL || pub == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "admincmd_sig_verify: bad arguments");
+	if ((e = json_array_get(cmd->sigs, i)) == NULL)
+		return hsm_fail(HSM_ERR_NOT_FOUND, "no signature %zu", i);
+	if ((rc = cjson_get_str(e, "signature", &b64)) != HSM_OK ||
+	    (rc = b64_decode(b64, &der, &derlen)) != HSM_OK)
+		return rc;
+	if (crypto_ecdsa_check_low_s(pub, der, derlen) != HSM_OK)
+		rc = hsm_fail(HSM_ERR_VERIFY, "signature %zu is not in the one accepted encoding "
+		    "(canonical DER, low S)", i + 1);
+	else if ((rc = crypto_ecdsa_verify(pub, cmd->canon, cmd->canon_len, der, derlen)) != HSM_OK)
+		rc = hsm_fail(HSM_ERR_VERIFY, "signature %zu does not verify over this command",
+		    i + 1);
+	free(der);
+	return rc;
+}
+
+hsm_rc
 admincmd_target_for(const admincmd *cmd, const char *module, unsigned domain,
                     uint64_t *counter)
 {

@@ -591,19 +591,103 @@ out:
 	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
 }
 
+static hsm_rc infer_group(const wsconfig *cfg, const admincmd *c, const char **name);
+
+/* The admin of the members' states whose SKI is hex: its name and key. */
+static const json_t *
+admin_by_ski(json_t *const *states, size_t n, const char *hex)
+{
+	const json_t *a;
+	size_t i, k;
+
+	for (i = 0; i < n; i++)
+		json_array_foreach(json_object_get(states[i], "admins"), k, a)
+			if (json_is_string(json_object_get(a, "ski")) &&
+			    strcmp(json_string_value(json_object_get(a, "ski")), hex) == 0)
+				return a;
+	return NULL;
+}
+
+/* One line per signature: who signed (by the group's admin list) and whether
+ * it verifies. states NULL: the group could not be read (said, not checked).
+ * Returns HSM_ERR_VERIFY if any signature is bad or by no admin. */
+static hsm_rc
+show_signatures(const admincmd *c, json_t *const *states, size_t n, const char *why)
+{
+	hsm_rc worst = HSM_OK;
+
+	for (size_t i = 0; i < admincmd_nsigs(c); i++) {
+		uint8_t ski[HSM_SKI_LEN], kski[HSM_SKI_LEN];
+		char h[2 * HSM_SKI_LEN + 1];
+		const json_t *a;
+		EVP_PKEY *pub = NULL;
+
+		if (admincmd_sig_ski(c, i, ski) != HSM_OK)
+			continue;
+		hex_encode_buf(ski, HSM_SKI_LEN, h);
+		if (states == NULL) {
+			printf("  signed by SKI %.16s... (not checked: %s)\n", h, why);
+		} else if ((a = admin_by_ski(states, n, h)) == NULL) {
+			printf("  signed by SKI %.16s...: NOT an administrator of this group\n", h);
+			worst = HSM_ERR_VERIFY;
+		} else if (admincmd_pubkey_from_hex(json_string_value(json_object_get(a, "pubkey")),
+		    &pub, kski) != HSM_OK || admincmd_sig_verify(c, i, pub) != HSM_OK) {
+			printf("  signed by %s (SKI %.16s...): signature INVALID\n",
+			    json_string_value(json_object_get(a, "name")), h);
+			worst = HSM_ERR_VERIFY;
+		} else {
+			printf("  signed by %s (SKI %.16s...): signature valid\n",
+			    json_string_value(json_object_get(a, "name")), h);
+		}
+		EVP_PKEY_free(pub);
+	}
+	if (worst != HSM_OK)
+		hsm_fail(worst, "a signature of this command is not valid, or not an "
+		    "administrator's: do not submit it");
+	return worst;
+}
+
+/* The states of the group holding every target of c (NULL: not reachable;
+ * *why says so). */
+static json_t **
+show_states(const struct gopts *g, const admincmd *c, const char *group, size_t *n,
+            char *why, size_t whylen)
+{
+	wsconfig *cfg = NULL;
+	group_member *m = NULL;
+	json_t **st = NULL;
+	hsm_rc rc;
+
+	*n = 0;
+	if ((rc = open_config(g, &cfg)) != HSM_OK ||
+	    (group == NULL && (rc = infer_group(cfg, c, &group)) != HSM_OK) ||
+	    (rc = wsconfig_group_open(cfg, group, g->timeout_ms, &m, n)) != HSM_OK ||
+	    (st = calloc(*n, sizeof(*st))) == NULL ||
+	    (rc = group_read(m, *n, st)) != HSM_OK) {
+		snprintf(why, whylen, "%s", rc != HSM_OK ? hsm_errmsg() : "out of memory");
+		free(st);
+		st = NULL;
+	}
+	wsconfig_group_close(&m, *n);
+	wsconfig_free(&cfg);
+	return st;
+}
+
 int
 cmd_show(const struct gopts *g, int argc, char **argv)
 {
 	struct sopts o;
-	char *pos[32];
+	char *pos[32], why[512] = "";
 	int npos, r;
 	admincmd *c = NULL;
-	hsm_rc rc;
+	json_t **st = NULL;
+	size_t n = 0;
+	hsm_rc rc = HSM_OK;
 
 	if ((r = parse_sopts(argc, argv, &o, pos, &npos)) != 0)
 		return r < 0 ? 0 : r;
 	if (npos != 1)
-		return cmd_usage_error(PROG, "usage: show FILE");
+		return cmd_usage_error(PROG, "usage: show FILE [--group G]");
 	if ((rc = admincmd_load(pos[0], &c)) != HSM_OK)
 		return cmd_fail(PROG, rc);
 	if (g->json) {
@@ -611,19 +695,16 @@ cmd_show(const struct gopts *g, int argc, char **argv)
 		cmd_print_json(j);
 		json_decref(j);
 	} else {
-		size_t i;
 		print_command(c, stdout);
-		for (i = 0; i < admincmd_nsigs(c); i++) {
-			uint8_t s[HSM_SKI_LEN];
-			char h[2 * HSM_SKI_LEN + 1];
-			if (admincmd_sig_ski(c, i, s) == HSM_OK) {
-				hex_encode_buf(s, HSM_SKI_LEN, h);
-				printf("  signed by SKI %s\n", h);
-			}
-		}
+		/* who signed, checked against the group's own admin list */
+		st = show_states(g, c, o.group, &n, why, sizeof(why));
+		rc = show_signatures(c, st, n, why);
 	}
+	for (size_t i = 0; st != NULL && i < n; i++)
+		json_decref(st[i]);
+	free(st);
 	admincmd_free(&c);
-	return 0;
+	return rc == HSM_OK ? 0 : cmd_fail(PROG, rc);
 }
 
 /* The configured group whose members include every target of c. */

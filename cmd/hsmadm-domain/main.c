@@ -36,7 +36,7 @@ usage(FILE *f)
 "  propose GROUP OP [--params JSON] --out FILE   any operation\n"
 "  run GROUP OP [op options]             ask for the cards still needed, then submit\n"
 "  sign FILE (--card [--reader R] | --key-file KEY) [--pin-fd N]\n"
-"  show FILE                             summary, digest and signatures\n"
+"  show FILE [--group G]                 summary, digest, signers checked\n"
 "  submit FILE [--group G] [--roll-forward]\n"
 "\n"
 "Options: --valid-for SECONDS (default 86400, at most 604800: 7 days),\n"

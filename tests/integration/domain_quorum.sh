@@ -40,6 +40,15 @@ expect_exit 0 "propose thresholds 2/1" -- $D thresholds set pair --signature 2 -
 out_has "needs 2 more signature" "proposal says how many are needed"
 expect_exit 0 "Alice signs" -- $D sign "$T/thr.json" --key-file "$T/alice.pem"
 out_has "Command digest:" "sign shows the digest before signing"
+# show checks every signature against the group's own admins, by name
+expect_exit 0 "show a signed proposal" -- $D show "$T/thr.json"
+out_has "signed by Alice Example (SKI " "show names the signer from the group's admins"
+out_has "signature valid" "and says the signature verifies"
+# a signature changed by one character is shown as invalid, not as "signed"
+jq -c '.signatures[0].signature |= (.[0:40] + (if .[40:41] == "A" then "B" else "A" end) + .[41:])' \
+	"$T/thr.json" >"$T/thr-bad.json"
+expect_exit 4 "show a proposal with a corrupted signature" -- $D show "$T/thr-bad.json"
+out_has "signature INVALID" "show says the signature is invalid"
 expect_exit 24 "one signature is not enough" -- $D submit "$T/thr.json"
 out_has "1 of 2 needed signatures present; 1 more needed" "says how many more are needed"
 expect_exit 5 "Alice cannot sign twice" -- $D sign "$T/thr.json" --key-file "$T/alice.pem"

@@ -143,6 +143,9 @@ hsm_rc        admincmd_target_at(const admincmd *cmd, size_t i, admincmd_target 
 size_t        admincmd_nsigs(const admincmd *cmd);
 /* SKI of the i-th signature. */
 hsm_rc        admincmd_sig_ski(const admincmd *cmd, size_t i, uint8_t ski[HSM_SKI_LEN]);
+/* Does the i-th signature verify over the body with pub, in its one
+ * accepted encoding (low S)? HSM_OK, or HSM_ERR_VERIFY with a message. */
+hsm_rc        admincmd_sig_verify(const admincmd *cmd, size_t i, EVP_PKEY *pub);
 /* 1 if a signature with this SKI is attached. */
 int           admincmd_has_signer(const admincmd *cmd, const uint8_t ski[HSM_SKI_LEN]);
 
