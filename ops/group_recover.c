@@ -9,9 +9,54 @@
 
 #include "group_int.h"
 #include "hsmadm/cjson.h"
+#include "hsmadm/codec.h"
+#include "hsmadm/x509util.h"
+
+/* The receipt's OA certificate is the one confirmed at `module add`: a module
+ * whose OA key changed (same CA) is not taken on trust silently. */
+static hsm_rc
+oa_pinned(const group_member *m, const json_t *receipt)
+{
+	const char *b64 = json_string_value(json_object_get(receipt, "oa_cert"));
+	uint8_t *der = NULL, fp[32];
+	size_t n = 0;
+	char hex[65];
+	X509 *x = NULL;
+	hsm_rc rc;
+
+	if (m->oa_fingerprint == NULL)
+		return HSM_OK;
+	if (b64 == NULL || (rc = b64_decode(b64, &der, &n)) != HSM_OK ||
+	    (rc = x509u_from_der(der, n, &x)) != HSM_OK || (rc = x509u_fingerprint(x, fp)) != HSM_OK)
+		rc = hsm_fail(HSM_ERR_TRUST, "the receipt's OA certificate cannot be read");
+	else {
+		hex_encode_buf(fp, 32, hex);
+		if (strcmp(hex, m->oa_fingerprint) != 0)
+			rc = hsm_fail(HSM_ERR_TRUST, "module %s signed with an OA certificate "
+			    "(SHA-256 %.16s...) other than the one confirmed when it was added "
+			    "(%.16s...); if its OA key was replaced on purpose, compare and confirm "
+			    "the new fingerprint again (hsmadm-domain module add)", m->module, hex,
+			    m->oa_fingerprint);
+	}
+	X509_free(x);
+	free(der);
+	return rc;
+}
+
+hsm_rc
+group_receipt_trusted(const group_member *m, const json_t *receipt)
+{
+	const json_t *b = NULL;
+	hsm_rc rc;
+
+	if ((rc = grp_receipt_verify(m->ca_pem, m->module, receipt, &b)) != HSM_OK)
+		return rc;
+	return oa_pinned(m, receipt);
+}
 
 /* A receipt of member m, whatever command it is for: chain to the pinned
- * CA, signed by this module's OA key, for this domain; parsed. */
+ * CA, signed by this module's OA key (the confirmed one), for this domain;
+ * parsed. */
 static hsm_rc
 receipt_of_member(const group_member *m, const json_t *receipt, group_receipt *out)
 {
@@ -21,7 +66,8 @@ receipt_of_member(const group_member *m, const json_t *receipt, group_receipt *o
 	hsm_rc rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = grp_receipt_verify(m->ca_pem, m->module, receipt, &b)) != HSM_OK)
+	if ((rc = grp_receipt_verify(m->ca_pem, m->module, receipt, &b)) != HSM_OK ||
+	    (rc = oa_pinned(m, receipt)) != HSM_OK)
 		return hsm_fail_wrap(rc, "receipt");
 	if ((rc = cjson_get_int(b, "domain", &v)) != HSM_OK || v != (long long)m->domain)
 		return hsm_fail(HSM_ERR_VERIFY, "the receipt is for another domain");

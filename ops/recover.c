@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hsmadm/receipt.h"
 #include "hsmadm/recover.h"
 
 /* Raise logged[i] to the receipt's counter_after if r is member i's. */
@@ -100,7 +99,7 @@ last_receipt(const group_member *mb, uint64_t counter, json_t **out)
 	json_array_foreach(arr, i, r) {
 		const json_t *b = json_object_get(r, "body");
 		if ((uint64_t)json_integer_value(json_object_get(b, "counter_after")) == counter &&
-		    receipt_verify_file(r, mb->ca_pem, mb->module, NULL) == HSM_OK) {
+		    group_receipt_trusted(mb, r) == HSM_OK) {
 			*out = json_incref(r);
 			break;
 		}

@@ -528,6 +528,7 @@ wsconfig_group_close(group_member **members, size_t n)
 				(*members)[j].drv = NULL;
 		moddrv_free(&(*members)[i].drv);
 		free((char *)(*members)[i].ca_pem);
+		free((char *)(*members)[i].oa_fingerprint);
 	}
 	free(*members);
 	*members = NULL;
@@ -611,7 +612,9 @@ wsconfig_group_open(const wsconfig *cfg, const char *name, int timeout_ms,
 			goto out;
 		g[i].module = mod.serial;
 		g[i].domain = ms[i].domain;
-		if ((g[i].ca_pem = strdup(mod.ca_path)) == NULL) {
+		if ((g[i].ca_pem = strdup(mod.ca_path)) == NULL ||
+		    (mod.oa_fingerprint != NULL &&
+		     (g[i].oa_fingerprint = strdup(mod.oa_fingerprint)) == NULL)) {
 			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 			goto out;
 		}

@@ -43,6 +43,23 @@ stop_module rogue
 PORT[rogue]=${PORT[rogue_saved]}
 start_module m1
 
+# The same serial under the same CA, but another OA key than the one whose
+# fingerprint was confirmed at module add: its receipts are not trusted.
+init_module m1new DC1-M01
+stop_module m1
+PORT[m1new]=${PORT[m1]}
+start_module m1new
+keyfile newadmin
+rc=0
+$D admin add g --pubkey-file "$T/newadmin.pem" --name New --identity new >"$T/out" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && grep -q "other than the one confirmed when it was added" "$T/out"; then
+	ok "a receipt under another OA certificate than the confirmed one is refused (exit $rc)"
+else
+	fail "replaced OA key: exit $rc"; sed 's/^/    | /' "$T/out" >&2
+fi
+stop_module m1new
+start_module m1
+
 # An untrusted workstation: a client certificate from another client CA.
 hsmadm-simd init --serial OTHER --dir "$T/other" --domains 1 >/dev/null
 hsmadm-simd issue-client --dir "$T/other" --name stranger --out-key "$T/x.key" --out-cert "$T/x.pem" >/dev/null

@@ -100,7 +100,15 @@ typedef struct group_member {
 	                       * may share one: the engine sends one request per
 	                       * connection, carrying all of its members' domains */
 	const char *ca_pem;   /* pinned module CA (a PEM file path), for receipts */
+	const char *oa_fingerprint; /* hex SHA-256 of the OA certificate confirmed at
+	                               `module add`; receipts signed under another
+	                               are refused. NULL: not pinned (tests) */
 } group_member;
+
+/* A module-signed receipt as member m's: it chains to m's pinned CA, names
+ * m's module, and (when pinned) is signed under the OA certificate that was
+ * confirmed when the module was added. HSM_ERR_TRUST / HSM_ERR_VERIFY. */
+hsm_rc group_receipt_trusted(const group_member *m, const json_t *receipt);
 
 /* Query every member in parallel; states[i] are new references. If any
  * member cannot be read, the first error is returned and states are NULL. */
