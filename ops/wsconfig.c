@@ -14,6 +14,7 @@
 #include "hsmadm/fileio.h"
 #include "hsmadm/group.h"
 #include "hsmadm/moddriver.h"
+#include "hsmadm/secbuf.h"
 
 #define WSC_FILE_MAX (1024 * 1024)
 
@@ -70,55 +71,6 @@ path_in(const wsconfig *cfg, const char *name, char out[WSC_PATH_MAX])
 	snprintf(out, WSC_PATH_MAX, "%s/%s", cfg->dir, name);
 }
 
-static hsm_rc
-read_small(const char *path, char **buf, size_t *len)
-{
-	FILE *f;
-	size_t n = 0, cap = 4096;
-	char *b;
-
-	*buf = NULL;
-	if ((f = fopen(path, "rb")) == NULL)
-		return hsm_fail(HSM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-	/* One byte more than cap, for the NUL that strstr() needs. */
-	if ((b = malloc(cap + 1)) == NULL) {
-		fclose(f);
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	}
-	for (;;) {
-		size_t r;
-		if (n == cap) {
-			char *nb;
-			if (cap >= WSC_FILE_MAX) {
-				free(b);
-				fclose(f);
-				return hsm_fail(HSM_ERR_FORMAT, "%s is larger than 1 MiB", path);
-			}
-			if ((nb = realloc(b, cap * 2 + 1)) == NULL) {
-				free(b);
-				fclose(f);
-				return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-			}
-			b = nb;
-			cap *= 2;
-		}
-		r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(f)) {
-		free(b);
-		fclose(f);
-		return hsm_fail(HSM_ERR_IO, "cannot read %s", path);
-	}
-	fclose(f);
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	return HSM_OK;
-}
-
 /* tmp file, fsync, rename, fsync the directory. */
 static hsm_rc
 write_atomic(const wsconfig *cfg, const char *name, const char *buf, size_t len)
@@ -132,19 +84,17 @@ write_atomic(const wsconfig *cfg, const char *name, const char *buf, size_t len)
 static hsm_rc
 copy_in(const wsconfig *cfg, const char *src, const char *name)
 {
-	char *buf = NULL;
-	size_t len = 0;
+	hsm_secbuf *sb = NULL;
 	hsm_rc rc;
 
-	if ((rc = read_small(src, &buf, &len)) != HSM_OK)
+	/* May be a private key: read into locked memory, wiped when freed. */
+	if ((rc = hsm_file_read_secret(src, WSC_FILE_MAX, &sb)) != HSM_OK)
 		return rc;
-	if (len == 0 || strstr(buf, "-----BEGIN ") == NULL)
+	if (sb->len == 0 || strstr((const char *)sb->data, "-----BEGIN ") == NULL)
 		rc = hsm_fail(HSM_ERR_FORMAT, "%s is not a PEM file", src);
 	else
-		rc = write_atomic(cfg, name, buf, len);
-	/* May be a private key: wipe before freeing. */
-	memset(buf, 0, len);
-	free(buf);
+		rc = write_atomic(cfg, name, (const char *)sb->data, sb->len);
+	secbuf_free(&sb);
 	return rc;
 }
 
