@@ -54,16 +54,34 @@ distance(const char *a, size_t na, const char *b, size_t nb)
 	return row[nb];
 }
 
+/* The digits of a folded name, in order ("admin12" -> "12"). */
+static void
+digits_of(const char *f, char out[FOLD_MAX])
+{
+	size_t n = 0;
+
+	for (; *f != '\0'; f++)
+		if (*f >= '0' && *f <= '9')
+			out[n++] = *f;
+	out[n] = '\0';
+}
+
 int
 adminlook_alike(const char *a, const char *b)
 {
-	char fa[FOLD_MAX], fb[FOLD_MAX];
+	char fa[FOLD_MAX], fb[FOLD_MAX], da[FOLD_MAX], db[FOLD_MAX];
 	size_t na = fold(a, fa), nb = fold(b, fb);
 
 	if (na == 0 || nb == 0)
 		return 0;
 	if (strcmp(fa, fb) == 0)
 		return 1;
+	/* "Admin 1" and "Admin 2" are numbered on purpose: other digits make
+	 * other names, however close the letters */
+	digits_of(fa, da);
+	digits_of(fb, db);
+	if (strcmp(da, db) != 0)
+		return 0;
 	return na >= 4 && nb >= 4 && distance(fa, na, fb, nb) <= 2;
 }
 

@@ -17,6 +17,9 @@ test_alike(void **unused)
 	assert_true(adminlook_alike("Alice Smith", "Alice Smyth"));
 	assert_true(adminlook_alike("Bob", "bob"));
 	assert_false(adminlook_alike("Bob", "Rob"));         /* short: only exact folds */
+	assert_false(adminlook_alike("Admin 1", "Admin 2")); /* numbered apart */
+	assert_false(adminlook_alike("bench0", "bench1"));
+	assert_true(adminlook_alike("Admin 12", "Admn 12")); /* same number, a typo */
 	assert_false(adminlook_alike("Alice Smith", "Carol Jones"));
 	assert_false(adminlook_alike("", "admin"));
 	assert_false(adminlook_alike(NULL, "admin"));
@@ -45,9 +48,9 @@ test_similar(void **unused)
 	assert_non_null(strstr(out, "already registered as \"Bob Jones\""));
 	/* the same person's backup card: same name, same identity: nothing to say */
 	assert_int_equal(adminlook_similar(st, 2, "Bob Jones", "b7e31d58", out, sizeof(out)), 0);
-	/* an identity one edit away from another */
-	assert_int_equal(adminlook_similar(st, 2, "Carol", "4f2a9c07", out, sizeof(out)), 1);
-	assert_non_null(strstr(out, "identity \"4f2a9c07\" looks like \"4f2a9c01\""));
+	/* an identity one edit away from another, same digits */
+	assert_int_equal(adminlook_similar(st, 2, "Carol", "4f2a9d01", out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "identity \"4f2a9d01\" looks like \"4f2a9c01\""));
 	/* nobody alike */
 	assert_int_equal(adminlook_similar(st, 2, "Zed Quentin", "zq-personnel-77", out,
 	                 sizeof(out)), 0);

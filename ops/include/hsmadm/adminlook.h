@@ -22,7 +22,8 @@ size_t adminlook_similar(json_t *const *states, size_t n, const char *name,
 
 /* 1 if a and b are the same after folding case and dropping everything but
  * letters and digits, or within two edits of each other (both at least 4
- * characters long once folded). */
+ * characters long once folded) with the same digits ("Admin 1" and
+ * "Admin 2" are numbered apart on purpose). */
 int adminlook_alike(const char *a, const char *b);
 
 #endif
