@@ -8,26 +8,11 @@
 # evidence log, which hsmadm-audit verify then accepts with no counter gap.
 . "$(dirname "$0")/domain_common.sh"
 
-init_module m1 DC1-M01
-init_module m2 DC2-M01
-start_module m1
-start_module m2
-setup_workstation m1 m2
-for k in alice bob carol dave erin; do keyfile $k; done
 D=hsmadm-domain
 EV="$T/evidence.jsonl"
+pair_2of3 "$EV"
+for k in dave erin; do keyfile $k; done
 
-$D group create pair m1:5 m2:5 >/dev/null
-for a in alice bob carol; do
-	$D admin add pair --pubkey-file "$T/$a.pem" --name "$a" --identity "$a" --evidence "$EV" >/dev/null
-done
-$D run pair thresholds.set --signature 2 --revocation 1 \
-	--key-file "$T/alice.pem" --key-file "$T/bob.pem" --evidence "$EV" >/dev/null
-
-# audit_ok DESCRIPTION: the evidence log verifies (chain, receipts, no gap).
-audit_ok() {
-	expect_exit 0 "$1" -- hsmadm-audit verify "$EV" --module-ca "$T/ca.pem" --allow-incomplete
-}
 # receipts_of FILE: "MODULE:COUNTER_BEFORE" of every receipt the log holds
 # for the signed command in FILE, sorted.
 receipts_of() {
@@ -36,7 +21,7 @@ receipts_of() {
 	jq -r --arg dg "$dg" 'select(.type == "command.applied") | .body.receipts[].body |
 		select(.command_digest == $dg) | "\(.module):\(.counter_before)"' "$EV" | sort | tr '\n' ' '
 }
-audit_ok "the evidence log verifies before any fault"
+audit_ok "$EV" "the evidence log verifies before any fault"
 
 propose_signed() {	# FILE KEYNAME
 	$D admin add pair --pubkey-file "$T/$2.pem" --name "$2" --identity "$2" --out "$1" >/dev/null
@@ -62,7 +47,7 @@ expect_exit 0 "group compares equal after roll-forward" -- $D group compare pair
 [ "$(receipts_of "$T/c1.json")" = "DC1-M01:4 DC2-M01:4 " ] &&
 	ok "the recovered DC2 receipt is in the log, DC1's is not written twice" ||
 	fail "receipts after the roll-forward: $(receipts_of "$T/c1.json")"
-audit_ok "crash-after: the log verifies after the roll-forward (no gap)"
+audit_ok "$EV" "crash-after: the log verifies after the roll-forward (no gap)"
 
 # 2. DC2 closes the connection before applying (--drop-before): it missed it.
 stop_module m2
@@ -84,7 +69,7 @@ out_has "DC2-M01 domain 5: applied" "DC2 applied"
 expect_exit 0 "group compares equal" -- $D group compare pair
 [ "$(receipts_of "$T/c2.json")" = "DC1-M01:5 DC2-M01:5 " ] && ok "one receipt per member for c2" ||
 	fail "receipts for c2: $(receipts_of "$T/c2.json")"
-audit_ok "drop-before: the log verifies after the roll-forward"
+audit_ok "$EV" "drop-before: the log verifies after the roll-forward"
 
 # 3. DC1 applies and closes unanswered (--drop-after): the engine connects
 # again, fetches the receipt DC1 kept, verifies it and counts it as the answer.
@@ -108,7 +93,7 @@ out_has "already applied" "says so"
 expect_exit 0 "group compares equal" -- $D group compare pair
 [ "$(receipts_of "$T/c3.json")" = "DC1-M01:6 DC2-M01:6 " ] && ok "a roll-forward writes no receipt twice" ||
 	fail "receipts for c3 after the roll-forward: $(receipts_of "$T/c3.json")"
-audit_ok "drop-after: the log verifies (no gap)"
+audit_ok "$EV" "drop-after: the log verifies (no gap)"
 
 # 3b. DC2 dies right after applying and nobody rolls forward: both members
 # have it, so the next command goes through; with --evidence its submit first
@@ -126,7 +111,7 @@ out_has "Recorded the receipt of admin.add on DC2-M01 domain 5 (counter 7 -> 8)"
 	"its submit first records DC2's lost c5 receipt"
 [ "$(receipts_of "$T/c5.json")" = "DC1-M01:7 DC2-M01:7 " ] && ok "both c5 receipts are in the log" ||
 	fail "receipts for c5: $(receipts_of "$T/c5.json")"
-audit_ok "no gap before the next command"
+audit_ok "$EV" "no gap before the next command"
 
 # 4. A roll-forward is proven only by the command a member holds: DC1 moved on
 # with a different command (Y) at the same counter, so X is not "already
@@ -146,5 +131,5 @@ out_has "would split the group" "says why nothing was sent"
 [ -z "$(receipts_of "$T/x.json")" ] &&
 	ok "X was applied nowhere: DC1's receipt at that counter is Y's, DC2 was not touched" ||
 	fail "receipts for x: $(receipts_of "$T/x.json")"
-audit_ok "the whole log verifies at the end"
+audit_ok "$EV" "the whole log verifies at the end"
 finish

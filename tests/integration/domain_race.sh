@@ -53,34 +53,34 @@ propose "$WS1" "$T/c1.json" bob
 propose "$WS2" "$T/c2.json" carol
 before=$(counter_of DC2-M01)
 restart m2 --drop-before 1
-expect 27 "c1: applied on DC1, DC2 dropped the connection" -- \
+expect_exit 27 "c1: applied on DC1, DC2 dropped the connection" -- \
 	env HSMADM_HOME="$WS1" $D submit "$T/c1.json"
 restart m2
-expect 27 "c2 for the same counter: the group is divergent, nothing sent" -- \
+expect_exit 27 "c2 for the same counter: the group is divergent, nothing sent" -- \
 	env HSMADM_HOME="$WS2" $D submit "$T/c2.json"
 out_has "$(digest_of "$T/c1.json")" "names the command DC1 holds (c1's digest)"
 out_has "roll-forward" "says how to heal it"
-expect 27 "c2 with --roll-forward is refused too: it would split the group" -- \
+expect_exit 27 "c2 with --roll-forward is refused too: it would split the group" -- \
 	env HSMADM_HOME="$WS2" $D submit "$T/c2.json" --roll-forward
 [ "$(counter_of DC2-M01)" = "$before" ] && ok "DC2 did not apply c2" ||
 	fail "DC2 moved on to $(counter_of DC2-M01) with c2: the group is split"
-expect 0 "healing: c1 rolled forward onto DC2" -- \
+expect_exit 0 "healing: c1 rolled forward onto DC2" -- \
 	env HSMADM_HOME="$WS1" $D submit "$T/c1.json" --roll-forward
-expect 0 "the members compare equal after healing" -- $D group compare pair
+expect_exit 0 "the members compare equal after healing" -- $D group compare pair
 
 # 1b. Healing without the file: the modules keep each applied command with
 # its receipt; group heal fetches it from DC1 and rolls it onto DC2.
 propose "$WS1" "$T/c3.json" dora
 restart m2 --drop-before 1
-expect 27 "c3: applied on DC1, DC2 dropped the connection" -- \
+expect_exit 27 "c3: applied on DC1, DC2 dropped the connection" -- \
 	env HSMADM_HOME="$WS1" $D submit "$T/c3.json"
 restart m2
 rm -f "$T/c3.json"
-expect 0 "group heal completes DC2 from DC1's kept command" -- \
+expect_exit 0 "group heal completes DC2 from DC1's kept command" -- \
 	env HSMADM_HOME="$WS2" $D group heal pair
 out_has "DC2-M01 domain 5: applied" "DC2 applied the command DC1 kept"
-expect 0 "the members compare equal after the heal" -- $D group compare pair
-expect 0 "a second heal finds nothing to do" -- $D group heal pair
+expect_exit 0 "the members compare equal after the heal" -- $D group compare pair
+expect_exit 0 "a second heal finds nothing to do" -- $D group heal pair
 out_has "Nothing to heal" "says so"
 
 # 2. Racing workstations, again and again, with dropped connections: two
