@@ -39,6 +39,7 @@ static const struct {
 	{ ADMINCMD_OP_MK_ACTIVATE,       NEED_ONE, 1 },
 	{ ADMINCMD_OP_MK_CLEAR_PENDING,  NEED_ONE, 1 },
 	{ ADMINCMD_OP_MK_DESTROY_OLD,    NEED_SIG, 1 },
+	{ ADMINCMD_OP_MK_BACKOUT,        NEED_SIG, 1 },
 };
 #define N_OPS (sizeof(op_table) / sizeof(op_table[0]))
 

@@ -899,6 +899,49 @@ out:
 	return rc;
 }
 
+/* Rotation backout: return to the OLD key while it still exists. The new
+ * (current) key is not lost: it is set aside in PENDING, committed, so a
+ * later mk.activate can take it again, or mk.clear_pending discards it. */
+static hsm_rc
+op_backout(simdom *n, const json_t *params, json_t **result, const char **reason)
+{
+	uint8_t want[HSM_VP_LEN];
+	char hex[2 * HSM_VP_LEN + 1], phex[2 * HSM_VP_LEN + 1];
+	simdom_reg cur;
+	hsm_rc rc;
+
+	if ((rc = get_vp_param(params, "mkvp", want)) != HSM_OK)
+		REFUSE(HSM_ERR_FORMAT, "bad_params", "mk.backout: %s", hsm_errmsg());
+	if (n->old.state != REG_VALID)
+		REFUSE(HSM_ERR_STATE, "old_empty",
+		       "domain %u holds no old master key to return to (destroyed, or never rotated)",
+		       n->index);
+	if (n->cur.state != REG_VALID)
+		REFUSE(HSM_ERR_STATE, "current_empty",
+		       "domain %u holds no current master key", n->index);
+	if (n->pend.state != PEND_EMPTY)
+		REFUSE(HSM_ERR_STATE, "pending_not_empty",
+		       "the pending register of domain %u is %s; the new key is set aside there, so clear it first (mk.clear_pending)",
+		       n->index, pend_names[n->pend.state]);
+	if (!vp_equal(want, n->old.vp))
+		REFUSE(HSM_ERR_VERIFY, "mkvp_mismatch",
+		       "the old key of domain %u has another verification pattern than the command names",
+		       n->index);
+	pending_clear(n);
+	cur = n->cur;
+	n->cur = n->old;
+	memset(&n->old, 0, sizeof(n->old));
+	n->pend.state = PEND_COMMITTED;
+	n->pend.key = cur.key;
+	memcpy(n->pend.vp, cur.vp, HSM_VP_LEN);
+	hex_encode_buf(n->cur.vp, HSM_VP_LEN, hex);
+	hex_encode_buf(n->pend.vp, HSM_VP_LEN, phex);
+	*result = json_pack("{s:s, s:s}", "mkvp", hex, "pending_mkvp", phex);
+	rc = HSM_OK;
+out:
+	return rc;
+}
+
 static void
 zeroize(simdom *n)
 {
@@ -920,7 +963,7 @@ static const char *const known_ops[] = {
 	ADMINCMD_OP_ADMIN_ADD, ADMINCMD_OP_ADMIN_REMOVE, ADMINCMD_OP_THRESHOLDS_SET,
 	ADMINCMD_OP_IMPORTER_GENERATE, ADMINCMD_OP_MK_LOAD_PART, ADMINCMD_OP_MK_COMMIT,
 	ADMINCMD_OP_MK_ACTIVATE, ADMINCMD_OP_MK_CLEAR_PENDING, ADMINCMD_OP_MK_DESTROY_OLD,
-	ADMINCMD_OP_ZEROIZE,
+	ADMINCMD_OP_MK_BACKOUT, ADMINCMD_OP_ZEROIZE,
 };
 
 static const char *
@@ -1008,6 +1051,8 @@ simdom_apply(const simdom *d, const char *module, const json_t *command, int64_t
 		rc = op_clear_pending(n, result, reason);
 	else if (strcmp(op, ADMINCMD_OP_MK_DESTROY_OLD) == 0)
 		rc = op_destroy_old(n, params, result, reason);
+	else if (strcmp(op, ADMINCMD_OP_MK_BACKOUT) == 0)
+		rc = op_backout(n, params, result, reason);
 	else {
 		zeroize(n);
 		*result = json_object();

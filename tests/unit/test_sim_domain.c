@@ -228,11 +228,12 @@ test_imprint_refuses_mk_ops(void **state)
 {
 	fx *f = *state;
 	static const int a0[] = { 0, -1 };
-	const char *ops[] = { "importer.generate", "mk.clear_pending", "mk.destroy_old" };
+	const char *ops[] = { "importer.generate", "mk.clear_pending", "mk.destroy_old",
+	                      "mk.backout" };
 	size_t i;
 
 	add_admin(f, 0, "alice", none);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		assert_int_equal(apply(f, ops[i], json_object(), a0), HSM_ERR_STATE);
 		assert_string_equal(f->reason, "imprint_mode");
 	}
@@ -630,6 +631,68 @@ test_master_key_lifecycle(void **state)
 	free_parts(&same);
 }
 
+/* mk.backout: OLD back to CURRENT, the new key set aside committed in
+ * PENDING; a later mk.activate takes it again. */
+static void
+test_backout(void **state)
+{
+	fx *f = *state;
+	parts k1, k2, k3;
+	json_t *p;
+
+	memset(&k1, 0, sizeof(k1));
+	memset(&k2, 0, sizeof(k2));
+	memset(&k3, 0, sizeof(k3));
+	three_admins_2_of_3(f);
+	assert_int_equal(apply(f, "importer.generate", json_object(), A0), HSM_OK);
+	make_parts(&k1, 2, NULL);
+	make_parts(&k2, 2, NULL);
+	make_parts(&k3, 2, NULL);
+	load_commit(f, &k1);
+	assert_int_equal(apply(f, "mk.activate", vp_params(k1.mkvphex), A0), HSM_OK);
+	/* No OLD yet. */
+	assert_int_equal(apply(f, "mk.backout", vp_params(k1.mkvphex), A01), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "old_empty");
+	load_commit(f, &k2);
+	assert_int_equal(apply(f, "mk.activate", vp_params(k2.mkvphex), A0), HSM_OK);
+	/* Needs the signature threshold, the OLD MKVP, an empty PENDING. */
+	assert_int_equal(apply(f, "mk.backout", vp_params(k1.mkvphex), A0), HSM_ERR_QUORUM);
+	assert_int_equal(apply(f, "mk.backout", json_object(), A01), HSM_ERR_FORMAT);
+	assert_string_equal(f->reason, "bad_params");
+	assert_int_equal(apply(f, "mk.backout", vp_params(k2.mkvphex), A01), HSM_ERR_VERIFY);
+	assert_string_equal(f->reason, "mkvp_mismatch");
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k3, 1, 2, DOM, NULL), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.backout", vp_params(k1.mkvphex), A01), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "pending_not_empty");
+	assert_int_equal(apply(f, "mk.clear_pending", json_object(), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.backout", vp_params(k1.mkvphex), A01), HSM_OK);
+	assert_string_equal(json_string_value(json_object_get(f->result, "mkvp")), k1.mkvphex);
+	assert_string_equal(json_string_value(json_object_get(f->result, "pending_mkvp")), k2.mkvphex);
+	p = pub(f);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(p, "registers"), "current"), "mkvp")),
+	                    k1.mkvphex);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(p, "registers"), "pending"), "mkvp")),
+	                    k2.mkvphex);
+	json_decref(p);
+	assert_string_equal(reg_state(f, "pending"), "committed");
+	assert_string_equal(reg_state(f, "old"), "empty");
+	/* Twice: there is no OLD any more. */
+	assert_int_equal(apply(f, "mk.backout", vp_params(k1.mkvphex), A01), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "old_empty");
+	/* Finalize again: k2 CURRENT, k1 OLD. */
+	assert_int_equal(apply(f, "mk.activate", vp_params(k2.mkvphex), A0), HSM_OK);
+	assert_string_equal(reg_state(f, "old"), "valid");
+	assert_string_equal(reg_state(f, "pending"), "empty");
+	/* Or back out and discard the new key. */
+	assert_int_equal(apply(f, "mk.backout", vp_params(k1.mkvphex), A01), HSM_OK);
+	assert_int_equal(apply(f, "mk.clear_pending", json_object(), A0), HSM_OK);
+	assert_string_equal(reg_state(f, "current"), "valid");
+	assert_string_equal(reg_state(f, "pending"), "empty");
+	free_parts(&k1);
+	free_parts(&k2);
+	free_parts(&k3);
+}
+
 static void
 test_zeroize(void **state)
 {
@@ -744,6 +807,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_counter_replay_and_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_master_key_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zeroize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persist_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_digest_tracks_state, setup, teardown),

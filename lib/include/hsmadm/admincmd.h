@@ -59,6 +59,9 @@
 #define ADMINCMD_OP_MK_ACTIVATE       "mk.activate"
 #define ADMINCMD_OP_MK_CLEAR_PENDING  "mk.clear_pending"
 #define ADMINCMD_OP_MK_DESTROY_OLD    "mk.destroy_old"
+/* Return to the OLD key before it is destroyed (rotation backout): OLD
+ * becomes CURRENT again and the new key is set aside in PENDING, committed. */
+#define ADMINCMD_OP_MK_BACKOUT        "mk.backout"
 
 typedef struct admincmd admincmd;
 
@@ -82,7 +85,7 @@ int admincmd_op_known(const char *op);
 /*
  * Signatures op needs from distinct admin identities of a domain whose
  * thresholds are sig_thr / rev_thr (both 0 = imprint mode), per DESIGN §4:
- * admin.add, thresholds.set, mk.commit, mk.destroy_old, zeroize: sig_thr;
+ * admin.add, thresholds.set, mk.commit, mk.destroy_old, mk.backout, zeroize: sig_thr;
  * admin.remove: rev_thr; importer.generate, mk.load_part, mk.activate,
  * mk.clear_pending: 1. In imprint mode admin.add, admin.remove and zeroize
  * need none, thresholds.set needs the NEW signature threshold
