@@ -18,9 +18,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/keypart_load.h"
-#include "hsmadm/quorum.h"
-
-#define VALID_FOR 3600
+#include "hsmadm/groupcmd.h"
 
 struct mst {
 	char      pending[16];
@@ -263,63 +261,26 @@ quorum_say(void *ctx, const char *line)
 	say(r, "%s", line);
 }
 
-static hsm_rc
-no_signers(const admincmd *cmd, unsigned missing)
-{
-	return hsm_fail(HSM_ERR_QUORUM, "%s needs %u more administrator signature%s",
-	    admincmd_op(cmd), missing, missing == 1 ? "" : "s");
-}
-
 /* Propose op for the members sel[], sign it, submit it, record it. */
 static hsm_rc
 run_command(struct run *r, const char *op, const json_t *params, const char *sel,
             const char *what)
 {
+	struct groupcmd_io gio = { r->io ? r->io->admins : NULL, r->io ? r->io->ev : NULL,
+	                           quorum_say, r };
 	group_member *sub = NULL;
-	admincmd *cmd = NULL;
-	group_report *report = NULL;
-	struct quorum_first first;
-	char *dg = NULL, *words = NULL;
 	size_t ns = 0, i;
 	hsm_rc rc;
 
-	memset(&first, 0, sizeof(first));
 	if ((sub = calloc(r->n, sizeof(*sub))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	for (i = 0; i < r->n; i++)
 		if (sel[i])
 			sub[ns++] = r->m[i];
-	rc = group_propose(sub, ns, op, params, (int64_t)time(NULL), VALID_FOR, &cmd);
-	if (rc != HSM_OK)
-		goto out;
-	if (admincmd_digest_text(cmd, &dg, &words) == HSM_OK)
-		say(r, "%s: command %s on %zu domain%s; digest %.16s... (%s)", what, op, ns,
-		    ns == 1 ? "" : "s", dg, words);
-	if (r->io == NULL || r->io->admins == NULL) {
-		unsigned missing = 0;
-		if ((rc = group_preflight(sub, ns, cmd, (int64_t)time(NULL), &missing)) ==
-		    HSM_ERR_QUORUM)
-			rc = no_signers(cmd, missing);
-	} else {
-		struct quorum_io qio = { quorum_say, r, r->io->ev ? r->io->ev->log : NULL };
-		rc = quorum_collect(sub, ns, cmd, r->io->admins, &qio, &first);
-	}
-	if (rc != HSM_OK)
-		goto out;
-	{
-		/* the first admin who signed sends it; the system when none had to */
-		ev_actor who = { first.name, "admin", NULL, first.ski };
-		rc = submit_run(r->io ? r->io->ev : NULL, sub, ns, cmd, 0,
-		                first.set ? &who : NULL, &report);
-	}
+	rc = groupcmd_run(sub, ns, op, params, what, 0, &gio, NULL);
 	if (rc == HSM_OK)
 		json_array_append_new(r->did, json_pack("{s:s, s:s, s:I}", "op", op, "what", what,
 		    "members", (json_int_t)ns));
-out:
-	free(dg);
-	free(words);
-	group_report_free(&report);
-	admincmd_free(&cmd);
 	free(sub);
 	return rc;
 }
