@@ -177,6 +177,20 @@ count_identities(const simdom_admin *a, size_t n)
 	return distinct;
 }
 
+hsm_rc
+simdom_blob_key(const simdom *d, simdom_regid r, blob_kctx **out)
+{
+	const simdom_reg *g = r == SIMDOM_REG_CURRENT ? &d->cur
+	                    : r == SIMDOM_REG_OLD ? &d->old : &d->pend;
+	int whole = r == SIMDOM_REG_PENDING ? d->pend.state == PEND_COMMITTED
+	                                    : g->state == REG_VALID;
+
+	*out = NULL;
+	if (!whole || g->key == NULL)
+		return hsm_fail(HSM_ERR_STATE, "the register holds no whole key");
+	return blob_kctx_new(g->key->data, g->vp, out);
+}
+
 /* ---- public state ---------------------------------------------------------- */
 
 static json_t *

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include <jansson.h>
+#include "hsmadm/blob.h"
 #include "hsmadm/err.h"
 
 typedef struct simdom simdom;
@@ -50,5 +51,21 @@ hsm_rc simdom_public(const simdom *d, const char *module, int with_digest, json_
 hsm_rc simdom_apply(const simdom *d, const char *module, const json_t *command,
                     int64_t now, simdom **next, json_t **result,
                     const char **op, const char **reason);
+
+/*
+ * Key blobs (sim/simblob.c): the wrapping context of one register, derived
+ * from its key (blob.h), when the register holds a whole key: CURRENT or
+ * OLD valid, PENDING committed. HSM_ERR_STATE when it holds none (empty,
+ * or a PENDING still being loaded). Read-only: blob operations never
+ * change a domain.
+ */
+typedef enum simdom_regid {
+	SIMDOM_REG_CURRENT = 0,
+	SIMDOM_REG_PENDING,
+	SIMDOM_REG_OLD,
+	SIMDOM_REG__COUNT
+} simdom_regid;
+
+hsm_rc simdom_blob_key(const simdom *d, simdom_regid r, blob_kctx **out);
 
 #endif

@@ -18,6 +18,7 @@
 #include "hsmadm/receipt.h"
 #include "hsmadm/x509util.h"
 
+#include "simblob.h"
 #include "simdom.h"
 #include "simmod.h"
 #include "simrcpt.h"
@@ -822,6 +823,35 @@ do_domain_op(simmod *m, const modproto_request *req, json_t **result, const char
 	return do_apply(m, req->params, result, reason, drop);
 }
 
+/* Blob ops: a snapshot of the domain's register keys is taken under the
+ * domain lock; the (long) batch runs without it, so admin commands on the
+ * domain are not held up and an activation in between is seen by the next
+ * batch. The keys are derived per request: a batch of thousands of blobs
+ * pays two HKDFs, and no key outlives a destroyed register. */
+static hsm_rc
+do_blob(simmod *m, const modproto_request *req, json_t **result, const char **reason)
+{
+	simblob_keys keys;
+	simdom *d;
+	unsigned idx = 0;
+	hsm_rc rc;
+
+	if ((rc = param_domain(m, req->params, &idx, reason)) != HSM_OK)
+		return rc;
+	pthread_mutex_lock(&m->dlock[idx]);
+	rc = get_dom(m, idx, &d);
+	if (rc == HSM_OK)
+		rc = simblob_keys_get(d, &keys);
+	pthread_mutex_unlock(&m->dlock[idx]);
+	if (rc != HSM_OK) {
+		*reason = "io";
+		return hsm_fail_wrap(HSM_ERR_MODULE, "domain %u cannot be read", idx);
+	}
+	rc = simblob_handle(req->op, &keys, req->params, result, reason);
+	simblob_keys_clear(&keys);
+	return rc;
+}
+
 hsm_rc
 simmod_error_answer(hsm_rc rc, const char *message, json_t **answer)
 {
@@ -861,9 +891,11 @@ simmod_handle(simmod *m, json_t *msg, json_t **answer, int *drop)
 			json_decref(result);
 			return HSM_OK;
 		}
+	} else if (simblob_is_op(req.op)) {
+		rc = do_blob(m, &req, &result, &reason);
 	} else {
 		reason = "unknown_op";
-		rc = hsm_fail(HSM_ERR_FORMAT, "unknown op \"%.64s\" (want hello, info, domain.query, domain.receipts or command.apply)",
+		rc = hsm_fail(HSM_ERR_FORMAT, "unknown op \"%.64s\" (want hello, info, domain.query, domain.receipts, command.apply or blob.*)",
 		              req.op);
 	}
 	if (rc == HSM_OK) {

@@ -22,6 +22,7 @@
 #include "hsmadm/signer.h"
 #include "hsmadm/vp.h"
 
+#include "simblob.h"
 #include "simdom.h"
 
 #define MOD "DC1-M01"
@@ -693,6 +694,183 @@ test_backout(void **state)
 	free_parts(&k3);
 }
 
+/* ---- key blobs (simblob.c) --------------------------------------------------- */
+
+/* Run one blob op on a snapshot of the domain; *reason of a refusal. */
+static hsm_rc
+blob_op(fx *f, const char *op, json_t *params, json_t **result, const char **reason)
+{
+	simblob_keys k;
+	hsm_rc rc;
+
+	*result = NULL;
+	assert_int_equal(simblob_keys_get(f->d, &k), HSM_OK);
+	rc = simblob_handle(op, &k, params, result, reason);
+	simblob_keys_clear(&k);
+	json_decref(params);
+	return rc;
+}
+
+/* blob.encrypt "hello" with the blob; the ciphertext (malloc'ed b64). */
+static char *
+encrypt_hello(fx *f, const char *blob)
+{
+	json_t *r = NULL;
+	const char *why;
+	char *ct;
+
+	assert_int_equal(blob_op(f, "blob.encrypt", json_pack("{s:i, s:s, s:s}", "domain", DOM,
+	                 "blob", blob, "data", "aGVsbG8="), &r, &why), HSM_OK);
+	ct = strdup(json_string_value(json_object_get(r, "data")));
+	json_decref(r);
+	return ct;
+}
+
+static hsm_rc
+decrypt_is_hello(fx *f, const char *blob, const char *ct, const char **why)
+{
+	json_t *r = NULL;
+	hsm_rc rc = blob_op(f, "blob.decrypt", json_pack("{s:i, s:s, s:s}", "domain", DOM,
+	                    "blob", blob, "data", ct), &r, why);
+
+	if (rc == HSM_OK)
+		assert_string_equal(json_string_value(json_object_get(r, "data")), "aGVsbG8=");
+	json_decref(r);
+	return rc;
+}
+
+/* Re-encipher a run; the outputs (malloc'ed b64) all carry want's prefix. */
+static char *
+reencipher(fx *f, const char *to, const char *run, const char *wanthex, size_t want_ok)
+{
+	json_t *r = NULL;
+	const char *why, *out;
+	uint8_t bin[8 * BLOB_LEN];
+	size_t n, i;
+	char *copy;
+
+	assert_int_equal(blob_op(f, "blob.reencipher", json_pack("{s:i, s:s, s:s}", "domain", DOM,
+	                 "to", to, "blobs", run), &r, &why), HSM_OK);
+	assert_string_equal(json_string_value(json_object_get(r, "mkvp")), wanthex);
+	assert_int_equal(json_integer_value(json_object_get(r, "count")), want_ok);
+	out = json_string_value(json_object_get(r, "blobs"));
+	assert_int_equal(blob_b64_decode(out, strlen(out), 8, bin, &n), HSM_OK);
+	assert_int_equal(n, want_ok);
+	for (i = 0; i < n; i++) {
+		char hex[17];
+		blob_prefix_hex(bin + i * BLOB_LEN + 4, hex);
+		assert_memory_equal(hex, wanthex, 16);
+	}
+	copy = strdup(out);
+	json_decref(r);
+	return copy;
+}
+
+static void
+test_blob_ops(void **state)
+{
+	fx *f = *state;
+	parts k1, k2;
+	json_t *r = NULL;
+	const char *why;
+	char one[BLOB_B64_LEN + 1], *run, *ct, *re, *re1, *back, bad[4 * BLOB_B64_LEN + 1];
+
+	memset(&k1, 0, sizeof(k1));
+	memset(&k2, 0, sizeof(k2));
+	three_admins_2_of_3(f);
+	assert_int_equal(apply(f, "importer.generate", json_object(), A0), HSM_OK);
+	/* No CURRENT: nothing to wrap under. */
+	assert_int_equal(blob_op(f, "blob.generate", json_pack("{s:i}", "domain", DOM), &r, &why),
+	                 HSM_ERR_STATE);
+	assert_string_equal(why, "current_empty");
+	make_parts(&k1, 2, NULL);
+	make_parts(&k2, 2, NULL);
+	load_commit(f, &k1);
+	assert_int_equal(apply(f, "mk.activate", vp_params(k1.mkvphex), A0), HSM_OK);
+	assert_int_equal(blob_op(f, "blob.generate", json_pack("{s:i, s:i, s:s}", "domain", DOM,
+	                 "count", 3, "label", "payments"), &r, &why), HSM_OK);
+	assert_string_equal(json_string_value(json_object_get(r, "mkvp")), k1.mkvphex);
+	run = strdup(json_string_value(json_object_get(r, "blobs")));
+	json_decref(r);
+	assert_int_equal(strlen(run), 3 * BLOB_B64_LEN);
+	memcpy(one, run, BLOB_B64_LEN);
+	one[BLOB_B64_LEN] = '\0';
+	ct = encrypt_hello(f, one);
+	assert_int_equal(decrypt_is_hello(f, one, ct, &why), HSM_OK);
+	/* Usage bits are enforced; bad params refused. */
+	assert_int_equal(blob_op(f, "blob.generate", json_pack("{s:i, s:s}", "domain", DOM,
+	                 "usage", "decrypt"), &r, &why), HSM_OK);
+	{
+		json_t *p = json_pack("{s:i, s:s, s:s}", "domain", DOM, "blob",
+		                      json_string_value(json_object_get(r, "blobs")), "data", "aGVsbG8=");
+		json_decref(r);
+		assert_int_equal(blob_op(f, "blob.encrypt", p, &r, &why), HSM_ERR_REFUSED);
+	}
+	assert_string_equal(why, "usage_not_allowed");
+	assert_int_equal(blob_op(f, "blob.generate", json_pack("{s:i, s:i}", "domain", DOM,
+	                 "count", 0), &r, &why), HSM_ERR_FORMAT);
+	assert_int_equal(blob_op(f, "blob.reencipher", json_pack("{s:i, s:s, s:s}", "domain", DOM,
+	                 "to", "old", "blobs", run), &r, &why), HSM_ERR_FORMAT);
+	/* To pending: refused until a committed key is there. */
+	assert_int_equal(blob_op(f, "blob.reencipher", json_pack("{s:i, s:s, s:s}", "domain", DOM,
+	                 "to", "pending", "blobs", run), &r, &why), HSM_ERR_STATE);
+	assert_string_equal(why, "pending_not_committed");
+	load_commit(f, &k2);
+	re = reencipher(f, "pending", run, k2.mkvphex, 3);
+	/* A blob under a pending key is not usable yet, and says so. */
+	memcpy(one, re, BLOB_B64_LEN);
+	assert_int_equal(decrypt_is_hello(f, one, ct, &why), HSM_ERR_NOT_FOUND);
+	assert_string_equal(why, "no_such_key");
+	assert_non_null(strstr(hsm_errmsg(), "only pending"));
+	/* Per-blob failures: a damaged tag, an unknown key; the rest go through. */
+	snprintf(bad, sizeof(bad), "%s", run);
+	bad[BLOB_B64_LEN + 100] = bad[BLOB_B64_LEN + 100] == 'A' ? 'B' : 'A';
+	memcpy(bad + 2 * BLOB_B64_LEN + 8, "AAAAAAAA", 8);  /* bytes 6..11: the prefix */
+	assert_int_equal(blob_op(f, "blob.reencipher", json_pack("{s:i, s:s, s:s}", "domain", DOM,
+	                 "to", "pending", "blobs", bad), &r, &why), HSM_OK);
+	assert_int_equal(json_integer_value(json_object_get(r, "count")), 1);
+	assert_int_equal(json_array_size(json_object_get(r, "failed")), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "failed"), 0), "reason")),
+	                    "blob_verify");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(r, "failed"), 1), "index")), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "failed"), 1), "reason")),
+	                    "no_such_key");
+	json_decref(r);
+	/* Finalize: the re-enciphered blob decrypts what the old one encrypted;
+	 * the old blob still works under OLD. */
+	assert_int_equal(apply(f, "mk.activate", vp_params(k2.mkvphex), A0), HSM_OK);
+	assert_int_equal(decrypt_is_hello(f, one, ct, &why), HSM_OK);
+	memcpy(one, run, BLOB_B64_LEN);
+	assert_int_equal(decrypt_is_hello(f, one, ct, &why), HSM_OK);
+	/* OLD -> CURRENT after activation (blobs the first pass missed). */
+	re1 = reencipher(f, "current", run, k2.mkvphex, 3);
+	/* Backout: k1 CURRENT again, k2 set aside; blobs re-enciphered back. */
+	assert_int_equal(apply(f, "mk.backout", vp_params(k1.mkvphex), A01), HSM_OK);
+	back = reencipher(f, "current", re, k1.mkvphex, 3);
+	memcpy(one, back, BLOB_B64_LEN);
+	assert_int_equal(decrypt_is_hello(f, one, ct, &why), HSM_OK);
+	/* Finalize again and destroy the old key: its blobs are refused, named. */
+	assert_int_equal(apply(f, "mk.activate", vp_params(k2.mkvphex), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.destroy_old", vp_params(k1.mkvphex), A01), HSM_OK);
+	assert_int_equal(decrypt_is_hello(f, one, ct, &why), HSM_ERR_NOT_FOUND);
+	assert_non_null(strstr(hsm_errmsg(), "no key with verification pattern"));
+	{
+		char pfx[17];
+		memcpy(pfx, k1.mkvphex, 16);
+		pfx[16] = '\0';
+		assert_non_null(strstr(hsm_errmsg(), pfx));
+	}
+	memcpy(one, re1, BLOB_B64_LEN);
+	assert_int_equal(decrypt_is_hello(f, one, ct, &why), HSM_OK);
+	free(run);
+	free(ct);
+	free(re);
+	free(re1);
+	free(back);
+	free_parts(&k1);
+	free_parts(&k2);
+}
+
 static void
 test_zeroize(void **state)
 {
@@ -808,6 +986,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tampered_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_master_key_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zeroize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persist_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_digest_tracks_state, setup, teardown),
