@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsmadm/codec.h"
 #include "hsmadm/moddriver.h"
 #include "hsmadm/modproto.h"
 #include "hsmadm/tlsctx.h"
@@ -513,6 +514,145 @@ static const struct moddrv_batch_ops sim_batch_ops = {
 	simb_query, simb_apply, simb_receipts, simb_applied,
 };
 
+/* ---- key blobs (module-protocol.md §2.6) ------------------------------------ */
+
+static hsm_rc
+mkvp_from(const json_t *res, uint8_t mkvp[HSM_VP_LEN])
+{
+	const char *s = json_string_value(json_object_get(res, "mkvp"));
+
+	if (s == NULL || hex_decode_into(s, mkvp, HSM_VP_LEN) != HSM_OK)
+		return hsm_fail(HSM_ERR_MODULE, "the module's answer has no valid \"mkvp\"");
+	return HSM_OK;
+}
+
+static hsm_rc
+simblob_generate(void *vctx, unsigned domain, const char *usage, const char *label,
+                 size_t count, uint8_t *out, uint8_t mkvp[HSM_VP_LEN])
+{
+	json_t *p, *res = NULL, *b;
+	size_t n = 0;
+	hsm_rc rc;
+
+	p = json_pack("{s:I, s:s, s:I}", "domain", (json_int_t)domain, "usage",
+	              usage ? usage : "all", "count", (json_int_t)count);
+	if (p == NULL || (label != NULL && json_object_set_new(p, "label", json_string(label)) != 0)) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = sim_call(vctx, "blob.generate", p, &res)) != HSM_OK ||
+	    (rc = mkvp_from(res, mkvp)) != HSM_OK)
+		goto out;
+	b = json_object_get(res, "blobs");
+	if (!json_is_string(b) ||
+	    blob_b64_decode(json_string_value(b), json_string_length(b), count, out, &n) != HSM_OK ||
+	    n != count)
+		rc = hsm_fail(HSM_ERR_MODULE, "the module answered blob.generate with %zu blobs, not %zu",
+		              n, count);
+out:
+	json_decref(p);
+	json_decref(res);
+	return rc;
+}
+
+static hsm_rc
+simblob_crypt(void *vctx, unsigned domain, int enc, const uint8_t blob[BLOB_LEN],
+              const uint8_t *in, size_t n, uint8_t **out, size_t *outlen)
+{
+	char b64[BLOB_B64_LEN + 1], *data = NULL;
+	json_t *p = NULL, *res = NULL;
+	const char *s;
+	hsm_rc rc;
+
+	*out = NULL;
+	*outlen = 0;
+	blob_b64_encode(blob, 1, b64);
+	if ((rc = b64_encode(in, n, &data)) != HSM_OK)
+		return rc;
+	if ((p = json_pack("{s:I, s:s, s:s}", "domain", (json_int_t)domain, "blob", b64,
+	                   "data", data)) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = sim_call(vctx, enc ? "blob.encrypt" : "blob.decrypt", p, &res)) != HSM_OK)
+		goto out;
+	if ((s = json_string_value(json_object_get(res, "data"))) == NULL ||
+	    b64_decode(s, out, outlen) != HSM_OK)
+		rc = hsm_fail(HSM_ERR_MODULE, "the module's answer has no valid \"data\"");
+out:
+	free(data);
+	json_decref(p);
+	json_decref(res);
+	return rc;
+}
+
+static hsm_rc
+fails_from(const json_t *arr, size_t n, moddrv_blob_fail *fails, size_t *nfail)
+{
+	size_t i;
+
+	*nfail = json_array_size(arr);
+	if (!json_is_array(arr) || *nfail > n)
+		return hsm_fail(HSM_ERR_MODULE, "the module's list of failed blobs is not valid");
+	for (i = 0; i < *nfail; i++) {
+		const json_t *f = json_array_get(arr, i);
+		json_int_t at = json_integer_value(json_object_get(f, "index"));
+		const char *why = json_string_value(json_object_get(f, "reason"));
+		const char *pfx = json_string_value(json_object_get(f, "prefix"));
+		if (!json_is_integer(json_object_get(f, "index")) || at < 0 || (size_t)at >= n ||
+		    (i > 0 && (size_t)at <= fails[i - 1].index) || why == NULL || pfx == NULL)
+			return hsm_fail(HSM_ERR_MODULE, "the module's list of failed blobs is not valid");
+		fails[i].index = (size_t)at;
+		snprintf(fails[i].reason, sizeof(fails[i].reason), "%s", why);
+		snprintf(fails[i].prefix, sizeof(fails[i].prefix), "%s", pfx);
+	}
+	return HSM_OK;
+}
+
+static hsm_rc
+simblob_reencipher(void *vctx, unsigned domain, const char *to, const uint8_t *in, size_t n,
+                   uint8_t *out, size_t *nok, moddrv_blob_fail *fails, size_t *nfail,
+                   uint8_t mkvp[HSM_VP_LEN])
+{
+	json_t *p = NULL, *res = NULL, *b;
+	char *text = NULL;
+	hsm_rc rc;
+
+	*nok = *nfail = 0;
+	if ((text = malloc(n * BLOB_B64_LEN + 1)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	blob_b64_encode(in, n, text);
+	/* One string for the batch, not one per blob; it is plain base64, so
+	 * the UTF-8 check is skipped. */
+	if ((p = json_pack("{s:I, s:s, s:o}", "domain", (json_int_t)domain, "to", to, "blobs",
+	                   json_stringn_nocheck(text, n * BLOB_B64_LEN))) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	free(text);
+	text = NULL;
+	if ((rc = sim_call(vctx, "blob.reencipher", p, &res)) != HSM_OK ||
+	    (rc = mkvp_from(res, mkvp)) != HSM_OK ||
+	    (rc = fails_from(json_object_get(res, "failed"), n, fails, nfail)) != HSM_OK)
+		goto out;
+	b = json_object_get(res, "blobs");
+	if (*nfail == n && json_is_string(b) && json_string_length(b) == 0)
+		goto out;
+	if (!json_is_string(b) ||
+	    blob_b64_decode(json_string_value(b), json_string_length(b), n, out, nok) != HSM_OK ||
+	    *nok + *nfail != n)
+		rc = hsm_fail(HSM_ERR_MODULE, "the module answered blob.reencipher with a bad blob list");
+out:
+	free(text);
+	json_decref(p);
+	json_decref(res);
+	return rc;
+}
+
+static const struct moddrv_blob_ops sim_blob_ops = {
+	simblob_generate, simblob_crypt, simblob_reencipher,
+};
+
 hsm_rc
 modclient_sim_open(const char *hostport, const char *expect_serial,
                    const char *pinned_ca_pem, const char *client_cert_pem,
@@ -558,8 +698,10 @@ modclient_sim_open(const char *hostport, const char *expect_serial,
 	c->timeout_ms = timeout_ms;
 	rc = moddrv_new(&sim_ops, c, serial, out);
 	c = NULL;   /* owned by the driver, or closed by moddrv_new */
-	if (rc == HSM_OK)
+	if (rc == HSM_OK) {
 		moddrv_set_batch(*out, &sim_batch_ops);
+		moddrv_set_blob(*out, &sim_blob_ops);
+	}
 out:
 	json_decref(info);
 	sim_close(c);

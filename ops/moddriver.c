@@ -11,6 +11,7 @@
 struct moddrv {
 	const struct moddrv_ops       *ops;
 	const struct moddrv_batch_ops *batch;
+	const struct moddrv_blob_ops  *blob;
 	void *ctx;
 	char *serial;
 	/* One request at a time on a connection: the members of a group share
@@ -238,5 +239,81 @@ moddrv_applied_many(moddrv *d, const unsigned *domains, const uint64_t *counter_
 	hsm_err_clear();
 	rc = all_failed(res, n, d->batch->applied(d->ctx, domains, counter_before, n, res));
 	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/* ---- key blobs ------------------------------------------------------------- */
+
+void
+moddrv_set_blob(moddrv *d, const struct moddrv_blob_ops *b)
+{
+	if (d != NULL)
+		d->blob = b;
+}
+
+int
+moddrv_has_blob(const moddrv *d)
+{
+	return d != NULL && d->blob != NULL;
+}
+
+static hsm_rc
+no_blob(const moddrv *d)
+{
+	return hsm_fail(HSM_ERR_STATE, "the driver of module %s has no blob operations",
+	                d ? d->serial : "?");
+}
+
+hsm_rc
+moddrv_blob_generate(moddrv *d, unsigned domain, const char *usage, const char *label,
+                     size_t count, uint8_t *out, uint8_t mkvp[HSM_VP_LEN])
+{
+	hsm_rc rc;
+
+	if (d == NULL || d->blob == NULL || d->blob->generate == NULL)
+		return no_blob(d);
+	if (out == NULL || count == 0 || count > BLOB_BATCH_MAX)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_blob_generate: 1 to %d blobs", BLOB_BATCH_MAX);
+	pthread_mutex_lock(&d->lock);
+	rc = d->blob->generate(d->ctx, domain, usage, label, count, out, mkvp);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+hsm_rc
+moddrv_blob_crypt(moddrv *d, unsigned domain, int enc, const uint8_t blob[BLOB_LEN],
+                  const uint8_t *in, size_t n, uint8_t **out, size_t *outlen)
+{
+	hsm_rc rc;
+
+	if (d == NULL || d->blob == NULL || d->blob->crypt == NULL)
+		return no_blob(d);
+	if (blob == NULL || (in == NULL && n > 0) || out == NULL || outlen == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_blob_crypt: bad arguments");
+	pthread_mutex_lock(&d->lock);
+	rc = d->blob->crypt(d->ctx, domain, enc, blob, in, n, out, outlen);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+hsm_rc
+moddrv_blob_reencipher(moddrv *d, unsigned domain, const char *to, const uint8_t *in,
+                       size_t n, uint8_t *out, size_t *nok, moddrv_blob_fail *fails,
+                       size_t *nfail, uint8_t mkvp[HSM_VP_LEN])
+{
+	hsm_rc rc;
+
+	if (d == NULL || d->blob == NULL || d->blob->reencipher == NULL)
+		return no_blob(d);
+	if (to == NULL || in == NULL || out == NULL || nok == NULL || fails == NULL ||
+	    nfail == NULL || n == 0 || n > BLOB_BATCH_MAX)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_blob_reencipher: bad arguments");
+	pthread_mutex_lock(&d->lock);
+	rc = d->blob->reencipher(d->ctx, domain, to, in, n, out, nok, fails, nfail, mkvp);
+	pthread_mutex_unlock(&d->lock);
+	/* The driver's count is checked here once for every backend. */
+	if (rc == HSM_OK && *nok + *nfail != n)
+		rc = hsm_fail(HSM_ERR_MODULE, "module %s answered %zu blobs and %zu failures for %zu",
+		              d->serial, *nok, *nfail, n);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "hsmadm/admincmd.h"
+#include "hsmadm/blob.h"
 #include "hsmadm/err.h"
 
 typedef struct moddrv moddrv;
@@ -94,6 +95,50 @@ hsm_rc moddrv_receipts_many(moddrv *d, const unsigned *domains, const uint64_t *
 hsm_rc moddrv_applied_many(moddrv *d, const unsigned *domains, const uint64_t *counter_before,
                            size_t n, moddrv_result *res);
 void   moddrv_results_clear(moddrv_result *res, size_t n);
+
+/*
+ * Key blobs (docs/blobs.md, docs/formats/module-protocol.md §2.6): the
+ * application operations of a module, which need no admin signatures (any
+ * client the module trusts). A separate, optional table, so that a hardware
+ * driver adds it when its backend has them; without it the moddrv_blob_*
+ * calls are HSM_ERR_STATE ("this module's driver has no blob operations").
+ */
+#define MODDRV_REASON_MAX 32
+typedef struct moddrv_blob_fail {
+	size_t index;                         /* position in the batch */
+	char   reason[MODDRV_REASON_MAX];     /* no_such_key, blob_verify, bad_blob */
+	char   prefix[2 * BLOB_PREFIX_LEN + 1];
+} moddrv_blob_fail;
+
+struct moddrv_blob_ops {
+	/* count (1..BLOB_BATCH_MAX) new blobs under CURRENT into out (count *
+	 * BLOB_LEN bytes); usage "encrypt"|"decrypt"|"all" (NULL: all); label
+	 * may be NULL. mkvp: CURRENT's MKVP. */
+	hsm_rc (*generate)(void *ctx, unsigned domain, const char *usage, const char *label,
+	                   size_t count, uint8_t *out, uint8_t mkvp[HSM_VP_LEN]);
+	/* enc 1: encrypt n bytes with the blob's key (IV || ciphertext || tag
+	 * out); 0: decrypt that back. *out malloc'ed. */
+	hsm_rc (*crypt)(void *ctx, unsigned domain, int enc, const uint8_t blob[BLOB_LEN],
+	                const uint8_t *in, size_t n, uint8_t **out, size_t *outlen);
+	/* Re-encipher n (1..BLOB_BATCH_MAX) blobs to register to ("pending" or
+	 * "current"). out gets the *nok re-enciphered blobs in input order,
+	 * fails (room for n) the *nfail others; *nok + *nfail == n. mkvp: the
+	 * target register's MKVP. */
+	hsm_rc (*reencipher)(void *ctx, unsigned domain, const char *to, const uint8_t *in,
+	                     size_t n, uint8_t *out, size_t *nok, moddrv_blob_fail *fails,
+	                     size_t *nfail, uint8_t mkvp[HSM_VP_LEN]);
+};
+
+void   moddrv_set_blob(moddrv *d, const struct moddrv_blob_ops *b);
+/* 1 if the driver has blob operations. */
+int    moddrv_has_blob(const moddrv *d);
+hsm_rc moddrv_blob_generate(moddrv *d, unsigned domain, const char *usage, const char *label,
+                            size_t count, uint8_t *out, uint8_t mkvp[HSM_VP_LEN]);
+hsm_rc moddrv_blob_crypt(moddrv *d, unsigned domain, int enc, const uint8_t blob[BLOB_LEN],
+                         const uint8_t *in, size_t n, uint8_t **out, size_t *outlen);
+hsm_rc moddrv_blob_reencipher(moddrv *d, unsigned domain, const char *to, const uint8_t *in,
+                              size_t n, uint8_t *out, size_t *nok, moddrv_blob_fail *fails,
+                              size_t *nfail, uint8_t mkvp[HSM_VP_LEN]);
 
 /* The hsmadm-simd driver (lib/modclient_sim.c): TLS 1.3 to hostport,
  * verifying the module's certificate against the pinned module CA PEM and
