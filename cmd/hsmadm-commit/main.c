@@ -21,11 +21,10 @@
 #include "hsmadm/submit.h"
 #include "hsmadm/wsconfig.h"
 #include "cer.h"
-#include "cer_logscan.h"
+#include "cer_run.h"
 #include "cmdutil.h"
 
 #define PROG "hsmadm-commit"
-#define MAX_KEYS 16
 
 static const char usage_text[] =
 "Usage: hsmadm-commit COMMAND --group NAME --part ID --part ID... --log FILE [OPTIONS]\n"
@@ -73,83 +72,34 @@ static const char usage_text[] =
 "hsmadm-commit(1) and docs/exit-codes.md.\n";
 
 struct opts {
-	const char *cmd, *group, *log, *home, *reader, *receipts;
-	const char *parts[MKLOAD_MAX_PARTS + 1];
-	size_t nparts;
-	const char *admin_readers[MAX_KEYS], *key_files[MAX_KEYS];
-	size_t nadmin_readers, nkeys;
-	int pin_fd, admin_pin_fd, json, timeout_s, module_timeout_ms;
+	struct cer_runopts r;
+	const char *cmd, *receipts;
 };
 
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_GROUP = 256, O_RECEIPTS, O_PART, O_LOG, O_HOME, O_READER, O_PIN_FD, O_AREADER,
-	       O_APIN_FD, O_KEY, O_TIMEOUT, O_MTIMEOUT, O_JSON, O_HELP, O_VERSION };
+	enum { O_RECEIPTS = CER_O_END, O_HELP, O_VERSION };
 	static const struct option lo[] = {
-		{ "group", required_argument, NULL, O_GROUP },
-		{ "part", required_argument, NULL, O_PART },
+		CER_RUN_LONGOPTS,
 		{ "receipts", required_argument, NULL, O_RECEIPTS },
-		{ "log", required_argument, NULL, O_LOG },
-		{ "home", required_argument, NULL, O_HOME },
-		{ "reader", required_argument, NULL, O_READER },
-		{ "pin-fd", required_argument, NULL, O_PIN_FD },
-		{ "admin-reader", required_argument, NULL, O_AREADER },
-		{ "admin-pin-fd", required_argument, NULL, O_APIN_FD },
-		{ "admin-key-file", required_argument, NULL, O_KEY },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "module-timeout-ms", required_argument, NULL, O_MTIMEOUT },
-		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c;
+	int c, t;
 
 	memset(o, 0, sizeof(*o));
-	o->pin_fd = o->admin_pin_fd = -1;
-	o->timeout_s = 300;
-	o->module_timeout_ms = 10000;
+	cer_runopts_init(&o->r, PROG);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if ((t = cer_runopts_take(&o->r, c, optarg)) != 0) {
+			if (t < 0)
+				return -t;
+			continue;
+		}
 		switch (c) {
-		case O_GROUP: o->group = optarg; break;
 		case O_RECEIPTS: o->receipts = optarg; break;
-		case O_PART:
-			if (o->nparts >= MKLOAD_MAX_PARTS)
-				return cmd_usage_error(PROG, "at most %d parts", MKLOAD_MAX_PARTS);
-			o->parts[o->nparts++] = optarg;
-			break;
-		case O_LOG: o->log = optarg; break;
-		case O_HOME: o->home = optarg; break;
-		case O_READER: o->reader = optarg; break;
-		case O_PIN_FD:
-			if ((c = cmd_parse_fd(PROG, "--pin-fd", optarg, &o->pin_fd)) != 0)
-				return c;
-			break;
-		case O_APIN_FD:
-			if ((c = cmd_parse_fd(PROG, "--admin-pin-fd", optarg, &o->admin_pin_fd)) != 0)
-				return c;
-			break;
-		case O_AREADER:
-			if (o->nadmin_readers >= MAX_KEYS)
-				return cmd_usage_error(PROG, "at most %d --admin-reader", MAX_KEYS);
-			o->admin_readers[o->nadmin_readers++] = optarg;
-			break;
-		case O_KEY:
-			if (o->nkeys >= MAX_KEYS)
-				return cmd_usage_error(PROG, "at most %d --admin-key-file", MAX_KEYS);
-			o->key_files[o->nkeys++] = optarg;
-			break;
-		case O_TIMEOUT:
-			if (cmd_parse_int(optarg, 1, 86400, &o->timeout_s) != 0)
-				return cmd_usage_error(PROG, "--timeout needs seconds between 1 and 86400");
-			break;
-		case O_MTIMEOUT:
-			if (cmd_parse_int(optarg, 100, 600000, &o->module_timeout_ms) != 0)
-				return cmd_usage_error(PROG, "--module-timeout-ms must be 100..600000");
-			break;
-		case O_JSON: o->json = 1; break;
 		case O_HELP: fputs(usage_text, stdout); return -1;
 		case O_VERSION: cmd_print_version(PROG); return -1;
 		default:
@@ -167,25 +117,11 @@ parse_args(int argc, char **argv, struct opts *o)
 	    strcmp(o->cmd, "run") != 0 && strcmp(o->cmd, "baseline") != 0)
 		return cmd_usage_error(PROG, "unknown command '%s'", o->cmd);
 	if (strcmp(o->cmd, "baseline") == 0) {
-		if (o->receipts == NULL || o->log == NULL)
+		if (o->receipts == NULL || o->r.log == NULL)
 			return cmd_usage_error(PROG, "baseline needs --receipts FILE and --log FILE");
 		return 0;
 	}
-	if (o->group == NULL)
-		return cmd_usage_error(PROG, "give the domain group: --group NAME");
-	if (o->log == NULL)
-		return cmd_usage_error(PROG, "give the evidence log: --log FILE");
-	if (o->nparts < MKLOAD_MIN_PARTS)
-		return cmd_usage_error(PROG, "give every key part in load order: at least %d --part",
-		                       MKLOAD_MIN_PARTS);
-	for (size_t i = 0; i < o->nparts; i++) {
-		if (!envelope_id_valid(o->parts[i]))
-			return cmd_usage_error(PROG, "'%s' is not a valid part id", o->parts[i]);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(o->parts[i], o->parts[j]) == 0)
-				return cmd_usage_error(PROG, "part %s is given twice", o->parts[i]);
-	}
-	return 0;
+	return cer_runopts_check(&o->r, MKLOAD_MIN_PARTS);
 }
 
 /* ---- the run ---- */
@@ -203,165 +139,19 @@ stages_of(const char *cmd)
 }
 
 
-struct run_ctx {
-	const struct opts *o;
-	pcsc_ctx          *pc;       /* custodian cards; NULL: PC/SC not running */
-	cer_card          *cust;
-	signers           *admins;
-	struct submit_ev   ev;
-	wsconfig          *cfg;
-	group_member      *m;
-	size_t             n;
-	mkload_part        parts[MKLOAD_MAX_PARTS];
-	struct cer_partrec recs[MKLOAD_MAX_PARTS];
-	uint8_t            known[HSM_VP_LEN];
-	int                have_known;
-};
-
-static hsm_rc
-io_custodian(void *ctx, const mkload_part *p, unsigned index, const keypart_card **card)
-{
-	struct run_ctx *x = ctx;
-	struct cer_want w = { .owner_id = p->card_id, .holds_part = p->part_id };
-	char prompt[300];
-	hsm_rc rc;
-
-	if (x->pc == NULL)
-		return hsm_fail(HSM_ERR_PCSC, "part %s needs its custodian card, but the smart "
-		                "card service is not running; start pcscd and run again", p->part_id);
-	snprintf(prompt, sizeof(prompt), "Part %u: insert the custodian card of %s "
-	         "(card %.8s..., or its backup) that holds part %s.", index,
-	         p->holder != NULL && p->holder[0] ? p->holder : "its custodian",
-	         p->card_id != NULL ? p->card_id : "?", p->part_id);
-	rc = cer_card_open(x->pc, x->o->reader, &w, prompt, x->o->timeout_s * 1000,
-	                   x->o->pin_fd, 0, &x->cust);
-	if (rc != HSM_OK)
-		return hsm_fail_wrap(rc, "part %s: nothing was sent to any module", p->part_id);
-	*card = &x->cust->kc;
-	return HSM_OK;
-}
-
-static void
-io_custodian_done(void *ctx)
-{
-	struct run_ctx *x = ctx;
-
-	cer_card_free(&x->cust);
-}
-
-static void
-io_say(void *ctx, const char *line)
-{
-	struct run_ctx *x = ctx;
-
-	fprintf(x->o->json ? stderr : stdout, "%s\n", line);
-	fflush(x->o->json ? stderr : stdout);
-}
-
-/* Administrator signers: key files, then the named readers in turn; with
- * neither, wait for administrator cards one after another. */
-static hsm_rc
-open_admins(struct run_ctx *x)
-{
-	const struct opts *o = x->o;
-	struct signers_opts so = {
-		.key_files = o->key_files, .nkeys = o->nkeys,
-		.cards = (o->nadmin_readers > 0 || o->nkeys > 0) ? SIGNERS_CARDS_READERS
-		                                                : SIGNERS_CARDS_WAIT,
-		.readers = o->admin_readers, .nreaders = o->nadmin_readers,
-		.pin_fd = o->admin_pin_fd, .enter_fd = -1, .timeout_ms = o->timeout_s * 1000,
-	};
-
-	return signers_new(&so, &x->admins);
-}
-
-/* The records of the parts (and of an earlier load of them), from the one
- * scan of the log this run makes. */
-static hsm_rc
-read_parts(struct run_ctx *x, const evscan *scan)
-{
-	const struct opts *o = x->o;
-	hsm_rc rc;
-
-	for (size_t i = 0; i < o->nparts; i++) {
-		if ((rc = cer_scan_find_part(scan, o->log, o->parts[i], &x->recs[i])) != HSM_OK)
-			return rc;
-		x->parts[i].part_id = o->parts[i];
-		memcpy(x->parts[i].kpvp, x->recs[i].kpvp, HSM_VP_LEN);
-		x->parts[i].card_id = x->recs[i].card_id;
-		x->parts[i].holder = x->recs[i].holder;
-	}
-	rc = cer_scan_find_loaded(scan, x->parts, o->nparts, x->known);
-	if (rc == HSM_OK)
-		x->have_known = 1;
-	else if (rc != HSM_ERR_NOT_FOUND)
-		return rc;
-	hsm_err_clear();
-	return HSM_OK;
-}
-
-/* Everything a run needs before it acts: the log (opened for writing first,
- * so a torn tail is repaired and recorded before anything reads it), the
- * parts' records, the group's members. status only reads. */
-static hsm_rc
-run_open(struct run_ctx *x)
-{
-	const struct opts *o = x->o;
-	char *home = NULL;
-	hsm_rc rc;
-
-	x->ev.path = o->log;
-	x->ev.say = io_say;
-	x->ev.ctx = x;
-	x->ev.system.name = PROG;
-	x->ev.system.role = "system";
-	if (strcmp(o->cmd, "status") == 0)
-		rc = evscan_path(o->log, 0, &x->ev.scan);
-	else if ((rc = cer_log_open(o->log, &x->ev.log)) == HSM_OK)
-		rc = evscan_log(x->ev.log, &x->ev.scan);
-	if (rc != HSM_OK)
-		return hsm_fail_wrap(rc, "reading the evidence log %s", o->log);
-	if ((rc = read_parts(x, x->ev.scan)) != HSM_OK ||
-	    (rc = wsconfig_home(o->home, &home)) != HSM_OK ||
-	    (rc = wsconfig_open(home, &x->cfg)) != HSM_OK)
-		goto out;
-	rc = wsconfig_group_open(x->cfg, o->group, o->module_timeout_ms, &x->m, &x->n);
-out:
-	free(home);
-	return rc;
-}
-
 /* load / commit / activate / run: first the receipts an earlier run lost
  * (so the log has no counter gap), then the stages asked for. */
 static hsm_rc
-run_stages(struct run_ctx *x, json_t **rep)
+run_stages(struct cer_run *x, const char *cmd, json_t **rep)
 {
-	struct mkload_io io = { .ctx = x, .custodian = io_custodian,
-	    .custodian_done = io_custodian_done, .say = io_say, .ev = &x->ev };
+	struct mkload_io io;
 	hsm_rc rc;
 
-	if ((rc = submit_fill_gaps(&x->ev, x->m, x->n)) != HSM_OK ||
-	    (rc = open_admins(x)) != HSM_OK)
+	if ((rc = cer_run_prepare(x)) != HSM_OK)
 		return rc;
-	/* key files alone need no smart card service */
-	if ((rc = pcsc_open(&x->pc)) != HSM_OK && x->o->nkeys == 0)
-		return rc;
-	hsm_err_clear();
-	io.admins = x->admins;
-	return mkload_run(x->m, x->n, x->o->group, x->parts, x->o->nparts,
-	                  stages_of(x->o->cmd), x->have_known ? x->known : NULL, &io, rep);
-}
-
-static void
-run_close(struct run_ctx *x)
-{
-	signers_free(&x->admins);
-	cer_card_free(&x->cust);
-	pcsc_close(&x->pc);
-	submit_ev_clear(&x->ev);
-	evlog_close(&x->ev.log);
-	wsconfig_group_close(&x->m, x->n);
-	wsconfig_free(&x->cfg);
+	cer_run_mkio(x, &io);
+	return mkload_run(x->m, x->n, x->o->group, x->parts, x->o->nparts, stages_of(cmd),
+	                  x->have_known ? x->known : NULL, &io, rep);
 }
 
 /* ---- output ---- */
@@ -459,20 +249,20 @@ do_baseline(const struct opts *o)
 		rc = hsm_fail(HSM_ERR_NOT_FOUND, "%s holds no module receipt", o->receipts);
 		goto out;
 	}
-	if ((rc = cer_log_open(o->log, &log)) != HSM_OK)
+	if ((rc = cer_log_open(o->r.log, &log)) != HSM_OK)
 		goto out;
 	json_array_foreach(arr, i, r) {
 		long long seq = 0;
 
 		if ((rc = evrec_domain_baseline(log, &who, r, &seq)) != HSM_OK)
 			goto out;
-		if (!o->json)
+		if (!o->r.json)
 			printf("Recorded the receipt of %s domain %lld as baseline (record %lld).\n",
 			       json_string_value(json_object_get(json_object_get(r, "body"), "module")),
 			       (long long)json_integer_value(json_object_get(json_object_get(r, "body"),
 			       "domain")), seq);
 	}
-	if (o->json) {
+	if (o->r.json) {
 		json_t *j = json_pack("{s:I}", "baselines", (json_int_t)json_array_size(arr));
 		cmd_print_json(j);
 		json_decref(j);
@@ -491,7 +281,7 @@ print_result(const struct opts *o, json_t *rep, hsm_rc rc)
 {
 	if (rep == NULL)
 		return;
-	if (!o->json) {
+	if (!o->r.json) {
 		print_report(rep);
 		return;
 	}
@@ -505,7 +295,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
-	struct run_ctx x;
+	struct cer_run x;
 	json_t *rep = NULL;
 	int r, ret = 0;
 	hsm_rc rc;
@@ -519,18 +309,17 @@ main(int argc, char **argv)
 	if (strcmp(o.cmd, "baseline") == 0)
 		return (rc = do_baseline(&o)) == HSM_OK ? 0 : cmd_fail(PROG, rc);
 	memset(&x, 0, sizeof(x));
-	x.o = &o;
-	if ((rc = run_open(&x)) == HSM_OK) {
+	if ((rc = cer_run_open(&x, &o.r, strcmp(o.cmd, "status") == 0)) == HSM_OK) {
 		if (strcmp(o.cmd, "status") == 0)
-			rc = mkload_status(x.m, x.n, o.group, x.parts, o.nparts,
+			rc = mkload_status(x.m, x.n, o.r.group, x.parts, o.r.nparts,
 			                   x.have_known ? x.known : NULL, &rep);
 		else
-			rc = run_stages(&x, &rep);
+			rc = run_stages(&x, o.cmd, &rep);
 		print_result(&o, rep, rc);
 	}
 	if (rc != HSM_OK)
 		ret = cmd_fail(PROG, rc);
 	json_decref(rep);
-	run_close(&x);
+	cer_run_close(&x);
 	return ret;
 }
