@@ -58,6 +58,11 @@
 #define EV_MK_FINALIZED       "mk.finalized"
 #define EV_MK_DESTROYED       "mk.destroyed"
 #define EV_REENCIPHER         "reencipher.progress" /* done, total, [mkvp_from, mkvp_to] */
+#define EV_ROTATION_BEGUN     "rotation.begun"     /* group, request{id,sha256}, mkvp_current */
+#define EV_MK_BACKED_OUT      "mk.backed_out"      /* group, domains[], request, mkvp_set_aside */
+#define EV_GROUP_DECOMMISSIONED "group.decommissioned" /* group, request, domains[]{module,
+                                                      domain, counter}: zeroized */
+#define EV_CARD_DISPOSED      "card.disposed"      /* card_id, disposition, witnesses[] */
 #define EV_EXCEPTION          "exception"          /* what, reason, [resolution] */
 #define EV_WITNESS_ACK        "witness.ack"        /* statement */
 #define EV_CHECKPOINT         "checkpoint"         /* signed head (evlog_checkpoint) */
