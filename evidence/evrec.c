@@ -393,9 +393,10 @@ evrec_keypart_destroyed(evlog *log, const ev_actor *who, const char *part_id,
 	    seq);
 }
 
+/* The body of an mk.* record (checked first: HSM_ERR_USAGE). */
 static hsm_rc
-mk(evlog *log, const char *type, const ev_actor *who, const char *group, const ev_mkdom *d,
-   size_t n, const ev_mkpart *parts, size_t np, long long *seq)
+mk_body(const char *type, const char *group, const ev_mkdom *d, size_t n,
+        const ev_mkpart *parts, size_t np, json_t **out)
 {
 	json_t *body = NULL, *arr, *e;
 	int same = 1;
@@ -438,10 +439,23 @@ mk(evlog *log, const char *type, const ev_actor *who, const char *group, const e
 				goto nomem;
 		}
 	}
-	return put(log, type, who, body, seq);
+	*out = body;
+	return HSM_OK;
 nomem:
 	json_decref(body);
 	return hsm_fail(HSM_ERR_NOMEM, "out of memory building a %s record", type);
+}
+
+static hsm_rc
+mk(evlog *log, const char *type, const ev_actor *who, const char *group, const ev_mkdom *d,
+   size_t n, const ev_mkpart *parts, size_t np, long long *seq)
+{
+	json_t *body = NULL;
+	hsm_rc rc;
+
+	if ((rc = mk_body(type, group, d, n, parts, np, &body)) != HSM_OK)
+		return rc;
+	return put(log, type, who, body, seq);
 }
 
 hsm_rc
@@ -465,18 +479,223 @@ evrec_mk_activated(evlog *log, const ev_actor *who, const char *group, const ev_
 	return mk(log, EV_MK_ACTIVATED, who, group, d, n, NULL, 0, seq);
 }
 
+/* ---- after the ceremony ---- */
+
+/* {"id","sha256"} of a request, or NULL (checked: HSM_ERR_USAGE). */
+static hsm_rc
+request_json(const ev_request *req, json_t **out)
+{
+	char hex[65];
+	size_t i, len;
+
+	*out = NULL;
+	if (req == NULL || req->id == NULL || (len = strlen(req->id)) == 0 || len > 128)
+		return hsm_fail(HSM_ERR_USAGE, "evidence record: the request's reference is "
+		    "missing or longer than 128 characters; nothing was written");
+	for (i = 0; i < len; i++)
+		if ((unsigned char)req->id[i] < 0x20 || (unsigned char)req->id[i] > 0x7e)
+			return hsm_fail(HSM_ERR_USAGE, "evidence record: the request's reference "
+			    "must be printable ASCII; nothing was written");
+	hex_encode_buf(req->sha256, 32, hex);
+	if ((*out = json_pack("{s:s, s:s}", "id", req->id, "sha256", hex)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return HSM_OK;
+}
+
+/* Add "request" (when req is given, or required) to a body; body stolen on
+ * failure. */
+static hsm_rc
+add_request(json_t **body, const ev_request *req, int required)
+{
+	json_t *r = NULL;
+	hsm_rc rc;
+
+	if (req == NULL && !required)
+		return HSM_OK;
+	if ((rc = request_json(req, &r)) == HSM_OK &&
+	    json_object_set_new(*body, "request", r) != 0)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if (rc != HSM_OK) {
+		json_decref(*body);
+		*body = NULL;
+	}
+	return rc;
+}
+
+/* An mk.* body with the extra members, appended. */
+static hsm_rc
+mk_with(evlog *log, const char *type, const ev_actor *who, const char *group,
+        const ev_mkdom *d, size_t n, const ev_request *req, int req_required, json_t *extra,
+        long long *seq)
+{
+	json_t *body = NULL;
+	hsm_rc rc;
+
+	if ((rc = mk_body(type, group, d, n, NULL, 0, &body)) != HSM_OK ||
+	    (rc = add_request(&body, req, req_required)) != HSM_OK)
+		goto out;
+	if (extra != NULL && json_object_update(body, extra) != 0) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory building a %s record", type);
+		goto out;
+	}
+	rc = put(log, type, who, body, seq);
+	body = NULL;
+out:
+	json_decref(body);
+	json_decref(extra);
+	return rc;
+}
+
+hsm_rc
+evrec_rotation_begun(evlog *log, const ev_actor *who, const char *group,
+                     const ev_request *req, const uint8_t mkvp_current[EV_VP_LEN],
+                     long long *seq)
+{
+	json_t *body;
+	hsm_rc rc;
+
+	if ((rc = need("the group", group)) != HSM_OK)
+		return rc;
+	if (mkvp_current == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "evidence record rotation.begun: the current "
+		    "MKVP is missing; nothing was written");
+	body = json_pack("{s:s}", "group", group);
+	if (body != NULL && set_vp(body, "mkvp_current", mkvp_current) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	if (body != NULL && (rc = add_request(&body, req, 1)) != HSM_OK)
+		return rc;
+	return put(log, EV_ROTATION_BEGUN, who, body, seq);
+}
+
 hsm_rc
 evrec_mk_finalized(evlog *log, const ev_actor *who, const char *group, const ev_mkdom *d,
-                   size_t n, long long *seq)
+                   size_t n, const ev_request *req, const char *reencipher, long long *seq)
 {
-	return mk(log, EV_MK_FINALIZED, who, group, d, n, NULL, 0, seq);
+	if (reencipher == NULL || (strcmp(reencipher, "done") != 0 &&
+	    strcmp(reencipher, "none") != 0))
+		return hsm_fail(HSM_ERR_USAGE, "evidence record mk.finalized: reencipher must be "
+		    "\"done\" or \"none\"; nothing was written");
+	return mk_with(log, EV_MK_FINALIZED, who, group, d, n, req, 1,
+	               json_pack("{s:s}", "reencipher", reencipher), seq);
+}
+
+hsm_rc
+evrec_mk_backed_out(evlog *log, const ev_actor *who, const char *group, const ev_mkdom *d,
+                    size_t n, const ev_request *req, const uint8_t mkvp_set_aside[EV_VP_LEN],
+                    long long *seq)
+{
+	json_t *extra;
+
+	if (mkvp_set_aside == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "evidence record mk.backed_out: the MKVP set "
+		    "aside is missing; nothing was written");
+	if ((extra = json_object()) != NULL && set_vp(extra, "mkvp_set_aside", mkvp_set_aside) != 0) {
+		json_decref(extra);
+		extra = NULL;
+	}
+	if (extra == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return mk_with(log, EV_MK_BACKED_OUT, who, group, d, n, req, 1, extra, seq);
 }
 
 hsm_rc
 evrec_mk_destroyed(evlog *log, const ev_actor *who, const char *group, const ev_mkdom *d,
-                   size_t n, long long *seq)
+                   size_t n, const ev_request *req, const ev_cardwipe *c, size_t nc,
+                   long long *seq)
 {
-	return mk(log, EV_MK_DESTROYED, who, group, d, n, NULL, 0, seq);
+	json_t *extra = json_pack("{s:[]}", "cards"), *e;
+	hsm_rc rc;
+
+	for (size_t i = 0; i < nc; i++) {
+		if ((rc = need("a wiped card's id", c[i].card_id)) != HSM_OK ||
+		    (rc = need("a wiped part's id", c[i].part_id)) != HSM_OK) {
+			json_decref(extra);
+			return rc;
+		}
+		e = json_pack("{s:s, s:s, s:b}", "card_id", c[i].card_id, "part_id", c[i].part_id,
+		              "backup", c[i].backup);
+		if (extra == NULL || e == NULL ||
+		    json_array_append_new(json_object_get(extra, "cards"), e) != 0) {
+			json_decref(extra);
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		}
+	}
+	if (extra == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return mk_with(log, EV_MK_DESTROYED, who, group, d, n, req, 0, extra, seq);
+}
+
+hsm_rc
+evrec_group_decommissioned(evlog *log, const ev_actor *who, const char *group,
+                           const ev_request *req, const ev_zdom *d, size_t n, long long *seq)
+{
+	json_t *body, *e;
+	hsm_rc rc;
+
+	if ((rc = need("the group", group)) != HSM_OK)
+		return rc;
+	if (d == NULL || n == 0)
+		return hsm_fail(HSM_ERR_USAGE, "evidence record group.decommissioned: no domains; "
+		    "nothing was written");
+	if ((body = json_pack("{s:s, s:[]}", "group", group, "domains")) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = need("a domain's module", d[i].module)) != HSM_OK) {
+			json_decref(body);
+			return rc;
+		}
+		e = json_pack("{s:s, s:I, s:I}", "module", d[i].module, "domain",
+		              (json_int_t)d[i].domain, "counter", (json_int_t)d[i].counter);
+		if (e == NULL || json_array_append_new(json_object_get(body, "domains"), e) != 0) {
+			json_decref(body);
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		}
+	}
+	if ((rc = add_request(&body, req, 1)) != HSM_OK)
+		return rc;
+	return put(log, EV_GROUP_DECOMMISSIONED, who, body, seq);
+}
+
+hsm_rc
+evrec_card_disposed(evlog *log, const ev_actor *who, const char *card_id,
+                    const char *disposition, const char *holder,
+                    const char *const *witnesses, size_t nw, const ev_request *req,
+                    long long *seq)
+{
+	json_t *body, *w;
+	hsm_rc rc;
+
+	if ((rc = need("the card id", card_id)) != HSM_OK ||
+	    (rc = need("the disposition", disposition)) != HSM_OK)
+		return rc;
+	if (strcmp(disposition, "wiped-returned") != 0 && strcmp(disposition, "destroyed") != 0 &&
+	    strcmp(disposition, "retained") != 0)
+		return hsm_fail(HSM_ERR_USAGE, "evidence record card.disposed: the disposition must "
+		    "be wiped-returned, destroyed or retained; nothing was written");
+	if (nw == 0)
+		return hsm_fail(HSM_ERR_USAGE, "evidence record card.disposed: name at least one "
+		    "witness; nothing was written");
+	body = json_pack("{s:s, s:s, s:[]}", "card_id", card_id, "disposition", disposition,
+	                 "witnesses");
+	if (body == NULL || set_opt(body, "holder", holder) != 0)
+		goto nomem;
+	w = json_object_get(body, "witnesses");
+	for (size_t i = 0; i < nw; i++) {
+		if ((rc = need("a witness", witnesses[i])) != HSM_OK) {
+			json_decref(body);
+			return rc;
+		}
+		if (json_array_append_new(w, json_string(witnesses[i])) != 0)
+			goto nomem;
+	}
+	if ((rc = add_request(&body, req, 0)) != HSM_OK)
+		return rc;
+	return put(log, EV_CARD_DISPOSED, who, body, seq);
+nomem:
+	json_decref(body);
+	return hsm_fail(HSM_ERR_NOMEM, "out of memory building a card.disposed record");
 }
 
 hsm_rc

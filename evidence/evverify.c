@@ -23,6 +23,7 @@
 #include "hsmadm/signer.h"
 #include "hsmadm/x509util.h"
 #include "evint.h"
+#include "evlife.h"
 
 struct person {
 	uint8_t   ski[32];
@@ -74,6 +75,7 @@ struct vctx {
 	size_t       nsteps;
 	struct sent *sent;
 	size_t       nsent;
+	struct ev_life life;       /* rotation and decommissioning (evlife.c) */
 	char        *log_id;
 	long long    seq;          /* last good seq */
 	uint8_t      head[32];     /* hash of the last good line */
@@ -1140,7 +1142,8 @@ on_mk(struct vctx *c, const evlog_record *rec)
 	size_t i;
 	hsm_rc rc;
 
-	if (strcmp(rec->type, EV_MK_ACTIVATED) == 0 || strcmp(rec->type, EV_MK_FINALIZED) == 0)
+	if (strcmp(rec->type, EV_MK_ACTIVATED) == 0 || strcmp(rec->type, EV_MK_FINALIZED) == 0 ||
+	    strcmp(rec->type, EV_MK_BACKED_OUT) == 0)
 		reg = "current";
 	else if (strcmp(rec->type, EV_MK_DESTROYED) == 0)
 		reg = "old";
@@ -1157,6 +1160,15 @@ on_mk(struct vctx *c, const evlog_record *rec)
 	return HSM_OK;
 }
 
+/* evlife.c's view of a domain: its state after the log's last receipt. */
+static const json_t *
+life_state(void *ctx, const char *module, long long domain)
+{
+	struct dom *d = dom_find(ctx, module, domain);
+
+	return d != NULL ? d->state : NULL;
+}
+
 static hsm_rc
 on_record(struct vctx *c, const evlog_record *rec)
 {
@@ -1164,6 +1176,11 @@ on_record(struct vctx *c, const evlog_record *rec)
 	const char *t = rec->type, *s = NULL;
 	long long a = 0, n = 0;
 	hsm_rc rc;
+
+	if ((rc = ev_life_record(&c->life, rec, life_state, c)) != HSM_OK)
+		return rc;
+	if (ev_life_owns(t))
+		return HSM_OK;
 
 	if (strcmp(t, EV_CEREMONY_OPEN) == 0) {
 		if (rec->seq != 1)
@@ -1198,7 +1215,7 @@ on_record(struct vctx *c, const evlog_record *rec)
 		return on_keypart(c, rec);
 	if (strcmp(t, EV_MK_LOADED) == 0 || strcmp(t, EV_MK_COMMITTED) == 0 ||
 	    strcmp(t, EV_MK_ACTIVATED) == 0 || strcmp(t, EV_MK_FINALIZED) == 0 ||
-	    strcmp(t, EV_MK_DESTROYED) == 0)
+	    strcmp(t, EV_MK_DESTROYED) == 0 || strcmp(t, EV_MK_BACKED_OUT) == 0)
 		return on_mk(c, rec);
 	if (strcmp(t, EV_REENCIPHER) == 0) {
 		if ((rc = get_int(b, "done", 0, &a)) != HSM_OK ||

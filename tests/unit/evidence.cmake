@@ -30,3 +30,9 @@ if(TARGET hsmadm_evidence)
   hsm_unit_test(test_evverify SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evverify.c ${EVFIX}
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
 endif()
+# The rotation and decommissioning rules of the verifier (evidence/evlife.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evlife SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evlife.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evlife PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "hsmadm/evlog.h"
+#include "hsmadm/evrec.h"
 #include "hsmadm/evschema.h"
 #include "test_evlog_fixture.h"
 
@@ -122,6 +123,49 @@ test_records_match_schemas(void **state)
 	evfix_teardown(&f);
 }
 
+/* The records of the key's life after the ceremony (hsmadm-rotate). */
+static void
+test_life_records_match_schemas(void **state)
+{
+	struct evfix f;
+	char seen[64][32];
+	evlog *log = NULL;
+	ev_actor sys = { "hsmadm-rotate", "system", NULL, NULL };
+	ev_request req = { "CR-2026-17", { 0 } };
+	ev_mkdom d = { "M1", 3, { 0 } };
+	ev_cardwipe cw[2] = { { "card-c1", "p1", 0 }, { "card-c1b", "p1", 1 } };
+	ev_zdom z = { "M1", 3, 12 };
+	const char *wit[] = { "Wanda Witness" };
+	uint8_t k2[32];
+
+	(void)state;
+	memset(req.sha256, 0xab, sizeof(req.sha256));
+	memset(d.mkvp, 0x11, sizeof(d.mkvp));
+	memset(k2, 0x22, sizeof(k2));
+	assert_int_equal(evfix_setup(&f), 0);
+	assert_int_equal(evlog_open(f.log, NULL, &log), HSM_OK);
+	assert_int_equal(evrec_rotation_begun(log, &sys, "g", &req, d.mkvp, NULL), HSM_OK);
+	assert_int_equal(evrec_reencipher(log, &sys, 5, 5, d.mkvp, k2, NULL), HSM_OK);
+	assert_int_equal(evrec_mk_finalized(log, &sys, "g", &d, 1, &req, "done", NULL), HSM_OK);
+	assert_int_equal(evrec_mk_backed_out(log, &sys, "g", &d, 1, &req, k2, NULL), HSM_OK);
+	assert_int_equal(evrec_mk_destroyed(log, &sys, "g", &d, 1, &req, cw, 2, NULL), HSM_OK);
+	assert_int_equal(evrec_group_decommissioned(log, &sys, "g", &req, &z, 1, NULL), HSM_OK);
+	assert_int_equal(evrec_card_disposed(log, &sys, "card-c1", "retained", "Carl", wit, 1,
+	    &req, NULL), HSM_OK);
+	/* what the writers refuse */
+	assert_int_equal(evrec_mk_finalized(log, &sys, "g", &d, 1, &req, "maybe", NULL),
+	    HSM_ERR_USAGE);
+	assert_int_equal(evrec_mk_finalized(log, &sys, "g", &d, 1, NULL, "done", NULL),
+	    HSM_ERR_USAGE);
+	assert_int_equal(evrec_card_disposed(log, &sys, "card-c1", "lost", NULL, wit, 1, NULL,
+	    NULL), HSM_ERR_USAGE);
+	assert_int_equal(evrec_card_disposed(log, &sys, "card-c1", "destroyed", NULL, wit, 0,
+	    NULL, NULL), HSM_ERR_USAGE);
+	evlog_close(&log);
+	assert_int_equal(check_log(f.log, seen, 0), 8);   /* 7 types and ceremony.open */
+	evfix_teardown(&f);
+}
+
 static void
 test_checker_refuses(void **state)
 {
@@ -155,6 +199,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_records_match_schemas),
 		cmocka_unit_test(test_checker_refuses),
+		cmocka_unit_test(test_life_records_match_schemas),
 	};
 	/* test_evlog_schema LOG: check one log (used by the shell tests on logs
 	 * written by the real commands and modules) */

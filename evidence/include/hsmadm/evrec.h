@@ -129,10 +129,61 @@ hsm_rc evrec_mk_committed(evlog *log, const ev_actor *who, const char *group,
                           const ev_mkdom *d, size_t n, long long *seq);
 hsm_rc evrec_mk_activated(evlog *log, const ev_actor *who, const char *group,
                           const ev_mkdom *d, size_t n, long long *seq);
+
+/* ---- the key's life after the ceremony (hsmadm-rotate) ---- */
+
+/* The customer's written request a step acts on: its reference (1..128
+ * printable characters) and the SHA-256 of the document. */
+typedef struct ev_request {
+	const char *id;
+	uint8_t     sha256[32];
+} ev_request;
+
+/* rotation.begun: a rotation of group's master key, whose CURRENT MKVP is
+ * mkvp_current, starts on request req. */
+hsm_rc evrec_rotation_begun(evlog *log, const ev_actor *who, const char *group,
+                            const ev_request *req, const uint8_t mkvp_current[EV_VP_LEN],
+                            long long *seq);
+/* mk.finalized: the rotation's new key is CURRENT on every d[] (its MKVP) and
+ * a fresh blob worked on each. reencipher: "done" (the blobs were
+ * re-enciphered first) or "none" (the customer declared no blobs). */
 hsm_rc evrec_mk_finalized(evlog *log, const ev_actor *who, const char *group,
-                          const ev_mkdom *d, size_t n, long long *seq);
+                          const ev_mkdom *d, size_t n, const ev_request *req,
+                          const char *reencipher, long long *seq);
+/* mk.backed_out: d[] hold the old key as CURRENT again (its MKVP); the new
+ * key (mkvp_set_aside) waits, committed, in PENDING. */
+hsm_rc evrec_mk_backed_out(evlog *log, const ev_actor *who, const char *group,
+                           const ev_mkdom *d, size_t n, const ev_request *req,
+                           const uint8_t mkvp_set_aside[EV_VP_LEN], long long *seq);
+/* One custodian card a destroyed key's part was removed from. */
+typedef struct ev_cardwipe {
+	const char *card_id;
+	const char *part_id;
+	int         backup;     /* a backup card */
+} ev_cardwipe;
+/* mk.destroyed: OLD cleared on every d[] (the destroyed key's MKVP), the
+ * parts removed from the cards c[0..nc). req may be NULL (no request). */
 hsm_rc evrec_mk_destroyed(evlog *log, const ev_actor *who, const char *group,
-                          const ev_mkdom *d, size_t n, long long *seq);
+                          const ev_mkdom *d, size_t n, const ev_request *req,
+                          const ev_cardwipe *c, size_t nc, long long *seq);
+/* One zeroized domain and its counter after the zeroize. */
+typedef struct ev_zdom {
+	const char *module;
+	unsigned    domain;
+	uint64_t    counter;
+} ev_zdom;
+/* group.decommissioned: every d[] zeroized (the command.applied receipts
+ * before it are the module-signed proof). */
+hsm_rc evrec_group_decommissioned(evlog *log, const ev_actor *who, const char *group,
+                                  const ev_request *req, const ev_zdom *d, size_t n,
+                                  long long *seq);
+/* card.disposed: what became of a custodian or administrator card:
+ * disposition "wiped-returned", "destroyed" or "retained" (kept by the
+ * customer); witnesses[0..nw) (nw >= 1) who saw it; holder, req may be NULL. */
+hsm_rc evrec_card_disposed(evlog *log, const ev_actor *who, const char *card_id,
+                           const char *disposition, const char *holder,
+                           const char *const *witnesses, size_t nw, const ev_request *req,
+                           long long *seq);
 
 /* mkvp_from / mkvp_to may be NULL. done <= total. */
 hsm_rc evrec_reencipher(evlog *log, const ev_actor *who, long long done, long long total,
