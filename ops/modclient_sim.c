@@ -148,11 +148,17 @@ static hsm_rc
 sim_call(struct simctx *c, const char *op, json_t *params, json_t **result)
 {
 	int first = (c->next_id == 1);
+	char *reason = NULL;
 	hsm_rc rc;
 
 	if (c->conn == NULL)
 		return hsm_fail(HSM_ERR_MODULE, "the connection to the module was lost earlier");
-	rc = modproto_call(tls_conn_ssl(c->conn), &c->next_id, op, params, result, NULL);
+	rc = modproto_call(tls_conn_ssl(c->conn), &c->next_id, op, params, result, &reason);
+	/* An answer, even a refusal (a blob op's not_found), proves the
+	 * connection was accepted: not the certificate case below. */
+	if (reason != NULL)
+		first = 0;
+	free(reason);
 	if (rc == HSM_ERR_MODULE || rc == HSM_ERR_TLS || rc == HSM_ERR_IO ||
 	    rc == HSM_ERR_TIMEOUT)
 		c->lost = 1;
