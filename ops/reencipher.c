@@ -72,6 +72,7 @@ struct job {
 	int               outfd, failfd, jfd;
 	uint64_t          lines, inbytes, ok, failed, outbytes, failbytes;
 	uint64_t          batches, total, start_lines;
+	uint64_t          rlines;       /* lines read (ahead of lines: pipelined) */
 	reenc_summary    *fsum;
 	/* test-only crash point */
 	long              crash_batch;
@@ -347,6 +348,7 @@ fill(struct job *j, struct slot *s, int *eof)
 		if (rc != HSM_OK)
 			return rc;
 		s->lines++;
+		j->rlines++;
 		s->inbytes += len;
 		if (len > 0 && j->line[len - 1] == '\n')
 			len--;
@@ -357,10 +359,10 @@ fill(struct job *j, struct slot *s, int *eof)
 		if (len > LINE_MAX_BYTES ||
 		    blob_line_parse(j->line, len, s->in + s->n * BLOB_LEN,
 		                    s->ids + s->n * (BLOB_ID_MAX + 1)) != HSM_OK) {
-			s->badline[s->nbad++] = j->lines + s->lines;
+			s->badline[s->nbad++] = j->rlines;
 			continue;
 		}
-		s->lineno[s->n++] = j->lines + s->lines;
+		s->lineno[s->n++] = j->rlines;
 	}
 	return HSM_OK;
 }
@@ -858,7 +860,7 @@ run_file(struct job *j, const char *input, const struct paths *p, reenc_summary 
 	if ((rc = journal_open(j, p, &ended)) != HSM_OK || (rc = skip_done(j)) != HSM_OK)
 		goto out;
 	fs->resumed = j->ok + j->failed;
-	j->start_lines = j->lines;
+	j->start_lines = j->rlines = j->lines;
 	j->total = j->o->progress != NULL && j->in != stdin ? count_lines(input) : 0;
 	j->t0 = j->last = now_s();
 	if (!ended) {
