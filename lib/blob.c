@@ -288,21 +288,25 @@ blob_data_open(const uint8_t key[BLOB_KEY_LEN], const uint8_t *in, size_t n,
 static const char b64c[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int
-b64v(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* Decoding table: -1 for every byte outside the standard alphabet. */
+static const int8_t b64d[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 hsm_rc
 blob_b64_decode(const char *in, size_t inlen, size_t max, uint8_t *out, size_t *nblobs)
@@ -317,8 +321,8 @@ blob_b64_decode(const char *in, size_t inlen, size_t max, uint8_t *out, size_t *
 		return hsm_fail(HSM_ERR_FORMAT, "at most %zu blobs at once, not %zu", max,
 		                inlen / BLOB_B64_LEN);
 	for (i = 0; i < inlen; i += 4) {
-		int a = b64v((unsigned char)in[i]), b = b64v((unsigned char)in[i + 1]);
-		int c = b64v((unsigned char)in[i + 2]), d = b64v((unsigned char)in[i + 3]);
+		int a = b64d[(unsigned char)in[i]], b = b64d[(unsigned char)in[i + 1]];
+		int c = b64d[(unsigned char)in[i + 2]], d = b64d[(unsigned char)in[i + 3]];
 		if ((a | b | c | d) < 0)
 			return hsm_fail(HSM_ERR_FORMAT, "blob base64: a character outside the standard alphabet at %zu",
 			                i);
