@@ -108,5 +108,17 @@ head -50 "$T/back.reenciphered.jsonl" | expect_exit 0 "stdin, one member" -- \
 	--output "$T/stdin.reenciphered.jsonl" --quiet
 [ "$(wc -l <"$T/stdin.reenciphered.jsonl")" = 50 ] && ok "50 from stdin" || fail "stdin output"
 
+# The man page's examples, as written (K1 is current again after the backout,
+# K2 set aside committed in PENDING).
+. "$HSMADM_SRC/tests/harness/manpage.sh"
+mapfile -t CMDS < <(man_examples "$HSMADM_SRC/docs/man/hsmadm-rotate.1")
+[ "${#CMDS[@]}" -eq 4 ] || fail "found ${#CMDS[@]} example commands, expected 4"
+mkdir -p "$T/ex"
+for c in "${CMDS[@]}"; do
+	expect_exit 0 "example: $c" -- bash -c "cd '$T/ex' && $c"
+done
+[ "$(prefixes "$T/ex/apps.reenciphered.jsonl" | sort -u)" = "${MK2:0:16}" ] &&
+	ok "examples: blobs under K2" || fail "examples: not under K2"
+
 audit_ok "$EV" "the evidence log of the admin steps verifies"
 finish
