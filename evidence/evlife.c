@@ -7,8 +7,10 @@
  * mk.backed_out. What happens out of that order is named here.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "hsmadm/evrotation.h"
 #include "evint.h"
 #include "evlife.h"
 
@@ -316,8 +318,47 @@ ev_life_record(struct ev_life *L, const evlog_record *rec, ev_life_state_fn stat
 	else if (strcmp(t, EV_MK_DESTROYED) == 0)
 		return on_destroyed(L, rec);
 	else if (strcmp(t, EV_GROUP_DECOMMISSIONED) == 0)
-		return on_decommissioned(L, rec, state, ctx);
+		return state != NULL ? on_decommissioned(L, rec, state, ctx) : HSM_OK;
 	else if (strcmp(t, EV_CARD_DISPOSED) == 0)
 		return on_disposed(rec);
 	return HSM_OK;
+}
+
+hsm_rc
+evrotation_read(const char *path, evrotation_status *out)
+{
+	struct ev_life *L = calloc(1, sizeof(*L));
+	evlog_reader *r = NULL;
+	evlog_record rec;
+	hsm_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&rec, 0, sizeof(rec));
+	if (L == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = evlog_reader_open(path, &r)) != HSM_OK)
+		goto out;
+	while ((rc = evlog_reader_next(r, &rec)) == HSM_OK)
+		if ((rc = ev_life_record(L, &rec, NULL, NULL)) != HSM_OK) {
+			rc = hsm_fail_wrap(rc, "%s: record %lld", path, rec.seq);
+			goto out;
+		}
+	if (rc != HSM_ERR_NOT_FOUND)
+		goto out;
+	hsm_err_clear();
+	rc = HSM_OK;
+	out->open = L->open;
+	out->finalized = L->finalized;
+	snprintf(out->request, sizeof(out->request), "%s", L->request);
+	snprintf(out->mkvp_from, sizeof(out->mkvp_from), "%s", L->mkvp_from);
+	snprintf(out->mkvp_new, sizeof(out->mkvp_new), "%s", L->mkvp_new);
+	out->have_reenc = L->have_reenc;
+	out->reenc_done = L->reenc_done;
+	out->reenc_total = L->reenc_total;
+	snprintf(out->reenc_to, sizeof(out->reenc_to), "%s", L->reenc_to);
+out:
+	evlog_record_clear(&rec);
+	evlog_reader_free(&r);
+	free(L);
+	return rc;
 }

@@ -984,6 +984,19 @@ on_admin_registered(struct vctx *c, const json_t *body)
 	    domain);
 }
 
+/* Remove card from the cards that hold a part: 1 if it held it. */
+static int
+card_drop(json_t *cards, const char *card)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(cards, i, e)
+		if (strcmp(json_string_value(e), card) == 0)
+			return json_array_remove(cards, i) == 0;
+	return 0;
+}
+
 static hsm_rc
 on_keypart(struct vctx *c, const evlog_record *rec)
 {
@@ -1017,9 +1030,15 @@ on_keypart(struct vctx *c, const evlog_record *rec)
 		if (strcmp(p->kpvp, kpvp) != 0)
 			return hsm_fail(HSM_ERR_AUDIT, "key part %.60s is %s with KPVP %.16s..., "
 			    "but was generated with KPVP %.16s...", id, what, kpvp, p->kpvp);
-		if (strcmp(p->state, "destroyed") == 0)
+		/* a part lives on its card and its backups: each destroy removes
+		 * it from one of them, and nothing may follow but more destroys */
+		if (strcmp(p->state, "destroyed") == 0 &&
+		    (strcmp(rec->type, EV_KEYPART_DESTROYED) != 0 || !card_drop(p->cards, card)))
 			return hsm_fail(HSM_ERR_AUDIT, "key part %.60s is %s after it was "
-			    "destroyed", id, what);
+			    "destroyed%s", id, what, strcmp(rec->type, EV_KEYPART_DESTROYED) == 0 ?
+			    " on that card" : "");
+		if (strcmp(p->state, "destroyed") != 0 && strcmp(rec->type, EV_KEYPART_DESTROYED) == 0)
+			(void)card_drop(p->cards, card);
 		if (strcmp(rec->type, EV_KEYPART_COPIED) == 0) {
 			if ((rc = get_str(rec->body, "backup_card_id", &bcard)) != HSM_OK)
 				return rc;
@@ -1498,6 +1517,21 @@ evlog_verify(const char *path, const struct evlog_verify_opts *o, evlog_verify_r
 
 	memset(res, 0, sizeof(*res));
 	if ((rc = evlog_reader_open(path, &r)) != HSM_OK)
+		return rc;
+	rc = ev_verify_reader(r, o, res);
+	evlog_reader_free(&r);
+	return rc;
+}
+
+hsm_rc
+evlog_verify_mem(const char *buf, size_t len, const struct evlog_verify_opts *o,
+                 evlog_verify_result *res)
+{
+	evlog_reader *r = NULL;
+	hsm_rc rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = evlog_reader_open_mem(buf, len, &r)) != HSM_OK)
 		return rc;
 	rc = ev_verify_reader(r, o, res);
 	evlog_reader_free(&r);

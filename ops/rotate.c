@@ -234,8 +234,8 @@ rotate_finalize(const group_member *m, size_t n, const char *reencipher,
 		goto out;
 	if (d == NULL && (rc = doms_of(m, n, v.current, &d)) != HSM_OK)
 		goto out;
-	if (logging(io) && (rc = evrec_mk_finalized(io->g.ev->log, &io->g.ev->system,
-	    io->group, d, n, io->req, reencipher, NULL)) != HSM_OK)
+	if (logging(io) && reencipher != NULL && (rc = evrec_mk_finalized(io->g.ev->log,
+	    &io->g.ev->system, io->group, d, n, io->req, reencipher, NULL)) != HSM_OK)
 		goto out;
 	if (report != NULL)
 		*report = view_json("finalize", outcome, &v);

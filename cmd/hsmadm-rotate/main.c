@@ -16,7 +16,12 @@
 #include "rotate.h"
 
 static const struct rotate_cmd cmds[] = {
+	{ "stage", rotate_stage_main, "load and commit a new master key beside the current one" },
 	{ "reencipher", rotate_reencipher, "re-encipher key blobs to the pending or current key" },
+	{ "finalize", rotate_finalize_main, "activate the new key; prove it with a fresh blob" },
+	{ "backout", rotate_backout_main, "return to the old key before it is destroyed" },
+	{ "destroy-old", rotate_destroy_main, "destroy the old key and its parts on the cards" },
+	{ "decommission", rotate_decom_main, "zeroize every member; record each card's fate" },
 	{ "blob", rotate_blob, "make, use and inspect key blobs (application side)" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

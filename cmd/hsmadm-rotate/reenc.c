@@ -10,6 +10,8 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/reencipher.h"
 #include "hsmadm/wsconfig.h"
+#include "hsmadm/evrec.h"
+#include "cer.h"
 #include "cmdutil.h"
 #include "rotate.h"
 
@@ -29,6 +31,10 @@ static const char usage_text[] =
 "  --home DIR             workstation directory (default $HSMADM_HOME, ~/.config/hsmadm)\n"
 "  --timeout SEC          per connection and answer (default 30)\n"
 "  --quiet                no progress   --json  the summary as JSON\n"
+"  --log FILE             the rotation's evidence log: opened (and locked) before\n"
+"                         the job, then reencipher.progress records how many of\n"
+"                         the input's blobs are under the target key, which\n"
+"                         hsmadm-rotate finalize requires\n"
 "\n"
 "Exit codes: 0 every blob re-enciphered, 3 unreadable lines, 4 a blob that does\n"
 "not verify, 5 blobs whose key no member holds (see IN.failed.jsonl), 6 the target\n"
@@ -37,7 +43,7 @@ static const char usage_text[] =
 
 struct ropts {
 	reenc_opts r;
-	const char *home;
+	const char *home, *log;
 	int json, quiet, domain_set;
 };
 
@@ -45,7 +51,7 @@ static int
 parse(int argc, char **argv, struct ropts *o)
 {
 	enum { O_TO = 256, O_INPUT, O_OUTPUT, O_BATCH, O_MODULE, O_DOMAIN, O_HOME, O_TIMEOUT,
-	       O_QUIET, O_JSON, O_HELP };
+	       O_QUIET, O_JSON, O_HELP, O_LOG };
 	static const struct option lo[] = {
 		{ "to", required_argument, NULL, O_TO }, { "input", required_argument, NULL, O_INPUT },
 		{ "output", required_argument, NULL, O_OUTPUT },
@@ -55,6 +61,7 @@ parse(int argc, char **argv, struct ropts *o)
 		{ "home", required_argument, NULL, O_HOME },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "quiet", no_argument, NULL, O_QUIET }, { "json", no_argument, NULL, O_JSON },
+		{ "log", required_argument, NULL, O_LOG },
 		{ "help", no_argument, NULL, O_HELP }, { NULL, 0, NULL, 0 }
 	};
 	int c, v;
@@ -78,6 +85,7 @@ parse(int argc, char **argv, struct ropts *o)
 			o->domain_set = 1;
 			break;
 		case O_HOME: o->home = optarg; break;
+		case O_LOG: o->log = optarg; break;
 		case O_TIMEOUT:
 			if (cmd_parse_int(optarg, 1, 3600, &v) != 0)
 				return cmd_usage_error(ROTATE_PROG, "--timeout takes 1 to 3600 seconds");
@@ -160,12 +168,24 @@ print_text(const reenc_summary *s, const char *to)
 	       s->seconds > 0 ? (double)(s->in - s->resumed) / s->seconds : 0.0);
 }
 
+/* reencipher.progress: of the input's lines, those not failed are under the
+ * target key now (including those an earlier run did). */
+static hsm_rc
+record_progress(evlog *log, const reenc_summary *s)
+{
+	ev_actor who = { ROTATE_PROG, "system", NULL, NULL };
+
+	return evrec_reencipher(log, &who, (long long)(s->in - s->failed), (long long)s->in,
+	                        NULL, s->target_mkvp, NULL);
+}
+
 int
 rotate_reencipher(int argc, char **argv)
 {
 	struct ropts o;
 	reenc_summary sum;
 	wsconfig *cfg = NULL;
+	evlog *log = NULL;
 	hsm_rc rc;
 	int r;
 
@@ -176,7 +196,15 @@ rotate_reencipher(int argc, char **argv)
 		return r;
 	o.r.cfg = cfg;
 	o.r.progress = o.quiet ? NULL : stderr;
+	/* the log first: a job whose outcome cannot be recorded does not start */
+	if (o.log != NULL && (rc = cer_log_open(o.log, &log)) != HSM_OK)
+		goto out;
 	rc = reencipher_run(&o.r, &sum);
+	if (rc == HSM_OK && log != NULL && (rc = record_progress(log, &sum)) != HSM_OK)
+		rc = hsm_fail_wrap(rc, "the blobs are re-enciphered, but the evidence log %s could "
+		                   "not record it; run the same command again", o.log);
+out:
+	evlog_close(&log);
 	wsconfig_free(&cfg);
 	if (rc != HSM_OK)
 		return cmd_fail(ROTATE_PROG, rc);

@@ -25,6 +25,12 @@ struct rotate_cmd {
 int rotate_reencipher(int argc, char **argv);
 /* blob.c */
 int rotate_blob(int argc, char **argv);
+/* life.c: the key's life after the ceremony */
+int rotate_stage_main(int argc, char **argv);
+int rotate_finalize_main(int argc, char **argv);
+int rotate_backout_main(int argc, char **argv);
+int rotate_destroy_main(int argc, char **argv);
+int rotate_decom_main(int argc, char **argv);
 
 /* Options every subcommand takes: --home DIR (workstation directory). */
 struct wsconfig;

@@ -88,6 +88,10 @@ typedef struct evlog_verify_result {
  * Call evlog_verify_result_clear afterwards. */
 hsm_rc evlog_verify(const char *path, const struct evlog_verify_opts *opts,
                     evlog_verify_result *res);
+/* The same over a log's bytes in memory (not copied: buf must outlive the
+ * call), for callers that hold the log already (and the fuzzer). */
+hsm_rc evlog_verify_mem(const char *buf, size_t len, const struct evlog_verify_opts *opts,
+                        evlog_verify_result *res);
 void   evlog_verify_result_clear(evlog_verify_result *res);
 /* The result as a JSON object (new reference, NULL on allocation failure). */
 json_t *evlog_verify_result_json(const evlog_verify_result *res);

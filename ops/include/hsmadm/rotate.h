@@ -10,8 +10,8 @@
  * receipts), and every step ends with its evidence record carrying the
  * customer's written request (evrec.h).
  */
-#ifndef HSMADM_ROTATE_H
-#define HSMADM_ROTATE_H
+#ifndef HSMADM_OPS_ROTATE_H
+#define HSMADM_OPS_ROTATE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -48,7 +48,9 @@ hsm_rc rotate_stage(const group_member *m, size_t n, const mkload_part *parts, s
 
 /* finalize: mk.activate (PENDING -> CURRENT, CURRENT -> OLD) unless every
  * member did already; mk.activated; a fresh blob made and used on every
- * member under the new key; mk.finalized. reencipher: "done" or "none". */
+ * member under the new key; mk.finalized. reencipher: "done" or "none";
+ * NULL when the log holds this rotation's mk.finalized already (a re-run
+ * proves the key again and records nothing). */
 hsm_rc rotate_finalize(const group_member *m, size_t n, const char *reencipher,
                        const struct rotate_io *io, json_t **report);
 

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# rotate_life.sh - the master key's whole life on a pair of domains, with
+# custodian cards and their backups in a private pcscd:
+#   1. the initial ceremony (key 1 from two parts, each copied to a backup
+#      card), blobs made under key 1;
+#   2. key 2 staged beside it (parts generated on the same cards, copied to
+#      the backups), blobs re-enciphered, finalize (refused before the
+#      re-encipher), old and new blobs work on both members, destroy-old
+#      (the OLD register and key 1's parts on all four cards), blobs still
+#      under key 1 refused naming key 1's MKVP; the log verifies;
+#   3. on a second group: stage, re-encipher, finalize, then back out: key 1
+#      CURRENT again, key 2 set aside, blobs re-enciphered back;
+#   4. on a third group: decommission, with the cards' fate recorded; the
+#      report prints the decommissioning certificate.
+. "${HSMADM_SRC:?}/tests/integration/domain_common.sh"
+. "${HSMADM_SRC:?}/tests/integration/ceremony_common.sh"
+
+CPIN=22220000
+cer_setup 4
+trap 'harness_stop 2>/dev/null || true; cleanup' EXIT
+init_module m1 DC1-M01 --domains 12
+init_module m2 DC2-M01 --domains 12
+start_module m1
+start_module m2
+setup_workstation m1 m2
+keyfile a1
+keyfile a2
+cer_card 0 custodian "Carol Custodian" $CPIN
+cer_card 1 custodian "Carol Custodian" $CPIN --backup-of "$CARDID_0"
+cer_card 2 custodian "Dave Custodian" $CPIN
+cer_card 3 custodian "Dave Custodian" $CPIN --backup-of "$CARDID_2"
+PINS=$(pins $CPIN 400)
+R() { harness_reader_name "$1"; }
+AK=(--admin-key-file "$T/a1.pem" --admin-key-file "$T/a2.pem")
+echo "Change request CR-17: rotate the master key of the payments domains." >"$W/cr17.txt"
+echo "Decommissioning request DR-3." >"$W/dr3.txt"
+REQ=(--request-id CR-17 --request-doc "$W/cr17.txt")
+# has TEXT WHAT: the last expect_exit's output (stdout and stderr) holds TEXT.
+has() { grep -qF -- "$1" "$T/out" && ok "$2" || { sed 's/^/    | /' "$T/out" >&2; fail "$2: output lacks \"$1\""; }; }
+
+# life GROUP DOMAIN LOG: a group with two admins (2-of-2) and key 1 active,
+# its parts K1p1 (slot 0, copied to 1) and K1p2 (slot 2, copied to 3).
+life() {
+	local g=$1 dom=$2 log=$3 k=$1
+	expect_exit 0 "open the log of $g" -- hsmadm-ceremony --log "$log" --facilitator Fay \
+		open --title "life of $g" --installation TEST
+	expect_exit 0 "group $g" -- hsmadm-domain group create "$g" m1:"$dom" m2:"$dom"
+	for a in a1 a2; do
+		expect_exit 0 "admin $a" -- hsmadm-domain admin add "$g" --pubkey-file "$T/$a.pem" \
+			--name "$a" --identity "$a" --evidence "$log"
+	done
+	expect_exit 0 "2-of-2" -- hsmadm-domain run "$g" thresholds.set --signature 2 \
+		--revocation 1 --key-file "$T/a1.pem" --key-file "$T/a2.pem" --evidence "$log"
+	parts "$log" "${k}k1"
+	expect_exit 0 "initial ceremony of $g" -- hsmadm-commit run --group "$g" \
+		--part "${k}k1p1" --part "${k}k1p2" --log "$log" "${AK[@]}" --pin-fd 4 4<"$PINS"
+}
+
+# parts LOG PREFIX: PREFIXp1 on slot 0 copied to 1, PREFIXp2 on 2 copied to 3.
+parts() {
+	local log=$1 p=$2
+	for i in 1 2; do
+		local s=$(((i - 1) * 2))
+		expect_exit 0 "generate $p p$i" -- hsmadm-mkpart generate --part "${p}p$i" \
+			--reader "$(R $s)" --log "$log" --pin-fd 3 3<<<$CPIN
+		expect_exit 0 "copy $p p$i to the backup" -- hsmadm-mkpart copy --part "${p}p$i" \
+			--reader "$(R $s)" --to-reader "$(R $((s + 1)))" --log "$log" --pin-fd 3 \
+			--backup-pin-fd 4 3<<<$CPIN 4<<<$CPIN
+	done
+}
+
+stage() {   # stage GROUP LOG PREFIX
+	parts "$2" "$3"
+	expect_exit 0 "stage $3 on $1" -- hsmadm-rotate stage --group "$1" --part "$3p1" \
+		--part "$3p2" --log "$2" "${REQ[@]}" "${AK[@]}" --pin-fd 4 4<"$PINS"
+}
+
+# ---- 1 and 2: a whole life ----
+LOG=$W/life.jsonl
+life ga 3 "$LOG"
+MK1=$(jq -r 'select(.type=="mk.activated") | .body.mkvp' "$LOG" | tail -1)
+[ ${#MK1} = 64 ] && ok "key 1 active: ${MK1:0:16}" || fail "no mk.activated for key 1"
+expect_exit 0 "20 blobs under key 1" -- hsmadm-rotate blob generate ga --count 20 \
+	--output "$W/ga.jsonl" --id-prefix b
+expect_exit 0 "data under blob 1" -- hsmadm-rotate blob encrypt ga --blob-file "$W/ga.jsonl" \
+	--data "ledger 2026" --out "$W/ct1"
+cp "$W/ga.jsonl" "$W/ga-keep.jsonl"   # left under key 1 on purpose
+
+expect_exit 2 "stage without the request" -- hsmadm-rotate stage --group ga --part x1 \
+	--part x2 --log "$LOG"
+stage ga "$LOG" gak2
+has "Rotation begun" "stage says the rotation began"
+MK2=$(jq -r 'select(.type=="mk.committed") | .body.mkvp' "$LOG" | tail -1)
+[ "$MK2" != "$MK1" ] && ok "key 2 committed: ${MK2:0:16}" || fail "key 2 not committed"
+expect_exit 0 "key 1 still works while key 2 is staged" -- hsmadm-rotate blob decrypt ga \
+	--blob-file "$W/ga.jsonl" --in "$W/ct1"
+has "ledger 2026" "decrypts under key 1"
+
+expect_exit 6 "finalize before the re-encipher is refused" -- hsmadm-rotate finalize \
+	--group ga --log "$LOG" "${REQ[@]}" "${AK[@]}"
+has "not re-enciphered" "finalize says the blobs come first"
+expect_exit 0 "re-encipher to pending" -- hsmadm-rotate reencipher ga --to pending \
+	--input "$W/ga.jsonl" --log "$LOG"
+expect_exit 0 "finalize" -- hsmadm-rotate finalize --group ga --log "$LOG" "${REQ[@]}" "${AK[@]}"
+has "${MK2:0:16}" "finalize names key 2 as CURRENT"
+has "${MK1:0:16}" "and key 1 as OLD"
+expect_exit 0 "old blob works after finalize" -- hsmadm-rotate blob decrypt ga \
+	--blob-file "$W/ga-keep.jsonl" --in "$W/ct1"
+has "DC2-M01 domain 3: decrypted" "on both members"
+expect_exit 0 "re-enciphered blob works" -- hsmadm-rotate blob decrypt ga \
+	--blob-file "$W/ga.reenciphered.jsonl" --in "$W/ct1"
+has "ledger 2026" "same data under key 2"
+has "DC2-M01 domain 3: decrypted" "on both members"
+expect_exit 0 "finalize again changes nothing" -- hsmadm-rotate finalize --group ga \
+	--log "$LOG" "${REQ[@]}" "${AK[@]}"
+
+expect_exit 0 "destroy-old: OLD and key 1's parts on four cards" -- hsmadm-rotate destroy-old \
+	--group ga --part gak1p1 --part gak1p2 --log "$LOG" "${REQ[@]}" "${AK[@]}" \
+	--pin-fd 4 4<"$PINS"
+[ "$(grep -c '^Part gak1p. removed' "$T/out")" = 4 ] && ok "four cards wiped" ||
+	fail "cards wiped: $(grep -c '^Part gak1p. removed' "$T/out")"
+jq -e 'select(.type=="mk.destroyed") | .body.cards | length == 4' "$LOG" >/dev/null &&
+	ok "mk.destroyed names the four cards" || fail "mk.destroyed lacks the cards"
+expect_exit 5 "a blob still under key 1 is refused" -- hsmadm-rotate blob decrypt ga \
+	--blob-file "$W/ga-keep.jsonl" --in "$W/ct1"
+has "${MK1:0:16}" "the refusal names key 1's MKVP"
+expect_exit 0 "re-enciphered blob still works" -- hsmadm-rotate blob decrypt ga \
+	--blob-file "$W/ga.reenciphered.jsonl" --in "$W/ct1"
+expect_exit 0 "cards keep key 2's parts" -- hsmadm-mkpart verify --part gak2p1 \
+	--reader "$(R 1)" --log "$LOG" --pin-fd 3 3<<<$CPIN
+expect_exit 0 "the life's log verifies" -- hsmadm-audit verify "$LOG" --module-ca "$T/ca.pem" \
+	--allow-incomplete
+expect_exit 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$LOG"
+
+# ---- 3: back out ----
+LOGB=$W/backout.jsonl
+life gb 4 "$LOGB"
+MB1=$(jq -r 'select(.type=="mk.activated") | .body.mkvp' "$LOGB" | tail -1)
+expect_exit 0 "blobs under key 1" -- hsmadm-rotate blob generate gb --count 10 \
+	--output "$W/gb.jsonl" --id-prefix b
+expect_exit 0 "data under blob 1" -- hsmadm-rotate blob encrypt gb --blob-file "$W/gb.jsonl" \
+	--data "payroll" --out "$W/ct2"
+stage gb "$LOGB" gbk2
+expect_exit 0 "re-encipher" -- hsmadm-rotate reencipher gb --to pending --input "$W/gb.jsonl" \
+	--log "$LOGB"
+expect_exit 0 "finalize" -- hsmadm-rotate finalize --group gb --log "$LOGB" "${REQ[@]}" "${AK[@]}"
+expect_exit 0 "back out" -- hsmadm-rotate backout --group gb --log "$LOGB" "${REQ[@]}" "${AK[@]}"
+has "CURRENT master key MKVP: ${MB1:0:16}" "key 1 is CURRENT again"
+expect_exit 0 "blobs re-enciphered back to key 1" -- hsmadm-rotate reencipher gb --to current \
+	--input "$W/gb.reenciphered.jsonl" --log "$LOGB"
+expect_exit 0 "the backed-out blob works" -- hsmadm-rotate blob decrypt gb \
+	--blob-file "$W/gb.reenciphered.reenciphered.jsonl" --in "$W/ct2"
+has "payroll" "same data under key 1 again"
+expect_exit 6 "destroy-old after the backout: no old key" -- hsmadm-rotate destroy-old \
+	--group gb --part gbk1p1 --log "$LOGB" "${REQ[@]}" "${AK[@]}" --pin-fd 4 4<"$PINS"
+expect_exit 0 "the backout's log verifies" -- hsmadm-audit verify "$LOGB" \
+	--module-ca "$T/ca.pem" --allow-incomplete
+
+# ---- 4: decommission ----
+LOGD=$W/decom.jsonl
+life gd 5 "$LOGD"
+expect_exit 2 "cards without a witness" -- hsmadm-rotate decommission --group gd --log "$LOGD" \
+	--request-id DR-3 --request-doc "$W/dr3.txt" "${AK[@]}" --card "$CARDID_0=destroyed"
+expect_exit 0 "decommission" -- hsmadm-rotate decommission --group gd --log "$LOGD" \
+	--request-id DR-3 --request-doc "$W/dr3.txt" "${AK[@]}" \
+	--card "$CARDID_0=destroyed" --card "$CARDID_1=retained" --witness "Wanda Witness" \
+	--witness "Sue Supervisor"
+has "zeroized" "every member zeroized"
+expect_exit 0 "decommission again: already zeroized" -- hsmadm-rotate decommission --group gd \
+	--log "$LOGD" --request-id DR-3 --request-doc "$W/dr3.txt" "${AK[@]}"
+has "zeroized already" "a re-run sends nothing"
+expect_exit 0 "the decommissioning log verifies" -- hsmadm-audit verify "$LOGD" \
+	--module-ca "$T/ca.pem" --allow-incomplete
+finish
