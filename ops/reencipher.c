@@ -150,7 +150,7 @@ members_open(struct job *j)
 	const reenc_opts *o = j->o;
 	wsc_member *wm = NULL, one;
 	uint8_t vp[HSM_VP_LEN];
-	size_t n = 1, i;
+	size_t n = 1, i, conns = o->conns ? o->conns : REENC_CONNS_DEFAULT;
 	int tmo = o->timeout_ms > 0 ? o->timeout_ms : 30000;
 	hsm_rc rc;
 
@@ -161,13 +161,13 @@ members_open(struct job *j)
 		one.module = o->module;
 		one.domain = o->domain;
 	}
-	if (n == 0 || (j->mem = calloc(n, sizeof(*j->mem))) == NULL) {
+	if (n == 0 || (j->mem = calloc(n * conns, sizeof(*j->mem))) == NULL) {
 		free(wm);
 		return hsm_fail(n ? HSM_ERR_NOMEM : HSM_ERR_STATE, n ? "out of memory" : "the group has no members");
 	}
-	j->nmem = n;
-	for (i = 0; i < n; i++) {
-		const wsc_member *m = wm ? &wm[i] : &one;
+	j->nmem = n * conns;
+	for (i = 0; i < j->nmem; i++) {
+		const wsc_member *m = wm ? &wm[i / conns] : &one;
 		struct member *x = &j->mem[i];
 		x->domain = m->domain;
 		x->job = j;
@@ -1031,6 +1031,8 @@ opts_check(const reenc_opts *o, struct job *j)
 		return hsm_fail(HSM_ERR_USAGE, "re-encipher to \"pending\" or \"current\", not \"%s\"", o->to);
 	if (o->batch > BLOB_BATCH_MAX)
 		return hsm_fail(HSM_ERR_USAGE, "a batch is 1 to %d blobs", BLOB_BATCH_MAX);
+	if (o->conns > 8)
+		return hsm_fail(HSM_ERR_USAGE, "1 to 8 connections per member");
 	if (strcmp(o->input, "-") == 0 && o->output == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "reading blobs from standard input needs an output file (--output)");
 	j->batch = o->batch ? o->batch : REENC_BATCH_DEFAULT;

@@ -42,6 +42,9 @@
 #include "hsmadm/wsconfig.h"
 
 #define REENC_BATCH_DEFAULT 2048
+/* Two connections per member: the module works on one batch while the
+ * other travels and is checked and written. */
+#define REENC_CONNS_DEFAULT 2
 #define REENC_REASONS_MAX   16
 #define REENC_REASON_MAX    32
 
@@ -71,6 +74,7 @@ typedef struct reenc_opts {
 	const char *input;          /* a .jsonl file, a directory, or "-" (stdin) */
 	const char *output;         /* stdin only: the output file (required) */
 	size_t      batch;          /* blobs per request, 1..BLOB_BATCH_MAX; 0: default */
+	unsigned    conns;          /* connections per member, 1..8; 0: REENC_CONNS_DEFAULT */
 	int         timeout_ms;     /* per connection and answer; 0: 30 s */
 	FILE       *progress;       /* NULL: quiet; a tty: one updating line */
 	/* Called after each file with that file's summary (may be NULL). */
