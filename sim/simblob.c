@@ -132,7 +132,9 @@ op_generate(simblob_keys *k, const json_t *params, json_t **result, const char *
 			REFUSE(HSM_ERR_MODULE, "internal", "blob.generate: %s", hsm_errmsg());
 	}
 	blob_b64_encode(out, (size_t)count, text);
-	*result = json_pack("{s:s%, s:I, s:o}", "blobs", text, (size_t)count * BLOB_B64_LEN,
+	/* Plain base64: the UTF-8 check of a big string is skipped. */
+	*result = json_pack("{s:o, s:I, s:o}", "blobs",
+	                    json_stringn_nocheck(text, (size_t)count * BLOB_B64_LEN),
 	                    "count", (json_int_t)count, "mkvp", mkvp_json(k->reg[SIMDOM_REG_CURRENT]));
 	rc = *result ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
 out:
@@ -295,8 +297,9 @@ op_reencipher(simblob_keys *k, const json_t *params, json_t **result, const char
 	if ((rc = rewrap_all(k, k->reg[target], in, n, out, &nok, failed)) != HSM_OK)
 		REFUSE(rc, "internal", "%s", hsm_errmsg());
 	blob_b64_encode(out, nok, text);
-	*result = json_pack("{s:o, s:I, s:s%, s:O}", "mkvp", mkvp_json(k->reg[target]),
-	                    "count", (json_int_t)nok, "blobs", text, nok * BLOB_B64_LEN,
+	*result = json_pack("{s:o, s:I, s:o, s:O}", "mkvp", mkvp_json(k->reg[target]),
+	                    "count", (json_int_t)nok, "blobs",
+	                    json_stringn_nocheck(text, nok * BLOB_B64_LEN),
 	                    "failed", failed);
 	rc = *result ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
 out:
