@@ -45,7 +45,8 @@ void ev_reader_set_limit(struct evlog_reader *r, long long limit);
 #define EV_LEN_TOO_LONG ((size_t)-1)
 void ev_reader_failure(const struct evlog_reader *r, long long *offset, size_t *len,
                        int *torn);
-/* Next raw line (no "\n", NUL-terminated, valid until the next call);
+/* Next raw line (no "\n"; NUL-terminated only when read from a file; valid
+ * until the next call);
  * *had_nl 0 if the file ends inside it. HSM_ERR_NOT_FOUND at end of file. */
 hsm_rc ev_reader_next_raw(struct evlog_reader *r, const char **line, size_t *len,
                           int *had_nl, long long *offset);

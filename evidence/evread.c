@@ -209,8 +209,7 @@ evlog_reader_free(evlog_reader **r)
 		return;
 	if ((*r)->own_fd)
 		close((*r)->fd);
-	if ((*r)->mem == NULL)
-		free((*r)->io);
+	free((*r)->io);
 	free((*r)->line);
 	free(*r);
 	*r = NULL;
@@ -246,14 +245,6 @@ fill(evlog_reader *r)
 
 	r->file_off += (long long)r->io_len;
 	r->io_pos = r->io_len = 0;
-	if (r->mem != NULL) {
-		/* memory: the "block" is the rest of the buffer, no copy */
-		if ((size_t)r->file_off >= r->mem_len)
-			return HSM_OK;
-		r->io = (char *)(r->mem + r->file_off);
-		r->io_len = r->mem_len - (size_t)r->file_off;
-		return HSM_OK;
-	}
 	if (r->io_cap < IO_MAX) {
 		/* grow while the file goes on: a small log never costs 64 KiB */
 		size_t cap = r->io_cap == 0 ? IO_START : r->io_cap * 2;
@@ -304,9 +295,33 @@ line_put(evlog_reader *r, size_t len, const char *p, size_t n)
 	return HSM_OK;
 }
 
-/* The next raw line: *line (without "\n", NUL-terminated, in the reader's
- * buffer), *had_nl 0 for a last line that ends without "\n". HSM_ERR_NOT_FOUND
- * at end of file. */
+/* Over memory a line is not copied: it points into the caller's buffer (so
+ * it is not NUL-terminated; every consumer takes the length). */
+static hsm_rc
+mem_next_raw(evlog_reader *r, const char **line, size_t *len, int *had_nl,
+             long long *offset)
+{
+	size_t pos = (size_t)r->line_off, avail;
+	const char *p = r->mem + pos, *nl;
+
+	if (pos >= r->mem_len)
+		return HSM_ERR_NOT_FOUND;
+	avail = r->mem_len - pos;
+	nl = memchr(p, '\n', avail);
+	*len = nl != NULL ? (size_t)(nl - p) : avail;
+	if (*len > EVLOG_MAX_LINE)
+		return hsm_fail(HSM_ERR_FORMAT, "line at byte offset %lld is longer than "
+		    "%d bytes", r->line_off, EVLOG_MAX_LINE);
+	*had_nl = nl != NULL;
+	r->file_off = (long long)(pos + *len + (nl != NULL));
+	*line = p;
+	*offset = r->line_off;
+	return HSM_OK;
+}
+
+/* The next raw line: *line (without "\n"; from a file NUL-terminated in the
+ * reader's buffer, from memory in the caller's buffer), *had_nl 0 for a last
+ * line that ends without "\n". HSM_ERR_NOT_FOUND at end of file. */
 hsm_rc
 ev_reader_next_raw(evlog_reader *r, const char **line, size_t *len, int *had_nl,
                    long long *offset)
@@ -315,6 +330,8 @@ ev_reader_next_raw(evlog_reader *r, const char **line, size_t *len, int *had_nl,
 	hsm_rc rc;
 
 	r->line_off = r->file_off + (long long)r->io_pos;
+	if (r->mem != NULL)
+		return mem_next_raw(r, line, len, had_nl, offset);
 	for (;;) {
 		char *nl;
 		size_t avail;

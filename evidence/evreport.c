@@ -23,11 +23,24 @@
 struct rctx {
 	FILE *out;
 	int   html;
+	/* the log's bytes: a descriptor read with pread, or memory */
+	int         fd;
+	const char *mem;
+	size_t      memlen;
 	/* SKI -> name, from roster records and admin states (bounded) */
 	char  ski[MAX_NAMES][17];
 	char *name[MAX_NAMES];
 	int   nnames;
 };
+
+/* A fresh reader from the start of the log, for each pass. */
+static hsm_rc
+src_reader(const struct rctx *r, evlog_reader **rd)
+{
+	if (r->mem != NULL)
+		return evlog_reader_open_mem(r->mem, r->memlen, rd);
+	return ev_reader_from_fd(r->fd, rd);
+}
 
 /* ---- output helpers: every piece of log text goes through esc() ---- */
 
@@ -564,7 +577,7 @@ signature_rows(struct rctx *r, const evlog_record *rec)
 }
 
 static hsm_rc
-pass(struct rctx *r, int fd, long long upto, enum pass what_pass)
+pass(struct rctx *r, long long upto, enum pass what_pass)
 {
 	static const char *const titles[] = {
 		"Timeline (every record)", "Exceptions and recoveries", "Signatures and receipts"
@@ -582,8 +595,8 @@ pass(struct rctx *r, int fd, long long upto, enum pass what_pass)
 		    "<th>Over what</th></tr></thead>\n" :
 		    "<table><thead><tr><th>Seq</th><th>Time (UTC)</th><th>Who</th>"
 		    "<th>What</th></tr></thead>\n", r->out);
-	/* each pass reads the one descriptor from the start (pread) */
-	if ((rc = ev_reader_from_fd(fd, &rd)) != HSM_OK)
+	/* each pass reads the one descriptor (pread) or buffer from the start */
+	if ((rc = src_reader(r, &rd)) != HSM_OK)
 		return rc;
 	while (evlog_reader_next(rd, &rec) == HSM_OK && (upto == 0 || rec.seq <= upto)) {
 		int exc = strcmp(rec.type, EV_EXCEPTION) == 0 ||
@@ -963,7 +976,7 @@ signoff_section(struct rctx *r)
 
 /* The people/loads pass over the records that verified. */
 static hsm_rc
-people_and_loads(struct rctx *r, int fd, long long upto, const json_t *st)
+people_and_loads(struct rctx *r, long long upto, const json_t *st)
 {
 	struct rcoll *c = calloc(1, sizeof(*c));
 	evlog_reader *rd = NULL;
@@ -973,7 +986,7 @@ people_and_loads(struct rctx *r, int fd, long long upto, const json_t *st)
 	if (c == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory for the report");
 	memset(&rec, 0, sizeof(rec));
-	if ((rc = ev_reader_from_fd(fd, &rd)) != HSM_OK) {
+	if ((rc = src_reader(r, &rd)) != HSM_OK) {
 		free(c);
 		return rc;
 	}
@@ -1027,7 +1040,7 @@ timeline_row(struct rctx *r, const evlog_verify_result *res, const evlog_record 
 }
 
 static hsm_rc
-timeline(struct rctx *r, int fd, const evlog_verify_result *res)
+timeline(struct rctx *r, const evlog_verify_result *res)
 {
 	evlog_reader *rd = NULL;
 	evlog_record rec;
@@ -1042,7 +1055,7 @@ timeline(struct rctx *r, int fd, const evlog_verify_result *res)
 		fputs("<table><thead><tr><th>Seq</th><th>Time (UTC)</th><th>Who</th>"
 		    "<th>What</th></tr></thead>\n", r->out);
 	/* raw lines: a record after a broken link is still shown, marked */
-	if ((rc = ev_reader_from_fd(fd, &rd)) != HSM_OK)
+	if ((rc = src_reader(r, &rd)) != HSM_OK)
 		return rc;
 	memset(&rec, 0, sizeof(rec));
 	while (ev_reader_next_raw(rd, &line, &len, &nl, &off) == HSM_OK) {
@@ -1064,55 +1077,45 @@ timeline(struct rctx *r, int fd, const evlog_verify_result *res)
 	return HSM_OK;
 }
 
-hsm_rc
-evlog_report(const char *path, const struct evlog_verify_opts *opts,
-             enum evreport_format fmt, FILE *out, evlog_verify_result *resout)
+/* The report over r's source (descriptor or memory), named name. */
+static hsm_rc
+report_src(struct rctx *r, const char *name, const struct evlog_verify_opts *opts,
+           evlog_verify_result *resout)
 {
 	evlog_verify_result res;
 	evlog_reader *rd = NULL;
-	struct rctx r;
-	int fd;
 	hsm_rc vrc, rc;
 	char saved[1024];
 	int i;
 
-	memset(&r, 0, sizeof(r));
 	memset(&res, 0, sizeof(res));
-	r.out = out;
-	r.html = fmt == EVREPORT_HTML;
-	/* opened once: the verification and every pass read this descriptor */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return hsm_fail(errno == ENOENT ? HSM_ERR_NOT_FOUND : HSM_ERR_IO,
-		    "cannot open evidence log %s: %s", path, strerror(errno));
-	if ((vrc = ev_reader_from_fd(fd, &rd)) == HSM_OK)
+	if ((vrc = src_reader(r, &rd)) == HSM_OK)
 		vrc = ev_verify_reader(rd, opts, &res);
 	evlog_reader_free(&rd);
 	if (vrc != HSM_OK && vrc != HSM_ERR_AUDIT) {
 		evlog_verify_result_clear(&res);
-		close(fd);
 		return vrc;
 	}
 	snprintf(saved, sizeof(saved), "%s", hsm_errmsg());
-	header(&r, &res, path);
+	header(r, &res, name);
 	if (res.state != NULL)
-		state_section(&r, res.state);
+		state_section(r, res.state);
 	/* What was checked is summarised up to the last good record; the
 	 * timeline shows every line, the first bad one marked. */
-	if ((rc = people_and_loads(&r, fd, res.ok ? 0 : res.head_seq, res.state)) == HSM_OK &&
-	    (rc = pass(&r, fd, res.ok ? 0 : res.head_seq, PASS_EXCEPTIONS)) == HSM_OK &&
-	    (rc = pass(&r, fd, res.ok ? 0 : res.head_seq, PASS_SIGNATURES)) == HSM_OK)
-		rc = timeline(&r, fd, &res);
+	if ((rc = people_and_loads(r, res.ok ? 0 : res.head_seq, res.state)) == HSM_OK &&
+	    (rc = pass(r, res.ok ? 0 : res.head_seq, PASS_EXCEPTIONS)) == HSM_OK &&
+	    (rc = pass(r, res.ok ? 0 : res.head_seq, PASS_SIGNATURES)) == HSM_OK)
+		rc = timeline(r, &res);
 	if (rc == HSM_OK)
-		signoff_section(&r);
-	close(fd);
-	if (r.html) {
+		signoff_section(r);
+	if (r->html) {
 		fputs("<p style=\"font-size:9pt;color:#555\">Made by hsmadm-audit "
 		    HSMADM_VERSION ". Text from the log is shown as written; MKVP and KPVP "
-		    "are the first 16 bytes of the pattern.</p>\n</body></html>\n", out);
+		    "are the first 16 bytes of the pattern.</p>\n</body></html>\n", r->out);
 	}
-	for (i = 0; i < r.nnames; i++)
-		free(r.name[i]);
-	if (fflush(out) != 0 || ferror(out))
+	for (i = 0; i < r->nnames; i++)
+		free(r->name[i]);
+	if (fflush(r->out) != 0 || ferror(r->out))
 		rc = hsm_fail(HSM_ERR_IO, "cannot write the report");
 	if (resout != NULL)
 		*resout = res;
@@ -1123,4 +1126,39 @@ evlog_report(const char *path, const struct evlog_verify_opts *opts,
 	if (vrc != HSM_OK)
 		hsm_fail(vrc, "%s", saved);
 	return vrc;
+}
+
+hsm_rc
+evlog_report(const char *path, const struct evlog_verify_opts *opts,
+             enum evreport_format fmt, FILE *out, evlog_verify_result *resout)
+{
+	struct rctx r;
+	hsm_rc rc;
+
+	memset(&r, 0, sizeof(r));
+	r.out = out;
+	r.html = fmt == EVREPORT_HTML;
+	/* opened once: the verification and every pass read this descriptor */
+	if ((r.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return hsm_fail(errno == ENOENT ? HSM_ERR_NOT_FOUND : HSM_ERR_IO,
+		    "cannot open evidence log %s: %s", path, strerror(errno));
+	rc = report_src(&r, path, opts, resout);
+	close(r.fd);
+	return rc;
+}
+
+hsm_rc
+evlog_report_mem(const char *buf, size_t len, const char *name,
+                 const struct evlog_verify_opts *opts, enum evreport_format fmt,
+                 FILE *out, evlog_verify_result *resout)
+{
+	struct rctx r;
+
+	memset(&r, 0, sizeof(r));
+	r.out = out;
+	r.html = fmt == EVREPORT_HTML;
+	r.fd = -1;
+	r.mem = buf != NULL ? buf : "";
+	r.memlen = buf != NULL ? len : 0;
+	return report_src(&r, name != NULL ? name : "(memory)", opts, resout);
 }

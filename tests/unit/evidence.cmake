@@ -12,6 +12,8 @@ if(TARGET hsmadm_evidence)
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
   hsm_unit_test(test_evscan SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evscan.c ${EVFIX}
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
+  hsm_unit_test(test_evmem SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evmem.c ${EVFIX}
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
   target_compile_definitions(test_evlog_schema PRIVATE
                              HSMADM_SCHEMA_DIR="${CMAKE_SOURCE_DIR}/evidence/schemas")
   # Not a test: writes a real ceremony log for the hsmadm-audit shell tests.

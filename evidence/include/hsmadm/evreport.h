@@ -27,5 +27,9 @@ enum evreport_format { EVREPORT_TEXT = 0, EVREPORT_HTML = 1 };
  * res (may be NULL) gets the verification result (clear it afterwards). */
 hsm_rc evlog_report(const char *path, const struct evlog_verify_opts *opts,
                     enum evreport_format fmt, FILE *out, evlog_verify_result *res);
+/* The same over a log's bytes in memory (not copied), shown as name. */
+hsm_rc evlog_report_mem(const char *buf, size_t len, const char *name,
+                        const struct evlog_verify_opts *opts, enum evreport_format fmt,
+                        FILE *out, evlog_verify_result *res);
 
 #endif
