@@ -299,7 +299,7 @@ generic_op(const struct gopts *g, int argc, char **argv, int run)
 	if (!admincmd_op_known(pos[1]))
 		return cmd_usage_error(PROG, "unknown operation \"%s\" (admin.add, admin.remove, "
 		    "thresholds.set, zeroize, importer.generate, mk.load_part, mk.commit, "
-		    "mk.activate, mk.clear_pending, mk.destroy_old)", pos[1]);
+		    "mk.activate, mk.backout, mk.clear_pending, mk.destroy_old)", pos[1]);
 	return do_propose(g, pos[0], pos[1], &o, run);
 }
 
@@ -608,43 +608,66 @@ admin_by_ski(json_t *const *states, size_t n, const char *hex)
 	return NULL;
 }
 
-/* One line per signature: who signed (by the group's admin list) and whether
- * it verifies. states NULL: the group could not be read (said, not checked).
- * Returns HSM_ERR_VERIFY if any signature is bad or by no admin. */
-static hsm_rc
-show_signatures(const admincmd *c, json_t *const *states, size_t n, const char *why)
+/* Each signature's verdict against the group's own admin list: {ski,
+ * signer (name or null), verdict: valid | invalid | not_an_admin |
+ * not_checked, why (not_checked only)}. states NULL: the group could not be
+ * read (why says so). *worst: HSM_ERR_VERIFY if any is bad or by no admin. */
+static json_t *
+sig_verdicts(const admincmd *c, json_t *const *states, size_t n, const char *why,
+             hsm_rc *worst)
 {
-	hsm_rc worst = HSM_OK;
+	json_t *arr = json_array();
 
-	for (size_t i = 0; i < admincmd_nsigs(c); i++) {
+	*worst = HSM_OK;
+	for (size_t i = 0; arr != NULL && i < admincmd_nsigs(c); i++) {
 		uint8_t ski[HSM_SKI_LEN], kski[HSM_SKI_LEN];
 		char h[2 * HSM_SKI_LEN + 1];
-		const json_t *a;
+		const json_t *a = NULL;
+		const char *verdict = "not_checked";
 		EVP_PKEY *pub = NULL;
 
 		if (admincmd_sig_ski(c, i, ski) != HSM_OK)
 			continue;
 		hex_encode_buf(ski, HSM_SKI_LEN, h);
-		if (states == NULL) {
-			printf("  signed by SKI %.16s... (not checked: %s)\n", h, why);
-		} else if ((a = admin_by_ski(states, n, h)) == NULL) {
-			printf("  signed by SKI %.16s...: NOT an administrator of this group\n", h);
-			worst = HSM_ERR_VERIFY;
-		} else if (admincmd_pubkey_from_hex(json_string_value(json_object_get(a, "pubkey")),
-		    &pub, kski) != HSM_OK || admincmd_sig_verify(c, i, pub) != HSM_OK) {
-			printf("  signed by %s (SKI %.16s...): signature INVALID\n",
-			    json_string_value(json_object_get(a, "name")), h);
-			worst = HSM_ERR_VERIFY;
-		} else {
-			printf("  signed by %s (SKI %.16s...): signature valid\n",
-			    json_string_value(json_object_get(a, "name")), h);
-		}
+		if (states != NULL && (a = admin_by_ski(states, n, h)) == NULL)
+			verdict = "not_an_admin";
+		else if (states != NULL)
+			verdict = admincmd_pubkey_from_hex(json_string_value(json_object_get(a,
+			    "pubkey")), &pub, kski) == HSM_OK && admincmd_sig_verify(c, i, pub) ==
+			    HSM_OK ? "valid" : "invalid";
+		if (strcmp(verdict, "valid") != 0 && strcmp(verdict, "not_checked") != 0)
+			*worst = HSM_ERR_VERIFY;
+		json_array_append_new(arr, json_pack("{s:s, s:o, s:s, s:s?}", "ski", h, "signer",
+		    a != NULL && json_is_string(json_object_get(a, "name")) ?
+		    json_incref(json_object_get(a, "name")) : json_null(), "verdict",
+		    verdict, "why", states == NULL ? why : NULL));
 		EVP_PKEY_free(pub);
 	}
-	if (worst != HSM_OK)
-		hsm_fail(worst, "a signature of this command is not valid, or not an "
-		    "administrator's: do not submit it");
-	return worst;
+	return arr;
+}
+
+/* One line per signature: who signed (by the group's admin list) and whether
+ * it verifies. */
+static void
+print_verdicts(const json_t *v)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(v, i, e) {
+		const char *h = json_string_value(json_object_get(e, "ski"));
+		const char *who = json_string_value(json_object_get(e, "signer"));
+		const char *vd = json_string_value(json_object_get(e, "verdict"));
+
+		if (strcmp(vd, "not_checked") == 0)
+			printf("  signed by SKI %.16s... (not checked: %s)\n", h,
+			       json_string_value(json_object_get(e, "why")));
+		else if (strcmp(vd, "not_an_admin") == 0)
+			printf("  signed by SKI %.16s...: NOT an administrator of this group\n", h);
+		else
+			printf("  signed by %s (SKI %.16s...): signature %s\n", who ? who : "?", h,
+			       strcmp(vd, "valid") == 0 ? "valid" : "INVALID");
+	}
 }
 
 /* The states of the group holding every target of c (NULL: not reachable;
@@ -680,7 +703,7 @@ cmd_show(const struct gopts *g, int argc, char **argv)
 	char *pos[32], why[512] = "";
 	int npos, r;
 	admincmd *c = NULL;
-	json_t **st = NULL;
+	json_t **st = NULL, *v = NULL;
 	size_t n = 0;
 	hsm_rc rc = HSM_OK;
 
@@ -690,16 +713,23 @@ cmd_show(const struct gopts *g, int argc, char **argv)
 		return cmd_usage_error(PROG, "usage: show FILE [--group G]");
 	if ((rc = admincmd_load(pos[0], &c)) != HSM_OK)
 		return cmd_fail(PROG, rc);
-	if (g->json) {
+	/* who signed, checked against the group's own admin list */
+	st = show_states(g, c, o.group, &n, why, sizeof(why));
+	if ((v = sig_verdicts(c, st, n, why, &rc)) == NULL)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	else if (g->json) {
 		json_t *j = command_json(c);
+		json_object_set(j, "signature_checks", v);
 		cmd_print_json(j);
 		json_decref(j);
 	} else {
 		print_command(c, stdout);
-		/* who signed, checked against the group's own admin list */
-		st = show_states(g, c, o.group, &n, why, sizeof(why));
-		rc = show_signatures(c, st, n, why);
+		print_verdicts(v);
 	}
+	json_decref(v);
+	if (rc == HSM_ERR_VERIFY)
+		hsm_fail(rc, "a signature of this command is not valid, or not an "
+		    "administrator's: do not submit it");
 	for (size_t i = 0; st != NULL && i < n; i++)
 		json_decref(st[i]);
 	free(st);

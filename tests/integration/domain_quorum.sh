@@ -49,6 +49,13 @@ jq -c '.signatures[0].signature |= (.[0:40] + (if .[40:41] == "A" then "B" else 
 	"$T/thr.json" >"$T/thr-bad.json"
 expect_exit 4 "show a proposal with a corrupted signature" -- $D show "$T/thr-bad.json"
 out_has "signature INVALID" "show says the signature is invalid"
+# --json carries the same verdicts, per signature
+expect_exit 0 "show --json a signed proposal" -- $D --json show "$T/thr.json"
+[ "$(jq -r '.signature_checks[0].verdict + "/" + .signature_checks[0].signer' "$T/out")" = \
+	"valid/Alice Example" ] && ok "--json: Alice's signature valid" || fail "--json verdict: $(cat "$T/out")"
+expect_exit 4 "show --json a corrupted signature" -- $D --json show "$T/thr-bad.json"
+grep -q '"verdict": *"invalid"' "$T/out" && ok "--json: the corrupted signature is invalid" ||
+	fail "--json lacks the invalid verdict"
 expect_exit 24 "one signature is not enough" -- $D submit "$T/thr.json"
 out_has "1 of 2 needed signatures present; 1 more needed" "says how many more are needed"
 expect_exit 5 "Alice cannot sign twice" -- $D sign "$T/thr.json" --key-file "$T/alice.pem"
