@@ -9,7 +9,8 @@
 #      re-encipher), old and new blobs work on both members, destroy-old
 #      (the OLD register and key 1's parts on all four cards), blobs still
 #      under key 1 refused naming key 1's MKVP; the log verifies;
-#   3. on a second group: stage, re-encipher, finalize, then back out: key 1
+#   3. on a second group: stage, re-encipher, finalize (a module killed in
+#      the middle of it; the next run completes the group), then back out: key 1
 #      CURRENT again, key 2 set aside, blobs re-enciphered back;
 #   4. on a third group: decommission, with the cards' fate recorded; the
 #      report prints the decommissioning certificate.
@@ -144,7 +145,21 @@ expect_exit 0 "data under blob 1" -- hsmadm-rotate blob encrypt gb --blob-file "
 stage gb "$LOGB" gbk2
 expect_exit 0 "re-encipher" -- hsmadm-rotate reencipher gb --to pending --input "$W/gb.jsonl" \
 	--log "$LOGB"
-expect_exit 0 "finalize" -- hsmadm-rotate finalize --group gb --log "$LOGB" "${REQ[@]}" "${AK[@]}"
+# The first member dies right after it applied mk.activate (its answer lost,
+# the second member never asked): the next finalize completes the group from
+# the command the first member kept, records the lost receipts, and ends.
+stop_module m1
+start_module m1 --crash-after 1
+rc=0
+hsmadm-rotate finalize --group gb --log "$LOGB" "${REQ[@]}" "${AK[@]}" >"$T/out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && ok "finalize stops when a module dies mid-command (exit $rc)" ||
+	fail "finalize succeeded although a module died"
+wait_gone m1
+start_module m1
+expect_exit 0 "finalize again: the roll-forward completes" -- hsmadm-rotate finalize \
+	--group gb --log "$LOGB" "${REQ[@]}" "${AK[@]}"
+has "completed from the member that applied it" "the missed member was healed"
+expect_exit 0 "the group compares equal" -- hsmadm-domain group compare gb
 expect_exit 0 "back out" -- hsmadm-rotate backout --group gb --log "$LOGB" "${REQ[@]}" "${AK[@]}"
 has "CURRENT master key MKVP: ${MB1:0:16}" "key 1 is CURRENT again"
 expect_exit 0 "blobs re-enciphered back to key 1" -- hsmadm-rotate reencipher gb --to current \
