@@ -118,4 +118,12 @@ hsm_rc ev_journal_write(const char *log_path, const struct ev_cut *c);
 hsm_rc ev_journal_read(const char *log_path, struct ev_cut *c, int *found);
 hsm_rc ev_journal_done(const char *log_path);
 
+/* Time-stamps (evtsa.c): the TSA CA(s) from a PEM file, and the check of
+ * one log.timestamped body against the completion it must cover (seq and
+ * line hash) and, with store, the token's signature and chain. */
+struct evtsa_info;
+hsm_rc ev_tsa_store_load(const char *path, X509_STORE **out);
+hsm_rc ev_tsa_check(const json_t *body, long long comp_seq, const uint8_t comp_hash[32],
+                    X509_STORE *store, struct evtsa_info *info);
+
 #endif

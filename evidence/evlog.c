@@ -20,6 +20,7 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/fileio.h"
 #include "hsmadm/evlog.h"
+#include "hsmadm/evtsa.h"
 #include "evint.h"
 
 struct evlog {
@@ -111,10 +112,14 @@ append_raw(evlog *log, const char *type, const json_t *actor, const json_t *body
 
 	if (!ev_is_type_name(type))
 		return hsm_fail(HSM_ERR_USAGE, "invalid record type \"%s\"", type ? type : "");
-	if (log->completed)
+	/* after the completion, only time-stamps of it (evtsa.h) */
+	if (log->completed && strcmp(type, EV_LOG_TIMESTAMPED) != 0)
 		return hsm_fail(HSM_ERR_STATE, "evidence log %s is completed (the supervisor "
 		    "signed it at seq %lld); nothing may be added; start a new log for a new "
 		    "ceremony", log->path, log->seq);
+	if (!log->completed && strcmp(type, EV_LOG_TIMESTAMPED) == 0)
+		return hsm_fail(HSM_ERR_STATE, "evidence log %s has no completion yet; a "
+		    "time-stamp covers the completion", log->path);
 	if ((rc = check_actor(actor)) != HSM_OK)
 		return rc;
 	if (!json_is_object(body))
@@ -183,7 +188,8 @@ append_raw(evlog *log, const char *type, const json_t *actor, const json_t *body
 		goto out;
 	}
 	log->seq++;
-	log->completed = strcmp(type, EV_COMPLETION) == 0;
+	log->completed = strcmp(type, EV_COMPLETION) == 0 ||
+	    (log->completed && strcmp(type, EV_LOG_TIMESTAMPED) == 0);
 	json_decref(log->last);
 	log->last = json_incref(rec);
 	memcpy(log->head, h, 32);
@@ -332,7 +338,8 @@ scan_existing(evlog *log, off_t fsize, off_t *good_end)
 				goto out;
 			}
 		}
-		log->completed = strcmp(rec.type, EV_COMPLETION) == 0;
+		log->completed = strcmp(rec.type, EV_COMPLETION) == 0 ||
+		    (log->completed && strcmp(rec.type, EV_LOG_TIMESTAMPED) == 0);
 		log->tail_is_cut = strcmp(rec.type, EV_LOG_RECOVERED) == 0 &&
 		    ev_cut_from_json(rec.body, &log->tail_cut) == HSM_OK;
 		*good_end = (off_t)(rec.offset + (long long)rec.len + 1);

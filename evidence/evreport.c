@@ -15,6 +15,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evreport.h"
+#include "hsmadm/evtsa.h"
 #include "hsmadm/vp.h"
 #include "evint.h"
 
@@ -262,6 +263,9 @@ what(struct rctx *r, const evlog_record *rec)
 		escf(r, "Torn last record cut off on reopening: %lld bytes lost at offset %lld "
 		    "(SHA-256 %.16s...)", jint(b, "lost_bytes"), jint(b, "at_offset"),
 		    jstr(b, "lost_sha256"));
+	} else if (strcmp(t, EV_LOG_TIMESTAMPED) == 0) {
+		escf(r, "RFC 3161 time-stamp by %s over the completion (seq %lld): %s",
+		    jstr(b, "tsa"), jint(b, "seq"), jstr(b, "gen_time"));
 	} else if (strcmp(t, EV_DOMAIN_BASELINE) == 0) {
 		json_t *rb = json_object_get(json_object_get(b, "receipt"), "body");
 		escf(r, "Baseline: %s domain %lld at counter %lld", jstr(rb, "module"),

@@ -11,6 +11,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/evscan.h"
+#include "hsmadm/evtsa.h"
 #include "evint.h"
 
 /* Grow arr (of *n elements) by one zeroed element; NULL when out of memory. */
@@ -303,7 +304,9 @@ on_record(evscan *s, const evlog_record *rec)
 	const char *t = rec->type;
 
 	s->head_seq = rec->seq;
-	s->complete = strcmp(t, EV_COMPLETION) == 0;
+	/* time-stamps of the completion keep the log complete */
+	s->complete = strcmp(t, EV_COMPLETION) == 0 ||
+	    (s->complete && strcmp(t, EV_LOG_TIMESTAMPED) == 0);
 	if (rec->seq == 1) {
 		const char *id = json_string_value(json_object_get(rec->body, "log_id"));
 		snprintf(s->log_id, sizeof(s->log_id), "%s", id != NULL ? id : "");

@@ -18,6 +18,7 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/ecdsa_lows.h"
 #include "hsmadm/evlog.h"
+#include "hsmadm/evtsa.h"
 #include "hsmadm/evverify.h"
 #include "hsmadm/receipt.h"
 #include "hsmadm/signer.h"
@@ -80,6 +81,9 @@ struct vctx {
 	long long    seq;          /* last good seq */
 	uint8_t      head[32];     /* hash of the last good line */
 	int          completed;
+	long long    comp_seq;     /* the completion: what time-stamps cover */
+	uint8_t      comp_hash[32];
+	X509_STORE  *tsa;          /* the TSA CA(s), opts.tsa_ca_file */
 };
 
 #define GROW(arr, n) do { void *np_ = realloc((arr), ((n) + 1) * sizeof(*(arr))); \
@@ -1188,6 +1192,26 @@ life_state(void *ctx, const char *module, long long domain)
 	return d != NULL ? d->state : NULL;
 }
 
+/* An RFC 3161 token over the completion; checked against the TSA CA when
+ * one is given, otherwise counted as not checked. */
+static hsm_rc
+on_timestamp(struct vctx *c, const json_t *b)
+{
+	struct evtsa_info ti;
+	hsm_rc rc;
+
+	if (!c->completed)
+		return hsm_fail(HSM_ERR_FORMAT, "a time-stamp covers the completion, and this "
+		    "log has none before it");
+	if ((rc = ev_tsa_check(b, c->comp_seq, c->comp_hash, c->tsa, &ti)) != HSM_OK)
+		return rc;
+	c->res->timestamps++;
+	c->res->timestamps_checked += ti.checked;
+	snprintf(c->res->tsa_time, sizeof(c->res->tsa_time), "%s", ti.gen_time);
+	snprintf(c->res->tsa_name, sizeof(c->res->tsa_name), "%s", ti.tsa);
+	return HSM_OK;
+}
+
 static hsm_rc
 on_record(struct vctx *c, const evlog_record *rec)
 {
@@ -1256,6 +1280,8 @@ on_record(struct vctx *c, const evlog_record *rec)
 		return on_head(c, rec, 0);
 	if (strcmp(t, EV_COMPLETION) == 0)
 		return on_head(c, rec, 1);
+	if (strcmp(t, EV_LOG_TIMESTAMPED) == 0)
+		return on_timestamp(c, b);
 	if (strcmp(t, EV_LOG_RECOVERED) == 0) {
 		c->res->recoveries++;
 		if ((rc = get_int(b, "lost_bytes", 1, &a)) != HSM_OK ||
@@ -1274,6 +1300,8 @@ ctx_init(struct vctx *c, const struct evlog_verify_opts *o)
 	hsm_rc rc;
 
 	rc = ev_anchors_load(o, &c->anc);
+	if (rc == HSM_OK && o != NULL && o->tsa_ca_file != NULL)
+		rc = ev_tsa_store_load(o->tsa_ca_file, &c->tsa);
 	c->res->ca_anchors = (int)c->anc.ncas;
 	c->res->supervisor_anchors = (int)c->anc.npins;
 	snprintf(c->res->anchor_source, sizeof(c->res->anchor_source), "%s", c->anc.source);
@@ -1354,6 +1382,7 @@ ctx_free(struct vctx *c)
 	size_t i;
 
 	ev_anchors_free(&c->anc);
+	X509_STORE_free(c->tsa);
 	ev_oacache_free(&c->oac);
 	ev_keycache_free(&c->keys);
 	for (i = 0; i < c->npeople; i++) {
@@ -1452,7 +1481,7 @@ ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verif
 			goto out;
 		}
 		res->records++;
-		if (c.completed) {
+		if (c.completed && strcmp(rec.type, EV_LOG_TIMESTAMPED) != 0) {
 			rc = bad(&c, rec.seq, "a record follows the completion record");
 			goto out;
 		}
@@ -1477,6 +1506,10 @@ ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verif
 			snprintf(msg, sizeof(msg), "%s: %s", rec.type, hsm_errmsg());
 			rc = bad(&c, rec.seq, msg);
 			goto out;
+		}
+		if (c.completed && c.comp_seq == 0) {
+			c.comp_seq = rec.seq;
+			memcpy(c.comp_hash, rec.hash, 32);
 		}
 		c.seq = rec.seq;
 		memcpy(c.head, rec.hash, 32);
@@ -1574,6 +1607,15 @@ evlog_verify_result_json(const evlog_verify_result *res)
 	    "supervisor_pinned", res->supervisor_pinned, "chain_checks",
 	    (json_int_t)res->chain_checks)) != 0 ||
 	    json_object_set_new(j, "key_imports", json_integer(res->key_imports)) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	if (res->timestamps > 0 &&
+	    json_object_set_new(j, "timestamp", json_pack("{s:I, s:I, s:s, s:s, s:s}",
+	    "count", (json_int_t)res->timestamps, "checked", (json_int_t)res->timestamps_checked,
+	    "gen_time", res->tsa_time, "tsa", res->tsa_name, "status",
+	    res->timestamps_checked == res->timestamps ? "trusted time (token checked "
+	    "against the TSA CA)" : "not checked (no --tsa-ca)")) != 0) {
 		json_decref(j);
 		return NULL;
 	}

@@ -15,6 +15,7 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evreport.h"
+#include "hsmadm/evtsa.h"
 #include "hsmadm/evverify.h"
 #include "hsmadm/fileio.h"
 #include "hsmadm/livecmp.h"
@@ -45,6 +46,10 @@ static const char usage_text[] =
 "                        supervisor: verify the log and append the signed completion\n"
 "  export-trust LOG --module-ca FILE --out FILE\n"
 "                        at the close: write the trust file the auditors pin\n"
+"  timestamp LOG --query-out FILE [--hash sha256|sha384]\n"
+"                        write the RFC 3161 query for the completion (for a TSA)\n"
+"  timestamp LOG --query FILE --reply FILE [--tsa-ca FILE]\n"
+"                        check the TSA's reply against the query, record the token\n"
 "\n"
 "Trust anchors (from outside the log; verify, replay and report need both):\n"
 "  --module-ca FILE      pinned module CA certificate (PEM); repeat for several\n"
@@ -52,6 +57,7 @@ static const char usage_text[] =
 "                        or certificate); repeat for several\n"
 "  --trust FILE          a trust file (export-trust) holding both\n"
 "  --no-anchors          check internal consistency only; never \"verified\" (exit 22)\n"
+"  --tsa-ca FILE         check every RFC 3161 time-stamp token against this TSA CA\n"
 "\n"
 "Other options:\n"
 "  --allow-incomplete    accept a log without a completion record (still running)\n"
@@ -65,7 +71,7 @@ static const char usage_text[] =
 
 enum { O_CA = 256, O_SUP, O_INCOMPLETE, O_JSON, O_HTML, O_AGAINST, O_CCERT, O_CKEY,
        O_KEYFILE, O_CARD, O_READER, O_PINFD, O_NAME, O_CERT, O_HELP, O_VERSION,
-       O_TRUST, O_NOANCHORS, O_OUT };
+       O_TRUST, O_NOANCHORS, O_OUT, O_TSACA, O_QUERYOUT, O_QUERY, O_REPLY, O_HASH };
 
 struct opts {
 	const char *cmd, *log;
@@ -76,6 +82,7 @@ struct opts {
 	int incomplete, json, card, pin_fd, no_anchors;
 	const char *html, *against, *ccert, *ckey, *keyfile, *reader, *name, *cert;
 	const char *trust, *out;
+	const char *tsa_ca, *query_out, *query, *reply, *hash;
 };
 
 static int
@@ -99,6 +106,11 @@ parse(int argc, char **argv, struct opts *o)
 		{ "trust", required_argument, NULL, O_TRUST },
 		{ "no-anchors", no_argument, NULL, O_NOANCHORS },
 		{ "out", required_argument, NULL, O_OUT },
+		{ "tsa-ca", required_argument, NULL, O_TSACA },
+		{ "query-out", required_argument, NULL, O_QUERYOUT },
+		{ "query", required_argument, NULL, O_QUERY },
+		{ "reply", required_argument, NULL, O_REPLY },
+		{ "hash", required_argument, NULL, O_HASH },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -150,6 +162,11 @@ parse(int argc, char **argv, struct opts *o)
 		case O_TRUST: o->trust = optarg; break;
 		case O_NOANCHORS: o->no_anchors = 1; break;
 		case O_OUT: o->out = optarg; break;
+		case O_TSACA: o->tsa_ca = optarg; break;
+		case O_QUERYOUT: o->query_out = optarg; break;
+		case O_QUERY: o->query = optarg; break;
+		case O_REPLY: o->reply = optarg; break;
+		case O_HASH: o->hash = optarg; break;
 		case O_HELP:
 			fputs(usage_text, stdout);
 			return -1;
@@ -180,6 +197,7 @@ vopts(const struct opts *o, struct evlog_verify_opts *v)
 	v->allow_incomplete = o->incomplete;
 	v->trust_file = o->trust;
 	v->no_anchors = o->no_anchors;
+	v->tsa_ca_file = o->tsa_ca;
 }
 
 /* The answer must rest on keys from outside the log: refuse to start
@@ -190,6 +208,11 @@ check_anchors(const struct opts *o)
 {
 	int sign = strcmp(o->cmd, "sign-completion") == 0;
 	int export = strcmp(o->cmd, "export-trust") == 0;
+
+	/* a time-stamp is checked against the query and the log's completion
+	 * (and --tsa-ca); the log's own anchors are verify's job */
+	if (strcmp(o->cmd, "timestamp") == 0)
+		return 0;
 
 	if (o->no_anchors) {
 		if (o->nca > 0 || o->nsup > 0 || o->trust != NULL)
@@ -268,6 +291,15 @@ print_result(const struct opts *o, const evlog_verify_result *res)
 		printf("Commands sent: %lld; %lld with no recorded outcome (sent, but no "
 		    "receipt in the log says whether a module applied it).\n", res->sent,
 		    res->sent_no_outcome);
+	if (res->timestamps > 0 && res->timestamps_checked == res->timestamps)
+		printf("Time-stamp: trusted time %s from %s (RFC 3161 token checked against "
+		    "the TSA CA; %lld token(s)).\n", res->tsa_time, res->tsa_name,
+		    res->timestamps);
+	else if (res->timestamps > 0)
+		printf("Time-stamp: %s from %s, not checked (no --tsa-ca).\n", res->tsa_time,
+		    res->tsa_name);
+	else if (o->tsa_ca != NULL)
+		printf("Time-stamp: none in the log (nothing to check with --tsa-ca).\n");
 }
 
 static int
@@ -444,6 +476,59 @@ do_report(const struct opts *o)
 	return ex;
 }
 
+/* RFC 3161: the query for the completion, or the TSA's reply recorded. */
+static int
+do_timestamp(const struct opts *o)
+{
+	struct evtsa_info ti;
+	char *q = NULL, *rp = NULL;
+	uint8_t *der = NULL;
+	size_t ql = 0, rl = 0, dl = 0;
+	hsm_rc rc;
+	int ex = 0;
+
+	if ((o->query_out != NULL) == (o->reply != NULL) || (o->reply != NULL) != (o->query != NULL))
+		return cmd_usage_error(PROG, "timestamp needs --query-out FILE (write the "
+		    "query), or --query FILE and --reply FILE (record the TSA's answer)");
+	if (o->query_out != NULL) {
+		if ((rc = evtsa_query(o->log, o->hash, &der, &dl, &ti)) == HSM_OK)
+			rc = hsm_file_replace(o->query_out, der, dl, 0644);
+		free(der);
+		if (rc != HSM_OK)
+			return cmd_fail(PROG, rc);
+		printf("Time-stamp query (%s) for the completion at seq %lld (head %s) written "
+		    "to %s.\nSend it to the TSA, then: %s timestamp %s --query %s --reply "
+		    "REPLY.tsr\n", ti.hash_alg, ti.seq, ti.head_hash, o->query_out, PROG, o->log,
+		    o->query_out);
+		return 0;
+	}
+	if ((rc = hsm_file_read(o->query, 1 << 20, &q, &ql)) != HSM_OK ||
+	    (rc = hsm_file_read(o->reply, 1 << 20, &rp, &rl)) != HSM_OK ||
+	    (rc = evtsa_record(o->log, (uint8_t *)q, ql, (uint8_t *)rp, rl, o->tsa_ca,
+	    &ti)) != HSM_OK) {
+		ex = cmd_fail(PROG, rc);
+		goto out;
+	}
+	if (o->json) {
+		json_t *j = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:b}", "record_seq",
+		    (json_int_t)ti.record_seq, "seq", (json_int_t)ti.seq, "head_hash",
+		    ti.head_hash, "hash_alg", ti.hash_alg, "gen_time", ti.gen_time, "tsa", ti.tsa,
+		    "checked", ti.checked);
+		if (j != NULL)
+			cmd_print_json(j);
+		json_decref(j);
+	} else {
+		printf("Time-stamp recorded at seq %lld: %s by %s over the completion (seq "
+		    "%lld, head %.16s...)%s.\n", ti.record_seq, ti.gen_time, ti.tsa, ti.seq,
+		    ti.head_hash, ti.checked ? "; token checked against the TSA CA" :
+		    "; token not checked (no --tsa-ca)");
+	}
+out:
+	free(q);
+	free(rp);
+	return ex;
+}
+
 /* The trust file for the auditors, at the ceremony's close. */
 static int
 do_export(const struct opts *o)
@@ -558,9 +643,9 @@ main(int argc, char **argv)
 		return r < 0 ? 0 : r;
 	if (strcmp(o.cmd, "verify") != 0 && strcmp(o.cmd, "replay") != 0 &&
 	    strcmp(o.cmd, "report") != 0 && strcmp(o.cmd, "sign-completion") != 0 &&
-	    strcmp(o.cmd, "export-trust") != 0)
+	    strcmp(o.cmd, "export-trust") != 0 && strcmp(o.cmd, "timestamp") != 0)
 		return cmd_usage_error(PROG, "unknown command \"%s\" (verify, replay, report, "
-		    "sign-completion, export-trust)", o.cmd);
+		    "sign-completion, export-trust, timestamp)", o.cmd);
 	if ((r = check_anchors(&o)) != 0)
 		return r;
 	if (strcmp(o.cmd, "verify") == 0)
@@ -571,5 +656,7 @@ main(int argc, char **argv)
 		return do_report(&o);
 	if (strcmp(o.cmd, "sign-completion") == 0)
 		return do_sign(&o);
+	if (strcmp(o.cmd, "timestamp") == 0)
+		return do_timestamp(&o);
 	return do_export(&o);
 }

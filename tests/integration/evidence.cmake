@@ -12,3 +12,7 @@ endif()
 if(TARGET hsmadm-audit AND TARGET hsmadm_evidence)
   hsm_script_test(audit_render ${CMAKE_CURRENT_LIST_DIR}/audit_render.sh LABELS "integration;evidence" TIMEOUT 300)
 endif()
+# ... time-stamped by an RFC 3161 authority that openssl ts -reply plays.
+if(TARGET hsmadm-audit AND TARGET hsmadm_evidence)
+  hsm_script_test(audit_tsa ${CMAKE_CURRENT_LIST_DIR}/audit_tsa.sh LABELS "integration;evidence" TIMEOUT 120)
+endif()

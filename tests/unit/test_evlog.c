@@ -68,7 +68,7 @@ static hsm_rc
 verify(const char *path, evlog_verify_result *res)
 {
 	const char *cas[1] = { F.ca_pem };
-	struct evlog_verify_opts o = { cas, 1, NULL, 0, 0, NULL, 0 };
+	struct evlog_verify_opts o = { cas, 1, NULL, 0, 0, NULL, 0, NULL, 0 };
 
 	return evlog_verify(path, &o, res);
 }
@@ -111,7 +111,7 @@ static void
 test_replay_state(void **state)
 {
 	const char *cas[1] = { F.ca_pem };
-	struct evlog_verify_opts o = { cas, 1, NULL, 0, 0, NULL, 0 };
+	struct evlog_verify_opts o = { cas, 1, NULL, 0, 0, NULL, 0, NULL, 0 };
 	json_t *st = NULL, *d, *p;
 
 	(void)state;
@@ -210,7 +210,7 @@ test_reopen_continues_chain(void **state)
 	evlog_close(&log);
 	{
 		const char *cas[1] = { F.ca_pem };
-		struct evlog_verify_opts vo = { cas, 1, NULL, 0, 1, NULL, 0 };
+		struct evlog_verify_opts vo = { cas, 1, NULL, 0, 1, NULL, 0, NULL, 0 };
 		assert_int_equal(evlog_verify(path, &vo, &res), HSM_OK);
 		assert_int_equal(res.head_seq, LAST_SEQ);
 		evlog_verify_result_clear(&res);
@@ -415,7 +415,7 @@ test_truncated_at_line(void **state)
 	/* allowed while a ceremony is still running */
 	{
 		const char *cas[1] = { F.ca_pem };
-		struct evlog_verify_opts o = { cas, 1, NULL, 0, 1, NULL, 0 };
+		struct evlog_verify_opts o = { cas, 1, NULL, 0, 1, NULL, 0, NULL, 0 };
 		assert_int_equal(evlog_verify(path, &o, &res), HSM_OK);
 		assert_false(res.complete);
 		evlog_verify_result_clear(&res);
@@ -601,7 +601,7 @@ static void
 test_receipts_need_the_ca(void **state)
 {
 	evlog_verify_result res;
-	struct evlog_verify_opts o = { NULL, 0, NULL, 0, 0, NULL, 0 };
+	struct evlog_verify_opts o = { NULL, 0, NULL, 0, 0, NULL, 0, NULL, 0 };
 	char other[400];
 	const char *cas[1] = { other };
 	EVP_PKEY *k = NULL;
@@ -635,7 +635,7 @@ test_pinned_supervisor(void **state)
 	const char *cas[1] = { F.ca_pem };
 	const char *pins[1] = { F.sup_pub };
 	const char *wrong[1] = { F.ca_pem };   /* a certificate of another key */
-	struct evlog_verify_opts o = { cas, 1, pins, 1, 0, NULL, 0 };
+	struct evlog_verify_opts o = { cas, 1, pins, 1, 0, NULL, 0, NULL, 0 };
 	evlog_verify_result res;
 
 	(void)state;
@@ -691,7 +691,7 @@ report_of(const char *path, enum evreport_format fmt, int allow_incomplete, hsm_
 {
 	const char *cas[1] = { F.ca_pem };
 	const char *pins[1] = { F.sup_pub };
-	struct evlog_verify_opts o = { cas, 1, pins, 1, allow_incomplete, NULL, 0 };
+	struct evlog_verify_opts o = { cas, 1, pins, 1, allow_incomplete, NULL, 0, NULL, 0 };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);

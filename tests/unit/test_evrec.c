@@ -51,7 +51,7 @@ static hsm_rc
 verify(const char *path, evlog_verify_result *res)
 {
 	const char *cas[1] = { F.ca_pem };
-	struct evlog_verify_opts o = { cas, 1, NULL, 0, 1, NULL, 0 };
+	struct evlog_verify_opts o = { cas, 1, NULL, 0, 1, NULL, 0, NULL, 0 };
 
 	return evlog_verify(path, &o, res);
 }
@@ -216,7 +216,7 @@ static void
 test_sent_matched_and_unanswered(void **state)
 {
 	const char *cas[1] = { F.ca_pem };
-	struct evlog_verify_opts o = { cas, 1, NULL, 0, 0, NULL, 0 };
+	struct evlog_verify_opts o = { cas, 1, NULL, 0, 0, NULL, 0, NULL, 0 };
 	evlog_verify_result res;
 	char path[400], *txt = NULL;
 	size_t len = 0;

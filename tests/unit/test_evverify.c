@@ -56,7 +56,7 @@ verify(const char *path, int pin, int incomplete, evlog_verify_result *res)
 {
 	const char *cas[1] = { F.ca_pem };
 	const char *pins[1] = { F.sup_pub };
-	struct evlog_verify_opts o = { cas, 1, pins, pin ? 1 : 0, incomplete, NULL, 0 };
+	struct evlog_verify_opts o = { cas, 1, pins, pin ? 1 : 0, incomplete, NULL, 0, NULL, 0 };
 
 	return evlog_verify(path, &o, res);
 }

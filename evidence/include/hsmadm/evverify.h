@@ -44,6 +44,15 @@ struct evlog_verify_opts {
 	                                            own OA certificates, heads
 	                                            against the roster's keys; the
 	                                            result is never "verified" */
+	const char        *tsa_ca_file;          /* optional: PEM CA(s) of the
+	                                            time-stamping authority; every
+	                                            log.timestamped token must be
+	                                            signed under it (evtsa.h) */	int                jobs;                 /* threads for the signature
+	                                            checks: 0 or 1 on the reading
+	                                            thread; N > 1 hands them to N
+	                                            workers while the chain is
+	                                            checked in order (same result,
+	                                            same first bad record) */
 };
 
 typedef struct evlog_verify_result {
@@ -80,6 +89,14 @@ typedef struct evlog_verify_result {
 	long long chain_checks;     /* certificate chains verified (once per
 	                               OA certificate) */
 	long long key_imports;      /* public keys decoded (once per distinct key) */
+	/* RFC 3161 time-stamps over the completion (log.timestamped records):
+	 * how many, how many of their tokens were checked against the TSA CA
+	 * (opts.tsa_ca_file; none without it), and the last one's genTime and
+	 * TSA, the trusted time of the log when it was checked. */
+	long long timestamps;
+	long long timestamps_checked;
+	char      tsa_time[32];
+	char      tsa_name[256];
 } evlog_verify_result;
 
 /* opts may be NULL (no module CA: a log with receipts then fails). Returns
