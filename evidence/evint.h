@@ -118,6 +118,30 @@ hsm_rc ev_journal_write(const char *log_path, const struct ev_cut *c);
 hsm_rc ev_journal_read(const char *log_path, struct ev_cut *c, int *found);
 hsm_rc ev_journal_done(const char *log_path);
 
+/* The verifier's signature checks on worker threads (evpar.c): a ring of
+ * window jobs, joined in submission order. A job owns sig (malloc'ed) and a
+ * copy of msg, and a reference to pub; what names the check for the
+ * message ("command.signed: signature of the admin"); snap is the result's
+ * counters as they stood before the check, restored if it fails. */
+struct ev_sigsnap {
+	long long records, signatures, receipts, commands, sent, exceptions, recoveries;
+	long long head_seq;
+	char      head_hash[65];
+};
+struct ev_sigpool;
+hsm_rc ev_sigpool_new(int nthreads, size_t window, struct ev_sigpool **out);
+hsm_rc ev_sigpool_submit(struct ev_sigpool *p, EVP_PKEY *pub, const void *msg, size_t len,
+                         uint8_t *sig, size_t siglen, long long seq, const char *what,
+                         const struct ev_sigsnap *snap);
+/* Join the jobs done so far in order (all: wait for every one); 1 once a
+ * job has failed. */
+int    ev_sigpool_join(struct ev_sigpool *p, int all);
+/* The first failed job in submission order: 1 and its seq, message
+ * ("... does not verify") and snapshot; 0 if none. */
+int    ev_sigpool_failure(struct ev_sigpool *p, long long *seq, const char **msg,
+                          const struct ev_sigsnap **snap);
+void   ev_sigpool_free(struct ev_sigpool **p);
+
 /* Time-stamps (evtsa.c): the TSA CA(s) from a PEM file, and the check of
  * one log.timestamped body against the completion it must cover (seq and
  * line hash) and, with store, the token's signature and chain. */

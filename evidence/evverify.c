@@ -84,6 +84,10 @@ struct vctx {
 	long long    comp_seq;     /* the completion: what time-stamps cover */
 	uint8_t      comp_hash[32];
 	X509_STORE  *tsa;          /* the TSA CA(s), opts.tsa_ca_file */
+	struct ev_sigpool *pool;   /* opts.jobs > 1: signature checks on workers */
+	long long    cur_seq;      /* the record being checked, for the pool */
+	const char  *cur_type;
+	int          pool_failed;  /* the verdict is a worker's failed check */
 };
 
 #define GROW(arr, n) do { void *np_ = realloc((arr), ((n) + 1) * sizeof(*(arr))); \
@@ -125,9 +129,30 @@ get_hex32(const json_t *o, const char *k, const char **out)
 	return HSM_OK;
 }
 
-static hsm_rc
-check_sig(EVP_PKEY *pub, const char *msg, size_t len, const char *sigb64, const char *who)
+static void
+snapshot(const struct vctx *c, struct ev_sigsnap *s)
 {
+	const evlog_verify_result *r = c->res;
+
+	s->records = r->records;
+	s->signatures = r->signatures;
+	s->receipts = r->receipts;
+	s->commands = r->commands;
+	s->sent = r->sent;
+	s->exceptions = r->exceptions;
+	s->recoveries = r->recoveries;
+	s->head_seq = r->head_seq;
+	memcpy(s->head_hash, r->head_hash, sizeof(s->head_hash));
+}
+
+/* With workers, the ECDSA verification itself is handed to them (the
+ * encoding checks stay here); its failure is reported in log order. */
+static hsm_rc
+check_sig(struct vctx *c, EVP_PKEY *pub, const char *msg, size_t len, const char *sigb64,
+          const char *who)
+{
+	struct ev_sigsnap snap;
+	char what[160];
 	uint8_t *sig = NULL;
 	size_t siglen = 0;
 	hsm_rc rc;
@@ -139,6 +164,12 @@ check_sig(EVP_PKEY *pub, const char *msg, size_t len, const char *sigb64, const 
 		free(sig);
 		return hsm_fail(HSM_ERR_VERIFY, "signature of %s is not in the one accepted "
 		    "encoding (canonical DER, low S)", who);
+	}
+	if (c->pool != NULL) {
+		snapshot(c, &snap);
+		snprintf(what, sizeof(what), "%s: signature of %s", c->cur_type, who);
+		return ev_sigpool_submit(c->pool, pub, msg, len, sig, siglen, c->cur_seq, what,
+		    &snap);
 	}
 	rc = crypto_ecdsa_verify(pub, msg, len, sig, siglen);
 	free(sig);
@@ -459,7 +490,7 @@ on_head(struct vctx *c, const evlog_record *rec, int completion)
 	if ((rc = ev_head_signed_bytes(rec->obj, &bytes, &blen)) != HSM_OK)
 		goto out;
 	/* The roster's key is the one that counts, not the copy in the record. */
-	if ((rc = check_sig(p->pub, bytes, blen, sigb64, p->name)) != HSM_OK)
+	if ((rc = check_sig(c, p->pub, bytes, blen, sigb64, p->name)) != HSM_OK)
 		goto out;
 	c->res->signatures++;
 	if (completion) {
@@ -600,7 +631,7 @@ on_command_signed(struct vctx *c, const json_t *body)
 	}
 	if ((rc = cjson_dump(cb, &canon, &clen)) != HSM_OK)
 		goto out;
-	if ((rc = check_sig(pub, canon, clen, sigb64, "the admin")) != HSM_OK)
+	if ((rc = check_sig(c, pub, canon, clen, sigb64, "the admin")) != HSM_OK)
 		goto out;
 	c->res->signatures++;
 out:
@@ -1302,6 +1333,10 @@ ctx_init(struct vctx *c, const struct evlog_verify_opts *o)
 	rc = ev_anchors_load(o, &c->anc);
 	if (rc == HSM_OK && o != NULL && o->tsa_ca_file != NULL)
 		rc = ev_tsa_store_load(o->tsa_ca_file, &c->tsa);
+	/* a window of 64 checks per worker: enough to keep them busy, and
+	 * memory that does not depend on the log's length */
+	if (rc == HSM_OK && o != NULL && o->jobs > 1)
+		rc = ev_sigpool_new(o->jobs, (size_t)o->jobs * 64, &c->pool);
 	c->res->ca_anchors = (int)c->anc.ncas;
 	c->res->supervisor_anchors = (int)c->anc.npins;
 	snprintf(c->res->anchor_source, sizeof(c->res->anchor_source), "%s", c->anc.source);
@@ -1381,6 +1416,7 @@ ctx_free(struct vctx *c)
 {
 	size_t i;
 
+	ev_sigpool_free(&c->pool);   /* first: its workers hold keys */
 	ev_anchors_free(&c->anc);
 	X509_STORE_free(c->tsa);
 	ev_oacache_free(&c->oac);
@@ -1454,6 +1490,44 @@ bad_msg(struct vctx *c, long long seq, const char *msg)
 	return hsm_fail(HSM_ERR_AUDIT, "%s", c->res->reason);
 }
 
+/* With workers: every check handed to them is joined, and the first that
+ * failed, in log order, is the verdict if it comes before (or at) the record
+ * the reading thread stopped at, as it would have with one thread. The
+ * result's counters are put back as they stood before that check; the
+ * replayed state, built from records read after it, is left out. */
+static void
+pool_verdict(struct vctx *c, hsm_rc *rc)
+{
+	const struct ev_sigsnap *snap;
+	const char *msg;
+	long long seq;
+	evlog_verify_result *r = c->res;
+
+	if (c->pool == NULL || (*rc != HSM_OK && *rc != HSM_ERR_AUDIT && *rc != HSM_ERR_USAGE))
+		return;
+	(void)ev_sigpool_join(c->pool, 1);
+	if (!ev_sigpool_failure(c->pool, &seq, &msg, &snap))
+		return;
+	r->records = snap->records;
+	r->signatures = snap->signatures;
+	r->receipts = snap->receipts;
+	r->commands = snap->commands;
+	r->sent = snap->sent;
+	r->exceptions = snap->exceptions;
+	r->recoveries = snap->recoveries;
+	r->head_seq = snap->head_seq;
+	memcpy(r->head_hash, snap->head_hash, sizeof(r->head_hash));
+	r->complete = 0;
+	r->sent_no_outcome = 0;
+	if (c->comp_seq != 0 || seq < c->seq) {
+		/* a completion read after the bad check was never reached */
+		r->supervisor_name[0] = r->supervisor_ski[0] = '\0';
+		r->supervisor_pinned = 0;
+	}
+	c->pool_failed = 1;
+	*rc = bad(c, seq, msg);
+}
+
 hsm_rc
 ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verify_result *res)
 {
@@ -1494,6 +1568,8 @@ ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verif
 			snprintf(res->log_id, sizeof(res->log_id), "%s", c.log_id);
 		}
 		hsm_err_clear();
+		c.cur_seq = rec.seq;
+		c.cur_type = rec.type;
 		if ((rc = on_record(&c, &rec)) != HSM_OK) {
 			if (rc == HSM_ERR_IO || rc == HSM_ERR_NOMEM || rc == HSM_ERR_INTERNAL)
 				goto out;
@@ -1515,6 +1591,15 @@ ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verif
 		memcpy(c.head, rec.hash, 32);
 		res->head_seq = c.seq;
 		hex_encode_buf(c.head, 32, res->head_hash);
+		/* a worker's failed check ends the reading: what follows it is moot */
+		if (c.pool != NULL && ev_sigpool_join(c.pool, 0)) {
+			rc = HSM_ERR_AUDIT;
+			goto out;
+		}
+	}
+	if (c.pool != NULL && ev_sigpool_join(c.pool, 1)) {
+		rc = HSM_ERR_AUDIT;
+		goto out;
 	}
 	if (c.seq == 0) {
 		rc = bad(&c, 1, "the log is empty");
@@ -1531,8 +1616,9 @@ ev_verify_reader(evlog_reader *r, const struct evlog_verify_opts *o, evlog_verif
 	res->ok = 1;
 	rc = HSM_OK;
 out:
+	pool_verdict(&c, &rc);
 	anchor_result(&c);
-	if ((res->ok || rc == HSM_ERR_AUDIT) &&
+	if ((res->ok || (rc == HSM_ERR_AUDIT && !c.pool_failed)) &&
 	    (brc = build_state(&c, &res->state)) != HSM_OK) {
 		res->ok = 0;   /* a verdict without its state is no verdict */
 		rc = brc;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmdutil.h"
 #include "hsmadm/codec.h"
@@ -61,6 +62,8 @@ static const char usage_text[] =
 "\n"
 "Other options:\n"
 "  --allow-incomplete    accept a log without a completion record (still running)\n"
+"  --jobs N              signature checks on N threads (default: every online core;\n"
+"                        1: on the reading thread); the answer is the same\n"
 "  --json                machine-readable output\n"
 "  --help, --version\n"
 "\n"
@@ -71,7 +74,8 @@ static const char usage_text[] =
 
 enum { O_CA = 256, O_SUP, O_INCOMPLETE, O_JSON, O_HTML, O_AGAINST, O_CCERT, O_CKEY,
        O_KEYFILE, O_CARD, O_READER, O_PINFD, O_NAME, O_CERT, O_HELP, O_VERSION,
-       O_TRUST, O_NOANCHORS, O_OUT, O_TSACA, O_QUERYOUT, O_QUERY, O_REPLY, O_HASH };
+       O_TRUST, O_NOANCHORS, O_OUT, O_TSACA, O_QUERYOUT, O_QUERY, O_REPLY, O_HASH,
+       O_JOBS };
 
 struct opts {
 	const char *cmd, *log;
@@ -79,7 +83,7 @@ struct opts {
 	size_t nca;
 	const char *sup[MAX_FILES];
 	size_t nsup;
-	int incomplete, json, card, pin_fd, no_anchors;
+	int incomplete, json, card, pin_fd, no_anchors, jobs;
 	const char *html, *against, *ccert, *ckey, *keyfile, *reader, *name, *cert;
 	const char *trust, *out;
 	const char *tsa_ca, *query_out, *query, *reply, *hash;
@@ -111,6 +115,7 @@ parse(int argc, char **argv, struct opts *o)
 		{ "query", required_argument, NULL, O_QUERY },
 		{ "reply", required_argument, NULL, O_REPLY },
 		{ "hash", required_argument, NULL, O_HASH },
+		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -167,6 +172,10 @@ parse(int argc, char **argv, struct opts *o)
 		case O_QUERY: o->query = optarg; break;
 		case O_REPLY: o->reply = optarg; break;
 		case O_HASH: o->hash = optarg; break;
+		case O_JOBS:
+			if (cmd_parse_int(optarg, 1, 256, &o->jobs) != 0)
+				return cmd_usage_error(PROG, "--jobs takes 1 to 256 threads");
+			break;
 		case O_HELP:
 			fputs(usage_text, stdout);
 			return -1;
@@ -198,6 +207,8 @@ vopts(const struct opts *o, struct evlog_verify_opts *v)
 	v->trust_file = o->trust;
 	v->no_anchors = o->no_anchors;
 	v->tsa_ca_file = o->tsa_ca;
+	/* every online core unless told: the answer does not depend on it */
+	v->jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 /* The answer must rest on keys from outside the log: refuse to start

@@ -3,7 +3,9 @@
  * (evlog_verify_mem, evlog_report_mem) give what they give over the file:
  * the same verdict, the same first bad record and reason, the same report;
  * lines over memory are not NUL-terminated and a torn or over-long last
- * line is found as in a file. */
+ * line is found as in a file. And the verifier with its signature checks on
+ * worker threads (opts.jobs) gives what it gives on one thread: the same
+ * first bad record when a signature in the middle is bad. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "hsmadm/codec.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evreport.h"
 #include "hsmadm/evverify.h"
@@ -154,6 +157,90 @@ test_report_mem(void **state)
 	free(buf);
 }
 
+/* One verification with jobs threads; the fields a caller reads. */
+static void
+verify_jobs(const char *path, int jobs, hsm_rc want, evlog_verify_result *res)
+{
+	struct evlog_verify_opts o;
+	const char *ca, *sup;
+
+	opts(&o, &ca, &sup);
+	o.jobs = jobs;
+	assert_int_equal(evlog_verify(path, &o, res), want);
+}
+
+static void
+same_jobs(const char *path, hsm_rc want)
+{
+	evlog_verify_result a, b;
+	int jobs;
+
+	verify_jobs(path, 1, want, &a);
+	for (jobs = 2; jobs <= 5; jobs += 3) {
+		verify_jobs(path, jobs, want, &b);
+		assert_int_equal(a.ok, b.ok);
+		assert_int_equal(a.bad_seq, b.bad_seq);
+		assert_string_equal(a.reason, b.reason);
+		assert_int_equal(a.records, b.records);
+		assert_int_equal(a.signatures, b.signatures);
+		assert_int_equal(a.head_seq, b.head_seq);
+		assert_string_equal(a.head_hash, b.head_hash);
+		evlog_verify_result_clear(&b);
+	}
+	evlog_verify_result_clear(&a);
+}
+
+/* Flip the signature of the admin's command.signed (or the checkpoint's):
+ * a valid-looking low-S signature that does not verify. */
+static int
+bad_sig(json_t *rec, long long seq, void *arg)
+{
+	const char *type = json_string_value(json_object_get(rec, "type"));
+	json_t *body = json_object_get(rec, "body");
+	const char *sig = json_string_value(json_object_get(body, "signature"));
+	uint8_t *der = NULL;
+	size_t n = 0;
+	char *b64 = NULL;
+
+	(void)seq;
+	if (type == NULL || strcmp(type, (const char *)arg) != 0 || sig == NULL)
+		return 0;
+	assert_int_equal(b64_decode(sig, &der, &n), HSM_OK);
+	der[n - 1] ^= 0x01;    /* the last byte of S: still DER, still low S */
+	assert_int_equal(b64_encode(der, n, &b64), HSM_OK);
+	json_object_set_new(body, "signature", json_string(b64));
+	free(der);
+	free(b64);
+	return 0;
+}
+
+static void
+test_jobs_same_verdict(void **state)
+{
+	char path[400], *buf;
+	size_t len;
+	evlog_verify_result r;
+
+	(void)state;
+	same_jobs(good, HSM_OK);
+	verify_jobs(good, 4, HSM_OK, &r);
+	assert_true(r.ok && r.anchored && r.signatures > 0 && r.state != NULL);
+	evlog_verify_result_clear(&r);
+	buf = evfix_slurp(good, &len);
+	assert_non_null(buf);
+	snprintf(path, sizeof(path), "%s/badsig.log", F.dir);
+	assert_int_equal(evfix_spit(path, buf, len), 0);
+	assert_int_equal(evfix_rewrite(path, bad_sig, (void *)EV_COMMAND_SIGNED), 0);
+	same_jobs(path, HSM_ERR_AUDIT);
+	verify_jobs(path, 3, HSM_ERR_AUDIT, &r);
+	assert_non_null(strstr(r.reason, "command.signed: signature of the admin does not verify"));
+	evlog_verify_result_clear(&r);
+	assert_int_equal(evfix_spit(path, buf, len), 0);
+	assert_int_equal(evfix_rewrite(path, bad_sig, (void *)EV_CHECKPOINT), 0);
+	same_jobs(path, HSM_ERR_AUDIT);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -161,6 +248,7 @@ main(void)
 		cmocka_unit_test(test_verify_mem_good),
 		cmocka_unit_test(test_verify_mem_bad),
 		cmocka_unit_test(test_report_mem),
+		cmocka_unit_test(test_jobs_same_verdict),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
