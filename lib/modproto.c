@@ -232,35 +232,42 @@ frame_len(const unsigned char *hdr, size_t hlen, size_t *n)
 /*
  * A frame carries its JSON in RFC 8785 canonical form and nothing else
  * (module-protocol.md §1): the same message has one spelling on the wire,
- * as a signed command has one in a file. Parsed, written back canonically
- * and compared byte for byte. Bytes that are no JSON at all are left to the
- * caller's parser, which answers bad_json and keeps the connection.
+ * as a signed command has one in a file. Checked while parsing: the usual
+ * frame in one pass, any other through a write-back and a byte comparison
+ * (cjson_parse_canonical). Bytes that are no JSON at all are left to the
+ * caller's parser, which answers bad_json and keeps the connection: *msg is
+ * NULL then. msg may be NULL when only the verdict is wanted.
  */
 static hsm_rc
-frame_canonical(const char *buf, size_t n)
+frame_canonical(const char *buf, size_t n, json_t **msg)
 {
 	json_t *v = NULL;
-	char *c = NULL;
-	size_t cl = 0;
+	int canonical = 0;
 	hsm_rc rc;
 
-	if ((rc = cjson_parse(buf, n, &v)) != HSM_OK) {
+	if (msg != NULL)
+		*msg = NULL;
+	if ((rc = cjson_parse_canonical(buf, n, &v, &canonical)) != HSM_OK) {
 		if (rc != HSM_ERR_FORMAT)
 			return rc;   /* out of memory: not the peer's fault, not a pass */
 		hsm_err_clear();
 		return HSM_OK;
 	}
-	rc = cjson_dump(v, &c, &cl);
-	if (rc == HSM_OK && (cl != n || memcmp(c, buf, n) != 0))
-		rc = hsm_fail(HSM_ERR_FORMAT, "frame JSON is not in canonical form (RFC 8785: "
+	if (!canonical) {
+		json_decref(v);
+		return hsm_fail(HSM_ERR_FORMAT, "frame JSON is not in canonical form (RFC 8785: "
 		    "sorted keys, no spaces, shortest escapes)");
-	free(c);
-	json_decref(v);
-	return rc;
+	}
+	if (msg != NULL)
+		*msg = v;
+	else
+		json_decref(v);
+	return HSM_OK;
 }
 
-hsm_rc
-modproto_read_frame(SSL *ssl, char **out, size_t *len)
+/* One frame's bytes, its length checked, not its JSON. */
+static hsm_rc
+read_frame_raw(SSL *ssl, char **out, size_t *len)
 {
 	unsigned char hdr[4];
 	long long deadline = 0;
@@ -297,13 +304,24 @@ modproto_read_frame(SSL *ssl, char **out, size_t *len)
 		return rc;
 	}
 	buf[n] = '\0';
-	if ((rc = frame_canonical(buf, n)) != HSM_OK) {
-		free(buf);
-		return rc;
-	}
 	*out = buf;
 	*len = n;
 	return HSM_OK;
+}
+
+hsm_rc
+modproto_read_frame(SSL *ssl, char **out, size_t *len)
+{
+	hsm_rc rc;
+
+	if ((rc = read_frame_raw(ssl, out, len)) != HSM_OK)
+		return rc;
+	if ((rc = frame_canonical(*out, *len, NULL)) != HSM_OK) {
+		free(*out);
+		*out = NULL;
+		*len = 0;
+	}
+	return rc;
 }
 
 hsm_rc
@@ -328,9 +346,12 @@ modproto_recv(SSL *ssl, json_t **msg)
 	hsm_rc rc;
 
 	*msg = NULL;
-	if ((rc = modproto_read_frame(ssl, &buf, &len)) != HSM_OK)
+	if ((rc = read_frame_raw(ssl, &buf, &len)) != HSM_OK)
 		return rc;
-	rc = cjson_parse(buf, len, msg);
+	/* The check's tree is the message: one parse, not two. Not JSON at
+	 * all: parsed again for cjson_parse's message. */
+	if ((rc = frame_canonical(buf, len, msg)) == HSM_OK && *msg == NULL)
+		rc = cjson_parse(buf, len, msg);
 	free(buf);
 	if (rc == HSM_OK && !json_is_object(*msg)) {
 		json_decref(*msg);
@@ -357,11 +378,8 @@ modproto_frame_parse(const uint8_t *buf, size_t len, size_t *consumed, json_t **
 	if (len - 4 < n)
 		return hsm_fail(HSM_ERR_NOT_FOUND, "incomplete frame (%zu of %zu bytes)", len - 4, n);
 	*consumed = 4 + n;
-	rc = cjson_parse((const char *)buf + 4, n, msg);
-	if (rc == HSM_OK && (rc = frame_canonical((const char *)buf + 4, n)) != HSM_OK) {
-		json_decref(*msg);
-		*msg = NULL;
-	}
+	if ((rc = frame_canonical((const char *)buf + 4, n, msg)) == HSM_OK && *msg == NULL)
+		rc = cjson_parse((const char *)buf + 4, n, msg);
 	if (rc != HSM_OK)
 		return rc;
 	if (!json_is_object(*msg)) {

@@ -28,6 +28,13 @@
 /* Parse len bytes (need not be NUL-terminated). *out is a new reference. */
 hsm_rc cjson_parse(const char *buf, size_t len, json_t **out);
 
+/* cjson_parse, and *canonical = 1 when buf is byte for byte the canonical
+ * form of what it parsed to (what cjson_dump writes for it), else 0: the
+ * check of a frame, in one pass for the plain documents frames are (strings
+ * of printable ASCII without escapes), else parsed, written back and
+ * compared. Errors are cjson_parse's. */
+hsm_rc cjson_parse_canonical(const char *buf, size_t len, json_t **out, int *canonical);
+
 /* Canonical bytes of v, malloc'ed, NUL-terminated; *len excludes the NUL.
  * A real number or an out-of-range integer anywhere in v is HSM_ERR_FORMAT. */
 hsm_rc cjson_dump(const json_t *v, char **out, size_t *len);
