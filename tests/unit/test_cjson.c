@@ -323,6 +323,233 @@ test_refuse_other_syntax(void **state)
 	assert_int_equal(cjson_parse(NULL, 0, &(json_t *){ NULL }), HSM_ERR_USAGE);
 }
 
+/* ------------------------------------------------- canonical fast path */
+
+/* cjson_parse_canonical on in: the return code, and the verdict when it
+ * parsed; its tree must be the one jansson builds. */
+static hsm_rc
+canon_check(const char *in, size_t n, int *canonical)
+{
+	json_t *v = NULL, *ref;
+	hsm_rc rc;
+
+	*canonical = -1;
+	hsm_err_clear();
+	rc = cjson_parse_canonical(in, n, &v, canonical);
+	if (rc != HSM_OK) {
+		assert_null(v);
+		assert_int_equal(*canonical, 0);
+		return rc;
+	}
+	ref = json_loadb(in, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+	assert_non_null(ref);
+	assert_true(json_equal(v, ref));
+	json_decref(ref);
+	json_decref(v);
+	return rc;
+}
+
+static void
+canonical_yes(const char *in)
+{
+	int c;
+
+	if (canon_check(in, strlen(in), &c) != HSM_OK)
+		fail_msg("%.60s: %s", in, hsm_errmsg());
+	if (c != 1)
+		fail_msg("%.60s: not seen as canonical", in);
+}
+
+static void
+canonical_no(const char *in)
+{
+	int c;
+
+	if (canon_check(in, strlen(in), &c) != HSM_OK)
+		fail_msg("%.60s: %s", in, hsm_errmsg());
+	if (c != 0)
+		fail_msg("%.60s: seen as canonical", in);
+}
+
+static void
+canonical_refused(const char *in, const char *want)
+{
+	int c;
+
+	assert_int_equal(canon_check(in, strlen(in), &c), HSM_ERR_FORMAT);
+	if (strstr(hsm_errmsg(), want) == NULL)
+		fail_msg("input %.60s: message \"%s\" lacks \"%s\"", in, hsm_errmsg(), want);
+	refused(in, want);   /* and cjson_parse says the same */
+}
+
+static void
+test_canonical_plain(void **state)
+{
+	size_t big = 1100000;
+	char *doc = malloc(big + 64);
+	int c;
+
+	(void)state;
+	canonical_yes("{}");
+	canonical_yes("[]");
+	canonical_yes("0");
+	canonical_yes("-1");
+	canonical_yes("\"\"");
+	canonical_yes("[true,false,null,{},[],\"\",0]");
+	canonical_yes("{\"\":0,\"A\":1,\"a\":2,\"aa\":3,\"ab\":[{\"x\":\"y z ~!#$%&'()*+,-./\"}],\"b\":-9}");
+	canonical_yes("{\"id\":7,\"ok\":true,\"result\":{\"blobs\":\"AAAA+/9z\",\"count\":2,\"failed\":[]}}");
+	canonical_yes("[9007199254740991,-9007199254740991,1000000000000000,10]");
+	/* A batch of blobs: one string of a million base64 characters. */
+	memcpy(doc, "{\"blobs\":\"", 10);
+	for (size_t i = 0; i < big; i++)
+		doc[10 + i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i % 64];
+	strcpy(doc + 10 + big, "\",\"n\":1}");
+	canonical_yes(doc);
+	/* ... and that string with one byte that leaves the fast path. */
+	doc[10 + big / 2] = '\\';
+	assert_int_equal(canon_check(doc, strlen(doc), &c), HSM_ERR_FORMAT);
+	doc[10 + big / 2] = (char)0xc3;
+	assert_int_equal(canon_check(doc, strlen(doc), &c), HSM_ERR_FORMAT);   /* bad UTF-8 */
+	doc[10 + big / 2] = ' ';
+	canonical_yes(doc);
+	free(doc);
+	doc = nested(CJSON_MAX_DEPTH, 1);
+	canonical_yes(doc);
+	free(doc);
+	/* Canonical but not plain: decided by the general path, same verdict. */
+	canonical_yes("\"\xc3\xa9t\xc3\xa9\"");
+	canonical_yes("{\"\xc3\xa9\":1,\"\xf0\x9f\x98\x80\":2,\"\xef\xbd\xa1\":3}");   /* UTF-16 order */
+	canonical_yes("[\"a\\nb\",\"\\\"\",\"\\\\\",\"\\u001f\",\"\x7f\"]");
+}
+
+static void
+test_canonical_refused(void **state)
+{
+	char *s;
+
+	(void)state;
+	/* JSON, but not in its canonical spelling. */
+	canonical_no(" {}");
+	canonical_no("{} ");
+	canonical_no("{\"a\": 1}");
+	canonical_no("[1, 2]");
+	canonical_no("{\"b\":1,\"a\":2}");               /* keys out of order */
+	canonical_no("{\"aa\":1,\"a\":2}");
+	canonical_no("{\"\xef\xbd\xa1\":1,\"\xf0\x9f\x98\x80\":2}");   /* code point order, not UTF-16 */
+	canonical_no("[\"\\u0041\"]");                   /* needless escapes */
+	canonical_no("[\"\\/\"]");
+	canonical_no("[\"\\u00e9\"]");
+	canonical_no("[\"\\u000a\"]");
+	canonical_no("[\"\\u007f\"]");
+	canonical_no("[-0]");
+	/* Not JSON we accept at all: the same refusal as cjson_parse. */
+	canonical_refused("{\"a\":1,\"a\":2}", "the same key appears twice");
+	canonical_refused("{\"a\":1,\"\\u0061\":2}", "the same key appears twice");
+	canonical_refused("[01]", "invalid syntax");
+	canonical_refused("[1.0]", "is not an integer");
+	canonical_refused("[1e3]", "is not an integer");
+	canonical_refused("[9007199254740992]", "out of range");
+	canonical_refused("[-12345678901234567]", "out of range");
+	canonical_refused("[\"\xff\"]", "not valid UTF-8");
+	canonical_refused("[\"a\\u0000\"]", "contains \\u0000 (NUL)");
+	canonical_refused("[\"a\tb\"]", "invalid syntax");
+	canonical_refused("{\"a\":1", "ends too early");
+	canonical_refused("{}{}", "more text after the end");
+	canonical_refused("[tru]", "invalid syntax");
+	s = nested(CJSON_MAX_DEPTH + 1, 0);
+	canonical_refused(s, "nesting deeper than 64 levels");
+	free(s);
+}
+
+/* The reference verdict, as the frame check had it before the fast path:
+ * jansson, our rules (cjson_dump enforces the same), then written back and
+ * compared byte for byte. */
+static hsm_rc
+reference(const char *in, size_t n, json_t **v, int *canonical)
+{
+	char *out = NULL;
+	size_t len = 0;
+	hsm_rc rc;
+
+	*canonical = 0;
+	*v = json_loadb(in, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+	if (*v == NULL)
+		return HSM_ERR_FORMAT;
+	if ((rc = cjson_dump(*v, &out, &len)) != HSM_OK) {
+		json_decref(*v);
+		*v = NULL;
+		return rc;
+	}
+	*canonical = len == n && memcmp(out, in, n) == 0;
+	free(out);
+	return HSM_OK;
+}
+
+/* Seeded mutations of canonical documents: the fast path must never accept
+ * what the reference refuses, nor call canonical what is not. */
+static void
+test_canonical_differential(void **state)
+{
+	static const char *const seeds[] = {
+		"{\"id\":3,\"op\":\"blob.reencipher\",\"params\":{\"blobs\":\"SEtCAR+/abc0\",\"domain\":5,\"to\":\"pending\"}}",
+		"{\"error\":{\"code\":1,\"message\":\"no\",\"reason\":\"bad_json\"},\"id\":-1,\"ok\":false}",
+		"[[],{},[{\"a\":[1,-2,30]}],true,false,null,\"\",9007199254740991]",
+		"{\"\":{\"\":[]},\"a\":\"b\",\"aa\":0,\"b\":[\"x\",\"y\"]}",
+	};
+	static const char alphabet[] = "{}[],:\"\\ 0019-.eEtrunfalsAz+/\x7f\x80\xc3\xa9\x01\n";
+	unsigned long long x = 0x9e3779b97f4a7c15ULL;
+	char buf[256];
+	int it;
+
+	(void)state;
+	for (it = 0; it < 40000; it++) {
+		const char *seed = seeds[it % 4];
+		size_t n = strlen(seed), k, edits;
+		json_t *v = NULL, *r = NULL;
+		int c = -1, rc_c = 0;
+		hsm_rc rc, want;
+
+		memcpy(buf, seed, n);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		for (edits = 1 + (x >> 60) % 3, k = 0; k < edits; k++) {
+			size_t at = (size_t)((x >> 8) % n);
+			char ch = alphabet[(x >> 32) % (sizeof(alphabet) - 1)];
+			switch ((x >> 40) % 3) {
+			case 0:
+				buf[at] = ch;
+				break;
+			case 1:
+				if (n + 1 < sizeof(buf)) {
+					memmove(buf + at + 1, buf + at, n - at);
+					buf[at] = ch;
+					n++;
+				}
+				break;
+			default:
+				if (n > 1) {
+					memmove(buf + at, buf + at + 1, n - at - 1);
+					n--;
+				}
+				break;
+			}
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		}
+		want = reference(buf, n, &r, &rc_c);
+		rc = cjson_parse_canonical(buf, n, &v, &c);
+		if (rc != want || (rc == HSM_OK && (c != rc_c || !json_equal(v, r))))
+			fail_msg("mutation %d \"%.*s\": %d/%d, reference %d/%d", it, (int)n, buf, rc, c,
+			         want, rc_c);
+		json_decref(v);
+		/* cjson_parse takes the same documents, to the same tree. */
+		rc = cjson_parse(buf, n, &v);
+		assert_int_equal(rc, want);
+		if (rc == HSM_OK)
+			assert_true(json_equal(v, r));
+		json_decref(v);
+		json_decref(r);
+	}
+}
+
 /* Values built in code are held to the same rules by the writer. */
 static void
 test_dump_refusals(void **state)
@@ -662,6 +889,9 @@ main(void)
 		cmocka_unit_test(test_refuse_depth),
 		cmocka_unit_test(test_refuse_nul),
 		cmocka_unit_test(test_refuse_other_syntax),
+		cmocka_unit_test(test_canonical_plain),
+		cmocka_unit_test(test_canonical_refused),
+		cmocka_unit_test(test_canonical_differential),
 		cmocka_unit_test(test_dump_refusals),
 		cmocka_unit_test(test_roundtrip_built),
 		cmocka_unit_test(test_digest),
