@@ -655,6 +655,10 @@ struct rcoll {
 	int            nparts;
 	char          *loads;   /* rows, each "seq\tdomain\tpart\tkpvp\tcard\tholder\n" */
 	size_t         loadlen;
+	/* decommissioning: the last group.decommissioned, the zeroize receipts
+	 * ({seq, module, domain, counter}) and every card.disposed body */
+	json_t        *decom, *zeroized, *disposed;
+	long long      decom_seq;
 };
 
 static struct rperson *
@@ -792,6 +796,18 @@ collect_applied(struct rctx *r, struct rcoll *c, const evlog_record *rec)
 	snprintf(what, sizeof(what), "signature counted on the applied %s", op);
 	json_array_foreach(json_object_get(cmd, "signatures"), i, e)
 		approve(by_ski(r, c, jstr(e, "ski"), "admin"), rec->seq, what);
+	if (strcmp(op, "zeroize") == 0) {
+		if (c->zeroized == NULL)
+			c->zeroized = json_array();
+		json_array_foreach(json_object_get(rec->body, "receipts"), i, e) {
+			const json_t *rb = json_object_get(e, "body");
+			json_array_append_new(c->zeroized, json_pack("{s:I, s:s, s:I, s:I}", "seq",
+			    (json_int_t)rec->seq, "module", clean(jstr(rb, "module")), "domain",
+			    (json_int_t)jint(rb, "domain"), "counter", (json_int_t)jint(rb,
+			    "counter_after")));
+		}
+		return;
+	}
 	if (strcmp(op, "mk.load_part") != 0)
 		return;
 	json_array_foreach(json_object_get(rec->body, "receipts"), i, e) {
@@ -829,6 +845,14 @@ collect(struct rctx *r, struct rcoll *c, const evlog_record *rec)
 		    strcmp(t, EV_COMPLETION) == 0 ? "completion" : "checkpoint",
 		    jint(b, "head_seq"));
 		approve(by_ski(r, c, jstr(b, "ski"), "supervisor"), rec->seq, what);
+	} else if (strcmp(t, EV_GROUP_DECOMMISSIONED) == 0) {
+		json_decref(c->decom);
+		c->decom = json_deep_copy(b);
+		c->decom_seq = rec->seq;
+	} else if (strcmp(t, EV_CARD_DISPOSED) == 0) {
+		if (c->disposed == NULL)
+			c->disposed = json_array();
+		json_array_append_new(c->disposed, json_deep_copy(b));
 	} else if (strcmp(t, EV_WITNESS_ACK) == 0) {
 		snprintf(what, sizeof(what), "witness statement \"%.120s\"", jstr(b, "statement"));
 		approve(person(c, jstr(rec->actor, "name"), jstr(rec->actor, "role")), rec->seq,
@@ -847,6 +871,9 @@ rcoll_free(struct rcoll *c)
 		free(c->p[i].approvals);
 	}
 	free(c->loads);
+	json_decref(c->decom);
+	json_decref(c->zeroized);
+	json_decref(c->disposed);
 }
 
 static void
@@ -957,6 +984,102 @@ mkvp_section(struct rctx *r, const json_t *st)
 		fputs("</table>\n", r->out);
 }
 
+/* One HTML table row, every cell escaped. */
+static void
+html_row(struct rctx *r, const char *const *cells, int n)
+{
+	fputs("<tr>", r->out);
+	for (int i = 0; i < n; i++) {
+		fputs("<td>", r->out);
+		esc(r, cells[i]);
+		fputs("</td>", r->out);
+	}
+	fputs("</tr>\n", r->out);
+}
+
+/* Decommissioned domains, each with the record of its zeroize receipt. */
+static void
+decom_domains(struct rctx *r, const struct rcoll *c)
+{
+	const json_t *e, *z;
+	size_t i, k;
+
+	if (r->html)
+		fputs("<table><thead><tr><th>Module</th><th>Domain</th><th>Counter</th>"
+		    "<th>Proof of deletion</th></tr></thead>\n", r->out);
+	json_array_foreach(json_object_get(c->decom, "domains"), i, e) {
+		char dom[24], ctr[24], proof[96];
+		long long seq = 0;
+
+		json_array_foreach(c->zeroized, k, z)
+			if (strcmp(jstr(z, "module"), clean(jstr(e, "module"))) == 0 &&
+			    jint(z, "domain") == jint(e, "domain"))
+				seq = jint(z, "seq");
+		snprintf(dom, sizeof(dom), "%lld", jint(e, "domain"));
+		snprintf(ctr, sizeof(ctr), "%lld", jint(e, "counter"));
+		if (seq > 0)
+			snprintf(proof, sizeof(proof), "module-signed zeroize receipt, record %lld", seq);
+		else
+			snprintf(proof, sizeof(proof), "NO zeroize receipt in the log");
+		if (r->html) {
+			const char *cells[] = { clean(jstr(e, "module")), dom, ctr, proof };
+			html_row(r, cells, 4);
+		} else
+			escf(r, "  %s domain %s: zeroized at counter %s; %s\n",
+			     clean(jstr(e, "module")), dom, ctr, proof);
+	}
+	if (r->html)
+		fputs("</table>\n", r->out);
+}
+
+/* The decommissioning certificate: the request, every domain zeroized with
+ * the module-signed receipt that proves it, and what became of each card. */
+static void
+decom_section(struct rctx *r, const struct rcoll *c)
+{
+	const json_t *req = json_object_get(c->decom, "request"), *e, *z;
+	size_t i, k;
+
+	section(r, "Decommissioning certificate");
+	if (r->html)
+		fputs("<p>", r->out);
+	escf(r, "Group %s was decommissioned (record %lld) on the customer's written request "
+	     "%s (document SHA-256 %.16s...). Every domain below was zeroized; the module "
+	     "receipts named are the proof of deletion.\n", clean(jstr(c->decom, "group")),
+	     c->decom_seq, clean(jstr(req, "id")), clean(jstr(req, "sha256")));
+	if (r->html)
+		fputs("</p>\n", r->out);
+	decom_domains(r, c);
+	if (r->html && json_array_size(c->disposed) > 0)
+		fputs("<table><thead><tr><th>Card</th><th>Fate</th><th>Witnessed by</th></tr>"
+		    "</thead>\n", r->out);
+	json_array_foreach(c->disposed, i, e) {
+		char wit[512] = "";
+		size_t used = 0;
+
+		json_array_foreach(json_object_get(e, "witnesses"), k, z)
+			if (used < sizeof(wit))
+				used += (size_t)snprintf(wit + used, sizeof(wit) - used, "%s%s",
+				    k ? ", " : "", clean(json_string_value(z)));
+		if (r->html) {
+			const char *cells[] = { clean(jstr(e, "card_id")),
+			    clean(jstr(e, "disposition")), wit };
+			html_row(r, cells, 3);
+		} else
+			escf(r, "  card %s: %s, witnessed by %s\n", clean(jstr(e, "card_id")),
+			     clean(jstr(e, "disposition")), wit);
+	}
+	if (r->html && json_array_size(c->disposed) > 0)
+		fputs("</table>\n", r->out);
+	if (json_array_size(c->disposed) == 0) {
+		if (r->html)
+			fputs("<p>", r->out);
+		esc(r, "No card's fate is recorded.\n");
+		if (r->html)
+			fputs("</p>\n", r->out);
+	}
+}
+
 static void
 signoff_section(struct rctx *r)
 {
@@ -1002,6 +1125,8 @@ people_and_loads(struct rctx *r, long long upto, const json_t *st)
 	loads_section(r, c);
 	if (st != NULL)
 		mkvp_section(r, st);
+	if (c->decom != NULL)
+		decom_section(r, c);
 	rcoll_free(c);
 	free(c);
 	return HSM_OK;

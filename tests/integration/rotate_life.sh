@@ -187,4 +187,17 @@ expect_exit 0 "decommission again: already zeroized" -- hsmadm-rotate decommissi
 has "zeroized already" "a re-run sends nothing"
 expect_exit 0 "the decommissioning log verifies" -- hsmadm-audit verify "$LOGD" \
 	--module-ca "$T/ca.pem" --allow-incomplete
+expect_exit 0 "the report" -- hsmadm-audit report "$LOGD" --module-ca "$T/ca.pem" \
+	--allow-incomplete
+has "Decommissioning certificate" "the report prints the decommissioning certificate"
+has "DR-3" "naming the request"
+[ "$(grep -c "zeroized at counter [0-9]*; module-signed zeroize receipt, record" "$T/out")" = 2 ] &&
+	ok "both domains zeroized, each with its receipt" ||
+	{ grep -A8 "^Decommissioning" "$T/out" >&2; fail "certificate lacks a domain proof"; }
+has "card $CARDID_0: destroyed, witnessed by Wanda Witness, Sue Supervisor" "card 1's fate"
+has "card $CARDID_1: retained" "card 2's fate"
+expect_exit 0 "the report as HTML" -- hsmadm-audit report "$LOGD" --module-ca "$T/ca.pem" \
+	--allow-incomplete --html "$W/decom.html"
+grep -q "<h2>Decommissioning certificate</h2>" "$W/decom.html" && ok "HTML certificate" ||
+	fail "HTML report lacks the certificate"
 finish
