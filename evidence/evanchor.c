@@ -178,6 +178,46 @@ ev_anchors_load(const struct evlog_verify_opts *o, struct ev_anchors *a)
 	return HSM_OK;
 }
 
+/* The module CAs of a trust file as one PEM text, for a connection that
+ * must pin them (replay --against with --trust alone). */
+hsm_rc
+evlog_trust_module_ca(const char *trust_file, char **pem)
+{
+	struct evlog_verify_opts o;
+	struct ev_anchors a;
+	BIO *b = NULL;
+	char *data = NULL;
+	long n;
+	size_t i;
+	hsm_rc rc;
+
+	*pem = NULL;
+	memset(&o, 0, sizeof(o));
+	o.trust_file = trust_file;
+	if ((rc = ev_anchors_load(&o, &a)) != HSM_OK)
+		goto out;
+	if (a.ncas == 0) {
+		rc = hsm_fail(HSM_ERR_NOT_FOUND, "trust file %s holds no module CA", trust_file);
+		goto out;
+	}
+	rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		goto out;
+	for (i = 0; i < a.ncas; i++)
+		if (PEM_write_bio_X509(b, a.cas[i]) != 1)
+			goto out;
+	if ((n = BIO_get_mem_data(b, &data)) <= 0 || (*pem = malloc((size_t)n + 1)) == NULL)
+		goto out;
+	memcpy(*pem, data, (size_t)n);
+	(*pem)[n] = '\0';
+	hsm_err_clear();
+	rc = HSM_OK;
+out:
+	BIO_free(b);
+	ev_anchors_free(&a);
+	return rc;
+}
+
 void
 ev_anchors_free(struct ev_anchors *a)
 {

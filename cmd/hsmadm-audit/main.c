@@ -336,18 +336,51 @@ do_verify(const struct opts *o)
 	return rc == HSM_ERR_AUDIT ? hsm_exit_code(rc) : cmd_fail(PROG, rc);
 }
 
+/* The module CA a live comparison pins: --module-ca, or the trust file's
+ * (written to a private temporary file, *tmp, for the TLS set-up). */
+static hsm_rc
+against_ca(const struct opts *o, char *tmp, size_t n, const char **ca)
+{
+	const char *dir = getenv("TMPDIR");
+	char *pem = NULL;
+	int fd;
+	hsm_rc rc;
+
+	tmp[0] = '\0';
+	if (o->nca > 0) {
+		*ca = o->ca[0];
+		return HSM_OK;
+	}
+	if ((rc = evlog_trust_module_ca(o->trust, &pem)) != HSM_OK)
+		return rc;
+	snprintf(tmp, n, "%s/hsmadm-audit-ca.XXXXXX", dir && *dir ? dir : "/tmp");
+	if ((fd = mkstemp(tmp)) < 0) {
+		free(pem);
+		tmp[0] = '\0';
+		return hsm_fail(HSM_ERR_IO, "cannot make a temporary file for the module CA");
+	}
+	rc = hsm_write_all(fd, pem, strlen(pem));
+	close(fd);
+	free(pem);
+	*ca = tmp;
+	return rc;
+}
+
 static int
 do_replay(const struct opts *o)
 {
 	struct evlog_verify_opts v;
 	json_t *state = NULL, *cmp = NULL;
 	moddrv *drv = NULL;
+	char tmpca[300] = "";
+	const char *ca = NULL;
 	hsm_rc rc;
 	int ex, anchored;
 
-	if (o->against != NULL && (o->nca == 0 || o->ccert == NULL || o->ckey == NULL))
-		return cmd_usage_error(PROG, "--against needs --module-ca, --client-cert and "
-		    "--client-key");
+	if (o->against != NULL && ((o->nca == 0 && o->trust == NULL) || o->ccert == NULL ||
+	    o->ckey == NULL))
+		return cmd_usage_error(PROG, "--against needs --module-ca (or --trust, whose "
+		    "module CA it pins), --client-cert and --client-key");
 	vopts(o, &v);
 	if ((rc = evlog_replay(o->log, &v, &state)) != HSM_OK) {
 		if (rc == HSM_ERR_AUDIT)
@@ -359,9 +392,12 @@ do_replay(const struct opts *o)
 	}
 	anchored = json_is_true(json_object_get(state, "anchored"));
 	if (o->against != NULL) {
-		if ((rc = modclient_sim_open(o->against, NULL, o->ca[0], o->ccert, o->ckey,
+		if ((rc = against_ca(o, tmpca, sizeof(tmpca), &ca)) == HSM_OK &&
+		    (rc = modclient_sim_open(o->against, NULL, ca, o->ccert, o->ckey,
 		    10000, &drv)) == HSM_OK)
 			rc = live_compare(state, drv, &cmp);
+		if (tmpca[0] != '\0')
+			(void)unlink(tmpca);
 		if (cmp != NULL)
 			json_object_set(state, "against", cmp);
 	}

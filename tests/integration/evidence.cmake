@@ -16,3 +16,7 @@ endif()
 if(TARGET hsmadm-audit AND TARGET hsmadm_evidence)
   hsm_script_test(audit_tsa ${CMAKE_CURRENT_LIST_DIR}/audit_tsa.sh LABELS "integration;evidence" TIMEOUT 120)
 endif()
+# ... and replay --against with the trust file alone (it carries the module CA).
+if(TARGET hsmadm-audit AND TARGET hsmadm-simd AND TARGET hsmadm_evidence)
+  hsm_script_test(audit_live_trust ${CMAKE_CURRENT_LIST_DIR}/audit_live_trust.sh LABELS "integration;evidence" TIMEOUT 120)
+endif()

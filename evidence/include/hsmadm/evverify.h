@@ -130,6 +130,12 @@ hsm_rc evlog_replay(const char *path, const struct evlog_verify_opts *opts,
 hsm_rc evlog_export_trust(const char *path, const struct evlog_verify_opts *opts,
                           json_t **out);
 
+/* The module CA certificate(s) of a trust file (as evlog_verify reads it)
+ * as one PEM text in *pem (malloc'ed): what a connection to a module pins
+ * when the auditor has only the trust file. HSM_ERR_NOT_FOUND if it holds
+ * none. */
+hsm_rc evlog_trust_module_ca(const char *trust_file, char **pem);
+
 /* The supervisor's step: take the writer lock, verify the log as it stands
  * (it must verify, except for the missing completion), check that the
  * supervisor's key is on the roster as a supervisor, that no step is still
