@@ -133,6 +133,27 @@ expect_exit 0 "cards keep key 2's parts" -- hsmadm-mkpart verify --part gak2p1 \
 expect_exit 0 "the life's log verifies" -- hsmadm-audit verify "$LOG" --module-ca "$T/ca.pem" \
 	--allow-incomplete
 expect_exit 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$LOG"
+expect_exit 0 "replay understands the rotation" -- hsmadm-audit replay "$LOG" \
+	--module-ca "$T/ca.pem" --allow-incomplete
+# a forged order: the old key destroyed before the rotation was finalized
+python3 - "$LOG" "$W/forged.jsonl" <<'PY'
+import hashlib, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+fin = next(i for i, r in enumerate(recs) if r["type"] == "mk.finalized")
+des = next(i for i, r in enumerate(recs) if r["type"] == "mk.destroyed")
+recs.insert(fin, recs.pop(des))      # mk.destroyed moved before mk.finalized
+prev = recs[0]["prev"]
+with open(sys.argv[2], "w") as f:
+    for i, r in enumerate(recs):
+        r["seq"] = i + 1
+        r["prev"] = prev
+        line = json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+        prev = hashlib.sha256(line.encode()).hexdigest()
+        f.write(line)
+PY
+expect_exit 30 "a log whose old key was destroyed before finalize fails" -- hsmadm-audit verify \
+	"$W/forged.jsonl" --module-ca "$T/ca.pem" --allow-incomplete
+has "destroyed before the rotation that replaces it was finalized" "the verifier names it"
 
 # ---- 3: back out ----
 LOGB=$W/backout.jsonl
