@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* simdom.c - the domain state machine of the module emulator (DESIGN §4). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -995,12 +996,157 @@ verify_reason(hsm_rc rc, const admincmd *cmd, int64_t now)
 	}
 }
 
+/* ---- signature checks shared by the domains of one batch ---- */
+
+/* Domains with the same admins (SKIs, identities) and thresholds accept or
+ * refuse one command's signatures alike (at the same time of day), so a
+ * batch checks them once per admin set: the first domain's thread checks,
+ * the others wait for its result. Only a success is shared: a refusal is
+ * checked again by each domain, for a message that names it. */
+#define VMEMO_MAX 16
+struct simdom_vmemo {
+	pthread_mutex_t lock;
+	pthread_cond_t  done;
+	size_t          n;
+	struct { uint8_t key[32]; int ready; hsm_rc rc; } e[VMEMO_MAX];
+};
+
 hsm_rc
-simdom_apply(const simdom *d, const char *module, const json_t *command, int64_t now,
-             simdom **next, json_t **result, const char **opout, const char **reason)
+simdom_vmemo_new(simdom_vmemo **out)
 {
-	admincmd *cmd = NULL;
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&(*out)->lock, NULL);
+	pthread_cond_init(&(*out)->done, NULL);
+	return HSM_OK;
+}
+
+void
+simdom_vmemo_free(simdom_vmemo **m)
+{
+	if (m == NULL || *m == NULL)
+		return;
+	pthread_mutex_destroy(&(*m)->lock);
+	pthread_cond_destroy(&(*m)->done);
+	free(*m);
+	*m = NULL;
+}
+
+static void
+vmemo_key(const simdom *d, uint8_t key[32])
+{
+	uint8_t buf[SIMDOM_MAX_ADMINS * (HSM_SKI_LEN + ADMINCMD_IDENTITY_MAX + 1) + 2];
+	size_t i, len = 0, l;
+
+	for (i = 0; i < d->nadmins; i++) {
+		memcpy(buf + len, d->admins[i].ski, HSM_SKI_LEN);
+		len += HSM_SKI_LEN;
+		l = strlen(d->admins[i].identity) + 1;
+		memcpy(buf + len, d->admins[i].identity, l);
+		len += l;
+	}
+	buf[len++] = (uint8_t)d->sig_thr;
+	buf[len++] = (uint8_t)d->rev_thr;
+	if (crypto_sha256(buf, len, key) != HSM_OK)
+		memset(key, 0, 32);
+}
+
+static hsm_rc
+verify_domain(const simdom *d, const char *module, const admincmd *cmd, int64_t now)
+{
 	admincmd_admin admins[SIMDOM_MAX_ADMINS];
+	size_t i;
+
+	/* Who signed: admins of THIS domain, counted over distinct identities. */
+	for (i = 0; i < d->nadmins; i++) {
+		memcpy(admins[i].ski, d->admins[i].ski, HSM_SKI_LEN);
+		admins[i].pub = d->admins[i].pub;
+		admins[i].identity = d->admins[i].identity;
+		admins[i].name = d->admins[i].name;
+	}
+	return admincmd_verify_for_domain(cmd, module, d->index, d->counter, now, admins,
+	                                  d->nadmins, d->sig_thr, d->rev_thr, NULL);
+}
+
+/* The check through the memo; a domain not at the command's counter (or
+ * not named) is refused before any signature is looked at, on its own. */
+static hsm_rc
+verify_memo(const simdom *d, const char *module, const admincmd *cmd, int64_t now,
+            simdom_vmemo *m)
+{
+	uint64_t want = 0;
+	uint8_t key[32];
+	size_t i;
+	hsm_rc rc;
+
+	if (m == NULL || admincmd_target_for(cmd, module, d->index, &want) != HSM_OK ||
+	    want != d->counter)
+		return verify_domain(d, module, cmd, now);
+	vmemo_key(d, key);
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n && memcmp(m->e[i].key, key, 32) != 0; i++)
+		;
+	if (i < m->n) {
+		while (!m->e[i].ready)
+			pthread_cond_wait(&m->done, &m->lock);
+		rc = m->e[i].rc;
+		pthread_mutex_unlock(&m->lock);
+		return rc == HSM_OK ? HSM_OK : verify_domain(d, module, cmd, now);
+	}
+	if (m->n == VMEMO_MAX) {
+		pthread_mutex_unlock(&m->lock);
+		return verify_domain(d, module, cmd, now);
+	}
+	memcpy(m->e[m->n++].key, key, 32);
+	pthread_mutex_unlock(&m->lock);
+	rc = verify_domain(d, module, cmd, now);
+	pthread_mutex_lock(&m->lock);
+	m->e[i].rc = rc;
+	m->e[i].ready = 1;
+	pthread_cond_broadcast(&m->done);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/* The op's change on the clone n. */
+static hsm_rc
+apply_op(simdom *n, const char *op, const char *module, const json_t *params, long long sig,
+         long long rev, json_t **result, const char **reason)
+{
+	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0)
+		return op_admin_add(n, params, result, reason);
+	if (strcmp(op, ADMINCMD_OP_ADMIN_REMOVE) == 0)
+		return op_admin_remove(n, params, result, reason);
+	if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0) {
+		n->sig_thr = (unsigned)sig;
+		n->rev_thr = (unsigned)rev;
+		*result = json_object();
+		return HSM_OK;
+	}
+	if (strcmp(op, ADMINCMD_OP_IMPORTER_GENERATE) == 0)
+		return op_importer_generate(n, result);
+	if (strcmp(op, ADMINCMD_OP_MK_LOAD_PART) == 0)
+		return op_load_part(n, module, params, result, reason);
+	if (strcmp(op, ADMINCMD_OP_MK_COMMIT) == 0)
+		return op_commit(n, params, result, reason);
+	if (strcmp(op, ADMINCMD_OP_MK_ACTIVATE) == 0)
+		return op_activate(n, params, result, reason);
+	if (strcmp(op, ADMINCMD_OP_MK_CLEAR_PENDING) == 0)
+		return op_clear_pending(n, result, reason);
+	if (strcmp(op, ADMINCMD_OP_MK_DESTROY_OLD) == 0)
+		return op_destroy_old(n, params, result, reason);
+	if (strcmp(op, ADMINCMD_OP_MK_BACKOUT) == 0)
+		return op_backout(n, params, result, reason);
+	zeroize(n);
+	*result = json_object();
+	return HSM_OK;
+}
+
+hsm_rc
+simdom_apply_cmd(const simdom *d, const char *module, const admincmd *cmd, int64_t now,
+                 simdom_vmemo *memo, simdom **next, json_t **result, const char **opout,
+                 const char **reason)
+{
 	simdom *n = NULL;
 	const json_t *params;
 	const char *op = NULL;
@@ -1012,8 +1158,6 @@ simdom_apply(const simdom *d, const char *module, const json_t *command, int64_t
 	*result = NULL;
 	*opout = NULL;
 	*reason = "internal";
-	if ((rc = admincmd_from_json(command, &cmd)) != HSM_OK)
-		REFUSE(HSM_ERR_FORMAT, "bad_command", "the command does not parse: %s", hsm_errmsg());
 	for (i = 0; i < sizeof(known_ops) / sizeof(known_ops[0]); i++)
 		if (strcmp(admincmd_op(cmd), known_ops[i]) == 0)
 			op = known_ops[i];
@@ -1028,50 +1172,12 @@ simdom_apply(const simdom *d, const char *module, const json_t *command, int64_t
 	if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0 &&
 	    (rc = check_thresholds(d, params, &sig, &rev, reason)) != HSM_OK)
 		goto out;
-
-	/* Who signed: admins of THIS domain, counted over distinct identities. */
-	for (i = 0; i < d->nadmins; i++) {
-		memcpy(admins[i].ski, d->admins[i].ski, HSM_SKI_LEN);
-		admins[i].pub = d->admins[i].pub;
-		admins[i].identity = d->admins[i].identity;
-		admins[i].name = d->admins[i].name;
-	}
-	rc = admincmd_verify_for_domain(cmd, module, d->index, d->counter, now, admins,
-	                                d->nadmins, d->sig_thr, d->rev_thr, NULL);
-	if (rc != HSM_OK) {
+	if ((rc = verify_memo(d, module, cmd, now, memo)) != HSM_OK) {
 		*reason = verify_reason(rc, cmd, now);
 		goto out;
 	}
-
-	if ((rc = simdom_clone(d, &n)) != HSM_OK)
-		goto out;
-	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0)
-		rc = op_admin_add(n, params, result, reason);
-	else if (strcmp(op, ADMINCMD_OP_ADMIN_REMOVE) == 0)
-		rc = op_admin_remove(n, params, result, reason);
-	else if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0) {
-		n->sig_thr = (unsigned)sig;
-		n->rev_thr = (unsigned)rev;
-		*result = json_object();
-	} else if (strcmp(op, ADMINCMD_OP_IMPORTER_GENERATE) == 0)
-		rc = op_importer_generate(n, result);
-	else if (strcmp(op, ADMINCMD_OP_MK_LOAD_PART) == 0)
-		rc = op_load_part(n, module, params, result, reason);
-	else if (strcmp(op, ADMINCMD_OP_MK_COMMIT) == 0)
-		rc = op_commit(n, params, result, reason);
-	else if (strcmp(op, ADMINCMD_OP_MK_ACTIVATE) == 0)
-		rc = op_activate(n, params, result, reason);
-	else if (strcmp(op, ADMINCMD_OP_MK_CLEAR_PENDING) == 0)
-		rc = op_clear_pending(n, result, reason);
-	else if (strcmp(op, ADMINCMD_OP_MK_DESTROY_OLD) == 0)
-		rc = op_destroy_old(n, params, result, reason);
-	else if (strcmp(op, ADMINCMD_OP_MK_BACKOUT) == 0)
-		rc = op_backout(n, params, result, reason);
-	else {
-		zeroize(n);
-		*result = json_object();
-	}
-	if (rc != HSM_OK)
+	if ((rc = simdom_clone(d, &n)) != HSM_OK ||
+	    (rc = apply_op(n, op, module, params, sig, rev, result, reason)) != HSM_OK)
 		goto out;
 	if (*result == NULL)
 		REFUSE(HSM_ERR_NOMEM, "internal", "out of memory");
@@ -1086,6 +1192,24 @@ out:
 		*result = NULL;
 	}
 	simdom_free(&n);
+	return rc;
+}
+
+hsm_rc
+simdom_apply(const simdom *d, const char *module, const json_t *command, int64_t now,
+             simdom **next, json_t **result, const char **opout, const char **reason)
+{
+	admincmd *cmd = NULL;
+	hsm_rc rc;
+
+	*next = NULL;
+	*result = NULL;
+	*opout = NULL;
+	if (admincmd_from_json(command, &cmd) != HSM_OK) {
+		*reason = "bad_command";
+		return hsm_fail(HSM_ERR_FORMAT, "the command does not parse: %s", hsm_errmsg());
+	}
+	rc = simdom_apply_cmd(d, module, cmd, now, NULL, next, result, opout, reason);
 	admincmd_free(&cmd);
 	return rc;
 }

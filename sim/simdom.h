@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include <jansson.h>
+#include "hsmadm/admincmd.h"
 #include "hsmadm/blob.h"
 #include "hsmadm/err.h"
 
@@ -51,6 +52,20 @@ hsm_rc simdom_public(const simdom *d, const char *module, int with_digest, json_
 hsm_rc simdom_apply(const simdom *d, const char *module, const json_t *command,
                     int64_t now, simdom **next, json_t **result,
                     const char **op, const char **reason);
+
+/*
+ * The same with the command already parsed, for the domains of one batch
+ * request (module-protocol.md §2.5): memo (may be NULL) shares the
+ * signature check between domains with the same admins and thresholds, so
+ * a command on many domains verifies each signature once per admin set.
+ * Thread safe between domains; now must be the batch's one time.
+ */
+typedef struct simdom_vmemo simdom_vmemo;
+hsm_rc simdom_vmemo_new(simdom_vmemo **out);
+void   simdom_vmemo_free(simdom_vmemo **m);
+hsm_rc simdom_apply_cmd(const simdom *d, const char *module, const admincmd *cmd,
+                        int64_t now, simdom_vmemo *memo, simdom **next,
+                        json_t **result, const char **op, const char **reason);
 
 /*
  * Key blobs (sim/simblob.c): the wrapping context of one register, derived

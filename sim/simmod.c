@@ -26,6 +26,18 @@
 #define MODULE_FILE_VERSION 1
 #define SERIAL_MAX 32
 
+/* A domain's reservation of its next counter for one command (module-
+ * protocol.md §2.7), in memory only: a restart forgets it, which can only
+ * refuse a reserved apply, never admit one. */
+#define RESV_MS 60000
+struct resv {
+	int       held;
+	uint64_t  counter;
+	char      digest[65];
+	long long ballot;
+	long long at_ms;        /* CLOCK_MONOTONIC */
+};
+
 struct simmod {
 	char            dir[4096];
 	char            serial[SERIAL_MAX + 1];
@@ -43,6 +55,7 @@ struct simmod {
 	long            napply_req;                   /* command.apply requests seen */
 	long            napplied;                     /* commands applied */
 	long            rlines[MODPROTO_MAX_DOMAINS]; /* receipts file lines, -1 unknown */
+	struct resv     resv[MODPROTO_MAX_DOMAINS];   /* under dlock[] */
 };
 
 static int
@@ -486,64 +499,151 @@ applied_faults(simmod *m, int *drop)
 	}
 }
 
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Caller holds m->dlock[idx]. */
+static int
+resv_live(const simmod *m, unsigned idx, uint64_t counter)
+{
+	const struct resv *r = &m->resv[idx];
+
+	return r->held && r->counter == counter && mono_ms() - r->at_ms < RESV_MS;
+}
+
+/* May a command with digest dhex be applied at counter, given the
+ * domain's reservation? ballot > 0: a reserved apply, which needs the
+ * domain's live reservation to be exactly its own; 0: an apply that did
+ * not reserve, which a live reservation for another command keeps out.
+ * Caller holds m->dlock[idx]. */
 static hsm_rc
-do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, int *drop)
+resv_admit(const simmod *m, unsigned idx, uint64_t counter, const char *dhex, long long ballot,
+           const char **reason)
+{
+	const struct resv *r = &m->resv[idx];
+	int live = resv_live(m, idx, counter);
+
+	if (ballot > 0 && live && r->ballot == ballot && strcmp(r->digest, dhex) == 0)
+		return HSM_OK;
+	if (live && (ballot > 0 || strcmp(r->digest, dhex) != 0)) {
+		*reason = "reserved";
+		return hsm_fail(HSM_ERR_REFUSED, "counter %llu of domain %u is reserved for command "
+		    "%.16s... by another workstation for %lld ms more; nothing was changed",
+		    (unsigned long long)counter, idx, r->digest,
+		    (long long)RESV_MS - (mono_ms() - r->at_ms));
+	}
+	if (ballot > 0) {
+		*reason = "reservation_expired";
+		return hsm_fail(HSM_ERR_STATE, "the reservation of counter %llu of domain %u for "
+		    "this command has expired or is gone (a reservation lasts %d s and a restart "
+		    "forgets it); nothing was changed: read and reserve again",
+		    (unsigned long long)counter, idx, RESV_MS / 1000);
+	}
+	return HSM_OK;
+}
+
+/* What the domains of one command.apply share: the command parsed and
+ * digested once, one time, the signature memo (batch form), the
+ * reservation it claims. A command that does not parse is refused per
+ * domain, in the order a single request would be. */
+struct applyctx {
+	hsm_rc        rc;          /* the command's shape */
+	const char   *why;
+	char          msg[512];
+	const json_t *json;
+	admincmd     *cmd;
+	char          dhex[65];
+	int64_t       now;
+	char          when[32];
+	long long     ballot;      /* params.reservation.ballot; 0: none */
+	simdom_vmemo *memo;
+};
+
+static void
+applyctx_init(struct applyctx *c, const json_t *params, int batch)
+{
+	const json_t *cmd = json_object_get(params, "command");
+	const json_t *rv = json_object_get(params, "reservation");
+	uint8_t cdig[32];
+
+	memset(c, 0, sizeof(*c));
+	utc_now(c->when, &c->now);
+	c->json = cmd;
+	hsm_err_clear();
+	if (!json_is_object(cmd) || !json_is_object(json_object_get(cmd, "body"))) {
+		c->why = "bad_request";
+		c->rc = hsm_fail(HSM_ERR_FORMAT, "params.command must be a command file {body, signatures}");
+	} else if (rv != NULL && (!json_is_integer(json_object_get(rv, "ballot")) ||
+	    json_integer_value(json_object_get(rv, "ballot")) < 1)) {
+		c->why = "bad_request";
+		c->rc = hsm_fail(HSM_ERR_FORMAT, "params.reservation must be {\"ballot\": integer >= 1}");
+	} else if ((c->rc = cjson_digest(json_object_get(cmd, "body"), cdig)) != HSM_OK)
+		c->why = "bad_command";
+	if (c->rc != HSM_OK) {
+		snprintf(c->msg, sizeof(c->msg), "%s", hsm_errmsg());
+		return;
+	}
+	hex_encode_buf(cdig, 32, c->dhex);
+	c->ballot = rv ? (long long)json_integer_value(json_object_get(rv, "ballot")) : 0;
+	if (admincmd_from_json(cmd, &c->cmd) != HSM_OK)
+		snprintf(c->msg, sizeof(c->msg), "%s", hsm_errmsg());
+	if (batch && c->cmd != NULL && simdom_vmemo_new(&c->memo) != HSM_OK)
+		c->memo = NULL;   /* each domain checks on its own */
+	hsm_err_clear();
+}
+
+static void
+applyctx_done(struct applyctx *c)
+{
+	admincmd_free(&c->cmd);
+	simdom_vmemo_free(&c->memo);
+}
+
+/* Check the command against the domain, make its receipt, keep the
+ * command and the receipt, then save the state. Caller holds the lock. */
+static hsm_rc
+apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt,
+             const char **reason)
 {
 	simdom *d, *next = NULL;
-	json_t *cmd, *res = NULL, *receipt = NULL;
+	json_t *res = NULL;
 	const char *op = NULL;
-	char path[4200], when[32], dhex[65];
-	uint8_t cdig[32];
+	char path[4200];
 	uint64_t before;
-	int64_t now;
-	unsigned idx = 0;
-	long nth;
 	hsm_rc rc;
 
-	if ((rc = param_domain(m, params, &idx, reason)) != HSM_OK)
-		return rc;
-	cmd = json_object_get(params, "command");
-	if (!json_is_object(cmd) || !json_is_object(json_object_get(cmd, "body"))) {
-		*reason = "bad_request";
-		return hsm_fail(HSM_ERR_FORMAT, "params.command must be a command file {body, signatures}");
-	}
-	if ((rc = cjson_digest(json_object_get(cmd, "body"), cdig)) != HSM_OK) {
-		*reason = "bad_command";
-		return rc;
-	}
-	hex_encode_buf(cdig, 32, dhex);
-
-	pthread_mutex_lock(&m->flock);
-	nth = ++m->napply_req;
-	pthread_mutex_unlock(&m->flock);
-	if (m->faults.drop_before == nth) {
-		fprintf(stderr, "hsmadm-simd: test fault: dropping command.apply request %ld unapplied\n", nth);
-		*drop = 1;
-		return HSM_OK;
-	}
-	pthread_mutex_lock(&m->dlock[idx]);
 	if ((rc = get_dom(m, idx, &d)) != HSM_OK) {
 		*reason = "io";
-		rc = hsm_fail_wrap(HSM_ERR_MODULE, "domain %u cannot be read", idx);
-		goto out;
+		return hsm_fail_wrap(HSM_ERR_MODULE, "domain %u cannot be read", idx);
 	}
 	before = simdom_counter(d);
-	utc_now(when, &now);
-	if ((rc = simdom_apply(d, m->serial, cmd, now, &next, &res, &op, reason)) != HSM_OK)
+	if (c->cmd == NULL) {
+		*reason = "bad_command";
+		return hsm_fail(HSM_ERR_FORMAT, "the command does not parse: %s", c->msg);
+	}
+	if ((rc = simdom_apply_cmd(d, m->serial, c->cmd, c->now, c->memo, &next, &res, &op,
+	    reason)) != HSM_OK ||
+	    (rc = resv_admit(m, idx, before, c->dhex, c->ballot, reason)) != HSM_OK)
 		goto out;
 	/* The receipt is made from the next state and kept on disk BEFORE that
 	 * state is saved: a crash after the change never loses its receipt
 	 * (simrcpt.h says how a receipt of a change that was not saved is
 	 * left out). */
-	if (make_receipt(m, idx, dhex, before, next, res, op, when, &receipt) != HSM_OK) {
+	if (make_receipt(m, idx, c->dhex, before, next, res, op, c->when, receipt) != HSM_OK) {
 		*reason = "internal";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "no receipt could be made; nothing was changed");
 		goto out;
 	}
 	if ((rc = cmds_path(m, idx, path, sizeof(path))) != HSM_OK ||
-	    (rc = simrcpt_keep_command(path, before, cmd)) != HSM_OK ||
+	    (rc = simrcpt_keep_command(path, before, c->json)) != HSM_OK ||
 	    (rc = rcpt_path(m, idx, path, sizeof(path))) != HSM_OK ||
-	    (rc = simrcpt_append(path, receipt, &m->rlines[idx])) != HSM_OK) {
+	    (rc = simrcpt_append(path, *receipt, &m->rlines[idx])) != HSM_OK) {
 		*reason = "io";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the receipt cannot be kept; nothing was changed");
 		goto out;
@@ -558,20 +658,92 @@ do_apply(simmod *m, const json_t *params, json_t **result, const char **reason, 
 	simdom_free(&m->doms[idx]);
 	m->doms[idx] = next;
 	next = NULL;
-	applied_faults(m, drop);
-	*result = json_pack("{s:O}", "receipt", receipt);
-	if (*result == NULL)
-		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	m->resv[idx].held = 0;
 out:
-	pthread_mutex_unlock(&m->dlock[idx]);
+	if (rc != HSM_OK) {
+		json_decref(*receipt);
+		*receipt = NULL;
+	}
 	simdom_free(&next);
 	json_decref(res);
-	json_decref(receipt);
 	return rc;
 }
 
 static hsm_rc
-do_query(simmod *m, const json_t *params, json_t **result, const char **reason)
+do_apply(simmod *m, const json_t *params, const struct applyctx *c, json_t **result,
+         const char **reason, int *drop)
+{
+	json_t *receipt = NULL;
+	unsigned idx = 0;
+	long nth;
+	hsm_rc rc;
+
+	if ((rc = param_domain(m, params, &idx, reason)) != HSM_OK)
+		return rc;
+	if (c->rc != HSM_OK) {
+		*reason = c->why;
+		return hsm_fail(c->rc, "%s", c->msg);
+	}
+	pthread_mutex_lock(&m->flock);
+	nth = ++m->napply_req;
+	pthread_mutex_unlock(&m->flock);
+	if (m->faults.drop_before == nth) {
+		fprintf(stderr, "hsmadm-simd: test fault: dropping command.apply request %ld unapplied\n", nth);
+		*drop = 1;
+		return HSM_OK;
+	}
+	pthread_mutex_lock(&m->dlock[idx]);
+	rc = apply_locked(m, idx, c, &receipt, reason);
+	pthread_mutex_unlock(&m->dlock[idx]);
+	if (rc != HSM_OK)
+		return rc;
+	applied_faults(m, drop);
+	*result = json_pack("{s:O}", "receipt", receipt);
+	json_decref(receipt);
+	if (*result == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return HSM_OK;
+}
+
+/* The reservation asked for by a query (want: {digest, ballot, counter}):
+ * granted when the domain is at that counter and holds no live
+ * reservation of a higher ballot. *out says what the domain holds now.
+ * Caller holds m->dlock[idx]. */
+static hsm_rc
+resv_grant(simmod *m, unsigned idx, uint64_t counter, const json_t *want, json_t **out)
+{
+	struct resv *r = &m->resv[idx];
+	const char *dg = json_string_value(json_object_get(want, "digest"));
+	const json_t *wc = json_object_get(want, "counter");
+	long long ballot = (long long)json_integer_value(json_object_get(want, "ballot"));
+	int granted = 0;
+
+	if (json_is_integer(wc) && (uint64_t)json_integer_value(wc) == counter &&
+	    (!resv_live(m, idx, counter) || ballot > r->ballot ||
+	     (ballot == r->ballot && strcmp(dg, r->digest) == 0))) {
+		r->held = 1;
+		r->counter = counter;
+		r->ballot = ballot;
+		r->at_ms = mono_ms();
+		snprintf(r->digest, sizeof(r->digest), "%s", dg);
+		granted = 1;
+	}
+	if (resv_live(m, idx, counter))
+		*out = json_pack("{s:b, s:I, s:{s:s, s:I, s:I}}", "granted", granted,
+		    "counter", (json_int_t)counter, "holder", "digest", r->digest,
+		    "ballot", (json_int_t)r->ballot,
+		    "expires_ms", (json_int_t)(RESV_MS - (mono_ms() - r->at_ms)));
+	else
+		*out = json_pack("{s:b, s:I, s:n}", "granted", 0, "counter", (json_int_t)counter,
+		    "holder");
+	return *out ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+}
+
+/* resv (batch form only): the reservation asked for this domain, answered
+ * in *resv_out beside the state. */
+static hsm_rc
+do_query(simmod *m, const json_t *params, const json_t *resv, json_t **result,
+         json_t **resv_out, const char **reason)
 {
 	simdom *d;
 	unsigned idx = 0;
@@ -580,13 +752,11 @@ do_query(simmod *m, const json_t *params, json_t **result, const char **reason)
 	if ((rc = param_domain(m, params, &idx, reason)) != HSM_OK)
 		return rc;
 	pthread_mutex_lock(&m->dlock[idx]);
-	rc = get_dom(m, idx, &d);
-	if (rc == HSM_OK)
-		rc = simdom_public(d, m->serial, 1, result);
-	else {
+	if ((rc = get_dom(m, idx, &d)) != HSM_OK) {
 		*reason = "io";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "domain %u cannot be read", idx);
-	}
+	} else if ((rc = simdom_public(d, m->serial, 1, result)) == HSM_OK && resv != NULL)
+		rc = resv_grant(m, idx, simdom_counter(d), resv, resv_out);
 	pthread_mutex_unlock(&m->dlock[idx]);
 	return rc;
 }
@@ -673,6 +843,9 @@ out:
 struct bent {
 	simmod     *m;
 	json_t     *p;          /* its single-domain params */
+	const struct applyctx *ac;   /* command.apply: what the domains share */
+	json_t     *want;       /* domain.query: the reservation asked for, or NULL */
+	json_t     *resv;       /* ... and what the domain holds, answered beside */
 	json_t     *res;
 	hsm_rc      rc;
 	const char *why;
@@ -688,34 +861,39 @@ bent_done(struct bent *b, hsm_rc rc)
 		snprintf(b->msg, sizeof(b->msg), "%s", hsm_errmsg());
 }
 
-/* Applying one domain fsyncs twice (receipt, then state): the domains of
- * a batch are applied in parallel, each under its own domain lock, so the
- * batch costs about one apply, not one per domain. */
+/* Applying one domain fsyncs several files (command, receipt, state): the
+ * domains of a batch are applied in parallel, each under its own domain
+ * lock, so the batch costs about one apply, not one per domain. */
 static void *
 bent_apply(void *arg)
 {
 	struct bent *b = arg;
 
 	hsm_err_clear();
-	bent_done(b, do_apply(b->m, b->p, &b->res, &b->why, &b->drop));
+	bent_done(b, do_apply(b->m, b->p, b->ac, &b->res, &b->why, &b->drop));
 	return NULL;
 }
 
 static void
-batch_apply(struct bent *b, size_t n)
+batch_apply(struct bent *b, size_t n, const json_t *params)
 {
+	struct applyctx ac;
 	pthread_t th[MODPROTO_MAX_DOMAINS];
 	char started[MODPROTO_MAX_DOMAINS];
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	applyctx_init(&ac, params, 1);
+	for (i = 0; i < n; i++) {
+		b[i].ac = &ac;
 		started[i] = n > 1 && pthread_create(&th[i], NULL, bent_apply, &b[i]) == 0;
+	}
 	for (i = 0; i < n; i++) {
 		if (started[i])
 			pthread_join(th[i], NULL);
 		else
 			bent_apply(&b[i]);
 	}
+	applyctx_done(&ac);
 }
 
 /* One domain's answer inside a batch: {domain, ok, result} or {domain, ok,
@@ -726,10 +904,35 @@ batch_entry(const struct bent *b)
 	json_int_t domain = json_integer_value(json_object_get(b->p, "domain"));
 	int code = modproto_code_from_rc(b->rc);
 
+	if (b->rc == HSM_OK && b->resv != NULL)
+		return json_pack("{s:I, s:b, s:O, s:O}", "domain", domain, "ok", 1, "result", b->res,
+		                 "reservation", b->resv);
 	if (b->rc == HSM_OK)
 		return json_pack("{s:I, s:b, s:O}", "domain", domain, "ok", 1, "result", b->res);
 	return json_pack("{s:I, s:b, s:{s:i, s:s, s:s}}", "domain", domain, "ok", 0, "error",
 	                 "code", code, "reason", b->why, "message", b->msg);
+}
+
+/* domain.query's params.reserve {digest, ballot, counters}: one counter
+ * (or null: do not reserve) per listed domain. */
+static hsm_rc
+reserve_ok(const json_t *rv, size_t n, const char **reason)
+{
+	const char *dg = json_string_value(json_object_get(rv, "digest"));
+	const json_t *b = json_object_get(rv, "ballot"), *c = json_object_get(rv, "counters"), *e;
+	size_t i;
+
+	*reason = "bad_request";
+	if (dg == NULL || strlen(dg) != 64 || strspn(dg, "0123456789abcdef") != 64 ||
+	    !json_is_integer(b) || json_integer_value(b) < 1 || !json_is_array(c) ||
+	    json_array_size(c) != n)
+		return hsm_fail(HSM_ERR_FORMAT, "params.reserve must be {\"digest\": 64 hex, "
+		    "\"ballot\": integer >= 1, \"counters\": one per listed domain}");
+	json_array_foreach(c, i, e)
+		if (!json_is_null(e) && (!json_is_integer(e) || json_integer_value(e) < 0))
+			return hsm_fail(HSM_ERR_FORMAT, "params.reserve.counters holds integers "
+			    ">= 0 or null");
+	return HSM_OK;
 }
 
 /* The entries of params.domains: integers (query, apply) or
@@ -739,8 +942,9 @@ static hsm_rc
 batch_list(const simmod *m, const char *op, const json_t *params, struct bent *b, size_t *n,
            const char **reason)
 {
-	const json_t *list = json_object_get(params, "domains"), *e;
+	const json_t *list = json_object_get(params, "domains"), *e, *rv, *c;
 	size_t i;
+	hsm_rc rc;
 
 	*n = 0;
 	if (!json_is_array(list) || json_array_size(list) == 0 ||
@@ -749,13 +953,20 @@ batch_list(const simmod *m, const char *op, const json_t *params, struct bent *b
 		return hsm_fail(HSM_ERR_FORMAT, "params.domains must be a list of 1 to %u domains",
 		                m->ndomains);
 	}
+	rv = strcmp(op, MODPROTO_OP_QUERY) == 0 ? json_object_get(params, "reserve") : NULL;
+	if (rv != NULL && (rc = reserve_ok(rv, json_array_size(list), reason)) != HSM_OK)
+		return rc;
 	json_array_foreach(list, i, e) {
 		b[i].m = (simmod *)m;
 		b[i].why = "bad_request";
 		b[i].p = json_is_object(e) ? json_deep_copy(e) : json_pack("{s:O}", "domain", e);
 		*n = i + 1;
-		if (b[i].p == NULL || (strcmp(op, MODPROTO_OP_APPLY) == 0 &&
-		    json_object_set(b[i].p, "command", json_object_get(params, "command")) != 0))
+		if (b[i].p == NULL)
+			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		c = rv ? json_array_get(json_object_get(rv, "counters"), i) : NULL;
+		if (json_is_integer(c) && (b[i].want = json_pack("{s:O, s:O, s:O}", "digest",
+		    json_object_get(rv, "digest"), "ballot", json_object_get(rv, "ballot"),
+		    "counter", c)) == NULL)
 			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	}
 	return HSM_OK;
@@ -777,11 +988,12 @@ do_batch(simmod *m, const char *op, const json_t *params, json_t **result,
 	if ((rc = batch_list(m, op, params, b, &n, reason)) != HSM_OK)
 		goto out;
 	if (strcmp(op, MODPROTO_OP_APPLY) == 0)
-		batch_apply(b, n);
+		batch_apply(b, n, params);
 	for (i = 0; i < n && strcmp(op, MODPROTO_OP_APPLY) != 0; i++) {
 		hsm_err_clear();
 		if (strcmp(op, MODPROTO_OP_QUERY) == 0)
-			bent_done(&b[i], do_query(m, b[i].p, &b[i].res, &b[i].why));
+			bent_done(&b[i], do_query(m, b[i].p, b[i].want, &b[i].res, &b[i].resv,
+			    &b[i].why));
 		else
 			bent_done(&b[i], do_receipts(m, b[i].p, budget, &b[i].res, &b[i].why));
 		if (b[i].rc == HSM_OK && strcmp(op, MODPROTO_OP_RECEIPTS) == 0)
@@ -803,6 +1015,8 @@ do_batch(simmod *m, const char *op, const json_t *params, json_t **result,
 out:
 	for (i = 0; i < n; i++) {
 		json_decref(b[i].p);
+		json_decref(b[i].want);
+		json_decref(b[i].resv);
 		json_decref(b[i].res);
 	}
 	json_decref(answers);
@@ -816,11 +1030,17 @@ do_domain_op(simmod *m, const modproto_request *req, json_t **result, const char
 {
 	if (json_object_get(req->params, "domains") != NULL)
 		return do_batch(m, req->op, req->params, result, reason, drop);
+	struct applyctx ac;
+	hsm_rc rc;
+
 	if (strcmp(req->op, MODPROTO_OP_QUERY) == 0)
-		return do_query(m, req->params, result, reason);
+		return do_query(m, req->params, NULL, result, NULL, reason);
 	if (strcmp(req->op, MODPROTO_OP_RECEIPTS) == 0)
 		return do_receipts(m, req->params, SIMRCPT_MAX_ANSWER, result, reason);
-	return do_apply(m, req->params, result, reason, drop);
+	applyctx_init(&ac, req->params, 0);
+	rc = do_apply(m, req->params, &ac, result, reason, drop);
+	applyctx_done(&ac);
+	return rc;
 }
 
 /* Blob ops: a snapshot of the domain's register keys is taken under the
