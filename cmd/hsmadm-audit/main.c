@@ -26,6 +26,7 @@
 #include "hsmadm/cardsigner.h"
 #include "hsmadm/secbuf.h"
 #include "hsmadm/signer.h"
+#include "tsahttp.h"
 
 #define PROG "hsmadm-audit"
 #define MAX_FILES 16
@@ -51,6 +52,8 @@ static const char usage_text[] =
 "                        write the RFC 3161 query for the completion (for a TSA)\n"
 "  timestamp LOG --query FILE --reply FILE [--tsa-ca FILE]\n"
 "                        check the TSA's reply against the query, record the token\n"
+"  timestamp LOG --tsa-url http://HOST[:PORT]/PATH [--hash H] [--tsa-ca FILE]\n"
+"                        both, asking the TSA over HTTP (RFC 3161 section 3.4)\n"
 "\n"
 "Trust anchors (from outside the log; verify, replay and report need both):\n"
 "  --module-ca FILE      pinned module CA certificate (PEM); repeat for several\n"
@@ -75,7 +78,7 @@ static const char usage_text[] =
 enum { O_CA = 256, O_SUP, O_INCOMPLETE, O_JSON, O_HTML, O_AGAINST, O_CCERT, O_CKEY,
        O_KEYFILE, O_CARD, O_READER, O_PINFD, O_NAME, O_CERT, O_HELP, O_VERSION,
        O_TRUST, O_NOANCHORS, O_OUT, O_TSACA, O_QUERYOUT, O_QUERY, O_REPLY, O_HASH,
-       O_JOBS };
+       O_JOBS, O_TSAURL };
 
 struct opts {
 	const char *cmd, *log;
@@ -86,7 +89,7 @@ struct opts {
 	int incomplete, json, card, pin_fd, no_anchors, jobs;
 	const char *html, *against, *ccert, *ckey, *keyfile, *reader, *name, *cert;
 	const char *trust, *out;
-	const char *tsa_ca, *query_out, *query, *reply, *hash;
+	const char *tsa_ca, *query_out, *query, *reply, *hash, *tsa_url;
 };
 
 static int
@@ -116,6 +119,7 @@ parse(int argc, char **argv, struct opts *o)
 		{ "reply", required_argument, NULL, O_REPLY },
 		{ "hash", required_argument, NULL, O_HASH },
 		{ "jobs", required_argument, NULL, O_JOBS },
+		{ "tsa-url", required_argument, NULL, O_TSAURL },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -172,6 +176,7 @@ parse(int argc, char **argv, struct opts *o)
 		case O_QUERY: o->query = optarg; break;
 		case O_REPLY: o->reply = optarg; break;
 		case O_HASH: o->hash = optarg; break;
+		case O_TSAURL: o->tsa_url = optarg; break;
 		case O_JOBS:
 			if (cmd_parse_int(optarg, 1, 256, &o->jobs) != 0)
 				return cmd_usage_error(PROG, "--jobs takes 1 to 256 threads");
@@ -534,9 +539,21 @@ do_timestamp(const struct opts *o)
 	hsm_rc rc;
 	int ex = 0;
 
-	if ((o->query_out != NULL) == (o->reply != NULL) || (o->reply != NULL) != (o->query != NULL))
+	if ((o->query_out != NULL) + (o->reply != NULL) + (o->tsa_url != NULL) != 1 ||
+	    (o->reply != NULL) != (o->query != NULL))
 		return cmd_usage_error(PROG, "timestamp needs --query-out FILE (write the "
-		    "query), or --query FILE and --reply FILE (record the TSA's answer)");
+		    "query), or --query FILE and --reply FILE (record the TSA's answer), or "
+		    "--tsa-url URL (both, over HTTP)");
+	if (o->tsa_url != NULL) {
+		/* the query made here, sent, and its answer checked and recorded */
+		if ((rc = evtsa_query(o->log, o->hash, &der, &dl, &ti)) != HSM_OK ||
+		    (rc = tsa_http_post(o->tsa_url, der, dl, 30000, (uint8_t **)&rp, &rl)) != HSM_OK ||
+		    (rc = evtsa_record(o->log, der, dl, (uint8_t *)rp, rl, o->tsa_ca, &ti)) != HSM_OK) {
+			ex = cmd_fail(PROG, rc);
+			goto out;
+		}
+		goto done;
+	}
 	if (o->query_out != NULL) {
 		if ((rc = evtsa_query(o->log, o->hash, &der, &dl, &ti)) == HSM_OK)
 			rc = hsm_file_replace(o->query_out, der, dl, 0644);
@@ -556,6 +573,7 @@ do_timestamp(const struct opts *o)
 		ex = cmd_fail(PROG, rc);
 		goto out;
 	}
+done:
 	if (o->json) {
 		json_t *j = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:b}", "record_seq",
 		    (json_int_t)ti.record_seq, "seq", (json_int_t)ti.seq, "head_hash",
@@ -571,6 +589,7 @@ do_timestamp(const struct opts *o)
 		    "; token not checked (no --tsa-ca)");
 	}
 out:
+	free(der);
 	free(q);
 	free(rp);
 	return ex;

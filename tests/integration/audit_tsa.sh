@@ -6,10 +6,16 @@
 # records the token, verify --tsa-ca checks it. Refused: a reply to another
 # query or another log, a TSA the given CA does not vouch for, a log with no
 # completion; verify fails for a token under another CA, a token over
-# another head, and a tampered token.
+# another head, and a tampered token. --tsa-url asks the same TSA over HTTP
+# (a small server that runs openssl ts -reply for each POST).
 set -euo pipefail
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+TPID=
+cleanup() {
+	[ -n "$TPID" ] && kill "$TPID" 2>/dev/null && { wait "$TPID" 2>/dev/null || true; }
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 export TMPDIR=$tmp
 gen="$HSMADM_BUILD/tests/test_evlog_gen"
 A=hsmadm-audit
@@ -139,5 +145,44 @@ open(sys.argv[1], "w").write("\n".join(lines) + "\n")
 EOF
 expect_output 30 "seq 19: log.timestamped: the time-stamp token is not vouched for" -- $A verify tampered.log "${anchors[@]}" --tsa-ca ca.crt
 expect_output 0 "not checked (no --tsa-ca)" -- $A verify tampered.log "${anchors[@]}"
+
+# ---- the same TSA over HTTP (RFC 3161 section 3.4) ----
+cat > tsa_http.py <<'EOF'
+import http.server, os, subprocess
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        q = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path != "/tsa" or self.headers["Content-Type"] != "application/timestamp-query":
+            self.send_response(400); self.end_headers(); return
+        open("http.tsq", "wb").write(q)
+        subprocess.run(["openssl", "ts", "-reply", "-config", "ts.cnf", "-queryfile", "http.tsq",
+                        "-inkey", "tsa.key", "-signer", "tsa.crt", "-out", "http.tsr"],
+                       check=True, capture_output=True)
+        r = open("http.tsr", "rb").read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/timestamp-reply")
+        self.send_header("Content-Length", str(len(r)))
+        self.end_headers()
+        self.wfile.write(r)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open("tsa.port.tmp", "w").write(str(s.server_port))
+os.rename("tsa.port.tmp", "tsa.port")
+s.serve_forever()
+EOF
+python3 tsa_http.py > tsa_http.log 2>&1 &
+TPID=$!
+for _ in $(seq 1 100); do [ -s tsa.port ] && break; sleep 0.05; done
+[ -s tsa.port ] || fail "the HTTP TSA did not start"
+url="http://127.0.0.1:$(cat tsa.port)/tsa"
+d4=$("$gen")
+expect_output 0 "Time-stamp recorded at seq 19: .*checked against the TSA CA" -- $A timestamp "$d4/ceremony.log" --tsa-url "$url" --tsa-ca ca.crt
+expect_output 0 "trusted time" -- $A verify "$d4/ceremony.log" "${anchors[@]/$d/$d4}" --tsa-ca ca.crt
+expect_output 0 '"record_seq": 20' -- $A timestamp "$d4/ceremony.log" --tsa-url "$url" --hash sha384 --json
+expect_output 0 "2 token(s)" -- $A verify "$d4/ceremony.log" "${anchors[@]/$d/$d4}" --tsa-ca ca.crt
+expect_output 23 "the TSA answered HTTP 400" -- $A timestamp "$d4/ceremony.log" --tsa-url "http://127.0.0.1:$(cat tsa.port)/other"
+expect_output 2 "must be an http:// URL" -- $A timestamp "$d4/ceremony.log" --tsa-url "ftp://x/y"
+expect_output 2 "or --tsa-url URL" -- $A timestamp "$d4/ceremony.log" --tsa-url "$url" --query-out q9.tsq
 
 check_done
