@@ -1,21 +1,28 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * audit_bench.c - how fast evlog_verify checks signed records, compared with
- * OpenSSL's own single-core ECDSA P-384 verify rate measured in the same run,
- * and whether its memory stays flat as the log grows.
+ * audit_bench.c - how fast evlog_verify checks signed records, on one thread
+ * and on every core (opts.jobs), compared with OpenSSL's own ECDSA P-384
+ * verify loop run on as many threads in the same run, and whether its
+ * memory stays flat as the log grows.
  *
  * Usage: audit_bench [RECORDS]   (default 20000; the target size is 100000)
+ *        AUDIT_BENCH_ROUNDS=R    rounds (default 3); each round runs the
+ *                                reference and the subject back to back, and
+ *                                the ratios printed are the rounds' medians,
+ *                                so that machine noise cancels
  *        AUDIT_BENCH_KEEP=1 audit_bench N   keeps the logs (for profiling
- *        audit_bench --verify DIR/big.log)
+ *        audit_bench --verify DIR/big.log [JOBS])
  *
  * The log holds one admin-signed record per line (command.signed: an ECDSA
  * P-384 signature over a distinct admin command each), so verifying it costs
  * one P-384 verify per record plus our parsing, canonical-form check and
  * hashing. The signatures are made in parallel up front (they do not depend on
  * the chain); the records are then appended in order.
- * Rates are per CPU second (so a busy machine does not skew the ratio). Peak
- * RSS (VmHWM) is measured in a freshly exec'ed child per run, for a log of a
- * tenth of the size and for the whole log.
+ * One thread: rates per CPU second (a busy machine does not skew them). All
+ * cores: rates per wall second, the subject (verify with jobs = online cores)
+ * between two runs of OpenSSL's loop on that many threads. Peak RSS (VmHWM)
+ * is measured in a freshly exec'ed child per run, for a log of a tenth of
+ * the size and for the whole log, on one thread and on all cores.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -237,22 +244,25 @@ prefix(const char *src, const char *dst, long n)
 /* The verify run itself, in a freshly exec'ed process so that its peak memory
  * is its own and not the generator's: prints "cpu-secs records hwm-kib". */
 static int
-verify_main(const char *path)
+verify_main(const char *path, int jobs)
 {
 	struct evlog_verify_opts o;
 	evlog_verify_result res;
-	double t0, secs;
+	double t0, w0, secs, wall;
 	hsm_rc rc;
 
 	memset(&o, 0, sizeof(o));
 	o.allow_incomplete = 1;
+	o.jobs = jobs;
 	t0 = cpu();
+	w0 = now();
 	rc = evlog_verify(path, &o, &res);
 	secs = cpu() - t0;
+	wall = now() - w0;
 	if (rc != HSM_OK)
 		fprintf(stderr, "verify: %s\n", hsm_errmsg());
 	else
-		printf("%.6f %lld %ld\n", secs, res.records, hwm_kb());
+		printf("%.6f %.6f %lld %ld\n", secs, wall, res.records, hwm_kb());
 	/* what the verifier decoded: keys and certificate chains are each
 	 * done once per run, not once per record */
 	fprintf(stderr, "audit_bench: %lld records: %lld public-key imports, %lld "
@@ -262,14 +272,15 @@ verify_main(const char *path)
 	return rc == HSM_OK ? 0 : 1;
 }
 
-/* Verify in a child; *secs = its verify CPU time, *rss_kb = its peak RSS. */
+/* Verify in a child with jobs threads; *secs = its verify CPU time, *wall its
+ * wall time, *rss_kb = its peak RSS. */
 static int
-verify_child(const char *self, const char *path, double *secs, long *rss_kb,
-             long long *records)
+verify_child(const char *self, const char *path, int jobs, double *secs, double *wall,
+             long *rss_kb, long long *records)
 {
 	int pfd[2], status = 0;
 	pid_t pid;
-	char buf[128];
+	char buf[160], jb[16];
 	ssize_t got;
 
 	if (pipe(pfd) != 0)
@@ -280,7 +291,8 @@ verify_child(const char *self, const char *path, double *secs, long *rss_kb,
 		close(pfd[0]);
 		if (dup2(pfd[1], 1) < 0)
 			_exit(2);
-		execl(self, self, "--verify", path, (char *)NULL);
+		snprintf(jb, sizeof(jb), "%d", jobs);
+		execl(self, self, "--verify", path, jb, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -290,56 +302,139 @@ verify_child(const char *self, const char *path, double *secs, long *rss_kb,
 	    WEXITSTATUS(status) != 0 || got <= 0)
 		return -1;
 	buf[got] = '\0';
-	if (sscanf(buf, "%lf %lld %ld", secs, records, rss_kb) != 3)
+	if (sscanf(buf, "%lf %lf %lld %ld", secs, wall, records, rss_kb) != 4)
 		return -1;
 	return 0;
 }
 
-/* OpenSSL's own rate: EVP_DigestVerify of one signature over a command-sized
- * message, single core, for about `cpusecs` CPU seconds. */
+/* OpenSSL's own loop: EVP_DigestVerify of one signature over a command-sized
+ * message, for about secs seconds of the clock given (CPU time of this
+ * thread, or wall time). */
+struct oloop {
+	EVP_PKEY *key;
+	double    secs;
+	int       wall;
+	long      n;
+	double    el;
+};
+
 static double
-openssl_rate(EVP_PKEY *key, double cpusecs)
+thread_cpu(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *
+openssl_loop(void *arg)
+{
+	struct oloop *l = arg;
 	uint8_t msg[320], *sig = NULL;
 	size_t siglen = 0;
-	long n = 0;
-	double t0, el;
+	double t0;
 
 	memset(msg, 'x', sizeof(msg));
-	if (crypto_ecdsa_sign(key, msg, sizeof(msg), &sig, &siglen) != HSM_OK)
-		return 0;
-	t0 = cpu();
+	l->n = 0;
+	if (crypto_ecdsa_sign(l->key, msg, sizeof(msg), &sig, &siglen) != HSM_OK)
+		return NULL;
+	t0 = l->wall ? now() : thread_cpu();
 	do {
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 		int ok = ctx != NULL &&
-		    EVP_DigestVerifyInit(ctx, NULL, EVP_sha384(), NULL, key) == 1 &&
+		    EVP_DigestVerifyInit(ctx, NULL, EVP_sha384(), NULL, l->key) == 1 &&
 		    EVP_DigestVerify(ctx, sig, siglen, msg, sizeof(msg)) == 1;
 		EVP_MD_CTX_free(ctx);
-		if (!ok)
-			return 0;
-		n++;
-		el = cpu() - t0;
-	} while (el < cpusecs);
+		if (!ok) {
+			l->n = 0;
+			break;
+		}
+		l->n++;
+		l->el = (l->wall ? now() : thread_cpu()) - t0;
+	} while (l->el < l->secs);
 	free(sig);
-	return (double)n / el;
+	return NULL;
+}
+
+/* Verifies per second: threads == 1 per CPU second, else per wall second of
+ * `threads` loops side by side. */
+static double
+openssl_rate(EVP_PKEY *key, int threads, double secs)
+{
+	struct oloop l[64];
+	pthread_t th[64];
+	double w0 = now(), total = 0;
+	int t;
+
+	if (threads == 1) {
+		l[0] = (struct oloop){ key, secs, 0, 0, 0 };
+		openssl_loop(&l[0]);
+		return l[0].el > 0 ? (double)l[0].n / l[0].el : 0;
+	}
+	for (t = 0; t < threads && t < 64; t++) {
+		l[t] = (struct oloop){ key, secs, 1, 0, 0 };
+		if (pthread_create(&th[t], NULL, openssl_loop, &l[t]) != 0)
+			return 0;
+	}
+	for (t = 0; t < threads && t < 64; t++) {
+		pthread_join(th[t], NULL);
+		total += (double)l[t].n;
+	}
+	return total / (now() - w0);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One round: OpenSSL's loop on `threads` threads, the subject on as many,
+ * OpenSSL again; the subject's rate over the mean of the two. On several
+ * threads the rates are per wall second, so the two OpenSSL runs together
+ * last as long as the subject did in the round before (*dur): both see the
+ * same share of a busy machine. */
+static int
+round_ratio(const char *self, const char *path, EVP_PKEY *key, int threads, double *dur,
+            double *ratio, double *ossl, double *rate, long *rss_kb, long long *recs)
+{
+	double a, b, secs = 0, wall = 0, ref = threads == 1 || *dur < 2 ? 1.0 : *dur / 2;
+
+	a = openssl_rate(key, threads, ref);
+	if (verify_child(self, path, threads, &secs, &wall, rss_kb, recs) != 0)
+		return -1;
+	*dur = wall;
+	b = openssl_rate(key, threads, ref);
+	*ossl = (a + b) / 2;
+	*rate = (double)*recs / (threads == 1 ? secs : wall);
+	*ratio = *ossl > 0 ? *rate / *ossl : 0;
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	long n;
-	char dir[256], big[300], small[300], cmd[400];
-	const char *tmp = getenv("TMPDIR");
+	long n, rs1 = 0, rb1 = 0, rsn = 0, rbn = 0;
+	char dir[256], big[300], small[300], cmd[400], self[4096];
+	const char *tmp = getenv("TMPDIR"), *re = getenv("AUDIT_BENCH_ROUNDS");
 	EVP_PKEY *key = NULL;
-	double vs = 0, vb = 0, ossl, rate, ratio;
-	long rs = 0, rb = 0;
+	double r1[16], rn[16], o1[16], on[16], v1[16], vn[16], x, y, d1 = 0, dn = 0;
 	long long recs = 0, srecs = 0;
-	char self[4096];
+	int rounds = re ? atoi(re) : 3, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN), i, rc = 1;
 	ssize_t sl;
-	int rc = 1;
 
-	if (argc == 3 && strcmp(argv[1], "--verify") == 0)
-		return verify_main(argv[2]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--verify") == 0)
+		return verify_main(argv[2], argc == 4 ? atoi(argv[3]) : 1);
 	n = argc > 1 ? strtol(argv[1], NULL, 10) : 20000;
 	if ((sl = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
 		return 1;
@@ -348,6 +443,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: audit_bench [RECORDS >= 1000]\n");
 		return 2;
 	}
+	rounds = rounds < 1 ? 1 : rounds > 16 ? 16 : rounds;
+	ncpu = ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu;
 	snprintf(dir, sizeof(dir), "%s/audit_bench.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		return 1;
@@ -356,39 +453,48 @@ main(int argc, char **argv)
 	if (crypto_ec_generate(HSM_CURVE_P384, &key) != HSM_OK || make_log(big, n, key) != 0 ||
 	    prefix(big, small, n / 10) != 0)
 		goto out;
-	/* OpenSSL's rate just before and just after the big run, averaged, so
-	 * that both see the same machine */
-	ossl = openssl_rate(key, 1.5);
-	if (verify_child(self, small, &vs, &rs, &srecs) != 0 ||
-	    verify_child(self, big, &vb, &rb, &recs) != 0) {
-		fprintf(stderr, "audit_bench: verification failed\n");
-		goto out;
-	}
-	ossl = (ossl + openssl_rate(key, 1.5)) / 2;
-	rate = (double)recs / vb;
-	ratio = ossl > 0 ? rate / ossl : 0;
-	printf("OpenSSL ECDSA P-384 verify, one core:   %8.0f /CPU-s\n", ossl);
-	printf("evlog_verify, %7lld signed records:    %8.0f records/CPU-s (%.1f CPU-s)\n",
-	    recs, rate, vb);
-	printf("ratio evlog_verify / OpenSSL:           %8.2f (target >= 0.80: %s)\n", ratio,
-	    ratio >= 0.8 ? "met" : "NOT met");
-	printf("peak RSS verifying %7lld records:      %8ld KiB\n", srecs, rs);
-	printf("peak RSS verifying %7lld records:      %8ld KiB (%+ld KiB)\n", recs, rb, rb - rs);
+	/* peak memory of a tenth of the log and of the whole, each thread count;
+	 * the small run on all cores also times the first round's reference */
+	if (verify_child(self, small, 1, &x, &y, &rs1, &srecs) != 0 ||
+	    verify_child(self, small, ncpu, &x, &dn, &rsn, &srecs) != 0)
+		goto fail;
+	dn *= 10;
+	/* rounds of reference, subject, reference: one thread, then all cores */
+	for (i = 0; i < rounds; i++)
+		if (round_ratio(self, big, key, 1, &d1, &r1[i], &o1[i], &v1[i], &rb1, &recs) != 0 ||
+		    round_ratio(self, big, key, ncpu, &dn, &rn[i], &on[i], &vn[i], &rbn, &recs) != 0)
+			goto fail;
+	x = median(r1, rounds);
+	y = median(rn, rounds);
+	printf("%lld signed records, %d round(s), medians:\n", recs, rounds);
+	printf("one thread:  OpenSSL P-384 verify %8.0f /CPU-s, evlog_verify %8.0f records/CPU-s, "
+	    "ratio %.2f (target >= 0.90: %s)\n", median(o1, rounds), median(v1, rounds), x,
+	    x >= 0.9 ? "met" : "NOT met");
+	printf("%2d threads:  OpenSSL P-384 verify %8.0f /s,     evlog_verify %8.0f records/s,     "
+	    "ratio %.2f (target >= 0.90: %s)\n", ncpu, median(on, rounds), median(vn, rounds), y,
+	    y >= 0.9 ? "met" : "NOT met");
+	printf("peak RSS, one thread: %7lld records %8ld KiB, %7lld records %8ld KiB (%+ld KiB)\n",
+	    srecs, rs1, recs, rb1, rb1 - rs1);
+	printf("peak RSS, %2d threads: %7lld records %8ld KiB, %7lld records %8ld KiB (%+ld KiB)\n",
+	    ncpu, srecs, rsn, recs, rbn, rbn - rsn);
 	/* Fail only on what no busy machine explains: memory that grows with the
 	 * log, or a rate far below the target. */
-	if (rb > rs + 4096) {
+	if (rb1 > rs1 + 4096 || rbn > rsn + 4096) {
 		fprintf(stderr, "audit_bench: memory grows with the log size\n");
 		goto out;
 	}
-	if (ratio < 0.5) {
+	if (x < 0.5) {
 		fprintf(stderr, "audit_bench: verification is far slower than OpenSSL\n");
 		goto out;
 	}
 	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "audit_bench: verification failed\n");
 out:
 	EVP_PKEY_free(key);
 	if (getenv("AUDIT_BENCH_KEEP") != NULL) {
-		/* for profiling: audit_bench --verify DIR/big.log */
+		/* for profiling: audit_bench --verify DIR/big.log [JOBS] */
 		printf("logs kept in %s\n", dir);
 		return rc;
 	}
