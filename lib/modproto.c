@@ -310,13 +310,15 @@ read_frame_raw(SSL *ssl, char **out, size_t *len)
 }
 
 hsm_rc
-modproto_read_frame(SSL *ssl, char **out, size_t *len)
+modproto_read_frame_msg(SSL *ssl, char **out, size_t *len, json_t **msg)
 {
 	hsm_rc rc;
 
+	if (msg != NULL)
+		*msg = NULL;
 	if ((rc = read_frame_raw(ssl, out, len)) != HSM_OK)
 		return rc;
-	if ((rc = frame_canonical(*out, *len, NULL)) != HSM_OK) {
+	if ((rc = frame_canonical(*out, *len, msg)) != HSM_OK) {
 		free(*out);
 		*out = NULL;
 		*len = 0;
@@ -325,15 +327,34 @@ modproto_read_frame(SSL *ssl, char **out, size_t *len)
 }
 
 hsm_rc
+modproto_read_frame(SSL *ssl, char **out, size_t *len)
+{
+	return modproto_read_frame_msg(ssl, out, len, NULL);
+}
+
+hsm_rc
 modproto_send(SSL *ssl, const json_t *msg)
 {
+	unsigned char *f;
 	char *buf = NULL;
 	size_t len = 0;
 	hsm_rc rc;
 
-	if ((rc = cjson_dump(msg, &buf, &len)) != HSM_OK)
+	/* Written after room for the length, so a 230 KB batch of blobs is not
+	 * copied once more to put 4 bytes in front of it. */
+	if ((rc = cjson_dump_after(msg, 4, &buf, &len)) != HSM_OK)
 		return rc;
-	rc = modproto_write_frame(ssl, buf, len);
+	if (len == 0 || len > MODPROTO_MAX_FRAME) {
+		free(buf);
+		return hsm_fail(HSM_ERR_USAGE, "message of %zu bytes does not fit in a frame (1..%u)",
+		                len, MODPROTO_MAX_FRAME);
+	}
+	f = (unsigned char *)buf;
+	f[0] = (unsigned char)(len >> 24);
+	f[1] = (unsigned char)(len >> 16);
+	f[2] = (unsigned char)(len >> 8);
+	f[3] = (unsigned char)len;
+	rc = ssl_write_all(ssl, buf, 4 + len);
 	free(buf);
 	return rc;
 }

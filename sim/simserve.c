@@ -140,7 +140,8 @@ serve_conn(server *srv, int fd, int slot)
 		json_t *msg = NULL, *answer = NULL;
 		int drop = 0;
 
-		rc = modproto_read_frame(ssl, &buf, &len);
+		/* msg: the tree the frame's canonical check built (parsed once). */
+		rc = modproto_read_frame_msg(ssl, &buf, &len, &msg);
 		if (rc == HSM_ERR_FORMAT) {
 			/* A bad length: the stream cannot be resynchronised. Say why, close. */
 			int code = strstr(hsm_errmsg(), "larger") ? MODPROTO_E_TOO_LARGE
@@ -155,7 +156,7 @@ serve_conn(server *srv, int fd, int slot)
 		}
 		if (rc != HSM_OK)
 			break;   /* closed, timed out or broken: nothing to answer */
-		rc = cjson_parse(buf, len, &msg);
+		rc = msg != NULL ? HSM_OK : cjson_parse(buf, len, &msg);
 		free(buf);
 		if (rc != HSM_OK)
 			rc = simmod_error_answer(HSM_ERR_FORMAT, hsm_errmsg(), &answer);

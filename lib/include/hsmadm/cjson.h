@@ -39,6 +39,11 @@ hsm_rc cjson_parse_canonical(const char *buf, size_t len, json_t **out, int *can
  * A real number or an out-of-range integer anywhere in v is HSM_ERR_FORMAT. */
 hsm_rc cjson_dump(const json_t *v, char **out, size_t *len);
 
+/* cjson_dump after head (at most 64) bytes of zeros that the caller fills,
+ * in the same buffer: a frame's length header without copying the
+ * document behind it. *len counts the document only. */
+hsm_rc cjson_dump_after(const json_t *v, size_t head, char **out, size_t *len);
+
 /* SHA-256 of the canonical bytes of v. */
 hsm_rc cjson_digest(const json_t *v, uint8_t out[32]);
 

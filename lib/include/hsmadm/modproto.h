@@ -85,6 +85,10 @@ hsm_rc modproto_write_frame(SSL *ssl, const char *buf, size_t len);
  * or above the maximum is HSM_ERR_FORMAT (the reader stops: close the
  * connection); a close mid-frame is HSM_ERR_MODULE. */
 hsm_rc modproto_read_frame(SSL *ssl, char **out, size_t *len);
+/* modproto_read_frame, and the message its canonical check parsed: *msg a
+ * new reference, or NULL when the frame is no JSON at all (cjson_parse of
+ * *out then says why). msg may be NULL. Saves parsing each frame twice. */
+hsm_rc modproto_read_frame_msg(SSL *ssl, char **out, size_t *len, json_t **msg);
 /* Canonical-dump msg and write it as one frame. */
 hsm_rc modproto_send(SSL *ssl, const json_t *msg);
 /* Read one frame and parse it strictly (cjson). */
