@@ -550,6 +550,53 @@ test_canonical_differential(void **state)
 	}
 }
 
+/* Every byte value at every place of a string (within the 8-byte steps of
+ * the fast path's scan and in its tail): the same verdict as the reference. */
+static void
+test_canonical_every_byte(void **state)
+{
+	char doc[40];
+	int c;
+
+	(void)state;
+	for (int at = 0; at < 21; at++) {
+		for (int b = 1; b < 256; b++) {
+			json_t *v = NULL, *r = NULL;
+			int rc_c = 0;
+			hsm_rc want, rc;
+
+			memcpy(doc, "[\"ABCDEFGHIJKLMNOPQRSTU\"]", 26);
+			doc[2 + at] = (char)b;
+			want = reference(doc, 25, &r, &rc_c);
+			rc = cjson_parse_canonical(doc, 25, &v, &c);
+			if (rc != want || (rc == HSM_OK && (c != rc_c || !json_equal(v, r))))
+				fail_msg("byte 0x%02x at %d: %d/%d, reference %d/%d", b, at, rc, c, want, rc_c);
+			json_decref(v);
+			json_decref(r);
+		}
+	}
+}
+
+static void
+test_dump_after(void **state)
+{
+	json_t *v = json_pack("{s:s, s:i}", "b", "x", "a", 1);
+	char *out = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(cjson_dump_after(v, 4, &out, &len), HSM_OK);
+	assert_int_equal(len, strlen("{\"a\":1,\"b\":\"x\"}"));
+	assert_memory_equal(out, "\0\0\0\0{\"a\":1,\"b\":\"x\"}", 4 + len + 1);
+	free(out);
+	assert_int_equal(cjson_dump_after(v, 0, &out, &len), HSM_OK);
+	assert_string_equal(out, "{\"a\":1,\"b\":\"x\"}");
+	free(out);
+	assert_int_equal(cjson_dump_after(v, 65, &out, &len), HSM_ERR_USAGE);
+	assert_null(out);
+	json_decref(v);
+}
+
 /* Values built in code are held to the same rules by the writer. */
 static void
 test_dump_refusals(void **state)
@@ -892,6 +939,8 @@ main(void)
 		cmocka_unit_test(test_canonical_plain),
 		cmocka_unit_test(test_canonical_refused),
 		cmocka_unit_test(test_canonical_differential),
+		cmocka_unit_test(test_canonical_every_byte),
+		cmocka_unit_test(test_dump_after),
 		cmocka_unit_test(test_dump_refusals),
 		cmocka_unit_test(test_roundtrip_built),
 		cmocka_unit_test(test_digest),
