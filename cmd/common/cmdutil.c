@@ -128,3 +128,24 @@ cmd_read_text(const char *path, size_t max)
 	fclose(f);
 	return buf;
 }
+
+int
+cmd_take_flag(int *argc, char **argv, const char *flag)
+{
+	int i, k, found = 0;
+
+	for (i = k = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < *argc)
+				argv[k++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], flag) == 0)
+			found = 1;
+		else
+			argv[k++] = argv[i];
+	}
+	*argc = k;
+	argv[k] = NULL;
+	return found;
+}

@@ -45,6 +45,11 @@ int cmd_parse_int(const char *s, long lo, long hi, int *v);
  * never an open descriptor. */
 int cmd_parse_fd(const char *prog, const char *name, const char *s, int *fd);
 
+/* Take every `flag` (e.g. "--json") out of argv, wherever it stands before a
+ * "--"; argv and *argc are shortened in place. 1 if it was there. So that
+ * the options every command shares are accepted anywhere on the line. */
+int cmd_take_flag(int *argc, char **argv, const char *flag);
+
 /* A text file of at most max bytes, NUL-terminated (malloc'ed), or NULL if
  * it cannot be read or is longer; the caller says so in its own words. */
 char *cmd_read_text(const char *path, size_t max);

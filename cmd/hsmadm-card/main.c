@@ -715,6 +715,7 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.pin_fd = o.puk_fd = o.new_pin_fd = o.new_puk_fd = -1;
 	o.mgmt_key_fd = o.new_mgmt_key_fd = o.confirm_fd = -1;
+	o.json = cmd_take_flag(&argc, argv, "--json");   /* anywhere on the line */
 	if ((ex = parse_verb(argc, argv, &o, &first)) >= 0 ||
 	    (ex = parse_opts(argc - (first - 1), argv + (first - 1), &o)) >= 0)
 		return ex;

@@ -103,6 +103,7 @@ main(int argc, char **argv)
 	/* A module that dies while we write must give an error, not kill us
 	 * half-way through a group report. */
 	signal(SIGPIPE, SIG_IGN);
+	g.json = cmd_take_flag(&argc, argv, "--json");   /* anywhere on the line */
 	if ((r = parse_global(argc, argv, &g, &i)) != 0)
 		return r - 1;
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)

@@ -69,6 +69,16 @@ main(int argc, char **argv)
 		cmd_print_version(ROTATE_PROG);
 		return 0;
 	}
+	/* --json anywhere on the line: the subcommand's own parser takes it after
+	 * its name (argv has room: the flag was taken out of it) */
+	if (cmd_take_flag(&argc, argv, "--json")) {
+		argv[argc++] = "--json";
+		argv[argc] = NULL;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
 	for (i = 0; i < NCMDS; i++)
 		if (strcmp(argv[1], cmds[i].name) == 0) {
 			optind = 1;

@@ -66,6 +66,9 @@ run 0 "list" hsmadm-card list --json
 jq_is '.readers | length' 2
 jq_is ".readers[] | select(.reader == \"$RA\") | .profile.holder" "Alice Admin"
 jq_is ".readers[] | select(.reader == \"$RC\") | .profile.card_id" "$CUST_ID"
+# --json anywhere on the line
+run 0 "list, --json before the command" hsmadm-card --json list
+jq_is '.readers | length' 2
 run 0 "list (text)" hsmadm-card list
 out_has "admin card of Alice Admin, card id $ADMIN_ID"
 

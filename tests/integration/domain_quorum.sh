@@ -70,6 +70,8 @@ out_has "DC2-M01 domain 3: applied" "DC2 applied"
 expect_exit 0 "group compares equal" -- $D group compare pair
 expect_exit 0 "status" -- $D --json group status pair
 out_has '"signature": 2' "signature threshold now 2"
+expect_exit 0 "status, --json at the end of the line" -- $D group status pair --json
+out_has '"signature": 2' "--json is taken anywhere on the line"
 
 # Replay: the same command again is refused by every member.
 expect_exit 25 "replayed command refused" -- $D submit "$T/thr.json"
