@@ -184,6 +184,39 @@ ob_putc(struct obuf *o, char c)
 	return ob_put(o, &c, 1);
 }
 
+#define ONES 0x0101010101010101ULL
+
+static int
+plain_byte(unsigned char c)
+{
+	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+}
+
+/* How many bytes from s are printable ASCII other than '"' and '\\' (a
+ * string's literal bytes that need neither a check nor an escape): the bulk
+ * of a frame, a batch of blobs in base64. Eight bytes per step while none
+ * is below 0x20, above 0x7e, a quote or a backslash (bithacks' hasless,
+ * hasmore and haszero, exact as a yes/no); the byte that stops it is found
+ * one at a time. */
+static size_t
+plain_len(const char *s, size_t n)
+{
+	size_t k = 0;
+
+	for (; k + 8 <= n; k += 8) {
+		uint64_t w, x, y;
+		memcpy(&w, s + k, 8);
+		x = w ^ (ONES * '\\');
+		y = w ^ (ONES * '"');
+		if ((((w - ONES * 0x20) & ~w) | ((w + ONES) | w) | ((x - ONES) & ~x) |
+		     ((y - ONES) & ~y)) & (ONES * 0x80))
+			break;
+	}
+	while (k < n && plain_byte((unsigned char)s[k]))
+		k++;
+	return k;
+}
+
 /* A string exactly as RFC 8785 3.2.2.2 (ECMAScript JSON.stringify) writes
  * it: the two-character escapes for " \ BS FF LF CR TAB, \u00xx (lowercase)
  * for the other controls, everything else as literal UTF-8 ('/' included). */
@@ -201,8 +234,8 @@ write_string(struct obuf *o, const char *s, size_t n, const struct path *p)
 		const char *esc = NULL;
 		char ubuf[7];
 
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			i++;   /* ASCII, the bulk of a batch of blobs: no call per byte */
+		if (plain_byte(c) || c == 0x7f) {
+			i += c == 0x7f ? 1 : plain_len(s + i, n - i);
 			continue;
 		}
 		if (c >= 0x80) {
@@ -523,8 +556,6 @@ check_tree(const json_t *v, int depth, struct path *p)
  * path decides exactly as before: it accepts nothing that path refuses, and
  * what it accepts is byte for byte what cjson_dump writes for its tree.
  */
-#define ONES 0x0101010101010101ULL
-
 struct canon {
 	const char *s;
 	size_t      n, i;
@@ -535,31 +566,14 @@ struct canon {
 static int
 canon_str(struct canon *c, const char **body, size_t *len)
 {
-	const char *b = c->s + c->i + 1, *q;
-	uint64_t bad8 = 0;
-	unsigned bad;
-	size_t k, n;
+	const char *b = c->s + c->i + 1;
+	size_t n;
 
-	if (c->i >= c->n || c->s[c->i] != '"' ||
-	    (q = memchr(b, '"', c->n - c->i - 1)) == NULL)
+	if (c->i >= c->n || c->s[c->i] != '"')
 		return 0;
-	n = (size_t)(q - b);
-	/* Eight bytes at a time: any byte below 0x20, above 0x7e or a
-	 * backslash sets a high bit (exact as a yes/no, bithacks' hasless,
-	 * hasmore and haszero). An escaped quote stops memchr early, but its
-	 * backslash is caught here. */
-	for (k = 0; k + 8 <= n; k += 8) {
-		uint64_t w, x;
-		memcpy(&w, b + k, 8);
-		x = w ^ (ONES * '\\');
-		bad8 |= ((w - ONES * 0x20) & ~w) | ((w + ONES * 1) | w) | ((x - ONES) & ~x);
-	}
-	bad = (bad8 & (ONES * 0x80)) != 0;
-	for (; k < n; k++) {
-		unsigned char ch = (unsigned char)b[k];
-		bad |= (unsigned)(ch < 0x20) | (unsigned)(ch > 0x7e) | (unsigned)(ch == '\\');
-	}
-	if (bad)
+	/* The first byte that is not plain must be the closing quote. */
+	n = plain_len(b, c->n - c->i - 1);
+	if (n == c->n - c->i - 1 || b[n] != '"')
 		return 0;
 	*body = b;
 	*len = n;
