@@ -2,11 +2,16 @@
 /* group_apply.c - group_submit, its steps in order: which members the
  * command names, read (with each member's pre-flight), compare, refuse
  * before touching anything, apply (one request per module, the modules in
- * parallel, each receipt checked as it arrives), fetch again the receipts
+ * parallel, each receipt checked as it arrives; all members at once when
+ * every one is reserved for this run), fetch again the receipts
  * of lost answers, summarize, report. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "group_int.h"
 
@@ -34,9 +39,26 @@ run_free(struct run *r)
 	free(r->sel);
 	free(r->digest_hex);
 	free(r->pres);
+	free(r->reserve);
+	free(r->resv);
 	grp_sigmemo_done(&r->pre.sm);
 	grp_pkcache_done(&r->pk);
 	pthread_mutex_destroy(&r->tlock);
+}
+
+/* A reservation's ballot (module-protocol.md §2.7): the time in ms, so
+ * that a later run takes over the reservation of an abandoned one, and 10
+ * random bits, so that two workstations in one millisecond differ. */
+static long long
+new_ballot(void)
+{
+	struct timespec ts;
+	unsigned short rnd = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
+		rnd = (unsigned short)getpid();
+	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * 1024 + (rnd & 1023) + 1;
 }
 
 static hsm_rc
@@ -60,7 +82,11 @@ run_init(struct run *r, const group_member *m, size_t n, const admincmd *cmd, in
 	r->st = calloc(n, sizeof(*r->st));
 	r->sel = calloc(n, 1);
 	r->pres = calloc(n, sizeof(*r->pres));
-	if (r->row == NULL || r->st == NULL || r->sel == NULL || r->pres == NULL)
+	r->reserve = calloc(n, sizeof(*r->reserve));
+	r->resv = calloc(n, sizeof(*r->resv));
+	r->ballot = new_ballot();
+	if (r->row == NULL || r->st == NULL || r->sel == NULL || r->pres == NULL ||
+	    r->reserve == NULL || r->resv == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	return admincmd_digest_text(cmd, &r->digest_hex, NULL);
 }
@@ -73,10 +99,12 @@ run_targets(struct run *r)
 	size_t i, j;
 
 	for (i = 0; i < r->n; i++) {
+		r->reserve[i] = MODDRV_NO_COUNTER;
 		if (admincmd_target_for(r->cmd, m[i].module, m[i].domain, &r->row[i].want) ==
 		    HSM_OK) {
 			r->row[i].st = GROUP_NOT_ATTEMPTED;
 			r->sel[i] = 1;
+			r->reserve[i] = r->row[i].want;
 			r->ntarget++;
 		} else
 			r->row[i].st = GROUP_NOT_TARGETED;
@@ -100,11 +128,13 @@ run_targets(struct run *r)
 }
 
 /* 1. read every member (each one checked in its module's thread: would it
- * accept the command?) 2. compare the targeted members. */
+ * accept the command?), reserving each targeted member's counter for this
+ * command (module-protocol.md §2.7); 2. compare the targeted members. */
 static hsm_rc
 run_read(struct run *r)
 {
-	struct readopt o = { NULL, &r->pk, 1, &r->pre, r->pres };
+	struct readopt o = { NULL, &r->pk, 1, &r->pre, r->pres, r->reserve, r->digest_hex,
+	                     r->ballot, r->resv };
 	const group_state **sp = calloc(r->n, sizeof(*sp));
 	size_t i;
 	hsm_rc rc;
@@ -224,10 +254,10 @@ apply_each(void *vctx, size_t i, moddrv_result *res)
 /* 4. apply on the members still to do, one request per module, all
  * modules at once; 5. each receipt is checked as it arrives. */
 static hsm_rc
-run_apply(struct run *r, const char *which)
+run_apply(struct run *r, const char *which, long long ballot)
 {
 	moddrv_result *res = calloc(r->n, sizeof(*res));
-	struct bcall call = { BK_APPLY, r->cmd, apply_each, r, 0 };
+	struct bcall call = { BK_APPLY, r->cmd, apply_each, r, 0, NULL, ballot };
 	struct gplan p;
 	long long t0 = grp_now_ms();
 	size_t i;
@@ -348,34 +378,68 @@ first_member(const struct run *r)
 	return f;
 }
 
-/* 4. apply: the first member alone, then (once it has accepted) the rest,
- * one request per module, all modules at once; 6. no receipt may be lost
- * (DESIGN §10 inv. 5): a member that did not answer may have applied it, so
- * the module is asked for the receipt it kept, and a verified one counts
- * as the answer. */
+/* Did the read reserve every member still to do for this run (1), does a
+ * module keep no reservations (0: the ordered way), or does another
+ * command's reservation hold a member (refused, nothing sent)? */
 static hsm_rc
-run_apply_ordered(struct run *r)
+run_reserved(struct run *r, int *all)
+{
+	size_t i;
+
+	*all = 1;
+	for (i = 0; i < r->n; i++)
+		if (r->row[i].st == GROUP_NOT_ATTEMPTED && r->resv[i].state == 0)
+			*all = 0;
+	for (i = 0; i < r->n && *all; i++) {
+		struct mrow *row = &r->row[i];
+		if (row->st != GROUP_NOT_ATTEMPTED || r->resv[i].state == 1)
+			continue;
+		row->st = GROUP_REFUSED;
+		row->rc = HSM_ERR_REFUSED;
+		snprintf(row->msg, sizeof(row->msg), "reserved for command %.16s... by another "
+		    "workstation (%lld s more)", r->resv[i].digest,
+		    (r->resv[i].expires_ms + 999) / 1000);
+		return hsm_fail(HSM_ERR_REFUSED, "module %s domain %u is %s: another workstation is "
+		    "submitting a command to this group; nothing was sent. Submit again once it "
+		    "is done (hsmadm-domain group status shows the counters).", r->m[i].module,
+		    r->m[i].domain, row->msg);
+	}
+	return HSM_OK;
+}
+
+/* 4. apply. Every member still to do reserved for this run: all at once,
+ * each claiming its reservation (two workstations cannot both hold every
+ * reservation, docs/domain-groups.md). Else the ordered way: the first
+ * member alone, then (once it has accepted) the rest, one request per
+ * module, all modules at once. 6. no receipt may be lost (DESIGN §10 inv.
+ * 5): a member that did not answer may have applied it, so the module is
+ * asked for the receipt it kept, and a verified one counts as the answer. */
+static hsm_rc
+run_apply_members(struct run *r)
 {
 	char *which = calloc(r->n, 1);
 	size_t i, f = first_member(r);
-	hsm_rc rc = HSM_OK;
+	int all = 0;
+	hsm_rc rc;
 
 	if (which == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	r->t_pre = grp_now_ms() - r->t_start - r->t_read;
-	if (f < r->n) {
-		which[f] = 1;
-		if ((rc = run_apply(r, which)) == HSM_OK)
-			grp_recover_rows(r);
-	}
+	if ((rc = run_reserved(r, &all)) != HSM_OK || f == r->n)
+		goto out;
+	for (i = 0; i < r->n; i++)
+		which[i] = all ? r->row[i].st == GROUP_NOT_ATTEMPTED : i == f;
+	if ((rc = run_apply(r, which, all ? r->ballot : 0)) == HSM_OK)
+		grp_recover_rows(r);
 	/* accepted: applied, or answered with a receipt that does not verify
 	 * (the module took the command; the receipt is a trust matter) */
-	if (rc == HSM_OK && f < r->n && (r->row[f].st == GROUP_APPLIED || r->row[f].answered)) {
+	if (rc == HSM_OK && !all && (r->row[f].st == GROUP_APPLIED || r->row[f].answered)) {
 		for (i = 0; i < r->n; i++)
 			which[i] = r->row[i].st == GROUP_NOT_ATTEMPTED;
-		if ((rc = run_apply(r, which)) == HSM_OK)
+		if ((rc = run_apply(r, which, 0)) == HSM_OK)
 			grp_recover_rows(r);
 	}
+out:
 	free(which);
 	return rc;
 }
@@ -398,7 +462,7 @@ run_steps(struct run *r)
 	}
 	if (r->nalready > 0 && !r->roll_forward)
 		return run_refuse_partial(r);
-	if ((rc = run_same_state(r)) != HSM_OK || (rc = run_apply_ordered(r)) != HSM_OK)
+	if ((rc = run_same_state(r)) != HSM_OK || (rc = run_apply_members(r)) != HSM_OK)
 		return rc;
 	return run_summarize(r);
 }

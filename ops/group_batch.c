@@ -138,8 +138,13 @@ bworker(void *p)
 			t->res[k].rc = HSM_ERR_USAGE;
 			snprintf(t->res[k].msg, sizeof(t->res[k].msg), "no connection to the module");
 		}
-	} else if (t->c->kind == BK_QUERY)
+	} else if (t->c->kind == BK_QUERY && t->c->digest != NULL)
+		moddrv_query_reserve_many(b->drv, b->domains, b->from, b->n, t->c->digest,
+		    t->c->ballot, t->res);
+	else if (t->c->kind == BK_QUERY)
 		moddrv_query_many(b->drv, b->domains, b->n, t->res);
+	else if (t->c->kind == BK_APPLY && t->c->ballot > 0)
+		moddrv_apply_reserved_many(b->drv, b->domains, b->n, t->c->cmd, t->c->ballot, t->res);
 	else if (t->c->kind == BK_APPLY)
 		moddrv_apply_many(b->drv, b->domains, b->n, t->c->cmd, t->res);
 	else

@@ -229,7 +229,7 @@ group_preflight(const group_member *m, size_t n, const admincmd *cmd, int64_t no
 	char *sel = calloc(n ? n : 1, 1);
 	struct pkcache pk;
 	struct pre pre;
-	struct readopt ro = { sel, &pk, 1, &pre, pres };
+	struct readopt ro = { sel, &pk, 1, &pre, pres, NULL, NULL, 0, NULL };
 	hsm_rc rc, first = HSM_OK;
 	char msg[1024] = "";
 	size_t i;

@@ -108,7 +108,7 @@ group_heal(const group_member *m, size_t n, int64_t now, group_report **out)
 {
 	group_state *st = calloc(n ? n : 1, sizeof(*st));
 	admincmd **cands = calloc(n ? n : 1, sizeof(*cands));
-	struct readopt ro = { NULL, NULL, 0, NULL, NULL };
+	struct readopt ro = { NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, NULL };
 	size_t i, which = 0;
 	hsm_rc rc;
 

@@ -102,6 +102,8 @@ struct gplan {
 hsm_rc grp_plan(const group_member *m, size_t n, const char *sel, struct gplan *p);
 void   grp_plan_free(struct gplan *p);
 
+/* BK_QUERY with digest: reserving from[] (module-protocol.md §2.7);
+ * BK_APPLY with ballot > 0: claiming those reservations. */
 enum bkind { BK_QUERY, BK_APPLY, BK_RECEIPTS };
 /* Every batch in a thread of its own; res[i] is member i's outcome. each()
  * (may be NULL) runs in the batch's thread for each of its members once the
@@ -113,6 +115,8 @@ struct bcall {
 	void          (*each)(void *ctx, size_t i, moddrv_result *r);
 	void           *ctx;
 	long long       t_call_max;   /* ms, the slowest module round trip */
+	const char     *digest;       /* BK_QUERY: reserve for this command digest */
+	long long       ballot;       /* ... with this ballot; BK_APPLY: claim it */
 };
 void grp_run_batches(const struct gplan *p, struct bcall *c, moddrv_result *res);
 
@@ -145,6 +149,12 @@ struct readopt {
 	int             pubkeys;
 	struct pre     *pre;
 	struct preres  *pres;
+	/* reserve (may be NULL): member i's counter reserved[i] (MODDRV_NO_COUNTER:
+	 * none) for the command digest with ballot; resv[i] what it holds */
+	const uint64_t *reserve;
+	const char     *digest;
+	long long       ballot;
+	moddrv_resv    *resv;
 };
 hsm_rc grp_read_typed(const group_member *m, size_t n, const struct readopt *o,
                       group_state *st);
@@ -198,6 +208,9 @@ struct run {
 	hsm_rc              first_rc;
 	char                message[8192];
 	struct sb_list      adv, miss;
+	long long           ballot;     /* this run's reservations (§2.7) */
+	uint64_t           *reserve;    /* per member: the counter reserved, or none */
+	moddrv_resv        *resv;       /* per member: what the read found reserved */
 	const char         *outcome;
 	int                 touched, read_ok;
 	long long           t_start, t_read, t_pre, t_apply, t_call_max, t_verify_max;

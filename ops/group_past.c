@@ -45,7 +45,7 @@ void
 grp_fetch_past(struct run *r)
 {
 	char *sel = calloc(r->n, 1);
-	struct bcall call = { BK_RECEIPTS, NULL, past_each, r, 0 };
+	struct bcall call = { BK_RECEIPTS, NULL, past_each, r, 0, NULL, 0 };
 	size_t i;
 
 	for (i = 0; i < r->n; i++)

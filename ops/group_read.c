@@ -26,6 +26,8 @@ read_each(void *vctx, size_t i, moddrv_result *res)
 	const group_member *m = &c->m[i];
 
 	hsm_err_clear();
+	if (c->o->resv != NULL)
+		c->o->resv[i] = res->resv;
 	if ((c->rc[i] = res->rc) != HSM_OK) {
 		snprintf(c->msg[i], MODDRV_MSG_MAX, "%s", res->msg);
 		return;
@@ -50,18 +52,26 @@ grp_read_typed(const group_member *m, size_t n, const struct readopt *o, group_s
 	hsm_rc *rcs = calloc(n ? n : 1, sizeof(*rcs));
 	char (*msg)[MODDRV_MSG_MAX] = calloc(n ? n : 1, sizeof(*msg));
 	struct readctx c = { m, o, st, rcs, msg };
-	struct bcall call = { BK_QUERY, NULL, read_each, &c, 0 };
+	struct bcall call = { BK_QUERY, NULL, read_each, &c, 0, NULL, 0 };
 	struct gplan p;
 	hsm_rc rc = HSM_OK;
-	size_t i;
+	size_t i, k, j;
 
 	memset(&p, 0, sizeof(p));
+	if (o->reserve != NULL) {
+		call.digest = o->digest;
+		call.ballot = o->ballot;
+	}
 	if (m == NULL || n == 0 || st == NULL)
 		rc = hsm_fail(HSM_ERR_USAGE, "group_read: bad arguments");
 	else if (res == NULL || rcs == NULL || msg == NULL)
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	else if ((rc = grp_plan(m, n, o->sel, &p)) == HSM_OK)
+	else if ((rc = grp_plan(m, n, o->sel, &p)) == HSM_OK) {
+		for (k = 0; o->reserve != NULL && k < p.nb; k++)
+			for (j = 0; j < p.b[k].n; j++)
+				p.b[k].from[j] = o->reserve[p.b[k].idx[j]];
 		grp_run_batches(&p, &call, res);
+	}
 	for (i = 0; i < n && rc == HSM_OK; i++)
 		if ((o->sel == NULL || o->sel[i]) && rcs[i] != HSM_OK)
 			rc = hsm_fail(rcs[i], "module %s domain %u: %s", m[i].module, m[i].domain,
@@ -82,7 +92,7 @@ hsm_rc
 group_read(const group_member *m, size_t n, json_t **states)
 {
 	moddrv_result *res;
-	struct bcall call = { BK_QUERY, NULL, NULL, NULL, 0 };
+	struct bcall call = { BK_QUERY, NULL, NULL, NULL, 0, NULL, 0 };
 	struct gplan p;
 	hsm_rc rc = HSM_OK;
 	size_t i;

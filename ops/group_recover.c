@@ -175,7 +175,7 @@ void
 grp_recover_rows(struct run *r)
 {
 	char *sel = NULL;
-	struct bcall call = { BK_RECEIPTS, NULL, recover_each, r, 0 };
+	struct bcall call = { BK_RECEIPTS, NULL, recover_each, r, 0, NULL, 0 };
 	size_t i, any = 0;
 
 	for (i = 0; i < r->n; i++)
@@ -265,7 +265,7 @@ group_recover(const group_member *m, size_t n, const uint64_t *logged,
               const json_t *commands, json_t **found)
 {
 	struct logctx c;
-	struct bcall call = { BK_RECEIPTS, NULL, log_each, &c, 0 };
+	struct bcall call = { BK_RECEIPTS, NULL, log_each, &c, 0, NULL, 0 };
 	moddrv_result *res = NULL;
 	struct gplan p;
 	char *sel = NULL;

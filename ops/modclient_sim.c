@@ -293,6 +293,21 @@ out:
 
 /* ---- several domains in one request (module-protocol.md §2.5) ---- */
 
+/* A batch entry's "reservation" (module-protocol.md §2.7), if any. */
+static void
+resv_from(const json_t *rv, moddrv_resv *out)
+{
+	const json_t *h = json_object_get(rv, "holder");
+	const char *dg = json_string_value(json_object_get(h, "digest"));
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(rv))
+		return;
+	out->state = json_is_true(json_object_get(rv, "granted")) ? 1 : -1;
+	snprintf(out->digest, sizeof(out->digest), "%s", dg ? dg : "");
+	out->expires_ms = (long long)json_integer_value(json_object_get(h, "expires_ms"));
+}
+
 /* The per-domain entries of a batch answer into res. */
 static hsm_rc
 sim_batch(struct simctx *c, const char *op, json_t *params, const unsigned *domains, size_t n,
@@ -315,6 +330,9 @@ sim_batch(struct simctx *c, const char *op, json_t *params, const unsigned *doma
 		hsm_err_clear();
 		if ((res[k].rc = modproto_batch_entry(answers, k, domains[k], &res[k].out)) != HSM_OK)
 			snprintf(res[k].msg, sizeof(res[k].msg), "%s", hsm_errmsg());
+		else
+			resv_from(json_object_get(json_array_get(answers, k), "reservation"),
+			    &res[k].resv);
 	}
 	json_decref(result);
 	return HSM_OK;
@@ -347,9 +365,34 @@ simb_query(void *vctx, const unsigned *domains, size_t n, moddrv_result *res)
 	return rc;
 }
 
+/* A query reserving counters[k] of domains[k] for one command (§2.7). */
 static hsm_rc
-simb_apply(void *vctx, const unsigned *domains, size_t n, const admincmd *cmd,
-           moddrv_result *res)
+simb_query_reserve(void *vctx, const unsigned *domains, const uint64_t *counters, size_t n,
+                   const char *digest, long long ballot, moddrv_result *res)
+{
+	json_t *cs = json_array(), *p;
+	size_t k;
+	hsm_rc rc;
+
+	for (k = 0; cs != NULL && k < n; k++)
+		if (json_array_append_new(cs, counters[k] == MODDRV_NO_COUNTER ? json_null() :
+		    json_integer((json_int_t)counters[k])) != 0) {
+			json_decref(cs);
+			cs = NULL;
+		}
+	p = json_pack("{s:o, s:{s:s, s:I, s:o}}", "domains", int_list(domains, n), "reserve",
+	    "digest", digest, "ballot", (json_int_t)ballot, "counters", cs);
+	if (p == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	rc = sim_batch(vctx, MODPROTO_OP_QUERY, p, domains, n, res);
+	json_decref(p);
+	return rc;
+}
+
+/* ballot > 0: claiming the reservations made with it. */
+static hsm_rc
+apply_batch(void *vctx, const unsigned *domains, size_t n, const admincmd *cmd,
+            long long ballot, moddrv_result *res)
 {
 	json_t *file = NULL, *p, *r;
 	size_t k;
@@ -357,8 +400,12 @@ simb_apply(void *vctx, const unsigned *domains, size_t n, const admincmd *cmd,
 
 	if ((rc = admincmd_to_json(cmd, &file)) != HSM_OK)
 		return rc;
-	if ((p = json_pack("{s:o, s:o}", "domains", int_list(domains, n), "command", file)) == NULL)
+	if ((p = json_pack("{s:o, s:o}", "domains", int_list(domains, n), "command", file)) == NULL ||
+	    (ballot > 0 && json_object_set_new(p, "reservation",
+	    json_pack("{s:I}", "ballot", (json_int_t)ballot)) != 0)) {
+		json_decref(p);
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
 	rc = sim_batch(vctx, MODPROTO_OP_APPLY, p, domains, n, res);
 	json_decref(p);
 	for (k = 0; rc == HSM_OK && k < n; k++) {
@@ -512,12 +559,19 @@ out:
 	return rc;
 }
 
+static hsm_rc
+simb_apply(void *vctx, const unsigned *domains, size_t n, const admincmd *cmd,
+           moddrv_result *res)
+{
+	return apply_batch(vctx, domains, n, cmd, 0, res);
+}
+
 static const struct moddrv_ops sim_ops = {
 	sim_info, sim_query, sim_apply, sim_close, sim_receipts,
 };
 
 static const struct moddrv_batch_ops sim_batch_ops = {
-	simb_query, simb_apply, simb_receipts, simb_applied,
+	simb_query, simb_apply, simb_receipts, simb_applied, simb_query_reserve, apply_batch,
 };
 
 /* ---- key blobs (module-protocol.md §2.6) ------------------------------------ */

@@ -242,6 +242,44 @@ moddrv_applied_many(moddrv *d, const unsigned *domains, const uint64_t *counter_
 	return rc;
 }
 
+hsm_rc
+moddrv_query_reserve_many(moddrv *d, const unsigned *domains, const uint64_t *counters,
+                          size_t n, const char *digest, long long ballot, moddrv_result *res)
+{
+	hsm_rc rc;
+
+	if (d == NULL || domains == NULL || counters == NULL || digest == NULL || res == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_query_reserve_many: bad arguments");
+	if (d->batch == NULL || d->batch->query_reserve == NULL)
+		return moddrv_query_many(d, domains, n, res);
+	memset(res, 0, n * sizeof(*res));
+	pthread_mutex_lock(&d->lock);
+	hsm_err_clear();
+	rc = all_failed(res, n, d->batch->query_reserve(d->ctx, domains, counters, n, digest,
+	    ballot, res));
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+hsm_rc
+moddrv_apply_reserved_many(moddrv *d, const unsigned *domains, size_t n, const admincmd *cmd,
+                           long long ballot, moddrv_result *res)
+{
+	hsm_rc rc;
+
+	if (d == NULL || domains == NULL || cmd == NULL || res == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "moddrv_apply_reserved_many: bad arguments");
+	memset(res, 0, n * sizeof(*res));
+	if (d->batch == NULL || d->batch->apply_reserved == NULL)
+		return all_failed(res, n, hsm_fail(HSM_ERR_STATE, "the driver of module %s makes "
+		    "no reservations; nothing was sent", d->serial));
+	pthread_mutex_lock(&d->lock);
+	hsm_err_clear();
+	rc = all_failed(res, n, d->batch->apply_reserved(d->ctx, domains, n, cmd, ballot, res));
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
 /* ---- key blobs ------------------------------------------------------------- */
 
 void

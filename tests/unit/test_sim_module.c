@@ -466,6 +466,112 @@ test_batch(void **state)
 	json_decref(a);
 }
 
+/* Reservations (module-protocol.md §2.7): a query reserves a counter for
+ * one command; a higher ballot takes it over; an apply claiming another
+ * reservation, or none, is refused, as is another command's apply without
+ * one; applying ends it; a restart forgets it. */
+static json_t *
+reserve(fx *f, const json_t *file, long long ballot, json_t *counter)
+{
+	uint8_t dg[32];
+	char hex[65];
+
+	assert_int_equal(cjson_digest(json_object_get(file, "body"), dg), HSM_OK);
+	hex_encode_buf(dg, 32, hex);
+	return ask(f, "domain.query", json_pack("{s:[i], s:{s:s, s:I, s:[o]}}", "domains", 0,
+	    "reserve", "digest", hex, "ballot", (json_int_t)ballot, "counters", counter), NULL);
+}
+
+static const char *
+apply_reason(fx *f, const json_t *file, long long ballot)
+{
+	static char why[64];
+	json_t *p = json_pack("{s:[i], s:O}", "domains", 0, "command", file), *a, *e;
+
+	if (ballot > 0)
+		json_object_set_new(p, "reservation", json_pack("{s:I}", "ballot", (json_int_t)ballot));
+	a = ask(f, "command.apply", p, NULL);
+	e = answer_of(a, 0);
+	snprintf(why, sizeof(why), "%s", json_is_true(json_object_get(e, "ok")) ? "ok" :
+	    err_reason(e));
+	json_decref(a);
+	return why;
+}
+
+static int
+granted(json_t *a)
+{
+	int g = json_is_true(json_object_get(json_object_get(answer_of(a, 0), "reservation"),
+	    "granted"));
+
+	json_decref(a);
+	return g;
+}
+
+/* admin.add of a new key (not Alice's) on domain 0 at counter. */
+static json_t *
+cmd_add_other(long long counter)
+{
+	admincmd *c = NULL;
+	admincmd_target t = { "DC1-M01", 0, (uint64_t)counter };
+	EVP_PKEY *k = NULL;
+	uint8_t *pt = NULL;
+	size_t ptlen = 0;
+	char *hex = NULL;
+	json_t *p, *j = NULL;
+	int64_t now = (int64_t)time(NULL);
+
+	assert_int_equal(crypto_ec_generate(HSM_CURVE_P256, &k), HSM_OK);
+	assert_int_equal(crypto_ec_point(k, &pt, &ptlen), HSM_OK);
+	assert_int_equal(hex_encode(pt, ptlen, &hex), HSM_OK);
+	p = json_pack("{s:s, s:s, s:s}", "pubkey", hex, "name", "Bob", "identity", "bob");
+	assert_int_equal(admincmd_new("admin.add", p, &t, 1, now - 60, now + 600, &c), HSM_OK);
+	assert_int_equal(admincmd_to_json(c, &j), HSM_OK);
+	admincmd_free(&c);
+	json_decref(p);
+	free(hex);
+	free(pt);
+	EVP_PKEY_free(k);
+	return j;
+}
+
+static void
+test_reservations(void **state)
+{
+	fx *f = *state;
+	json_t *A = cmd_add(f, 0, 0), *B = cmd_add(f, 0, 0), *C = cmd_add_other(1), *a;
+
+	assert_true(granted(reserve(f, A, 100, json_integer(0))));
+	assert_false(granted(reserve(f, B, 50, json_integer(0))));     /* lower ballot */
+	assert_false(granted(reserve(f, C, 500, json_integer(1))));    /* not its counter */
+	assert_string_equal(apply_reason(f, B, 0), "reserved");        /* another command */
+	assert_string_equal(apply_reason(f, B, 50), "reserved");
+	assert_true(granted(reserve(f, B, 200, json_integer(0))));     /* taken over */
+	assert_string_equal(apply_reason(f, A, 100), "reserved");
+	assert_string_equal(apply_reason(f, A, 0), "reserved");
+	assert_string_equal(apply_reason(f, B, 200), "ok");
+	/* applied: the reservation is gone, and a replay is still a replay */
+	assert_string_equal(apply_reason(f, B, 200), "counter_mismatch");
+	assert_string_equal(apply_reason(f, C, 200), "reservation_expired");
+	/* a restart forgets reservations: refusing, never admitting */
+	assert_true(granted(reserve(f, C, 300, json_integer(1))));
+	simmod_free(&f->m);
+	assert_int_equal(simmod_open(f->dir, NULL, &f->m), HSM_OK);
+	assert_string_equal(apply_reason(f, C, 300), "reservation_expired");
+	/* a domain not asked to reserve says nothing about it */
+	a = reserve(f, C, 400, json_null());
+	assert_null(json_object_get(answer_of(a, 0), "reservation"));
+	json_decref(a);
+	a = ask(f, "domain.query", json_pack("{s:[i], s:{s:s, s:i, s:[]}}", "domains", 0,
+	    "reserve", "digest", "00", "ballot", 1, "counters"), NULL);
+	assert_string_equal(err_reason(a), "bad_request");
+	json_decref(a);
+	assert_string_equal(apply_reason(f, C, 0), "ok");   /* nothing reserved: as before */
+	json_decref(A);
+	json_decref(B);
+	json_decref(C);
+}
+
 static void
 test_init_refusals_and_issue_client(void **state)
 {
@@ -527,6 +633,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_receipts_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receipts_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reservations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_refusals_and_issue_client, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

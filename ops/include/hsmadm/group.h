@@ -13,10 +13,13 @@
  * command (already applied) or another one -> refuse, touching nothing, if
  * any member would refuse, if a member holds another command at that
  * counter (completing the group would split it), if some members are past
- * it and this is no roll-forward, or if the members differ -> apply to the
- * first member (module serial, domain) alone, then to the others (one
- * request per module), each receipt verified against the member's pinned
- * module CA -> fetch again the receipts of lost answers -> report (a
+ * it and this is no roll-forward, or if the members differ -> apply: to
+ * every member at once when the read reserved each one's counter for this
+ * command (module-protocol.md §2.7), refused when another command holds a
+ * reservation, else to the first member (module serial, domain) alone,
+ * then to the others (one request per module), each receipt verified
+ * against the member's pinned module CA -> fetch again the receipts of
+ * lost answers -> report (a
  * group_report, rendered by group_report_json / group_report_print).
  * On a partial failure it stops and says exactly which members advanced
  * (HSM_ERR_DIVERGED) and that re-submitting the same signed command with

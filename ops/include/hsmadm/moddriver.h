@@ -49,10 +49,20 @@ struct moddrv_ops {
  * domain went), else the transport failure, also copied into every res[k].
  */
 #define MODDRV_MSG_MAX 1024
+/* A domain's reservation of its next counter (module-protocol.md §2.7), as
+ * a reserving query found it. */
+typedef struct moddrv_resv {
+	int       state;          /* 0: not asked, or the backend has none; 1: granted;
+	                           * -1: not granted (held by another, or another counter) */
+	char      digest[65];     /* the holder's command digest ("" when none) */
+	long long expires_ms;     /* the holder's, from the answer */
+} moddrv_resv;
+
 typedef struct moddrv_result {
-	hsm_rc  rc;
-	json_t *out;
-	char    msg[MODDRV_MSG_MAX];
+	hsm_rc      rc;
+	json_t     *out;
+	char        msg[MODDRV_MSG_MAX];
+	moddrv_resv resv;
 } moddrv_result;
 
 struct moddrv_batch_ops {
@@ -67,7 +77,16 @@ struct moddrv_batch_ops {
 	 * HSM_ERR_NOT_FOUND for a domain that keeps none. May be NULL. */
 	hsm_rc (*applied)(void *ctx, const unsigned *domains, const uint64_t *counter_before,
 	                  size_t n, moddrv_result *res);
+	/* query that also reserves counters[k] of domains[k] (MODDRV_NO_COUNTER:
+	 * not that one) for the command with this digest and ballot; res[k].resv
+	 * says what each domain holds. May be NULL: no reservations. */
+	hsm_rc (*query_reserve)(void *ctx, const unsigned *domains, const uint64_t *counters,
+	                        size_t n, const char *digest, long long ballot, moddrv_result *res);
+	/* apply claiming the reservations made with ballot. May be NULL. */
+	hsm_rc (*apply_reserved)(void *ctx, const unsigned *domains, size_t n,
+	                         const admincmd *cmd, long long ballot, moddrv_result *res);
 };
+#define MODDRV_NO_COUNTER UINT64_MAX
 
 /* Takes ownership of ctx (closed by ops->close, also on failure). serial is
  * the module serial this connection reaches (copied). */
@@ -95,6 +114,14 @@ hsm_rc moddrv_receipts_many(moddrv *d, const unsigned *domains, const uint64_t *
 hsm_rc moddrv_applied_many(moddrv *d, const unsigned *domains, const uint64_t *counter_before,
                            size_t n, moddrv_result *res);
 void   moddrv_results_clear(moddrv_result *res, size_t n);
+/* Reservations (the group engine's two round trips): without the driver
+ * op, the query is a plain one (every res[k].resv.state 0) and the apply
+ * is HSM_ERR_STATE in every res[k], nothing sent. */
+hsm_rc moddrv_query_reserve_many(moddrv *d, const unsigned *domains, const uint64_t *counters,
+                                 size_t n, const char *digest, long long ballot,
+                                 moddrv_result *res);
+hsm_rc moddrv_apply_reserved_many(moddrv *d, const unsigned *domains, size_t n,
+                                  const admincmd *cmd, long long ballot, moddrv_result *res);
 
 /*
  * Key blobs (docs/blobs.md, docs/formats/module-protocol.md §2.6): the
