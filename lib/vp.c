@@ -64,3 +64,39 @@ vp_equal(const uint8_t a[HSM_VP_LEN], const uint8_t b[HSM_VP_LEN])
 {
 	return secure_equal(a, b, HSM_VP_LEN);
 }
+
+hsm_rc
+vp_parse(const char *text, uint8_t out[HSM_VP_LEN], size_t *n)
+{
+	size_t digits = 0;
+	int hi = -1;
+
+	*n = 0;
+	for (const char *p = text; p != NULL && *p; p++) {
+		int v;
+
+		if (*p == ' ' || *p == '-')
+			continue;
+		if (*p >= '0' && *p <= '9')
+			v = *p - '0';
+		else if ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'f')
+			v = (*p | 0x20) - 'a' + 10;
+		else
+			return hsm_fail(HSM_ERR_USAGE, "a pattern is hex digits, grouped by spaces "
+			    "or not; '%c' is not one", *p);
+		if (digits >= 2 * HSM_VP_LEN)
+			return hsm_fail(HSM_ERR_USAGE, "a pattern has at most 64 hex digits");
+		if (hi < 0)
+			hi = v;
+		else {
+			out[digits / 2] = (uint8_t)(hi << 4 | v);
+			hi = -1;
+		}
+		digits++;
+	}
+	if (digits != 2 * HSM_VP_LEN && digits != HSM_VP_LEN)
+		return hsm_fail(HSM_ERR_USAGE, "a pattern is either the 32 hex digits shown "
+		    "(8 groups of 4) or the full 64; this one has %zu", digits);
+	*n = digits / 2;
+	return HSM_OK;
+}

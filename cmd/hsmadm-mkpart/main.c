@@ -38,7 +38,8 @@ static const char usage_text[] =
 "  --card CARDID             use only this card (generate, verify, list, destroy)\n"
 "  --log FILE                evidence log: record the step (generate, copy,\n"
 "                            verify, destroy) and take the recorded KPVP from it\n"
-"  --kpvp HEX                verify/copy/destroy: the expected pattern (64 hex)\n"
+"  --kpvp PATTERN            verify/copy/destroy: the expected pattern, all 64 hex\n"
+"                            digits, or as printed (8 groups of 4) with --log\n"
 "  --pin-fd N                read the card PIN(s) from file descriptor N, one\n"
 "                            line per use (default: the terminal, no echo)\n"
 "  --backup-pin-fd N         copy: the backup card's PIN from descriptor N\n"
@@ -58,6 +59,7 @@ struct opts {
 	int pin_fd, backup_pin_fd, confirm_fd, yes, json, allow_default, timeout_s;
 	uint8_t kpvp[HSM_VP_LEN];
 	int have_kpvp;
+	size_t kpvp_len;        /* 32, or 16: the printed form (checked against the log) */
 };
 
 static int
@@ -137,8 +139,12 @@ parse_args(int argc, char **argv, struct opts *o)
 			                       "without spaces", ENVELOPE_ID_MAX);
 	}
 	if (o->kpvp_hex != NULL) {
-		if (hex_decode_into(o->kpvp_hex, o->kpvp, HSM_VP_LEN) != HSM_OK)
-			return cmd_usage_error(PROG, "--kpvp needs the full pattern: 64 lowercase hex digits");
+		if (vp_parse(o->kpvp_hex, o->kpvp, &o->kpvp_len) != HSM_OK)
+			return cmd_usage_error(PROG, "--kpvp: %s", hsm_errmsg());
+		/* the printed form is checked against the log's full pattern */
+		if (o->kpvp_len < HSM_VP_LEN && o->log == NULL)
+			return cmd_usage_error(PROG, "--kpvp as printed (32 hex digits) needs --log "
+			                       "FILE, which holds the full pattern; or give all 64");
 		o->have_kpvp = 1;
 	}
 	if (strcmp(o->cmd, "verify") == 0 && !o->have_kpvp && o->log == NULL)
@@ -223,7 +229,7 @@ expected_kpvp(const struct opts *o, const evscan *scan, uint8_t out[HSM_VP_LEN],
 
 	*have = 0;
 	memset(rec, 0, sizeof(*rec));
-	if (o->have_kpvp) {
+	if (o->have_kpvp && o->kpvp_len == HSM_VP_LEN) {
 		memcpy(out, o->kpvp, HSM_VP_LEN);
 		*have = 1;
 	}
@@ -236,7 +242,11 @@ expected_kpvp(const struct opts *o, const evscan *scan, uint8_t out[HSM_VP_LEN],
 	}
 	if (rc != HSM_OK)
 		return rc;
-	if (*have && !vp_equal(out, rec->kpvp))
+	if (rc == HSM_ERR_NOT_FOUND && o->have_kpvp)
+		return hsm_fail(HSM_ERR_NOT_FOUND, "--kpvp as printed needs the part's record, "
+		    "but %s has none for part %s; give all 64 hex digits", o->log, o->part);
+	if ((*have && !vp_equal(out, rec->kpvp)) ||
+	    (o->have_kpvp && !secure_equal(o->kpvp, rec->kpvp, o->kpvp_len)))
 		return hsm_fail(HSM_ERR_VERIFY,
 		    "--kpvp differs from the pattern recorded for part %s in %s (seq %lld)",
 		    o->part, o->log, rec->seq);
@@ -406,8 +416,10 @@ do_list(const struct opts *o, pcsc_ctx *pc)
 		return rc;
 	if ((rc = keypart_list(&c->kc, &infos, &n)) != HSM_OK)
 		goto out;
-	j = json_pack("{s:s, s:s, s:s, s:[]}", "card_id", c->prof.card_id,
-	              "holder", c->prof.holder, "backup_of", c->prof.backup_of, "parts");
+	/* null, not "", for a card that is no backup: as hsmadm-card prints it */
+	j = json_pack("{s:s, s:s, s:s?, s:[]}", "card_id", c->prof.card_id,
+	              "holder", c->prof.holder, "backup_of",
+	              c->prof.backup_of[0] ? c->prof.backup_of : NULL, "parts");
 	if (j == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
@@ -443,15 +455,22 @@ do_destroy(const struct opts *o, pcsc_ctx *pc)
 	struct cer_want w = { .card_id = o->card, .holds_part = o->part };
 	cer_card *c = NULL;
 	evlog *log = NULL;
-	uint8_t kpvp[HSM_VP_LEN];
+	evscan *scan = NULL;
+	struct cer_partrec rec;
+	uint8_t kpvp[HSM_VP_LEN], want[HSM_VP_LEN];
+	int have = 0;
 	long long seq = 0;
 	char q[400];
 	hsm_rc rc;
 
 	/* the log is opened (and a torn tail repaired) before the card is
 	 * touched, so that a part destroyed is a part recorded */
-	if ((rc = open_log(o, 0, &log, NULL)) != HSM_OK)
+	if ((rc = open_log(o, 0, &log, o->have_kpvp && o->kpvp_len < HSM_VP_LEN ? &scan : NULL))
+	    != HSM_OK)
 		return rc;
+	/* the expected pattern, checked before anything is deleted */
+	if (o->have_kpvp && (rc = expected_kpvp(o, scan, want, &have, &rec)) != HSM_OK)
+		goto out;
 	rc = cer_card_open(pc, o->reader, &w, "Insert the custodian card that holds the part.",
 	                   o->timeout_s * 1000, o->pin_fd, o->allow_default, &c);
 	if (rc != HSM_OK)
@@ -461,7 +480,7 @@ do_destroy(const struct opts *o, pcsc_ctx *pc)
 		if ((rc = cmd_confirm_typed(q, o->part, o->confirm_fd)) != HSM_OK)
 			goto out;
 	}
-	rc = keypart_destroy(&c->kc, o->part, o->have_kpvp ? o->kpvp : NULL, kpvp);
+	rc = keypart_destroy(&c->kc, o->part, have ? want : NULL, kpvp);
 	if (rc != HSM_OK)
 		goto out;
 	if (log != NULL &&
@@ -473,6 +492,7 @@ do_destroy(const struct opts *o, pcsc_ctx *pc)
 	}
 	rc = emit(o, result_json("destroy", o->part, c, kpvp, seq));
 out:
+	evscan_free(&scan);
 	cer_card_free(&c);
 	evlog_close(&log);
 	return rc;

@@ -60,6 +60,16 @@ run 4 "verify against another pattern" hsmadm-mkpart verify --part p1 --reader "
 err_has "the record says"
 run 4 "--kpvp that contradicts the log" hsmadm-mkpart verify --part p1 --reader "$R0" \
 	--kpvp "$OTHER" --log "$LOG" --pin-fd 3 3<<<11112222
+# The pattern as the tools print it (8 groups of 4, any case) is accepted
+# where the log holds the full one to check it against.
+SHOWN=$(sed 's/\(....\)/\1 /g' <<<"${KPVP:0:32}" | tr a-f A-F)
+run 0 "verify with the printed pattern" hsmadm-mkpart verify --part p1 --reader "$R0" \
+	--kpvp "$SHOWN" --log "$LOG" --pin-fd 3 3<<<11112222
+run 4 "a printed pattern that differs" hsmadm-mkpart verify --part p1 --reader "$R0" \
+	--kpvp "0000 ${SHOWN:5}" --log "$LOG" --pin-fd 3 3<<<11112222
+run 2 "the printed pattern needs the log" hsmadm-mkpart verify --part p1 --reader "$R0" \
+	--kpvp "$SHOWN" --pin-fd 3 3<<<11112222
+err_has "needs --log"
 run 11 "verify on the wrong custodian's card" hsmadm-mkpart verify --part p1 --reader "$R2" \
 	--log "$LOG" --pin-fd 3 3<<<22223333
 err_has "Dave Custodian"

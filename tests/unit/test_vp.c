@@ -144,6 +144,36 @@ test_vp_equal(void **state)
 	assert_int_equal(vp_compute(NULL, a), HSM_ERR_USAGE);
 }
 
+/* What a person types: the printed form or the full pattern, any grouping. */
+static void
+test_vp_parse(void **state)
+{
+	uint8_t vp[HSM_VP_LEN], back[HSM_VP_LEN];
+	char shown[HSM_VP_TEXT_LEN], full[2 * HSM_VP_LEN + 1];
+	size_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < HSM_VP_LEN; i++)
+		vp[i] = (uint8_t)(i * 7 + 3);
+	vp_format(vp, shown);
+	assert_int_equal(vp_parse(shown, back, &n), HSM_OK);
+	assert_int_equal(n, 16);
+	assert_memory_equal(back, vp, 16);
+	for (size_t i = 0; i < HSM_VP_LEN; i++)
+		snprintf(full + 2 * i, 3, "%02X", vp[i]);
+	assert_int_equal(vp_parse(full, back, &n), HSM_OK);
+	assert_int_equal(n, 32);
+	assert_memory_equal(back, vp, 32);
+	assert_int_equal(vp_parse("0a0b-0c0d-0e0f-1011-1213-1415-1617-1819", back, &n), HSM_OK);
+	assert_int_equal(n, 16);
+	assert_int_equal(back[0], 0x0a);
+	assert_int_equal(vp_parse("0a0b 0c0d", back, &n), HSM_ERR_USAGE);        /* too short */
+	assert_int_equal(vp_parse("0a0b 0c0g 0e0f 1011 1213 1415 1617 1819", back, &n),
+	                 HSM_ERR_USAGE);                                        /* not hex */
+	assert_int_equal(vp_parse("", back, &n), HSM_ERR_USAGE);
+	assert_int_equal(n, 0);
+}
+
 int
 main(void)
 {
@@ -152,6 +182,7 @@ main(void)
 		cmocka_unit_test(test_vp_format),
 		cmocka_unit_test(test_vp_xor_three_parts),
 		cmocka_unit_test(test_vp_equal),
+		cmocka_unit_test(test_vp_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
