@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * fac_script.h - ceremony scripts and plans (docs/formats/ceremony-script.md,
+ * docs/formats/ceremony-plan.md): the printed, numbered steps the people in
+ * the room follow, and the one file that says who and what this ceremony is
+ * about. A script's commands carry placeholders ({log}, {admin.1.reader},
+ * {pins:custodian.*}) that the plan fills in; fsc_expand turns one command
+ * line into the argv the runner executes, and says whose PINs and which
+ * cards it asks for, so that print and run count the same way.
+ *
+ * The parsers are strict and give "line N: ..." (script) or the JSON path
+ * (plan) with HSM_ERR_FORMAT; nothing here touches a card, a module or a log.
+ */
+#ifndef HSMADM_FAC_SCRIPT_H
+#define HSMADM_FAC_SCRIPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "hsmadm/err.h"
+
+#define FSC_FORMAT      "hsmadm-ceremony-script 1"  /* the first line */
+#define FSC_FILE_MAX    (256 * 1024)
+#define FSC_LINE_MAX    1000
+#define FSC_STEPS_MAX   64
+#define FSC_ID_MAX      32
+
+enum fsc_kind { FSC_DO, FSC_RUN, FSC_EACH, FSC_CONFIRM, FSC_SIGN };
+
+typedef struct fsc_line {
+	enum fsc_kind kind;
+	char *text;      /* do/confirm text, the command, the signing role */
+	char *each;      /* FSC_EACH: "admin", "custodian", "module", "pair", "admin.q" */
+	int   lineno;
+} fsc_line;
+
+typedef struct fsc_step {
+	int       num;
+	char     *id;
+	char     *title;
+	char     *who;       /* "admin, custodian" as written */
+	int       already;   /* exit code meaning "already done" (0: none) */
+	fsc_line *lines;
+	size_t    nlines;
+} fsc_step;
+
+typedef struct fsc_script {
+	char     *name;
+	int       version;
+	char     *title;
+	char     *about;     /* the about lines joined with spaces ("" if none) */
+	fsc_step *steps;
+	size_t    nsteps;
+	fsc_line *fin;       /* "finally ROLE COMMAND": after every step has ended
+	                        (each->text: the command, each->each: the role) */
+	size_t    nfin;
+	uint8_t   sha256[32];  /* of the file's bytes */
+	char      hex[65];
+} fsc_script;
+
+/* Parse a script's bytes. HSM_ERR_FORMAT "line N: ..." on the first problem. */
+hsm_rc fsc_parse(const char *buf, size_t len, fsc_script **out);
+/* Read and parse a script file (HSM_ERR_NOT_FOUND if it does not exist). */
+hsm_rc fsc_load(const char *path, fsc_script **out);
+void   fsc_free(fsc_script **s);
+
+/* ---- the plan ---- */
+
+typedef struct fpl_card {
+	const char *label;    /* written on the card */
+	const char *reader;   /* the reader it goes into */
+	int         is_virtual;
+} fpl_card;
+
+typedef struct fpl_person {
+	const char *role;     /* admin, custodian, supervisor, witness, auditor */
+	const char *name;
+	int         index;    /* 1.. within the role, in plan order */
+	const char *part;     /* custodians: the part id they hold, else NULL */
+	const char *previous_part;  /* custodians: the part of the key a rotation
+	                               replaces (may be NULL) */
+	fpl_card    card;     /* label NULL: no card (witness, auditor) */
+	fpl_card   *backups;
+	size_t      nbackups;
+} fpl_person;
+
+typedef struct fpl_module {
+	const char *name, *serial, *site, *address, *ca;
+} fpl_module;
+
+typedef struct fpl_pair {
+	const char *group;
+	int         dom[2];   /* index into modules */
+	unsigned    domain[2];
+} fpl_pair;
+
+typedef struct fpl_plan {
+	json_t     *doc;      /* owns every string above */
+	const char *name, *title, *installation;
+	const char *request_id, *request_doc;   /* may be NULL */
+	int         parts, sig, rev;
+	fpl_person *people;
+	size_t      npeople;
+	fpl_module *modules;
+	size_t      nmodules;
+	fpl_pair   *pairs;
+	size_t      npairs;
+	char        hex[65];  /* SHA-256 of the file's bytes */
+} fpl_plan;
+
+hsm_rc fpl_parse(const char *buf, size_t len, fpl_plan **out);
+hsm_rc fpl_load(const char *path, fpl_plan **out);
+void   fpl_free(fpl_plan **p);
+/* The n-th (1..) person of role, or NULL. */
+const fpl_person *fpl_person_at(const fpl_plan *p, const char *role, int n);
+size_t fpl_count(const fpl_plan *p, const char *role);
+
+/* ---- placeholders ---- */
+
+/* Check one placeholder's name (what is between the braces) as a script may
+ * write it; in_each: the list of the enclosing "each" line (NULL: none), so
+ * that N is allowed only there. HSM_ERR_FORMAT naming what is wrong. */
+hsm_rc fsc_check_placeholder(const char *name, const char *in_each);
+
+/* Where a secret or an answer is handed to a command: in a real ceremony the
+ * option and its placeholder are left out and the command asks the person
+ * itself; in a rehearsal the runner feeds the values on a pipe. */
+typedef struct fsc_feed {
+	int    argi;          /* argv index of the fd number to fill in */
+	int    is_pin;        /* 1: PINs, 0: an answer */
+	char **who;           /* PINs: "admin.1" per line, in order; answer: its key */
+	size_t n;
+} fsc_feed;
+
+/* One card a command asks to be put into a reader. */
+typedef struct fsc_insert {
+	char *who;            /* "admin.1" */
+	char *label, *reader;
+} fsc_insert;
+
+typedef struct fsc_cmd {
+	char      **argv;     /* NULL-terminated */
+	size_t      argc;
+	fsc_feed   *feeds;
+	size_t      nfeeds;
+	fsc_insert *inserts;
+	size_t      ninserts;
+} fsc_cmd;
+
+/* What the placeholders outside the plan stand for. */
+typedef struct fsc_ctx {
+	const char *log, *dir, *plan, *script;
+	/* {ROLE.N.card_id}: the id of the card now in reader, read from the card
+	 * by the runner; NULL (print, dry run): a description is printed. */
+	hsm_rc    (*card_id)(void *arg, const char *reader, char out[33]);
+	void       *arg;
+} fsc_ctx;
+
+/* Expand a command line for plan p (index: the "each" loop's N, 0 outside
+ * one; each: the list it loops over). HSM_ERR_FORMAT for a placeholder the
+ * plan cannot fill (naming it and the line). */
+hsm_rc fsc_expand(const char *line, const fpl_plan *p, const fsc_ctx *c,
+                  const char *each, int index, fsc_cmd *out);
+void   fsc_cmd_clear(fsc_cmd *c);
+/* The number of times an "each" line runs for plan p. */
+size_t fsc_each_count(const fpl_plan *p, const char *each);
+
+#endif
