@@ -451,15 +451,53 @@ reg_from_json(const json_t *o, const char *const *names, int nnames, simdom_reg 
 	return vp_compute(r->key->data, r->vp);
 }
 
+/* What the domains of one batch share (simdom.h): the signature checks
+ * of its command, and the one public key an admin.add names, decoded and
+ * checked once (a point check costs a scalar multiplication). */
+#define VMEMO_MAX 16
+struct simdom_vmemo {
+	pthread_mutex_t lock;
+	pthread_cond_t  done;
+	size_t          n;
+	struct { uint8_t key[32]; int ready; hsm_rc rc; } e[VMEMO_MAX];
+	char           *khex;
+	EVP_PKEY       *kpub;
+	uint8_t         kski[HSM_SKI_LEN];
+};
+
+/* The decoded key of pubhex (*pub a new reference), through the memo. */
 static hsm_rc
-admin_set(simdom_admin *a, const char *pubhex, const char *name, const char *identity)
+pubkey_of(simdom_vmemo *m, const char *pubhex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN])
+{
+	hsm_rc rc = HSM_OK;
+
+	if (m == NULL)
+		return admincmd_pubkey_from_hex(pubhex, pub, ski);
+	pthread_mutex_lock(&m->lock);
+	if (m->khex == NULL && admincmd_pubkey_from_hex(pubhex, &m->kpub, m->kski) == HSM_OK &&
+	    (m->khex = strdup(pubhex)) == NULL) {
+		EVP_PKEY_free(m->kpub);
+		m->kpub = NULL;
+	}
+	if (m->khex != NULL && strcmp(m->khex, pubhex) == 0 && EVP_PKEY_up_ref(m->kpub) == 1) {
+		*pub = m->kpub;
+		memcpy(ski, m->kski, HSM_SKI_LEN);
+	} else
+		rc = admincmd_pubkey_from_hex(pubhex, pub, ski);   /* its own message */
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+static hsm_rc
+admin_set(simdom_admin *a, const char *pubhex, const char *name, const char *identity,
+          simdom_vmemo *memo)
 {
 	hsm_rc rc;
 
 	if (strlen(pubhex) >= sizeof(a->pubhex) || strlen(name) > ADMINCMD_NAME_MAX ||
 	    strlen(identity) > ADMINCMD_IDENTITY_MAX || *identity == '\0')
 		return hsm_fail(HSM_ERR_FORMAT, "administrator entry out of limits");
-	if ((rc = admincmd_pubkey_from_hex(pubhex, &a->pub, a->ski)) != HSM_OK)
+	if ((rc = pubkey_of(memo, pubhex, &a->pub, a->ski)) != HSM_OK)
 		return rc;
 	snprintf(a->pubhex, sizeof(a->pubhex), "%s", pubhex);
 	snprintf(a->name, sizeof(a->name), "%s", name);
@@ -503,7 +541,7 @@ load_json(simdom *d, const json_t *f)
 		if ((rc = cjson_get_str(a, "pubkey", &pk)) != HSM_OK ||
 		    (rc = cjson_get_str(a, "name", &nm)) != HSM_OK ||
 		    (rc = cjson_get_str(a, "identity", &id)) != HSM_OK ||
-		    (rc = admin_set(&d->admins[i], pk, nm, id)) != HSM_OK)
+		    (rc = admin_set(&d->admins[i], pk, nm, id, NULL)) != HSM_OK)
 			return rc;
 		d->nadmins = i + 1;
 	}
@@ -584,7 +622,8 @@ get_vp_param(const json_t *params, const char *key, uint8_t vp[HSM_VP_LEN])
 }
 
 static hsm_rc
-op_admin_add(simdom *n, const json_t *params, json_t **result, const char **reason)
+op_admin_add(simdom *n, const json_t *params, simdom_vmemo *memo, json_t **result,
+             const char **reason)
 {
 	const char *pk, *nm, *id;
 	simdom_admin a;
@@ -597,7 +636,7 @@ op_admin_add(simdom *n, const json_t *params, json_t **result, const char **reas
 	    (rc = cjson_get_str(params, "name", &nm)) != HSM_OK ||
 	    (rc = cjson_get_str(params, "identity", &id)) != HSM_OK)
 		REFUSE(HSM_ERR_FORMAT, "bad_params", "admin.add: %s", hsm_errmsg());
-	if ((rc = admin_set(&a, pk, nm, id)) != HSM_OK)
+	if ((rc = admin_set(&a, pk, nm, id, memo)) != HSM_OK)
 		REFUSE(HSM_ERR_FORMAT, "bad_params", "admin.add: %s", hsm_errmsg());
 	hex_encode_buf(a.ski, HSM_SKI_LEN, hex);
 	for (i = 0; i < n->nadmins; i++)
@@ -1003,13 +1042,6 @@ verify_reason(hsm_rc rc, const admincmd *cmd, int64_t now)
  * batch checks them once per admin set: the first domain's thread checks,
  * the others wait for its result. Only a success is shared: a refusal is
  * checked again by each domain, for a message that names it. */
-#define VMEMO_MAX 16
-struct simdom_vmemo {
-	pthread_mutex_t lock;
-	pthread_cond_t  done;
-	size_t          n;
-	struct { uint8_t key[32]; int ready; hsm_rc rc; } e[VMEMO_MAX];
-};
 
 hsm_rc
 simdom_vmemo_new(simdom_vmemo **out)
@@ -1028,6 +1060,8 @@ simdom_vmemo_free(simdom_vmemo **m)
 		return;
 	pthread_mutex_destroy(&(*m)->lock);
 	pthread_cond_destroy(&(*m)->done);
+	EVP_PKEY_free((*m)->kpub);
+	free((*m)->khex);
 	free(*m);
 	*m = NULL;
 }
@@ -1110,11 +1144,12 @@ verify_memo(const simdom *d, const char *module, const admincmd *cmd, int64_t no
 
 /* The op's change on the clone n. */
 static hsm_rc
-apply_op(simdom *n, const char *op, const char *module, const json_t *params, long long sig,
-         long long rev, json_t **result, const char **reason)
+apply_op(simdom *n, const char *op, const char *module, const json_t *params,
+         simdom_vmemo *memo, long long sig, long long rev, json_t **result,
+         const char **reason)
 {
 	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0)
-		return op_admin_add(n, params, result, reason);
+		return op_admin_add(n, params, memo, result, reason);
 	if (strcmp(op, ADMINCMD_OP_ADMIN_REMOVE) == 0)
 		return op_admin_remove(n, params, result, reason);
 	if (strcmp(op, ADMINCMD_OP_THRESHOLDS_SET) == 0) {
@@ -1177,7 +1212,7 @@ simdom_apply_cmd(const simdom *d, const char *module, const admincmd *cmd, int64
 		goto out;
 	}
 	if ((rc = simdom_clone(d, &n)) != HSM_OK ||
-	    (rc = apply_op(n, op, module, params, sig, rev, result, reason)) != HSM_OK)
+	    (rc = apply_op(n, op, module, params, memo, sig, rev, result, reason)) != HSM_OK)
 		goto out;
 	if (*result == NULL)
 		REFUSE(HSM_ERR_NOMEM, "internal", "out of memory");
