@@ -124,6 +124,24 @@ view_json(const char *step, const char *outcome, const rotate_view *v)
 	                 "pending_mkvp", v->pending, "old_mkvp", v->old);
 }
 
+/* op with {"mkvp": mkvp} on every member (signed, sent, recorded), then what
+ * the members hold now. */
+static hsm_rc
+mk_op(const group_member *m, size_t n, const char *op, const char *mkvp, const char *what,
+      const struct rotate_io *io, rotate_view *v)
+{
+	json_t *params = json_pack("{s:s}", "mkvp", mkvp);
+	hsm_rc rc;
+
+	if (params == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	rc = groupcmd_run(m, n, op, params, what, 0, &io->g, NULL);
+	json_decref(params);
+	if (rc == HSM_OK)
+		rc = rotate_view_read(m, n, v);
+	return rc;
+}
+
 /* ---- stage ---- */
 
 hsm_rc
@@ -201,7 +219,6 @@ rotate_finalize(const group_member *m, size_t n, const char *reencipher,
 {
 	rotate_view v;
 	ev_mkdom *d = NULL;
-	json_t *params = NULL;
 	const char *outcome = "finalized";
 	hsm_rc rc;
 
@@ -211,12 +228,8 @@ rotate_finalize(const group_member *m, size_t n, const char *reencipher,
 		if (v.old[0] != '\0')
 			return hsm_fail(HSM_ERR_STATE, "the group still holds the old key %.16s...; "
 			    "destroy it first (hsmadm-rotate destroy-old)", v.old);
-		params = json_pack("{s:s}", "mkvp", v.pending);
-		rc = groupcmd_run(m, n, ADMINCMD_OP_MK_ACTIVATE, params, "Finalize", 0, &io->g, NULL);
-		json_decref(params);
-		if (rc != HSM_OK)
-			return rc;
-		if ((rc = rotate_view_read(m, n, &v)) != HSM_OK || (rc = need_same(&v)) != HSM_OK)
+		if ((rc = mk_op(m, n, ADMINCMD_OP_MK_ACTIVATE, v.pending, "Finalize", io, &v)) !=
+		    HSM_OK || (rc = need_same(&v)) != HSM_OK)
 			return rc;
 		if ((rc = doms_of(m, n, v.current, &d)) != HSM_OK)
 			return rc;
@@ -252,17 +265,13 @@ rotate_backout(const group_member *m, size_t n, const struct rotate_io *io, json
 	rotate_view v;
 	ev_mkdom *d = NULL;
 	uint8_t aside[HSM_VP_LEN];
-	json_t *params;
 	hsm_rc rc;
 
 	if ((rc = rotate_view_read(m, n, &v)) != HSM_OK || (rc = need_same(&v)) != HSM_OK)
 		return rc;
 	if (v.old[0] != '\0' && strcmp(v.pending_state, "empty") == 0) {
 		/* finalized: the old key back to CURRENT, the new one aside */
-		params = json_pack("{s:s}", "mkvp", v.old);
-		rc = groupcmd_run(m, n, ADMINCMD_OP_MK_BACKOUT, params, "Back out", 0, &io->g, NULL);
-		json_decref(params);
-		if (rc != HSM_OK || (rc = rotate_view_read(m, n, &v)) != HSM_OK ||
+		if ((rc = mk_op(m, n, ADMINCMD_OP_MK_BACKOUT, v.old, "Back out", io, &v)) != HSM_OK ||
 		    (rc = need_same(&v)) != HSM_OK)
 			return rc;
 	} else if (strcmp(v.pending_state, "committed") == 0 && v.old[0] == '\0') {
@@ -294,7 +303,6 @@ rotate_destroy_old(const group_member *m, size_t n, const struct rotate_io *io,
                    uint8_t oldkey[HSM_VP_LEN], json_t **report)
 {
 	rotate_view v;
-	json_t *params;
 	hsm_rc rc;
 
 	if ((rc = rotate_view_read(m, n, &v)) != HSM_OK || (rc = need_same(&v)) != HSM_OK)
@@ -304,11 +312,8 @@ rotate_destroy_old(const group_member *m, size_t n, const struct rotate_io *io,
 		    "member): finalize a rotation first, or it was destroyed already");
 	if ((rc = hex_decode_into(v.old, oldkey, HSM_VP_LEN)) != HSM_OK)
 		return rc;
-	params = json_pack("{s:s}", "mkvp", v.old);
-	rc = groupcmd_run(m, n, ADMINCMD_OP_MK_DESTROY_OLD, params, "Destroy the old key", 0,
-	                  &io->g, NULL);
-	json_decref(params);
-	if (rc != HSM_OK || (rc = rotate_view_read(m, n, &v)) != HSM_OK)
+	if ((rc = mk_op(m, n, ADMINCMD_OP_MK_DESTROY_OLD, v.old, "Destroy the old key", io, &v))
+	    != HSM_OK)
 		return rc;
 	if (v.mixed || v.old[0] != '\0')
 		return hsm_fail(HSM_ERR_MODULE, "after mk.destroy_old a member still reports an "

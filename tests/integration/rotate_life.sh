@@ -166,9 +166,9 @@ expect_exit 0 "data under blob 1" -- hsmadm-rotate blob encrypt gb --blob-file "
 stage gb "$LOGB" gbk2
 expect_exit 0 "re-encipher" -- hsmadm-rotate reencipher gb --to pending --input "$W/gb.jsonl" \
 	--log "$LOGB"
-# The first member dies right after it applied mk.activate (its answer lost,
-# the second member never asked): the next finalize completes the group from
-# the command the first member kept, records the lost receipts, and ends.
+# A member dies right after it applied mk.activate (its answer lost; the
+# other member may or may not have it): the next finalize completes the group
+# from the command the module kept, records the lost receipts, and ends.
 stop_module m1
 start_module m1 --crash-after 1
 rc=0
@@ -179,7 +179,11 @@ wait_gone m1
 start_module m1
 expect_exit 0 "finalize again: the roll-forward completes" -- hsmadm-rotate finalize \
 	--group gb --log "$LOGB" "${REQ[@]}" "${AK[@]}"
-has "completed from the member that applied it" "the missed member was healed"
+# the other member either never got it (healed from the one that applied it)
+# or applied it too (its lost answer fetched again): the engine decides the order
+grep -qE "completed from the member that applied it|whose answer was lost" "$T/out" &&
+	ok "the interrupted command was completed and recorded" ||
+	fail "finalize did not say how it completed the interrupted command"
 expect_exit 0 "the group compares equal" -- hsmadm-domain group compare gb
 expect_exit 0 "back out" -- hsmadm-rotate backout --group gb --log "$LOGB" "${REQ[@]}" "${AK[@]}"
 has "CURRENT master key MKVP: ${MB1:0:16}" "key 1 is CURRENT again"
