@@ -49,6 +49,12 @@ struct fac_member_src {
 /* Roles a roster may name. */
 hsm_rc fac_check_role(const char *role);
 
+/* The same, recording the script and the plan the ceremony runs from (each
+ * "NAME ... sha256 HEX"; NULL: none) in ceremony.open's "script" and "plan". */
+hsm_rc fac_open_ex(const char *path, const char *title, const char *installation,
+                   const char *site, const char *script, const char *plan,
+                   const struct fac_who *who, json_t **out);
+
 /* Add one person. name may be NULL with a card (the card's holder). *out
  * (may be NULL) = {seq, member}. */
 hsm_rc fac_roster_add(const char *path, const char *role, const char *name,

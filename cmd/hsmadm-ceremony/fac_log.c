@@ -104,6 +104,13 @@ hsm_rc
 fac_open(const char *path, const char *title, const char *installation, const char *site,
          const struct fac_who *who, json_t **out)
 {
+	return fac_open_ex(path, title, installation, site, NULL, NULL, who, out);
+}
+
+hsm_rc
+fac_open_ex(const char *path, const char *title, const char *installation, const char *site,
+            const char *script, const char *plan, const struct fac_who *who, json_t **out)
+{
 	struct evlog_open_opts oo;
 	evlog *log = NULL;
 	json_t *body = NULL, *actor = NULL;
@@ -134,8 +141,12 @@ fac_open(const char *path, const char *title, const char *installation, const ch
 		return rc;
 	body = json_pack("{s:s, s:s}", "ceremony", title, "installation", installation);
 	actor = json_pack("{s:s, s:s}", "name", who_a.name, "role", who_a.role);
+	/* The script's and the plan's digests: what this ceremony was run from,
+	 * checked again by resume and by check-plan. */
 	if (body == NULL || actor == NULL ||
-	    (site != NULL && json_object_set_new(body, "site", json_string(site)) != 0)) {
+	    (site != NULL && json_object_set_new(body, "site", json_string(site)) != 0) ||
+	    (script != NULL && json_object_set_new(body, "script", json_string(script)) != 0) ||
+	    (plan != NULL && json_object_set_new(body, "plan", json_string(plan)) != 0)) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}

@@ -15,6 +15,7 @@
 #include "hsmadm/secbuf.h"
 #include "cmdutil.h"
 #include "fac.h"
+#include "fac_run.h"
 
 #define PROG "hsmadm-ceremony"
 
@@ -37,6 +38,16 @@ static const char usage_text[] =
 "  exception --text TEXT [--reason R] [--resolution R]\n"
 "                            something did not go to plan\n"
 "  show                      what has been recorded: roster, steps, open steps\n"
+"  print SCRIPT --plan FILE [--html OUT] [--json]\n"
+"                            the script for paper (Markdown, or HTML into OUT):\n"
+"                            every step, checkboxes, signature lines, and the PINs\n"
+"                            and card insertions it asks of each person\n"
+"  run SCRIPT --plan FILE --log LOG [--dry-run] [--rehearsal ANSWERS]\n"
+"                            run the ceremony step by step, recording each step,\n"
+"                            the witnesses' acknowledgements and any exception\n"
+"  resume SCRIPT --plan FILE --log LOG [--dry-run] [--rehearsal ANSWERS]\n"
+"                            after an interruption: from the first unfinished step\n"
+"  check-plan LOG --plan FILE  what the log did not fulfil of the plan\n"
 "\n"
 "Options:\n"
 "  --log FILE                the evidence log (required)\n"
@@ -46,22 +57,30 @@ static const char usage_text[] =
 "  --key-file FILE           roster add: a PEM key file (tests and rehearsals)\n"
 "  --facilitator NAME        who writes the record (default: facilitator)\n"
 "  --json                    print the result as JSON\n"
+"  --plan FILE               the ceremony plan (docs/formats/ceremony-plan.md)\n"
+"  --dry-run                 say all that would happen; do nothing\n"
+"  --rehearsal ANSWERS       PINs and answers from that file; every card must be\n"
+"                            virtual (hsmadm-vcard)\n"
 "  --help, --version\n"
 "\n"
 "Exit codes: 0 recorded, 2 usage, 3 malformed file, 4 card certificate does not\n"
 "verify, 5 log or person missing / already there, 6 not allowed now (step state,\n"
 "completed log), 10 no smart card service, 11 wrong or uninitialized card,\n"
-"28 log locked by another writer, 30 log chain broken; see hsmadm-ceremony(1).\n";
+"28 log locked by another writer, 30 log chain broken; run and resume exit with\n"
+"the exit code of a command that failed; see hsmadm-ceremony(1).\n";
 
 enum { O_LOG = 256, O_TITLE, O_INSTALL, O_SITE, O_ROLE, O_NAME, O_CARD, O_READER,
        O_CERT, O_KEYFILE, O_STEP, O_RESULT, O_STATEMENT, O_TEXT, O_REASON,
-       O_RESOLUTION, O_FACIL, O_JSON, O_HELP, O_VERSION };
+       O_RESOLUTION, O_FACIL, O_JSON, O_PLAN, O_SCRIPT, O_HTML, O_DRYRUN, O_REHEARSAL,
+       O_HELP, O_VERSION };
 
 #define BIT(o) (1u << ((o) - O_LOG))
 
 struct opts {
 	const char *log, *title, *installation, *site, *role, *name, *reader, *cert,
 	           *key_file, *step, *result, *statement, *text, *reason, *resolution;
+	const char *plan, *script, *html, *rehearsal;
+	int dry_run;
 	const char *cmd, *sub;
 	int card, json;
 	unsigned given;
@@ -87,6 +106,11 @@ static const struct option lo[] = {
 	{ "resolution", required_argument, NULL, O_RESOLUTION },
 	{ "facilitator", required_argument, NULL, O_FACIL },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "plan", required_argument, NULL, O_PLAN },
+	{ "script", required_argument, NULL, O_SCRIPT },
+	{ "html", required_argument, NULL, O_HTML },
+	{ "dry-run", no_argument, NULL, O_DRYRUN },
+	{ "rehearsal", required_argument, NULL, O_REHEARSAL },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -121,6 +145,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_RESOLUTION: o->resolution = optarg; break;
 		case O_FACIL: o->who.facilitator = optarg; break;
 		case O_JSON: o->json = 1; break;
+		case O_PLAN: o->plan = optarg; break;
+		case O_SCRIPT: o->script = optarg; break;
+		case O_HTML: o->html = optarg; break;
+		case O_DRYRUN: o->dry_run = 1; break;
+		case O_REHEARSAL: o->rehearsal = optarg; break;
 		case O_HELP: fputs(usage_text, stdout); return -1;
 		case O_VERSION: cmd_print_version(PROG); return -1;
 		default:
@@ -133,7 +162,13 @@ parse_args(int argc, char **argv, struct opts *o)
 		return cmd_usage_error(PROG, "no command given (open, roster add, step begin, "
 		                       "step end, witness, exception, show)");
 	o->cmd = argv[optind];
-	if (strcmp(o->cmd, "roster") == 0 || strcmp(o->cmd, "step") == 0) {
+	if (fac_cli_takes_file(o->cmd)) {
+		if (npos < 2)
+			return cmd_usage_error(PROG, "'%s' needs a file (%s)", o->cmd,
+			                       strcmp(o->cmd, "check-plan") == 0 ? "the log" : "the script");
+		o->sub = argv[optind + 1];
+		npos--;
+	} else if (strcmp(o->cmd, "roster") == 0 || strcmp(o->cmd, "step") == 0) {
 		if (npos < 2)
 			return cmd_usage_error(PROG, "'%s' needs a subcommand (%s)", o->cmd,
 			                       strcmp(o->cmd, "roster") == 0 ? "add" : "begin or end");
@@ -196,9 +231,11 @@ run(struct opts *o, json_t **res)
 	struct fac_member_src src;
 
 	if (strcmp(o->cmd, "open") == 0) {
-		if (check_allowed(o, BIT(O_TITLE) | BIT(O_INSTALL) | BIT(O_SITE)))
+		if (check_allowed(o, BIT(O_TITLE) | BIT(O_INSTALL) | BIT(O_SITE) | BIT(O_PLAN) |
+		                     BIT(O_SCRIPT)))
 			return HSM_ERR_USAGE;
-		return fac_open(o->log, o->title, o->installation, o->site, &o->who, res);
+		return fac_cli_open(o->log, o->title, o->installation, o->site, o->script,
+		                    o->plan, &o->who, res);
 	}
 	if (strcmp(o->cmd, "roster") == 0) {
 		if (strcmp(o->sub, "add") != 0) {
@@ -240,6 +277,16 @@ run(struct opts *o, json_t **res)
 			return HSM_ERR_USAGE;
 		return fac_exception(o->log, o->text, o->reason, o->resolution, &o->who, res);
 	}
+	if (fac_cli_takes_file(o->cmd)) {
+		struct fac_runopts ro = { o->sub, o->plan, o->log, o->html, o->rehearsal,
+		                          o->dry_run, strcmp(o->cmd, "resume") == 0, o->json, o->who };
+		unsigned allowed = strcmp(o->cmd, "print") == 0 ? BIT(O_PLAN) | BIT(O_HTML) :
+		    strcmp(o->cmd, "check-plan") == 0 ? BIT(O_PLAN) :
+		    BIT(O_PLAN) | BIT(O_DRYRUN) | BIT(O_REHEARSAL);
+		if (check_allowed(o, allowed))
+			return HSM_ERR_USAGE;
+		return fac_cli(o->cmd, &ro, res);
+	}
 	if (strcmp(o->cmd, "show") == 0) {
 		if (check_allowed(o, 0))
 			return HSM_ERR_USAGE;
@@ -275,9 +322,13 @@ main(int argc, char **argv)
 		/* Usage errors from option checks were printed already. */
 		if (usage_printed)
 			return hsm_exit_code(HSM_ERR_USAGE);
-		return cmd_fail(PROG, rc);
+		/* run/resume stopped by a command: its exit code, after the why */
+		r = cmd_fail(PROG, rc);
+		return fac_cli_cmd_exit() != 0 ? fac_cli_cmd_exit() : r;
 	}
-	if (o.json)
+	if (fac_cli_takes_file(o.cmd))
+		rc = fac_cli_print(o.cmd, res, o.json);
+	else if (o.json)
 		rc = cmd_print_json(res);
 	else if (strcmp(o.cmd, "show") == 0)
 		fac_print_show(stdout, res);
