@@ -308,6 +308,20 @@ heal_first(struct life *L)
 	return rc;
 }
 
+/* An MKVP in the one printed form (vp_format), when there is one. */
+static void
+print_mkvp(const char *label, const json_t *hex)
+{
+	uint8_t vp[HSM_VP_LEN];
+	char text[HSM_VP_TEXT_LEN];
+
+	if (!json_is_string(hex) || hex_decode_into(json_string_value(hex), vp, HSM_VP_LEN) !=
+	    HSM_OK)
+		return;
+	vp_format(vp, text);
+	printf("%s%s\n", label, text);
+}
+
 static void
 print_result(const struct life *L, json_t *rep)
 {
@@ -321,12 +335,9 @@ print_result(const struct life *L, json_t *rep)
 	}
 	if ((v = json_string_value(json_object_get(rep, "outcome"))) != NULL)
 		printf("%s: %s.\n", L->o->step, v);
-	if ((v = json_string_value(json_object_get(rep, "current_mkvp"))) != NULL && *v)
-		printf("CURRENT master key MKVP: %.16s...\n", v);
-	if ((v = json_string_value(json_object_get(rep, "pending_mkvp"))) != NULL && *v)
-		printf("PENDING master key MKVP: %.16s...\n", v);
-	if ((v = json_string_value(json_object_get(rep, "old_mkvp"))) != NULL && *v)
-		printf("OLD master key MKVP:     %.16s...\n", v);
+	print_mkvp("CURRENT master key MKVP: ", json_object_get(rep, "current_mkvp"));
+	print_mkvp("PENDING master key MKVP: ", json_object_get(rep, "pending_mkvp"));
+	print_mkvp("OLD master key MKVP:     ", json_object_get(rep, "old_mkvp"));
 }
 
 static int

@@ -33,6 +33,8 @@ cer_card 2 custodian "Dave Custodian" $CPIN
 cer_card 3 custodian "Dave Custodian" $CPIN --backup-of "$CARDID_2"
 PINS=$(pins $CPIN 400)
 R() { harness_reader_name "$1"; }
+# grp HEX: a pattern as the tools print it (first 16 bytes, groups of 4)
+grp() { sed 's/\(....\)/\1 /g; s/ $//' <<<"${1:0:32}"; }
 AK=(--admin-key-file "$T/a1.pem" --admin-key-file "$T/a2.pem")
 echo "Change request CR-17: rotate the master key of the payments domains." >"$W/cr17.txt"
 echo "Decommissioning request DR-3." >"$W/dr3.txt"
@@ -104,8 +106,8 @@ has "not re-enciphered" "finalize says the blobs come first"
 expect_exit 0 "re-encipher to pending" -- hsmadm-rotate reencipher ga --to pending \
 	--input "$W/ga.jsonl" --log "$LOG"
 expect_exit 0 "finalize" -- hsmadm-rotate finalize --group ga --log "$LOG" "${REQ[@]}" "${AK[@]}"
-has "${MK2:0:16}" "finalize names key 2 as CURRENT"
-has "${MK1:0:16}" "and key 1 as OLD"
+has "CURRENT master key MKVP: $(grp "$MK2")" "finalize names key 2 as CURRENT"
+has "OLD master key MKVP:     $(grp "$MK1")" "and key 1 as OLD"
 expect_exit 0 "old blob works after finalize" -- hsmadm-rotate blob decrypt ga \
 	--blob-file "$W/ga-keep.jsonl" --in "$W/ct1"
 has "DC2-M01 domain 3: decrypted" "on both members"
@@ -186,7 +188,7 @@ grep -qE "completed from the member that applied it|whose answer was lost" "$T/o
 	fail "finalize did not say how it completed the interrupted command"
 expect_exit 0 "the group compares equal" -- hsmadm-domain group compare gb
 expect_exit 0 "back out" -- hsmadm-rotate backout --group gb --log "$LOGB" "${REQ[@]}" "${AK[@]}"
-has "CURRENT master key MKVP: ${MB1:0:16}" "key 1 is CURRENT again"
+has "CURRENT master key MKVP: $(grp "$MB1")" "key 1 is CURRENT again"
 expect_exit 0 "blobs re-enciphered back to key 1" -- hsmadm-rotate reencipher gb --to current \
 	--input "$W/gb.reenciphered.jsonl" --log "$LOGB"
 expect_exit 0 "the backed-out blob works" -- hsmadm-rotate blob decrypt gb \
