@@ -184,7 +184,11 @@ ob_putc(struct obuf *o, char c)
 	return ob_put(o, &c, 1);
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#else
 #define ONES 0x0101010101010101ULL
+#endif
 
 static int
 plain_byte(unsigned char c)
@@ -194,15 +198,27 @@ plain_byte(unsigned char c)
 
 /* How many bytes from s are printable ASCII other than '"' and '\\' (a
  * string's literal bytes that need neither a check nor an escape): the bulk
- * of a frame, a batch of blobs in base64. Eight bytes per step while none
- * is below 0x20, above 0x7e, a quote or a backslash (bithacks' hasless,
- * hasmore and haszero, exact as a yes/no); the byte that stops it is found
- * one at a time. */
+ * of a frame, a batch of blobs in base64. Sixteen bytes per step with SSE2
+ * (every x86-64), else eight (bithacks' hasless, hasmore and haszero, exact
+ * as a yes/no); the byte that stops it is found one at a time. */
 static size_t
 plain_len(const char *s, size_t n)
 {
 	size_t k = 0;
 
+#if defined(__SSE2__)
+	const __m128i lo = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f),
+	              qu = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+
+	for (; k + 16 <= n; k += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + k));
+		/* Signed: 0x20..0x7f are above 0x1f, 0x80..0xff below. */
+		__m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, del),
+		                           _mm_or_si128(_mm_cmpeq_epi8(v, qu), _mm_cmpeq_epi8(v, bs)));
+		if (_mm_movemask_epi8(_mm_andnot_si128(bad, _mm_cmpgt_epi8(v, lo))) != 0xffff)
+			break;
+	}
+#else
 	for (; k + 8 <= n; k += 8) {
 		uint64_t w, x, y;
 		memcpy(&w, s + k, 8);
@@ -212,6 +228,7 @@ plain_len(const char *s, size_t n)
 		     ((y - ONES) & ~y)) & (ONES * 0x80))
 			break;
 	}
+#endif
 	while (k < n && plain_byte((unsigned char)s[k]))
 		k++;
 	return k;
