@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# hsmadm-ceremony run of ceremony-scripts/initial-master-key in rehearsal on
+# 13 virtual cards and two emulated modules: the whole ceremony, the log
+# verifies and check-plan finds the plan fulfilled; the PINs each person
+# typed equal what print counts.
+. "${HSMADM_SRC:?}/tests/integration/ceremony_script_common.sh"
+cs_setup
+C=hsmadm-ceremony
+run 0 "dry run" $C run "$S/initial-master-key.script" --plan "$PLAN" --log "$LOG" --dry-run
+out_has "== Step 7 of 7"
+[ ! -e "$LOG" ] || fail "a dry run wrote the log"
+run 0 "rehearsal" $C run "$S/initial-master-key.script" --plan "$PLAN" --log "$LOG" --rehearsal "$ANSWERS"
+out_has "The script ran to its end"
+ASKED=$(grep '^PINs typed in this rehearsal:' <<<"$OUT" | cut -d: -f2)
+run 0 "print --json" $C print "$S/initial-master-key.script" --plan "$PLAN" --json
+PRINTED=$(jq -r '[.people[] | "\(.who)=\(.pins)"] | join(" ")' <<<"$OUT")
+[ "$ASKED" = " $PRINTED" ] || fail "PINs asked ($ASKED) differ from printed ($PRINTED)"
+pass "the printed PIN counts equal what the rehearsal asked"
+run 0 "export the trust file" hsmadm-audit export-trust "$LOG" --module-ca "$W/module-ca.pem" --out "$W/trust.json"
+run 0 "the log verifies" hsmadm-audit verify "$LOG" --trust "$W/trust.json"
+[ "$(head -1 "$LOG" | jq -r .body.plan)" = "test-bank-2026 sha256 $(sha256sum "$PLAN" | cut -c1-64)" ] ||
+	fail "ceremony.open does not record the plan's digest"
+[ "$(head -1 "$LOG" | jq -r .body.script)" = "initial-master-key version 1 sha256 $(sha256sum "$S/initial-master-key.script" | cut -c1-64)" ] ||
+	fail "ceremony.open does not record the script's digest"
+pass "ceremony.open records the script's and the plan's SHA-256"
+run 0 "check-plan" $C check-plan "$LOG" --plan "$PLAN"
+out_has "fulfils the plan"
+echo "PASS: ceremony_script_run"
