@@ -222,13 +222,19 @@ say "Readers 1-3 hold the administrators' cards, 4-6 their backup cards, 7-9" \
 	"new card id. A backup card names its primary card (--backup-of), so the" \
 	"two count as one person."
 R() { harness_reader_name "$1"; }
-# card SLOT ROLE HOLDER PIN [init options]: a new virtual card in SLOT, initialized.
+# All thirteen new virtual cards go into their readers together, and the demo
+# waits once (pcscd sees cards inserted together in one polling round).
+slots=()
+for slot in $(seq 0 12); do
+	quiet "creating a virtual card" hsmadm-vcard create "$PRIV/card$slot.json"
+	slots+=("$PRIV/card$slot.json:$slot")
+done
+harness_insert_all "${slots[@]}" ||
+	stop_here "a virtual card did not appear in its reader (the harness said which, above)."
+# card SLOT ROLE HOLDER PIN [init options]: the new card in SLOT, initialized.
 card() {
-	local slot=$1 role=$2 holder=$3 pin=$4 f="$PRIV/card$1.json"
+	local slot=$1 role=$2 holder=$3 pin=$4
 	shift 4
-	quiet "creating a virtual card" hsmadm-vcard create "$f"
-	harness_insert "$f" "$slot" ||
-		stop_here "the virtual card did not appear in reader $((slot + 1)) (the harness said why, above)."
 	show hsmadm-card init --reader "$(R "$slot")" --role "$role" --holder "$holder" \
 		--installation $INSTALLATION --allow-default-mgmt-key \
 		--pin-fd 3 --new-pin-fd 4 --new-puk-fd 5 "$@" \

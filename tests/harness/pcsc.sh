@@ -216,33 +216,64 @@ harness_wait_card() {
 	done
 }
 
-# harness_insert FILE SLOT: run hsmadm-vcard on FILE in the reader of SLOT
-# and wait until pcscd sees the card.
-harness_insert() {
-	local file=$1 slot=$2 pid vcard
+# harness_card_launch FILE SLOT: start hsmadm-vcard on FILE in the reader of
+# SLOT, without waiting for pcscd to see it.
+harness_card_launch() {
+	local file=$1 slot=$2 vcard
 	[ -n "${HARNESS_PORT[$slot]:-}" ] || harness_die "no reader slot $slot"
 	[ -z "${HARNESS_CARD_PID[$slot]:-}" ] || harness_die "slot $slot already holds a card"
 	vcard=$(command -v hsmadm-vcard || echo "${HSMADM_BIN:-}/hsmadm-vcard")
 	[ -x "$vcard" ] || harness_die "hsmadm-vcard not found (set PATH or HSMADM_BIN)"
 	"$vcard" run "$file" --port "${HARNESS_PORT[$slot]}" >>"$HARNESS_DIR/card-$slot.log" 2>&1 &
-	pid=$!
-	HARNESS_CARD_PID[$slot]=$pid
-	local deadline=$((SECONDS + HARNESS_TIMEOUT))
-	until harness_card_present "$slot"; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			wait "$pid" 2>/dev/null || true
-			unset 'HARNESS_CARD_PID[slot]'
-			harness_log "hsmadm-vcard for $file in ${HARNESS_READER[$slot]} exited; its log:"
-			cat "$HARNESS_DIR/card-$slot.log" >&2
-			return 1
-		fi
+	HARNESS_CARD_PID[$slot]=$!
+}
+
+# harness_cards_wait SLOT...: wait until pcscd sees a card in every SLOT, one
+# deadline for all (pcscd polls its readers every 400 ms: cards inserted
+# together are seen together). Fails at once if a card's process exits.
+harness_cards_wait() {
+	local deadline=$((SECONDS + HARNESS_TIMEOUT)) slot pid missing seen
+	while :; do
+		missing=
+		seen=$(harness_readers)   # one listing per round, for every slot
+		for slot in "$@"; do
+			pid=${HARNESS_CARD_PID[$slot]:-}
+			if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+				wait "$pid" 2>/dev/null || true
+				unset 'HARNESS_CARD_PID[slot]'
+				harness_log "hsmadm-vcard in ${HARNESS_READER[$slot]} exited; its log:"
+				cat "$HARNESS_DIR/card-$slot.log" >&2
+				return 1
+			fi
+			grep -qxF "yes	${HARNESS_READER[$slot]}" <<<"$seen" || missing="$missing $slot"
+		done
+		[ -n "$missing" ] || return 0
 		if [ $SECONDS -ge $deadline ]; then
-			harness_log "card $file did not appear in ${HARNESS_READER[$slot]}; its log:"
-			cat "$HARNESS_DIR/card-$slot.log" >&2
+			for slot in $missing; do
+				harness_log "no card appeared in ${HARNESS_READER[$slot]}; its log:"
+				cat "$HARNESS_DIR/card-$slot.log" >&2
+			done
 			return 1
 		fi
 		sleep 0.05
 	done
+}
+
+# harness_insert FILE SLOT: run hsmadm-vcard on FILE in the reader of SLOT
+# and wait until pcscd sees the card.
+harness_insert() {
+	harness_card_launch "$1" "$2"
+	harness_cards_wait "$2"
+}
+
+# harness_insert_all FILE:SLOT...: insert several cards at once and wait once.
+harness_insert_all() {
+	local pair slots=()
+	for pair in "$@"; do
+		harness_card_launch "${pair%:*}" "${pair##*:}"
+		slots+=("${pair##*:}")
+	done
+	harness_cards_wait "${slots[@]}"
 }
 
 # harness_insert_after SECONDS FILE SLOT: insert the card SECONDS from now,
