@@ -56,9 +56,8 @@ hsm_rc
 evlog_parse_line(const char *line, size_t len, evlog_record *rec)
 {
 	json_t *obj = NULL, *v;
-	char *canon = NULL;
-	size_t clen = 0;
 	const char *prev;
+	int canonical = 0;
 	hsm_rc rc;
 
 	memset(rec, 0, sizeof(*rec));
@@ -66,8 +65,10 @@ evlog_parse_line(const char *line, size_t len, evlog_record *rec)
 		return hsm_fail(HSM_ERR_FORMAT, "empty line");
 	if (len > EVLOG_MAX_LINE)
 		return hsm_fail(HSM_ERR_FORMAT, "line longer than %d bytes", EVLOG_MAX_LINE);
-	/* only bad bytes are damage: running out of memory is not a torn line */
-	if ((rc = cjson_parse(line, len, &obj)) != HSM_OK)
+	/* only bad bytes are damage: running out of memory is not a torn line.
+	 * Parsed and checked for canonical form in one pass (no copy written
+	 * back for the plain lines most records are). */
+	if ((rc = cjson_parse_canonical(line, len, &obj, &canonical)) != HSM_OK)
 		return rc == HSM_ERR_FORMAT ? hsm_fail_wrap(rc, "not valid JSON") : rc;
 	if (!json_is_object(obj)) {
 		rc = hsm_fail(HSM_ERR_FORMAT, "line is not a JSON object");
@@ -115,12 +116,7 @@ evlog_parse_line(const char *line, size_t len, evlog_record *rec)
 	}
 	/* The signed and hashed bytes are the line itself, so it must be the one
 	 * canonical spelling of its content: no reformatting can hide. */
-	if ((rc = cjson_dump(obj, &canon, &clen)) != HSM_OK) {
-		if (rc == HSM_ERR_FORMAT)
-			hsm_fail_wrap(rc, "record cannot be canonicalized");
-		goto out;
-	}
-	if (clen != len || memcmp(canon, line, len) != 0) {
+	if (!canonical) {
 		rc = hsm_fail(HSM_ERR_FORMAT, "line is not in RFC 8785 canonical form");
 		goto out;
 	}
@@ -131,7 +127,6 @@ evlog_parse_line(const char *line, size_t len, evlog_record *rec)
 	rec->obj = obj;
 	obj = NULL;
 out:
-	free(canon);
 	json_decref(obj);
 	if (rc != HSM_OK) {
 		json_t *keep = rec->obj;
