@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,42 @@ test_b64_runs(void **state)
 	blob_kctx_free(&a.k);
 }
 
+/* The table codec against the strict one on every byte value, and every
+ * byte outside the alphabet refused at every place, naming its group. */
+static void
+test_b64_tables(void **state)
+{
+	uint8_t bytes[BLOB_LEN * 4], back[BLOB_LEN * 4];
+	char text[BLOB_B64_LEN * 4 + 1], *ref = NULL, want[80];
+	size_t i, n;
+	int b;
+
+	(void)state;
+	for (i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)(i * 7 + (i >> 8));   /* all 256 values, in every place */
+	blob_b64_encode(bytes, 4, text);
+	assert_int_equal(b64_encode(bytes, sizeof(bytes), &ref), HSM_OK);
+	assert_string_equal(ref, text);
+	free(ref);
+	assert_int_equal(blob_b64_decode(text, strlen(text), 4, back, &n), HSM_OK);
+	assert_int_equal(n, 4);
+	assert_memory_equal(back, bytes, sizeof(bytes));
+	for (i = 0; i < 8; i++) {
+		for (b = 0; b < 256; b++) {
+			char keep = text[100 + i];
+			if (isalnum(b) || b == '+' || b == '/')
+				continue;
+			text[100 + i] = (char)b;
+			assert_int_equal(blob_b64_decode(text, 4 * BLOB_B64_LEN, 4, back, &n),
+			                 HSM_ERR_FORMAT);
+			assert_int_equal(n, 0);
+			snprintf(want, sizeof(want), "at %zu", (100 + i) / 4 * 4);
+			assert_non_null(strstr(hsm_errmsg(), want));
+			text[100 + i] = keep;
+		}
+	}
+}
+
 static void
 test_lines(void **state)
 {
@@ -240,6 +277,7 @@ main(void)
 		cmocka_unit_test(test_parse_strict),
 		cmocka_unit_test(test_attrs_usage),
 		cmocka_unit_test(test_b64_runs),
+		cmocka_unit_test(test_b64_tables),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_data),
 	};
