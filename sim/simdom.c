@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* simdom.c - the domain state machine of the module emulator (DESIGN §4). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -15,6 +17,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
+#include "hsmadm/fileio.h"
 #include "hsmadm/kpwrap.h"
 #include "hsmadm/modproto.h"
 #include "hsmadm/secbuf.h"
@@ -347,12 +350,47 @@ wipe_str(json_t *s)
 		secure_wipe((void *)json_string_value(s), json_string_length(s));
 }
 
+/* buf to a temporary beside path (a fixed name: one writer per domain, its
+ * lock), synced, renamed over path; the folder synced only when dirsync (a
+ * batch syncs it once for all of its domains). */
+static hsm_rc
+save_bytes(const char *path, const char *buf, size_t len, int dirsync)
+{
+	char tmp[4300];
+	int fd;
+	hsm_rc rc = HSM_OK;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return hsm_fail(HSM_ERR_USAGE, "path too long: %s", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+	if (fchmod(fd, 0600) != 0 ||
+	    (rc = hsm_write_all(fd, buf, len)) != HSM_OK || fsync(fd) != 0)
+		rc = rc != HSM_OK ? rc : hsm_fail(HSM_ERR_IO, "cannot write %s: %s", tmp,
+		    strerror(errno));
+	if (close(fd) != 0 && rc == HSM_OK)
+		rc = hsm_fail(HSM_ERR_IO, "cannot close %s: %s", tmp, strerror(errno));
+	if (rc == HSM_OK && rename(tmp, path) != 0)
+		rc = hsm_fail(HSM_ERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
+	if (rc != HSM_OK) {
+		(void)unlink(tmp);
+		return rc;
+	}
+	return dirsync ? hsm_fsync_dir_of(path) : HSM_OK;
+}
+
 hsm_rc
 simdom_save(const simdom *d, const char *path)
 {
+	return simdom_save_to(d, path, 1);
+}
+
+hsm_rc
+simdom_save_to(const simdom *d, const char *path, int dirsync)
+{
 	json_t *f = NULL, *admins = NULL, *parts = NULL, *cur = NULL, *pend = NULL, *old = NULL;
-	char *pem = NULL, hex[2 * HSM_VP_LEN + 1];
-	size_t i;
+	char *pem = NULL, *buf = NULL, hex[2 * HSM_VP_LEN + 1];
+	size_t i, len = 0;
 	hsm_rc rc;
 
 	if ((admins = json_array()) == NULL || (parts = json_array()) == NULL)
@@ -386,7 +424,8 @@ simdom_save(const simdom *d, const char *path)
 	    "importer", pem);
 	if (f == NULL)
 		goto nomem;
-	rc = cjson_save_file(path, f, 0600);
+	if ((rc = cjson_dump(f, &buf, &len)) == HSM_OK)
+		rc = save_bytes(path, buf, len, dirsync);
 	if (rc != HSM_OK)
 		rc = hsm_fail_wrap(rc, "cannot save domain %u", d->index);
 	goto out;
@@ -400,6 +439,10 @@ out:
 	if (pem != NULL) {
 		secure_wipe(pem, strlen(pem));
 		free(pem);
+	}
+	if (buf != NULL) {   /* the file's bytes hold the keys too */
+		secure_wipe(buf, len);
+		free(buf);
 	}
 	json_decref(f);
 	json_decref(admins);

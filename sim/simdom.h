@@ -32,8 +32,12 @@ hsm_rc simdom_new(unsigned index, simdom **out);
 /* Load from the domain file (HSM_ERR_FORMAT if damaged); a missing file
  * gives a fresh domain. */
 hsm_rc simdom_load(const char *path, unsigned index, simdom **out);
-/* Write the full (private) state atomically, mode 0600. */
+/* Write the full (private) state atomically, mode 0600: a temporary beside
+ * path, synced, renamed over it, the folder synced. simdom_save_to with
+ * dirsync 0 leaves the folder to the caller, who syncs it once for the
+ * domains of a batch before it answers. */
 hsm_rc simdom_save(const simdom *d, const char *path);
+hsm_rc simdom_save_to(const simdom *d, const char *path, int dirsync);
 void   simdom_free(simdom **d);
 
 uint64_t simdom_counter(const simdom *d);

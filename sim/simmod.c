@@ -14,6 +14,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
+#include "hsmadm/fileio.h"
 #include "hsmadm/modproto.h"
 #include "hsmadm/receipt.h"
 #include "hsmadm/x509util.h"
@@ -606,10 +607,13 @@ applyctx_done(struct applyctx *c)
 }
 
 /* Check the command against the domain, make its receipt, keep the
- * command and the receipt, then save the state. Caller holds the lock. */
+ * command and the receipt, then save the state. Caller holds the lock.
+ * keep NULL: the state is saved with its folder synced and becomes the
+ * domain's; else it is saved, the folder left to the batch, and handed
+ * back in *keep (batch_grouped makes it the domain's). */
 static hsm_rc
 apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt,
-             const char **reason)
+             simdom **keep, const char **reason)
 {
 	simdom *d, *next = NULL;
 	json_t *res = NULL;
@@ -649,9 +653,14 @@ apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt
 		goto out;
 	}
 	if ((rc = dom_path(m, idx, path, sizeof(path))) != HSM_OK ||
-	    (rc = simdom_save(next, path)) != HSM_OK) {
+	    (rc = simdom_save_to(next, path, keep == NULL)) != HSM_OK) {
 		*reason = "io";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed");
+		goto out;
+	}
+	if (keep != NULL) {
+		*keep = next;
+		next = NULL;
 		goto out;
 	}
 	/* Persisted: from here on the new state is the state. */
@@ -669,31 +678,54 @@ out:
 	return rc;
 }
 
+/* A command.apply request for one domain arrived: the drop-before fault. */
+static int
+dropped_before(simmod *m)
+{
+	long nth;
+
+	pthread_mutex_lock(&m->flock);
+	nth = ++m->napply_req;
+	pthread_mutex_unlock(&m->flock);
+	if (m->faults.drop_before != nth)
+		return 0;
+	fprintf(stderr, "hsmadm-simd: test fault: dropping command.apply request %ld unapplied\n", nth);
+	return 1;
+}
+
+/* The domain of params, and the command's shape: refusals that come before
+ * anything else, in the order of a single request. */
+static hsm_rc
+apply_target(simmod *m, const json_t *params, const struct applyctx *c, unsigned *idx,
+             const char **reason)
+{
+	hsm_rc rc;
+
+	if ((rc = param_domain(m, params, idx, reason)) != HSM_OK)
+		return rc;
+	if (c->rc != HSM_OK) {
+		*reason = c->why;
+		return hsm_fail(c->rc, "%s", c->msg);
+	}
+	return HSM_OK;
+}
+
 static hsm_rc
 do_apply(simmod *m, const json_t *params, const struct applyctx *c, json_t **result,
          const char **reason, int *drop)
 {
 	json_t *receipt = NULL;
 	unsigned idx = 0;
-	long nth;
 	hsm_rc rc;
 
-	if ((rc = param_domain(m, params, &idx, reason)) != HSM_OK)
+	if ((rc = apply_target(m, params, c, &idx, reason)) != HSM_OK)
 		return rc;
-	if (c->rc != HSM_OK) {
-		*reason = c->why;
-		return hsm_fail(c->rc, "%s", c->msg);
-	}
-	pthread_mutex_lock(&m->flock);
-	nth = ++m->napply_req;
-	pthread_mutex_unlock(&m->flock);
-	if (m->faults.drop_before == nth) {
-		fprintf(stderr, "hsmadm-simd: test fault: dropping command.apply request %ld unapplied\n", nth);
+	if (dropped_before(m)) {
 		*drop = 1;
 		return HSM_OK;
 	}
 	pthread_mutex_lock(&m->dlock[idx]);
-	rc = apply_locked(m, idx, c, &receipt, reason);
+	rc = apply_locked(m, idx, c, &receipt, NULL, reason);
 	pthread_mutex_unlock(&m->dlock[idx]);
 	if (rc != HSM_OK)
 		return rc;
@@ -846,6 +878,10 @@ struct bent {
 	const struct applyctx *ac;   /* command.apply: what the domains share */
 	json_t     *want;       /* domain.query: the reservation asked for, or NULL */
 	json_t     *resv;       /* ... and what the domain holds, answered beside */
+	unsigned    idx;        /* grouped apply: the domain, */
+	int         go;         /* 1: locked by the batch, to apply */
+	simdom     *next;       /* its saved next state (folder not yet synced) */
+	json_t     *receipt;
 	json_t     *res;
 	hsm_rc      rc;
 	const char *why;
@@ -874,6 +910,113 @@ bent_apply(void *arg)
 	return NULL;
 }
 
+/* Grouped apply, in a domain's thread: the batch holds its lock. */
+static void *
+bent_stage(void *arg)
+{
+	struct bent *b = arg;
+
+	hsm_err_clear();
+	if (dropped_before(b->m))
+		b->drop = 1;
+	else
+		bent_done(b, apply_locked(b->m, b->idx, b->ac, &b->receipt, &b->next, &b->why));
+	return NULL;
+}
+
+/* The saved states become the domains' once their folder is synced (one
+ * sync for the batch, where each domain's own save synced it before); a
+ * failed sync refuses them all, as a failed save does. Caller holds the
+ * locks. */
+static void
+grouped_finish(simmod *m, struct bent *b, size_t n)
+{
+	char path[4200];
+	hsm_rc rc = HSM_OK;
+	size_t i;
+
+	for (i = 0; i < n && b[i].next == NULL; i++)
+		;
+	if (i < n && ((rc = dom_path(m, b[i].idx, path, sizeof(path))) != HSM_OK ||
+	    (rc = hsm_fsync_dir_of(path)) != HSM_OK))
+		rc = hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed");
+	for (i = 0; i < n; i++) {
+		if (b[i].next == NULL)
+			continue;
+		if (rc != HSM_OK) {
+			b[i].why = "io";
+			bent_done(&b[i], rc);
+			simdom_free(&b[i].next);
+			continue;
+		}
+		simdom_free(&m->doms[b[i].idx]);
+		m->doms[b[i].idx] = b[i].next;
+		b[i].next = NULL;
+		m->resv[b[i].idx].held = 0;
+	}
+}
+
+/* The domains of a batch applied together: the batch takes their locks (in
+ * domain order, so two batches cannot wait for each other), each domain
+ * checks, keeps its command and receipt and saves its state in a thread of
+ * its own, and the folder of the states is synced once. Durable before the
+ * answer, as one by one. */
+static void
+batch_grouped(struct bent *b, size_t n)
+{
+	pthread_t th[MODPROTO_MAX_DOMAINS];
+	char started[MODPROTO_MAX_DOMAINS], lock[MODPROTO_MAX_DOMAINS] = { 0 };
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i].go)
+			lock[b[i].idx] = 1;
+	for (i = 0; i < MODPROTO_MAX_DOMAINS; i++)
+		if (lock[i])
+			pthread_mutex_lock(&b[0].m->dlock[i]);
+	for (i = 0; i < n; i++)
+		started[i] = b[i].go && pthread_create(&th[i], NULL, bent_stage, &b[i]) == 0;
+	for (i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else if (b[i].go)
+			bent_stage(&b[i]);
+	}
+	grouped_finish(b[0].m, b, n);
+	for (i = MODPROTO_MAX_DOMAINS; i-- > 0;)
+		if (lock[i])
+			pthread_mutex_unlock(&b[0].m->dlock[i]);
+	for (i = 0; i < n; i++) {
+		if (b[i].receipt == NULL || b[i].rc != HSM_OK)
+			continue;
+		applied_faults(b[0].m, &b[i].drop);
+		if ((b[i].res = json_pack("{s:O}", "receipt", b[i].receipt)) == NULL)
+			bent_done(&b[i], hsm_fail(HSM_ERR_NOMEM, "out of memory"));
+	}
+}
+
+/* Which domains the grouped way takes (the others are refused already);
+ * 0 when a domain is listed twice (then one by one, each under its lock). */
+static int
+batch_targets(struct bent *b, size_t n)
+{
+	char seen[MODPROTO_MAX_DOMAINS] = { 0 };
+	size_t i;
+	hsm_rc rc;
+
+	for (i = 0; i < n; i++) {
+		hsm_err_clear();
+		if ((rc = apply_target(b[i].m, b[i].p, b[i].ac, &b[i].idx, &b[i].why)) != HSM_OK) {
+			bent_done(&b[i], rc);
+			continue;
+		}
+		if (seen[b[i].idx]++)
+			return 0;
+		b[i].go = 1;
+	}
+	return 1;
+}
+
 static void
 batch_apply(struct bent *b, size_t n, const json_t *params)
 {
@@ -883,8 +1026,16 @@ batch_apply(struct bent *b, size_t n, const json_t *params)
 	size_t i;
 
 	applyctx_init(&ac, params, 1);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		b[i].ac = &ac;
+	if (n > 1 && batch_targets(b, n)) {
+		batch_grouped(b, n);
+		applyctx_done(&ac);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		b[i].rc = HSM_OK;
+		b[i].go = 0;
 		started[i] = n > 1 && pthread_create(&th[i], NULL, bent_apply, &b[i]) == 0;
 	}
 	for (i = 0; i < n; i++) {
@@ -1015,6 +1166,7 @@ do_batch(simmod *m, const char *op, const json_t *params, json_t **result,
 out:
 	for (i = 0; i < n; i++) {
 		json_decref(b[i].p);
+		json_decref(b[i].receipt);
 		json_decref(b[i].want);
 		json_decref(b[i].resv);
 		json_decref(b[i].res);

@@ -466,6 +466,45 @@ test_batch(void **state)
 	json_decref(a);
 }
 
+/* The domains of a batch are applied together (one sync of the states'
+ * folder): each one's state is on disk after the answer, as one by one; a
+ * domain listed twice is applied once, the second entry a replay. */
+static void
+test_batch_grouped(void **state)
+{
+	fx *f = *state;
+	admincmd *c = NULL;
+	admincmd_target t[4] = { { "DC1-M01", 0, 0 }, { "DC1-M01", 1, 0 }, { "DC1-M01", 2, 0 },
+	                         { "DC1-M01", 3, 0 } };
+	json_t *p = json_pack("{s:s, s:s, s:s}", "pubkey", f->pubhex, "name", "Alice",
+	                      "identity", "alice");
+	json_t *file = NULL, *a;
+	int64_t now = (int64_t)time(NULL);
+
+	assert_int_equal(admincmd_new("admin.add", p, t, 4, now - 60, now + 600, &c), HSM_OK);
+	assert_int_equal(admincmd_to_json(c, &file), HSM_OK);
+	admincmd_free(&c);
+	json_decref(p);
+	a = ask(f, "command.apply", json_pack("{s:[i,i,i], s:O}", "domains", 2, 0, 1, "command",
+	    file), NULL);
+	for (size_t k = 0; k < 3; k++)
+		assert_true(json_is_true(json_object_get(answer_of(a, k), "ok")));
+	json_decref(a);
+	simmod_free(&f->m);
+	assert_int_equal(simmod_open(f->dir, NULL, &f->m), HSM_OK);
+	a = ask(f, "domain.query", json_pack("{s:[i,i,i,i]}", "domains", 0, 1, 2, 3), NULL);
+	for (size_t k = 0; k < 4; k++)
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(answer_of(a, k),
+		    "result"), "counter")), k < 3 ? 1 : 0);
+	json_decref(a);
+	a = ask(f, "command.apply", json_pack("{s:[i,i], s:O}", "domains", 3, 3, "command", file),
+	        NULL);
+	assert_true(json_is_true(json_object_get(answer_of(a, 0), "ok")) !=
+	            json_is_true(json_object_get(answer_of(a, 1), "ok")));
+	json_decref(a);
+	json_decref(file);
+}
+
 /* Reservations (module-protocol.md §2.7): a query reserves a counter for
  * one command; a higher ballot takes it over; an apply claiming another
  * reservation, or none, is refused, as is another command's apply without
@@ -633,6 +672,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_receipts_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receipts_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_grouped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reservations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_refusals_and_issue_client, setup, teardown),
 	};
