@@ -9,8 +9,10 @@
 # Targets: the whole command <= 2x one domain, the engine <= 1.5x. They hold
 # only if the engine pays once per module, not once per domain: one
 # connection per module, one request per module and step carrying all of
-# its domains, the modules in parallel; each command signature checked once,
-# each module's OA certificate chain once.
+# its domains, the modules in parallel; two round trips as for one domain
+# (the read reserves every member, so the apply goes to all at once:
+# docs/domain-groups.md); each command signature checked once per admin set
+# (workstation and module), each module's OA certificate chain once.
 #
 # Fair by construction: every side runs the same command (admin add, signed
 # by the one admin of a 1-of-1 domain, so every member checks a signature),
@@ -29,8 +31,9 @@
 # that for 64) for the engine: what an engine paying the delay per domain
 # far exceeds (64 domains one after another on a connection ~ 50x), while
 # the CPU work that grows with the domains (a receipt signed by the module
-# and verified by the workstation, two fsyncs per domain in the module) is
-# not parallel on a loaded 2-core machine running 16 modules.
+# and verified by the workstation, a command, a receipt and a state synced
+# per domain in the module) is not parallel on a loaded 2-core machine
+# running 16 modules.
 . "$(dirname "$0")/../integration/domain_common.sh"
 
 DELAY=${BENCH_DELAY_MS:-50}
