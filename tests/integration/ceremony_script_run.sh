@@ -4,7 +4,7 @@
 # 13 virtual cards and two emulated modules: the whole ceremony, the log
 # verifies and check-plan finds the plan fulfilled; the PINs each person
 # typed equal what print counts.
-. "${HSMADM_SRC:?}/tests/integration/ceremony_script_common.sh"
+. "${HSMADM_SRC:?}/tests/integration/ceremony_script_lib.bash"
 cs_setup
 C=hsmadm-ceremony
 run 0 "dry run" $C run "$S/initial-master-key.script" --plan "$PLAN" --log "$LOG" --dry-run
