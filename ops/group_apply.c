@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -49,22 +48,26 @@ run_free(struct run *r)
 /* A reservation's ballot (module-protocol.md §2.7): the time in ms, so
  * that a later run takes over the reservation of an abandoned one, and 10
  * random bits, so that two workstations in one millisecond differ. */
-static long long
-new_ballot(void)
+static hsm_rc
+new_ballot(long long *ballot)
 {
 	struct timespec ts;
 	unsigned short rnd = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
-		rnd = (unsigned short)getpid();
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * 1024 + (rnd & 1023) + 1;
+		return hsm_fail(HSM_ERR_CRYPTO, "no random bits for the command's reservation; "
+		    "nothing was sent");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*ballot = ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) * 1024 + (rnd & 1023) + 1;
+	return HSM_OK;
 }
 
 static hsm_rc
 run_init(struct run *r, const group_member *m, size_t n, const admincmd *cmd, int64_t now,
          int roll_forward)
 {
+	hsm_rc rc;
+
 	memset(r, 0, sizeof(*r));
 	r->m = m;
 	r->n = n;
@@ -84,10 +87,11 @@ run_init(struct run *r, const group_member *m, size_t n, const admincmd *cmd, in
 	r->pres = calloc(n, sizeof(*r->pres));
 	r->reserve = calloc(n, sizeof(*r->reserve));
 	r->resv = calloc(n, sizeof(*r->resv));
-	r->ballot = new_ballot();
 	if (r->row == NULL || r->st == NULL || r->sel == NULL || r->pres == NULL ||
 	    r->reserve == NULL || r->resv == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = new_ballot(&r->ballot)) != HSM_OK)
+		return rc;
 	return admincmd_digest_text(cmd, &r->digest_hex, NULL);
 }
 
