@@ -649,7 +649,9 @@ struct rpart {
 };
 
 struct rcoll {
-	struct rperson p[MAX_PEOPLE];
+	/* each person allocated when first met (they never move): a report
+	 * of a small log does not clear room for MAX_PEOPLE */
+	struct rperson *p[MAX_PEOPLE];
 	int            np;
 	struct rpart   parts[MAX_PARTS];
 	int            nparts;
@@ -669,12 +671,17 @@ person(struct rcoll *c, const char *name, const char *role)
 	if (name == NULL || *name == '\0')
 		return NULL;
 	for (i = 0; i < c->np; i++)
-		if (strcmp(c->p[i].name, name) == 0)
-			return &c->p[i];
-	if (c->np == MAX_PEOPLE || (c->p[c->np].name = strdup(name)) == NULL)
+		if (strcmp(c->p[i]->name, name) == 0)
+			return c->p[i];
+	if (c->np == MAX_PEOPLE || (c->p[c->np] = calloc(1, sizeof(**c->p))) == NULL)
 		return NULL;
-	c->p[c->np].role = strdup(role ? role : "");
-	return &c->p[c->np++];
+	if ((c->p[c->np]->name = strdup(name)) == NULL) {
+		free(c->p[c->np]);
+		c->p[c->np] = NULL;
+		return NULL;
+	}
+	c->p[c->np]->role = strdup(role ? role : "");
+	return c->p[c->np++];
 }
 
 static void
@@ -698,8 +705,8 @@ card_owner(struct rcoll *c, const char *card)
 	int i;
 
 	for (i = 0; card != NULL && i < c->np; i++)
-		if (strstr(c->p[i].cards, card) != NULL)
-			return &c->p[i];
+		if (strstr(c->p[i]->cards, card) != NULL)
+			return c->p[i];
 	return NULL;
 }
 
@@ -866,9 +873,10 @@ rcoll_free(struct rcoll *c)
 	int i;
 
 	for (i = 0; i < c->np; i++) {
-		free(c->p[i].name);
-		free(c->p[i].role);
-		free(c->p[i].approvals);
+		free(c->p[i]->name);
+		free(c->p[i]->role);
+		free(c->p[i]->approvals);
+		free(c->p[i]);
 	}
 	free(c->loads);
 	json_decref(c->decom);
@@ -886,7 +894,7 @@ people_section(struct rctx *r, const struct rcoll *c)
 		fputs("<table><thead><tr><th>Name</th><th>Role</th><th>Cards</th>"
 		    "<th>Approvals and signatures</th></tr></thead>\n", r->out);
 	for (i = 0; i < c->np; i++) {
-		const struct rperson *p = &c->p[i];
+		const struct rperson *p = c->p[i];
 		if (r->html) {
 			fputs("<tr><td>", r->out);
 			esc(r, p->name);
