@@ -246,6 +246,53 @@ fac_card_id(void *arg, const char *reader, char out[33])
 	return rc;
 }
 
+/* The value of option opt in c's command line (NULL: not given). */
+static const char *
+opt_of(const fsc_cmd *c, const char *opt)
+{
+	size_t i;
+
+	for (i = 1; i + 1 < c->argc; i++)
+		if (strcmp(c->argv[i], opt) == 0)
+			return c->argv[i + 1];
+	return NULL;
+}
+
+/* hsmadm-card init verifies the factory PIN before it looks whether the
+ * card is new: on a card an interrupted run already initialized, that
+ * costs one of the holder's PIN tries. So the runner looks at the card
+ * first. */
+hsm_rc
+fac_card_init_state(const fsc_cmd *c, int *state, char *desc, size_t cap)
+{
+	const char *reader = opt_of(c, "--reader"), *holder = opt_of(c, "--holder"),
+	           *role = opt_of(c, "--role"), *bof = opt_of(c, "--backup-of");
+	pcsc_ctx *pc = NULL;
+	piv *p = NULL;
+	cardprofile prof;
+	hsm_rc rc;
+
+	*state = 0;
+	if (c->argc < 2 || strcmp(c->argv[0], "hsmadm-card") != 0 ||
+	    strcmp(c->argv[1], "init") != 0 || reader == NULL || holder == NULL || role == NULL)
+		return HSM_OK;
+	memset(&prof, 0, sizeof(prof));
+	if ((rc = pcsc_open(&pc)) != HSM_OK)
+		return rc;
+	/* No card, or a new one: the command itself says what is wrong. */
+	if (piv_connect(pc, reader, &p) == HSM_OK && cardprofile_read(p, &prof) == HSM_OK) {
+		*state = strcmp(prof.holder, holder) == 0 &&
+		    strcmp(card_role_name(prof.role), role) == 0 &&
+		    strcmp(prof.backup_of, bof ? bof : "") == 0 ? 1 : 2;
+		snprintf(desc, cap, "the card in reader \"%s\" is already initialized: %s card "
+		    "of %s%s%s, card id %s", reader, card_role_name(prof.role), prof.holder,
+		    *prof.backup_of ? ", backup of " : "", prof.backup_of, prof.card_id);
+	}
+	piv_free(&p);
+	pcsc_close(&pc);
+	return HSM_OK;
+}
+
 /* A virtual card (hsmadm-vcard) carries the emulator's own attestation
  * certificate in object 5FFF01, whose subject says so; a real YubiKey's is
  * Yubico's. */

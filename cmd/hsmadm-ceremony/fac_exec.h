@@ -28,6 +28,11 @@ hsm_rc fac_exec(const fsc_cmd *c, const fac_answers *a, int *exit_code, size_t *
 
 /* fsc_ctx.card_id for the runner: the card id from the card in reader. */
 hsm_rc fac_card_id(void *arg, const char *reader, char out[33]);
+/* For an "hsmadm-card init" command: *state 0 (another command, or the
+ * card in its reader is not initialized), 1 (initialized already as the
+ * command would: role, holder, backup-of), 2 (initialized otherwise); desc
+ * says what the card is. */
+hsm_rc fac_card_init_state(const fsc_cmd *c, int *state, char *desc, size_t cap);
 /* 1 in *is_virtual if the card in reader is an hsmadm-vcard. */
 hsm_rc fac_card_is_virtual(const char *reader, int *is_virtual);
 

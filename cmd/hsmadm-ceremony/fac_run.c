@@ -10,8 +10,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hsmadm/evlog.h"
 #include "fac_exec.h"
@@ -28,6 +30,8 @@ struct run {
 	char         dir[1024];
 	int         *pins;      /* per plan person: PINs asked (rehearsal) */
 	int          cmd_exit;
+	size_t       ncmds;     /* commands run so far in the current step */
+	int          rerun;     /* the current step was begun before (resume) */
 };
 
 /* A question for the room (a real ceremony): the answer typed, "" at EOF. */
@@ -51,6 +55,19 @@ step_done(const json_t *st, const char *id)
 		if (strcmp(json_string_value(json_object_get(e, "step")), id) == 0 &&
 		    json_is_string(json_object_get(e, "result")) &&
 		    strcmp(json_string_value(json_object_get(e, "result")), "ok") == 0)
+			return 1;
+	return 0;
+}
+
+/* The step was begun before, whatever became of it. */
+static int
+step_seen(const json_t *st, const char *id)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "steps"), i, e)
+		if (strcmp(json_string_value(json_object_get(e, "step")), id) == 0)
 			return 1;
 	return 0;
 }
@@ -160,6 +177,17 @@ one_cmd(struct run *r, const fsc_step *st, const fsc_cmd *c)
 		return HSM_OK;
 	if (!r->rehearsal)
 		ask("  Press Enter to run it.", buf, sizeof(buf));
+	/* After the Enter: the card is in its reader by then. */
+	if ((rc = fac_card_init_state(c, &x, msg, sizeof(msg))) != HSM_OK)
+		return rc;
+	if (x == 1 && r->rerun) {
+		printf("  (already done: %s; not initialized again)\n", msg);
+		return HSM_OK;
+	}
+	if (x != 0)
+		return hsm_fail(HSM_ERR_EXISTS, "%s; a card initialized in this step must be new. "
+		    "hsmadm-card init was not run, so no PIN try was spent; put the right new card "
+		    "in the reader", msg);
 	fflush(stdout);
 	if ((rc = fac_exec(c, r->rehearsal ? &r->ans : NULL, &code, asked)) != HSM_OK)
 		return rc;
@@ -182,6 +210,32 @@ one_cmd(struct run *r, const fsc_step *st, const fsc_cmd *c)
 	return hsm_fail(HSM_ERR_STATE, "%s (docs/exit-codes.md); its message is above", msg);
 }
 
+/*
+ * Test-only: HSMADM_CEREMONY_KILL_AT=STEP[:N] makes the runner kill itself
+ * (SIGKILL, as a power cut would) in step STEP after its step.begin record
+ * and N of its commands (N 0 by default). A timed kill from outside lands
+ * between steps or misses a fast step; this lands inside the step every
+ * time, so the resume test interrupts each step in turn. Never set it in a
+ * ceremony: hsmadm-ceremony(1), ENVIRONMENT.
+ */
+static void
+kill_point(const char *step, size_t ncmds)
+{
+	const char *e = getenv("HSMADM_CEREMONY_KILL_AT"), *colon;
+	size_t len;
+
+	if (e == NULL || *e == '\0')
+		return;
+	colon = strchr(e, ':');
+	len = colon ? (size_t)(colon - e) : strlen(e);
+	if (len != strlen(step) || strncmp(e, step, len) != 0 ||
+	    strtoul(colon ? colon + 1 : "0", NULL, 10) != ncmds)
+		return;
+	printf("(test) HSMADM_CEREMONY_KILL_AT=%s: the runner kills itself now.\n", e);
+	fflush(NULL);
+	raise(SIGKILL);
+}
+
 static hsm_rc
 run_line(struct run *r, const fsc_step *st, const fsc_line *l)
 {
@@ -194,6 +248,8 @@ run_line(struct run *r, const fsc_step *st, const fsc_line *l)
 			return hsm_fail_wrap(rc, "script line %d", l->lineno);
 		rc = one_cmd(r, st, &c);
 		fsc_cmd_clear(&c);
+		if (rc == HSM_OK && !r->o->dry_run && st->id != NULL)
+			kill_point(st->id, ++r->ncmds);
 	}
 	return rc;
 }
@@ -294,6 +350,9 @@ run_step(struct run *r, const fsc_step *st)
 	if (!r->o->dry_run &&
 	    (rc = fac_step(r->o->log, 1, st->id, st->title, NULL, &r->o->who, NULL)) != HSM_OK)
 		return rc;
+	r->ncmds = 0;
+	if (!r->o->dry_run)
+		kill_point(st->id, 0);
 	for (j = 0; j < st->nlines; j++) {
 		const fsc_line *l = &st->lines[j];
 		if ((l->kind == FSC_RUN || l->kind == FSC_EACH) &&
@@ -365,6 +424,7 @@ run_all(struct run *r)
 			    st->num, r->s->nsteps, st->id);
 			continue;
 		}
+		r->rerun = r->st != NULL && step_seen(r->st, st->id);
 		if (r->st != NULL && step_open(r->st, st->id) && (rc = interrupted(r, st)) != HSM_OK)
 			return rc;
 		if ((rc = run_step(r, st)) != HSM_OK)
