@@ -318,6 +318,9 @@ main(int argc, char **argv)
 		return usage_error("--facilitator needs a name of 1 to %d bytes",
 		                       FAC_TITLE_MAX);
 	if ((rc = run(&o, &res)) != HSM_OK) {
+		/* check-plan --json: what is missing, for a script, besides exit 4 */
+		if (res != NULL && o.json && strcmp(o.cmd, "check-plan") == 0)
+			(void)cmd_print_json(res);
 		json_decref(res);
 		/* Usage errors from option checks were printed already. */
 		if (usage_printed)
