@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>   /* plain_len: 16 bytes per step (every x86-64 has SSE2) */
+#endif
 
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
@@ -184,9 +187,7 @@ ob_putc(struct obuf *o, char c)
 	return ob_put(o, &c, 1);
 }
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#else
+#if !defined(__SSE2__)
 #define ONES 0x0101010101010101ULL
 #endif
 

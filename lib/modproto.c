@@ -184,25 +184,35 @@ read_all(SSL *ssl, void *buf, size_t len, size_t *got, long long deadline)
 	return rc;
 }
 
+/* The 4-byte big-endian length in front of a frame's len bytes. */
+static hsm_rc
+frame_head(unsigned char *frame, size_t len)
+{
+	if (len == 0 || len > MODPROTO_MAX_FRAME)
+		return hsm_fail(HSM_ERR_USAGE, "message of %zu bytes does not fit in a frame (1..%u)",
+		                len, MODPROTO_MAX_FRAME);
+	frame[0] = (unsigned char)(len >> 24);
+	frame[1] = (unsigned char)(len >> 16);
+	frame[2] = (unsigned char)(len >> 8);
+	frame[3] = (unsigned char)len;
+	return HSM_OK;
+}
+
 hsm_rc
 modproto_write_frame(SSL *ssl, const char *buf, size_t len)
 {
 	unsigned char small[4 + 4096], *frame;
 	hsm_rc rc;
 
-	if (len == 0 || len > MODPROTO_MAX_FRAME)
-		return hsm_fail(HSM_ERR_USAGE, "message of %zu bytes does not fit in a frame (1..%u)",
-		                len, MODPROTO_MAX_FRAME);
+	if ((rc = frame_head(small, len)) != HSM_OK)
+		return rc;
 	/* Length and body in one write: one TLS record and one TCP segment for
 	 * a small message, not a 4-byte record that the peer must wait on
 	 * before the body follows. */
 	frame = len <= sizeof(small) - 4 ? small : malloc(4 + len);
 	if (frame == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	frame[0] = (unsigned char)(len >> 24);
-	frame[1] = (unsigned char)(len >> 16);
-	frame[2] = (unsigned char)(len >> 8);
-	frame[3] = (unsigned char)len;
+	memcpy(frame, small, 4);
 	memcpy(frame + 4, buf, len);
 	rc = ssl_write_all(ssl, frame, 4 + len);
 	if (frame != small)
@@ -335,7 +345,6 @@ modproto_read_frame(SSL *ssl, char **out, size_t *len)
 hsm_rc
 modproto_send(SSL *ssl, const json_t *msg)
 {
-	unsigned char *f;
 	char *buf = NULL;
 	size_t len = 0;
 	hsm_rc rc;
@@ -344,17 +353,8 @@ modproto_send(SSL *ssl, const json_t *msg)
 	 * copied once more to put 4 bytes in front of it. */
 	if ((rc = cjson_dump_after(msg, 4, &buf, &len)) != HSM_OK)
 		return rc;
-	if (len == 0 || len > MODPROTO_MAX_FRAME) {
-		free(buf);
-		return hsm_fail(HSM_ERR_USAGE, "message of %zu bytes does not fit in a frame (1..%u)",
-		                len, MODPROTO_MAX_FRAME);
-	}
-	f = (unsigned char *)buf;
-	f[0] = (unsigned char)(len >> 24);
-	f[1] = (unsigned char)(len >> 16);
-	f[2] = (unsigned char)(len >> 8);
-	f[3] = (unsigned char)len;
-	rc = ssl_write_all(ssl, buf, 4 + len);
+	if ((rc = frame_head((unsigned char *)buf, len)) == HSM_OK)
+		rc = ssl_write_all(ssl, buf, 4 + len);
 	free(buf);
 	return rc;
 }
