@@ -346,7 +346,6 @@ do_verify(const struct opts *o)
 static hsm_rc
 against_ca(const struct opts *o, char *tmp, size_t n, const char **ca)
 {
-	const char *dir = getenv("TMPDIR");
 	char *pem = NULL;
 	int fd;
 	hsm_rc rc;
@@ -358,7 +357,9 @@ against_ca(const struct opts *o, char *tmp, size_t n, const char **ca)
 	}
 	if ((rc = evlog_trust_module_ca(o->trust, &pem)) != HSM_OK)
 		return rc;
-	snprintf(tmp, n, "%s/hsmadm-audit-ca.XXXXXX", dir && *dir ? dir : "/tmp");
+	/* a public certificate, removed after the comparison; the system's
+	 * temporary folder, not $TMPDIR: the tools read no environment */
+	snprintf(tmp, n, "%s/hsmadm-audit-ca.XXXXXX", P_tmpdir);
 	if ((fd = mkstemp(tmp)) < 0) {
 		free(pem);
 		tmp[0] = '\0';

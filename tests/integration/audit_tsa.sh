@@ -91,6 +91,8 @@ expect_output 0 '"status": "trusted time' -- $A verify "$log" "${anchors[@]}" --
 expect_output 0 "not checked (no --tsa-ca)" -- $A verify "$log" "${anchors[@]}"
 expect_output 0 '"status": "not checked (no --tsa-ca)"' -- $A verify "$log" "${anchors[@]}" --json
 expect_output 0 "RFC 3161 time-stamp by .*Test TSA" -- $A report "$log" "${anchors[@]}"
+# the record matches its published schema
+expect_output 0 "every record matches its schema" -- "$HSMADM_BUILD/tests/test_evlog_schema" "$log"
 # ... under another CA: exit 30 at the record
 expect_output 30 "seq 19: log.timestamped: the time-stamp token is not vouched for" -- $A verify "$log" "${anchors[@]}" --tsa-ca other.crt
 expect_output 5 "cannot load the TSA CA" -- $A verify "$log" "${anchors[@]}" --tsa-ca "$tmp/none.crt"
