@@ -27,6 +27,10 @@
 void
 fac_answers_free(fac_answers *a)
 {
+	size_t i;
+
+	for (i = 0; a->key != NULL && i < a->n; i++)
+		free(a->key[i]);
 	free(a->key);
 	free(a->off);
 	free(a->len);
@@ -48,6 +52,7 @@ fac_answers_load(const char *path, fac_answers *a)
 	d = (char *)a->buf->data;
 	for (k = 1; i < a->buf->len; k++, i += n + 1) {
 		char **nk = NULL;
+		size_t *noff, *nlen;
 		char *nl = memchr(d + i, '\n', a->buf->len - i);
 		n = nl ? (size_t)(nl - (d + i)) : a->buf->len - i;
 		d[i + n] = '\0';
@@ -59,11 +64,14 @@ fac_answers_load(const char *path, fac_answers *a)
 			return hsm_fail(HSM_ERR_FORMAT, "answers file %s, line %zu: expected \"pin "
 			    "ROLE.N VALUE\" or \"answer KEY VALUE\"", path, k);
 		}
+		/* Each array kept on a failed realloc, so that the free below frees it. */
 		if ((nk = realloc(a->key, (a->n + 1) * sizeof(*nk))) != NULL)
 			a->key = nk;
-		a->off = realloc(a->off, (a->n + 1) * sizeof(size_t));
-		a->len = realloc(a->len, (a->n + 1) * sizeof(size_t));
-		if (nk == NULL || a->off == NULL || a->len == NULL) {
+		if ((noff = realloc(a->off, (a->n + 1) * sizeof(size_t))) != NULL)
+			a->off = noff;
+		if ((nlen = realloc(a->len, (a->n + 1) * sizeof(size_t))) != NULL)
+			a->len = nlen;
+		if (nk == NULL || noff == NULL || nlen == NULL) {
 			fac_answers_free(a);
 			return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		}
