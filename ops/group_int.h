@@ -67,6 +67,11 @@ void grp_sigmemo_done(struct sigmemo *sm);
  * process (cached by CA path, serial and certificate). */
 hsm_rc grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receipt,
                           const json_t **body);
+/* The fingerprint (SHA-256, hex) of an OA certificate (base64 DER) that
+ * grp_receipt_verify has seen verify for this CA and serial: 1, or 0 when
+ * it has not (then decode it). Spares a certificate decoding per receipt. */
+int    grp_oa_fingerprint(const char *ca_path, const char *serial, const char *oa_b64,
+                          char hex[GROUP_HEX32]);
 
 /* ---- group_state.c ---- */
 

@@ -26,18 +26,19 @@ oa_pinned(const group_member *m, const json_t *receipt)
 
 	if (m->oa_fingerprint == NULL)
 		return HSM_OK;
-	if (b64 == NULL || (rc = b64_decode(b64, &der, &n)) != HSM_OK ||
+	if (b64 != NULL && grp_oa_fingerprint(m->ca_pem, m->module, b64, hex))
+		rc = HSM_OK;   /* hex from the cache: one decoding per certificate */
+	else if (b64 == NULL || (rc = b64_decode(b64, &der, &n)) != HSM_OK ||
 	    (rc = x509u_from_der(der, n, &x)) != HSM_OK || (rc = x509u_fingerprint(x, fp)) != HSM_OK)
 		rc = hsm_fail(HSM_ERR_TRUST, "the receipt's OA certificate cannot be read");
-	else {
+	else
 		hex_encode_buf(fp, 32, hex);
-		if (strcmp(hex, m->oa_fingerprint) != 0)
-			rc = hsm_fail(HSM_ERR_TRUST, "module %s signed with an OA certificate "
-			    "(SHA-256 %.16s...) other than the one confirmed when it was added "
-			    "(%.16s...); if its OA key was replaced on purpose, compare and confirm "
-			    "the new fingerprint again (hsmadm-domain module add)", m->module, hex,
-			    m->oa_fingerprint);
-	}
+	if (rc == HSM_OK && strcmp(hex, m->oa_fingerprint) != 0)
+		rc = hsm_fail(HSM_ERR_TRUST, "module %s signed with an OA certificate "
+		    "(SHA-256 %.16s...) other than the one confirmed when it was added "
+		    "(%.16s...); if its OA key was replaced on purpose, compare and confirm "
+		    "the new fingerprint again (hsmadm-domain module add)", m->module, hex,
+		    m->oa_fingerprint);
 	X509_free(x);
 	free(der);
 	return rc;

@@ -122,6 +122,7 @@ static size_t ncas;
 static struct {
 	char     *ca_path, *serial, *oa_b64;
 	EVP_PKEY *pub;
+	char      fp[GROUP_HEX32];   /* SHA-256 of the certificate, hex */
 } oas[TRUST_MAX];
 static size_t noas;
 
@@ -166,14 +167,16 @@ oa_find(const char *ca_path, const char *serial, const char *oa_b64)
 static void
 oa_add(const char *ca_path, const char *serial, const char *oa_b64)
 {
-	uint8_t *der = NULL;
+	uint8_t *der = NULL, fp[32];
 	size_t derlen = 0;
 	X509 *x = NULL;
 	EVP_PKEY *pub;
 
 	if (noas >= TRUST_MAX || b64_decode(oa_b64, &der, &derlen) != HSM_OK ||
-	    x509u_from_der(der, derlen, &x) != HSM_OK || (pub = X509_get_pubkey(x)) == NULL)
+	    x509u_from_der(der, derlen, &x) != HSM_OK || x509u_fingerprint(x, fp) != HSM_OK ||
+	    (pub = X509_get_pubkey(x)) == NULL)
 		goto out;
+	hex_encode_buf(fp, 32, oas[noas].fp);
 	oas[noas].ca_path = strdup(ca_path);
 	oas[noas].serial = strdup(serial);
 	oas[noas].oa_b64 = strdup(oa_b64);
@@ -190,6 +193,24 @@ out:
 	hsm_err_clear();
 	X509_free(x);
 	free(der);
+}
+
+int
+grp_oa_fingerprint(const char *ca_path, const char *serial, const char *oa_b64,
+                   char hex[GROUP_HEX32])
+{
+	size_t i;
+	int found = 0;
+
+	pthread_mutex_lock(&trust_lock);
+	for (i = 0; i < noas && !found; i++)
+		if (strcmp(oas[i].ca_path, ca_path) == 0 && strcmp(oas[i].serial, serial) == 0 &&
+		    strcmp(oas[i].oa_b64, oa_b64) == 0) {
+			memcpy(hex, oas[i].fp, GROUP_HEX32);
+			found = 1;
+		}
+	pthread_mutex_unlock(&trust_lock);
+	return found;
 }
 
 /* The checks receipt_verify makes that do not depend on the chain, with an
