@@ -47,7 +47,8 @@ struct evlog_verify_opts {
 	const char        *tsa_ca_file;          /* optional: PEM CA(s) of the
 	                                            time-stamping authority; every
 	                                            log.timestamped token must be
-	                                            signed under it (evtsa.h) */	int                jobs;                 /* threads for the signature
+	                                            signed under it (evtsa.h) */
+	int                jobs;                 /* threads for the signature
 	                                            checks: 0 or 1 on the reading
 	                                            thread; N > 1 hands them to N
 	                                            workers while the chain is
