@@ -38,6 +38,22 @@
 #define COSTLY_CAP 4096
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__asan_default_options(void);
+
+/*
+ * ASan's defaults are set for long programs: a 256 MiB quarantine of freed
+ * memory, so that every allocation of every input lands on fresh pages (half
+ * this target's time went to page faults and to filling new memory), and a
+ * 30-frame stack saved per allocation. One input here allocates well under
+ * 8 MiB, so a use-after-free within an input is still caught with a quarantine
+ * of 8 MiB; every access is still checked. Measured here: 2.2x the executions
+ * per second. Options given in ASAN_OPTIONS still win.
+ */
+const char *
+__asan_default_options(void)
+{
+	return "quarantine_size_mb=8:malloc_context_size=8";
+}
 
 static char dir[256], path[300], journal[320];
 static FILE *devnull;
