@@ -436,6 +436,16 @@ do_init(struct opts *o)
 		return cmd_usage_error(PROG, "%s", hsm_errmsg());
 	if ((rc = open_card(o, &ctx, &card)) != HSM_OK)
 		goto out;
+	/* An initialized card is refused before any PIN is tried: a re-run (a
+	 * script resumed, a slip of the reader) must not cost its holder a try. */
+	if (!o->force && (rc = card_status_read(card, &st)) == HSM_OK && st.initialized) {
+		rc = hsm_fail(HSM_ERR_EXISTS, "the card is already initialized (%s card of %s, "
+		    "card id %s); nothing was tried or changed. To wipe its keys and start again "
+		    "use --force", card_role_name(st.profile.role), st.profile.holder,
+		    st.profile.card_id);
+		goto out;
+	}
+	hsm_err_clear();
 	if ((rc = ask("Current PIN of the card (a new card has 123456): ", o->pin_fd,
 	    PIV_PIN_MAX, &pin)) != HSM_OK)
 		goto out;

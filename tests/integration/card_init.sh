@@ -91,7 +91,15 @@ jq_is .envelopes 0
 run 5 "init on an initialized card without --force" hsmadm-card init --reader "$RA" --role admin \
 	--holder "Mallory" --pin-fd 3 --new-pin-fd 4 --new-puk-fd 5 3<<<11112222 4<<<12121212 5<<<34343434
 err_has "already initialized"
-err_has "nothing was changed"
+err_has "nothing was tried or changed"
+# ... also with the factory PIN, as a re-run of a preparation script gives it:
+# refused before the PIN is tried, so the holder keeps every try
+run 5 "init again with the factory PIN" hsmadm-card init --reader "$RA" --role admin \
+	--holder "Admin Again" --pin-fd 3 --new-pin-fd 4 --new-puk-fd 5 3<<<123456 4<<<12121212 \
+	5<<<34343434
+err_has "already initialized"
+run 0 "PIN tries untouched" hsmadm-card status --reader "$RA" --json
+jq_is .pin_tries 3
 run 7 "init --force with a wrong confirmation" hsmadm-card init --reader "$RA" --role admin \
 	--holder "Mallory" --force --pin-fd 3 --new-pin-fd 4 --new-puk-fd 5 --confirm-fd 6 \
 	3<<<11112222 4<<<12121212 5<<<34343434 6<<<"not-the-id"
