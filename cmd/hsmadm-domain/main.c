@@ -38,6 +38,8 @@ usage(FILE *f)
 "  sign FILE (--card [--reader R] | --key-file KEY) [--pin-fd N]\n"
 "  show FILE [--group G]                 summary, digest, signers checked\n"
 "  submit FILE [--group G] [--roll-forward]\n"
+"  run, submit, admin, thresholds, zeroize: --evidence LOG records the command,\n"
+"  its signatures and the module receipts in that evidence log\n"
 "\n"
 "Options: --valid-for SECONDS (default 86400, at most 604800: 7 days),\n"
 "         --help, --version.\n"
@@ -104,6 +106,10 @@ main(int argc, char **argv)
 	 * half-way through a group report. */
 	signal(SIGPIPE, SIG_IGN);
 	g.json = cmd_take_flag(&argc, argv, "--json");   /* anywhere on the line */
+	if (cmd_take_flag(&argc, argv, "--help")) {        /* so is --help */
+		usage(stdout);
+		return 0;
+	}
 	if ((r = parse_global(argc, argv, &g, &i)) != 0)
 		return r - 1;
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
