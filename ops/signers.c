@@ -11,6 +11,8 @@
 
 struct signers {
 	struct signers_opts o;
+	/* the lists of o, copied: a caller may hand them in a local array */
+	const char **key_files, **readers;
 	size_t       next_key, next_reader;
 	pcsc_ctx    *pc;          /* opened at the first card */
 	signer_card *card;        /* the card behind cur, if any */
@@ -30,9 +32,21 @@ signers_new(const struct signers_opts *o, signers **out)
 	if (o == NULL || (o->nkeys > 0 && o->key_files == NULL) ||
 	    (o->nreaders > 0 && o->readers == NULL))
 		return hsm_fail(HSM_ERR_USAGE, "signers_new: bad arguments");
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->key_files = calloc(o->nkeys + 1, sizeof(*s->key_files))) == NULL ||
+	    (s->readers = calloc(o->nreaders + 1, sizeof(*s->readers))) == NULL) {
+		if (s != NULL)
+			free(s->key_files);
+		free(s);
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
 	s->o = *o;
+	for (size_t i = 0; i < o->nkeys; i++)
+		s->key_files[i] = o->key_files[i];
+	for (size_t i = 0; i < o->nreaders; i++)
+		s->readers[i] = o->readers[i];
+	s->o.key_files = s->key_files;
+	s->o.readers = s->readers;
 	*out = s;
 	return HSM_OK;
 }
@@ -67,6 +81,8 @@ signers_free(signers **s)
 		return;
 	release(*s);
 	pcsc_close(&(*s)->pc);
+	free((*s)->key_files);
+	free((*s)->readers);
 	free(*s);
 	*s = NULL;
 }

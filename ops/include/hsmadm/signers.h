@@ -29,6 +29,8 @@ enum signers_cards {
 	SIGNERS_CARDS_WAIT         /* wait for an unused admin card in any reader */
 };
 
+/* signers_new copies the two lists (a caller may build them in a local
+ * array); the strings themselves are borrowed and must outlive the signers. */
 struct signers_opts {
 	const char *const *key_files;   /* may be NULL when nkeys is 0 */
 	size_t              nkeys;
