@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cer_plan.h"
 #include "cmdutil.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
@@ -62,6 +63,8 @@ static const char usage_text[] =
 "  --trust FILE          a trust file (export-trust) holding both\n"
 "  --no-anchors          check internal consistency only; never \"verified\" (exit 22)\n"
 "  --tsa-ca FILE         check every RFC 3161 time-stamp token against this TSA CA\n"
+"  --plan FILE           verify: the ceremony plan the log must fulfil (every person\n"
+"                        and card, the thresholds, each pair's domains with one key)\n"
 "\n"
 "Other options:\n"
 "  --allow-incomplete    accept a log without a completion record (still running)\n"
@@ -78,7 +81,7 @@ static const char usage_text[] =
 enum { O_CA = 256, O_SUP, O_INCOMPLETE, O_JSON, O_HTML, O_AGAINST, O_CCERT, O_CKEY,
        O_KEYFILE, O_CARD, O_READER, O_PINFD, O_NAME, O_CERT, O_HELP, O_VERSION,
        O_TRUST, O_NOANCHORS, O_OUT, O_TSACA, O_QUERYOUT, O_QUERY, O_REPLY, O_HASH,
-       O_JOBS, O_TSAURL };
+       O_JOBS, O_TSAURL, O_PLAN };
 
 struct opts {
 	const char *cmd, *log;
@@ -89,7 +92,7 @@ struct opts {
 	int incomplete, json, card, pin_fd, no_anchors, jobs;
 	const char *html, *against, *ccert, *ckey, *keyfile, *reader, *name, *cert;
 	const char *trust, *out;
-	const char *tsa_ca, *query_out, *query, *reply, *hash, *tsa_url;
+	const char *tsa_ca, *query_out, *query, *reply, *hash, *tsa_url, *plan;
 };
 
 static int
@@ -114,6 +117,7 @@ parse(int argc, char **argv, struct opts *o)
 		{ "no-anchors", no_argument, NULL, O_NOANCHORS },
 		{ "out", required_argument, NULL, O_OUT },
 		{ "tsa-ca", required_argument, NULL, O_TSACA },
+		{ "plan", required_argument, NULL, O_PLAN },
 		{ "query-out", required_argument, NULL, O_QUERYOUT },
 		{ "query", required_argument, NULL, O_QUERY },
 		{ "reply", required_argument, NULL, O_REPLY },
@@ -172,6 +176,7 @@ parse(int argc, char **argv, struct opts *o)
 		case O_NOANCHORS: o->no_anchors = 1; break;
 		case O_OUT: o->out = optarg; break;
 		case O_TSACA: o->tsa_ca = optarg; break;
+		case O_PLAN: o->plan = optarg; break;
 		case O_QUERYOUT: o->query_out = optarg; break;
 		case O_QUERY: o->query = optarg; break;
 		case O_REPLY: o->reply = optarg; break;
@@ -318,6 +323,25 @@ print_result(const struct opts *o, const evlog_verify_result *res)
 		printf("Time-stamp: none in the log (nothing to check with --tsa-ca).\n");
 }
 
+/* The plan the log must fulfil: what is missing fails the verification
+ * (HSM_ERR_AUDIT, each miss named; res->ok cleared). */
+static hsm_rc
+check_plan(const struct opts *o, evlog_verify_result *res)
+{
+	json_t *out = NULL;
+	hsm_rc rc = cer_plan_check(o->log, o->plan, &out);
+
+	if (rc == HSM_ERR_VERIFY && out != NULL) {
+		res->ok = 0;
+		rc = hsm_fail(HSM_ERR_AUDIT, "the plan (%s), which is not fulfilled: %s", o->plan,
+		              hsm_errmsg());
+	} else if (rc == HSM_OK && !o->json)
+		printf("Plan %s: fulfilled (every person and card, the thresholds, each pair's "
+		       "domains with one key).\n", o->plan);
+	json_decref(out);
+	return rc;
+}
+
 static int
 do_verify(const struct opts *o)
 {
@@ -328,6 +352,9 @@ do_verify(const struct opts *o)
 
 	vopts(o, &v);
 	rc = evlog_verify(o->log, &v, &res);
+	/* a verified log must also be the ceremony its plan declared */
+	if (rc == HSM_OK && o->plan != NULL)
+		rc = check_plan(o, &res);
 	if (rc == HSM_OK || rc == HSM_ERR_AUDIT)
 		print_result(o, &res);
 	anchored = res.anchored;

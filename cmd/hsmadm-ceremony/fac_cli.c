@@ -64,7 +64,7 @@ fac_cli(const char *cmd, const struct fac_runopts *o, json_t **res)
 		return fac_print(o, stdout);
 	}
 	if (strcmp(cmd, "check-plan") == 0)
-		return fac_check_plan(o->script, o->plan, res);
+		return cer_plan_check(o->script, o->plan, res);
 	if (o->log == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "no evidence log given (--log FILE)");
 	rc = fac_run(o, &last_cmd_exit);

@@ -3,8 +3,8 @@
  * fac_run.h - a ceremony run from its script and plan: print it for the
  * room (fac_print), run it step by step recording the steps, witness
  * acknowledgements and exceptions (fac_run), pick it up after a crash at
- * the first unfinished step (resume), and check that a log fulfilled a plan
- * (fac_check_plan).
+ * the first unfinished step (resume). Whether a log fulfilled its plan is
+ * cer_plan_check (cmd/common/cer_plan.h), shared with hsmadm-audit.
  */
 #ifndef HSMADM_FAC_RUN_H
 #define HSMADM_FAC_RUN_H
@@ -33,11 +33,6 @@ hsm_rc fac_print(const struct fac_runopts *o, FILE *f);
  * the step ends "failed" with an exception recorded, and *cmd_exit gets the
  * command's exit code (the runner exits with it). */
 hsm_rc fac_run(const struct fac_runopts *o, int *cmd_exit);
-
-/* What the log at path did not fulfil of the plan: *out = {log, plan,
- * fulfilled, missing[] (one sentence each)}. HSM_ERR_VERIFY if anything is
- * missing (the list says what). */
-hsm_rc fac_check_plan(const char *path, const char *plan, json_t **out);
 
 /* ---- the command line of these (fac_cli.c) ---- */
 

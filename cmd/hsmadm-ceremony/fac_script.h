@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "cer_plan.h"
 #include "hsmadm/err.h"
 
 #define FSC_FORMAT      "hsmadm-ceremony-script 1"  /* the first line */
@@ -63,57 +64,6 @@ hsm_rc fsc_parse(const char *buf, size_t len, fsc_script **out);
 /* Read and parse a script file (HSM_ERR_NOT_FOUND if it does not exist). */
 hsm_rc fsc_load(const char *path, fsc_script **out);
 void   fsc_free(fsc_script **s);
-
-/* ---- the plan ---- */
-
-typedef struct fpl_card {
-	const char *label;    /* written on the card */
-	const char *reader;   /* the reader it goes into */
-	int         is_virtual;
-} fpl_card;
-
-typedef struct fpl_person {
-	const char *role;     /* admin, custodian, supervisor, witness, auditor */
-	const char *name;
-	int         index;    /* 1.. within the role, in plan order */
-	const char *part;     /* custodians: the part id they hold, else NULL */
-	const char *previous_part;  /* custodians: the part of the key a rotation
-	                               replaces (may be NULL) */
-	fpl_card    card;     /* label NULL: no card (witness, auditor) */
-	fpl_card   *backups;
-	size_t      nbackups;
-} fpl_person;
-
-typedef struct fpl_module {
-	const char *name, *serial, *site, *address, *ca;
-} fpl_module;
-
-typedef struct fpl_pair {
-	const char *group;
-	int         dom[2];   /* index into modules */
-	unsigned    domain[2];
-} fpl_pair;
-
-typedef struct fpl_plan {
-	json_t     *doc;      /* owns every string above */
-	const char *name, *title, *installation;
-	const char *request_id, *request_doc;   /* may be NULL */
-	int         parts, sig, rev;
-	fpl_person *people;
-	size_t      npeople;
-	fpl_module *modules;
-	size_t      nmodules;
-	fpl_pair   *pairs;
-	size_t      npairs;
-	char        hex[65];  /* SHA-256 of the file's bytes */
-} fpl_plan;
-
-hsm_rc fpl_parse(const char *buf, size_t len, fpl_plan **out);
-hsm_rc fpl_load(const char *path, fpl_plan **out);
-void   fpl_free(fpl_plan **p);
-/* The n-th (1..) person of role, or NULL. */
-const fpl_person *fpl_person_at(const fpl_plan *p, const char *role, int n);
-size_t fpl_count(const fpl_plan *p, const char *role);
 
 /* ---- placeholders ---- */
 

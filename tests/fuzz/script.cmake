@@ -4,6 +4,6 @@
 set(FSC_DIR ${CMAKE_SOURCE_DIR}/cmd/hsmadm-ceremony)
 hsm_fuzz_target(fuzz_script
                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_script.c ${FSC_DIR}/fac_script.c
-                        ${FSC_DIR}/fac_plan.c ${FSC_DIR}/fac_expand.c ${FSC_DIR}/fac_words.c
+                        ${CMAKE_SOURCE_DIR}/cmd/common/cer_plan.c ${FSC_DIR}/fac_expand.c ${FSC_DIR}/fac_words.c
                 LIBS hsmadm)
-target_include_directories(fuzz_script PRIVATE ${FSC_DIR})
+target_include_directories(fuzz_script PRIVATE ${FSC_DIR} ${CMAKE_SOURCE_DIR}/cmd/common)

@@ -61,6 +61,20 @@ run 4 "check-plan --json: the same, as JSON" $C check-plan "$LOG" --plan "$W/thr
 jq_is .fulfilled false
 jq_is '[.missing[] | select(test("below the plan"))] | length' 2
 
+# The auditor's verify checks the plan too: a log that verifies but does not
+# fulfil its plan fails verification, naming what is missing.
+run 0 "export the trust file" hsmadm-audit export-trust "$LOG" --module-ca "$W/module-ca.pem" \
+	--out "$W/trust.json"
+run 0 "verify --plan: fulfilled" hsmadm-audit verify "$LOG" --trust "$W/trust.json" --plan "$PLAN"
+out_has "fulfilled (every person and card"
+run 30 "verify --plan: thresholds below the plan's" hsmadm-audit verify "$LOG" \
+	--trust "$W/trust.json" --plan "$W/thr.json"
+err_has "the plan ($W/thr.json), which is not fulfilled"
+err_has "below the plan's 3 and 2"
+run 30 "verify --plan: a backup card never made" hsmadm-audit verify "$LOG" \
+	--trust "$W/trust.json" --plan "$W/backup.json"
+err_has "backup card S1B is not on the roster"
+
 run 5 "check-plan: no such log" $C check-plan "$W/none.jsonl" --plan "$PLAN"
 run 2 "check-plan: no plan" $C check-plan "$LOG"
 err_has "no plan given (--plan FILE)"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * fac_plan.c - the ceremony plan (docs/formats/ceremony-plan.md): one JSON
+ * cer_plan.c - the ceremony plan (docs/formats/ceremony-plan.md): one JSON
  * file naming the installation, sites, modules, domain pairs, people, their
  * cards, the thresholds and the number of parts. Read strictly: an unknown
  * member is refused (a typo in "backups" must not quietly mean "no backup
@@ -15,7 +15,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/fileio.h"
-#include "fac_script.h"
+#include "cer_plan.h"
 
 #define FPL_FORMAT   "hsmadm-ceremony-plan 1"
 #define FPL_FILE_MAX (256 * 1024)

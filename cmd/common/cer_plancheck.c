@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * fac_check.c - did the ceremony do what its plan says? Every person on the
+ * cer_plancheck.c - did the ceremony do what its plan says? Every person on the
  * roster with their cards (backups included), every custodian's part made
  * and copied to each backup card, every admin key (backups included)
  * registered on every domain of every pair, thresholds no lower than the
@@ -16,7 +16,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/evlog.h"
 #include "hsmadm/evscan.h"
-#include "fac_run.h"
+#include "cer_plan.h"
 
 struct seen {
 	json_t *roster;     /* members */
@@ -209,7 +209,7 @@ check_pairs(const fpl_plan *p, const struct seen *sn, const evscan *sc, json_t *
 }
 
 hsm_rc
-fac_check_plan(const char *path, const char *plan, json_t **out)
+cer_plan_check(const char *path, const char *plan, json_t **out)
 {
 	struct seen sn = { json_array(), json_object(), json_object(), NULL, NULL };
 	fpl_plan *p = NULL;
