@@ -135,11 +135,31 @@ struct life {
 	struct rotate_io  io;
 };
 
+/* The scan's record of a part, or NULL. */
+static const evscan_part *
+scan_part(const evscan *s, const char *id)
+{
+	for (size_t i = 0; i < s->nparts; i++)
+		if (strcmp(s->parts[i].part_id, id) == 0)
+			return &s->parts[i];
+	return NULL;
+}
+
 static hsm_rc
 step_stage(struct life *L, json_t **rep)
 {
 	struct mkload_io mkio;
 
+	/* a new key's part exists twice before it is loaded: on its custodian's
+	 * card and on a backup card, as the first key's parts did */
+	for (size_t i = 0; i < L->o->r.nparts; i++) {
+		const evscan_part *p = scan_part(L->x.ev.scan, L->o->r.parts[i]);
+
+		if (p != NULL && p->ncopied == 0)
+			return hsm_fail(HSM_ERR_STATE, "part %s is on one card only: copy it to its "
+			    "custodian's backup card first (hsmadm-mkpart copy --part %s); nothing "
+			    "was loaded", p->part_id, p->part_id);
+	}
 	cer_run_mkio(&L->x, &mkio);
 	return rotate_stage(L->x.m, L->x.n, L->x.parts, L->o->r.nparts,
 	                    L->x.have_known ? L->x.known : NULL, &mkio, &L->io, rep);
@@ -206,15 +226,6 @@ wipe_card(struct life *L, const evscan_part *p, const char *card_id, int backup,
 	cer_card_free(&c);
 	return rc == HSM_OK ? HSM_OK : hsm_fail_wrap(rc, "part %s on card %.12s...", p->part_id,
 	                                             card_id);
-}
-
-static const evscan_part *
-scan_part(const evscan *s, const char *id)
-{
-	for (size_t i = 0; i < s->nparts; i++)
-		if (strcmp(s->parts[i].part_id, id) == 0)
-			return &s->parts[i];
-	return NULL;
 }
 
 static hsm_rc

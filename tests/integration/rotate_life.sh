@@ -92,6 +92,12 @@ cp "$W/ga.jsonl" "$W/ga-keep.jsonl"   # left under key 1 on purpose
 
 expect_exit 2 "stage without the request" -- hsmadm-rotate stage --group ga --part x1 \
 	--part x2 --log "$LOG"
+# a new part on one card only is refused before anything is loaded
+expect_exit 0 "a part without its backup copy" -- hsmadm-mkpart generate --part gax1 \
+	--reader "$(R 0)" --log "$LOG" --pin-fd 3 3<<<$CPIN
+expect_exit 6 "stage refuses a part that has no backup copy" -- hsmadm-rotate stage --group ga \
+	--part gax1 --part gak1p2 --log "$LOG" "${REQ[@]}" "${AK[@]}" --pin-fd 4 4<"$PINS"
+has "copy it to its custodian's backup card first" "stage names the missing copy"
 stage ga "$LOG" gak2
 has "Rotation begun" "stage says the rotation began"
 MK2=$(jq -r 'select(.type=="mk.committed") | .body.mkvp' "$LOG" | tail -1)
