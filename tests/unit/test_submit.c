@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * test_submit.c - the workflow around a group command (ops/): signers
- * (signers.h), the quorum loop (quorum.h), the evidence kept around
+ * (signers.h), the quorum loop (quorum.h), one command from proposal to
+ * receipts (groupcmd.h), the evidence kept around
  * group_submit (submit.h) and the receipts a log lacks (recover.h), against
  * the emulator's real module logic (sim_driver.h) and a real evidence log.
  */
@@ -19,6 +20,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/evscan.h"
+#include "hsmadm/groupcmd.h"
 #include "hsmadm/quorum.h"
 #include "hsmadm/signers.h"
 #include "hsmadm/submit.h"
@@ -358,12 +360,49 @@ test_roll_forward_not_twice(void **state)
 	admincmd_free(&c);
 }
 
+/* groupcmd: one admin command from proposal to recorded receipts. Without
+ * signers it says how many are missing and sends nothing; with the admin's
+ * key it is signed, sent after its intent, and every receipt recorded; the
+ * first signer sends it. */
+static void
+test_groupcmd_run(void **state)
+{
+	fx *f = *state;
+	const char *keys[] = { f->stranger, f->admin };
+	signers *src = key_signers(keys, 2);
+	struct groupcmd_io none = { NULL, &f->ev, keep_line, f };
+	struct groupcmd_io io = { src, &f->ev, keep_line, f };
+	json_t *params = json_pack("{s:i, s:i}", "signature", 1, "revocation", 1);
+	group_report *rep = NULL;
+
+	assert_int_equal(groupcmd_run(f->mem, 2, ADMINCMD_OP_THRESHOLDS_SET, params, "Thresholds",
+	    0, &none, &rep), HSM_ERR_QUORUM);
+	assert_non_null(strstr(hsm_errmsg(), "needs 1 more administrator signature"));
+	assert_null(rep);
+	assert_int_equal(seq_of(f->log, EV_COMMAND_SENT, 3), 0);   /* nothing sent */
+	assert_true(said(f, "Thresholds: command thresholds.set on 2 domains; digest"));
+
+	assert_int_equal(groupcmd_run(f->mem, 2, ADMINCMD_OP_THRESHOLDS_SET, params, "Thresholds",
+	    0, &io, &rep), HSM_OK);
+	assert_non_null(rep);
+	assert_string_equal(rep->outcome, "applied");
+	assert_true(said(f, "Signed by Alice."));
+	/* signature, intent, outcome: in that order */
+	assert_true(seq_of(f->log, EV_COMMAND_SIGNED, 1) > 0);
+	assert_true(seq_of(f->log, EV_COMMAND_SENT, 3) > seq_of(f->log, EV_COMMAND_SIGNED, 1));
+	assert_true(seq_of(f->log, EV_COMMAND_APPLIED, 3) > seq_of(f->log, EV_COMMAND_SENT, 3));
+	group_report_free(&rep);
+	json_decref(params);
+	signers_free(&src);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_quorum_skips_strangers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quorum_runs_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_groupcmd_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intent_before_outcome, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lost_outcome_recorded_next_time, setup,
 		                                teardown),
