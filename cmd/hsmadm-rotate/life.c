@@ -221,7 +221,9 @@ wipe_card(struct life *L, const evscan_part *p, const char *card_id, int backup,
 		w[*nw].card_id = card_id;
 		w[*nw].part_id = p->part_id;
 		w[(*nw)++].backup = backup;
-		printf("Part %s removed from %s.\n", p->part_id, c->label);
+		/* progress goes where cer_run_say puts it: stderr under --json */
+		snprintf(prompt, sizeof(prompt), "Part %s removed from %s.", p->part_id, c->label);
+		cer_run_say(&L->x, prompt);
 	}
 	cer_card_free(&c);
 	return rc == HSM_OK ? HSM_OK : hsm_fail_wrap(rc, "part %s on card %.12s...", p->part_id,
@@ -269,7 +271,7 @@ step_destroy_old(struct life *L, json_t **rep)
 static hsm_rc
 step_decommission(struct life *L, json_t **rep)
 {
-	char card[128];
+	char card[128], line[200];
 	hsm_rc rc;
 
 	if ((rc = rotate_decommission(L->x.m, L->x.n, &L->io, rep)) != HSM_OK)
@@ -282,7 +284,8 @@ step_decommission(struct life *L, json_t **rep)
 		                         L->o->witnesses, L->o->nwitnesses, &L->req, NULL);
 		if (rc != HSM_OK)
 			return hsm_fail_wrap(rc, "card %s", card);
-		printf("Card %s: %s (witnessed).\n", card, eq + 1);
+		snprintf(line, sizeof(line), "Card %s: %s (witnessed).", card, eq + 1);
+		cer_run_say(&L->x, line);
 	}
 	return HSM_OK;
 }

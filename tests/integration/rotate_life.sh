@@ -218,6 +218,11 @@ has "zeroized" "every member zeroized"
 expect_exit 0 "decommission again: already zeroized" -- hsmadm-rotate decommission --group gd \
 	--log "$LOGD" --request-id DR-3 --request-doc "$W/dr3.txt" "${AK[@]}"
 has "zeroized already" "a re-run sends nothing"
+# --json: standard output is one JSON document, the progress lines go to stderr
+hsmadm-rotate decommission --group gd --log "$LOGD" --request-id DR-3 --request-doc "$W/dr3.txt" \
+	"${AK[@]}" --card "$CARDID_2=retained" --witness "Wanda Witness" --json 2>/dev/null |
+	jq -e '.outcome == "zeroized"' >/dev/null && ok "--json prints only JSON on stdout" ||
+	fail "decommission --json: stdout is not one JSON document"
 expect_exit 0 "the decommissioning log verifies" -- hsmadm-audit verify "$LOGD" \
 	--module-ca "$T/ca.pem" --allow-incomplete
 expect_exit 0 "the report" -- hsmadm-audit report "$LOGD" --module-ca "$T/ca.pem" \
