@@ -199,7 +199,8 @@ static hsm_rc
 wipe_card(struct life *L, const evscan_part *p, const char *card_id, int backup,
           ev_cardwipe *w, size_t *nw)
 {
-	struct cer_want want = { .card_id = card_id, .holds_part = p->part_id };
+	/* by card id alone: a card an interrupted run wiped already is found too */
+	struct cer_want want = { .card_id = card_id };
 	cer_card *c = NULL;
 	uint8_t kpvp[HSM_VP_LEN];
 	char prompt[300];
@@ -213,21 +214,47 @@ wipe_card(struct life *L, const evscan_part *p, const char *card_id, int backup,
 	         p->holder[0] ? p->holder : "its custodian", p->part_id);
 	rc = cer_card_open(L->x.pc, L->o->r.reader, &want, prompt, L->o->r.timeout_s * 1000,
 	                   L->o->r.pin_fd, 0, &c);
-	if (rc == HSM_OK)
-		rc = keypart_destroy(&c->kc, p->part_id, p->kpvp, kpvp);
-	if (rc == HSM_OK)
-		rc = cer_log_keypart(L->x.ev.log, EV_KEYPART_DESTROYED, c, p->part_id, kpvp, NULL, NULL);
+	if (rc == HSM_OK && (rc = keypart_destroy(&c->kc, p->part_id, p->kpvp, kpvp)) ==
+	    HSM_ERR_NOT_FOUND) {
+		/* removed by an earlier, interrupted run (its record is in the log) */
+		hsm_err_clear();
+		rc = HSM_OK;
+		snprintf(prompt, sizeof(prompt), "Part %s was removed from %s already.", p->part_id,
+		         c->label);
+	} else if (rc == HSM_OK &&
+	           (rc = cer_log_keypart(L->x.ev.log, EV_KEYPART_DESTROYED, c, p->part_id, kpvp,
+	                                 NULL, NULL)) == HSM_OK)
+		snprintf(prompt, sizeof(prompt), "Part %s removed from %s.", p->part_id, c->label);
 	if (rc == HSM_OK) {
 		w[*nw].card_id = card_id;
 		w[*nw].part_id = p->part_id;
 		w[(*nw)++].backup = backup;
 		/* progress goes where cer_run_say puts it: stderr under --json */
-		snprintf(prompt, sizeof(prompt), "Part %s removed from %s.", p->part_id, c->label);
 		cer_run_say(&L->x, prompt);
 	}
 	cer_card_free(&c);
 	return rc == HSM_OK ? HSM_OK : hsm_fail_wrap(rc, "part %s on card %.12s...", p->part_id,
 	                                             card_id);
+}
+
+/* OLD cleared on every member; or, when an interrupted destroy-old cleared it
+ * already (the log's rotation is finalized, its mk.destroyed not written),
+ * the key it destroyed, so that the cards are finished. */
+static hsm_rc
+destroy_on_members(struct life *L, uint8_t old[HSM_VP_LEN], json_t **rep)
+{
+	evrotation_status st;
+	rotate_view v;
+	hsm_rc rc;
+
+	if ((rc = rotate_view_read(L->x.m, L->x.n, &v)) != HSM_OK)
+		return rc;
+	if (v.mixed || v.old[0] != '\0' || evrotation_read(L->o->r.log, &st) != HSM_OK ||
+	    !st.finalized)
+		return rotate_destroy_old(L->x.m, L->x.n, &L->io, old, rep);
+	cer_run_say(&L->x, "The old key is destroyed on every member already; finishing its "
+	    "cards.");
+	return hex_decode_into(st.mkvp_from, old, HSM_VP_LEN);
 }
 
 static hsm_rc
@@ -243,7 +270,7 @@ step_destroy_old(struct life *L, json_t **rep)
 		if (scan_part(L->x.ev.scan, L->o->r.parts[i]) == NULL)
 			return hsm_fail(HSM_ERR_NOT_FOUND, "part %s is not in the log %s",
 			                L->o->r.parts[i], L->o->r.log);
-	if ((rc = rotate_destroy_old(L->x.m, L->x.n, &L->io, old, rep)) != HSM_OK)
+	if ((rc = destroy_on_members(L, old, rep)) != HSM_OK)
 		return rc;
 	for (i = 0; i < L->o->r.nparts && rc == HSM_OK; i++) {
 		const evscan_part *p = scan_part(L->x.ev.scan, L->o->r.parts[i]);
@@ -329,8 +356,10 @@ print_mkvp(const char *label, const json_t *hex)
 	uint8_t vp[HSM_VP_LEN];
 	char text[HSM_VP_TEXT_LEN];
 
-	if (!json_is_string(hex) || hex_decode_into(json_string_value(hex), vp, HSM_VP_LEN) !=
-	    HSM_OK)
+	/* an empty register prints nothing, and must not touch the error a failed
+	 * step leaves for cmd_fail */
+	if (!json_is_string(hex) || json_string_length(hex) != 2 * HSM_VP_LEN ||
+	    hex_decode_into(json_string_value(hex), vp, HSM_VP_LEN) != HSM_OK)
 		return;
 	vp_format(vp, text);
 	printf("%s%s\n", label, text);
@@ -378,7 +407,8 @@ life_run(int argc, char **argv, hsm_rc (*step)(struct life *, json_t **))
 		L.io.req = &L.req;
 		L.io.group = o.r.group;
 		rc = step(&L, &rep);
-		print_result(&L, rep);
+		if (rc == HSM_OK)   /* a step that stopped half-way says so in its error */
+			print_result(&L, rep);
 	}
 	json_decref(rep);
 	cer_run_close(&L.x);

@@ -124,11 +124,26 @@ has "DC2-M01 domain 3: decrypted" "on both members"
 expect_exit 0 "finalize again changes nothing" -- hsmadm-rotate finalize --group ga \
 	--log "$LOG" "${REQ[@]}" "${AK[@]}"
 
-expect_exit 0 "destroy-old: OLD and key 1's parts on four cards" -- hsmadm-rotate destroy-old \
+# Dave's backup card is away: the members' OLD is cleared and three cards are
+# wiped, then the run stops; run again with the card back, it finishes the
+# fourth card and only then records mk.destroyed.
+harness_remove 3
+rc=0
+hsmadm-rotate destroy-old --group ga --part gak1p1 --part gak1p2 --log "$LOG" "${REQ[@]}" \
+	"${AK[@]}" --pin-fd 4 --timeout 2 4<"$PINS" >"$T/out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && grep -q "not every card is wiped yet" "$T/out" &&
+	ok "destroy-old stops at the missing card (exit $rc), saying so" ||
+	{ sed 's/^/    | /' "$T/out" >&2; fail "destroy-old without the fourth card: exit $rc"; }
+[ "$(jq -r 'select(.type=="mk.destroyed") | .type' "$LOG" | wc -l)" = 0 ] &&
+	ok "no mk.destroyed while a card still holds a part" || fail "mk.destroyed written too early"
+harness_insert "$CARDFILE_3" 3
+expect_exit 0 "destroy-old again: the fourth card" -- hsmadm-rotate destroy-old \
 	--group ga --part gak1p1 --part gak1p2 --log "$LOG" "${REQ[@]}" "${AK[@]}" \
 	--pin-fd 4 4<"$PINS"
-[ "$(grep -c '^Part gak1p. removed' "$T/out")" = 4 ] && ok "four cards wiped" ||
-	fail "cards wiped: $(grep -c '^Part gak1p. removed' "$T/out")"
+has "destroyed on every member already; finishing its cards" "the members are not asked again"
+[ "$(grep -c '^Part gak1p. was removed from .* already' "$T/out")" = 3 ] &&
+	[ "$(grep -c '^Part gak1p2 removed from' "$T/out")" = 1 ] && ok "three cards done before, one now" ||
+	fail "cards: $(grep '^Part' "$T/out")"
 jq -e 'select(.type=="mk.destroyed") | .body.cards | length == 4' "$LOG" >/dev/null &&
 	ok "mk.destroyed names the four cards" || fail "mk.destroyed lacks the cards"
 expect_exit 5 "a blob still under key 1 is refused" -- hsmadm-rotate blob decrypt ga \
