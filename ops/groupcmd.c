@@ -3,7 +3,6 @@
  * groupcmd.c - propose, sign and send one administrator command on a group
  * (groupcmd.h).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,23 +11,8 @@
 #include "hsmadm/groupcmd.h"
 #include "hsmadm/quorum.h"
 
-static void
-gsay(const struct groupcmd_io *io, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-gsay(const struct groupcmd_io *io, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (io == NULL || io->say == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	io->say(io->ctx, line);
-}
+#define gsay(io, ...) quorum_sayf((io) ? (io)->say : NULL, (io) ? (io)->ctx : NULL, \
+                                 __VA_ARGS__)
 
 /* Without signers: how many are missing, said as the quorum loop would. */
 static hsm_rc

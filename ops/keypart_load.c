@@ -19,6 +19,7 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/keypart_load.h"
 #include "hsmadm/groupcmd.h"
+#include "hsmadm/quorum.h"
 
 struct mst {
 	char      pending[16];
@@ -45,23 +46,8 @@ struct run {
 	json_t                  *did;
 };
 
-static void
-say(const struct run *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-say(const struct run *r, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (r->io == NULL || r->io->say == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	r->io->say(r->io->ctx, line);
-}
+#define say(r, ...) quorum_sayf((r)->io ? (r)->io->say : NULL, (r)->io ? (r)->io->ctx : NULL, \
+                               __VA_ARGS__)
 
 static void
 free_states(struct run *r)

@@ -11,23 +11,21 @@
 #include "hsmadm/evrec.h"
 #include "hsmadm/quorum.h"
 
-static void
-say(const struct quorum_io *io, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-say(const struct quorum_io *io, const char *fmt, ...)
+void
+quorum_sayf(void (*say)(void *ctx, const char *line), void *ctx, const char *fmt, ...)
 {
-	char line[512];
+	char line[1024];
 	va_list ap;
 
-	if (io == NULL || io->say == NULL)
+	if (say == NULL)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	io->say(io->ctx, line);
+	say(ctx, line);
 }
+
+#define say(io, ...) quorum_sayf((io) ? (io)->say : NULL, (io) ? (io)->ctx : NULL, __VA_ARGS__)
 
 /* Is ski an admin of every member? *name = its registered name. */
 static int

@@ -29,6 +29,11 @@ struct quorum_io {
 	evlog  *log;     /* command.signed for each signature; NULL: none */
 };
 
+/* One printf-formatted progress line through a say callback (NULL: none):
+ * the one formatter of the workflows' progress lines. */
+void quorum_sayf(void (*say)(void *ctx, const char *line), void *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* The first administrator who signed (name as the domains know them). */
 struct quorum_first {
 	int  set;
