@@ -454,9 +454,14 @@ load_key(vcard *c, const char *slotname, json_t *jk)
 	uint8_t kalg;
 	hsm_rc rc;
 
+	/* Lowercase only, as vcard_save writes it: "9e" and "9E" would be one
+	 * slot filled twice. */
 	slot = strtoul(slotname, &end, 16);
-	if (strlen(slotname) != 2 || *end != '\0' || (idx = vc_slot_index((uint8_t)slot)) < 0)
+	if (strlen(slotname) != 2 || *end != '\0' || strspn(slotname, "0123456789abcdef") != 2 ||
+	    (idx = vc_slot_index((uint8_t)slot)) < 0)
 		return hsm_fail(HSM_ERR_FORMAT, "\"%s\" is not a key slot (9a, 9c, 9d, 9e, 82..95, f9)", slotname);
+	if (c->keys[idx].pkey != NULL)
+		return hsm_fail(HSM_ERR_FORMAT, "key slot %s is given twice", slotname);
 	if (!json_is_object(jk) || json_object_size(jk) != 5)
 		return hsm_fail(HSM_ERR_FORMAT, "key %s: needs exactly alg, pin_policy, touch_policy, origin, private_key_pem", slotname);
 	if ((rc = get_str(jk, "alg", &alg)) != HSM_OK ||
@@ -556,7 +561,7 @@ from_json(vcard *c, json_t *root)
 		char *end;
 
 		tag = strtoul(name, &end, 16);
-		if (strlen(name) != 6 || *end != '\0' ||
+		if (strlen(name) != 6 || *end != '\0' || strspn(name, "0123456789abcdef") != 6 ||
 		    ((tag >> 8) != 0x5FC1 && (tag >> 8) != 0x5FFF))
 			return hsm_fail(HSM_ERR_FORMAT, "object \"%s\" is not a 5fc1xx or 5fffxx tag", name);
 		if (!json_is_string(v) || hex_decode(json_string_value(v), &bytes, &n) != HSM_OK || n == 0)

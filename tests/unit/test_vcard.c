@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -619,6 +620,36 @@ test_attestation(void **state)
 	vcard_free(&c);
 }
 
+/* A slot named twice ("9e" and "9E" are one slot) is refused, and the
+ * first key read is not leaked (the fuzzer found that leak). */
+static void
+same_slot_twice_refused(const char *path)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, 0, &jerr), *keys;
+	char *text;
+	vcard *d = NULL;
+
+	assert_non_null(root);
+	keys = json_object_get(root, "keys");
+	assert_non_null(json_object_get(keys, "9e"));
+	assert_int_equal(json_object_set(keys, "9E", json_object_get(keys, "9e")), 0);
+	assert_non_null(text = json_dumps(root, 0));
+	assert_int_equal(vcard_parse(text, strlen(text), &d), HSM_ERR_FORMAT);
+	assert_null(d);
+	assert_non_null(strstr(hsm_errmsg(), "9E"));
+	free(text);
+	/* Objects likewise: only the lowercase name the writer uses. */
+	json_object_del(keys, "9E");
+	assert_int_equal(json_object_set_new(json_object_get(root, "objects"), "5FC10C",
+	    json_string("5300")), 0);
+	assert_non_null(text = json_dumps(root, 0));
+	assert_int_equal(vcard_parse(text, strlen(text), &d), HSM_ERR_FORMAT);
+	assert_non_null(strstr(hsm_errmsg(), "5FC10C"));
+	free(text);
+	json_decref(root);
+}
+
 static void
 test_file_roundtrip_and_refusals(void **state)
 {
@@ -651,6 +682,7 @@ test_file_roundtrip_and_refusals(void **state)
 	assert_int_equal(txb(d, cmd, 43), 0x9000);
 	verify_sig(pub, dg, 32, rdata, rlen);
 	vcard_free(&d);
+	same_slot_twice_refused(path);
 
 	/* Refusals: missing file, not JSON, unknown field, bad tries. */
 	snprintf(bad, sizeof(bad), "%s/none.json", dir);
