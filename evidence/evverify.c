@@ -687,6 +687,41 @@ check_mk_effect(const char *op, const json_t *before, const json_t *after)
 	return HSM_OK;
 }
 
+static const json_t *
+approved_of(const json_t *state)
+{
+	return json_object_get(json_object_get(json_object_get(state, "registers"), "pending"),
+	    "approved");
+}
+
+/* An approved load lets parts in with no signature, so a module may show
+ * one only after the mk.approve_load that set it, with exactly its parts;
+ * otherwise it stays as it was or is gone. */
+static hsm_rc
+check_approval_effect(const char *op, const json_t *params, const json_t *before,
+                      const json_t *after)
+{
+	const json_t *was = approved_of(before), *now = approved_of(after);
+	const json_t *want = json_object_get(params, "parts"), *e;
+	size_t i;
+
+	if (json_array_size(now) == 0 || json_equal((json_t *)was, (json_t *)now))
+		return HSM_OK;
+	if (strcmp(op, ADMINCMD_OP_MK_APPROVE_LOAD) == 0 &&
+	    json_array_size(want) == json_array_size(now)) {
+		json_array_foreach(now, i, e) {
+			const json_t *w = json_array_get(want, i);
+			if (!json_equal(json_object_get(e, "part_id"), json_object_get(w, "part_id")) ||
+			    !json_equal(json_object_get(e, "kpvp"), json_object_get(w, "kpvp")))
+				break;
+		}
+		if (i == json_array_size(now))
+			return HSM_OK;
+	}
+	return hsm_fail(HSM_ERR_VERIFY, "the module's receipt shows an approved load of %zu "
+	    "parts after %s that no mk.approve_load in the log set", json_array_size(now), op);
+}
+
 static hsm_rc
 check_effect(struct vctx *c, const char *op, const json_t *params, const json_t *before,
              const json_t *after)
@@ -705,7 +740,8 @@ check_effect(struct vctx *c, const char *op, const json_t *params, const json_t 
 		return hsm_fail(HSM_ERR_FORMAT, "receipt state has no admins/thresholds");
 	if (strcmp(op, ADMINCMD_OP_ZEROIZE) == 0)
 		return HSM_OK;    /* the domain starts over */
-	if (check_mk_effect(op, before, after) != HSM_OK)
+	if (check_mk_effect(op, before, after) != HSM_OK ||
+	    check_approval_effect(op, params, before, after) != HSM_OK)
 		return HSM_ERR_VERIFY;
 	if (strcmp(op, ADMINCMD_OP_ADMIN_ADD) == 0) {
 		uint8_t s[32];
@@ -861,8 +897,11 @@ apply_receipt(struct vctx *c, const admincmd *cmd, const char *dghex, const json
 		return rc;
 	if ((rc = dom_admins(c, d, admins, &nadm, &sig_thr, &rev_thr)) != HSM_OK)
 		return hsm_fail_wrap(rc, "%s domain %lld", module, domain);
-	rc = admincmd_verify_for_domain(cmd, module, (unsigned)domain, (uint64_t)before,
-	    when, admins, nadm, sig_thr, rev_thr, &counted);
+	/* An mk.load_part of a part the quorum approved (mk.approve_load, shown
+	 * in the state the log last verified) needs no signature. */
+	rc = admincmd_verify_approved(cmd, module, (unsigned)domain, (uint64_t)before,
+	    when, admins, nadm, sig_thr, rev_thr, json_object_get(json_object_get(
+	    json_object_get(d->state, "registers"), "pending"), "approved"), &counted);
 	admins_free(admins, nadm);
 	if (rc != HSM_OK)
 		return hsm_fail_wrap(HSM_ERR_AUDIT, "%s on %s domain %lld, replayed from the "

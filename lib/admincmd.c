@@ -10,6 +10,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/ecdsa_lows.h"
+#include "hsmadm/vp.h"
 #include "hsmadm/words.h"
 
 /* A DER ECDSA signature for P-521 is at most 139 bytes; leave room. */
@@ -35,6 +36,7 @@ static const struct {
 	{ ADMINCMD_OP_ZEROIZE,           NEED_SIG, 0 },
 	{ ADMINCMD_OP_IMPORTER_GENERATE, NEED_ONE, 1 },
 	{ ADMINCMD_OP_MK_LOAD_PART,      NEED_ONE, 1 },
+	{ ADMINCMD_OP_MK_APPROVE_LOAD,   NEED_SIG, 1 },
 	{ ADMINCMD_OP_MK_COMMIT,         NEED_SIG, 1 },
 	{ ADMINCMD_OP_MK_ACTIVATE,       NEED_ONE, 1 },
 	{ ADMINCMD_OP_MK_CLEAR_PENDING,  NEED_ONE, 1 },
@@ -844,11 +846,45 @@ fmt_time(int64_t t, char out[32])
 		snprintf(out, 32, "%lld", (long long)t);
 }
 
+int
+admincmd_load_is_approved(const json_t *params, const json_t *approved)
+{
+	long long idx, parts;
+	const char *kpvp;
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(approved) || json_array_size(approved) == 0 ||
+	    cjson_get_int(params, "part_index", &idx) != HSM_OK ||
+	    cjson_get_int(params, "parts", &parts) != HSM_OK ||
+	    cjson_get_str(params, "kpvp", &kpvp) != HSM_OK ||
+	    parts != (long long)json_array_size(approved))
+		return 0;
+	json_array_foreach(approved, i, e) {
+		json_t *ji = json_object_get(e, "index");
+		const char *k = json_string_value(json_object_get(e, "kpvp"));
+		if (json_is_integer(ji) && json_integer_value(ji) == idx && k != NULL)
+			return strcmp(k, kpvp) == 0;
+	}
+	return 0;
+}
+
 hsm_rc
 admincmd_verify_for_domain(const admincmd *cmd, const char *module, unsigned domain,
                            uint64_t counter, int64_t now,
                            const admincmd_admin *admins, size_t nadmins,
                            unsigned sig_thr, unsigned rev_thr, unsigned *counted)
+{
+	return admincmd_verify_approved(cmd, module, domain, counter, now, admins, nadmins,
+	    sig_thr, rev_thr, NULL, counted);
+}
+
+hsm_rc
+admincmd_verify_approved(const admincmd *cmd, const char *module, unsigned domain,
+                         uint64_t counter, int64_t now,
+                         const admincmd_admin *admins, size_t nadmins,
+                         unsigned sig_thr, unsigned rev_thr, const json_t *approved,
+                         unsigned *counted)
 {
 	const char *idents[ADMINCMD_MAX_SIGS];
 	size_t nid = 0, i, j, nsig;
@@ -868,6 +904,9 @@ admincmd_verify_for_domain(const admincmd *cmd, const char *module, unsigned dom
 	if ((rc = admincmd_required_sigs(cmd->op, admincmd_params(cmd), sig_thr, rev_thr,
 	    &needed)) != HSM_OK)
 		return rc;
+	if (strcmp(cmd->op, ADMINCMD_OP_MK_LOAD_PART) == 0 &&
+	    admincmd_load_is_approved(admincmd_params(cmd), approved))
+		needed = 0;
 	if (now < cmd->not_before || now > cmd->not_after) {
 		char a[32], b[32], n[32];
 		fmt_time(cmd->not_before, a);
@@ -996,6 +1035,28 @@ sb_add(struct sb *b, const char *fmt, ...)
 	}
 }
 
+/* "Approve loading a new master key from 3 parts: p1 (KPVP 1a2b ...), ... into " */
+static void
+summary_approval(struct sb *b, const json_t *parts)
+{
+	uint8_t vp[HSM_VP_LEN];
+	char text[HSM_VP_TEXT_LEN];
+	size_t i;
+	json_t *e;
+
+	sb_add(b, "Approve loading a new master key from %zu parts:", json_array_size(parts));
+	json_array_foreach(parts, i, e) {
+		const char *k = json_string_value(json_object_get(e, "kpvp"));
+		if (k == NULL || strlen(k) != 2 * HSM_VP_LEN || hex_decode_into(k, vp, HSM_VP_LEN) != HSM_OK)
+			snprintf(text, sizeof(text), "?");
+		else
+			vp_format(vp, text);
+		sb_add(b, "%s %.60s (KPVP %s)", i == 0 ? "" : ",",
+		    json_string_value(json_object_get(e, "part_id")), text);
+	}
+	sb_add(b, " into the pending register of ");
+}
+
 hsm_rc
 admincmd_summary(const admincmd *cmd, char **out)
 {
@@ -1028,6 +1089,8 @@ admincmd_summary(const admincmd *cmd, char **out)
 		    (long long)json_integer_value(json_object_get(p, "revocation")));
 	} else if (strcmp(op, ADMINCMD_OP_ZEROIZE) == 0) {
 		sb_add(&b, "Zeroize (erase administrators, thresholds and master keys of) ");
+	} else if (strcmp(op, ADMINCMD_OP_MK_APPROVE_LOAD) == 0) {
+		summary_approval(&b, json_object_get(p, "parts"));
 	} else {
 		const char *k;
 		json_t *v;

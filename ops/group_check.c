@@ -96,14 +96,24 @@ memo_key(const group_state *s, uint8_t key[32])
 		memset(key, 0, 32);
 }
 
+/* The load approved on the member's PENDING (mk.approve_load), or NULL. */
+static const json_t *
+approved_of(const group_state *s)
+{
+	const json_t *a = json_object_get(json_object_get(json_object_get(s->doc, "registers"),
+	    "pending"), "approved");
+
+	return json_array_size(a) > 0 ? a : NULL;
+}
+
 static hsm_rc
 verify_member(const group_member *m, struct pre *pre, const group_state *s, unsigned *counted)
 {
 	admincmd_admin a[GROUP_MAX_ADMINS];
 
 	verifier_admins(s, a);
-	return admincmd_verify_for_domain(pre->cmd, m->module, m->domain, s->counter, pre->now,
-	    a, s->nadmins, s->sig_thr, s->rev_thr, counted);
+	return admincmd_verify_approved(pre->cmd, m->module, m->domain, s->counter, pre->now,
+	    a, s->nadmins, s->sig_thr, s->rev_thr, approved_of(s), counted);
 }
 
 /* The check of a member at the command's counter, through the memo: the
@@ -117,6 +127,8 @@ verify_memo(const group_member *m, struct pre *pre, const group_state *s, unsign
 	size_t i;
 	hsm_rc rc;
 
+	if (approved_of(s) != NULL)    /* not in the memo's key */
+		return verify_member(m, pre, s, counted);
 	memo_key(s, key);
 	pthread_mutex_lock(&sm->lock);
 	for (i = 0; i < sm->n && memcmp(sm->e[i].key, key, 32) != 0; i++)

@@ -29,6 +29,7 @@ struct mst {
 	uint8_t   loaded[MKLOAD_MAX_PARTS + 1];
 	EVP_PKEY *importer;
 	int       done;      /* CURRENT holds this key, PENDING empty */
+	int       approved;  /* PENDING's approved load is exactly these parts */
 };
 
 struct run {
@@ -75,6 +76,27 @@ get_vp(const json_t *reg, uint8_t out[HSM_VP_LEN])
 }
 
 /* Parse one member's public state and check its PENDING against our parts. */
+/* 1 if a member's approved load ([{index, part_id, kpvp}]) is these parts. */
+static int
+approval_matches(const struct run *r, const json_t *a)
+{
+	char hex[2 * HSM_VP_LEN + 1];
+	size_t k;
+	json_t *e;
+
+	if (json_array_size(a) != r->np)
+		return 0;
+	json_array_foreach(a, k, e) {
+		const char *id = json_string_value(json_object_get(e, "part_id"));
+		const char *kp = json_string_value(json_object_get(e, "kpvp"));
+		hex_encode_buf(r->parts[k].kpvp, HSM_VP_LEN, hex);
+		if (id == NULL || kp == NULL || strcmp(id, r->parts[k].part_id) != 0 ||
+		    strcmp(kp, hex) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 static hsm_rc
 parse_member(struct run *r, size_t i)
 {
@@ -125,6 +147,7 @@ parse_member(struct run *r, size_t i)
 		}
 		s->loaded[idx] = 1;
 	}
+	s->approved = approval_matches(r, json_object_get(pend, "approved"));
 	imp = json_object_get(r->states[i], "importer");
 	if (json_is_object(imp) && (hex = json_string_value(json_object_get(imp, "pubkey"))) != NULL) {
 		uint8_t pt[97];
@@ -304,6 +327,48 @@ ensure_importers(struct run *r)
 	return rc;
 }
 
+/* The one decision of the load (mk.approve_load): the quorum approves
+ * every part by id and KPVP on the members still to be loaded, which also
+ * makes their importer keys; each part then loads with no signature. */
+static hsm_rc
+ensure_approval(struct run *r)
+{
+	char *sel, hex[2 * HSM_VP_LEN + 1], text[HSM_VP_TEXT_LEN];
+	json_t *params = NULL, *parts;
+	size_t i, k = 0;
+	hsm_rc rc = HSM_OK;
+
+	if ((sel = calloc(r->n, 1)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	for (i = 0; i < r->n; i++)
+		if (needs_load(&r->st[i]) && !r->st[i].approved)
+			sel[i] = 1, k++;
+	if (k == 0)
+		goto out;
+	if ((params = json_pack("{s:[]}", "parts")) == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	parts = json_object_get(params, "parts");
+	say(r, "The administrators approve loading these %zu parts, and no others:", r->np);
+	for (i = 0; i < r->np; i++) {
+		hex_encode_buf(r->parts[i].kpvp, HSM_VP_LEN, hex);
+		vp_format(r->parts[i].kpvp, text);
+		say(r, "  part %zu  %-16s KPVP %s", i + 1, r->parts[i].part_id, text);
+		if (json_array_append_new(parts, json_pack("{s:i, s:s, s:s}", "index", (int)i + 1,
+		        "part_id", r->parts[i].part_id, "kpvp", hex)) != 0) {
+			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if ((rc = run_command(r, ADMINCMD_OP_MK_APPROVE_LOAD, params, sel, "load approval")) == HSM_OK)
+		rc = read_all(r);
+out:
+	json_decref(params);
+	free(sel);
+	return rc;
+}
+
 static hsm_rc
 load_part(struct run *r, size_t idx /* 1-based */)
 {
@@ -345,7 +410,7 @@ load_part(struct run *r, size_t idx /* 1-based */)
 		goto out;
 	}
 	if ((rc = keypart_check(card, p->part_id, p->kpvp)) != HSM_OK) {
-		hsm_fail_wrap(rc, "nothing was sent to any module");
+		hsm_fail_wrap(rc, "this part was sent to no module");
 		goto out;
 	}
 	if (no_importer && (rc = ensure_importers(r)) != HSM_OK)
@@ -494,6 +559,8 @@ stage_load(struct run *r)
 
 	for (i = 0; i < r->n; i++)
 		any |= needs_load(&r->st[i]);
+	if (any && (rc = ensure_approval(r)) != HSM_OK)
+		return rc;
 	if (any) {
 		for (idx = 1; idx <= r->np; idx++) {
 			size_t before = json_array_size(r->did);

@@ -58,6 +58,12 @@ struct simdom {
 	unsigned     parts_total;
 	struct { unsigned index; uint8_t kpvp[HSM_VP_LEN]; } parts[SIMDOM_MAX_PARTS];
 	size_t       nparts;
+	/* mk.approve_load: the parts of the next PENDING, approved by the
+	 * quorum; each loads with no further signature. Lives as long as that
+	 * PENDING. approved[i] is part i + 1. */
+	struct { char part_id[SIMDOM_PART_ID_MAX + 1]; uint8_t kpvp[HSM_VP_LEN]; }
+	             approved[SIMDOM_MAX_PARTS];
+	size_t       napproved;
 	EVP_PKEY    *importer;              /* P-384 private key, or NULL */
 };
 
@@ -140,6 +146,8 @@ simdom_clone(const simdom *s, simdom **out)
 	d->parts_total = s->parts_total;
 	d->nparts = s->nparts;
 	memcpy(d->parts, s->parts, sizeof(d->parts));
+	d->napproved = s->napproved;
+	memcpy(d->approved, s->approved, sizeof(d->approved));
 	if (s->importer != NULL) {
 		EVP_PKEY_up_ref(s->importer);
 		d->importer = s->importer;
@@ -208,6 +216,24 @@ vp_json(const uint8_t vp[HSM_VP_LEN], int present)
 	return json_string(hex);
 }
 
+/* The approved load as the state shows it: [{index, part_id, kpvp}]. */
+static json_t *
+approved_json(const simdom *d)
+{
+	json_t *a = json_array();
+	char hex[2 * HSM_VP_LEN + 1];
+
+	for (size_t i = 0; a != NULL && i < d->napproved; i++) {
+		hex_encode_buf(d->approved[i].kpvp, HSM_VP_LEN, hex);
+		if (json_array_append_new(a, json_pack("{s:i, s:s, s:s}", "index", (int)i + 1,
+		        "part_id", d->approved[i].part_id, "kpvp", hex)) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 static hsm_rc
 importer_json(const simdom *d, json_t **out)
 {
@@ -263,7 +289,7 @@ simdom_public(const simdom *d, const char *module, int with_digest, json_t **out
 	}
 	if ((rc = importer_json(d, &imp)) != HSM_OK)
 		goto out;
-	st = json_pack("{s:s, s:i, s:b, s:O, s:{s:i, s:i}, s:I, s:{s:{s:s, s:o}, s:{s:s, s:o, s:i, s:O}, s:{s:s, s:o}}, s:O}",
+	st = json_pack("{s:s, s:i, s:b, s:O, s:{s:i, s:i}, s:I, s:{s:{s:s, s:o}, s:{s:s, s:o, s:i, s:O, s:o}, s:{s:s, s:o}}, s:O}",
 	    "module", module, "domain", (int)d->index,
 	    "imprint", d->sig_thr == 0 && d->rev_thr == 0,
 	    "admins", admins,
@@ -274,6 +300,7 @@ simdom_public(const simdom *d, const char *module, int with_digest, json_t **out
 	      "pending", "state", pend_names[d->pend.state],
 	                 "mkvp", vp_json(d->pend.vp, d->pend.state >= PEND_UNCOMMITTED),
 	                 "parts_total", (int)d->parts_total, "parts_loaded", parts,
+	                 "approved", approved_json(d),
 	      "old", "state", reg_names[d->old.state], "mkvp", vp_json(d->old.vp, d->old.state == REG_VALID),
 	    "importer", imp);
 	if (st == NULL)
@@ -411,7 +438,8 @@ simdom_save_to(const simdom *d, const char *path, int dirsync)
 	    (rc = reg_to_json(&d->old, reg_names, &old)) != HSM_OK)
 		goto out;
 	if (json_object_set_new(pend, "parts_total", json_integer(d->parts_total)) != 0 ||
-	    json_object_set(pend, "parts_loaded", parts) != 0)
+	    json_object_set(pend, "parts_loaded", parts) != 0 ||
+	    json_object_set_new(pend, "approved", approved_json(d)) != 0)
 		goto nomem;
 	if (d->importer != NULL && (rc = priv_to_pem(d->importer, &pem)) != HSM_OK)
 		goto out;
@@ -548,6 +576,42 @@ admin_set(simdom_admin *a, const char *pubhex, const char *name, const char *ide
 	return HSM_OK;
 }
 
+/* The approved parts, from the domain file or from mk.approve_load's
+ * params ([{index?, part_id, kpvp}] in part order; absent: none). */
+static hsm_rc
+approved_from_json(simdom *d, const json_t *a)
+{
+	size_t i, n;
+	json_t *e;
+
+	d->napproved = 0;
+	if (a == NULL)
+		return HSM_OK;
+	if (!json_is_array(a) || (n = json_array_size(a)) > SIMDOM_MAX_PARTS ||
+	    (n != 0 && n < SIMDOM_MIN_PARTS))
+		return hsm_fail(HSM_ERR_FORMAT, "approved parts: a list of %d to %d parts",
+		                SIMDOM_MIN_PARTS, SIMDOM_MAX_PARTS);
+	json_array_foreach(a, i, e) {
+		const char *id;
+		json_t *ji = json_object_get(e, "index");
+		hsm_rc rc;
+		if ((ji != NULL && (!json_is_integer(ji) || json_integer_value(ji) != (json_int_t)i + 1)) ||
+		    (rc = cjson_get_str(e, "part_id", &id)) != HSM_OK || id[0] == '\0' ||
+		    strlen(id) > SIMDOM_PART_ID_MAX ||
+		    (rc = cjson_get_hex(e, "kpvp", d->approved[i].kpvp, HSM_VP_LEN)) != HSM_OK)
+			return hsm_fail(HSM_ERR_FORMAT, "approved part %zu: needs index %zu, a part_id "
+			                "of 1 to %d characters and a kpvp", i + 1, i + 1, SIMDOM_PART_ID_MAX);
+		snprintf(d->approved[i].part_id, sizeof(d->approved[i].part_id), "%s", id);
+		for (size_t j = 0; j < i; j++)
+			if (vp_equal(d->approved[j].kpvp, d->approved[i].kpvp) ||
+			    strcmp(d->approved[j].part_id, id) == 0)
+				return hsm_fail(HSM_ERR_FORMAT, "approved parts %zu and %zu have the same "
+				                "part id or KPVP", j + 1, i + 1);
+	}
+	d->napproved = n;
+	return HSM_OK;
+}
+
 static hsm_rc
 load_json(simdom *d, const json_t *f)
 {
@@ -599,6 +663,8 @@ load_json(simdom *d, const json_t *f)
 		d->parts[i].index = (unsigned)pi;
 		d->nparts = i + 1;
 	}
+	if ((rc = approved_from_json(d, json_object_get(pend, "approved"))) != HSM_OK)
+		return rc;
 	if ((rc = reg_from_json(cur, reg_names, 2, &d->cur)) != HSM_OK ||
 	    (rc = reg_from_json(pend, pend_names, 4, &d->pend)) != HSM_OK ||
 	    (rc = reg_from_json(old, reg_names, 2, &d->old)) != HSM_OK)
@@ -822,6 +888,11 @@ op_load_part(simdom *n, const char *module, const json_t *params, json_t **resul
 		REFUSE(HSM_ERR_REFUSED, "part_count_mismatch",
 		       "the pending key of domain %u is being loaded in %u parts, not %lld",
 		       n->index, n->parts_total, total);
+	if (n->napproved > 0 && ((size_t)total != n->napproved ||
+	    !vp_equal(n->approved[idx - 1].kpvp, kpvp)))
+		REFUSE(HSM_ERR_REFUSED, "not_approved",
+		       "the load approved for domain %u has %zu parts, and part %lld with this KPVP is not one of them",
+		       n->index, n->napproved, idx);
 	for (i = 0; i < n->nparts; i++)
 		if (n->parts[i].index == (unsigned)idx)
 			REFUSE(HSM_ERR_EXISTS, "part_loaded",
@@ -869,6 +940,44 @@ op_load_part(simdom *n, const char *module, const json_t *params, json_t **resul
 	rc = HSM_OK;
 out:
 	secbuf_free(&part);
+	return rc;
+}
+
+/* One decision for the whole load: the parts by index, id and KPVP. A
+ * PENDING partly loaded already may be approved only with the parts it
+ * holds (a resumed ceremony); the importer key is made where missing. */
+static hsm_rc
+op_approve_load(simdom *n, const json_t *params, json_t **result, const char **reason)
+{
+	json_t *imp = NULL;
+	size_t i;
+	hsm_rc rc;
+
+	if ((rc = approved_from_json(n, json_object_get(params, "parts"))) != HSM_OK ||
+	    n->napproved == 0)
+		REFUSE(HSM_ERR_FORMAT, "bad_params", "mk.approve_load: %s",
+		       rc != HSM_OK ? hsm_errmsg() : "no parts");
+	if (n->pend.state != PEND_EMPTY && n->pend.state != PEND_PARTIAL)
+		REFUSE(HSM_ERR_STATE, "pending_full",
+		       "the pending register of domain %u is already %s; clear it first (mk.clear_pending)",
+		       n->index, pend_names[n->pend.state]);
+	if (n->pend.state == PEND_PARTIAL && n->parts_total != n->napproved)
+		REFUSE(HSM_ERR_REFUSED, "part_count_mismatch",
+		       "the pending key of domain %u is being loaded in %u parts, not %zu",
+		       n->index, n->parts_total, n->napproved);
+	for (i = 0; i < n->nparts; i++)
+		if (!vp_equal(n->approved[n->parts[i].index - 1].kpvp, n->parts[i].kpvp))
+			REFUSE(HSM_ERR_REFUSED, "not_approved",
+			       "part %u already loaded into domain %u is not the part approved as %u",
+			       n->parts[i].index, n->index, n->parts[i].index);
+	if (n->importer == NULL &&
+	    (rc = crypto_ec_generate(HSM_CURVE_P384, &n->importer)) != HSM_OK)
+		goto out;
+	if ((rc = importer_json(n, &imp)) != HSM_OK)
+		goto out;
+	*result = json_pack("{s:i, s:o}", "approved", (int)n->napproved, "importer", imp);
+	rc = HSM_OK;
+out:
 	return rc;
 }
 
@@ -939,6 +1048,7 @@ op_activate(simdom *n, const json_t *params, json_t **result, const char **reaso
 	n->parts_total = 0;
 	n->nparts = 0;
 	memset(n->parts, 0, sizeof(n->parts));
+	n->napproved = 0;
 	hex_encode_buf(n->cur.vp, HSM_VP_LEN, hex);
 	*result = json_pack("{s:s}", "mkvp", hex);
 	rc = HSM_OK;
@@ -953,6 +1063,8 @@ pending_clear(simdom *n)
 	n->parts_total = 0;
 	n->nparts = 0;
 	memset(n->parts, 0, sizeof(n->parts));
+	n->napproved = 0;
+	memset(n->approved, 0, sizeof(n->approved));
 }
 
 static hsm_rc
@@ -960,7 +1072,7 @@ op_clear_pending(simdom *n, json_t **result, const char **reason)
 {
 	hsm_rc rc;
 
-	if (n->pend.state == PEND_EMPTY)
+	if (n->pend.state == PEND_EMPTY && n->napproved == 0)
 		REFUSE(HSM_ERR_STATE, "pending_empty",
 		       "the pending register of domain %u is already empty", n->index);
 	pending_clear(n);
@@ -1060,7 +1172,7 @@ static const char *const known_ops[] = {
 	ADMINCMD_OP_ADMIN_ADD, ADMINCMD_OP_ADMIN_REMOVE, ADMINCMD_OP_THRESHOLDS_SET,
 	ADMINCMD_OP_IMPORTER_GENERATE, ADMINCMD_OP_MK_LOAD_PART, ADMINCMD_OP_MK_COMMIT,
 	ADMINCMD_OP_MK_ACTIVATE, ADMINCMD_OP_MK_CLEAR_PENDING, ADMINCMD_OP_MK_DESTROY_OLD,
-	ADMINCMD_OP_MK_BACKOUT, ADMINCMD_OP_ZEROIZE,
+	ADMINCMD_OP_MK_BACKOUT, ADMINCMD_OP_ZEROIZE, ADMINCMD_OP_MK_APPROVE_LOAD,
 };
 
 static const char *
@@ -1132,7 +1244,9 @@ static hsm_rc
 verify_domain(const simdom *d, const char *module, const admincmd *cmd, int64_t now)
 {
 	admincmd_admin admins[SIMDOM_MAX_ADMINS];
+	json_t *approved = NULL;
 	size_t i;
+	hsm_rc rc;
 
 	/* Who signed: admins of THIS domain, counted over distinct identities. */
 	for (i = 0; i < d->nadmins; i++) {
@@ -1141,8 +1255,12 @@ verify_domain(const simdom *d, const char *module, const admincmd *cmd, int64_t 
 		admins[i].identity = d->admins[i].identity;
 		admins[i].name = d->admins[i].name;
 	}
-	return admincmd_verify_for_domain(cmd, module, d->index, d->counter, now, admins,
-	                                  d->nadmins, d->sig_thr, d->rev_thr, NULL);
+	if (d->napproved > 0 && (approved = approved_json(d)) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	rc = admincmd_verify_approved(cmd, module, d->index, d->counter, now, admins,
+	                              d->nadmins, d->sig_thr, d->rev_thr, approved, NULL);
+	json_decref(approved);
+	return rc;
 }
 
 /* The check through the memo; a domain not at the command's counter (or
@@ -1156,8 +1274,10 @@ verify_memo(const simdom *d, const char *module, const admincmd *cmd, int64_t no
 	size_t i;
 	hsm_rc rc;
 
+	/* An approved load depends on the domain's approval, not only on its
+	 * admins and thresholds (the memo's key): checked on its own. */
 	if (m == NULL || admincmd_target_for(cmd, module, d->index, &want) != HSM_OK ||
-	    want != d->counter)
+	    want != d->counter || d->napproved > 0)
 		return verify_domain(d, module, cmd, now);
 	vmemo_key(d, key);
 	pthread_mutex_lock(&m->lock);
@@ -1205,6 +1325,8 @@ apply_op(simdom *n, const char *op, const char *module, const json_t *params,
 		return op_importer_generate(n, result);
 	if (strcmp(op, ADMINCMD_OP_MK_LOAD_PART) == 0)
 		return op_load_part(n, module, params, result, reason);
+	if (strcmp(op, ADMINCMD_OP_MK_APPROVE_LOAD) == 0)
+		return op_approve_load(n, params, result, reason);
 	if (strcmp(op, ADMINCMD_OP_MK_COMMIT) == 0)
 		return op_commit(n, params, result, reason);
 	if (strcmp(op, ADMINCMD_OP_MK_ACTIVATE) == 0)

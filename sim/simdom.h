@@ -26,6 +26,7 @@ typedef struct simdom simdom;
 #define SIMDOM_MAX_ADMINS 8
 #define SIMDOM_MAX_PARTS  20
 #define SIMDOM_MIN_PARTS  2
+#define SIMDOM_PART_ID_MAX 64
 
 /* A fresh domain in imprint mode, everything empty, counter 0. */
 hsm_rc simdom_new(unsigned index, simdom **out);

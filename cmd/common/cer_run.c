@@ -109,7 +109,7 @@ io_custodian(void *ctx, const mkload_part *p, unsigned index, const keypart_card
 	rc = cer_card_open(x->pc, x->o->reader, &w, prompt, x->o->timeout_s * 1000,
 	                   x->o->pin_fd, 0, &x->cust);
 	if (rc != HSM_OK)
-		return hsm_fail_wrap(rc, "part %s: nothing was sent to any module", p->part_id);
+		return hsm_fail_wrap(rc, "part %s was sent to no module", p->part_id);
 	*card = &x->cust->kc;
 	return HSM_OK;
 }
@@ -145,7 +145,9 @@ cer_run_mkio(struct cer_run *x, struct mkload_io *io)
 }
 
 /* Administrator signers: key files, then the named readers in turn; with
- * neither, wait for administrator cards one after another. */
+ * neither, wait for administrator cards one after another. One run is one
+ * decision: a card that signs several of its commands (commit, then
+ * activate) asks its holder's PIN once. */
 static hsm_rc
 open_admins(struct cer_run *x)
 {
@@ -156,6 +158,7 @@ open_admins(struct cer_run *x)
 		                                                : SIGNERS_CARDS_WAIT,
 		.readers = o->admin_readers, .nreaders = o->nadmin_readers,
 		.pin_fd = o->admin_pin_fd, .enter_fd = -1, .timeout_ms = o->timeout_s * 1000,
+		.keep_pins = 1,
 	};
 
 	return signers_new(&so, &x->admins);

@@ -140,12 +140,19 @@ CPINS=$(pins $CPIN 40)
 counters() { $D --json group status pair | jq -c '[.. | objects | .counter? // empty]'; }
 C0=$(counters)
 
-# A wrong custodian card is refused before anything is sent.
+# The administrators approve the three parts by KPVP first (one decision:
+# mk.approve_load); a wrong custodian card is then refused before its part
+# is sent anywhere.
 run 11 "wrong custodian card refused" "${COMMIT[@]}" load --reader "$(R 8)" --pin-fd 4 \
 	"${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
-err_has "nothing was sent to any module"
-[ "$(counters)" = "$C0" ] || fail "a module changed after the wrong card"
-pass "nothing sent after the wrong card"
+err_has "part p1 was sent to no module"
+$D --json group status pair >"$W/approved.json"
+[ "$(jq -c '[.. | objects | select(has("approved")) | .approved | map(.part_id) | join(",")] | unique' "$W/approved.json")" = '["p1,p2,p3"]' ] ||
+	fail "the load of p1, p2, p3 is not approved on both domains: $(cat "$W/approved.json")"
+[ "$(jq -c '[.. | objects | .parts_loaded? // empty | length] | unique' "$W/approved.json")" = '[0]' ] ||
+	fail "a part was loaded after the wrong card"
+pass "the load approved on both domains; no part sent after the wrong card"
+C0=$(counters)
 
 # A part whose KPVP does not match its record is refused before anything is
 # sent: custodian 1's backup card gets another "p1" (made outside the log).
@@ -164,10 +171,10 @@ run 0 "copy the real p1 back to the backup card" hsmadm-mkpart copy --part p1 \
 	--reader "$(R 6)" --to-reader "$(R 9)" --log "$LOG" --pin-fd 3 --backup-pin-fd 4 \
 	3<<<$CPIN 4<<<$CPIN
 
-# The module DC2-M01 dies right after applying part 1 (its 2nd applied
-# command, after the importer key): the answer with its receipt never comes.
+# The module DC2-M01 dies right after applying part 1 (the approval was
+# applied above): the answer with its receipt never comes.
 stop_module m2
-start_module m2 --crash-after 2
+start_module m2 --crash-after 1
 run 27 "load interrupted by a module" "${COMMIT[@]}" load --pin-fd 4 --timeout 20 \
 	"${ADMINS[@]}" 4<"$CPINS" 5<"$APINS"
 stop_module m2

@@ -179,6 +179,50 @@ verify(admincmd *c, const char *mod, unsigned dom, uint64_t ctr, int64_t now,
 	return admincmd_verify_for_domain(c, mod, dom, ctr, now, admins, 4, sig, rev, counted);
 }
 
+/* An mk.load_part needs no signature exactly when the domain's approved
+ * load names its part count, index and KPVP; anything else keeps the rule. */
+static void
+test_approved_load_needs_no_signature(void **state)
+{
+	const char *k1 = "1111111111111111111111111111111111111111111111111111111111111111";
+	const char *k2 = "2222222222222222222222222222222222222222222222222222222222222222";
+	json_t *approved = json_pack("[{s:i, s:s, s:s}, {s:i, s:s, s:s}]",
+	    "index", 1, "part_id", "p1", "kpvp", k1, "index", 2, "part_id", "p2", "kpvp", k2);
+	json_t *p = json_pack("{s:i, s:i, s:s, s:{}}", "part_index", 2, "parts", 2, "kpvp", k2,
+	    "wrapped");
+	admincmd *c = NULL;
+	unsigned n = 99;
+
+	(void)state;
+	assert_int_equal(admincmd_new(ADMINCMD_OP_MK_LOAD_PART, p, two, 2, NOW - 60, NOW + 3600,
+	    &c), HSM_OK);
+	assert_int_equal(admincmd_verify_approved(c, "DC1-M01", 3, 5, NOW, admins, 4, 2, 1,
+	    NULL, &n), HSM_ERR_QUORUM);
+	assert_int_equal(admincmd_verify_approved(c, "DC1-M01", 3, 5, NOW, admins, 4, 2, 1,
+	    approved, &n), HSM_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(admincmd_load_is_approved(p, approved), 1);
+	/* Another KPVP, index or part count is not approved. */
+	json_object_set_new(p, "kpvp", json_string(k1));
+	assert_int_equal(admincmd_load_is_approved(p, approved), 0);
+	json_object_set_new(p, "kpvp", json_string(k2));
+	json_object_set_new(p, "part_index", json_integer(1));
+	assert_int_equal(admincmd_load_is_approved(p, approved), 0);
+	json_object_set_new(p, "part_index", json_integer(2));
+	json_object_set_new(p, "parts", json_integer(3));
+	assert_int_equal(admincmd_load_is_approved(p, approved), 0);
+	/* Only mk.load_part: the same approval frees no other op. */
+	admincmd_free(&c);
+	assert_int_equal(admincmd_new(ADMINCMD_OP_MK_ACTIVATE, p, two, 2, NOW - 60, NOW + 3600,
+	    &c), HSM_OK);
+	json_object_set_new(p, "parts", json_integer(2));
+	assert_int_equal(admincmd_verify_approved(c, "DC1-M01", 3, 5, NOW, admins, 4, 2, 1,
+	    approved, &n), HSM_ERR_QUORUM);
+	admincmd_free(&c);
+	json_decref(p);
+	json_decref(approved);
+}
+
 static void
 test_quorum(void **state)
 {
@@ -582,6 +626,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_sign_twice_refused),
 		cmocka_unit_test(test_quorum),
+		cmocka_unit_test(test_approved_load_needs_no_signature),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_tampered_body),
 		cmocka_unit_test(test_required_sigs),

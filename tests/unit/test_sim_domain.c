@@ -632,6 +632,100 @@ test_master_key_lifecycle(void **state)
 	free_parts(&same);
 }
 
+/* {"parts": [{index, part_id, kpvp}...]} for the parts of ps. */
+static json_t *
+approve_params(const parts *ps, int n, const uint8_t *kpvp2_override)
+{
+	json_t *a = json_array();
+	uint8_t kpvp[32];
+	char hex[65], id[8];
+
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(vp_compute(ps->p[i]->data, kpvp), HSM_OK);
+		if (i == 1 && kpvp2_override != NULL)
+			memcpy(kpvp, kpvp2_override, 32);
+		hex_encode_buf(kpvp, 32, hex);
+		snprintf(id, sizeof(id), "p%d", i + 1);
+		json_array_append_new(a, json_pack("{s:i, s:s, s:s}", "index", i + 1, "part_id", id,
+		    "kpvp", hex));
+	}
+	return json_pack("{s:o}", "parts", a);
+}
+
+/* mk.approve_load: one quorum decision names the parts by KPVP (and makes
+ * the importer key); each approved part then loads with no signature, any
+ * other part is refused, and the approval lasts as long as that PENDING. */
+static void
+test_approved_load(void **state)
+{
+	fx *f = *state;
+	parts k1, k2;
+	uint8_t zero[32] = { 0 };
+	char path[128];
+	simdom *back = NULL;
+	json_t *p;
+
+	memset(&k1, 0, sizeof(k1));
+	memset(&k2, 0, sizeof(k2));
+	three_admins_2_of_3(f);
+	make_parts(&k1, 2, NULL);
+	make_parts(&k2, 2, NULL);
+	/* Unsigned loads need an approval; the approval needs the quorum. */
+	assert_int_equal(apply(f, "mk.approve_load", approve_params(&k1, 2, NULL), A0), HSM_ERR_QUORUM);
+	assert_int_equal(apply(f, "mk.approve_load", approve_params(&k1, 1, NULL), A01), HSM_ERR_FORMAT);
+	assert_string_equal(f->reason, "bad_params");
+	assert_int_equal(apply(f, "mk.approve_load", approve_params(&k1, 2, NULL), A01), HSM_OK);
+	assert_int_equal(json_integer_value(json_object_get(f->result, "approved")), 2);
+	assert_non_null(json_object_get(json_object_get(f->result, "importer"), "pubkey"));
+	p = pub(f);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(json_object_get(p,
+	    "registers"), "pending"), "approved")), 2);
+	json_decref(p);
+	/* The approval survives a restart of the module. */
+	snprintf(path, sizeof(path), "%s/approved.json", f->dir);
+	assert_int_equal(simdom_save(f->d, path), HSM_OK);
+	assert_int_equal(simdom_load(path, DOM, &back), HSM_OK);
+	simdom_free(&f->d);
+	f->d = back;
+	/* A part of another key, unsigned: not approved, so a signature is
+	 * needed; signed, it is still refused while the approval stands. */
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k2, 1, 2, DOM, NULL), none), HSM_ERR_QUORUM);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k2, 1, 2, DOM, NULL), A0), HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "not_approved");
+	/* The approved KPVP claimed for another part's bytes: refused. */
+	{
+		uint8_t kp1[32];
+		assert_int_equal(vp_compute(k1.p[0]->data, kp1), HSM_OK);
+		assert_int_equal(apply(f, "mk.load_part", load_params(f, &k2, 1, 2, DOM, kp1), none), HSM_ERR_VERIFY);
+		assert_string_equal(f->reason, "kpvp_mismatch");
+	}
+	/* The approved parts, unsigned. */
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k1, 1, 2, DOM, NULL), none), HSM_OK);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k1, 2, 2, DOM, NULL), none), HSM_OK);
+	assert_string_equal(json_string_value(json_object_get(f->result, "pending_mkvp")), k1.mkvphex);
+	assert_int_equal(apply(f, "mk.commit", vp_params(k1.mkvphex), A01), HSM_OK);
+	assert_int_equal(apply(f, "mk.activate", vp_params(k1.mkvphex), A0), HSM_OK);
+	/* Gone with the PENDING it was for: the next key needs its own. */
+	p = pub(f);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(json_object_get(p,
+	    "registers"), "pending"), "approved")), 0);
+	json_decref(p);
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k2, 1, 2, DOM, NULL), none), HSM_ERR_QUORUM);
+	/* A partly loaded PENDING is approved only with the part it holds; an
+	 * approval alone can be withdrawn (mk.clear_pending). */
+	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k2, 1, 2, DOM, NULL), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.approve_load", approve_params(&k1, 2, NULL), A01), HSM_ERR_REFUSED);
+	assert_string_equal(f->reason, "not_approved");
+	assert_int_equal(apply(f, "mk.approve_load", approve_params(&k2, 2, NULL), A01), HSM_OK);
+	assert_int_equal(apply(f, "mk.clear_pending", json_object(), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.approve_load", approve_params(&k2, 2, zero), A01), HSM_OK);
+	assert_int_equal(apply(f, "mk.clear_pending", json_object(), A0), HSM_OK);
+	assert_int_equal(apply(f, "mk.clear_pending", json_object(), A0), HSM_ERR_STATE);
+	assert_string_equal(f->reason, "pending_empty");
+	free_parts(&k1);
+	free_parts(&k2);
+}
+
 /* mk.backout: OLD back to CURRENT, the new key set aside committed in
  * PENDING; a later mk.activate takes it again. */
 static void
@@ -986,6 +1080,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tampered_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_master_key_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_approved_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zeroize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persist_roundtrip, setup, teardown),

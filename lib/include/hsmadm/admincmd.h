@@ -55,6 +55,11 @@
 #define ADMINCMD_OP_ZEROIZE           "zeroize"
 #define ADMINCMD_OP_IMPORTER_GENERATE "importer.generate"
 #define ADMINCMD_OP_MK_LOAD_PART      "mk.load_part"
+/* One decision for the whole load of a new key: the signature-threshold
+ * admins approve its parts by index, part id and KPVP; each approved part
+ * then loads with no further signature (docs/formats/command.md). Also makes
+ * the importer key where the domain has none. */
+#define ADMINCMD_OP_MK_APPROVE_LOAD   "mk.approve_load"
 #define ADMINCMD_OP_MK_COMMIT         "mk.commit"
 #define ADMINCMD_OP_MK_ACTIVATE       "mk.activate"
 #define ADMINCMD_OP_MK_CLEAR_PENDING  "mk.clear_pending"
@@ -175,6 +180,22 @@ hsm_rc admincmd_verify_for_domain(const admincmd *cmd, const char *module,
                                   const admincmd_admin *admins, size_t nadmins,
                                   unsigned sig_thr, unsigned rev_thr,
                                   unsigned *counted);
+
+/*
+ * The same for a domain whose PENDING register holds an approved load:
+ * approved is the "approved" array of the domain state's pending register
+ * ([{index, part_id, kpvp}], NULL or empty: none). An mk.load_part whose
+ * "parts", "part_index" and "kpvp" match an entry of it needs no signature
+ * (the module still checks that the part unwraps to that KPVP); any
+ * signature it carries must still verify.
+ */
+hsm_rc admincmd_verify_approved(const admincmd *cmd, const char *module,
+                                unsigned domain, uint64_t counter, int64_t now,
+                                const admincmd_admin *admins, size_t nadmins,
+                                unsigned sig_thr, unsigned rev_thr,
+                                const json_t *approved, unsigned *counted);
+/* 1 if the mk.load_part params (parts, part_index, kpvp) are in approved. */
+int    admincmd_load_is_approved(const json_t *params, const json_t *approved);
 
 /* SKI of an admin.add pubkey (hex point). */
 hsm_rc admincmd_pubkey_from_hex(const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN]);
