@@ -21,6 +21,7 @@ struct signers {
 	char         used[SIGNERS_MAX][CARD_ID_HEX + 1];
 	const char  *usedp[SIGNERS_MAX];
 	size_t       nused;
+	cardsigner_pins *pins;    /* o.keep_pins: the run's PINs per card */
 };
 
 hsm_rc
@@ -41,6 +42,12 @@ signers_new(const struct signers_opts *o, signers **out)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	}
 	s->o = *o;
+	if (o->keep_pins && cardsigner_pins_new(&s->pins) != HSM_OK) {
+		free(s->key_files);
+		free(s->readers);
+		free(s);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < o->nkeys; i++)
 		s->key_files[i] = o->key_files[i];
 	for (size_t i = 0; i < o->nreaders; i++)
@@ -80,6 +87,7 @@ signers_free(signers **s)
 	if (s == NULL || *s == NULL)
 		return;
 	release(*s);
+	cardsigner_pins_free(&(*s)->pins);
 	pcsc_close(&(*s)->pc);
 	free((*s)->key_files);
 	free((*s)->readers);
@@ -155,7 +163,7 @@ card_signer(signers *s, const char *op, unsigned missing)
 	}
 	if (s->pc == NULL && (rc = pcsc_open(&s->pc)) != HSM_OK)
 		return rc;
-	if ((rc = cardfind_signer(s->pc, &w, s->o.pin_fd, &s->card)) != HSM_OK)
+	if ((rc = cardfind_signer_kept(s->pc, &w, s->o.pin_fd, s->pins, &s->card)) != HSM_OK)
 		return rc;
 	id = s->card->prof.backup_of[0] ? s->card->prof.backup_of : s->card->prof.card_id;
 	if (s->nused < SIGNERS_MAX) {

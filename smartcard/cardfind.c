@@ -215,6 +215,13 @@ out:
 hsm_rc
 cardfind_signer(pcsc_ctx *ctx, const cardfind_want *w, int pin_fd, signer_card **out)
 {
+	return cardfind_signer_kept(ctx, w, pin_fd, NULL, out);
+}
+
+hsm_rc
+cardfind_signer_kept(pcsc_ctx *ctx, const cardfind_want *w, int pin_fd, cardsigner_pins *pins,
+                     signer_card **out)
+{
 	signer_card *c = NULL;
 	hsm_rc rc;
 
@@ -229,7 +236,8 @@ cardfind_signer(pcsc_ctx *ctx, const cardfind_want *w, int pin_fd, signer_card *
 		goto out;
 	snprintf(c->label, sizeof(c->label), "the %s card of %s", role_label(c->prof.role),
 	    c->prof.holder);
-	if ((rc = cardsigner_new(c->piv, pin_fd, c->label, &c->signer)) != HSM_OK)
+	if ((rc = cardsigner_new_cached(c->piv, pin_fd, c->label, c->prof.card_id, pins,
+	    &c->signer)) != HSM_OK)
 		goto out;
 	*out = c;
 	c = NULL;

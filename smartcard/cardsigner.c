@@ -7,13 +7,56 @@
 
 #include "hsmadm/cardsigner.h"
 
-struct cs_ctx {
-	piv      *card;      /* borrowed */
-	int       pin_fd;
-	uint8_t   slot;
-	hsm_curve curve;
-	char      prompt[200];
+#define PINS_MAX 16
+
+struct cardsigner_pins {
+	char        card_id[PINS_MAX][72];
+	hsm_secbuf *pin[PINS_MAX];
+	size_t      n;
 };
+
+struct cs_ctx {
+	piv         *card;      /* borrowed */
+	int          pin_fd;
+	uint8_t      slot;
+	hsm_curve    curve;
+	char         prompt[200];
+	hsm_secbuf **kept;      /* the run's PIN of this card, or NULL */
+};
+
+hsm_rc
+cardsigner_pins_new(cardsigner_pins **out)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	return HSM_OK;
+}
+
+void
+cardsigner_pins_free(cardsigner_pins **p)
+{
+	if (p == NULL || *p == NULL)
+		return;
+	for (size_t i = 0; i < (*p)->n; i++)
+		secbuf_free(&(*p)->pin[i]);
+	free(*p);
+	*p = NULL;
+}
+
+/* The slot of card_id (made on first use); NULL when the table is full. */
+static hsm_secbuf **
+pins_slot(cardsigner_pins *p, const char *card_id)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (strcmp(p->card_id[i], card_id) == 0)
+			return &p->pin[i];
+	if (p->n == PINS_MAX || strlen(card_id) >= sizeof(p->card_id[0]))
+		return NULL;
+	snprintf(p->card_id[p->n], sizeof(p->card_id[0]), "%s", card_id);
+	return &p->pin[p->n++];
+}
 
 hsm_rc
 cardsigner_slot_pub(piv *card, uint8_t slot, EVP_PKEY **pub)
@@ -44,9 +87,31 @@ with_pin(struct cs_ctx *c, hsm_secbuf **pin)
 	hsm_rc rc;
 
 	*pin = NULL;
+	if (c->kept != NULL && *c->kept != NULL) {
+		if ((rc = secbuf_new((*c->kept)->len, pin)) != HSM_OK)
+			return rc;
+		memcpy((*pin)->data, (*c->kept)->data, (*c->kept)->len);
+		(*pin)->len = (*c->kept)->len;
+		return HSM_OK;
+	}
 	if ((rc = secure_read_line(c->prompt, c->pin_fd, PIV_PIN_MAX, pin)) != HSM_OK)
 		return hsm_fail_wrap(rc, "reading the PIN");
 	return HSM_OK;
+}
+
+/* After the card's answer to pin: keep it for the run when the card took
+ * it, forget a kept one it refused (the next use asks the person). */
+static void
+after_verify(struct cs_ctx *c, hsm_rc verify_rc, hsm_secbuf **pin)
+{
+	if (c->kept == NULL)
+		return;
+	if (verify_rc != HSM_OK)
+		secbuf_free(c->kept);
+	else if (*c->kept == NULL) {
+		*c->kept = *pin;
+		*pin = NULL;
+	}
 }
 
 static hsm_rc
@@ -60,7 +125,9 @@ cs_sign(void *ctx, const uint8_t *dg, size_t dglen, uint8_t **sig, size_t *sigle
 		return rc;
 	if ((rc = piv_begin(c->card)) != HSM_OK)
 		goto out;
-	if ((rc = piv_verify_pin(c->card, pin)) == HSM_OK)
+	rc = piv_verify_pin(c->card, pin);
+	after_verify(c, rc, &pin);
+	if (rc == HSM_OK)
 		rc = piv_sign(c->card, c->slot, c->curve, dg, dglen, sig, siglen);
 	piv_end(c->card);
 out:
@@ -147,6 +214,25 @@ cardsigner_new(piv *card, int pin_fd, const char *label, hsm_signer **out)
 	if ((rc = make_ctx(card, pin_fd, PIV_SLOT_SIGN, label, &c, &pub, lbl, sizeof(lbl))) != HSM_OK)
 		return rc;
 	/* signer_new owns c from here on, also when it fails. */
+	rc = signer_new(&card_signer_ops, c, pub, lbl, out);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+hsm_rc
+cardsigner_new_cached(piv *card, int pin_fd, const char *label, const char *card_id,
+                      cardsigner_pins *pins, hsm_signer **out)
+{
+	struct cs_ctx *c = NULL;
+	EVP_PKEY *pub = NULL;
+	char lbl[160];
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((rc = make_ctx(card, pin_fd, PIV_SLOT_SIGN, label, &c, &pub, lbl, sizeof(lbl))) != HSM_OK)
+		return rc;
+	if (pins != NULL && card_id != NULL)
+		c->kept = pins_slot(pins, card_id);
 	rc = signer_new(&card_signer_ops, c, pub, lbl, out);
 	EVP_PKEY_free(pub);
 	return rc;

@@ -33,9 +33,12 @@ static const char usage_text[] =
 "Commands (each continues from the register states it finds, so any of them\n"
 "can simply be run again after an interruption):\n"
 "  status     what is loaded where, and the next step (changes nothing)\n"
-"  load       load every part into PENDING (one custodian card and one\n"
-"             administrator signature per part); show each domain's MKVP\n"
-"  commit     commit PENDING (signature threshold of administrators)\n"
+"  load       the quorum approves the parts by KPVP (one PIN each), then\n"
+"             every part goes into PENDING (one custodian card per part);\n"
+"             show each domain's MKVP\n"
+"  commit     commit PENDING (signature threshold of administrators);\n"
+"             with --activate also make it CURRENT: one decision, so each\n"
+"             administrator types one PIN for both\n"
 "  activate   make the committed key CURRENT (one administrator signature)\n"
 "  run        load, commit and activate\n"
 "  baseline --receipts FILE --log FILE\n"
@@ -74,15 +77,17 @@ static const char usage_text[] =
 struct opts {
 	struct cer_runopts r;
 	const char *cmd, *receipts;
+	int activate;
 };
 
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_RECEIPTS = CER_O_END, O_HELP, O_VERSION };
+	enum { O_RECEIPTS = CER_O_END, O_ACTIVATE, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		CER_RUN_LONGOPTS,
 		{ "receipts", required_argument, NULL, O_RECEIPTS },
+		{ "activate", no_argument, NULL, O_ACTIVATE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -100,6 +105,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		}
 		switch (c) {
 		case O_RECEIPTS: o->receipts = optarg; break;
+		case O_ACTIVATE: o->activate = 1; break;
 		case O_HELP: fputs(usage_text, stdout); return -1;
 		case O_VERSION: cmd_print_version(PROG); return -1;
 		default:
@@ -116,6 +122,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	    strcmp(o->cmd, "commit") != 0 && strcmp(o->cmd, "activate") != 0 &&
 	    strcmp(o->cmd, "run") != 0 && strcmp(o->cmd, "baseline") != 0)
 		return cmd_usage_error(PROG, "unknown command '%s'", o->cmd);
+	if (o->activate && strcmp(o->cmd, "commit") != 0)
+		return cmd_usage_error(PROG, "--activate is for commit only");
 	if (strcmp(o->cmd, "baseline") == 0) {
 		if (o->receipts == NULL || o->r.log == NULL)
 			return cmd_usage_error(PROG, "baseline needs --receipts FILE and --log FILE");
@@ -127,12 +135,12 @@ parse_args(int argc, char **argv, struct opts *o)
 /* ---- the run ---- */
 
 static unsigned
-stages_of(const char *cmd)
+stages_of(const char *cmd, int activate)
 {
 	if (strcmp(cmd, "load") == 0)
 		return MKLOAD_LOAD;
 	if (strcmp(cmd, "commit") == 0)
-		return MKLOAD_COMMIT;
+		return activate ? MKLOAD_COMMIT | MKLOAD_ACTIVATE : MKLOAD_COMMIT;
 	if (strcmp(cmd, "activate") == 0)
 		return MKLOAD_ACTIVATE;
 	return MKLOAD_ALL;
@@ -142,7 +150,7 @@ stages_of(const char *cmd)
 /* load / commit / activate / run: first the receipts an earlier run lost
  * (so the log has no counter gap), then the stages asked for. */
 static hsm_rc
-run_stages(struct cer_run *x, const char *cmd, json_t **rep)
+run_stages(struct cer_run *x, const char *cmd, int activate, json_t **rep)
 {
 	struct mkload_io io;
 	hsm_rc rc;
@@ -150,7 +158,7 @@ run_stages(struct cer_run *x, const char *cmd, json_t **rep)
 	if ((rc = cer_run_prepare(x)) != HSM_OK)
 		return rc;
 	cer_run_mkio(x, &io);
-	return mkload_run(x->m, x->n, x->o->group, x->parts, x->o->nparts, stages_of(cmd),
+	return mkload_run(x->m, x->n, x->o->group, x->parts, x->o->nparts, stages_of(cmd, activate),
 	                  x->have_known ? x->known : NULL, &io, rep);
 }
 
@@ -314,7 +322,7 @@ main(int argc, char **argv)
 			rc = mkload_status(x.m, x.n, o.r.group, x.parts, o.r.nparts,
 			                   x.have_known ? x.known : NULL, &rep);
 		else
-			rc = run_stages(&x, o.cmd, &rep);
+			rc = run_stages(&x, o.cmd, o.activate, &rep);
 		print_result(&o, rep, rc);
 	}
 	if (rc != HSM_OK)

@@ -40,6 +40,8 @@ struct signers_opts {
 	int                 pin_fd;     /* admin PINs from this descriptor; -1: terminal */
 	int                 enter_fd;   /* ENTER: read the Enter from here; -1: /dev/tty */
 	int                 timeout_ms; /* WAIT: how long to wait for a card */
+	int                 keep_pins;  /* a card that signs again in this run
+	                                   uses the PIN it took (cardsigner.h) */
 };
 
 typedef struct signers signers;

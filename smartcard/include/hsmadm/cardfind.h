@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 #include "hsmadm/cardprofile.h"
+#include "hsmadm/cardsigner.h"
 #include "hsmadm/err.h"
 #include "hsmadm/keypart.h"
 #include "hsmadm/pcsc.h"
@@ -84,6 +85,9 @@ typedef struct signer_card {
 /* w->role must be admin or supervisor (HSM_ERR_USAGE otherwise). */
 hsm_rc cardfind_signer(pcsc_ctx *ctx, const cardfind_want *w, int pin_fd,
                        signer_card **out);
+/* The same, its PIN kept in pins for the run (cardsigner.h; NULL: not). */
+hsm_rc cardfind_signer_kept(pcsc_ctx *ctx, const cardfind_want *w, int pin_fd,
+                            cardsigner_pins *pins, signer_card **out);
 /* Frees the signer, resets the card (no verified PIN left behind for other
  * programs) and disconnects. NULL-safe; sets *c to NULL. */
 void   signer_card_free(signer_card **c);
