@@ -121,37 +121,61 @@ absent(const keypart_card *c, const char *part_id)
 	return HSM_OK;
 }
 
+/* Seal part for c and store it there. */
+static hsm_rc
+seal_store(const keypart_card *c, const char *part_id, const hsm_secbuf *part,
+           const uint8_t vp[HSM_VP_LEN])
+{
+	uint8_t *env = NULL;
+	size_t n = 0;
+	hsm_rc rc;
+
+	if ((rc = envelope_seal(part, c->pub9d, c->card_id, part_id, vp, &env, &n)) == HSM_OK)
+		rc = store_checked(c, part_id, env, n);
+	free(env);
+	return rc;
+}
+
 hsm_rc
-keypart_generate(const keypart_card *card, const char *part_id, uint8_t kpvp[HSM_VP_LEN])
+keypart_generate_pair(const keypart_card *card, const keypart_card *backup,
+                      const char *part_id, uint8_t kpvp[HSM_VP_LEN])
 {
 	hsm_secbuf *part = NULL;
-	uint8_t vp[HSM_VP_LEN], *env = NULL;
-	size_t n = 0;
+	uint8_t vp[HSM_VP_LEN];
 	hsm_rc rc;
 
 	if (kpvp == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "key part: missing argument");
 	if ((rc = check_card(card, 0, 1)) != HSM_OK || (rc = check_part_id(part_id)) != HSM_OK)
 		return rc;
-	if ((rc = absent(card, part_id)) != HSM_OK)
+	if (backup != NULL && (rc = check_card(backup, 0, 1)) != HSM_OK)
+		return rc;
+	if (backup != NULL && strcmp(card->card_id, backup->card_id) == 0)
+		return hsm_fail(HSM_ERR_USAGE,
+		    "the backup card is the same card as the primary (%s); insert the backup card",
+		    card->card_id);
+	if ((rc = absent(card, part_id)) != HSM_OK ||
+	    (backup != NULL && (rc = absent(backup, part_id)) != HSM_OK))
 		return rc;
 	if ((rc = secbuf_new(HSM_KEY_LEN, &part)) != HSM_OK)
 		return rc;
 	if ((rc = crypto_random(part->data, HSM_KEY_LEN)) != HSM_OK)
 		goto out;
 	part->len = HSM_KEY_LEN;
-	if ((rc = vp_compute(part->data, vp)) != HSM_OK)
-		goto out;
-	if ((rc = envelope_seal(part, card->pub9d, card->card_id, part_id, vp, &env, &n)) != HSM_OK)
-		goto out;
-	secbuf_free(&part);   /* not needed any longer than this */
-	if ((rc = store_checked(card, part_id, env, n)) != HSM_OK)
+	if ((rc = vp_compute(part->data, vp)) != HSM_OK ||
+	    (rc = seal_store(card, part_id, part, vp)) != HSM_OK ||
+	    (backup != NULL && (rc = seal_store(backup, part_id, part, vp)) != HSM_OK))
 		goto out;
 	memcpy(kpvp, vp, HSM_VP_LEN);
 out:
 	secbuf_free(&part);
-	free(env);
 	return rc;
+}
+
+hsm_rc
+keypart_generate(const keypart_card *card, const char *part_id, uint8_t kpvp[HSM_VP_LEN])
+{
+	return keypart_generate_pair(card, NULL, part_id, kpvp);
 }
 
 static hsm_rc
@@ -218,8 +242,8 @@ keypart_copy(const keypart_card *from, const keypart_card *to, const char *part_
              const uint8_t *expect_kpvp, uint8_t kpvp[HSM_VP_LEN])
 {
 	hsm_secbuf *part = NULL;
-	uint8_t vp[HSM_VP_LEN], *env = NULL, *src = NULL;
-	size_t n = 0, sn = 0;
+	uint8_t vp[HSM_VP_LEN], *src = NULL;
+	size_t sn = 0;
 	envelope_info info;
 	hsm_rc rc;
 
@@ -239,15 +263,10 @@ keypart_copy(const keypart_card *from, const keypart_card *to, const char *part_
 		return rc;
 	if ((rc = open_part(from, part_id, expect_kpvp, &part, vp)) != HSM_OK)
 		return rc;
-	rc = envelope_seal(part, to->pub9d, to->card_id, part_id, vp, &env, &n);
+	rc = seal_store(to, part_id, part, vp);
 	secbuf_free(&part);
-	if (rc != HSM_OK)
-		goto out;
-	if ((rc = store_checked(to, part_id, env, n)) != HSM_OK)
-		goto out;
-	memcpy(kpvp, vp, HSM_VP_LEN);
-out:
-	free(env);
+	if (rc == HSM_OK)
+		memcpy(kpvp, vp, HSM_VP_LEN);
 	return rc;
 }
 

@@ -23,7 +23,9 @@ static const char usage_text[] =
 "Key parts of a master key, on custodian smart cards.\n"
 "\n"
 "Commands:\n"
-"  generate --part ID        make a new random key part on the custodian card\n"
+"  generate --part ID        make a new random key part on the custodian card;\n"
+"                            with --to-reader, on its backup card too, in one\n"
+"                            step (the backup's PIN only: nothing is opened)\n"
 "  copy --part ID            copy a part to the same custodian's backup card\n"
 "  verify --part ID          open the part with the card and compare its pattern\n"
 "                            (KPVP) with the record; shows nothing secret\n"
@@ -34,7 +36,7 @@ static const char usage_text[] =
 "  --part ID                 part id (1..64 printable characters, e.g. mk2026-p1)\n"
 "  --reader NAME             the reader of the (primary) card; default: wait\n"
 "                            for a matching card in any reader\n"
-"  --to-reader NAME          copy: the reader of the backup card\n"
+"  --to-reader NAME          copy, generate: the reader of the backup card\n"
 "  --card CARDID             use only this card (generate, verify, list, destroy)\n"
 "  --log FILE                evidence log: record the step (generate, copy,\n"
 "                            verify, destroy) and take the recorded KPVP from it\n"
@@ -42,7 +44,7 @@ static const char usage_text[] =
 "                            digits, or as printed (8 groups of 4) with --log\n"
 "  --pin-fd N                read the card PIN(s) from file descriptor N, one\n"
 "                            line per use (default: the terminal, no echo)\n"
-"  --backup-pin-fd N         copy: the backup card's PIN from descriptor N\n"
+"  --backup-pin-fd N         copy, generate: the backup card's PIN from N\n"
 "  --confirm-fd N            destroy: read the typed confirmation from N\n"
 "  --yes                     destroy: do not ask for confirmation\n"
 "  --timeout SEC             how long to wait for a card (default 300)\n"
@@ -150,8 +152,10 @@ parse_args(int argc, char **argv, struct opts *o)
 	if (strcmp(o->cmd, "verify") == 0 && !o->have_kpvp && o->log == NULL)
 		return cmd_usage_error(PROG, "verify compares with the recorded pattern: "
 		                       "give --log FILE or --kpvp HEX");
-	if (strcmp(o->cmd, "copy") != 0 && (o->to_reader != NULL || o->backup_pin_fd >= 0))
-		return cmd_usage_error(PROG, "--to-reader and --backup-pin-fd are for copy only");
+	if (strcmp(o->cmd, "copy") != 0 && strcmp(o->cmd, "generate") != 0 &&
+	    (o->to_reader != NULL || o->backup_pin_fd >= 0))
+		return cmd_usage_error(PROG, "--to-reader and --backup-pin-fd are for copy and "
+		                       "generate only");
 	return 0;
 }
 
@@ -255,11 +259,26 @@ expected_kpvp(const struct opts *o, const evscan *scan, uint8_t out[HSM_VP_LEN],
 	return HSM_OK;
 }
 
+/* The backup card of primary (or the primary itself when primary is a
+ * backup), in --to-reader, its PIN from --backup-pin-fd. */
+static hsm_rc
+open_backup(const struct opts *o, pcsc_ctx *pc, const cer_card *primary, cer_card **out)
+{
+	struct cer_want wb = { 0 };
+
+	wb.owner_id = primary->prof.backup_of[0] != '\0' ? primary->prof.backup_of
+	                                                 : primary->prof.card_id;
+	wb.not_card_id = primary->prof.card_id;
+	return cer_card_open(pc, o->to_reader, &wb, "Insert the backup card.",
+	                     o->timeout_s * 1000, o->backup_pin_fd >= 0 ? o->backup_pin_fd : o->pin_fd,
+	                     o->allow_default, out);
+}
+
 static hsm_rc
 do_generate(const struct opts *o, pcsc_ctx *pc)
 {
 	struct cer_want w = { .card_id = o->card };
-	cer_card *c = NULL;
+	cer_card *c = NULL, *b = NULL;
 	evlog *log = NULL;
 	evscan *scan = NULL;
 	const evscan_part *known;
@@ -280,21 +299,34 @@ do_generate(const struct opts *o, pcsc_ctx *pc)
 	                   o->timeout_s * 1000, o->pin_fd, o->allow_default, &c);
 	if (rc != HSM_OK)
 		goto out;
-	if ((rc = keypart_generate(&c->kc, o->part, kpvp)) != HSM_OK)
+	if (o->to_reader != NULL && (rc = open_backup(o, pc, c, &b)) != HSM_OK)
+		goto out;
+	if ((rc = keypart_generate_pair(&c->kc, b != NULL ? &b->kc : NULL, o->part, kpvp)) != HSM_OK)
 		goto out;
 	if (log != NULL &&
 	    (rc = cer_log_keypart(log, EV_KEYPART_GENERATED, c, o->part, kpvp, NULL, &seq)) != HSM_OK)
 		goto out;
+	if (log != NULL && b != NULL && (rc = cer_log_keypart(log, EV_KEYPART_COPIED, c, o->part,
+	    kpvp, b->prof.card_id, &seq)) != HSM_OK)
+		goto out;
 	if (!o->json) {
-		printf("Key part %s is on %s.\n", o->part, c->label);
+		printf("Key part %s is on %s%s%s.\n", o->part, c->label, b ? " and on " : "",
+		       b ? b->label : "");
 		print_vp_line("Key part pattern (KPVP): ", kpvp);
 		if (log != NULL)
 			printf("Recorded in %s (record %lld).\n", o->log, seq);
-		printf("Next: copy it to the backup card with 'hsmadm-mkpart copy --part %s'.\n",
-		       o->part);
+		if (b == NULL)
+			printf("Next: copy it to the backup card with 'hsmadm-mkpart copy --part %s'.\n",
+			       o->part);
 	}
-	rc = emit(o, result_json("generate", o->part, c, kpvp, seq));
+	{
+		json_t *j = result_json("generate", o->part, c, kpvp, seq);
+		if (j != NULL && b != NULL)
+			json_object_set_new(j, "backup_card_id", json_string(b->prof.card_id));
+		rc = emit(o, j);
+	}
 out:
+	cer_card_free(&b);
 	cer_card_free(&c);
 	evscan_free(&scan);
 	evlog_close(&log);
@@ -305,7 +337,6 @@ static hsm_rc
 do_copy(const struct opts *o, pcsc_ctx *pc)
 {
 	struct cer_want wp = { .card_id = o->card, .holds_part = o->part };
-	struct cer_want wb = { 0 };
 	struct cer_partrec rec;
 	cer_card *from = NULL, *to = NULL;
 	evlog *log = NULL;
@@ -327,12 +358,7 @@ do_copy(const struct opts *o, pcsc_ctx *pc)
 		goto out;
 	/* The destination is a backup of the same primary (or the primary
 	 * itself when restoring from a backup). */
-	wb.owner_id = from->prof.backup_of[0] != '\0' ? from->prof.backup_of : from->prof.card_id;
-	wb.not_card_id = from->prof.card_id;
-	rc = cer_card_open(pc, o->to_reader, &wb, "Insert the backup card.",
-	                   o->timeout_s * 1000, o->backup_pin_fd >= 0 ? o->backup_pin_fd : o->pin_fd,
-	                   o->allow_default, &to);
-	if (rc != HSM_OK)
+	if ((rc = open_backup(o, pc, from, &to)) != HSM_OK)
 		goto out;
 	if ((rc = keypart_copy(&from->kc, &to->kc, o->part, have ? want : NULL, kpvp)) != HSM_OK)
 		goto out;

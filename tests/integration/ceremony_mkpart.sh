@@ -21,7 +21,8 @@ run 2 "part id with a space" hsmadm-mkpart generate --part "p 1"
 run 2 "verify needs a record" hsmadm-mkpart verify --part p1
 err_has "--log FILE or --kpvp HEX"
 run 2 "short --kpvp" hsmadm-mkpart verify --part p1 --kpvp abcd
-run 2 "--to-reader outside copy" hsmadm-mkpart generate --part p1 --to-reader "$R1"
+run 2 "--to-reader outside copy and generate" hsmadm-mkpart verify --part p1 --to-reader "$R1" \
+	--kpvp "$(printf '0%.0s' $(seq 64))"
 run 0 "--help" hsmadm-mkpart --help
 out_has "Usage: hsmadm-mkpart"
 run 0 "--version" hsmadm-mkpart --version
@@ -91,17 +92,38 @@ pass "backup card opens to the same part"
 run 0 "verify on the backup" hsmadm-mkpart verify --part p1 --reader "$R1" --log "$LOG" \
 	--pin-fd 3 3<<<11113333
 
+# Generate onto the card and its backup in one step: the primary is never
+# opened, so only the backup's PIN is asked (one line on each descriptor;
+# a second read would find the pipe empty and fail).
+run 11 "generate with a backup that is not Carol's" hsmadm-mkpart generate --part p2 \
+	--reader "$R0" --to-reader "$R2" --log "$LOG" --pin-fd 3 --backup-pin-fd 4 \
+	3<<<11112222 4<<<22223333
+run 0 "p2 is nowhere after the refusal" hsmadm-mkpart list --reader "$R0" --json
+jq_is '[.parts[].part_id] | join(",")' "p1"
+run 0 "generate p2 on card and backup" hsmadm-mkpart generate --part p2 --reader "$R0" \
+	--to-reader "$R1" --log "$LOG" --json --pin-fd 3 --backup-pin-fd 4 3<<<11112222 4<<<11113333
+jq_is .backup_card_id "$CARDID_1"
+K2=$(jq -r .kpvp <<<"$OUT")
+[ "$(open_part "$CARDFILE_0" p2)" = "$(open_part "$CARDFILE_1" p2)" ] ||
+	fail "card and backup hold different parts p2"
+[ "$(jq -c 'select(.body.part_id? == "p2") | [.type, .body.kpvp]' "$LOG" | sort | tr -d '\n')" = \
+	"[\"keypart.copied\",\"$K2\"][\"keypart.generated\",\"$K2\"]" ] ||
+	fail "p2 is not recorded as generated and copied with its KPVP"
+run 5 "generate onto a backup that holds the part" hsmadm-mkpart generate --part p2 \
+	--reader "$R0" --to-reader "$R1" --pin-fd 3 --backup-pin-fd 4 3<<<11112222 4<<<11113333
+pass "a part made on the card and its backup at once"
+
 # Destroy on the backup: confirmation typed, recorded.
 run 7 "destroy not confirmed" hsmadm-mkpart destroy --part p1 --reader "$R1" --log "$LOG" \
 	--confirm-fd 3 --pin-fd 4 3<<<no 4<<<11113333
 run 0 "still there" hsmadm-mkpart list --reader "$R1" --json
-jq_is '.parts | length' 1
+jq_is '[.parts[].part_id] | sort | join(",")' "p1,p2"
 run 0 "destroy" hsmadm-mkpart destroy --part p1 --reader "$R1" --log "$LOG" \
 	--confirm-fd 3 --pin-fd 4 3<<<p1 4<<<11113333
 run 0 "gone from the backup" hsmadm-mkpart list --reader "$R1" --json
-jq_is '.parts | length' 0
+jq_is '[.parts[].part_id] | join(",")' "p2"
 run 0 "still on the primary" hsmadm-mkpart list --reader "$R0" --json
-jq_is '.parts | length' 1
+jq_is '[.parts[].part_id] | sort | join(",")' "p1,p2"
 for t in keypart.generated keypart.verified keypart.copied keypart.destroyed; do
 	grep -q "\"type\":\"$t\"" "$LOG" || fail "no $t record"
 done

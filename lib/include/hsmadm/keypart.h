@@ -50,6 +50,11 @@ typedef struct keypart_card {
  * HSM_ERR_EXISTS if the card already holds part_id. */
 hsm_rc keypart_generate(const keypart_card *card, const char *part_id,
                         uint8_t kpvp[HSM_VP_LEN]);
+/* The same part sealed for card and for its backup card in one step (the
+ * part is never opened again, so a copy asks no PIN of the primary). Both
+ * are checked first: nothing is stored unless neither holds part_id. */
+hsm_rc keypart_generate_pair(const keypart_card *card, const keypart_card *backup,
+                             const char *part_id, uint8_t kpvp[HSM_VP_LEN]);
 
 /* Open part_id on `from` (its PIN), check its pattern against expect_kpvp
  * (NULL: against the envelope only), seal it for `to` and store it there.
