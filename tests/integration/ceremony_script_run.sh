@@ -16,12 +16,12 @@ ASKED=$(grep '^PINs typed in this rehearsal:' <<<"$OUT" | cut -d: -f2)
 run 0 "print --json" $C print "$S/initial-master-key.script" --plan "$PLAN" --json
 PRINTED=$(jq -r '[.people[] | "\(.who)=\(.pins)"] | join(" ")' <<<"$OUT")
 [ "$ASKED" = " $PRINTED" ] || fail "PINs asked ($ASKED) differ from printed ($PRINTED)"
-pass "the printed PIN counts equal what the rehearsal asked"
+pass "the printed PIN counts equal what the rehearsal asked:$ASKED"
 run 0 "export the trust file" hsmadm-audit export-trust "$LOG" --module-ca "$W/module-ca.pem" --out "$W/trust.json"
 run 0 "the log verifies" hsmadm-audit verify "$LOG" --trust "$W/trust.json"
 [ "$(head -1 "$LOG" | jq -r .body.plan)" = "test-bank-2026 sha256 $(sha256sum "$PLAN" | cut -c1-64)" ] ||
 	fail "ceremony.open does not record the plan's digest"
-[ "$(head -1 "$LOG" | jq -r .body.script)" = "initial-master-key version 1 sha256 $(sha256sum "$S/initial-master-key.script" | cut -c1-64)" ] ||
+[ "$(head -1 "$LOG" | jq -r .body.script)" = "initial-master-key version 2 sha256 $(sha256sum "$S/initial-master-key.script" | cut -c1-64)" ] ||
 	fail "ceremony.open does not record the script's digest"
 pass "ceremony.open records the script's and the plan's SHA-256"
 run 0 "check-plan" $C check-plan "$LOG" --plan "$PLAN"
