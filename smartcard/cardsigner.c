@@ -135,21 +135,32 @@ out:
 	return rc;
 }
 
+/* A custodian who mistypes the PIN is asked again (twice at most; the card
+ * blocks itself when the tries run out), and the step goes on. */
 static hsm_rc
 cs_ecdh(void *ctx, EVP_PKEY *peer, hsm_secbuf **shared)
 {
 	struct cs_ctx *c = ctx;
 	hsm_secbuf *pin = NULL;
-	hsm_rc rc;
+	hsm_rc rc = HSM_OK;
+	char wrong[256] = "";
 
-	if ((rc = with_pin(c, &pin)) != HSM_OK)
-		return rc;
-	if ((rc = piv_begin(c->card)) != HSM_OK)
-		goto out;
-	if ((rc = piv_verify_pin(c->card, pin)) == HSM_OK)
-		rc = piv_ecdh(c->card, c->slot, c->curve, peer, shared);
-	piv_end(c->card);
-out:
+	for (int tries = 0; tries < 3; tries++) {
+		hsm_rc r;
+		if ((r = with_pin(c, &pin)) != HSM_OK)   /* no second PIN: the wrong one's error */
+			return tries > 0 ? hsm_fail(rc, "%s", wrong) : r;
+		if ((rc = piv_begin(c->card)) != HSM_OK)
+			break;
+		if ((rc = piv_verify_pin(c->card, pin)) == HSM_OK)
+			rc = piv_ecdh(c->card, c->slot, c->curve, peer, shared);
+		piv_end(c->card);
+		secbuf_free(&pin);
+		if (rc != HSM_ERR_PIN_WRONG)
+			break;
+		snprintf(wrong, sizeof(wrong), "%s", hsm_errmsg());
+		if (tries < 2)
+			fprintf(stderr, "%s; the PIN is asked again.\n", hsm_errmsg());
+	}
 	secbuf_free(&pin);
 	return rc;
 }

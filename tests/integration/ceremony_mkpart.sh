@@ -76,6 +76,12 @@ run 11 "verify on the wrong custodian's card" hsmadm-mkpart verify --part p1 --r
 err_has "Dave Custodian"
 run 14 "wrong PIN" hsmadm-mkpart verify --part p1 --reader "$R0" --log "$LOG" --pin-fd 3 3<<<99999999
 err_has "tries left"
+# A mistyped PIN is asked again with the tries left; the right one goes on.
+run 0 "wrong PIN, then the right one" hsmadm-mkpart verify --part p1 --reader "$R0" --log "$LOG" \
+	--pin-fd 3 3< <(printf '99999999\n11112222\n')
+err_has "wrong PIN: 1 try left; the PIN is asked again."
+run 0 "the right PIN reset the tries" hsmadm-card status --reader "$R0" --json
+jq_is .pin_tries 3
 
 # Copy to Carol's backup card; not to Dave's.
 run 11 "copy to a card that is not the backup" hsmadm-mkpart copy --part p1 --reader "$R0" \
