@@ -216,18 +216,7 @@ fail:
 hsm_rc
 cardsigner_new(piv *card, int pin_fd, const char *label, hsm_signer **out)
 {
-	struct cs_ctx *c = NULL;
-	EVP_PKEY *pub = NULL;
-	char lbl[160];
-	hsm_rc rc;
-
-	*out = NULL;
-	if ((rc = make_ctx(card, pin_fd, PIV_SLOT_SIGN, label, &c, &pub, lbl, sizeof(lbl))) != HSM_OK)
-		return rc;
-	/* signer_new owns c from here on, also when it fails. */
-	rc = signer_new(&card_signer_ops, c, pub, lbl, out);
-	EVP_PKEY_free(pub);
-	return rc;
+	return cardsigner_new_cached(card, pin_fd, label, NULL, NULL, out);
 }
 
 hsm_rc
@@ -244,6 +233,7 @@ cardsigner_new_cached(piv *card, int pin_fd, const char *label, const char *card
 		return rc;
 	if (pins != NULL && card_id != NULL)
 		c->kept = pins_slot(pins, card_id);
+	/* signer_new owns c from here on, also when it fails. */
 	rc = signer_new(&card_signer_ops, c, pub, lbl, out);
 	EVP_PKEY_free(pub);
 	return rc;
