@@ -298,7 +298,7 @@ generic_op(const struct gopts *g, int argc, char **argv, int run)
 		return cmd_usage_error(PROG, "propose needs --out FILE");
 	if (!admincmd_op_known(pos[1]))
 		return cmd_usage_error(PROG, "unknown operation \"%s\" (admin.add, admin.remove, "
-		    "thresholds.set, zeroize, importer.generate, mk.load_part, mk.commit, "
+		    "thresholds.set, zeroize, importer.generate, mk.approve_load, mk.load_part, mk.commit, "
 		    "mk.activate, mk.backout, mk.clear_pending, mk.destroy_old)", pos[1]);
 	return do_propose(g, pos[0], pos[1], &o, run);
 }
