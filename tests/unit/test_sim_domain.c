@@ -638,7 +638,7 @@ approve_params(const parts *ps, int n, const uint8_t *kpvp2_override)
 {
 	json_t *a = json_array();
 	uint8_t kpvp[32];
-	char hex[65], id[8];
+	char hex[65], id[16];
 
 	for (int i = 0; i < n; i++) {
 		assert_int_equal(vp_compute(ps->p[i]->data, kpvp), HSM_OK);
