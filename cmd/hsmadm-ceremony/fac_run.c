@@ -159,9 +159,9 @@ one_cmd(struct run *r, const fsc_step *st, const fsc_cmd *c)
 		printf("  Card %s (%s) goes into reader \"%s\".\n", c->inserts[i].label,
 		    m ? m->name : "?", c->inserts[i].reader);
 	}
-	for (i = 0, text[0] = '\0'; i < c->argc; i++)
-		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", i ? " " : "",
-		    c->argv[i]);
+	/* As it runs: a rehearsal's descriptors filled in; in the room, the PIN
+	 * options left out, since each command then asks its person itself. */
+	fac_cmd_text(c, r->rehearsal, text, sizeof(text));
 	printf("  $ %s\n", text);
 	if (r->o->dry_run)
 		return HSM_OK;
