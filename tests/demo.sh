@@ -200,9 +200,11 @@ say "The runner checks that every card of the plan is a virtual card, opens the"
 	"seven steps: each is begun and ended in the log, each command is shown and" \
 	"run for real, and the witness acknowledges what the step's confirm lines" \
 	"say. In a real ceremony the facilitator presses Enter before each step and" \
-	"command, the witness types yes, and each person types their own PIN; in a" \
-	"rehearsal the answers file does, on pipes, never on a command line. At the" \
-	"end the supervisor signs the completion with her card."
+	"command, the witness types yes, and each person types their own PIN into" \
+	"the command that asks for it. In a rehearsal the runner hands each PIN or" \
+	"answer from the answers file to the command on a pipe: --pin-fd 20 in a" \
+	"command shown names that pipe, never the PIN. At the end the supervisor" \
+	"signs the completion with her card."
 rc=0
 shown hsmadm-ceremony run "$SCRIPT" --plan plan.json --log "$LOG" --rehearsal "$PRIV/answers" || rc=$?
 if [ "$rc" != 0 ]; then
