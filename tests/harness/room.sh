@@ -95,7 +95,7 @@ room_start() {
 	harness_start 13 >/dev/null || { room_say "the private pcscd did not start"; return 1; }
 	[ -z "$saved" ] || eval "$saved"
 	ROOM_PRIV=${1:-$HARNESS_DIR}
-	mkdir -p -m 700 "$ROOM_PRIV/home" || return 1
+	mkdir -m 700 "$ROOM_PRIV/home" || return 1
 	export HSMADM_HOME=$ROOM_PRIV/home
 	room_cards && room_modules
 }
@@ -134,8 +134,12 @@ room_fingerprint() {
 
 room_answers() {
 	local f=$1 c2pin=${2:-$ROOM_PIN_CUSTODIAN} i fp1 fp2
-	fp1=$(room_fingerprint 1) && fp2=$(room_fingerprint 2) && [ -n "$fp1" ] && [ -n "$fp2" ] ||
-		{ room_say "cannot read the modules' OA certificates"; return 1; }
+	fp1=$(room_fingerprint 1) || fp1=
+	fp2=$(room_fingerprint 2) || fp2=
+	if [ -z "$fp1" ] || [ -z "$fp2" ]; then
+		room_say "cannot read the modules' OA certificates"
+		return 1
+	fi
 	# The file holds every PIN: readable by its owner only, from its first byte.
 	(
 		umask 077
@@ -145,10 +149,10 @@ room_answers() {
 				echo "pin admin.$i $ROOM_PIN_ADMIN"
 				echo "answer admin.$i.puk $ROOM_PUK"
 			done
-			for i in 1 2 3; do
-				[ $i = 2 ] && echo "pin custodian.$i $c2pin" || echo "pin custodian.$i $ROOM_PIN_CUSTODIAN"
-				echo "answer custodian.$i.puk $ROOM_PUK"
-			done
+			echo "pin custodian.1 $ROOM_PIN_CUSTODIAN"
+			echo "pin custodian.2 $c2pin"
+			echo "pin custodian.3 $ROOM_PIN_CUSTODIAN"
+			for i in 1 2 3; do echo "answer custodian.$i.puk $ROOM_PUK"; done
 			echo "pin supervisor.1 $ROOM_PIN_SUPERVISOR"
 			echo "answer supervisor.1.puk $ROOM_PUK"
 			echo "answer module.1.fingerprint $fp1"
