@@ -35,7 +35,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
 set(CPACK_PACKAGE_INSTALL_DIRECTORY hsmadm)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-# the libraries (OpenSSL, jansson, pcsclite) as dpkg-shlibdeps finds them
+# the libraries (OpenSSL, jansson, pcsclite, readline) as dpkg-shlibdeps finds them
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "pcscd")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "man-db, bash-completion")

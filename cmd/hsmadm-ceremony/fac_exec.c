@@ -176,12 +176,89 @@ child(char **argv, const fsc_cmd *c, const int *rd, const char *path)
 	_exit(127);
 }
 
+/*
+ * The argv c runs with (argv: c->argc + 1 slots, NULL-terminated here). With
+ * feeds, each descriptor option gets the number its pipe will have (the
+ * digits in fdnum); without, the option and its placeholder are left out and
+ * the command asks the person on the terminal.
+ */
+static void
+run_argv(const fsc_cmd *c, int feeds, char fdnum[16][12], char **argv)
+{
+	size_t i, j, k = 0;
+
+	for (i = 0; i < c->argc; i++) {
+		int feed = -1;
+		for (j = 0; j < c->nfeeds && j < 16; j++)
+			if ((int)i == c->feeds[j].argi || (int)i + 1 == c->feeds[j].argi)
+				feed = (int)i == c->feeds[j].argi ? (int)j : 99;
+		if (feed >= 0 && !feeds)
+			continue;
+		if (feed >= 0 && feed != 99) {
+			snprintf(fdnum[feed], sizeof(fdnum[feed]), "%d", FEED_FD0 + feed);
+			argv[k++] = fdnum[feed];
+		} else {
+			argv[k++] = c->argv[i];
+		}
+	}
+	argv[k] = NULL;
+}
+
+/* One word appended to out as a shell would need it: plain, or in single
+ * quotes (a quote inside written '\''), so the line shown can be typed. */
+static void
+quote_word(const char *w, char *out, size_t cap)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_./:=@%+,-";
+	size_t n = strlen(out);
+
+	if (*w != '\0' && strspn(w, plain) == strlen(w)) {
+		snprintf(out + n, cap - n, "%s", w);
+		return;
+	}
+	snprintf(out + n, cap - n, "'");
+	for (; *w != '\0'; w++) {
+		n = strlen(out);
+		if (*w == '\'')
+			snprintf(out + n, cap - n, "'\\''");
+		else
+			snprintf(out + n, cap - n, "%c", *w);
+	}
+	n = strlen(out);
+	snprintf(out + n, cap - n, "'");
+}
+
+void
+fac_cmd_text(const fsc_cmd *c, int feeds, char *out, size_t cap)
+{
+	char fdnum[16][12], **argv;
+	size_t i, n;
+
+	out[0] = '\0';
+	if ((argv = calloc(c->argc + 1, sizeof(*argv))) == NULL) {
+		/* Only the display is lost: show the words as the script has them. */
+		for (i = 0; i < c->argc; i++) {
+			n = strlen(out);
+			snprintf(out + n, cap - n, "%s%s", i ? " " : "", c->argv[i]);
+		}
+		return;
+	}
+	run_argv(c, feeds, fdnum, argv);
+	for (i = 0; argv[i] != NULL; i++) {
+		n = strlen(out);
+		snprintf(out + n, cap - n, "%s", i ? " " : "");
+		quote_word(argv[i], out, cap);
+	}
+	free(argv);
+}
+
 hsm_rc
 fac_exec(const fsc_cmd *c, const fac_answers *a, int *exit_code, size_t *asked)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64], fdnum[16][12], **argv = NULL;
 	int rd[16], st = 0;
-	size_t i, j, k = 0;
+	size_t i;
 	pid_t pid;
 	hsm_rc rc = HSM_OK;
 
@@ -194,22 +271,7 @@ fac_exec(const fsc_cmd *c, const fac_answers *a, int *exit_code, size_t *asked)
 	snprintf(path, sizeof(path), "%s/%s", dir, c->argv[0]);
 	if ((argv = calloc(c->argc + 1, sizeof(*argv))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	/* Without answers the option and its placeholder are left out: the
-	 * command asks the person on the terminal. */
-	for (i = 0; i < c->argc; i++) {
-		int feed = -1;
-		for (j = 0; j < c->nfeeds; j++)
-			if ((int)i == c->feeds[j].argi || (int)i + 1 == c->feeds[j].argi)
-				feed = (int)i == c->feeds[j].argi ? (int)j : 99;
-		if (feed >= 0 && a == NULL)
-			continue;
-		if (feed >= 0 && feed != 99) {
-			snprintf(fdnum[feed], sizeof(fdnum[feed]), "%d", FEED_FD0 + feed);
-			argv[k++] = fdnum[feed];
-		} else {
-			argv[k++] = c->argv[i];
-		}
-	}
+	run_argv(c, a != NULL, fdnum, argv);
 	if (a != NULL && (rc = make_feeds(c, a, rd)) != HSM_OK)
 		goto out;
 	fflush(NULL);

@@ -26,6 +26,11 @@ void   fac_answers_free(fac_answers *a);
  * on a pipe, and asked[i] = how many of feed i's lines the command read. */
 hsm_rc fac_exec(const fsc_cmd *c, const fac_answers *a, int *exit_code, size_t *asked);
 
+/* The command line c runs with, for the room to read (into out, cap bytes):
+ * as fac_exec runs it with answers (feeds 1) or without (feeds 0), words
+ * with spaces or quotes in single quotes. No value fed on a pipe is in it. */
+void   fac_cmd_text(const fsc_cmd *c, int feeds, char *out, size_t cap);
+
 /* fsc_ctx.card_id for the runner: the card id from the card in reader. */
 hsm_rc fac_card_id(void *arg, const char *reader, char out[33]);
 /* For an "hsmadm-card init" command: *state 0 (another command, or the

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hsmadm/evlog.h"
+#include "fac_ask.h"
 #include "fac_exec.h"
 #include "fac_run.h"
 
@@ -33,17 +34,6 @@ struct run {
 	size_t       ncmds;     /* commands run so far in the current step */
 	int          rerun;     /* the current step was begun before (resume) */
 };
-
-/* A question for the room (a real ceremony): the answer typed, "" at EOF. */
-static void
-ask(const char *q, char *buf, size_t cap)
-{
-	printf("%s ", q);
-	fflush(stdout);
-	if (fgets(buf, (int)cap, stdin) == NULL)
-		buf[0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
 
 static int
 step_done(const json_t *st, const char *id)
@@ -169,14 +159,14 @@ one_cmd(struct run *r, const fsc_step *st, const fsc_cmd *c)
 		printf("  Card %s (%s) goes into reader \"%s\".\n", c->inserts[i].label,
 		    m ? m->name : "?", c->inserts[i].reader);
 	}
-	for (i = 0, text[0] = '\0'; i < c->argc; i++)
-		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", i ? " " : "",
-		    c->argv[i]);
+	/* As it runs: a rehearsal's descriptors filled in; in the room, the PIN
+	 * options left out, since each command then asks its person itself. */
+	fac_cmd_text(c, r->rehearsal, text, sizeof(text));
 	printf("  $ %s\n", text);
 	if (r->o->dry_run)
 		return HSM_OK;
 	if (!r->rehearsal)
-		ask("  Press Enter to run it.", buf, sizeof(buf));
+		fac_ask("  Press Enter to run it.", buf, sizeof(buf));
 	/* After the Enter: the card is in its reader by then. */
 	if ((rc = fac_card_init_state(c, &x, msg, sizeof(msg))) != HSM_OK)
 		return rc;
@@ -275,7 +265,7 @@ witnesses(struct run *r, const fsc_step *st)
 			continue;
 		if (!r->rehearsal) {
 			snprintf(q, sizeof(q), "  %s, do you confirm this? Type yes or no:", m->name);
-			ask(q, a, sizeof(a));
+			fac_ask(q, a, sizeof(a));
 			if (strcmp(a, "yes") != 0)
 				return hsm_fail(HSM_ERR_CANCELLED, "%s did not confirm step %d (%s)",
 				    m->name, st->num, st->id);
@@ -317,7 +307,7 @@ interrupted(struct run *r, const fsc_step *st)
 	printf("Step %d (%s) was begun and not ended: the ceremony was interrupted there.\n",
 	    st->num, st->id);
 	if (!r->rehearsal && !r->o->dry_run) {
-		ask("The supervisor acknowledges the interruption; type yes:", a, sizeof(a));
+		fac_ask("The supervisor acknowledges the interruption; type yes:", a, sizeof(a));
 		if (strcmp(a, "yes") != 0)
 			return hsm_fail(HSM_ERR_CANCELLED, "the supervisor did not acknowledge the "
 			    "interruption; nothing was recorded");
@@ -346,7 +336,7 @@ run_step(struct run *r, const fsc_step *st)
 		if (st->lines[j].kind == FSC_DO)
 			printf("  %s\n", st->lines[j].text);
 	if (!r->rehearsal && !r->o->dry_run)
-		ask("Press Enter to begin the step.", buf, sizeof(buf));
+		fac_ask("Press Enter to begin the step.", buf, sizeof(buf));
 	if (!r->o->dry_run &&
 	    (rc = fac_step(r->o->log, 1, st->id, st->title, NULL, &r->o->who, NULL)) != HSM_OK)
 		return rc;

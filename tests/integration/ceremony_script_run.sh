@@ -10,8 +10,16 @@ C=hsmadm-ceremony
 run 0 "dry run" $C run "$S/initial-master-key.script" --plan "$PLAN" --log "$LOG" --dry-run
 out_has "== Step 7 of 7"
 [ ! -e "$LOG" ] || fail "a dry run wrote the log"
+# The commands as they would run in the room: words with spaces quoted, and
+# no PIN options, since each command then asks its person itself.
+out_has "  \$ hsmadm-card init --reader '$(harness_reader_name 0)' --role admin --holder 'Admin 1' --installation test-bank --allow-default-mgmt-key"
+! grep -qE -- '--[a-z-]*-fd' <<<"$OUT" || fail "a dry run shows a descriptor option: $(grep -E -- '--[a-z-]*-fd' <<<"$OUT" | head -1)"
+pass "a dry run shows the commands as they run in the room"
 run 0 "rehearsal" $C run "$S/initial-master-key.script" --plan "$PLAN" --log "$LOG" --rehearsal "$ANSWERS"
 out_has "The script ran to its end"
+# As they run in a rehearsal: each PIN option names the pipe it comes on.
+out_has "  \$ hsmadm-card init --reader '$(harness_reader_name 0)' --role admin --holder 'Admin 1' --installation test-bank --allow-default-mgmt-key --pin-fd 20 --new-pin-fd 21 --new-puk-fd 22"
+! grep -qE -- '-fd -1' <<<"$OUT" || fail "a rehearsal shows a descriptor as -1"
 ASKED=$(grep '^PINs typed in this rehearsal:' <<<"$OUT" | cut -d: -f2)
 run 0 "print --json" $C print "$S/initial-master-key.script" --plan "$PLAN" --json
 PRINTED=$(jq -r '[.people[] | "\(.who)=\(.pins)"] | join(" ")' <<<"$OUT")
