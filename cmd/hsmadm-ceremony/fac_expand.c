@@ -274,7 +274,10 @@ add_feed(fsc_cmd *out, const char *w, const fpl_plan *p, int index)
 	memset(f, 0, sizeof(*f));
 	f->argi = (int)out->argc;
 	if (strncmp(w, "{pins:", 6) == 0) {
-		f->is_pin = 1;
+		/* Choosing a card's PIN is counted apart from typing it to use
+		 * the card: the ceremony's PIN targets are about the latter. */
+		f->is_pin = out->argc > 0 && strcmp(out->argv[out->argc - 1], "--new-pin-fd") == 0
+		    ? 2 : 1;
 		snprintf(key, sizeof(key), "%.*s", (int)strlen(w) - 7, w + 6);
 		return pin_owners(key, p, index, f);
 	}

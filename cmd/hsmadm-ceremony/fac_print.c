@@ -109,7 +109,7 @@ each_cmd(const fsc_step *st, const fpl_plan *p, const fsc_ctx *ctx, cmd_fn fn, v
 
 struct tally {
 	const fpl_plan *p;
-	int *pins, *ins;
+	int *pins, *newpins, *ins;
 };
 
 static hsm_rc
@@ -123,7 +123,7 @@ count_cmd(void *arg, const fsc_step *st, const fsc_cmd *c)
 	for (i = 0; i < c->nfeeds; i++)
 		for (j = 0; c->feeds[i].is_pin && j < c->feeds[i].n; j++)
 			if ((x = who_index(t->p, c->feeds[i].who[j])) >= 0)
-				t->pins[x]++;
+				(c->feeds[i].is_pin == 2 ? t->newpins : t->pins)[x]++;
 	for (i = 0; i < c->ninserts; i++)
 		if ((x = who_index(t->p, c->inserts[i].who)) >= 0)
 			t->ins[x]++;
@@ -142,11 +142,12 @@ fac_counts(const fsc_script *s, const fpl_plan *p, json_t **out)
 
 	*out = NULL;
 	t.pins = calloc(p->npeople + 1, sizeof(int));
+	t.newpins = calloc(p->npeople + 1, sizeof(int));
 	t.ins = calloc(p->npeople + 1, sizeof(int));
 	memset(&fin, 0, sizeof(fin));
 	fin.lines = s->fin;
 	fin.nlines = s->nfin;
-	if (t.pins == NULL || t.ins == NULL || (people = json_array()) == NULL) {
+	if (t.pins == NULL || t.newpins == NULL || t.ins == NULL || (people = json_array()) == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -157,9 +158,9 @@ fac_counts(const fsc_script *s, const fpl_plan *p, json_t **out)
 	for (i = 0; i < p->npeople && rc == HSM_OK; i++) {
 		char who[48];
 		snprintf(who, sizeof(who), "%s.%d", p->people[i].role, p->people[i].index);
-		if (json_array_append_new(people, json_pack("{s:s, s:s, s:s, s:i, s:i}", "who", who,
+		if (json_array_append_new(people, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "who", who,
 		    "name", p->people[i].name, "role", p->people[i].role, "pins", t.pins[i],
-		    "insertions", t.ins[i])) != 0)
+		    "new_pins", t.newpins[i], "insertions", t.ins[i])) != 0)
 			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	}
 	if (rc == HSM_OK && (*out = json_pack("{s:s, s:i, s:s, s:s, s:s, s:O}", "script", s->name,
@@ -169,6 +170,7 @@ fac_counts(const fsc_script *s, const fpl_plan *p, json_t **out)
 out:
 	json_decref(people);
 	free(t.pins);
+	free(t.newpins);
 	free(t.ins);
 	return rc;
 }
@@ -196,7 +198,8 @@ print_cmd(void *arg, const fsc_step *st, const fsc_cmd *c)
 	for (i = 0; i < c->nfeeds; i++)
 		for (j = 0; c->feeds[i].is_pin && j < c->feeds[i].n; j++) {
 			x = who_index(ps->p, c->feeds[i].who[j]);
-			snprintf(msg, sizeof(msg), "%s types their PIN.", x >= 0 ?
+			snprintf(msg, sizeof(msg), c->feeds[i].is_pin == 2 ? "%s chooses a new PIN "
+			    "and types it (nobody else sees it)." : "%s types their PIN.", x >= 0 ?
 			    ps->p->people[x].name : "?");
 			line(ps->o, "- [ ] ", "<li>&#9744; ", msg, "</li>\n");
 		}
@@ -255,22 +258,25 @@ print_people(const struct out *o, const json_t *counts)
 
 	line(o, "\n## ", "<h2>", "The people, and what the ceremony asks of them", "</h2>\n");
 	fputs(o->html ? "<table><tr><th>person</th><th>role</th><th>PINs typed</th>"
-	    "<th>card insertions</th></tr>\n" : "\n| person | role | PINs typed | card insertions |\n"
-	    "|---|---|---|---|\n", o->f);
+	    "<th>new PINs chosen</th><th>card insertions</th></tr>\n"
+	    : "\n| person | role | PINs typed | new PINs chosen | card insertions |\n"
+	    "|---|---|---|---|---|\n", o->f);
 	json_array_foreach(json_object_get(counts, "people"), i, e) {
 		if (o->html) {
 			fputs("<tr><td>", o->f);
 			put(o, json_string_value(json_object_get(e, "name")));
-			fprintf(o->f, "</td><td>%s</td><td>%lld</td><td>%lld</td></tr>\n",
+			fprintf(o->f, "</td><td>%s</td><td>%lld</td><td>%lld</td><td>%lld</td></tr>\n",
 			    json_string_value(json_object_get(e, "role")),
 			    (long long)json_integer_value(json_object_get(e, "pins")),
+			    (long long)json_integer_value(json_object_get(e, "new_pins")),
 			    (long long)json_integer_value(json_object_get(e, "insertions")));
 			continue;
 		}
-		snprintf(buf, sizeof(buf), "| %s | %s | %lld | %lld |",
+		snprintf(buf, sizeof(buf), "| %s | %s | %lld | %lld | %lld |",
 		    json_string_value(json_object_get(e, "name")),
 		    json_string_value(json_object_get(e, "role")),
 		    (long long)json_integer_value(json_object_get(e, "pins")),
+		    (long long)json_integer_value(json_object_get(e, "new_pins")),
 		    (long long)json_integer_value(json_object_get(e, "insertions")));
 		line(o, "", "", buf, "");
 	}

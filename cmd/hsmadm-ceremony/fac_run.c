@@ -30,6 +30,7 @@ struct run {
 	fsc_ctx      ctx;
 	char         dir[1024];
 	int         *pins;      /* per plan person: PINs asked (rehearsal) */
+	int         *newpins;   /* per plan person: new PINs chosen (rehearsal) */
 	int          cmd_exit;
 	size_t       ncmds;     /* commands run so far in the current step */
 	int          rerun;     /* the current step was begun before (resume) */
@@ -187,7 +188,7 @@ one_cmd(struct run *r, const fsc_step *st, const fsc_cmd *c)
 				snprintf(msg, sizeof(msg), "%s.%d", r->p->people[x].role,
 				    r->p->people[x].index);
 				if (strcmp(msg, c->feeds[i].who[j]) == 0)
-					r->pins[x]++;
+					(c->feeds[i].is_pin == 2 ? r->newpins : r->pins)[x]++;
 			}
 	if (code == 0 || (st != NULL && code == st->already)) {
 		if (code != 0)
@@ -454,7 +455,8 @@ fac_run(const struct fac_runopts *o, int *cmd_exit)
 	                   .card_id = o->dry_run ? NULL : fac_card_id };
 	if ((rc = fsc_load(o->script, &r.s)) != HSM_OK || (rc = fpl_load(o->plan, &r.p)) != HSM_OK)
 		goto out;
-	if ((r.pins = calloc(r.p->npeople + 1, sizeof(int))) == NULL) {
+	if ((r.pins = calloc(r.p->npeople + 1, sizeof(int))) == NULL ||
+	    (r.newpins = calloc(r.p->npeople + 1, sizeof(int))) == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -466,6 +468,9 @@ fac_run(const struct fac_runopts *o, int *cmd_exit)
 		printf("\nPINs typed in this rehearsal:");
 		for (i = 0; i < r.p->npeople; i++)
 			printf(" %s.%d=%d", r.p->people[i].role, r.p->people[i].index, r.pins[i]);
+		printf("\nNew PINs chosen in this rehearsal:");
+		for (i = 0; i < r.p->npeople; i++)
+			printf(" %s.%d=%d", r.p->people[i].role, r.p->people[i].index, r.newpins[i]);
 		printf("\n");
 	}
 	if (rc == HSM_OK && !o->dry_run)
@@ -475,6 +480,7 @@ fac_run(const struct fac_runopts *o, int *cmd_exit)
 out:
 	json_decref(r.st);
 	free(r.pins);
+	free(r.newpins);
 	fac_answers_free(&r.ans);
 	fsc_free(&r.s);
 	fpl_free(&r.p);

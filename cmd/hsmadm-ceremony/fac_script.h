@@ -77,7 +77,8 @@ hsm_rc fsc_check_placeholder(const char *name, const char *in_each);
  * itself; in a rehearsal the runner feeds the values on a pipe. */
 typedef struct fsc_feed {
 	int    argi;          /* argv index of the fd number to fill in */
-	int    is_pin;        /* 1: PINs, 0: an answer */
+	int    is_pin;        /* 1: PINs typed to use a card, 2: new PINs its holder
+	                         chooses (after --new-pin-fd), 0: an answer */
 	char **who;           /* PINs: "admin.1" per line, in order; answer: its key */
 	size_t n;
 } fsc_feed;

@@ -61,6 +61,15 @@ done
 [ "$(jq -c 'select(.type == "exception")' "$L" | wc -l)" = 0 ] || fail "the log records an exception"
 pass "each of the 7 steps announced, begun and ended ok in the log, witnessed; no exception"
 
+# The PIN target: after setting up their cards, no administrator or
+# custodian types a PIN more than 3 times (the runner counts what it hands).
+TYPED=$(sed -n 's/^ *PINs typed in this rehearsal: //p' "$T/out")
+[ -n "$TYPED" ] || fail "the runner printed no PIN counts"
+for kv in $TYPED; do
+	case "$kv" in admin.*=*|custodian.*=*) [ "${kv#*=}" -le 3 ] || fail "$kv: more than 3 PINs" ;; esac
+done
+pass "PINs typed per person: $TYPED"
+
 M1=$(sed -n 's/^  MKVP of DC1-M01 domain 3: \([0-9a-f]\{64\}\)$/\1/p' "$T/out")
 M2=$(sed -n 's/^  MKVP of DC2-M01 domain 3: \([0-9a-f]\{64\}\)$/\1/p' "$T/out")
 [ -n "$M1" ] && [ "$(wc -l <<<"$M1")" = 1 ] || fail "no single full MKVP printed for DC1-M01 domain 3"
