@@ -286,16 +286,19 @@ step_failed(struct run *r, const fsc_step *st, hsm_rc why)
 
 	snprintf(what, sizeof(what), "step %d (%s) stopped: %.1500s", st->num, st->id,
 	    hsm_errmsg());
-	fprintf(stderr, "hsmadm-ceremony: %s\n", what);
 	if ((rc = fac_exception(r->o->log, what, "a command of the script did not succeed",
 	    "the run stopped; fix the cause and run hsmadm-ceremony resume", &r->o->who,
 	    NULL)) == HSM_OK)
 		rc = fac_step(r->o->log, 0, st->id, NULL, "failed", &r->o->who, NULL);
-	if (rc != HSM_OK)
+	if (rc != HSM_OK) {   /* the log's error is returned: say the step's here */
+		fprintf(stderr, "hsmadm-ceremony: %s\n", what);
 		return rc;
+	}
+	/* The same command line, as resume: a rehearsal stays a rehearsal. */
 	return hsm_fail(why, "%s; the log records it; after fixing the cause: "
-	    "hsmadm-ceremony resume %s --plan %s --log %s", what, r->o->script, r->o->plan,
-	    r->o->log);
+	    "hsmadm-ceremony resume %s --plan %s --log %s%s%s", what, r->o->script, r->o->plan,
+	    r->o->log, r->o->rehearsal ? " --rehearsal " : "",
+	    r->o->rehearsal ? r->o->rehearsal : "");
 }
 
 /* A step begun and not ended: the run was interrupted there. */

@@ -19,7 +19,9 @@ sed -i 's/^pin custodian\.2 .*/pin custodian.2 99990000/' "$ANSWERS"
 run 14 "resume: custodian 2's PIN is wrong" $C resume "${ARGS[@]}" </dev/null
 err_has "2 tries left"
 err_has "step 5 (keyparts) stopped: hsmadm-mkpart exited with code 14"
-err_has "hsmadm-ceremony resume"
+[ "$(grep -c 'step 5 (keyparts) stopped' <<<"$ERR")" = 1 ] || fail "the step's failure is said more than once"
+# The resume it suggests is the same rehearsal.
+err_has "hsmadm-ceremony resume $S/initial-master-key.script --plan $PLAN --log $LOG --rehearsal $ANSWERS"
 out_has "PINs typed in this rehearsal:"
 run 0 "show" $C show --log "$LOG" --json
 jq_is '[.steps[] | select(.step == "keyparts") | .result] | join(",")' "failed,failed"
