@@ -38,3 +38,9 @@ if(TARGET hsmadm_evidence)
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
   target_include_directories(test_evlife PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
 endif()
+# The evidence log's shared helpers (evidence/evutil.c, evint.h).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evutil SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evutil.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evutil PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
