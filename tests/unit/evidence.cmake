@@ -44,3 +44,8 @@ if(TARGET hsmadm_evidence)
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
   target_include_directories(test_evutil PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
 endif()
+# The JSON Schema subset checker, one keyword at a time (evidence/evschema.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evschema SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evschema.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+endif()
