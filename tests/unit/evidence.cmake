@@ -49,3 +49,9 @@ if(TARGET hsmadm_evidence)
   hsm_unit_test(test_evschema SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evschema.c
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
 endif()
+# The verifier's public-key cache (evidence/evkeys.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evkeys SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evkeys.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evkeys PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
