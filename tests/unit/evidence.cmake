@@ -55,3 +55,9 @@ if(TARGET hsmadm_evidence)
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
   target_include_directories(test_evkeys PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
 endif()
+# The verifier's signature checks on worker threads (evidence/evpar.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evpar SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evpar.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evpar PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
