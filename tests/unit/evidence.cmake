@@ -61,3 +61,9 @@ if(TARGET hsmadm_evidence)
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
   target_include_directories(test_evpar PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
 endif()
+# Trust anchors and receipts checked against them (evidence/evanchor.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evanchor SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evanchor.c ${EVFIX}
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evanchor PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
