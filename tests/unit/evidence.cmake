@@ -67,3 +67,9 @@ if(TARGET hsmadm_evidence)
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
   target_include_directories(test_evanchor PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
 endif()
+# The checked reader of log bytes (evidence/evread.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evread SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evread.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evread PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
