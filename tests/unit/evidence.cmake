@@ -73,3 +73,9 @@ if(TARGET hsmadm_evidence)
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
   target_include_directories(test_evread PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
 endif()
+# RFC 3161 time-stamps of a completed log, with an in-process TSA (evidence/evtsa.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evtsa SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evtsa.c ${EVFIX}
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evtsa PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
