@@ -9,3 +9,6 @@ hsm_unit_test(test_adminlook SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_adminlook.c
 # Administrator signers from key files, and the card paths without PC/SC (ops/signers.c).
 hsm_unit_test(test_signers SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_signers.c
               LIBS hsmadm_ops hsmadm LABELS ops)
+# The quorum loop over members from the test driver (ops/quorum.c).
+hsm_unit_test(test_quorum SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quorum.c
+              LIBS hsmadm_ops hsmadm_evidence hsmadm LABELS ops)
