@@ -11,4 +11,5 @@ hsm_unit_test(test_signers SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_signers.c
               LIBS hsmadm_ops hsmadm LABELS ops)
 # The quorum loop over members from the test driver (ops/quorum.c).
 hsm_unit_test(test_quorum SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quorum.c
+              ${CMAKE_CURRENT_LIST_DIR}/fake_group.c
               LIBS hsmadm_ops hsmadm_evidence hsmadm LABELS ops)
