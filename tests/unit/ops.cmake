@@ -13,3 +13,7 @@ hsm_unit_test(test_signers SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_signers.c
 hsm_unit_test(test_quorum SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_quorum.c
               ${CMAKE_CURRENT_LIST_DIR}/fake_group.c
               LIBS hsmadm_ops hsmadm_evidence hsmadm LABELS ops)
+# One command from proposal to sending, over test-driver members (ops/groupcmd.c).
+hsm_unit_test(test_groupcmd SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_groupcmd.c
+              ${CMAKE_CURRENT_LIST_DIR}/fake_group.c
+              LIBS hsmadm_ops hsmadm_evidence hsmadm LABELS ops)
