@@ -38,3 +38,44 @@ if(TARGET hsmadm_evidence)
                 LIBS hsmadm_evidence hsmadm LABELS evidence)
   target_include_directories(test_evlife PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
 endif()
+# The evidence log's shared helpers (evidence/evutil.c, evint.h).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evutil SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evutil.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evutil PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
+# The JSON Schema subset checker, one keyword at a time (evidence/evschema.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evschema SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evschema.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+endif()
+# The verifier's public-key cache (evidence/evkeys.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evkeys SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evkeys.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evkeys PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
+# The verifier's signature checks on worker threads (evidence/evpar.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evpar SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evpar.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evpar PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
+# Trust anchors and receipts checked against them (evidence/evanchor.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evanchor SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evanchor.c ${EVFIX}
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evanchor PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
+# The checked reader of log bytes (evidence/evread.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evread SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evread.c
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evread PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
+# RFC 3161 time-stamps of a completed log, with an in-process TSA (evidence/evtsa.c).
+if(TARGET hsmadm_evidence)
+  hsm_unit_test(test_evtsa SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_evtsa.c ${EVFIX}
+                LIBS hsmadm_evidence hsmadm LABELS evidence)
+  target_include_directories(test_evtsa PRIVATE ${CMAKE_SOURCE_DIR}/evidence)
+endif()
