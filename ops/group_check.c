@@ -272,8 +272,11 @@ group_preflight(const group_member *m, size_t n, const admincmd *cmd, int64_t no
 			first = pres[i].rc;
 			/* A long reason is cut on purpose; checking the result
 			 * keeps gcc's -Wformat-truncation (Debug) quiet. */
-			if (snprintf(msg, sizeof(msg), "module %s domain %u: %s", m[i].module,
-			    m[i].domain, pres[i].msg) < 0)
+			char who[128];
+			snprintf(who, sizeof(who), "module %s domain %u: ", m[i].module, m[i].domain);
+			/* Some reasons name the member already: not twice. */
+			if (snprintf(msg, sizeof(msg), "%s%s", strncmp(pres[i].msg, who,
+			    strlen(who)) == 0 ? "" : who, pres[i].msg) < 0)
 				msg[0] = '\0';
 		}
 	}

@@ -186,8 +186,10 @@ signers_next(signers *s, const char *op, unsigned missing, hsm_signer **out)
 	    (s->o.cards == SIGNERS_CARDS_READERS && s->next_reader >= s->o.nreaders)))
 		return HSM_ERR_NOT_FOUND;   /* before opening PC/SC: none may be running */
 	if (s->next_key < s->o.nkeys) {
+		/* A named file that is missing is the caller's mistake, not the
+		 * end of what is offered (HSM_ERR_NOT_FOUND, above). */
 		if ((rc = signer_from_keyfile(s->o.key_files[s->next_key++], &s->cur)) != HSM_OK)
-			return rc;
+			return rc == HSM_ERR_NOT_FOUND ? hsm_fail(HSM_ERR_USAGE, "%s", hsm_errmsg()) : rc;
 	} else if ((rc = card_signer(s, op, missing)) != HSM_OK)
 		return rc;
 	*out = s->cur;

@@ -186,6 +186,12 @@ test_refused_otherwise(void **state)
 	rc = quorum_collect(f->g.m, 2, c, src, &io, NULL);
 	assert_int_equal(rc, HSM_ERR_REPLAY);
 	assert_non_null(strstr(hsm_errmsg(), "expects counter 7 but the domain is at 8"));
+	/* The member is named once, though its reason names it already. */
+	{
+		const char *m = strstr(hsm_errmsg(), "module ");
+		assert_non_null(m);
+		assert_null(strstr(m + 1, "module "));
+	}
 	assert_int_equal(admincmd_nsigs(c), 0);
 	assert_int_equal(f->g.nsaid, 0);
 	signers_free(&src);

@@ -172,6 +172,28 @@ test_bad_key_file_skipped(void **state)
 	signers_free(&s);
 }
 
+/* A key file that does not exist is an error of its own, not the end of
+ * the list (HSM_ERR_NOT_FOUND would tell quorum_collect that nothing more is
+ * offered, and the keys after it would never be tried). */
+static void
+test_missing_key_file_not_the_end(void **state)
+{
+	struct fx *f = *state;
+	const char *keys[] = { "/nonexistent/alice.pem", f->key[0], f->key[1] };
+	signers *s = open_signers(keys, 3, SIGNERS_CARDS_NONE, NULL, 0, -1);
+	hsm_signer *out = (hsm_signer *)s;
+	hsm_rc rc = signers_next(s, "admin.add", 2, &out);
+
+	assert_int_not_equal(rc, HSM_OK);
+	assert_int_not_equal(rc, HSM_ERR_NOT_FOUND);
+	assert_null(out);
+	assert_non_null(strstr(hsm_errmsg(), "/nonexistent/alice.pem"));
+	next_is(s, f, 0);
+	next_is(s, f, 1);
+	at_end(s);
+	signers_free(&s);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -278,6 +300,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_key_files_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_file_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_key_file_not_the_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readers_without_pcscd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enter_mode, setup, teardown),

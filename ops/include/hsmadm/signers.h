@@ -53,7 +53,8 @@ hsm_rc signers_new(const struct signers_opts *o, signers **out);
 void   signers_restart(signers *s);
 
 /* The next signer for a command of op that still needs `missing`
- * signatures. HSM_ERR_NOT_FOUND (no message) when nothing more is offered;
+ * signatures. HSM_ERR_NOT_FOUND (no message) when nothing more is offered
+ * (a key file that does not exist is HSM_ERR_USAGE, naming it);
  * HSM_ERR_QUORUM when the person at the workstation chose to stop. A card
  * problem (not an admin card, card removed) is returned with its message;
  * the caller may print it and ask again. */
