@@ -24,13 +24,20 @@
 #include "evint.h"
 
 #define TRUST_MAX (1024 * 1024)
+/* The verifier marks the CAs a log's receipts chained to in a 32-bit set. */
+#define CAS_MAX   32
 
 static hsm_rc
 add_ca(struct ev_anchors *a, X509 *ca)
 {
-	void *np = realloc(a->cas, (a->ncas + 1) * sizeof(*a->cas));
+	void *np;
 
-	if (np == NULL) {
+	if (a->ncas == CAS_MAX) {
+		X509_free(ca);
+		return hsm_fail(HSM_ERR_USAGE, "more than %d module CAs given; an installation "
+		    "has a few", CAS_MAX);
+	}
+	if ((np = realloc(a->cas, (a->ncas + 1) * sizeof(*a->cas))) == NULL) {
 		X509_free(ca);
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	}
@@ -375,7 +382,7 @@ ev_receipt_verify(struct ev_oacache *c, const struct ev_anchors *a, const json_t
 	if (rc != HSM_OK)
 		goto out;
 	if (oa->ca >= 0)
-		c->used_ca |= 1u << (oa->ca & 31);
+		c->used_ca |= 1u << oa->ca;   /* oa->ca < CAS_MAX */
 	*bodyp = body;
 out:
 	free(sig);

@@ -116,6 +116,8 @@ ev_sigpool_new(int nthreads, size_t window, struct ev_sigpool **out)
 	struct ev_sigpool *p;
 
 	*out = NULL;
+	if (nthreads < 1 || window < 1)
+		return hsm_fail(HSM_ERR_USAGE, "ev_sigpool_new: needs a thread and a window");
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&p->mu, NULL);

@@ -130,8 +130,23 @@ static void
 test_anchors_bad_options(void **state)
 {
 	struct ev_anchors a;
+	struct evlog_verify_opts o;
+	const char *cas[33];
 
 	(void)state;
+	/* 32 module CAs at most (the verifier marks the ones used in a 32-bit
+	 * set): the 33rd is refused, none leaks */
+	for (size_t i = 0; i < 33; i++)
+		cas[i] = F.ca_pem;
+	memset(&o, 0, sizeof(o));
+	o.module_ca_files = cas;
+	o.n_module_ca = 32;
+	assert_int_equal(ev_anchors_load(&o, &a), HSM_OK);
+	assert_int_equal(a.ncas, 32);
+	ev_anchors_free(&a);
+	o.n_module_ca = 33;
+	assert_int_equal(ev_anchors_load(&o, &a), HSM_ERR_USAGE);
+	ev_anchors_free(&a);
 	/* no anchors and anchors: a usage error */
 	assert_int_equal(load_opts(F.ca_pem, NULL, NULL, 1, &a), HSM_ERR_USAGE);
 	ev_anchors_free(&a);

@@ -90,6 +90,11 @@ test_all_good(void **state)
 	long long seq = -1;
 
 	(void)state;
+	/* no thread or no window: refused (a division by zero, a join forever) */
+	assert_int_equal(ev_sigpool_new(0, 3, &p), HSM_ERR_USAGE);
+	assert_null(p);
+	assert_int_equal(ev_sigpool_new(2, 0, &p), HSM_ERR_USAGE);
+	assert_null(p);
 	assert_int_equal(ev_sigpool_new(2, 3, &p), HSM_OK);
 	assert_non_null(p);
 	submit_n(p, 1, 40);           /* more than the window: submit waits */
