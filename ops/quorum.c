@@ -54,7 +54,7 @@ admin_everywhere(json_t *const *states, size_t n, const char *skihex, char *name
 /* Sign with s, unless it is no admin everywhere or signed already: then
  * say so, and the loop asks for the next signer. */
 static hsm_rc
-sign_once(admincmd *cmd, hsm_signer *s, json_t *const *states, size_t n,
+sign_once(admincmd *cmd, hsm_signer *s, int ask_again, json_t *const *states, size_t n,
           const struct quorum_io *io, struct quorum_first *first)
 {
 	uint8_t ski[HSM_SKI_LEN];
@@ -70,10 +70,11 @@ sign_once(admincmd *cmd, hsm_signer *s, json_t *const *states, size_t n,
 		return HSM_OK;
 	}
 	/* A mistyped PIN costs one try on the card, not the signatures collected
-	 * so far: ask again (the card blocks itself when the tries run out). */
+	 * so far: ask again (the card blocks itself when the tries run out) when
+	 * the PIN's holder is the one asked (signers_may_ask_again). */
 	for (int tries = 0;; tries++) {
 		rc = admincmd_sign(cmd, s);
-		if (rc != HSM_ERR_PIN_WRONG || tries >= 2)
+		if (rc != HSM_ERR_PIN_WRONG || tries >= 2 || !ask_again)
 			break;
 		say(io, "%s; the PIN is asked again.", hsm_errmsg());
 	}
@@ -137,7 +138,7 @@ quorum_collect(const group_member *m, size_t n, admincmd *cmd, signers *src,
 			continue;
 		}
 		if (rc != HSM_OK ||
-		    (rc = sign_once(cmd, s, states, n, io, first)) != HSM_OK)
+		    (rc = sign_once(cmd, s, signers_may_ask_again(src), states, n, io, first)) != HSM_OK)
 			break;
 	}
 out:

@@ -197,6 +197,12 @@ signers_next(signers *s, const char *op, unsigned missing, hsm_signer **out)
 }
 
 int
+signers_may_ask_again(const signers *s)
+{
+	return s != NULL && (s->o.pin_fd < 0 || s->o.cards == SIGNERS_CARDS_ENTER);
+}
+
+int
 signers_interactive(const signers *s)
 {
 	return s != NULL && s->o.cards == SIGNERS_CARDS_ENTER;

@@ -135,8 +135,10 @@ out:
 	return rc;
 }
 
-/* A custodian who mistypes the PIN is asked again (twice at most; the card
- * blocks itself when the tries run out), and the step goes on. */
+/* A custodian who mistypes the PIN on the terminal is asked again (twice
+ * at most; the card blocks itself when the tries run out), and the step goes
+ * on. Not from a descriptor: its next line may be another custodian's PIN,
+ * and trying it would cost this card a try. */
 static hsm_rc
 cs_ecdh(void *ctx, EVP_PKEY *peer, hsm_secbuf **shared)
 {
@@ -155,7 +157,7 @@ cs_ecdh(void *ctx, EVP_PKEY *peer, hsm_secbuf **shared)
 			rc = piv_ecdh(c->card, c->slot, c->curve, peer, shared);
 		piv_end(c->card);
 		secbuf_free(&pin);
-		if (rc != HSM_ERR_PIN_WRONG)
+		if (rc != HSM_ERR_PIN_WRONG || c->pin_fd >= 0)
 			break;
 		snprintf(wrong, sizeof(wrong), "%s", hsm_errmsg());
 		if (tries < 2)

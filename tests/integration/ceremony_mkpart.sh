@@ -76,11 +76,23 @@ run 11 "verify on the wrong custodian's card" hsmadm-mkpart verify --part p1 --r
 err_has "Dave Custodian"
 run 14 "wrong PIN" hsmadm-mkpart verify --part p1 --reader "$R0" --log "$LOG" --pin-fd 3 3<<<99999999
 err_has "tries left"
-# A mistyped PIN is asked again with the tries left; the right one goes on.
-run 0 "wrong PIN, then the right one" hsmadm-mkpart verify --part p1 --reader "$R0" --log "$LOG" \
-	--pin-fd 3 3< <(printf '99999999\n11112222\n')
-err_has "wrong PIN: 1 try left; the PIN is asked again."
-run 0 "the right PIN reset the tries" hsmadm-card status --reader "$R0" --json
+# A PIN from a descriptor is tried once: its next line may be someone else's.
+run 14 "wrong PIN from a descriptor: not tried again" hsmadm-mkpart verify --part p1 \
+	--reader "$R0" --log "$LOG" --pin-fd 3 3< <(printf '99999999\n11112222\n')
+run 0 "one more try spent, no more" hsmadm-card status --reader "$R0" --json
+jq_is .pin_tries 1
+run 0 "the right PIN resets the tries" hsmadm-mkpart verify --part p1 --reader "$R0" \
+	--log "$LOG" --pin-fd 3 3<<<11112222
+# On the terminal a mistyped PIN is asked again with the tries left, and the
+# right one goes on (and resets the tries).
+printf '%s\t%s\n' "PIN of the " 99999999 "PIN of the " 11112222 >"$W/pin.answers"
+python3 "$HSMADM_SRC/tests/harness/pty_run.py" "$W/pin.tty" "$W/pin.answers" \
+	hsmadm-mkpart verify --part p1 --reader "$R0" --log "$LOG" ||
+	{ cat -v "$W/pin.tty" >&2; fail "verify on the terminal with a wrong PIN first"; }
+grep -q "wrong PIN: 2 tries left; the PIN is asked again." "$W/pin.tty" ||
+	fail "the wrong PIN was not asked again: $(cat -v "$W/pin.tty")"
+! grep -qe 99999999 -e 11112222 "$W/pin.tty" || fail "a PIN typed is on the screen"
+run 0 "asked again, then taken" hsmadm-card status --reader "$R0" --json
 jq_is .pin_tries 3
 
 # Copy to Carol's backup card; not to Dave's.

@@ -52,59 +52,17 @@ cat >plan.json <<JSON
   {"role":"witness","name":"Walt Witness"}]}
 JSON
 
-# pty_run TRANSCRIPT CMD...: CMD on a pseudo-terminal, answering each
-# question once it is on the screen (readline has the terminal by then).
-cat >pty_run.py <<'PY'
-import os, pty, select, sys, time
-transcript, argv = sys.argv[1], sys.argv[2:]
-pin, puk = os.environ["NEWPIN"].encode(), os.environ["NEWPUK"].encode()
-answers = [(b"Press Enter to begin the step.", b"hello\r"),
-           (b"Press Enter to run it.", b"\r"),
-           (b"Press Enter to run it.", b"\r"),
-           # hsmadm-card's own questions, without echo.
-           (b"Current PIN of the card (a new card has 123456): ", b"123456\r"),
-           (b"New PIN (6-8 characters): ", pin + b"\r"),
-           (b"New PIN again: ", pin + b"\r"),
-           (b"New PUK (6-8 characters", puk + b"\r"),
-           (b"New PUK again: ", puk + b"\r"),
-           # Up: history would bring back "hello"; then "es", Ctrl-A, "y".
-           (b"do you confirm this? Type yes or no:", b"\x1b[Aes\x01y\r")]
-pid, fd = pty.fork()
-if pid == 0:
-    os.environ["TERM"] = "xterm"
-    os.execvp(argv[0], argv)
-out = b""
-def more(deadline):
-    global out
-    r, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
-    if not r:
-        return False
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        data = b""
-    out += data
-    return bool(data)
-pos = 0
-for prompt, keys in answers:
-    deadline = time.time() + 30
-    while out.find(prompt, pos) < 0:
-        if not more(deadline):
-            open(transcript, "wb").write(out)
-            sys.exit("no %r on the terminal; the transcript is in %s" % (prompt, transcript))
-    pos = out.find(prompt, pos) + len(prompt)
-    time.sleep(0.2)
-    os.write(fd, keys)
-deadline = time.time() + 30
-while more(deadline):
-    pass
-open(transcript, "wb").write(out)
-_, status = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(status))
-PY
+# The questions on the terminal, in order, and what the person types
+# (tests/harness/pty_run.py answers each once it is on the screen).
+printf '%s\t%s\n' "Press Enter to begin the step." "hello" \
+	"Press Enter to run it." "" "Press Enter to run it." "" \
+	"Current PIN of the card (a new card has 123456): " "123456" \
+	"New PIN (6-8 characters): " "$NEWPIN" "New PIN again: " "$NEWPIN" \
+	"New PUK (6-8 characters" "$NEWPUK" "New PUK again: " "$NEWPUK" \
+	"do you confirm this? Type yes or no:" '\x1b[Aes\x01y' >tty.answers
 
 rc=0
-HOME=$W/home NEWPIN=$NEWPIN NEWPUK=$NEWPUK python3 pty_run.py tty.out \
+HOME=$W/home python3 "$HSMADM_SRC/tests/harness/pty_run.py" tty.out tty.answers \
 	hsmadm-ceremony run tty.script --plan plan.json --log tty.jsonl || rc=$?
 cat -v tty.out
 echo

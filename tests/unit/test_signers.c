@@ -194,6 +194,41 @@ test_missing_key_file_not_the_end(void **state)
 	signers_free(&s);
 }
 
+/* A refused PIN is asked again only where the next PIN is its holder's:
+ * the terminal, or one person at the workstation (ENTER); never from a
+ * descriptor that holds the PINs of several administrators in turn. */
+static void
+test_may_ask_again(void **state)
+{
+	const char *readers[] = { "Reader A", "Reader B" };
+	struct signers_opts o;
+	signers *s = NULL;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.readers = readers;
+	o.nreaders = 2;
+	o.enter_fd = -1;
+	o.cards = SIGNERS_CARDS_READERS;
+	o.pin_fd = -1;
+	assert_int_equal(signers_new(&o, &s), HSM_OK);
+	assert_true(signers_may_ask_again(s));
+	signers_free(&s);
+	o.pin_fd = 5;
+	assert_int_equal(signers_new(&o, &s), HSM_OK);
+	assert_false(signers_may_ask_again(s));
+	signers_free(&s);
+	o.cards = SIGNERS_CARDS_WAIT;
+	assert_int_equal(signers_new(&o, &s), HSM_OK);
+	assert_false(signers_may_ask_again(s));
+	signers_free(&s);
+	o.cards = SIGNERS_CARDS_ENTER;
+	assert_int_equal(signers_new(&o, &s), HSM_OK);
+	assert_true(signers_may_ask_again(s));
+	signers_free(&s);
+	assert_false(signers_may_ask_again(NULL));
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -301,6 +336,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_key_files_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_file_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_key_file_not_the_end, setup, teardown),
+		cmocka_unit_test(test_may_ask_again),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readers_without_pcscd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enter_mode, setup, teardown),

@@ -64,6 +64,12 @@ hsm_rc signers_next(signers *s, const char *op, unsigned missing, hsm_signer **o
  * mode: someone is at the workstation), 0 if it ends the collection. */
 int    signers_interactive(const signers *s);
 
+/* 1 if a PIN the card refused may be asked again: from the terminal, or in
+ * ENTER mode (one person at the workstation, their PINs on the descriptor).
+ * Not from a descriptor that holds the PINs of several people in turn: the
+ * next line is another person's, and trying it would cost this card a try. */
+int    signers_may_ask_again(const signers *s);
+
 void   signers_free(signers **s);
 
 #endif
