@@ -129,7 +129,7 @@ quorum_collect(const group_member *m, size_t n, admincmd *cmd, signers *src,
 		if (rc != HSM_ERR_QUORUM)
 			break;
 		rc = signers_next(src, admincmd_op(cmd), missing, &s);
-		if (rc == HSM_ERR_NOT_FOUND) {
+		if (rc == HSM_ERR_NOT_FOUND && signers_ended(src)) {
 			rc = ran_out(cmd, missing);
 			break;
 		}

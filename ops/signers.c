@@ -22,6 +22,7 @@ struct signers {
 	const char  *usedp[SIGNERS_MAX];
 	size_t       nused;
 	cardsigner_pins *pins;    /* o.keep_pins: the run's PINs per card */
+	int          ended;       /* the last signers_next found nothing more */
 };
 
 hsm_rc
@@ -182,18 +183,25 @@ signers_next(signers *s, const char *op, unsigned missing, hsm_signer **out)
 
 	*out = NULL;
 	release(s);
+	s->ended = 0;
 	if (s->next_key >= s->o.nkeys && (s->o.cards == SIGNERS_CARDS_NONE ||
-	    (s->o.cards == SIGNERS_CARDS_READERS && s->next_reader >= s->o.nreaders)))
+	    (s->o.cards == SIGNERS_CARDS_READERS && s->next_reader >= s->o.nreaders))) {
+		s->ended = 1;
 		return HSM_ERR_NOT_FOUND;   /* before opening PC/SC: none may be running */
+	}
 	if (s->next_key < s->o.nkeys) {
-		/* A named file that is missing is the caller's mistake, not the
-		 * end of what is offered (HSM_ERR_NOT_FOUND, above). */
 		if ((rc = signer_from_keyfile(s->o.key_files[s->next_key++], &s->cur)) != HSM_OK)
-			return rc == HSM_ERR_NOT_FOUND ? hsm_fail(HSM_ERR_USAGE, "%s", hsm_errmsg()) : rc;
+			return rc;
 	} else if ((rc = card_signer(s, op, missing)) != HSM_OK)
 		return rc;
 	*out = s->cur;
 	return HSM_OK;
+}
+
+int
+signers_ended(const signers *s)
+{
+	return s != NULL && s->ended;
 }
 
 int

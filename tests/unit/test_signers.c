@@ -119,6 +119,7 @@ at_end(signers *s)
 
 	assert_int_equal(signers_next(s, "admin.add", 1, &out), HSM_ERR_NOT_FOUND);
 	assert_null(out);
+	assert_true(signers_ended(s));
 }
 
 static void
@@ -172,9 +173,9 @@ test_bad_key_file_skipped(void **state)
 	signers_free(&s);
 }
 
-/* A key file that does not exist is an error of its own, not the end of
- * the list (HSM_ERR_NOT_FOUND would tell quorum_collect that nothing more is
- * offered, and the keys after it would never be tried). */
+/* A key file that does not exist is an error of its own (not found, with
+ * its name), not the end of the list: quorum_collect must not take it for
+ * "nothing more is offered" and say so over the file's message. */
 static void
 test_missing_key_file_not_the_end(void **state)
 {
@@ -184,8 +185,8 @@ test_missing_key_file_not_the_end(void **state)
 	hsm_signer *out = (hsm_signer *)s;
 	hsm_rc rc = signers_next(s, "admin.add", 2, &out);
 
-	assert_int_not_equal(rc, HSM_OK);
-	assert_int_not_equal(rc, HSM_ERR_NOT_FOUND);
+	assert_int_equal(rc, HSM_ERR_NOT_FOUND);
+	assert_false(signers_ended(s));
 	assert_null(out);
 	assert_non_null(strstr(hsm_errmsg(), "/nonexistent/alice.pem"));
 	next_is(s, f, 0);

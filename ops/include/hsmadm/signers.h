@@ -53,8 +53,9 @@ hsm_rc signers_new(const struct signers_opts *o, signers **out);
 void   signers_restart(signers *s);
 
 /* The next signer for a command of op that still needs `missing`
- * signatures. HSM_ERR_NOT_FOUND (no message) when nothing more is offered
- * (a key file that does not exist is HSM_ERR_USAGE, naming it);
+ * signatures. HSM_ERR_NOT_FOUND (no message) when nothing more is offered,
+ * and then signers_ended() is 1 (a key file that does not exist is also
+ * HSM_ERR_NOT_FOUND, with its message, and not the end);
  * HSM_ERR_QUORUM when the person at the workstation chose to stop. A card
  * problem (not an admin card, card removed) is returned with its message;
  * the caller may print it and ask again. */
@@ -69,6 +70,8 @@ int    signers_interactive(const signers *s);
  * Not from a descriptor that holds the PINs of several people in turn: the
  * next line is another person's, and trying it would cost this card a try. */
 int    signers_may_ask_again(const signers *s);
+/* 1 if the last signers_next returned because nothing more is offered. */
+int    signers_ended(const signers *s);
 
 void   signers_free(signers **s);
 
