@@ -879,54 +879,19 @@ admincmd_verify_for_domain(const admincmd *cmd, const char *module, unsigned dom
 	    sig_thr, rev_thr, NULL, counted);
 }
 
-hsm_rc
-admincmd_verify_approved(const admincmd *cmd, const char *module, unsigned domain,
-                         uint64_t counter, int64_t now,
-                         const admincmd_admin *admins, size_t nadmins,
-                         unsigned sig_thr, unsigned rev_thr, const json_t *approved,
-                         unsigned *counted)
+/* Every signature on cmd verified with its admin of (module, domain);
+ * *nid gets the distinct identities that signed. */
+static hsm_rc
+count_identities(const admincmd *cmd, const char *module, unsigned domain,
+                 const admincmd_admin *admins, size_t nadmins, size_t *nid)
 {
 	const char *idents[ADMINCMD_MAX_SIGS];
-	size_t nid = 0, i, j, nsig;
-	unsigned needed = 0;
-	uint64_t want;
+	size_t i, j, nsig;
 	uint8_t *der = NULL;
 	size_t derlen = 0;
-	hsm_rc rc;
+	hsm_rc rc = HSM_OK;
 
-	if (counted)
-		*counted = 0;
-	if (cmd == NULL || module == NULL || (admins == NULL && nadmins > 0))
-		return hsm_fail(HSM_ERR_USAGE, "admincmd_verify_for_domain: bad arguments");
-	if (admincmd_target_for(cmd, module, domain, &want) != HSM_OK)
-		return hsm_fail(HSM_ERR_REFUSED,
-		    "the command is not addressed to module %s domain %u", module, domain);
-	if ((rc = admincmd_required_sigs(cmd->op, admincmd_params(cmd), sig_thr, rev_thr,
-	    &needed)) != HSM_OK)
-		return rc;
-	if (strcmp(cmd->op, ADMINCMD_OP_MK_LOAD_PART) == 0 &&
-	    admincmd_load_is_approved(admincmd_params(cmd), approved))
-		needed = 0;
-	if (now < cmd->not_before || now > cmd->not_after) {
-		char a[32], b[32], n[32];
-		fmt_time(cmd->not_before, a);
-		fmt_time(cmd->not_after, b);
-		fmt_time(now, n);
-		return hsm_fail(HSM_ERR_EXPIRED,
-		    "the command is valid from %s until %s and it is now %s; "
-		    "propose it again and collect new signatures", a, b, n);
-	}
-	if (want != counter) {
-		if (want < counter)
-			return hsm_fail(HSM_ERR_REPLAY,
-			    "module %s domain %u: the command expects counter %llu but the "
-			    "domain is at %llu; it was already applied or is stale",
-			    module, domain, (unsigned long long)want, (unsigned long long)counter);
-		return hsm_fail(HSM_ERR_REPLAY,
-		    "module %s domain %u: the command expects counter %llu but the domain "
-		    "is at %llu; it is out of sequence",
-		    module, domain, (unsigned long long)want, (unsigned long long)counter);
-	}
+	*nid = 0;
 	nsig = json_array_size(cmd->sigs);
 	for (i = 0; i < nsig; i++) {
 		json_t *e = json_array_get(cmd->sigs, i);
@@ -974,24 +939,71 @@ admincmd_verify_approved(const admincmd *cmd, const char *module, unsigned domai
 			    a->name ? a->name : "an administrator", sk);
 			goto out;
 		}
-		for (j = 0; j < nid; j++)
+		for (j = 0; j < *nid; j++)
 			if (strcmp(idents[j], a->identity ? a->identity : "") == 0)
 				break;
-		if (j == nid)
-			idents[nid++] = a->identity ? a->identity : "";
+		if (j == *nid)
+			idents[(*nid)++] = a->identity ? a->identity : "";
 	}
-	if (counted)
-		*counted = (unsigned)nid;
-	if (nid < needed) {
-		rc = hsm_fail(HSM_ERR_QUORUM,
-		    "%zu of %u needed signatures present; %zu more needed",
-		    nid, needed, (size_t)needed - nid);
-		goto out;
-	}
-	rc = HSM_OK;
 out:
 	free(der);
 	return rc;
+}
+
+hsm_rc
+admincmd_verify_approved(const admincmd *cmd, const char *module, unsigned domain,
+                         uint64_t counter, int64_t now,
+                         const admincmd_admin *admins, size_t nadmins,
+                         unsigned sig_thr, unsigned rev_thr, const json_t *approved,
+                         unsigned *counted)
+{
+	size_t nid = 0;
+	unsigned needed = 0;
+	uint64_t want;
+	hsm_rc rc;
+
+	if (counted)
+		*counted = 0;
+	if (cmd == NULL || module == NULL || (admins == NULL && nadmins > 0))
+		return hsm_fail(HSM_ERR_USAGE, "admincmd_verify_for_domain: bad arguments");
+	if (admincmd_target_for(cmd, module, domain, &want) != HSM_OK)
+		return hsm_fail(HSM_ERR_REFUSED,
+		    "the command is not addressed to module %s domain %u", module, domain);
+	if ((rc = admincmd_required_sigs(cmd->op, admincmd_params(cmd), sig_thr, rev_thr,
+	    &needed)) != HSM_OK)
+		return rc;
+	if (strcmp(cmd->op, ADMINCMD_OP_MK_LOAD_PART) == 0 &&
+	    admincmd_load_is_approved(admincmd_params(cmd), approved))
+		needed = 0;
+	if (now < cmd->not_before || now > cmd->not_after) {
+		char a[32], b[32], n[32];
+		fmt_time(cmd->not_before, a);
+		fmt_time(cmd->not_after, b);
+		fmt_time(now, n);
+		return hsm_fail(HSM_ERR_EXPIRED,
+		    "the command is valid from %s until %s and it is now %s; "
+		    "propose it again and collect new signatures", a, b, n);
+	}
+	if (want != counter) {
+		if (want < counter)
+			return hsm_fail(HSM_ERR_REPLAY,
+			    "module %s domain %u: the command expects counter %llu but the "
+			    "domain is at %llu; it was already applied or is stale",
+			    module, domain, (unsigned long long)want, (unsigned long long)counter);
+		return hsm_fail(HSM_ERR_REPLAY,
+		    "module %s domain %u: the command expects counter %llu but the domain "
+		    "is at %llu; it is out of sequence",
+		    module, domain, (unsigned long long)want, (unsigned long long)counter);
+	}
+	if ((rc = count_identities(cmd, module, domain, admins, nadmins, &nid)) != HSM_OK)
+		return rc;
+	if (counted)
+		*counted = (unsigned)nid;
+	if (nid < needed)
+		return hsm_fail(HSM_ERR_QUORUM,
+		    "%zu of %u needed signatures present; %zu more needed",
+		    nid, needed, (size_t)needed - nid);
+	return HSM_OK;
 }
 
 /* ---- summary ---- */
