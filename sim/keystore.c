@@ -213,7 +213,7 @@ ks_module_keys_make(keystore *ks, EVP_PKEY **oa_pub)
 		return rc;
 	p11_labels_free(have, n);
 	if (n > 0)
-		return hsm_fail(HSM_ERR_EXISTS, "token %s already holds %zu objects of module %s; use another token or serial, or destroy them first",
+		return hsm_fail(HSM_ERR_EXISTS, "token %s already holds %zu objects of module %s (distinct labels); use another token or serial, or destroy them first",
 		                ks->token, n, ks->serial);
 	label_of(ks, 0, "oa", NULL, l);
 	if ((rc = p11_ec_generate(ks->p, l, P11_EC_SIGN, oa_pub, &h)) != HSM_OK)

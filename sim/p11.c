@@ -283,6 +283,8 @@ p11_aes_generate(p11 *p, const char *label, p11_obj *out)
 		{ CKA_SENSITIVE, &ck_true, 1 }, { CKA_EXTRACTABLE, &ck_false, 1 },
 		{ CKA_ENCRYPT, &ck_true, 1 }, { CKA_DECRYPT, &ck_true, 1 },
 		{ CKA_WRAP, &ck_false, 1 }, { CKA_UNWRAP, &ck_false, 1 },
+		{ CKA_SIGN, &ck_false, 1 }, { CKA_VERIFY, &ck_false, 1 },
+		{ CKA_DERIVE, &ck_false, 1 },
 		{ CKA_VALUE_LEN, &len, sizeof(len) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 	};
@@ -333,6 +335,8 @@ p11_ec_generate(p11 *p, const char *label, int usage, EVP_PKEY **pub, p11_obj *p
 	CK_OBJECT_HANDLE hpub, hpriv;
 	CK_ATTRIBUTE tpub[] = {
 		{ CKA_TOKEN, &ck_true, 1 }, { CKA_VERIFY, sign, 1 },
+		{ CKA_ENCRYPT, &ck_false, 1 }, { CKA_WRAP, &ck_false, 1 },
+		{ CKA_DERIVE, &ck_false, 1 },
 		{ CKA_EC_PARAMS, (void *)p384_params, sizeof(p384_params) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 	};

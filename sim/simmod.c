@@ -191,8 +191,15 @@ ks_entry(const simmod_init_opts *o)
 {
 	if (ks_backend_parse(o->keystore != NULL ? o->keystore : "file") != KS_PKCS11)
 		return json_pack("{s:s}", "backend", "file");
-	return json_pack("{s:s, s:s, s:s, s:s?}", "backend", "pkcs11", "library", o->p11_lib,
-	                 "token", o->token, "pin_file", o->pin_file);
+	json_t *e = json_pack("{s:s, s:s, s:s}", "backend", "pkcs11", "library", o->p11_lib,
+	                      "token", o->token);
+
+	if (e != NULL && o->pin_file != NULL &&
+	    json_object_set_new(e, "pin_file", json_string(o->pin_file)) != 0) {
+		json_decref(e);
+		return NULL;
+	}
+	return e;
 }
 
 hsm_rc
