@@ -292,7 +292,7 @@ pass "no PIN or key part in the log or the workstation's files"
 # Run through p11_run.sh, the modules keep their keys on SoftHSMv2 tokens:
 # then no part, no master key and no blob wrapping key (HKDF of it) is in
 # any file of their state folders, no private key is in a domain file, and
-# every register and private key on the tokens is sensitive, never extractable.
+# every register and private key on the tokens is sensitive, not extractable.
 if [ -n "${HSMADM_P11_CHECK:-}" ]; then
 	WK=$(openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt "hexkey:$KEY" \
 		-kdfopt "info:hsmadm blob wrap key v1" HKDF | tr -d ':' | tr 'A-F' 'a-f')
@@ -300,7 +300,7 @@ if [ -n "${HSMADM_P11_CHECK:-}" ]; then
 		fail "a key is in a pkcs11 module's files"
 	pass "pkcs11: no part, master key, wrapping key or private key in the modules' files"
 	"$HSMADM_P11_CHECK" attrs DC1-M01 DC2-M01 || fail "a token key is readable"
-	pass "pkcs11: every register and private key on the tokens is sensitive, never extractable"
+	pass "pkcs11: every register and private key on the tokens is sensitive, not extractable"
 	run 0 "module show: the token" $D module show m1
 	out_has 'key store    pkcs11 token "hs-DC1-M01"'
 	out_has "done in the module's memory:"
@@ -308,7 +308,12 @@ if [ -n "${HSMADM_P11_CHECK:-}" ]; then
 	jq_is '.info.keystore.backend' pkcs11
 	jq_is '.info.keystore.in_token | length > 3' true
 fi
-fi
+KS=$(jq -rs '[.. | objects | select(has("keystore")) | .keystore.backend] | unique | join(",")' \
+	"$LOG")
+KSWANT=file
+[ -z "${HSMADM_P11_CHECK:-}" ] || KSWANT=pkcs11
+[ "$KS" = "$KSWANT" ] || fail "the log's receipts name key store(s) '$KS', not $KSWANT"
+pass "every receipt names the module's key store ($KSWANT)"
 # A key equal to CURRENT is refused before any commit: load the same parts
 # again with a log cut before their mk.loaded record (so the run does not
 # know they were loaded already).

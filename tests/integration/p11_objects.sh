@@ -4,9 +4,11 @@
 # its files, for the tests run through p11_run.sh (p11_env.sh exports
 # P11LIB, P11PIN, SOFTHSM2_CONF and HSMADM_P11_CHECK, this script):
 #   attrs SERIAL...          every master-key register ("mk"), blob wrapping
-#                            key ("bw") and private key of the module is
-#                            sensitive and never extractable (OpenSC
-#                            pkcs11-tool --list-objects), and registers exist
+#                            key ("bw"), the state key and every private key
+#                            of the module is sensitive and not extractable
+#                            (OpenSC pkcs11-tool --list-objects), the keys the
+#                            token generated never were, no secret key's value
+#                            can be read (--read-object), and registers exist
 #   gone-from-log LOG        the labels the log's receipts say were destroyed
 #                            (token_objects_destroyed) exist no more
 #   empty SERIAL DOMAIN      no object of that domain is left on the token
@@ -32,13 +34,24 @@ attrs)
 		list "$s" >"$P11DIR/list.$s"
 		n=$(grep -c ":mk:" "$P11DIR/list.$s" || true)
 		[ "$n" -ge 1 ] || { echo "token hs-$s holds no master-key register" >&2; exit 1; }
+		# pkcs11-tool prints "extractable" when CKA_EXTRACTABLE is true. The
+		# registers were made from bytes (the XOR of the parts is done in
+		# the module), so they are not "never extractable" (CKA_NEVER_
+		# EXTRACTABLE false); keys the token generated must be.
 		awk -F'\t' '$1 ~ /:(mk|bw):/ || $2 == "Private" || $1 ~ /:state$/' "$P11DIR/list.$s" |
 		while IFS=$'\t' read -r l c a; do
-			case $a in
-			*sensitive*"never extractable"*) ;;
-			*) echo "token hs-$s: $c $l is not sensitive and never extractable ($a)" >&2
-			   exit 1 ;;
+			case ", $a," in
+			*", extractable,"*|", ,") bad=1 ;;
+			*", sensitive,"*) bad=0 ;;
+			*) bad=1 ;;
 			esac
+			case "$l/$a" in *:mk:*|*:bw:*) ;; *"never extractable"*) ;; *) bad=1 ;; esac
+			[ "$bad" = 0 ] || { echo "token hs-$s: $c $l: access \"$a\"" >&2; exit 1; }
+			# and its value cannot be read
+			[ "$c" = Secret ] || continue
+			! pkcs11-tool --module "$P11LIB" --token-label "hs-$s" --login --pin "$P11PIN" \
+				--read-object --type secrkey --label "$l" -o "$P11DIR/value" >/dev/null 2>&1 ||
+				{ echo "token hs-$s: the value of $l can be read" >&2; exit 1; }
 		done
 		grep -q $'hsmadm:'"$s"$':oa\tPrivate' "$P11DIR/list.$s" ||
 			{ echo "token hs-$s has no OA private key" >&2; exit 1; }

@@ -13,3 +13,7 @@ foreach(t ceremony_e2e rotate_life)
 endforeach()
 hsm_script_test(module_p11 ${CMAKE_CURRENT_LIST_DIR}/module_p11.sh
                 LABELS "integration;pkcs11" TIMEOUT 120)
+# Registers written directly (rotate_reencipher_common.sh) on a token.
+add_executable(p11_register ${CMAKE_CURRENT_LIST_DIR}/p11_register.c)
+set_target_properties(p11_register PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+target_link_libraries(p11_register PRIVATE hsmadm_sim hsmadm)

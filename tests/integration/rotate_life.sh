@@ -91,7 +91,7 @@ LOG=$W/life.jsonl
 life ga 3 "$LOG"
 MK1=$(jq -r 'select(.type=="mk.activated") | .body.mkvp' "$LOG" | tail -1)
 [ ${#MK1} = 64 ] && ok "key 1 active: ${MK1:0:16}" || fail "no mk.activated for key 1"
-p11 attrs DC1-M01 DC2-M01 "registers and private keys sensitive, never extractable"
+p11 attrs DC1-M01 DC2-M01 "registers and private keys sensitive, not extractable"
 expect_exit 0 "20 blobs under key 1" -- hsmadm-rotate blob generate ga --count 20 \
 	--output "$W/ga.jsonl" --id-prefix b
 expect_exit 0 "data under blob 1" -- hsmadm-rotate blob encrypt ga --blob-file "$W/ga.jsonl" \
