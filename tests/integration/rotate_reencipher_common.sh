@@ -6,10 +6,11 @@
 #
 # The keys are put into the emulator's domain files directly (modules
 # stopped, registers written, modules started again): loading parts needs
-# custodian cards and a PC/SC stack that these tests are not about, and
-# hsmadm-simd keeps its registers in clear in those files anyway
-# (docs/formats/module-protocol.md §6). Everything after that goes through
-# the protocol.
+# custodian cards and a PC/SC stack that these tests are not about, and on
+# the file store hsmadm-simd keeps its registers in clear in those files
+# anyway (docs/formats/module-protocol.md §6); on a token (p11_run.sh) the
+# objects are made first and the file names them. Everything after that
+# goes through the protocol.
 . "${HSMADM_SRC:?}/tests/integration/domain_common.sh"
 
 K1=1111111111111111111111111111111111111111111111111111111111111111
