@@ -9,6 +9,7 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/ecdsa_lows.h"
 #include "hsmadm/secbuf.h"
+#include "hsmadm/vp.h"
 
 #include "keystore.h"
 #include "p11.h"
@@ -32,6 +33,7 @@ static const char *const ops_in_token[] = {
 	"receipt signing with the OA key (ECDSA P-384)",
 	"sealing and opening a partly loaded PENDING (AES-256-GCM, state key)",
 	"C_DestroyObject of replaced and zeroized keys",
+	"MKVP of each new register recomputed from the object (C_DigestKey), where the token allows it",
 };
 static const char *const ops_in_memory[] = {
 	"key-part unwrap after ECDH: HKDF-SHA-384 and AES key unwrap (RFC 5649)",
@@ -300,6 +302,29 @@ ks_oa_signer(keystore *ks, hsm_signer **out)
 
 /* ---- registers ------------------------------------------------------------- */
 
+/* The token's own MKVP of the object just made (C_DigestKey) must be the
+ * one computed here; a token that will not digest a key is not asked. */
+static hsm_rc
+token_confirms_vp(keystore *ks, p11_obj h, const uint8_t key[32])
+{
+	uint8_t mine[HSM_VP_LEN], tok[32];
+	hsm_rc rc;
+
+	if ((rc = vp_compute(key, mine)) != HSM_OK)
+		return rc;
+	rc = p11_digest_key(ks->p, h, 0x01, tok);
+	if (rc == HSM_ERR_STATE) {
+		hsm_err_clear();
+		return HSM_OK;
+	}
+	if (rc != HSM_OK)
+		return rc;
+	memset(tok + 28, 0, 4);   /* the MKVP's last 4 bytes are zero */
+	if (!vp_equal(mine, tok))
+		return hsm_fail(HSM_ERR_CRYPTO, "the token's object does not hold the key just given to it (its SHA-256 differs)");
+	return HSM_OK;
+}
+
 hsm_rc
 ks_register_make(keystore *ks, unsigned dom, const uint8_t key[32], char id[KS_ID_LEN + 1])
 {
@@ -317,6 +342,10 @@ ks_register_make(keystore *ks, unsigned dom, const uint8_t key[32], char id[KS_I
 	label_of(ks, dom, "mk", id, l);
 	if ((rc = p11_aes_import(ks->p, l, key, 0, &h)) != HSM_OK)
 		goto out;
+	if ((rc = token_confirms_vp(ks, h, key)) != HSM_OK) {
+		(void)ks_destroy(ks, dom, KS_REG, id);
+		goto out;
+	}
 	label_of(ks, dom, "bw", id, l);
 	if ((rc = p11_aes_import(ks->p, l, wk, 1, &h)) != HSM_OK)
 		(void)ks_destroy(ks, dom, KS_REG, id);

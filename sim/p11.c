@@ -473,6 +473,30 @@ p11_gcm(p11 *p, p11_obj key, int enc, const uint8_t iv[12], const uint8_t *aad, 
 }
 
 hsm_rc
+p11_digest_key(p11 *p, p11_obj key, uint8_t prefix, uint8_t out[32])
+{
+	CK_MECHANISM m = { CKM_SHA256, NULL, 0 };
+	CK_ULONG n = 32;
+	CK_RV rv;
+
+	pthread_mutex_lock(&p->lock);
+	rv = p->f->C_DigestInit(p->s, &m);
+	if (rv == CKR_OK && (rv = p->f->C_DigestUpdate(p->s, &prefix, 1)) == CKR_OK &&
+	    (rv = p->f->C_DigestKey(p->s, key)) == CKR_OK)
+		rv = p->f->C_DigestFinal(p->s, out, &n);
+	else if (rv != CKR_OPERATION_ACTIVE)
+		(void)p->f->C_DigestFinal(p->s, NULL, &n);   /* end the operation */
+	pthread_mutex_unlock(&p->lock);
+	if (rv == CKR_KEY_INDIGESTIBLE || rv == CKR_FUNCTION_NOT_SUPPORTED ||
+	    rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_MECHANISM_INVALID)
+		return hsm_fail(HSM_ERR_STATE, "the token does not digest this key");
+	if (rv != CKR_OK || n != 32)
+		return rv != CKR_OK ? ckfail("C_DigestKey (SHA-256)", rv)
+		                    : hsm_fail(HSM_ERR_CRYPTO, "the token's SHA-256 is not 32 bytes");
+	return HSM_OK;
+}
+
+hsm_rc
 p11_destroy(p11 *p, const char *label, size_t *n)
 {
 	CK_OBJECT_HANDLE h[2];

@@ -69,6 +69,9 @@ hsm_rc p11_ecdh(p11 *p, p11_obj priv, const uint8_t *point, size_t n, hsm_secbuf
  * and out gets n - 16 bytes; HSM_ERR_VERIFY when the tag does not match. */
 hsm_rc p11_gcm(p11 *p, p11_obj key, int enc, const uint8_t iv[12], const uint8_t *aad,
                size_t aadlen, const uint8_t *in, size_t n, uint8_t *out);
+/* SHA-256(prefix || value of key) computed by the token (C_DigestKey).
+ * HSM_ERR_STATE when the token will not digest that key. */
+hsm_rc p11_digest_key(p11 *p, p11_obj key, uint8_t prefix, uint8_t out[32]);
 /* C_DestroyObject on every object labelled label; *n (optional) how many. */
 hsm_rc p11_destroy(p11 *p, const char *label, size_t *n);
 /* The distinct labels of the token's objects that start with prefix;

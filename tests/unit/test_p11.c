@@ -138,6 +138,15 @@ test_aes_gcm(void **state)
 	assert_memory_equal(back, pt, 32);
 	ct[3] ^= 1;
 	assert_int_equal(p11_gcm(p, h, 0, iv, aad, 4, ct, 48, back), HSM_ERR_VERIFY);
+	/* the token digests the sensitive key: SHA-256(0x01 || key), the MKVP's base */
+	{
+		uint8_t in[33], want[32], got[32];
+		in[0] = 0x01;
+		memcpy(in + 1, key, 32);
+		assert_int_equal(crypto_sha256(in, sizeof(in), want), HSM_OK);
+		assert_int_equal(p11_digest_key(p, h, 0x01, got), HSM_OK);
+		assert_memory_equal(got, want, 32);
+	}
 	assert_int_equal(p11_destroy(p, "unit:aes", &n), HSM_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(p11_find(p, P11_SECRET, "unit:aes", &h2), HSM_ERR_NOT_FOUND);
