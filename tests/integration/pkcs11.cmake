@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # area "pkcs11": the module key store on a PKCS#11 token (SoftHSMv2 tokens
-# made in each test's private folder, never the system's). The ceremony and
-# the rotation life run again with every module on a token: same checks,
-# same MKVPs from the same parts, plus the token checks of p11_objects.sh.
+# made in each test's private folder, never the system's). The ceremony, the
+# rotation life and the blob re-encipher run again with every module on a
+# token: same checks, same MKVPs from the same parts, the same blob bytes,
+# plus the token checks of p11_objects.sh.
 set_property(GLOBAL APPEND PROPERTY HSMADM_SCRIPT_TESTS
              ${CMAKE_CURRENT_LIST_DIR}/p11_run.sh ${CMAKE_CURRENT_LIST_DIR}/p11_objects.sh)
-foreach(t ceremony_e2e rotate_life)
+foreach(t ceremony_e2e rotate_life rotate_reencipher)
   add_test(NAME ${t}_p11 COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/p11_run.sh
            ${CMAKE_CURRENT_LIST_DIR}/${t}.sh)
   set_tests_properties(${t}_p11 PROPERTIES LABELS "integration;pkcs11" TIMEOUT 300
