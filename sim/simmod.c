@@ -377,6 +377,9 @@ open_keystore(simmod *m, const json_t *mod, int pin_fd)
 	hsm_rc rc;
 
 	if (ks_backend_parse(b) == KS_FILE) {
+		if (pin_fd >= 0)
+			return hsm_fail(HSM_ERR_USAGE, "module %s keeps its keys in files: it takes no token PIN",
+			                m->serial);
 		if ((rc = ks_open_file(m->serial, &m->ks)) != HSM_OK ||
 		    (rc = join(path, sizeof(path), m->dir, "oa.key")) != HSM_OK)
 			return rc;

@@ -93,4 +93,9 @@ grep -q "destroyed token object hsmadm:M1:d01:mk:00112233aabbccdd, which no doma
 objects | grep -qx "someone else's key" || fail "the sweep destroyed a foreign object"
 objects | grep -qx "hsmadm:M1:state" || fail "the sweep destroyed the state key"
 ok "an orphan is destroyed at start and said; other objects stay"
+"$SIMD" init --serial F1 --dir "$T/f" --domains 1 >/dev/null
+expect_rc 2 "$SIMD" serve --dir "$T/f" --port-file "$T/f.port" --pin-fd 3 3<<<"$P11PIN"
+grep -q "keeps its keys in files: it takes no token PIN" "$T/last.err" ||
+	fail "a PIN for a file-store module: message"
+ok "a file-store module refuses a token PIN"
 pass "module_p11"
