@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* test_p11 - sim/p11.c against a real SoftHSMv2 token made in a scratch
  * folder (its own SOFTHSM2_CONF): login, wrong PIN, unknown token, a file
- * that is not a PKCS#11 library, PIN files, AES-GCM, ECDSA, ECDH, destroy. */
+ * that is not a PKCS#11 library, PIN files, AES-GCM, ECDSA, ECDH, destroy;
+ * and blobs under a token register (sim/keystore.c) byte for byte. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,9 @@
 
 #include "hsmadm/crypto.h"
 #include "hsmadm/secbuf.h"
+#include "hsmadm/blob.h"
+#include "hsmadm/vp.h"
+#include "keystore.h"
 #include "p11.h"
 #include "test_tmpdir.h"
 
@@ -196,6 +200,49 @@ test_ec(void **state)
 	p11_close(&p);
 }
 
+/* A blob sealed under a register on the token is the same bytes as under
+ * the same master key in memory (lib/blob.c), and each opens the other's. */
+static void
+test_blob_same_bytes(void **state)
+{
+	hsm_secbuf *pin = NULL;
+	keystore *ks = NULL;
+	EVP_PKEY *oa = NULL;
+	blob_kctx *mem = NULL, *tok = NULL;
+	blob_attrs a;
+	uint8_t mk[32], vp[32], iv[BLOB_IV_LEN] = { 9 }, appkey[32], b1[BLOB_LEN], b2[BLOB_LEN];
+	uint8_t back[32];
+	char id[KS_ID_LEN + 1];
+
+	(void)state;
+	memset(mk, 0x5a, sizeof(mk));
+	memset(appkey, 0xa7, sizeof(appkey));
+	assert_int_equal(vp_compute(mk, vp), HSM_OK);
+	assert_int_equal(secbuf_from("1234", 4, &pin), HSM_OK);
+	assert_int_equal(ks_open_pkcs11("BLOBS", LIB, "unit", pin, &ks), HSM_OK);
+	assert_int_equal(ks_module_keys_make(ks, &oa), HSM_OK);
+	assert_int_equal(ks_register_make(ks, 7, mk, id), HSM_OK);
+	assert_int_equal(ks_register_kctx(ks, 7, id, vp, &tok), HSM_OK);
+	assert_int_equal(blob_kctx_new(mk, vp, &mem), HSM_OK);
+	assert_int_equal(blob_attrs_make(BLOB_USE_ENCRYPT | BLOB_USE_DECRYPT, "x", &a), HSM_OK);
+	assert_int_equal(blob_seal(mem, &a, iv, appkey, b1), HSM_OK);
+	assert_int_equal(blob_seal(tok, &a, iv, appkey, b2), HSM_OK);
+	assert_memory_equal(b1, b2, BLOB_LEN);
+	assert_int_equal(blob_open(tok, b1, back, NULL), HSM_OK);
+	assert_memory_equal(back, appkey, 32);
+	b1[50] ^= 1;   /* a damaged blob does not open in the token either */
+	assert_int_equal(blob_open(tok, b1, back, NULL), HSM_ERR_VERIFY);
+	/* destroyed: the register's objects are gone and its blobs no longer open */
+	assert_int_equal(ks_destroy(ks, 7, KS_REG, id), HSM_OK);
+	assert_int_equal(blob_open(tok, b2, back, NULL), HSM_ERR_NOT_FOUND);
+	assert_int_equal(ks_module_keys_destroy(ks), HSM_OK);
+	blob_kctx_free(&mem);
+	blob_kctx_free(&tok);
+	EVP_PKEY_free(oa);
+	ks_free(&ks);
+	secbuf_free(&pin);
+}
+
 int
 main(void)
 {
@@ -204,6 +251,7 @@ main(void)
 		cmocka_unit_test(test_pin_file),
 		cmocka_unit_test(test_aes_gcm),
 		cmocka_unit_test(test_ec),
+		cmocka_unit_test(test_blob_same_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
