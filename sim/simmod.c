@@ -231,11 +231,11 @@ simmod_init(const simmod_init_opts *o, json_t **info)
 	/* The token first: a wrong library, label or PIN leaves no folder. */
 	if ((rc = init_keystore(o, &ks)) != HSM_OK)
 		return rc;
+	if ((rc = join(path, sizeof(path), o->dir, "domains")) != HSM_OK)
+		goto out;
 	if ((mkdir(o->dir, 0700) != 0 && errno != EEXIST) ||
-	    (rc = join(path, sizeof(path), o->dir, "domains")) != HSM_OK ||
 	    (mkdir(path, 0700) != 0 && errno != EEXIST)) {
-		rc = rc != HSM_OK ? rc : hsm_fail(HSM_ERR_IO, "cannot create %s: %s", path,
-		                                  strerror(errno));
+		rc = hsm_fail(HSM_ERR_IO, "cannot create %s: %s", path, strerror(errno));
 		goto out;
 	}
 
