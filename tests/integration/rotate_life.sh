@@ -259,6 +259,17 @@ has "DR-3" "naming the request"
 [ "$(grep -c "zeroized at counter [0-9]*; module-signed zeroize receipt, record" "$T/out")" = 2 ] &&
 	ok "both domains zeroized, each with its receipt" ||
 	{ grep -A8 "^Decommissioning" "$T/out" >&2; fail "certificate lacks a domain proof"; }
+if [ -n "${HSMADM_P11_CHECK:-}" ]; then
+	[ "$(grep -c "record [0-9]*, naming [1-9][0-9]* PKCS#11 token objects destroyed" "$T/out")" = 2 ] &&
+		ok "pkcs11: the certificate counts the token objects each zeroize receipt names" ||
+		fail "pkcs11: the certificate does not count the destroyed token objects"
+	grep -q "keys on a PKCS#11 token" "$T/out" && ! grep -q "keys in the module's files" "$T/out" &&
+		ok "pkcs11: the report says the receipts' key store" || fail "pkcs11: report key store"
+else
+	grep -q "keys in the module's files (rehearsal)" "$T/out" && ! grep -q "PKCS#11" "$T/out" &&
+		ok "the report says the receipts come from a rehearsal key store" ||
+		fail "report key store"
+fi
 has "card $CARDID_0: destroyed, witnessed by Wanda Witness, Sue Supervisor" "card 1's fate"
 has "card $CARDID_1: retained" "card 2's fate"
 expect_exit 0 "the report as HTML" -- hsmadm-audit report "$LOGD" --module-ca "$T/ca.pem" \

@@ -18,7 +18,9 @@
  *              it, without the digest},
  *    "state_digest": hex SHA-256 of the canonical state,
  *    "result": {op-specific output, e.g. the importer public key} ,
- *    "time": "YYYY-MM-DDTHH:MM:SSZ"}
+ *    "time": "YYYY-MM-DDTHH:MM:SSZ",
+ *    "keystore": {"backend": "file" | "pkcs11", ...} where the module keeps
+ *                its keys (docs/pkcs11.md); absent in older receipts}
  * "state" holds "registers": {"current","pending","old"} with their states
  * and MKVPs (docs/formats/module-protocol.md).
  */
