@@ -26,6 +26,7 @@ static const char usage_text[] =
 "  hsmadm-simd serve --dir STATE [--listen ADDR:PORT] [--port-file FILE]\n"
 "                    [--max-per-client N] [--pin-fd N]\n"
 "                    [--delay-ms N] [--drop-before N] [--drop-after N] [--crash-after N]\n"
+"                    [--crash-before-save N]\n"
 "  hsmadm-simd --help | --version\n"
 "\n"
 "One emulated crypto module (EP11-style domains 0..N-1) for rehearsals, tests\n"
@@ -56,11 +57,14 @@ static const char usage_text[] =
 "files in STATE, mode 0600. Never use it for real keys; see docs/pkcs11.md.\n"
 "\n"
 "Test-only fault injection (also from the environment: HSMADM_SIMD_DELAY_MS,\n"
-"HSMADM_SIMD_DROP_BEFORE, HSMADM_SIMD_DROP_AFTER, HSMADM_SIMD_CRASH_AFTER):\n"
+"HSMADM_SIMD_DROP_BEFORE, HSMADM_SIMD_DROP_AFTER, HSMADM_SIMD_CRASH_AFTER,\n"
+"HSMADM_SIMD_CRASH_BEFORE_SAVE):\n"
 "  --delay-ms N     wait N ms before every answer\n"
 "  --drop-before N  close the connection on the Nth command.apply, applying nothing\n"
 "  --drop-after N   apply and persist the Nth applied command, close unanswered\n"
 "  --crash-after N  apply and persist the Nth applied command, then abort()\n"
+"  --crash-before-save N  abort() once the Nth command's receipt (and token\n"
+"                   objects) are kept, before its state is saved\n"
 "\n"
 "Exit codes: 0 ok, 2 usage, 3 damaged file, 5 exists / not found, 1 I/O;\n"
 "see hsmadm-simd(1) and docs/exit-codes.md.\n";
@@ -115,7 +119,8 @@ print_json(json_t *v)
 
 enum { O_SERIAL = 1, O_DIR, O_DOMAINS, O_CAKEY, O_CACERT, O_CLIENTCA, O_JSON, O_NAME,
        O_OUTKEY, O_OUTCERT, O_LISTEN, O_PORTFILE, O_DELAY, O_DROPB, O_DROPA, O_CRASH,
-       O_HELP, O_PERCLIENT, O_KEYSTORE, O_P11LIB, O_TOKEN, O_PINFILE, O_PINFD };
+       O_HELP, O_PERCLIENT, O_KEYSTORE, O_P11LIB, O_TOKEN, O_PINFILE, O_PINFD,
+       O_CRASHSAVE };
 
 static const struct option opts[] = {
 	{ "serial", required_argument, NULL, O_SERIAL },
@@ -141,6 +146,7 @@ static const struct option opts[] = {
 	{ "token-label", required_argument, NULL, O_TOKEN },
 	{ "pin-file", required_argument, NULL, O_PINFILE },
 	{ "pin-fd", required_argument, NULL, O_PINFD },
+	{ "crash-before-save", required_argument, NULL, O_CRASHSAVE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -148,14 +154,15 @@ static const struct option opts[] = {
 static int
 env_faults(simserve_opts *so)
 {
-	static const char *const envs[4] = { "HSMADM_SIMD_DELAY_MS", "HSMADM_SIMD_DROP_BEFORE",
-	                                     "HSMADM_SIMD_DROP_AFTER", "HSMADM_SIMD_CRASH_AFTER" };
-	long *dst[4] = { NULL, &so->faults.drop_before, &so->faults.drop_after,
-	                 &so->faults.crash_after };
+	static const char *const envs[5] = { "HSMADM_SIMD_DELAY_MS", "HSMADM_SIMD_DROP_BEFORE",
+	                                     "HSMADM_SIMD_DROP_AFTER", "HSMADM_SIMD_CRASH_AFTER",
+	                                     "HSMADM_SIMD_CRASH_BEFORE_SAVE" };
+	long *dst[5] = { NULL, &so->faults.drop_before, &so->faults.drop_after,
+	                 &so->faults.crash_after, &so->faults.crash_before_save };
 	long n;
 	int c;
 
-	for (c = 0; c < 4; c++) {
+	for (c = 0; c < 5; c++) {
 		const char *e = getenv(envs[c]);
 		if (e == NULL)
 			continue;
@@ -235,7 +242,7 @@ allowed_for(const char *cmd, int c)
 		       c == O_JSON || c == O_HELP;
 	return c == O_DIR || c == O_LISTEN || c == O_PORTFILE || c == O_DELAY ||
 	       c == O_DROPB || c == O_DROPA || c == O_CRASH || c == O_HELP || c == O_PERCLIENT ||
-	       c == O_PINFD;
+	       c == O_PINFD || c == O_CRASHSAVE;
 }
 
 /* One option into a; -1 to go on, else the exit code. */
@@ -275,6 +282,11 @@ take_opt(struct args *a, int c)
 			a->so.delay_ms = (int)n;
 		else
 			*faults[c - O_DROPB] = n;
+		break;
+	case O_CRASHSAVE:
+		if (parse_num(optarg, 0, 1000000, &n) != 0)
+			return usage_error("the fault options take a number from 0 to 1000000, not \"%s\"", optarg);
+		a->so.faults.crash_before_save = n;
 		break;
 	case O_PERCLIENT:
 		if (parse_num(optarg, 1, 64, &n) != 0)

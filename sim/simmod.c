@@ -59,6 +59,7 @@ struct simmod {
 	simmod_faults   faults;
 	long            napply_req;                   /* command.apply requests seen */
 	long            napplied;                     /* commands applied */
+	long            nsaving;                      /* commands about to be saved */
 	long            rlines[MODPROTO_MAX_DOMAINS]; /* receipts file lines, -1 unknown */
 	struct resv     resv[MODPROTO_MAX_DOMAINS];   /* under dlock[] */
 };
@@ -767,6 +768,22 @@ applyctx_done(struct applyctx *c)
 	simdom_vmemo_free(&c->memo);
 }
 
+/* The test fault between a change's token objects (and receipt) and the
+ * save of its state: what a power cut there leaves (keystore.h). */
+static void
+saving_fault(simmod *m)
+{
+	long nth;
+
+	pthread_mutex_lock(&m->flock);
+	nth = ++m->nsaving;
+	pthread_mutex_unlock(&m->flock);
+	if (m->faults.crash_before_save == nth) {
+		fprintf(stderr, "hsmadm-simd: test fault: crashing before saving command %ld\n", nth);
+		abort();
+	}
+}
+
 /* The token objects the saved state no longer names (its receipt listed
  * them) are destroyed; one that resists is said, and the next start's
  * sweep destroys it. */
@@ -825,6 +842,7 @@ apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the receipt cannot be kept; nothing was changed");
 		goto out;
 	}
+	saving_fault(m);
 	saving = 1;
 	if ((rc = dom_path(m, idx, path, sizeof(path))) != HSM_OK ||
 	    (rc = simdom_save_to(next, path, keep == NULL)) != HSM_OK) {

@@ -46,6 +46,8 @@ typedef struct simmod_faults {
 	long drop_before;   /* the Nth command.apply request: close, apply nothing */
 	long drop_after;    /* the Nth applied command: persist, then close unanswered */
 	long crash_after;   /* the Nth applied command: persist, then abort() */
+	long crash_before_save; /* the Nth command to be saved: its receipt and any
+	                         * token objects made, then abort() before the save */
 } simmod_faults;
 
 hsm_rc simmod_open(const char *dir, const simmod_faults *faults, simmod **out);

@@ -12,6 +12,12 @@ foreach(t ceremony_e2e rotate_life rotate_reencipher)
   set_tests_properties(${t}_p11 PROPERTIES LABELS "integration;pkcs11" TIMEOUT 300
     ENVIRONMENT "HSMADM_BIN=${HSMADM_BIN_DIR};HSMADM_SRC=${CMAKE_SOURCE_DIR};HSMADM_BUILD=${CMAKE_BINARY_DIR};PATH=${HSMADM_BIN_DIR}:$ENV{PATH}")
 endforeach()
+# Power cuts around a change's token objects: only on a token.
+set_property(GLOBAL APPEND PROPERTY HSMADM_SCRIPT_TESTS ${CMAKE_CURRENT_LIST_DIR}/module_p11_crash.sh)
+add_test(NAME module_p11_crash COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/p11_run.sh
+         ${CMAKE_CURRENT_LIST_DIR}/module_p11_crash.sh)
+set_tests_properties(module_p11_crash PROPERTIES LABELS "integration;pkcs11" TIMEOUT 120
+  ENVIRONMENT "HSMADM_BIN=${HSMADM_BIN_DIR};HSMADM_SRC=${CMAKE_SOURCE_DIR};HSMADM_BUILD=${CMAKE_BINARY_DIR};PATH=${HSMADM_BIN_DIR}:$ENV{PATH}")
 hsm_script_test(module_p11 ${CMAKE_CURRENT_LIST_DIR}/module_p11.sh
                 LABELS "integration;pkcs11" TIMEOUT 120)
 # Registers written directly (rotate_reencipher_common.sh) on a token.
