@@ -444,12 +444,14 @@ p11_gcm(p11 *p, p11_obj key, int enc, const uint8_t iv[12], const uint8_t *aad, 
 {
 	CK_GCM_PARAMS gp = { (CK_BYTE_PTR)iv, 12, 96, (CK_BYTE_PTR)aad, aadlen, 128 };
 	CK_MECHANISM m = { CKM_AES_GCM, &gp, sizeof(gp) };
+	uint8_t tmp[P11_GCM_MAX + 16];   /* decrypt: room for the tag, which some tokens want */
 	CK_ULONG outlen;
 	CK_RV rv;
 
-	if (!enc && n < 16)
-		return hsm_fail(HSM_ERR_FORMAT, "GCM input shorter than its tag");
-	outlen = enc ? n + 16 : n;   /* some tokens want room for the tag on decrypt too */
+	if ((!enc && n < 16) || n > P11_GCM_MAX + (enc ? 0 : 16))
+		return hsm_fail(HSM_ERR_FORMAT, "AES-GCM input of %zu bytes: the token seals keys of at most %d bytes",
+		                n, P11_GCM_MAX);
+	outlen = enc ? n + 16 : n;
 	pthread_mutex_lock(&p->lock);
 	if (enc) {
 		rv = p->f->C_EncryptInit(p->s, &m, key);
@@ -460,15 +462,18 @@ p11_gcm(p11 *p, p11_obj key, int enc, const uint8_t iv[12], const uint8_t *aad, 
 		/* A tag that does not match: CKR_ENCRYPTED_DATA_INVALID by the
 		 * standard, CKR_GENERAL_ERROR / CKR_FUNCTION_FAILED from some
 		 * libraries (SoftHSMv2). */
-		if (rv == CKR_OK && ((rv = p->f->C_Decrypt(p->s, (CK_BYTE_PTR)in, n, out,
+		if (rv == CKR_OK && ((rv = p->f->C_Decrypt(p->s, (CK_BYTE_PTR)in, n, tmp,
 		    &outlen)) == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED))
 			rv = CKR_ENCRYPTED_DATA_INVALID;
 	}
 	pthread_mutex_unlock(&p->lock);
+	if (rv == CKR_OK && outlen != (enc ? n + 16 : n - 16))
+		rv = CKR_DATA_LEN_RANGE;
+	if (rv == CKR_OK && !enc)
+		memcpy(out, tmp, outlen);
+	secure_wipe(tmp, sizeof(tmp));   /* it held plaintext */
 	if (rv != CKR_OK)
 		return ckfail(enc ? "C_Encrypt (AES-GCM)" : "C_Decrypt (AES-GCM)", rv);
-	if (outlen != (enc ? n + 16 : n - 16))
-		return hsm_fail(HSM_ERR_CRYPTO, "the token's AES-GCM output has an unexpected length");
 	return HSM_OK;
 }
 

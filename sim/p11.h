@@ -25,6 +25,7 @@ typedef unsigned long p11_obj;   /* a CK_OBJECT_HANDLE, valid for the session */
 
 #define P11_LABEL_MAX 96
 #define P11_PIN_MAX   64
+#define P11_GCM_MAX   256   /* the most plaintext p11_gcm takes: keys, not data */
 
 /* Object classes p11_find looks for. */
 enum { P11_SECRET = 0, P11_PRIVATE, P11_PUBLIC };
@@ -32,7 +33,9 @@ enum { P11_SECRET = 0, P11_PRIVATE, P11_PUBLIC };
 enum { P11_EC_SIGN = 1, P11_EC_DERIVE = 2 };
 
 /* Load lib, find the token labelled token (the label as C_GetTokenInfo
- * pads it), log in as the user with pin. HSM_ERR_USAGE (not a PKCS#11
+ * pads it), log in as the user with pin. One p11 per library in a process
+ * is the rule (the module has one); a second shares the first's
+ * C_Initialize and must be closed before it. HSM_ERR_USAGE (not a PKCS#11
  * library), HSM_ERR_NOT_FOUND (no such token), HSM_ERR_PIN_WRONG,
  * HSM_ERR_PIN_BLOCKED. */
 hsm_rc p11_open(const char *lib, const char *token, const hsm_secbuf *pin, p11 **out);
@@ -66,7 +69,8 @@ hsm_rc p11_ecdsa(p11 *p, p11_obj priv, const uint8_t *dg, size_t dglen, uint8_t 
 hsm_rc p11_ecdh(p11 *p, p11_obj priv, const uint8_t *point, size_t n, hsm_secbuf **shared);
 /* AES-256-GCM with a token key, 12-byte IV, 16-byte tag. enc: out gets
  * n + 16 bytes (ciphertext || tag); else in is ciphertext || tag (n >= 16)
- * and out gets n - 16 bytes; HSM_ERR_VERIFY when the tag does not match. */
+ * and out gets n - 16 bytes; HSM_ERR_VERIFY when the tag does not match.
+ * At most P11_GCM_MAX bytes of plaintext. */
 hsm_rc p11_gcm(p11 *p, p11_obj key, int enc, const uint8_t iv[12], const uint8_t *aad,
                size_t aadlen, const uint8_t *in, size_t n, uint8_t *out);
 /* SHA-256(prefix || value of key) computed by the token (C_DigestKey).
