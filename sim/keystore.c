@@ -329,15 +329,15 @@ hsm_rc
 ks_register_make(keystore *ks, unsigned dom, const uint8_t key[32], char id[KS_ID_LEN + 1])
 {
 	char l[P11_LABEL_MAX + 1];
-	uint8_t wk[BLOB_KEY_LEN];
+	hsm_secbuf *wk = NULL;
 	p11_obj h;
 	hsm_rc rc;
 
-	if ((rc = new_id(id)) != HSM_OK)
+	if ((rc = new_id(id)) != HSM_OK || (rc = secbuf_new(BLOB_KEY_LEN, &wk)) != HSM_OK)
 		return rc;
-	/* HKDF is no token mechanism: the wrapping key is derived here, from
-	 * the key that the XOR of the parts left in this memory anyway. */
-	if ((rc = blob_wrap_key(key, wk)) != HSM_OK)
+	/* HKDF is no token mechanism: the wrapping key is derived here, in
+	 * locked memory, from the key the XOR of the parts left here anyway. */
+	if ((rc = blob_wrap_key(key, wk->data)) != HSM_OK)
 		goto out;
 	label_of(ks, dom, "mk", id, l);
 	if ((rc = p11_aes_import(ks->p, l, key, 0, &h)) != HSM_OK)
@@ -347,10 +347,10 @@ ks_register_make(keystore *ks, unsigned dom, const uint8_t key[32], char id[KS_I
 		goto out;
 	}
 	label_of(ks, dom, "bw", id, l);
-	if ((rc = p11_aes_import(ks->p, l, wk, 1, &h)) != HSM_OK)
+	if ((rc = p11_aes_import(ks->p, l, wk->data, 1, &h)) != HSM_OK)
 		(void)ks_destroy(ks, dom, KS_REG, id);
 out:
-	secure_wipe(wk, sizeof(wk));
+	secbuf_free(&wk);
 	return rc;
 }
 
