@@ -307,6 +307,9 @@ if [ -n "${HSMADM_P11_CHECK:-}" ]; then
 	run 0 "module show --json" $D --json module show m2
 	jq_is '.info.keystore.backend' pkcs11
 	jq_is '.info.keystore.in_token | length > 3' true
+else
+	run 0 "module show: a rehearsal module" $D module show m1
+	out_has "key store    file (rehearsal: keys in clear in the module's files)"
 fi
 KS=$(jq -rs '[.. | objects | select(has("keystore")) | .keystore.backend] | unique | join(",")' \
 	"$LOG")
