@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* keystore.c - the module's key store: the file store or a PKCS#11 token
  * (keystore.h). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/ecdsa_lows.h"
+#include "hsmadm/fileio.h"
 #include "hsmadm/secbuf.h"
 #include "hsmadm/vp.h"
 
@@ -19,6 +23,7 @@ struct keystore {
 	char       serial[33];
 	char       library[4096];
 	char       token[33];
+	char       journal[4200];   /* "" none */
 	p11       *p;
 };
 
@@ -156,6 +161,42 @@ label_of(const keystore *ks, unsigned dom, const char *kind, const char *id,
 		snprintf(out, P11_LABEL_MAX + 1, "hsmadm:%s:%s", ks->serial, kind);
 	else
 		snprintf(out, P11_LABEL_MAX + 1, "hsmadm:%s:d%02u:%s:%s", ks->serial, dom, kind, id);
+}
+
+void
+ks_set_journal(keystore *ks, const char *path)
+{
+	snprintf(ks->journal, sizeof(ks->journal), "%s", path);
+}
+
+/* "dNN KIND ID" appended and synced before the object is made, so that a
+ * crash before the state naming it is saved leaves a record of it. */
+static hsm_rc
+journal_add(const keystore *ks, unsigned dom, const char *kind, const char *id)
+{
+	char line[64];
+	int fd, n = snprintf(line, sizeof(line), "d%02u %s %s\n", dom, kind, id);
+	hsm_rc rc;
+
+	if (ks->journal[0] == '\0')
+		return HSM_OK;
+	if ((fd = open(ks->journal, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return hsm_fail(HSM_ERR_IO, "cannot open %s: %s", ks->journal, strerror(errno));
+	rc = hsm_write_all(fd, line, (size_t)n);
+	if (rc == HSM_OK && fsync(fd) != 0)
+		rc = hsm_fail(HSM_ERR_IO, "cannot sync %s: %s", ks->journal, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* 1 if the journal names (dom, kind, id). */
+static int
+journal_has(const char *j, unsigned dom, const char *kind, const char *id)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "d%02u %s %s\n", dom, kind, id);
+	return j != NULL && strstr(j, line) != NULL;
 }
 
 static hsm_rc
@@ -333,7 +374,8 @@ ks_register_make(keystore *ks, unsigned dom, const uint8_t key[32], char id[KS_I
 	p11_obj h;
 	hsm_rc rc;
 
-	if ((rc = new_id(id)) != HSM_OK || (rc = secbuf_new(BLOB_KEY_LEN, &wk)) != HSM_OK)
+	if ((rc = new_id(id)) != HSM_OK || (rc = journal_add(ks, dom, "mk", id)) != HSM_OK ||
+	    (rc = secbuf_new(BLOB_KEY_LEN, &wk)) != HSM_OK)
 		return rc;
 	/* HKDF is no token mechanism: the wrapping key is derived here, in
 	 * locked memory, from the key the XOR of the parts left here anyway. */
@@ -468,7 +510,7 @@ ks_importer_make(keystore *ks, unsigned dom, EVP_PKEY **pub, char id[KS_ID_LEN +
 	hsm_rc rc;
 
 	*pub = NULL;
-	if ((rc = new_id(id)) != HSM_OK)
+	if ((rc = new_id(id)) != HSM_OK || (rc = journal_add(ks, dom, "imp", id)) != HSM_OK)
 		return rc;
 	label_of(ks, dom, "imp", id, l);
 	return p11_ec_generate(ks->p, l, P11_EC_DERIVE, pub, &h);
@@ -512,20 +554,46 @@ ks_importer_agree(keystore *ks, unsigned dom, const char *id, EVP_PKEY *pub,
 
 /* ---- orphans -------------------------------------------------------------------- */
 
-hsm_rc
-ks_sweep(keystore *ks, ks_used_fn used, void *ctx, json_t **destroyed)
+/* One orphan: destroyed when a record explains it, else kept. */
+static hsm_rc
+sweep_one(keystore *ks, const char *label, int say, const char *journal, unsigned dom,
+          ks_kind kind, const char *id, json_t *gone, json_t *kept)
 {
-	char prefix[64], kind[4], id[KS_ID_LEN + 1], **labels = NULL;
-	size_t n = 0, i;
+	hsm_rc rc;
+
+	if (say == KS_NAMED)
+		return HSM_OK;
+	if (say == KS_UNKNOWN && !journal_has(journal, dom, kind == KS_REG ? "mk" : "imp", id))
+		return json_array_append_new(kept, json_string(label)) == 0 ? HSM_OK :
+		       hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = p11_destroy(ks->p, label, NULL)) != HSM_OK)
+		return rc;
+	return json_array_append_new(gone, json_string(label)) == 0 ? HSM_OK :
+	       hsm_fail(HSM_ERR_NOMEM, "out of memory");
+}
+
+hsm_rc
+ks_sweep(keystore *ks, ks_used_fn used, void *ctx, json_t **destroyed, json_t **kept)
+{
+	char prefix[64], kind[4], id[KS_ID_LEN + 1], **labels = NULL, *journal = NULL;
+	size_t n = 0, i, jlen = 0;
 	unsigned dom;
 	int k, end;
-	json_t *gone = json_array();
+	json_t *gone = json_array(), *keep = json_array();
 	hsm_rc rc;
 
 	if (destroyed != NULL)
 		*destroyed = NULL;
-	if (gone == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if (kept != NULL)
+		*kept = NULL;
+	if (gone == NULL || keep == NULL) {
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (ks->journal[0] != '\0' &&
+	    (rc = hsm_file_read(ks->journal, 1 << 24, &journal, &jlen)) != HSM_OK &&
+	    rc != HSM_ERR_NOT_FOUND)
+		goto out;
 	snprintf(prefix, sizeof(prefix), "hsmadm:%s:d", ks->serial);
 	if ((rc = p11_labels(ks->p, prefix, &labels, &n)) != HSM_OK)
 		goto out;
@@ -536,18 +604,25 @@ ks_sweep(keystore *ks, ks_used_fn used, void *ctx, json_t **destroyed)
 			continue;   /* not a name this program makes: leave it */
 		for (k = 0; k < 3 && strcmp(kind, kind_names[k]) != 0; k++)
 			;
-		if (k == 3 || used(ctx, dom, k == 2 ? KS_IMP : KS_REG, id))
-			continue;
-		if ((rc = p11_destroy(ks->p, labels[i], NULL)) == HSM_OK &&
-		    json_array_append_new(gone, json_string(labels[i])) != 0)
-			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		if (k < 3)
+			rc = sweep_one(ks, labels[i], used(ctx, dom, k == 2 ? KS_IMP : KS_REG, id,
+			               labels[i]), journal, dom, k == 2 ? KS_IMP : KS_REG, id, gone, keep);
 	}
+	/* Every journal entry is now named by a saved state or destroyed. */
+	if (rc == HSM_OK && journal != NULL)
+		rc = hsm_file_replace(ks->journal, "", 0, 0600);
 out:
 	p11_labels_free(labels, n);
+	free(journal);
 	if (rc == HSM_OK && destroyed != NULL) {
 		*destroyed = gone;
 		gone = NULL;
 	}
+	if (rc == HSM_OK && kept != NULL) {
+		*kept = keep;
+		keep = NULL;
+	}
 	json_decref(gone);
+	json_decref(keep);
 	return rc;
 }

@@ -15,10 +15,13 @@
  *
  * Token objects are named by CKA_LABEL "hsmadm:SERIAL:dNN:KIND:ID" (ID 16
  * random hex digits that the domain file records), "hsmadm:SERIAL:oa" and
- * "hsmadm:SERIAL:state". A domain's state names its objects; an object that
- * no persisted state names is an orphan (a crash between making it and
- * saving the state, or between saving and destroying) and ks_sweep
- * destroys it when the module starts.
+ * "hsmadm:SERIAL:state". A domain's state names its objects. An object no
+ * saved state names is an orphan: a crash between making it and saving the
+ * state (every domain object is written to the journal, synced, before it
+ * is made), or between saving a change and destroying what it replaced (its
+ * saved receipt names it). ks_sweep, when the module starts, destroys the
+ * orphans either record explains and keeps, and reports, any other (a state
+ * folder restored from an old backup must not cost the newer keys).
  */
 #ifndef HSMADM_SIM_KEYSTORE_H
 #define HSMADM_SIM_KEYSTORE_H
@@ -88,9 +91,19 @@ hsm_rc ks_labels_of(const keystore *ks, unsigned dom, ks_kind kind, const char *
 /* C_DestroyObject on every token object of (kind, id) of dom. */
 hsm_rc ks_destroy(keystore *ks, unsigned dom, ks_kind kind, const char *id);
 
-/* Destroy this module's domain objects that used() says no domain names;
- * *destroyed (optional) the labels destroyed. */
-typedef int (*ks_used_fn)(void *ctx, unsigned dom, ks_kind kind, const char *id);
-hsm_rc ks_sweep(keystore *ks, ks_used_fn used, void *ctx, json_t **destroyed);
+/* The journal of objects made (path, created 0600 when first written):
+ * one line "dNN KIND ID" per register (mk) or importer pair (imp), synced
+ * before the object is made. Without it, ks_sweep destroys only what saved
+ * receipts give up. */
+void   ks_set_journal(keystore *ks, const char *path);
+/* What a domain says of one of its objects: KS_NAMED (its state names
+ * it), KS_GIVEN_UP (a saved receipt says it is destroyed), KS_UNKNOWN. */
+enum { KS_UNKNOWN = -1, KS_GIVEN_UP = 0, KS_NAMED = 1 };
+typedef int (*ks_used_fn)(void *ctx, unsigned dom, ks_kind kind, const char *id,
+                          const char *label);
+/* The module's domain objects: those given up, and those unknown but in the
+ * journal, are destroyed (*destroyed their labels); other unknown ones are
+ * kept (*kept their labels). Then the journal is emptied. Both optional. */
+hsm_rc ks_sweep(keystore *ks, ks_used_fn used, void *ctx, json_t **destroyed, json_t **kept);
 
 #endif

@@ -395,9 +395,10 @@ open_keystore(simmod *m, const json_t *mod, int pin_fd)
 		return rc;
 	rc = ks_open_pkcs11(m->serial, lib, tok, pin, &m->ks);
 	secbuf_free(&pin);
-	if (rc == HSM_OK)
-		rc = ks_oa_signer(m->ks, &m->oa_signer);
-	return rc;
+	if (rc != HSM_OK || (rc = join(path, sizeof(path), m->dir, "token-journal")) != HSM_OK)
+		return rc;
+	ks_set_journal(m->ks, path);
+	return ks_oa_signer(m->ks, &m->oa_signer);
 }
 
 static hsm_rc
@@ -408,37 +409,73 @@ dom_path(const simmod *m, unsigned idx, char *buf, size_t n)
 	return HSM_OK;
 }
 
-/* Used by ks_sweep: does a domain of m name the object? A domain that
- * cannot be read keeps its objects (never destroy on a doubt). */
+static hsm_rc
+rcpt_path(const simmod *m, unsigned idx, char *buf, size_t n)
+{
+	if ((size_t)snprintf(buf, n, "%s/domains/%02u.receipts.jsonl", m->dir, idx) >= n)
+		return hsm_fail(HSM_ERR_USAGE, "path too long");
+	return HSM_OK;
+}
+
+/* 1 if a saved change's receipt (counter_after <= the domain's) of domain
+ * dom names label among the token objects it destroys. */
 static int
-sweep_used(void *ctx, unsigned dom, ks_kind kind, const char *id)
+given_up(const simmod *m, unsigned dom, const char *label)
+{
+	json_t *all = NULL, *r, *l;
+	char path[4200];
+	size_t i, k;
+	int found = 0;
+
+	if (rcpt_path(m, dom, path, sizeof(path)) != HSM_OK ||
+	    simrcpt_load(path, 0, simdom_counter(m->doms[dom]), &all) != HSM_OK)
+		return 0;
+	json_array_foreach(all, i, r)
+		json_array_foreach(json_object_get(json_object_get(json_object_get(r, "body"),
+		    "result"), "token_objects_destroyed"), k, l)
+			found |= json_is_string(l) && strcmp(json_string_value(l), label) == 0;
+	json_decref(all);
+	return found;
+}
+
+/* Used by ks_sweep: what domain dom of m says of the object. A domain
+ * that cannot be read keeps its objects (never destroy on a doubt). */
+static int
+sweep_used(void *ctx, unsigned dom, ks_kind kind, const char *id, const char *label)
 {
 	simmod *m = ctx;
 	char path[4200];
 
 	if (dom >= m->ndomains)
-		return 0;
+		return KS_UNKNOWN;
 	if (m->doms[dom] == NULL && (dom_path(m, dom, path, sizeof(path)) != HSM_OK ||
 	    simdom_load_ks(path, dom, m->ks, &m->doms[dom]) != HSM_OK))
-		return 1;
-	return simdom_names(m->doms[dom], kind, id);
+		return KS_NAMED;
+	if (simdom_names(m->doms[dom], kind, id))
+		return KS_NAMED;
+	return given_up(m, dom, label) ? KS_GIVEN_UP : KS_UNKNOWN;
 }
 
-/* Orphans: objects of a change never saved, or of one saved but not
- * finished (keystore.h). */
+/* Orphans: objects of a change never saved (the journal has them), or of
+ * one saved but not finished (its receipt gives them up), are destroyed;
+ * any other is kept and said (keystore.h). */
 static hsm_rc
 sweep(simmod *m)
 {
-	json_t *gone = NULL, *l;
+	json_t *gone = NULL, *kept = NULL, *l;
 	size_t i;
 	hsm_rc rc;
 
-	if ((rc = ks_sweep(m->ks, sweep_used, m, &gone)) != HSM_OK)
-		return hsm_fail_wrap(rc, "cannot list the token's objects");
+	if ((rc = ks_sweep(m->ks, sweep_used, m, &gone, &kept)) != HSM_OK)
+		return hsm_fail_wrap(rc, "cannot sweep the token's objects");
 	json_array_foreach(gone, i, l)
 		fprintf(stderr, "hsmadm-simd: destroyed token object %s, which no domain names (left by an interrupted change)\n",
 		        json_string_value(l));
+	json_array_foreach(kept, i, l)
+		fprintf(stderr, "hsmadm-simd: kept token object %s: no domain names it and no record of this module says it was made or given up here (a restored state folder?); destroy it by hand once you know it is no key in use\n",
+		        json_string_value(l));
 	json_decref(gone);
+	json_decref(kept);
 	return HSM_OK;
 }
 
@@ -543,14 +580,6 @@ simmod_serial(const simmod *m)
 }
 
 /* ---- requests ----------------------------------------------------------------- */
-
-static hsm_rc
-rcpt_path(const simmod *m, unsigned idx, char *buf, size_t n)
-{
-	if ((size_t)snprintf(buf, n, "%s/domains/%02u.receipts.jsonl", m->dir, idx) >= n)
-		return hsm_fail(HSM_ERR_USAGE, "path too long");
-	return HSM_OK;
-}
 
 /* The applied commands of domain idx (simrcpt.h). */
 static hsm_rc

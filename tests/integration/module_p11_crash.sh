@@ -5,9 +5,11 @@
 # object and saving the state that names it (--crash-before-save): the
 # object is on the token, no domain names it, the domain is as before; the
 # next start destroys it and says so, and the same command then goes
-# through. Then a crash right after the save (--crash-after) of a change
-# that replaces a key: the new object is kept and named, the replaced one
-# is gone by the next start at the latest. No key is ever lost.
+# through (the journal of made objects explains the orphan). Then a crash
+# right after the save (--crash-after) of a change that replaces a key: the
+# new object is kept and named, the replaced one is gone, and, were it
+# still there, the next start destroys it because the saved receipt gives
+# it up. No key is ever lost.
 . "${HSMADM_SRC:?}/tests/integration/domain_common.sh"
 [ -n "${HSMADM_P11_CHECK:-}" ] || { echo "run through p11_run.sh" >&2; exit 1; }
 trap cleanup EXIT
@@ -66,4 +68,14 @@ NEW=$(imps)
 jq -e --arg l "$KEEP" 'select(.body.op == "importer.generate") |
 	.body.result.token_objects_destroyed | index($l)' "$T/m1/domains/06.receipts.jsonl" \
 	>/dev/null && ok "the receipt names the replaced pair" || fail "receipt lacks $KEEP"
+# the replaced pair back on the token, as a crash before its destruction
+# would leave it: the saved receipt gives it up, the next start destroys it
+stop_module m1
+pkcs11-tool --module "$P11LIB" --token-label hs-DC1-M01 --login --pin "$P11PIN" --keypairgen \
+	--key-type EC:secp384r1 --label "$KEEP" >/dev/null 2>&1
+[ "$(imps | grep -c "${KEEP##*:}")" = 1 ] || fail "could not put the replaced pair back"
+start_module m1
+grep -q "destroyed token object $KEEP, which no domain names" "$T/m1.log" &&
+	[ "$(imps)" = "$NEW" ] && ok "a pair a saved receipt gives up is destroyed at start" ||
+	fail "the given-up pair: $(imps | tr '\n' ' ')"
 finish
