@@ -13,7 +13,7 @@ PACKAGES = build-essential cmake pkg-config git openssl \
            libssl-dev libjansson-dev libpcsclite-dev libreadline-dev libcmocka-dev \
            pcscd vsmartcard-vpcd opensc opensc-pkcs11 yubico-piv-tool pcsc-tools \
            clang libclang-rt-14-dev systemd procps iproute2 psmisc jq python3 \
-           chromium man-db dpkg-dev
+           chromium man-db dpkg-dev softhsm2 libp11-kit-dev
 
 .PHONY: all deps build demo test clean
 

@@ -111,6 +111,23 @@ jstr(const json_t *o, const char *k)
 	return clean(json_string_value(json_object_get(o, k)));
 }
 
+/* Where the module that signed a receipt keeps its keys: a rehearsal
+ * module's receipts must not read like a real one's. Older receipts do
+ * not say. */
+static const char *
+keystore_text(const json_t *ks)
+{
+	const char *b = json_string_value(json_object_get(ks, "backend"));
+
+	if (b == NULL)
+		return "";
+	if (strcmp(b, "pkcs11") == 0)
+		return ", keys on a PKCS#11 token";
+	if (strcmp(b, "file") == 0)
+		return ", keys in the module's files (rehearsal)";
+	return ", keys in an unknown key store";
+}
+
 static long long
 jint(const json_t *o, const char *k)
 {
@@ -563,8 +580,9 @@ signature_rows(struct rctx *r, const evlog_record *rec)
 			escf(r, "module %s (OA certificate)", jstr(rb, "module"));
 			row_mid(r);
 			escf(r, "receipt for %s on domain %lld, counter %lld->%lld, state digest "
-			    "%.16s...", op, jint(rb, "domain"), jint(rb, "counter_before"),
-			    jint(rb, "counter_after"), jstr(rb, "state_digest"));
+			    "%.16s...%s", op, jint(rb, "domain"), jint(rb, "counter_before"),
+			    jint(rb, "counter_after"), jstr(rb, "state_digest"),
+			    keystore_text(json_object_get(rb, "keystore")));
 			row_end(r);
 		}
 	} else if (strcmp(rec->type, EV_CHECKPOINT) == 0 ||
@@ -808,10 +826,12 @@ collect_applied(struct rctx *r, struct rcoll *c, const evlog_record *rec)
 			c->zeroized = json_array();
 		json_array_foreach(json_object_get(rec->body, "receipts"), i, e) {
 			const json_t *rb = json_object_get(e, "body");
-			json_array_append_new(c->zeroized, json_pack("{s:I, s:s, s:I, s:I}", "seq",
-			    (json_int_t)rec->seq, "module", clean(jstr(rb, "module")), "domain",
-			    (json_int_t)jint(rb, "domain"), "counter", (json_int_t)jint(rb,
-			    "counter_after")));
+			json_array_append_new(c->zeroized, json_pack("{s:I, s:s, s:I, s:I, s:I}",
+			    "seq", (json_int_t)rec->seq, "module", clean(jstr(rb, "module")),
+			    "domain", (json_int_t)jint(rb, "domain"), "counter",
+			    (json_int_t)jint(rb, "counter_after"), "destroyed", (json_int_t)
+			    json_array_size(json_object_get(json_object_get(rb, "result"),
+			    "token_objects_destroyed"))));
 		}
 		return;
 	}
@@ -1016,16 +1036,23 @@ decom_domains(struct rctx *r, const struct rcoll *c)
 		fputs("<table><thead><tr><th>Module</th><th>Domain</th><th>Counter</th>"
 		    "<th>Proof of deletion</th></tr></thead>\n", r->out);
 	json_array_foreach(json_object_get(c->decom, "domains"), i, e) {
-		char dom[24], ctr[24], proof[96];
-		long long seq = 0;
+		char dom[24], ctr[24], proof[160];
+		long long seq = 0, gone = 0;
 
 		json_array_foreach(c->zeroized, k, z)
 			if (strcmp(jstr(z, "module"), clean(jstr(e, "module"))) == 0 &&
-			    jint(z, "domain") == jint(e, "domain"))
+			    jint(z, "domain") == jint(e, "domain")) {
 				seq = jint(z, "seq");
+				gone = jint(z, "destroyed");
+			}
 		snprintf(dom, sizeof(dom), "%lld", jint(e, "domain"));
 		snprintf(ctr, sizeof(ctr), "%lld", jint(e, "counter"));
-		if (seq > 0)
+		/* On a token the receipt names the objects destroyed; the
+		 * token's object list showing them gone completes the proof. */
+		if (seq > 0 && gone > 0)
+			snprintf(proof, sizeof(proof), "module-signed zeroize receipt, record %lld, "
+			         "naming %lld PKCS#11 token objects destroyed", seq, gone);
+		else if (seq > 0)
 			snprintf(proof, sizeof(proof), "module-signed zeroize receipt, record %lld", seq);
 		else
 			snprintf(proof, sizeof(proof), "NO zeroize receipt in the log");

@@ -17,8 +17,10 @@ static const char wrap_info[] = "hsmadm blob wrap key v1";
 static const char data_aad[] = "hsmadm blob data v1";
 
 struct blob_kctx {
-	uint8_t         mkvp[HSM_VP_LEN];
-	EVP_CIPHER_CTX *enc, *dec;
+	uint8_t              mkvp[HSM_VP_LEN];
+	EVP_CIPHER_CTX      *enc, *dec;
+	const blob_aead_ops *ops;   /* a key held elsewhere (blob_kctx_new_ext) */
+	void                *ctx;
 };
 
 /* ---- attributes and header ----------------------------------------------- */
@@ -108,6 +110,32 @@ blob_prefix_hex(const uint8_t prefix[BLOB_PREFIX_LEN], char out[2 * BLOB_PREFIX_
 /* ---- wrapping keys -------------------------------------------------------- */
 
 hsm_rc
+blob_wrap_key(const uint8_t mk[HSM_KEY_LEN], uint8_t wk[BLOB_KEY_LEN])
+{
+	/* A key of its own for blobs: the master key is never used directly. */
+	return crypto_hkdf(HSM_MD_SHA256, NULL, 0, mk, HSM_KEY_LEN,
+	                   (const uint8_t *)wrap_info, sizeof(wrap_info) - 1, wk, BLOB_KEY_LEN);
+}
+
+hsm_rc
+blob_kctx_new_ext(const blob_aead_ops *ops, void *ctx, const uint8_t mkvp[HSM_VP_LEN],
+                  blob_kctx **out)
+{
+	blob_kctx *k;
+
+	*out = NULL;
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		ops->free_ctx(ctx);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	memcpy(k->mkvp, mkvp, HSM_VP_LEN);
+	k->ops = ops;
+	k->ctx = ctx;
+	*out = k;
+	return HSM_OK;
+}
+
+hsm_rc
 blob_kctx_new(const uint8_t mk[HSM_KEY_LEN], const uint8_t mkvp[HSM_VP_LEN], blob_kctx **out)
 {
 	uint8_t wk[32];
@@ -118,10 +146,7 @@ blob_kctx_new(const uint8_t mk[HSM_KEY_LEN], const uint8_t mkvp[HSM_VP_LEN], blo
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	memcpy(k->mkvp, mkvp, HSM_VP_LEN);
-	/* A key of its own for blobs: the master key is never used directly. */
-	if ((rc = crypto_hkdf(HSM_MD_SHA256, NULL, 0, mk, HSM_KEY_LEN,
-	                      (const uint8_t *)wrap_info, sizeof(wrap_info) - 1,
-	                      wk, sizeof(wk))) != HSM_OK)
+	if ((rc = blob_wrap_key(mk, wk)) != HSM_OK)
 		goto out;
 	rc = HSM_ERR_CRYPTO;
 	if ((k->enc = EVP_CIPHER_CTX_new()) == NULL || (k->dec = EVP_CIPHER_CTX_new()) == NULL ||
@@ -146,6 +171,8 @@ blob_kctx_free(blob_kctx **kp)
 		return;
 	EVP_CIPHER_CTX_free((*kp)->enc);
 	EVP_CIPHER_CTX_free((*kp)->dec);
+	if ((*kp)->ops != NULL)
+		(*kp)->ops->free_ctx((*kp)->ctx);
 	free(*kp);
 	*kp = NULL;
 }
@@ -173,6 +200,12 @@ blob_seal(blob_kctx *k, const blob_attrs *a, const uint8_t iv[BLOB_IV_LEN],
 		return hsm_fail(HSM_ERR_USAGE, "blob_seal: bad usage bits");
 	header_write(a, k->mkvp, out);
 	memcpy(out + BLOB_HDR_LEN, iv, BLOB_IV_LEN);
+	if (k->ops != NULL) {   /* ciphertext at 36 and tag at 68 are adjacent */
+		hsm_rc rc = k->ops->seal(k->ctx, iv, out, BLOB_HDR_LEN, key, BLOB_KEY_LEN, out + 36);
+		if (rc != HSM_OK)
+			secure_wipe(out, BLOB_LEN);
+		return rc;
+	}
 	/* Same key, new IV: the key schedule of blob_kctx_new is reused. */
 	if (!EVP_EncryptInit_ex(k->enc, NULL, NULL, NULL, iv) ||
 	    !EVP_EncryptUpdate(k->enc, NULL, &len, out, BLOB_HDR_LEN) ||
@@ -202,7 +235,16 @@ blob_open(blob_kctx *k, const uint8_t blob[BLOB_LEN], uint8_t key[BLOB_KEY_LEN],
 		                hex);
 	}
 	memcpy(tag, blob + 68, BLOB_TAG_LEN);
-	if (!EVP_DecryptInit_ex(k->dec, NULL, NULL, NULL, blob + BLOB_HDR_LEN) ||
+	if (k->ops != NULL) {   /* a tag that does not match is said below */
+		rc = k->ops->open(k->ctx, blob + BLOB_HDR_LEN, blob, BLOB_HDR_LEN, blob + 36,
+		                  BLOB_KEY_LEN + BLOB_TAG_LEN, key);
+		if (rc == HSM_OK)
+			return HSM_OK;
+		secure_wipe(key, BLOB_KEY_LEN);
+		if (rc != HSM_ERR_VERIFY)
+			return rc;
+	}
+	if (k->ops != NULL || !EVP_DecryptInit_ex(k->dec, NULL, NULL, NULL, blob + BLOB_HDR_LEN) ||
 	    !EVP_DecryptUpdate(k->dec, NULL, &len, blob, BLOB_HDR_LEN) ||
 	    !EVP_DecryptUpdate(k->dec, key, &len, blob + 36, BLOB_KEY_LEN) ||
 	    !EVP_CIPHER_CTX_ctrl(k->dec, EVP_CTRL_GCM_SET_TAG, BLOB_TAG_LEN, tag) ||

@@ -13,8 +13,9 @@
 #include "hsmadm/receipt.h"
 #include "hsmadm/x509util.h"
 
-hsm_rc
-receipt_sign(json_t *body, EVP_PKEY *oa_key, X509 *oa_cert, json_t **out)
+/* Exactly one of oa_key and oa_signer signs. */
+static hsm_rc
+sign_body(json_t *body, EVP_PKEY *oa_key, hsm_signer *oa_signer, X509 *oa_cert, json_t **out)
 {
 	char *canon = NULL, *sig64 = NULL, *cert64 = NULL;
 	uint8_t *sig = NULL, *der = NULL;
@@ -23,11 +24,15 @@ receipt_sign(json_t *body, EVP_PKEY *oa_key, X509 *oa_cert, json_t **out)
 	hsm_rc rc;
 
 	*out = NULL;
-	if (!json_is_object(body) || oa_key == NULL || oa_cert == NULL)
+	if (!json_is_object(body) || (oa_key == NULL) == (oa_signer == NULL) || oa_cert == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "receipt_sign: bad arguments");
 	if ((rc = cjson_dump(body, &canon, &clen)) != HSM_OK)
 		goto out;
-	if ((rc = crypto_ecdsa_sign(oa_key, canon, clen, &sig, &siglen)) != HSM_OK)
+	if (oa_key != NULL)
+		rc = crypto_ecdsa_sign(oa_key, canon, clen, &sig, &siglen);
+	else
+		rc = signer_sign(oa_signer, canon, clen, &sig, &siglen);
+	if (rc != HSM_OK)
 		goto out;
 	if ((rc = b64_encode(sig, siglen, &sig64)) != HSM_OK)
 		goto out;
@@ -49,6 +54,18 @@ out:
 	free(der);
 	free(cert64);
 	return rc;
+}
+
+hsm_rc
+receipt_sign(json_t *body, EVP_PKEY *oa_key, X509 *oa_cert, json_t **out)
+{
+	return sign_body(body, oa_key, NULL, oa_cert, out);
+}
+
+hsm_rc
+receipt_sign_with(json_t *body, hsm_signer *oa, X509 *oa_cert, json_t **out)
+{
+	return sign_body(body, NULL, oa, oa_cert, out);
 }
 
 hsm_rc

@@ -19,20 +19,31 @@
 static const char usage_text[] =
 "Usage:\n"
 "  hsmadm-simd init --serial SERIAL --dir STATE [--domains N]\n"
-"                   [--module-ca-key KEY --module-ca-cert CERT] [--client-ca CERT] [--json]\n"
+"                   [--module-ca-key KEY --module-ca-cert CERT] [--client-ca CERT]\n"
+"                   [--keystore file | --keystore pkcs11 --p11-lib LIB --token-label LABEL\n"
+"                    (--pin-file FILE | --pin-fd N)] [--json]\n"
 "  hsmadm-simd issue-client --dir STATE --name NAME --out-key KEY --out-cert CERT [--json]\n"
 "  hsmadm-simd serve --dir STATE [--listen ADDR:PORT] [--port-file FILE]\n"
-"                    [--max-per-client N]\n"
+"                    [--max-per-client N] [--pin-fd N]\n"
 "                    [--delay-ms N] [--drop-before N] [--drop-after N] [--crash-after N]\n"
+"                    [--crash-before-save N]\n"
 "  hsmadm-simd --help | --version\n"
 "\n"
-"One emulated crypto module (EP11-style domains 0..N-1) for rehearsals, tests\n"
-"and the demo, spoken to over TLS 1.3 with client certificates.\n"
+"One crypto module (EP11-style domains 0..N-1), spoken to over TLS 1.3 with\n"
+"client certificates: with its keys in files, an emulator for rehearsals, tests\n"
+"and the demo; with --keystore pkcs11, the rules in front of a PKCS#11 token\n"
+"that holds the keys.\n"
 "\n"
 "  init          make a state folder: module CA (or reuse one), OA key and\n"
 "                certificate naming SERIAL, TLS server key and certificate, and\n"
 "                the client CA the module trusts (--client-ca, or a new\n"
 "                rehearsal client CA). Default --domains 85.\n"
+"                --keystore pkcs11 keeps the OA key, the importer keys and the\n"
+"                master-key registers on the PKCS#11 token LABEL of the vendor\n"
+"                library LIB (absolute path), never in files; the token PIN comes\n"
+"                from descriptor N or from FILE (absolute path, owned by you or\n"
+"                root, mode 0600 or 0400; module.json keeps its path for serve),\n"
+"                never from the command line or the environment.\n"
 "  issue-client  issue a workstation client certificate from the folder's\n"
 "                rehearsal client CA.\n"
 "  serve         serve the module. Default --listen 127.0.0.1:0 (loopback, a free\n"
@@ -40,17 +51,22 @@ static const char usage_text[] =
 "                At most 64 connections, --max-per-client N (1..64, default 16)\n"
 "                of them from one client address; a TLS handshake must finish\n"
 "                within 10 s, a frame within 30 s of its first byte.\n"
+"                A pkcs11 module reads the token PIN from --pin-fd N, else from\n"
+"                the PIN file named at init.\n"
 "\n"
-"EMULATOR ONLY: private keys (module CA, OA, TLS, client CA), importer keys and\n"
-"the master-key registers are kept in files in STATE, mode 0600. Never use it\n"
-"for real keys.\n"
+"--keystore file (the default) is for rehearsals only: private keys (module CA,\n"
+"OA, TLS, client CA), importer keys and the master-key registers are kept in\n"
+"files in STATE, mode 0600. Never use it for real keys; see docs/pkcs11.md.\n"
 "\n"
 "Test-only fault injection (also from the environment: HSMADM_SIMD_DELAY_MS,\n"
-"HSMADM_SIMD_DROP_BEFORE, HSMADM_SIMD_DROP_AFTER, HSMADM_SIMD_CRASH_AFTER):\n"
+"HSMADM_SIMD_DROP_BEFORE, HSMADM_SIMD_DROP_AFTER, HSMADM_SIMD_CRASH_AFTER,\n"
+"HSMADM_SIMD_CRASH_BEFORE_SAVE):\n"
 "  --delay-ms N     wait N ms before every answer\n"
 "  --drop-before N  close the connection on the Nth command.apply, applying nothing\n"
 "  --drop-after N   apply and persist the Nth applied command, close unanswered\n"
 "  --crash-after N  apply and persist the Nth applied command, then abort()\n"
+"  --crash-before-save N  abort() once the Nth command's receipt (and token\n"
+"                   objects) are kept, before its state is saved\n"
 "\n"
 "Exit codes: 0 ok, 2 usage, 3 damaged file, 5 exists / not found, 1 I/O;\n"
 "see hsmadm-simd(1) and docs/exit-codes.md.\n";
@@ -105,7 +121,8 @@ print_json(json_t *v)
 
 enum { O_SERIAL = 1, O_DIR, O_DOMAINS, O_CAKEY, O_CACERT, O_CLIENTCA, O_JSON, O_NAME,
        O_OUTKEY, O_OUTCERT, O_LISTEN, O_PORTFILE, O_DELAY, O_DROPB, O_DROPA, O_CRASH,
-       O_HELP, O_PERCLIENT };
+       O_HELP, O_PERCLIENT, O_KEYSTORE, O_P11LIB, O_TOKEN, O_PINFILE, O_PINFD,
+       O_CRASHSAVE };
 
 static const struct option opts[] = {
 	{ "serial", required_argument, NULL, O_SERIAL },
@@ -126,6 +143,12 @@ static const struct option opts[] = {
 	{ "crash-after", required_argument, NULL, O_CRASH },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "max-per-client", required_argument, NULL, O_PERCLIENT },
+	{ "keystore", required_argument, NULL, O_KEYSTORE },
+	{ "p11-lib", required_argument, NULL, O_P11LIB },
+	{ "token-label", required_argument, NULL, O_TOKEN },
+	{ "pin-file", required_argument, NULL, O_PINFILE },
+	{ "pin-fd", required_argument, NULL, O_PINFD },
+	{ "crash-before-save", required_argument, NULL, O_CRASHSAVE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -133,14 +156,15 @@ static const struct option opts[] = {
 static int
 env_faults(simserve_opts *so)
 {
-	static const char *const envs[4] = { "HSMADM_SIMD_DELAY_MS", "HSMADM_SIMD_DROP_BEFORE",
-	                                     "HSMADM_SIMD_DROP_AFTER", "HSMADM_SIMD_CRASH_AFTER" };
-	long *dst[4] = { NULL, &so->faults.drop_before, &so->faults.drop_after,
-	                 &so->faults.crash_after };
+	static const char *const envs[5] = { "HSMADM_SIMD_DELAY_MS", "HSMADM_SIMD_DROP_BEFORE",
+	                                     "HSMADM_SIMD_DROP_AFTER", "HSMADM_SIMD_CRASH_AFTER",
+	                                     "HSMADM_SIMD_CRASH_BEFORE_SAVE" };
+	long *dst[5] = { NULL, &so->faults.drop_before, &so->faults.drop_after,
+	                 &so->faults.crash_after, &so->faults.crash_before_save };
 	long n;
 	int c;
 
-	for (c = 0; c < 4; c++) {
+	for (c = 0; c < 5; c++) {
 		const char *e = getenv(envs[c]);
 		if (e == NULL)
 			continue;
@@ -173,6 +197,10 @@ do_init(simmod_init_opts *io, const char *dir, int json)
 		       "pin that CA on the workstations; serve with: " PROG " serve --dir %s\n",
 		       io->serial, dir, io->domains, dir,
 		       json_string_value(json_object_get(info, "module_ca_sha256")), dir);
+	if (!json && io->token != NULL)
+		printf("keys: on PKCS#11 token \"%s\" (%s)\n", io->token, io->p11_lib);
+	else if (!json)
+		printf("keys: in the files of %s (rehearsal only)\n", dir);
 	json_decref(info);
 	return 0;
 }
@@ -208,12 +236,15 @@ allowed_for(const char *cmd, int c)
 {
 	if (strcmp(cmd, "init") == 0)
 		return c == O_SERIAL || c == O_DIR || c == O_DOMAINS || c == O_CAKEY ||
-		       c == O_CACERT || c == O_CLIENTCA || c == O_JSON || c == O_HELP;
+		       c == O_CACERT || c == O_CLIENTCA || c == O_JSON || c == O_HELP ||
+		       c == O_KEYSTORE || c == O_P11LIB || c == O_TOKEN || c == O_PINFILE ||
+		       c == O_PINFD;
 	if (strcmp(cmd, "issue-client") == 0)
 		return c == O_DIR || c == O_NAME || c == O_OUTKEY || c == O_OUTCERT ||
 		       c == O_JSON || c == O_HELP;
 	return c == O_DIR || c == O_LISTEN || c == O_PORTFILE || c == O_DELAY ||
-	       c == O_DROPB || c == O_DROPA || c == O_CRASH || c == O_HELP || c == O_PERCLIENT;
+	       c == O_DROPB || c == O_DROPA || c == O_CRASH || c == O_HELP || c == O_PERCLIENT ||
+	       c == O_PINFD || c == O_CRASHSAVE;
 }
 
 /* One option into a; -1 to go on, else the exit code. */
@@ -254,10 +285,25 @@ take_opt(struct args *a, int c)
 		else
 			*faults[c - O_DROPB] = n;
 		break;
+	case O_CRASHSAVE:
+		if (parse_num(optarg, 0, 1000000, &n) != 0)
+			return usage_error("the fault options take a number from 0 to 1000000, not \"%s\"", optarg);
+		a->so.faults.crash_before_save = n;
+		break;
 	case O_PERCLIENT:
 		if (parse_num(optarg, 1, 64, &n) != 0)
 			return usage_error("--max-per-client must be a number from 1 to 64, not \"%s\"", optarg);
 		a->so.max_per_client = (int)n;
+		break;
+	case O_KEYSTORE: a->io.keystore = optarg; break;
+	case O_P11LIB:   a->io.p11_lib = optarg; break;
+	case O_TOKEN:    a->io.token = optarg; break;
+	case O_PINFILE:  a->io.pin_file = optarg; break;
+	case O_PINFD:
+		if (parse_num(optarg, 0, 1023, &n) != 0)
+			return usage_error("--pin-fd must be a descriptor number from 0 to 1023, not \"%s\"", optarg);
+		a->io.pin_fd = a->so.pin_fd = (int)n;
+		a->io.has_pin_fd = a->so.has_pin_fd = 1;
 		break;
 	case O_HELP:
 		fputs(usage_text, stdout);

@@ -44,8 +44,11 @@ typedef struct simdom_admin {
 
 typedef struct simdom_reg {
 	int          state;
-	hsm_secbuf  *key;               /* HSM_KEY_LEN bytes when not empty */
+	hsm_secbuf  *key;               /* file store: HSM_KEY_LEN bytes when not empty */
 	uint8_t      vp[HSM_VP_LEN];    /* valid / uncommitted / committed */
+	char         obj[KS_ID_LEN + 1];         /* token: its objects' id, "" none */
+	int          sealed_set;                 /* token: a PENDING being loaded, */
+	uint8_t      sealed[KS_SEALED_LEN];      /* sealed under the state key */
 } simdom_reg;
 
 struct simdom {
@@ -64,7 +67,9 @@ struct simdom {
 	struct { char part_id[SIMDOM_PART_ID_MAX + 1]; uint8_t kpvp[HSM_VP_LEN]; }
 	             approved[SIMDOM_MAX_PARTS];
 	size_t       napproved;
-	EVP_PKEY    *importer;              /* P-384 private key, or NULL */
+	EVP_PKEY    *importer;              /* P-384 private key (token: public), or NULL */
+	keystore    *ks;                    /* borrowed; NULL: the file store */
+	char         imp_obj[KS_ID_LEN + 1];   /* token: the importer pair's id */
 };
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -75,6 +80,9 @@ reg_clear(simdom_reg *r)
 	secbuf_free(&r->key);
 	r->state = REG_EMPTY;
 	memset(r->vp, 0, sizeof(r->vp));
+	memset(r->obj, 0, sizeof(r->obj));
+	r->sealed_set = 0;
+	memset(r->sealed, 0, sizeof(r->sealed));
 }
 
 static hsm_rc
@@ -82,6 +90,9 @@ reg_copy(simdom_reg *dst, const simdom_reg *src)
 {
 	dst->state = src->state;
 	memcpy(dst->vp, src->vp, sizeof(dst->vp));
+	memcpy(dst->obj, src->obj, sizeof(dst->obj));
+	dst->sealed_set = src->sealed_set;
+	memcpy(dst->sealed, src->sealed, sizeof(dst->sealed));
 	dst->key = NULL;
 	if (src->key != NULL)
 		return secbuf_from(src->key->data, src->key->len, &dst->key);
@@ -134,6 +145,8 @@ simdom_clone(const simdom *s, simdom **out)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	d->index = s->index;
+	d->ks = s->ks;
+	memcpy(d->imp_obj, s->imp_obj, sizeof(d->imp_obj));
 	d->nadmins = s->nadmins;
 	for (i = 0; i < s->nadmins; i++) {
 		d->admins[i] = s->admins[i];
@@ -198,6 +211,8 @@ simdom_blob_key(const simdom *d, simdom_regid r, blob_kctx **out)
 	                                    : g->state == REG_VALID;
 
 	*out = NULL;
+	if (whole && g->obj[0] != '\0')
+		return ks_register_kctx(d->ks, d->index, g->obj, g->vp, out);
 	if (!whole || g->key == NULL)
 		return hsm_fail(HSM_ERR_STATE, "the register holds no whole key");
 	return blob_kctx_new(g->key->data, g->vp, out);
@@ -328,6 +343,23 @@ out:
 
 /* ---- persistence ----------------------------------------------------------- */
 
+/* A register on a token: the id of its objects and its MKVP (the key is
+ * not here to compute it from), or a PENDING being loaded, sealed. */
+static hsm_rc
+reg_to_json_token(const simdom_reg *r, const char *const *names, json_t **out)
+{
+	char vp[2 * HSM_VP_LEN + 1], sealed[2 * KS_SEALED_LEN + 1];
+
+	hex_encode_buf(r->vp, HSM_VP_LEN, vp);
+	hex_encode_buf(r->sealed, KS_SEALED_LEN, sealed);
+	if (r->sealed_set)
+		*out = json_pack("{s:s, s:s}", "state", names[r->state], "sealed", sealed);
+	else
+		*out = json_pack("{s:s, s:s, s:s}", "state", names[r->state], "object", r->obj,
+		                 "mkvp", vp);
+	return *out ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+}
+
 static hsm_rc
 reg_to_json(const simdom_reg *r, const char *const *names, json_t **out)
 {
@@ -335,6 +367,8 @@ reg_to_json(const simdom_reg *r, const char *const *names, json_t **out)
 	hsm_rc rc;
 
 	*out = NULL;
+	if (r->obj[0] != '\0' || r->sealed_set)
+		return reg_to_json_token(r, names, out);
 	if (r->key != NULL && (rc = hex_encode(r->key->data, r->key->len, &hex)) != HSM_OK)
 		return rc;
 	*out = json_pack("{s:s, s:s?}", "state", names[r->state], "key", hex);
@@ -406,6 +440,25 @@ save_bytes(const char *path, const char *buf, size_t len, int dirsync)
 	return dirsync ? hsm_fsync_dir_of(path) : HSM_OK;
 }
 
+/* A token importer: the id of its pair and its public point. */
+static hsm_rc
+importer_token_json(const simdom *d, json_t *f)
+{
+	uint8_t *pt = NULL;
+	size_t n = 0;
+	char *hex = NULL;
+	hsm_rc rc;
+
+	if ((rc = crypto_ec_point(d->importer, &pt, &n)) == HSM_OK &&
+	    (rc = hex_encode(pt, n, &hex)) == HSM_OK &&
+	    (json_object_set_new(f, "importer_object", json_string(d->imp_obj)) != 0 ||
+	     json_object_set_new(f, "importer_pub", json_string(hex)) != 0))
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	free(pt);
+	free(hex);
+	return rc;
+}
+
 hsm_rc
 simdom_save(const simdom *d, const char *path)
 {
@@ -441,17 +494,22 @@ simdom_save_to(const simdom *d, const char *path, int dirsync)
 	    json_object_set(pend, "parts_loaded", parts) != 0 ||
 	    json_object_set_new(pend, "approved", approved_json(d)) != 0)
 		goto nomem;
-	if (d->importer != NULL && (rc = priv_to_pem(d->importer, &pem)) != HSM_OK)
+	if (d->importer != NULL && d->imp_obj[0] == '\0' &&
+	    (rc = priv_to_pem(d->importer, &pem)) != HSM_OK)
 		goto out;
 	f = json_pack("{s:i, s:s, s:i, s:O, s:{s:i, s:i}, s:I, s:O, s:O, s:O, s:s?}",
 	    "v", SIMDOM_FILE_VERSION,
-	    "note", "hsmadm-simd emulator state: holds key material in clear (rehearsal/test only)",
+	    "note", ks_is_token(d->ks)
+	        ? "hsmadm-simd state: the keys are PKCS#11 token objects named here; no key material"
+	        : "hsmadm-simd emulator state: holds key material in clear (rehearsal/test only)",
 	    "domain", (int)d->index, "admins", admins,
 	    "thresholds", "signature", (int)d->sig_thr, "revocation", (int)d->rev_thr,
 	    "counter", (json_int_t)d->counter, "current", cur, "pending", pend, "old", old,
 	    "importer", pem);
 	if (f == NULL)
 		goto nomem;
+	if (d->imp_obj[0] != '\0' && (rc = importer_token_json(d, f)) != HSM_OK)
+		goto out;
 	if ((rc = cjson_dump(f, &buf, &len)) == HSM_OK)
 		rc = save_bytes(path, buf, len, dirsync);
 	if (rc != HSM_OK)
@@ -492,8 +550,34 @@ name_index(const char *s, const char *const *names, int n)
 	return -1;
 }
 
+/* A register of a domain on a token: the id of its objects and its MKVP,
+ * or (a PENDING being loaded) its sealed bytes. */
 static hsm_rc
-reg_from_json(const json_t *o, const char *const *names, int nnames, simdom_reg *r)
+reg_from_json_token(const json_t *o, simdom_reg *r)
+{
+	const char *id;
+	hsm_rc rc;
+
+	if (json_object_get(o, "key") != NULL)
+		return hsm_fail(HSM_ERR_FORMAT, "a register of a token domain holds a clear key");
+	if (r->state == PEND_PARTIAL && json_object_get(o, "sealed") != NULL) {
+		if ((rc = cjson_get_hex(o, "sealed", r->sealed, KS_SEALED_LEN)) != HSM_OK)
+			return rc;
+		r->sealed_set = 1;
+		return HSM_OK;
+	}
+	if ((rc = cjson_get_str(o, "object", &id)) != HSM_OK ||
+	    (rc = cjson_get_hex(o, "mkvp", r->vp, HSM_VP_LEN)) != HSM_OK)
+		return rc;
+	if (strlen(id) != KS_ID_LEN || strspn(id, "0123456789abcdef") != KS_ID_LEN)
+		return hsm_fail(HSM_ERR_FORMAT, "bad token object id");
+	memcpy(r->obj, id, KS_ID_LEN + 1);
+	return HSM_OK;
+}
+
+static hsm_rc
+reg_from_json(const json_t *o, const char *const *names, int nnames, const keystore *ks,
+              simdom_reg *r)
 {
 	const char *st, *hex;
 	json_t *k;
@@ -503,6 +587,8 @@ reg_from_json(const json_t *o, const char *const *names, int nnames, simdom_reg 
 		return rc;
 	if ((r->state = name_index(st, names, nnames)) < 0)
 		return hsm_fail(HSM_ERR_FORMAT, "unknown register state \"%s\"", st);
+	if (r->state != 0 && ks_is_token(ks))
+		return reg_from_json_token(o, r);
 	k = json_object_get(o, "key");
 	if (json_is_null(k))
 		k = NULL;
@@ -613,6 +699,28 @@ approved_from_json(simdom *d, const json_t *a)
 }
 
 static hsm_rc
+importer_token_from_json(simdom *d, const json_t *f)
+{
+	const char *id, *pub;
+	uint8_t pt[POINT_MAX];
+	size_t n;
+	hsm_rc rc;
+
+	if (!ks_is_token(d->ks))
+		return hsm_fail(HSM_ERR_FORMAT, "the domain names a token importer key, but the module's keys are in files");
+	if ((rc = cjson_get_str(f, "importer_object", &id)) != HSM_OK ||
+	    (rc = cjson_get_str(f, "importer_pub", &pub)) != HSM_OK)
+		return rc;
+	n = strlen(pub) / 2;
+	if (strlen(id) != KS_ID_LEN || strspn(id, "0123456789abcdef") != KS_ID_LEN ||
+	    n > sizeof(pt) || hex_decode_into(pub, pt, n) != HSM_OK ||
+	    crypto_ec_from_point(HSM_CURVE_P384, pt, n, &d->importer) != HSM_OK)
+		return hsm_fail(HSM_ERR_FORMAT, "bad token importer entry");
+	memcpy(d->imp_obj, id, KS_ID_LEN + 1);
+	return HSM_OK;
+}
+
+static hsm_rc
 load_json(simdom *d, const json_t *f)
 {
 	json_t *admins, *thr, *cur, *pend, *old, *parts, *imp;
@@ -665,10 +773,12 @@ load_json(simdom *d, const json_t *f)
 	}
 	if ((rc = approved_from_json(d, json_object_get(pend, "approved"))) != HSM_OK)
 		return rc;
-	if ((rc = reg_from_json(cur, reg_names, 2, &d->cur)) != HSM_OK ||
-	    (rc = reg_from_json(pend, pend_names, 4, &d->pend)) != HSM_OK ||
-	    (rc = reg_from_json(old, reg_names, 2, &d->old)) != HSM_OK)
+	if ((rc = reg_from_json(cur, reg_names, 2, d->ks, &d->cur)) != HSM_OK ||
+	    (rc = reg_from_json(pend, pend_names, 4, d->ks, &d->pend)) != HSM_OK ||
+	    (rc = reg_from_json(old, reg_names, 2, d->ks, &d->old)) != HSM_OK)
 		return rc;
+	if (json_object_get(f, "importer_object") != NULL)
+		return importer_token_from_json(d, f);
 	imp = json_object_get(f, "importer");
 	if (imp != NULL && !json_is_null(imp)) {
 		BIO *b;
@@ -686,6 +796,12 @@ load_json(simdom *d, const json_t *f)
 hsm_rc
 simdom_load(const char *path, unsigned index, simdom **out)
 {
+	return simdom_load_ks(path, index, NULL, out);
+}
+
+hsm_rc
+simdom_load_ks(const char *path, unsigned index, keystore *ks, simdom **out)
+{
 	struct stat sb;
 	json_t *f = NULL;
 	simdom *d = NULL;
@@ -694,6 +810,7 @@ simdom_load(const char *path, unsigned index, simdom **out)
 	*out = NULL;
 	if ((rc = simdom_new(index, &d)) != HSM_OK)
 		return rc;
+	d->ks = ks;
 	if (stat(path, &sb) != 0) {
 		if (errno == ENOENT) {
 			*out = d;
@@ -839,16 +956,92 @@ out:
 	return rc;
 }
 
+/* A new importer pair for the domain: on the token when it has one. */
+static hsm_rc
+importer_make(simdom *n)
+{
+	EVP_PKEY_free(n->importer);
+	n->importer = NULL;
+	memset(n->imp_obj, 0, sizeof(n->imp_obj));
+	if (ks_is_token(n->ks))
+		return ks_importer_make(n->ks, n->index, &n->importer, n->imp_obj);
+	return crypto_ec_generate(HSM_CURVE_P384, &n->importer);
+}
+
 static hsm_rc
 op_importer_generate(simdom *n, json_t **result)
 {
 	hsm_rc rc;
 
-	EVP_PKEY_free(n->importer);
-	n->importer = NULL;
-	if ((rc = crypto_ec_generate(HSM_CURVE_P384, &n->importer)) != HSM_OK)
+	if ((rc = importer_make(n)) != HSM_OK)
 		return rc;
 	return importer_json(n, result);
+}
+
+/* Unwrap a key part with the domain's importer key: ECDH in the token
+ * when it is there (the KDF and the AES key unwrap after it are not token
+ * mechanisms), else with the key from the file. */
+static hsm_rc
+unwrap_part(simdom *n, const kpwrap_blob *blob, const kpwrap_binding *b, hsm_secbuf **part)
+{
+	hsm_keyagree *ka = NULL;
+	hsm_rc rc;
+
+	if (n->imp_obj[0] == '\0')
+		return kpwrap_unwrap_pkey(blob, n->importer, b, part);
+	if ((rc = ks_importer_agree(n->ks, n->index, n->imp_obj, n->importer, &ka)) != HSM_OK)
+		return rc;
+	rc = kpwrap_unwrap(blob, ka, b, part);
+	keyagree_free(&ka);
+	return rc;
+}
+
+/* part XORed into PENDING (already counted in n->nparts); the last part
+ * makes it whole and gives it its MKVP. */
+static hsm_rc
+xor_part_file(simdom *n, const hsm_secbuf *part)
+{
+	hsm_rc rc;
+
+	if (n->pend.key == NULL) {
+		if ((rc = secbuf_new(HSM_KEY_LEN, &n->pend.key)) != HSM_OK)
+			return rc;
+		n->pend.key->len = HSM_KEY_LEN;
+	}
+	vp_xor_into(n->pend.key->data, part->data);
+	if (n->nparts < n->parts_total)
+		return HSM_OK;
+	n->pend.state = PEND_UNCOMMITTED;
+	return vp_compute(n->pend.key->data, n->pend.vp);
+}
+
+/* The same on a token: the parts so far are opened from their sealed form
+ * into locked memory, the part XORed in, and then either sealed again or,
+ * whole, made the register's token objects; the clear key is wiped here. */
+static hsm_rc
+xor_part_token(simdom *n, const hsm_secbuf *part)
+{
+	hsm_secbuf *acc = NULL;
+	hsm_rc rc;
+
+	if (n->pend.sealed_set)
+		rc = ks_pending_open(n->ks, n->index, n->pend.sealed, &acc);
+	else if ((rc = secbuf_new(HSM_KEY_LEN, &acc)) == HSM_OK)
+		acc->len = HSM_KEY_LEN;
+	if (rc != HSM_OK)
+		return rc;
+	vp_xor_into(acc->data, part->data);
+	if (n->nparts < n->parts_total) {
+		rc = ks_pending_seal(n->ks, n->index, acc->data, n->pend.sealed);
+		n->pend.sealed_set = rc == HSM_OK;
+	} else if ((rc = vp_compute(acc->data, n->pend.vp)) == HSM_OK &&
+	           (rc = ks_register_make(n->ks, n->index, acc->data, n->pend.obj)) == HSM_OK) {
+		n->pend.state = PEND_UNCOMMITTED;
+		n->pend.sealed_set = 0;
+		memset(n->pend.sealed, 0, sizeof(n->pend.sealed));
+	}
+	secbuf_free(&acc);
+	return rc;
 }
 
 static hsm_rc
@@ -905,7 +1098,7 @@ op_load_part(simdom *n, const char *module, const json_t *params, json_t **resul
 	b.module_serial = module;
 	b.domain = n->index;
 	b.part_index = (uint32_t)idx;
-	if ((rc = kpwrap_unwrap_pkey(&blob, n->importer, &b, &part)) != HSM_OK)
+	if ((rc = unwrap_part(n, &blob, &b, &part)) != HSM_OK)
 		REFUSE(rc == HSM_ERR_VERIFY ? HSM_ERR_VERIFY : rc, "unwrap_failed",
 		       "part %lld does not unwrap with the importer key of domain %u (made for another module, domain, importer key or position?): %s",
 		       idx, n->index, hsm_errmsg());
@@ -918,21 +1111,14 @@ op_load_part(simdom *n, const char *module, const json_t *params, json_t **resul
 		       "part %lld unwrapped but its verification pattern does not match the KPVP in the command; nothing was loaded",
 		       idx);
 	if (n->pend.state == PEND_EMPTY) {
-		if ((rc = secbuf_new(HSM_KEY_LEN, &n->pend.key)) != HSM_OK)
-			goto out;
-		n->pend.key->len = HSM_KEY_LEN;
 		n->parts_total = (unsigned)total;
 		n->pend.state = PEND_PARTIAL;
 	}
-	vp_xor_into(n->pend.key->data, part->data);
 	n->parts[n->nparts].index = (unsigned)idx;
 	memcpy(n->parts[n->nparts].kpvp, kpvp, HSM_VP_LEN);
 	n->nparts++;
-	if (n->nparts == n->parts_total) {
-		n->pend.state = PEND_UNCOMMITTED;
-		if ((rc = vp_compute(n->pend.key->data, n->pend.vp)) != HSM_OK)
-			goto out;
-	}
+	if ((rc = ks_is_token(n->ks) ? xor_part_token(n, part) : xor_part_file(n, part)) != HSM_OK)
+		goto out;
 	hex_encode_buf(kpvp, HSM_VP_LEN, hex);
 	*result = json_pack("{s:i, s:s, s:s, s:o}", "part_index", (int)idx, "kpvp", hex,
 	                    "pending_state", pend_names[n->pend.state],
@@ -941,6 +1127,17 @@ op_load_part(simdom *n, const char *module, const json_t *params, json_t **resul
 out:
 	secbuf_free(&part);
 	return rc;
+}
+
+/* Two registers hold one key: the bytes where they are here, else (a
+ * token) the MKVPs, which differ for different keys but with a chance of
+ * 2^-224. */
+static int
+same_key(const simdom_reg *a, const simdom_reg *b)
+{
+	if (a->key != NULL && b->key != NULL)
+		return secure_equal(a->key->data, b->key->data, HSM_KEY_LEN);
+	return vp_equal(a->vp, b->vp);
 }
 
 /* One decision for the whole load: the parts by index, id and KPVP. A
@@ -970,8 +1167,7 @@ op_approve_load(simdom *n, const json_t *params, json_t **result, const char **r
 			REFUSE(HSM_ERR_REFUSED, "not_approved",
 			       "part %u already loaded into domain %u is not the part approved as %u",
 			       n->parts[i].index, n->index, n->parts[i].index);
-	if (n->importer == NULL &&
-	    (rc = crypto_ec_generate(HSM_CURVE_P384, &n->importer)) != HSM_OK)
+	if (n->importer == NULL && (rc = importer_make(n)) != HSM_OK)
 		goto out;
 	if ((rc = importer_json(n, &imp)) != HSM_OK)
 		goto out;
@@ -998,13 +1194,11 @@ op_commit(simdom *n, const json_t *params, json_t **result, const char **reason)
 		REFUSE(HSM_ERR_VERIFY, "mkvp_mismatch",
 		       "the pending key of domain %u has another verification pattern than the command expects; the parts loaded differ",
 		       n->index);
-	if (n->cur.state == REG_VALID &&
-	    secure_equal(n->cur.key->data, n->pend.key->data, HSM_KEY_LEN))
+	if (n->cur.state == REG_VALID && same_key(&n->cur, &n->pend))
 		REFUSE(HSM_ERR_REFUSED, "equals_current",
 		       "the pending key equals the current master key of domain %u; generate new parts",
 		       n->index);
-	if (n->old.state == REG_VALID &&
-	    secure_equal(n->old.key->data, n->pend.key->data, HSM_KEY_LEN))
+	if (n->old.state == REG_VALID && same_key(&n->old, &n->pend))
 		REFUSE(HSM_ERR_REFUSED, "equals_old",
 		       "the pending key equals the old master key of domain %u; generate new parts",
 		       n->index);
@@ -1041,9 +1235,8 @@ op_activate(simdom *n, const json_t *params, json_t **result, const char **reaso
 		n->old = n->cur;
 		memset(&n->cur, 0, sizeof(n->cur));
 	}
+	n->cur = n->pend;   /* the key (or its token objects) moves */
 	n->cur.state = REG_VALID;
-	n->cur.key = n->pend.key;
-	memcpy(n->cur.vp, n->pend.vp, HSM_VP_LEN);
 	memset(&n->pend, 0, sizeof(n->pend));
 	n->parts_total = 0;
 	n->nparts = 0;
@@ -1140,9 +1333,8 @@ op_backout(simdom *n, const json_t *params, json_t **result, const char **reason
 	cur = n->cur;
 	n->cur = n->old;
 	memset(&n->old, 0, sizeof(n->old));
+	n->pend = cur;
 	n->pend.state = PEND_COMMITTED;
-	n->pend.key = cur.key;
-	memcpy(n->pend.vp, cur.vp, HSM_VP_LEN);
 	hex_encode_buf(n->cur.vp, HSM_VP_LEN, hex);
 	hex_encode_buf(n->pend.vp, HSM_VP_LEN, phex);
 	*result = json_pack("{s:s, s:s}", "mkvp", hex, "pending_mkvp", phex);
@@ -1166,6 +1358,80 @@ zeroize(simdom *n)
 	pending_clear(n);
 	EVP_PKEY_free(n->importer);
 	n->importer = NULL;
+	memset(n->imp_obj, 0, sizeof(n->imp_obj));
+}
+
+/* ---- token objects ---------------------------------------------------------- */
+
+/* The token objects d names: the registers' and the importer pair. */
+static size_t
+dom_objects(const simdom *d, ks_kind kind[4], const char *id[4])
+{
+	const simdom_reg *r[3] = { &d->cur, &d->pend, &d->old };
+	size_t i, n = 0;
+
+	for (i = 0; i < 3; i++)
+		if (r[i]->obj[0] != '\0') {
+			kind[n] = KS_REG;
+			id[n++] = r[i]->obj;
+		}
+	if (d->imp_obj[0] != '\0') {
+		kind[n] = KS_IMP;
+		id[n++] = d->imp_obj;
+	}
+	return n;
+}
+
+int
+simdom_names(const simdom *d, ks_kind kind, const char *id)
+{
+	ks_kind k[4];
+	const char *ids[4];
+	size_t i, n = dom_objects(d, k, ids);
+
+	for (i = 0; i < n; i++)
+		if (k[i] == kind && strcmp(ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+hsm_rc
+simdom_objects_gone(const simdom *from, const simdom *to, int destroy, json_t *labels)
+{
+	ks_kind k[4];
+	const char *ids[4];
+	size_t i, n = dom_objects(from, k, ids);
+	hsm_rc rc = HSM_OK, r;
+
+	if (!ks_is_token(from->ks))
+		return HSM_OK;
+	for (i = 0; i < n; i++) {
+		if (to != NULL && simdom_names(to, k[i], ids[i]))
+			continue;
+		if (labels != NULL && (r = ks_labels_of(from->ks, from->index, k[i], ids[i],
+		    labels)) != HSM_OK)
+			rc = r;
+		if (destroy && (r = ks_destroy(from->ks, from->index, k[i], ids[i])) != HSM_OK)
+			rc = r;
+	}
+	return rc;
+}
+
+/* The receipt says which token objects the change destroys (the module
+ * destroys them once the new state is saved). */
+static hsm_rc
+note_destroyed(const simdom *d, const simdom *n, json_t *result)
+{
+	json_t *l = json_array();
+	hsm_rc rc;
+
+	if (l == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	if ((rc = simdom_objects_gone(d, n, 0, l)) == HSM_OK && json_array_size(l) > 0 &&
+	    json_object_set(result, "token_objects_destroyed", l) != 0)
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	json_decref(l);
+	return rc;
 }
 
 static const char *const known_ops[] = {
@@ -1381,6 +1647,8 @@ simdom_apply_cmd(const simdom *d, const char *module, const admincmd *cmd, int64
 		goto out;
 	if (*result == NULL)
 		REFUSE(HSM_ERR_NOMEM, "internal", "out of memory");
+	if (ks_is_token(n->ks) && (rc = note_destroyed(d, n, *result)) != HSM_OK)
+		goto out;
 	n->counter++;
 	*next = n;
 	n = NULL;
@@ -1390,6 +1658,9 @@ out:
 	if (rc != HSM_OK) {
 		json_decref(*result);
 		*result = NULL;
+		/* Token objects made for a state that will never be saved. */
+		if (n != NULL && ks_is_token(n->ks))
+			(void)simdom_objects_gone(n, d, 1, NULL);
 	}
 	simdom_free(&n);
 	return rc;

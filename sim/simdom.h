@@ -8,9 +8,11 @@
  * returns the next state, which the caller persists (simdom_save) before it
  * replaces the old one, so a failed write changes nothing.
  *
- * EMULATOR ONLY: the private state (register contents, importer private key)
- * is written to the domain file in clear (mode 0600). In memory the registers
- * live in secure buffers.
+ * File store (the rehearsal default): the private state (register contents,
+ * importer private key) is written to the domain file in clear (mode 0600);
+ * in memory the registers live in secure buffers. On a PKCS#11 token
+ * (keystore.h) the file names the token objects and holds their MKVPs, and
+ * a PENDING being loaded sealed under the token's state key: no key.
  */
 #ifndef HSMADM_SIM_SIMDOM_H
 #define HSMADM_SIM_SIMDOM_H
@@ -20,6 +22,7 @@
 #include "hsmadm/admincmd.h"
 #include "hsmadm/blob.h"
 #include "hsmadm/err.h"
+#include "keystore.h"
 
 typedef struct simdom simdom;
 
@@ -33,6 +36,9 @@ hsm_rc simdom_new(unsigned index, simdom **out);
 /* Load from the domain file (HSM_ERR_FORMAT if damaged); a missing file
  * gives a fresh domain. */
 hsm_rc simdom_load(const char *path, unsigned index, simdom **out);
+/* The same for a module whose keys are in ks (NULL: files). The domain
+ * keeps ks (borrowed) and its clones share it. */
+hsm_rc simdom_load_ks(const char *path, unsigned index, keystore *ks, simdom **out);
 /* Write the full (private) state atomically, mode 0600: a temporary beside
  * path, synced, renamed over it, the folder synced. simdom_save_to with
  * dirsync 0 leaves the folder to the caller, who syncs it once for the
@@ -87,5 +93,18 @@ typedef enum simdom_regid {
 } simdom_regid;
 
 hsm_rc simdom_blob_key(const simdom *d, simdom_regid r, blob_kctx **out);
+
+/*
+ * Token objects (keystore.h). A change never destroys an object itself:
+ * its result names them ("token_objects_destroyed", in the receipt) and
+ * the module destroys them after it saved the new state
+ * (simdom_objects_gone(old, new, 1, NULL)); a refused change destroys
+ * the objects it made. simdom_names: 1 if d names object (kind, id).
+ * simdom_objects_gone: the objects from names and to does not (to NULL:
+ * all), their labels appended to labels (may be NULL), destroyed if
+ * destroy. Nothing on the file store.
+ */
+int    simdom_names(const simdom *d, ks_kind kind, const char *id);
+hsm_rc simdom_objects_gone(const simdom *from, const simdom *to, int destroy, json_t *labels);
 
 #endif

@@ -19,6 +19,8 @@
 #include "hsmadm/receipt.h"
 #include "hsmadm/x509util.h"
 
+#include "keystore.h"
+#include "p11.h"
 #include "simblob.h"
 #include "simdom.h"
 #include "simmod.h"
@@ -43,7 +45,9 @@ struct simmod {
 	char            dir[4096];
 	char            serial[SERIAL_MAX + 1];
 	unsigned        ndomains;
-	EVP_PKEY       *oa_key;
+	keystore       *ks;              /* where the OA key and the domains' keys are */
+	EVP_PKEY       *oa_key;          /* file store */
+	hsm_signer     *oa_signer;       /* token */
 	X509           *oa_cert;
 	char           *oa_cert_b64;
 	simdom         *doms[MODPROTO_MAX_DOMAINS];   /* loaded lazily */
@@ -55,6 +59,7 @@ struct simmod {
 	simmod_faults   faults;
 	long            napply_req;                   /* command.apply requests seen */
 	long            napplied;                     /* commands applied */
+	long            nsaving;                      /* commands about to be saved */
 	long            rlines[MODPROTO_MAX_DOMAINS]; /* receipts file lines, -1 unknown */
 	struct resv     resv[MODPROTO_MAX_DOMAINS];   /* under dlock[] */
 };
@@ -126,14 +131,88 @@ fingerprint_hex(X509 *c, char out[65])
 	return HSM_OK;
 }
 
+/* Module CA: the one the workstations pin (reused, or a new rehearsal one). */
+static hsm_rc
+init_ca(const simmod_init_opts *o, EVP_PKEY **ca_key, X509 **ca)
+{
+	char ou[64];
+	hsm_rc rc;
+
+	if (o->ca_key == NULL) {
+		if ((rc = new_key_file(o->dir, "ca.key", ca_key)) != HSM_OK ||
+		    (rc = x509u_issue(X509U_MODULE_CA, "hsmadm rehearsal module CA", NULL, *ca_key,
+		                      NULL, *ca_key, 3650, ca)) != HSM_OK)
+			return rc;
+		return save_cert(o->dir, "ca.pem", *ca);
+	}
+	if ((rc = crypto_priv_load_pem(o->ca_key, ca_key)) != HSM_OK ||
+	    (rc = x509u_load_pem(o->ca_cert, ca)) != HSM_OK)
+		return rc;
+	if (X509_check_private_key(*ca, *ca_key) != 1)
+		return hsm_fail(HSM_ERR_USAGE, "module CA key %s does not belong to %s",
+		                o->ca_key, o->ca_cert);
+	if (x509u_subject_ou(*ca, ou, sizeof(ou)) != HSM_OK ||
+	    strcmp(ou, X509U_OU_MODULE_CA) != 0)
+		return hsm_fail(HSM_ERR_USAGE, "%s is not an hsmadm module CA certificate", o->ca_cert);
+	return save_cert(o->dir, "ca.pem", *ca);
+}
+
+/* The key store init asks for: the token opened and logged in (its keys
+ * are made later), or the file store. */
+static hsm_rc
+init_keystore(const simmod_init_opts *o, keystore **ks)
+{
+	hsm_secbuf *pin = NULL;
+	int b = ks_backend_parse(o->keystore != NULL ? o->keystore : "file");
+	hsm_rc rc;
+
+	*ks = NULL;
+	if (b < 0)
+		return hsm_fail(HSM_ERR_USAGE, "--keystore is file or pkcs11, not \"%s\"", o->keystore);
+	if (b == KS_FILE) {
+		if (o->p11_lib != NULL || o->token != NULL || o->pin_file != NULL || o->has_pin_fd)
+			return hsm_fail(HSM_ERR_USAGE, "--p11-lib, --token-label, --pin-file and --pin-fd go with --keystore pkcs11");
+		return ks_open_file(o->serial, ks);
+	}
+	if (o->p11_lib == NULL || o->token == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "--keystore pkcs11 needs --p11-lib and --token-label");
+	if (o->pin_file != NULL && o->pin_file[0] != '/')
+		return hsm_fail(HSM_ERR_USAGE, "give --pin-file as an absolute path (serve reads it from module.json)");
+	if ((rc = p11_read_pin(o->has_pin_fd ? o->pin_fd : -1, o->pin_file, &pin)) != HSM_OK)
+		return rc;
+	rc = ks_open_pkcs11(o->serial, o->p11_lib, o->token, pin, ks);
+	secbuf_free(&pin);
+	return rc;
+}
+
+/* module.json's "keystore": the backend and, on a token, where to find it
+ * (never the PIN: at most the path of its file). */
+static json_t *
+ks_entry(const simmod_init_opts *o)
+{
+	if (ks_backend_parse(o->keystore != NULL ? o->keystore : "file") != KS_PKCS11)
+		return json_pack("{s:s}", "backend", "file");
+	json_t *e = json_pack("{s:s, s:s, s:s}", "backend", "pkcs11", "library", o->p11_lib,
+	                      "token", o->token);
+
+	if (e != NULL && o->pin_file != NULL &&
+	    json_object_set_new(e, "pin_file", json_string(o->pin_file)) != 0) {
+		json_decref(e);
+		return NULL;
+	}
+	return e;
+}
+
 hsm_rc
 simmod_init(const simmod_init_opts *o, json_t **info)
 {
 	EVP_PKEY *ca_key = NULL, *oa_key = NULL, *tls_key = NULL, *cc_key = NULL;
 	X509 *ca = NULL, *oa = NULL, *tls = NULL, *cc = NULL;
-	json_t *mod = NULL;
+	json_t *mod = NULL, *kd = NULL;
+	keystore *ks = NULL;
 	char path[4200], cn[96], fp[65];
 	struct stat sb;
+	int made = 0;
 	hsm_rc rc;
 
 	if (info != NULL)
@@ -150,40 +229,27 @@ simmod_init(const simmod_init_opts *o, json_t **info)
 		return rc;
 	if (stat(path, &sb) == 0)
 		return hsm_fail(HSM_ERR_EXISTS, "%s already holds a module; pick another --dir", o->dir);
-	if (mkdir(o->dir, 0700) != 0 && errno != EEXIST)
-		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", o->dir, strerror(errno));
-	if ((rc = join(path, sizeof(path), o->dir, "domains")) != HSM_OK)
+	/* The token first: a wrong library, label or PIN leaves no folder. */
+	if ((rc = init_keystore(o, &ks)) != HSM_OK)
 		return rc;
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-
-	/* Module CA: the one the workstations pin. */
-	if (o->ca_key != NULL) {
-		char ou[64];
-		if ((rc = crypto_priv_load_pem(o->ca_key, &ca_key)) != HSM_OK ||
-		    (rc = x509u_load_pem(o->ca_cert, &ca)) != HSM_OK)
-			goto out;
-		if (X509_check_private_key(ca, ca_key) != 1) {
-			rc = hsm_fail(HSM_ERR_USAGE, "module CA key %s does not belong to %s",
-			              o->ca_key, o->ca_cert);
-			goto out;
-		}
-		if (x509u_subject_ou(ca, ou, sizeof(ou)) != HSM_OK ||
-		    strcmp(ou, X509U_OU_MODULE_CA) != 0) {
-			rc = hsm_fail(HSM_ERR_USAGE, "%s is not an hsmadm module CA certificate", o->ca_cert);
-			goto out;
-		}
-	} else {
-		if ((rc = new_key_file(o->dir, "ca.key", &ca_key)) != HSM_OK ||
-		    (rc = x509u_issue(X509U_MODULE_CA, "hsmadm rehearsal module CA", NULL, ca_key,
-		                      NULL, ca_key, 3650, &ca)) != HSM_OK)
-			goto out;
-	}
-	if ((rc = save_cert(o->dir, "ca.pem", ca)) != HSM_OK)
+	if ((rc = join(path, sizeof(path), o->dir, "domains")) != HSM_OK)
 		goto out;
+	if ((mkdir(o->dir, 0700) != 0 && errno != EEXIST) ||
+	    (mkdir(path, 0700) != 0 && errno != EEXIST)) {
+		rc = hsm_fail(HSM_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+		goto out;
+	}
 
+	if ((rc = init_ca(o, &ca_key, &ca)) != HSM_OK)
+		goto out;
 	snprintf(cn, sizeof(cn), "%s OA", o->serial);
-	if ((rc = new_key_file(o->dir, "oa.key", &oa_key)) != HSM_OK ||
+	/* On a token the OA certificate is issued over the token's key. */
+	if (ks_is_token(ks))
+		rc = ks_module_keys_make(ks, &oa_key);
+	else
+		rc = new_key_file(o->dir, "oa.key", &oa_key);
+	made = rc == HSM_OK && ks_is_token(ks);
+	if (rc != HSM_OK ||
 	    (rc = x509u_issue(X509U_OA, cn, o->serial, oa_key, ca, ca_key, 3650, &oa)) != HSM_OK ||
 	    (rc = save_cert(o->dir, "oa.pem", oa)) != HSM_OK)
 		goto out;
@@ -207,8 +273,8 @@ simmod_init(const simmod_init_opts *o, json_t **info)
 		goto out;
 
 	/* module.json last: its presence means the folder is complete. */
-	mod = json_pack("{s:i, s:s, s:i}", "v", MODULE_FILE_VERSION, "serial", o->serial,
-	                "domains", (int)o->domains);
+	mod = json_pack("{s:i, s:s, s:i, s:o}", "v", MODULE_FILE_VERSION, "serial", o->serial,
+	                "domains", (int)o->domains, "keystore", ks_entry(o));
 	if (mod == NULL) {
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 		goto out;
@@ -219,13 +285,19 @@ simmod_init(const simmod_init_opts *o, json_t **info)
 	if (info != NULL) {
 		if ((rc = fingerprint_hex(ca, fp)) != HSM_OK)
 			goto out;
-		*info = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "serial", o->serial,
+		if ((rc = ks_describe(ks, 0, &kd)) != HSM_OK)
+			goto out;
+		*info = json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:O}", "serial", o->serial,
 		                  "dir", o->dir, "domains", (int)o->domains,
 		                  "module_ca", "ca.pem", "module_ca_sha256", fp,
-		                  "rehearsal_client_ca", o->client_ca == NULL);
+		                  "rehearsal_client_ca", o->client_ca == NULL, "keystore", kd);
 	}
 	rc = HSM_OK;
 out:
+	if (rc != HSM_OK && made)
+		(void)ks_module_keys_destroy(ks);
+	ks_free(&ks);
+	json_decref(kd);
 	json_decref(mod);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(oa_key);
@@ -292,8 +364,129 @@ out:
 
 /* ---- open ------------------------------------------------------------------ */
 
+/* The key store module.json names, and the OA key in it. */
+static hsm_rc
+open_keystore(simmod *m, const json_t *mod, int pin_fd)
+{
+	const json_t *e = json_object_get(mod, "keystore");
+	const char *b = e ? json_string_value(json_object_get(e, "backend")) : "file";
+	const char *lib = json_string_value(json_object_get(e, "library"));
+	const char *tok = json_string_value(json_object_get(e, "token"));
+	const char *pf = json_string_value(json_object_get(e, "pin_file"));
+	hsm_secbuf *pin = NULL;
+	char path[4200];
+	hsm_rc rc;
+
+	if (ks_backend_parse(b) == KS_FILE) {
+		if (pin_fd >= 0)
+			return hsm_fail(HSM_ERR_USAGE, "module %s keeps its keys in files: it takes no token PIN",
+			                m->serial);
+		if ((rc = ks_open_file(m->serial, &m->ks)) != HSM_OK ||
+		    (rc = join(path, sizeof(path), m->dir, "oa.key")) != HSM_OK)
+			return rc;
+		return crypto_priv_load_pem(path, &m->oa_key);
+	}
+	if (ks_backend_parse(b) != KS_PKCS11 || lib == NULL || tok == NULL)
+		return hsm_fail(HSM_ERR_FORMAT, "%s/module.json: unknown or incomplete keystore", m->dir);
+	if (pin_fd < 0 && pf == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "module %s keeps its keys on token %s: give its PIN with --pin-fd (module.json names no PIN file)",
+		                m->serial, tok);
+	if ((rc = p11_read_pin(pin_fd, pin_fd >= 0 ? NULL : pf, &pin)) != HSM_OK)
+		return rc;
+	rc = ks_open_pkcs11(m->serial, lib, tok, pin, &m->ks);
+	secbuf_free(&pin);
+	if (rc != HSM_OK || (rc = join(path, sizeof(path), m->dir, "token-journal")) != HSM_OK)
+		return rc;
+	ks_set_journal(m->ks, path);
+	return ks_oa_signer(m->ks, &m->oa_signer);
+}
+
+static hsm_rc
+dom_path(const simmod *m, unsigned idx, char *buf, size_t n)
+{
+	if ((size_t)snprintf(buf, n, "%s/domains/%02u.json", m->dir, idx) >= n)
+		return hsm_fail(HSM_ERR_USAGE, "path too long");
+	return HSM_OK;
+}
+
+static hsm_rc
+rcpt_path(const simmod *m, unsigned idx, char *buf, size_t n)
+{
+	if ((size_t)snprintf(buf, n, "%s/domains/%02u.receipts.jsonl", m->dir, idx) >= n)
+		return hsm_fail(HSM_ERR_USAGE, "path too long");
+	return HSM_OK;
+}
+
+/* 1 if a saved change's receipt (counter_after <= the domain's) of domain
+ * dom names label among the token objects it destroys. */
+static int
+given_up(const simmod *m, unsigned dom, const char *label)
+{
+	json_t *all = NULL, *r, *l;
+	char path[4200];
+	size_t i, k;
+	int found = 0;
+
+	if (rcpt_path(m, dom, path, sizeof(path)) != HSM_OK ||
+	    simrcpt_load(path, 0, simdom_counter(m->doms[dom]), &all) != HSM_OK)
+		return 0;
+	json_array_foreach(all, i, r)
+		json_array_foreach(json_object_get(json_object_get(json_object_get(r, "body"),
+		    "result"), "token_objects_destroyed"), k, l)
+			found |= json_is_string(l) && strcmp(json_string_value(l), label) == 0;
+	json_decref(all);
+	return found;
+}
+
+/* Used by ks_sweep: what domain dom of m says of the object. A domain
+ * that cannot be read keeps its objects (never destroy on a doubt). */
+static int
+sweep_used(void *ctx, unsigned dom, ks_kind kind, const char *id, const char *label)
+{
+	simmod *m = ctx;
+	char path[4200];
+
+	if (dom >= m->ndomains)
+		return KS_UNKNOWN;
+	if (m->doms[dom] == NULL && (dom_path(m, dom, path, sizeof(path)) != HSM_OK ||
+	    simdom_load_ks(path, dom, m->ks, &m->doms[dom]) != HSM_OK))
+		return KS_NAMED;
+	if (simdom_names(m->doms[dom], kind, id))
+		return KS_NAMED;
+	return given_up(m, dom, label) ? KS_GIVEN_UP : KS_UNKNOWN;
+}
+
+/* Orphans: objects of a change never saved (the journal has them), or of
+ * one saved but not finished (its receipt gives them up), are destroyed;
+ * any other is kept and said (keystore.h). */
+static hsm_rc
+sweep(simmod *m)
+{
+	json_t *gone = NULL, *kept = NULL, *l;
+	size_t i;
+	hsm_rc rc;
+
+	if ((rc = ks_sweep(m->ks, sweep_used, m, &gone, &kept)) != HSM_OK)
+		return hsm_fail_wrap(rc, "cannot sweep the token's objects");
+	json_array_foreach(gone, i, l)
+		fprintf(stderr, "hsmadm-simd: destroyed token object %s, which no domain names (left by an interrupted change)\n",
+		        json_string_value(l));
+	json_array_foreach(kept, i, l)
+		fprintf(stderr, "hsmadm-simd: kept token object %s: no domain names it and no record of this module says it was made or given up here (a restored state folder?); destroy it by hand once you know it is no key in use\n",
+		        json_string_value(l));
+	json_decref(gone);
+	json_decref(kept);
+	return HSM_OK;
+}
+
 hsm_rc
 simmod_open(const char *dir, const simmod_faults *faults, simmod **out)
+{
+	return simmod_open_pin(dir, faults, -1, out);
+}
+
+hsm_rc
+simmod_open_pin(const char *dir, const simmod_faults *faults, int pin_fd, simmod **out)
 {
 	simmod *m;
 	json_t *mod = NULL;
@@ -333,12 +526,18 @@ simmod_open(const char *dir, const simmod_faults *faults, simmod **out)
 	}
 	snprintf(m->serial, sizeof(m->serial), "%s", serial);
 	m->ndomains = (unsigned)nd;
-	if ((rc = join(path, sizeof(path), dir, "oa.key")) != HSM_OK ||
-	    (rc = crypto_priv_load_pem(path, &m->oa_key)) != HSM_OK ||
+	if ((rc = open_keystore(m, mod, pin_fd)) != HSM_OK ||
 	    (rc = join(path, sizeof(path), dir, "oa.pem")) != HSM_OK ||
 	    (rc = x509u_load_pem(path, &m->oa_cert)) != HSM_OK ||
 	    (rc = x509u_to_der(m->oa_cert, &der, &derlen)) != HSM_OK ||
 	    (rc = b64_encode(der, derlen, &m->oa_cert_b64)) != HSM_OK)
+		goto fail;
+	if (m->oa_signer != NULL &&
+	    EVP_PKEY_eq(X509_get0_pubkey(m->oa_cert), signer_pub(m->oa_signer)) != 1) {
+		rc = hsm_fail(HSM_ERR_TRUST, "the OA key on token and %s/oa.pem do not match", dir);
+		goto fail;
+	}
+	if (ks_is_token(m->ks) && (rc = sweep(m)) != HSM_OK)
 		goto fail;
 	free(der);
 	json_decref(mod);
@@ -363,8 +562,10 @@ simmod_free(simmod **mp)
 	for (i = 0; i < MODPROTO_MAX_DOMAINS; i++)
 		simdom_free(&m->doms[i]);
 	EVP_PKEY_free(m->oa_key);
+	signer_free(&m->oa_signer);
 	X509_free(m->oa_cert);
 	free(m->oa_cert_b64);
+	ks_free(&m->ks);
 	for (i = 0; i < MODPROTO_MAX_DOMAINS; i++)
 		pthread_mutex_destroy(&m->dlock[i]);
 	pthread_mutex_destroy(&m->flock);
@@ -379,22 +580,6 @@ simmod_serial(const simmod *m)
 }
 
 /* ---- requests ----------------------------------------------------------------- */
-
-static hsm_rc
-dom_path(const simmod *m, unsigned idx, char *buf, size_t n)
-{
-	if ((size_t)snprintf(buf, n, "%s/domains/%02u.json", m->dir, idx) >= n)
-		return hsm_fail(HSM_ERR_USAGE, "path too long");
-	return HSM_OK;
-}
-
-static hsm_rc
-rcpt_path(const simmod *m, unsigned idx, char *buf, size_t n)
-{
-	if ((size_t)snprintf(buf, n, "%s/domains/%02u.receipts.jsonl", m->dir, idx) >= n)
-		return hsm_fail(HSM_ERR_USAGE, "path too long");
-	return HSM_OK;
-}
 
 /* The applied commands of domain idx (simrcpt.h). */
 static hsm_rc
@@ -414,7 +599,7 @@ get_dom(simmod *m, unsigned idx, simdom **out)
 
 	if (m->doms[idx] == NULL) {
 		if ((rc = dom_path(m, idx, path, sizeof(path))) != HSM_OK ||
-		    (rc = simdom_load(path, idx, &m->doms[idx])) != HSM_OK)
+		    (rc = simdom_load_ks(path, idx, m->ks, &m->doms[idx])) != HSM_OK)
 			return rc;
 	}
 	*out = m->doms[idx];
@@ -456,26 +641,32 @@ static hsm_rc
 make_receipt(simmod *m, unsigned idx, const char *dhex, uint64_t before, const simdom *next,
              json_t *res, const char *op, const char *when, json_t **receipt)
 {
-	json_t *pub = NULL, *body = NULL;
+	json_t *pub = NULL, *body = NULL, *kd = NULL;
 	uint8_t sdig[32];
 	char shex[65];
 	hsm_rc rc;
 
 	if ((rc = simdom_public(next, m->serial, 0, &pub)) != HSM_OK ||
-	    (rc = cjson_digest(pub, sdig)) != HSM_OK)
+	    (rc = cjson_digest(pub, sdig)) != HSM_OK ||
+	    (rc = ks_describe(m->ks, 0, &kd)) != HSM_OK)
 		goto out;
 	hex_encode_buf(sdig, 32, shex);
-	body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:s}",
+	/* "keystore": an auditor tells a rehearsal module from a real one. */
+	body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:s, s:O}",
 	                 "v", RECEIPT_VERSION, "module", m->serial, "domain", (int)idx,
 	                 "op", op, "command_digest", dhex,
 	                 "counter_before", (json_int_t)before,
 	                 "counter_after", (json_int_t)simdom_counter(next),
-	                 "state", pub, "state_digest", shex, "result", res, "time", when);
+	                 "state", pub, "state_digest", shex, "result", res, "time", when,
+	                 "keystore", kd);
 	if (body == NULL)
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	else if (m->oa_signer != NULL)
+		rc = receipt_sign_with(body, m->oa_signer, m->oa_cert, receipt);
 	else
 		rc = receipt_sign(body, m->oa_key, m->oa_cert, receipt);
 out:
+	json_decref(kd);
 	json_decref(pub);
 	json_decref(body);
 	return rc;
@@ -606,6 +797,33 @@ applyctx_done(struct applyctx *c)
 	simdom_vmemo_free(&c->memo);
 }
 
+/* The test fault between a change's token objects (and receipt) and the
+ * save of its state: what a power cut there leaves (keystore.h). */
+static void
+saving_fault(simmod *m)
+{
+	long nth;
+
+	pthread_mutex_lock(&m->flock);
+	nth = ++m->nsaving;
+	pthread_mutex_unlock(&m->flock);
+	if (m->faults.crash_before_save == nth) {
+		fprintf(stderr, "hsmadm-simd: test fault: crashing before saving command %ld\n", nth);
+		abort();
+	}
+}
+
+/* The token objects the saved state no longer names (its receipt listed
+ * them) are destroyed; one that resists is said, and the next start's
+ * sweep destroys it. */
+static void
+drop_replaced(const simdom *old, const simdom *next)
+{
+	if (simdom_objects_gone(old, next, 1, NULL) != HSM_OK)
+		fprintf(stderr, "hsmadm-simd: %s (the next start destroys what is left)\n",
+		        hsm_errmsg());
+}
+
 /* Check the command against the domain, make its receipt, keep the
  * command and the receipt, then save the state. Caller holds the lock.
  * keep NULL: the state is saved with its folder synced and becomes the
@@ -620,6 +838,7 @@ apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt
 	const char *op = NULL;
 	char path[4200];
 	uint64_t before;
+	int saving = 0;
 	hsm_rc rc;
 
 	if ((rc = get_dom(m, idx, &d)) != HSM_OK) {
@@ -652,6 +871,8 @@ apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the receipt cannot be kept; nothing was changed");
 		goto out;
 	}
+	saving_fault(m);
+	saving = 1;
 	if ((rc = dom_path(m, idx, path, sizeof(path))) != HSM_OK ||
 	    (rc = simdom_save_to(next, path, keep == NULL)) != HSM_OK) {
 		*reason = "io";
@@ -664,6 +885,7 @@ apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt
 		goto out;
 	}
 	/* Persisted: from here on the new state is the state. */
+	drop_replaced(m->doms[idx], next);
 	simdom_free(&m->doms[idx]);
 	m->doms[idx] = next;
 	next = NULL;
@@ -673,6 +895,10 @@ out:
 		json_decref(*receipt);
 		*receipt = NULL;
 	}
+	/* Token objects of a state never saved go now; once a save was tried
+	 * the file may name them, and the next start's sweep decides. */
+	if (rc != HSM_OK && next != NULL && !saving)
+		(void)simdom_objects_gone(next, d, 1, NULL);
 	simdom_free(&next);
 	json_decref(res);
 	return rc;
@@ -949,6 +1175,7 @@ grouped_finish(simmod *m, struct bent *b, size_t n)
 			simdom_free(&b[i].next);
 			continue;
 		}
+		drop_replaced(m->doms[b[i].idx], b[i].next);
 		simdom_free(&m->doms[b[i].idx]);
 		m->doms[b[i].idx] = b[i].next;
 		b[i].next = NULL;
@@ -1233,6 +1460,22 @@ simmod_error_answer(hsm_rc rc, const char *message, json_t **answer)
 	                           message, answer);
 }
 
+/* hello / info: who the module is and where its keys are. */
+static hsm_rc
+info_answer(const simmod *m, json_t **result)
+{
+	json_t *kd = NULL;
+	hsm_rc rc;
+
+	if ((rc = ks_describe(m->ks, 1, &kd)) != HSM_OK)
+		return rc;
+	*result = json_pack("{s:i, s:s, s:i, s:s, s:s, s:o}", "protocol", MODPROTO_VERSION,
+	                    "module", m->serial, "domains", (int)m->ndomains,
+	                    "software", "hsmadm-simd " HSMADM_VERSION,
+	                    "oa_cert", m->oa_cert_b64, "keystore", kd);
+	return *result ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+}
+
 hsm_rc
 simmod_handle(simmod *m, json_t *msg, json_t **answer, int *drop)
 {
@@ -1249,11 +1492,7 @@ simmod_handle(simmod *m, json_t *msg, json_t **answer, int *drop)
 		return modproto_answer_err(req.id, MODPROTO_E_BAD_REQUEST, "bad_request",
 		                           hsm_errmsg(), answer);
 	if (strcmp(req.op, MODPROTO_OP_HELLO) == 0 || strcmp(req.op, MODPROTO_OP_INFO) == 0) {
-		result = json_pack("{s:i, s:s, s:i, s:s, s:s}", "protocol", MODPROTO_VERSION,
-		                   "module", m->serial, "domains", (int)m->ndomains,
-		                   "software", "hsmadm-simd " HSMADM_VERSION,
-		                   "oa_cert", m->oa_cert_b64);
-		rc = result ? HSM_OK : hsm_fail(HSM_ERR_NOMEM, "out of memory");
+		rc = info_answer(m, &result);
 		reason = "internal";
 	} else if (strcmp(req.op, MODPROTO_OP_QUERY) == 0 ||
 	           strcmp(req.op, MODPROTO_OP_RECEIPTS) == 0 ||

@@ -5,9 +5,11 @@
  * (docs/formats/module-protocol.md). No network here: simserve.c carries
  * the frames; unit tests call simmod_handle() directly.
  *
- * EMULATOR ONLY: the module CA key (if it made one), the OA key, the TLS key,
- * the rehearsal client CA key and every domain's registers and importer key
- * are kept in files in the state folder, mode 0600.
+ * The module CA key (if it made one), the TLS key and the rehearsal client
+ * CA key are kept in files in the state folder, mode 0600. The OA key and
+ * every domain's registers and importer key are in the key store chosen at
+ * init (keystore.h): files of the folder (the rehearsal default) or a
+ * PKCS#11 token.
  */
 #ifndef HSMADM_SIM_SIMMOD_H
 #define HSMADM_SIM_SIMMOD_H
@@ -24,6 +26,12 @@ typedef struct simmod_init_opts {
 	const char *ca_key;          /* reuse this module CA (both or neither) */
 	const char *ca_cert;
 	const char *client_ca;       /* trust this client CA; NULL: make a rehearsal one */
+	const char *keystore;        /* "file" (NULL too) or "pkcs11" */
+	const char *p11_lib;         /* pkcs11: the vendor library, absolute path */
+	const char *token;           /* pkcs11: the token label */
+	const char *pin_file;        /* pkcs11: PIN file (kept in module.json for serve) */
+	int         has_pin_fd;      /* pkcs11: or the PIN on descriptor pin_fd */
+	int         pin_fd;
 } simmod_init_opts;
 
 /* Create a module state folder. *info (optional) describes what was made. */
@@ -38,9 +46,15 @@ typedef struct simmod_faults {
 	long drop_before;   /* the Nth command.apply request: close, apply nothing */
 	long drop_after;    /* the Nth applied command: persist, then close unanswered */
 	long crash_after;   /* the Nth applied command: persist, then abort() */
+	long crash_before_save; /* the Nth command to be saved: its receipt and any
+	                         * token objects made, then abort() before the save */
 } simmod_faults;
 
 hsm_rc simmod_open(const char *dir, const simmod_faults *faults, simmod **out);
+/* The same with the token PIN on pin_fd (-1: from the PIN file module.json
+ * names). On a token, objects of this module that no domain names are
+ * destroyed and said on stderr (keystore.h). */
+hsm_rc simmod_open_pin(const char *dir, const simmod_faults *faults, int pin_fd, simmod **out);
 void   simmod_free(simmod **m);
 const char *simmod_serial(const simmod *m);
 /* Paths of the TLS files the server needs (inside the folder). */

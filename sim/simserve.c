@@ -409,7 +409,7 @@ simserve_run(const simserve_opts *o)
 		srv.fds[i] = -1;
 	srv.delay_ms = o->delay_ms;
 	srv.max_per_client = o->max_per_client > 0 ? o->max_per_client : PER_CLIENT_DEF;
-	if ((rc = simmod_open(o->dir, &o->faults, &srv.mod)) != HSM_OK)
+	if ((rc = simmod_open_pin(o->dir, &o->faults, o->has_pin_fd ? o->pin_fd : -1, &srv.mod)) != HSM_OK)
 		goto out;
 	simmod_path(srv.mod, "tls.pem", cert, sizeof(cert));
 	simmod_path(srv.mod, "tls.key", key, sizeof(key));

@@ -17,6 +17,8 @@ typedef struct simserve_opts {
 	int           max_per_client; /* connections one client address may hold (0: 16) */
 	int           delay_ms;    /* test-only: sleep before every answer */
 	simmod_faults faults;      /* test-only */
+	int           has_pin_fd;  /* the token PIN on descriptor pin_fd */
+	int           pin_fd;
 } simserve_opts;
 
 /* Runs until SIGTERM or SIGINT. Prints "listening on ADDR:PORT" on stdout. */

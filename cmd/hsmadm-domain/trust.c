@@ -300,6 +300,36 @@ module_list(const struct gopts *g)
 	return 0;
 }
 
+/* Where the module keeps its keys (module.info's "keystore"): a rehearsal
+ * module and one in front of a token must not look alike. */
+static void
+print_keystore(const json_t *ks)
+{
+	const char *b = json_string_value(json_object_get(ks, "backend"));
+	const char *names[2] = { "in_token", "in_module_memory" };
+	const char *heads[2] = { "done in the token:", "done in the module's memory:" };
+	const json_t *v;
+	size_t i, k;
+
+	if (b == NULL) {
+		printf("  key store    not said (a module older than the key stores)\n");
+		return;
+	}
+	if (strcmp(b, "pkcs11") != 0) {
+		printf("  key store    %s (rehearsal: keys in clear in the module's files)\n", b);
+		return;
+	}
+	printf("  key store    pkcs11 token \"%s\" (%s)\n  library      %s\n",
+	    json_string_value(json_object_get(ks, "token")),
+	    json_string_value(json_object_get(ks, "token_desc")),
+	    json_string_value(json_object_get(ks, "library")));
+	for (k = 0; k < 2; k++) {
+		printf("  %s\n", heads[k]);
+		json_array_foreach(json_object_get(ks, names[k]), i, v)
+			printf("    - %s\n", json_string_value(v));
+	}
+}
+
 static int
 module_show(const struct gopts *g, char **pos, int npos)
 {
@@ -335,6 +365,7 @@ module_show(const struct gopts *g, char **pos, int npos)
 		    m.address, (long long)json_integer_value(json_object_get(info, "domains")),
 		    json_string_value(json_object_get(info, "software")) ?
 		    json_string_value(json_object_get(info, "software")) : "?", fp);
+		print_keystore(json_object_get(info, "keystore"));
 	}
 out:
 	free(oa_serial);

@@ -7,3 +7,7 @@ set_target_properties(reencipher_ref PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE
 target_link_libraries(reencipher_ref PRIVATE OpenSSL::Crypto)
 hsm_script_test(bench_reencipher ${CMAKE_CURRENT_LIST_DIR}/reencipher.sh
                 LABELS "bench;quick" TIMEOUT 300)
+# The same on both key stores, the token's ratio beside the file one
+# (REENC_BENCH_N blobs each, default 10000; about 45 s).
+hsm_script_test(bench_reencipher_p11 ${CMAKE_CURRENT_LIST_DIR}/reencipher_p11.sh
+                LABELS "bench;pkcs11" TIMEOUT 300)

@@ -296,6 +296,34 @@ for s in $APIN $CPIN $SPIN "$P1" "$P2" "$P3" "$KEY"; do
 		fail "a secret is in a file the commands wrote"
 done
 pass "no PIN or key part in the log or the workstation's files"
+# Run through p11_run.sh, the modules keep their keys on SoftHSMv2 tokens:
+# then no part, no master key and no blob wrapping key (HKDF of it) is in
+# any file of their state folders, no private key is in a domain file, and
+# every register and private key on the tokens is sensitive, not extractable.
+if [ -n "${HSMADM_P11_CHECK:-}" ]; then
+	WK=$(openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt "hexkey:$KEY" \
+		-kdfopt "info:hsmadm blob wrap key v1" HKDF | tr -d ':' | tr 'A-F' 'a-f')
+	"$HSMADM_P11_CHECK" nosecret "$W/m1" "$W/m2" -- "$P1" "$P2" "$P3" "$KEY" "$WK" ||
+		fail "a key is in a pkcs11 module's files"
+	pass "pkcs11: no part, master key, wrapping key or private key in the modules' files"
+	"$HSMADM_P11_CHECK" attrs DC1-M01 DC2-M01 || fail "a token key is readable"
+	pass "pkcs11: every register and private key on the tokens is sensitive, not extractable"
+	run 0 "module show: the token" $D module show m1
+	out_has 'key store    pkcs11 token "hs-DC1-M01"'
+	out_has "done in the module's memory:"
+	run 0 "module show --json" $D --json module show m2
+	jq_is '.info.keystore.backend' pkcs11
+	jq_is '.info.keystore.in_token | length > 3' true
+else
+	run 0 "module show: a rehearsal module" $D module show m1
+	out_has "key store    file (rehearsal: keys in clear in the module's files)"
+fi
+KS=$(jq -rs '[.. | objects | select(has("keystore")) | .keystore.backend] | unique | join(",")' \
+	"$LOG")
+KSWANT=file
+[ -z "${HSMADM_P11_CHECK:-}" ] || KSWANT=pkcs11
+[ "$KS" = "$KSWANT" ] || fail "the log's receipts name key store(s) '$KS', not $KSWANT"
+pass "every receipt names the module's key store ($KSWANT)"
 # A key equal to CURRENT is refused before any commit: load the same parts
 # again with a log cut before their mk.loaded record (so the run does not
 # know they were loaded already).

@@ -171,7 +171,11 @@ waiting "hsmadm-domain (blocked on its first message)" "$pid" &&
 stop_waiters
 
 # ---- invariant 6 ----
-# Every option that takes a PIN, PUK or password value is a descriptor.
+# Every option that takes a PIN, PUK or password value is a descriptor. The
+# one other form: hsmadm-simd --pin-file FILE names a file (a path, no
+# secret) that must belong to the user and be unreadable to others (the
+# token PIN of a pkcs11 module, read at every start; module_p11 shows a
+# file others can read refused).
 nfd=0
 for c in "$HSMADM_BIN"/hsmadm-*; do
 	name=$(basename "$c")
@@ -182,6 +186,9 @@ for c in "$HSMADM_BIN"/hsmadm-*; do
 		*-fd)
 			nfd=$((nfd + 1))
 			[ "$val" = N ] || fail "$name: $opt takes '$val', not a descriptor number N" ;;
+		--pin-file)
+			[ "$name/$val" = hsmadm-simd/FILE ] ||
+				fail "$name: $opt takes '$val' (only hsmadm-simd's token PIN file is allowed)" ;;
 		*) fail "$name: $opt takes a secret ($val) on the command line" ;;
 		esac
 	done < <(grep -oiE -- '--[a-z0-9-]*(pin|puk|pass|password|passphrase|secret)[a-z0-9-]*[ =][A-Z][A-Z_]*' \

@@ -8,7 +8,8 @@
 . "$(dirname "$0")/module_lib.sh"
 
 "$SIMD" --version | grep -q '^hsmadm-simd ' || fail "--version"
-"$SIMD" --help | grep -q 'EMULATOR ONLY' || fail "--help says where keys are"
+"$SIMD" --help | grep -q 'is for rehearsals only: private keys' || fail "--help says where keys are"
+"$SIMD" --help | grep -q 'keystore pkcs11 keeps the OA key' || fail "--help says the token key store"
 expect_rc 2 "$SIMD" frobnicate
 expect_rc 2 "$SIMD" init --dir "$T/x"
 expect_rc 2 "$SIMD" serve --dir "$T/m1" --delay-ms abc

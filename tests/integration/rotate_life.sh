@@ -41,6 +41,13 @@ echo "Decommissioning request DR-3." >"$W/dr3.txt"
 REQ=(--request-id CR-17 --request-doc "$W/cr17.txt")
 # has TEXT WHAT: the last expect_exit's output (stdout and stderr) holds TEXT.
 has() { grep -qF -- "$1" "$T/out" && ok "$2" || { sed 's/^/    | /' "$T/out" >&2; fail "$2: output lacks \"$1\""; }; }
+# p11 CHECK... WHAT: run through p11_run.sh (modules on SoftHSMv2 tokens),
+# check the tokens with pkcs11-tool (p11_objects.sh); nothing on files.
+p11() {
+	[ -n "${HSMADM_P11_CHECK:-}" ] || return 0
+	local what=${*: -1}
+	"$HSMADM_P11_CHECK" "${@:1:$#-1}" >/dev/null && ok "pkcs11: $what" || fail "pkcs11: $what"
+}
 
 # life GROUP DOMAIN LOG: a group with two admins (2-of-2) and key 1 active,
 # its parts K1p1 (slot 0, copied to 1) and K1p2 (slot 2, copied to 3).
@@ -84,6 +91,7 @@ LOG=$W/life.jsonl
 life ga 3 "$LOG"
 MK1=$(jq -r 'select(.type=="mk.activated") | .body.mkvp' "$LOG" | tail -1)
 [ ${#MK1} = 64 ] && ok "key 1 active: ${MK1:0:16}" || fail "no mk.activated for key 1"
+p11 attrs DC1-M01 DC2-M01 "registers and private keys sensitive, not extractable"
 expect_exit 0 "20 blobs under key 1" -- hsmadm-rotate blob generate ga --count 20 \
 	--output "$W/ga.jsonl" --id-prefix b
 expect_exit 0 "data under blob 1" -- hsmadm-rotate blob encrypt ga --blob-file "$W/ga.jsonl" \
@@ -146,6 +154,7 @@ has "destroyed on every member already; finishing its cards" "the members are no
 	fail "cards: $(grep '^Part' "$T/out")"
 jq -e 'select(.type=="mk.destroyed") | .body.cards | length == 4' "$LOG" >/dev/null &&
 	ok "mk.destroyed names the four cards" || fail "mk.destroyed lacks the cards"
+p11 gone-from-log "$LOG" "the objects destroy-old's receipts name are gone from the tokens"
 expect_exit 5 "a blob still under key 1 is refused" -- hsmadm-rotate blob decrypt ga \
 	--blob-file "$W/ga-keep.jsonl" --in "$W/ct1"
 has "${MK1:0:16}" "the refusal names key 1's MKVP"
@@ -230,6 +239,9 @@ expect_exit 0 "decommission" -- hsmadm-rotate decommission --group gd --log "$LO
 	--card "$CARDID_0=destroyed" --card "$CARDID_1=retained" --witness "Wanda Witness" \
 	--witness "Sue Supervisor"
 has "zeroized" "every member zeroized"
+p11 gone-from-log "$LOGD" "the objects the zeroize receipts name are gone from the tokens"
+p11 empty DC1-M01 5 "no object of DC1-M01 domain 5 is left"
+p11 empty DC2-M01 5 "no object of DC2-M01 domain 5 is left"
 expect_exit 0 "decommission again: already zeroized" -- hsmadm-rotate decommission --group gd \
 	--log "$LOGD" --request-id DR-3 --request-doc "$W/dr3.txt" "${AK[@]}"
 has "zeroized already" "a re-run sends nothing"
@@ -247,6 +259,17 @@ has "DR-3" "naming the request"
 [ "$(grep -c "zeroized at counter [0-9]*; module-signed zeroize receipt, record" "$T/out")" = 2 ] &&
 	ok "both domains zeroized, each with its receipt" ||
 	{ grep -A8 "^Decommissioning" "$T/out" >&2; fail "certificate lacks a domain proof"; }
+if [ -n "${HSMADM_P11_CHECK:-}" ]; then
+	[ "$(grep -c "record [0-9]*, naming [1-9][0-9]* PKCS#11 token objects destroyed" "$T/out")" = 2 ] &&
+		ok "pkcs11: the certificate counts the token objects each zeroize receipt names" ||
+		fail "pkcs11: the certificate does not count the destroyed token objects"
+	grep -q "keys on a PKCS#11 token" "$T/out" && ! grep -q "keys in the module's files" "$T/out" &&
+		ok "pkcs11: the report says the receipts' key store" || fail "pkcs11: report key store"
+else
+	grep -q "keys in the module's files (rehearsal)" "$T/out" && ! grep -q "PKCS#11" "$T/out" &&
+		ok "the report says the receipts come from a rehearsal key store" ||
+		fail "report key store"
+fi
 has "card $CARDID_0: destroyed, witnessed by Wanda Witness, Sue Supervisor" "card 1's fate"
 has "card $CARDID_1: retained" "card 2's fate"
 expect_exit 0 "the report as HTML" -- hsmadm-audit report "$LOGD" --module-ca "$T/ca.pem" \

@@ -6,10 +6,11 @@
 #
 # The keys are put into the emulator's domain files directly (modules
 # stopped, registers written, modules started again): loading parts needs
-# custodian cards and a PC/SC stack that these tests are not about, and
-# hsmadm-simd keeps its registers in clear in those files anyway
-# (docs/formats/module-protocol.md §6). Everything after that goes through
-# the protocol.
+# custodian cards and a PC/SC stack that these tests are not about, and on
+# the file store hsmadm-simd keeps its registers in clear in those files
+# anyway (docs/formats/module-protocol.md §6); on a token (p11_run.sh) the
+# objects are made first and the file names them. Everything after that
+# goes through the protocol.
 . "${HSMADM_SRC:?}/tests/integration/domain_common.sh"
 
 K1=1111111111111111111111111111111111111111111111111111111111111111
@@ -22,16 +23,35 @@ MK1=$(mkvp $K1)
 MK2=$(mkvp $K2)
 
 # set_registers MODULE DOMAIN CUR_KEY PENDING_KEY: write the registers into
-# the (stopped) module's domain file.
+# the (stopped) module's domain file. A module on a token (p11_run.sh) gets
+# the keys' token objects made by its own key store code (p11_register) and
+# the file names them; the objects the file named before are orphans that
+# the module's next start destroys.
 set_registers() {
-	python3 - "$T/$1/domains/$(printf %02d "$2").json" "$3" "$4" <<'PY'
+	local serial c="" p=""
+	if [ -n "${HSMADM_P11_CHECK:-}" ]; then
+		serial=$(jq -r .serial "$T/$1/module.json")
+		c=$("$HSMADM_BUILD/tests/p11_register" "$P11LIB" "hs-$serial" "$P11DIR/pin" \
+			"$serial" "$2" "$3") || fail "p11_register"
+		p=$("$HSMADM_BUILD/tests/p11_register" "$P11LIB" "hs-$serial" "$P11DIR/pin" \
+			"$serial" "$2" "$4") || fail "p11_register"
+	fi
+	python3 - "$T/$1/domains/$(printf %02d "$2").json" "$3" "$4" "$c" "$p" "$(mkvp "$3")" \
+		"$(mkvp "$4")" <<'PY'
 import json, sys
-path, cur, pend = sys.argv[1:4]
-d = json.load(open(path))
-d["current"] = {"state": "valid", "key": cur}
-d["pending"] = {"state": "committed", "key": pend, "parts_total": 0, "parts_loaded": []}
+path, cur, pend, cid, pid, cvp, pvp = sys.argv[1:8]
+with open(path) as f:
+    d = json.load(f)
+if cid:
+    d["current"] = {"state": "valid", "object": cid, "mkvp": cvp}
+    d["pending"] = {"state": "committed", "object": pid, "mkvp": pvp, "parts_total": 0,
+                    "parts_loaded": []}
+else:
+    d["current"] = {"state": "valid", "key": cur}
+    d["pending"] = {"state": "committed", "key": pend, "parts_total": 0, "parts_loaded": []}
 d["old"] = {"state": "empty"}
-json.dump(d, open(path, "w"), sort_keys=True, separators=(",", ":"))
+with open(path, "w") as f:
+    json.dump(d, f, sort_keys=True, separators=(",", ":"))
 PY
 }
 

@@ -59,7 +59,7 @@ setup(void **state)
 {
 	fx *f = calloc(1, sizeof(*f));
 	simmod_init_opts o;
-	simmod_faults fl = { 0, 2, 0 };   /* the 2nd applied command goes unanswered */
+	simmod_faults fl = { 0, 2, 0, 0 };   /* the 2nd applied command goes unanswered */
 
 	assert_non_null(f);
 	snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_group_recover.XXXXXX");

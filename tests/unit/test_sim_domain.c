@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* test_sim_domain.c - the emulator's domain state machine, called directly:
  * every rule of DESIGN §4 and every refusal, with real signatures (admincmd)
- * and real key-part wrapping (kpwrap). */
+ * and real key-part wrapping (kpwrap). Built twice: test_sim_domain on the
+ * file store, test_sim_domain_p11 (SIM_DOMAIN_P11) with the domain's keys on
+ * a SoftHSMv2 token made in a scratch folder, where every test runs the
+ * same and a few say what only a token shows. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +20,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
+#include "hsmadm/fileio.h"
 #include "hsmadm/kpwrap.h"
 #include "hsmadm/secbuf.h"
 #include "hsmadm/signer.h"
@@ -24,6 +28,18 @@
 
 #include "simblob.h"
 #include "simdom.h"
+
+#ifdef SIM_DOMAIN_P11
+#include "keystore.h"
+#include "p11.h"
+#define P11LIB "/usr/lib/softhsm/libsofthsm2.so"
+static char      p11dir[] = "/tmp/test_sim_domain_p11.XXXXXX";
+static keystore *tks;    /* the domains' key store */
+static p11      *tp11;   /* the same token, to look at it */
+#define LOAD(path, idx, out) simdom_load_ks((path), (idx), tks, (out))
+#else
+#define LOAD(path, idx, out) simdom_load((path), (idx), (out))
+#endif
 
 #define MOD "DC1-M01"
 #define DOM 3
@@ -66,7 +82,11 @@ setup(void **state)
 		free(pt);
 		EVP_PKEY_free(k);
 	}
-	assert_int_equal(simdom_new(DOM, &f->d), HSM_OK);
+	{
+		char fresh[128];
+		snprintf(fresh, sizeof(fresh), "%s/fresh.json", f->dir);
+		assert_int_equal(LOAD(fresh, DOM, &f->d), HSM_OK);
+	}
 	f->now = (int64_t)time(NULL);
 	*state = f;
 	return 0;
@@ -112,6 +132,42 @@ make_cmd(fx *f, const char *op, json_t *params, long long counter, const int *wh
 	return j;
 }
 
+#ifdef SIM_DOMAIN_P11
+/* What the module does once the next state is saved: destroy the objects
+ * the result names, which must be exactly those the old state named and
+ * the new one does not; they exist before and are gone after. */
+static void
+p11_replace(const simdom *old, const simdom *next, const json_t *result)
+{
+	json_t *want = json_array(), *named = json_object_get(result, "token_objects_destroyed");
+	size_t i;
+	p11_obj h;
+
+	assert_int_equal(simdom_objects_gone(old, next, 0, want), HSM_OK);
+	assert_true(json_array_size(want) == 0 ? named == NULL : json_equal(want, named));
+	for (i = 0; i < json_array_size(want); i++) {
+		const char *l = json_string_value(json_array_get(want, i));
+		assert_true(p11_find(tp11, P11_SECRET, l, &h) == HSM_OK ||
+		            p11_find(tp11, P11_PRIVATE, l, &h) == HSM_OK);
+	}
+	assert_int_equal(simdom_objects_gone(old, next, 1, NULL), HSM_OK);
+	for (i = 0; i < json_array_size(want); i++) {
+		const char *l = json_string_value(json_array_get(want, i));
+		assert_int_equal(p11_find(tp11, P11_SECRET, l, &h), HSM_ERR_NOT_FOUND);
+		assert_int_equal(p11_find(tp11, P11_PRIVATE, l, &h), HSM_ERR_NOT_FOUND);
+	}
+	json_decref(want);
+}
+#else
+static void
+p11_replace(const simdom *old, const simdom *next, const json_t *result)
+{
+	(void)old;
+	(void)next;
+	assert_null(json_object_get(result, "token_objects_destroyed"));
+}
+#endif
+
 /* Apply a command file; on success the domain advances. */
 static hsm_rc
 apply_json(fx *f, json_t *cmd)
@@ -127,6 +183,7 @@ apply_json(fx *f, json_t *cmd)
 		assert_non_null(next);
 		assert_non_null(f->result);
 		assert_null(f->reason);
+		p11_replace(f->d, next, f->result);
 		simdom_free(&f->d);
 		f->d = next;
 	} else {
@@ -621,6 +678,14 @@ test_master_key_lifecycle(void **state)
 	assert_int_equal(apply(f, "mk.destroy_old", vp_params(k2.mkvphex), A01), HSM_ERR_VERIFY);
 	assert_int_equal(apply(f, "mk.destroy_old", vp_params(k1.mkvphex), A01), HSM_OK);
 	assert_string_equal(reg_state(f, "old"), "empty");
+#ifdef SIM_DOMAIN_P11
+	{   /* the result names OLD's two objects (apply_json saw them go) */
+		json_t *gone = json_object_get(f->result, "token_objects_destroyed");
+		assert_int_equal(json_array_size(gone), 2);
+		assert_non_null(strstr(json_string_value(json_array_get(gone, 0)), "hsmadm:" MOD ":d03:mk:"));
+		assert_non_null(strstr(json_string_value(json_array_get(gone, 1)), "hsmadm:" MOD ":d03:bw:"));
+	}
+#endif
 	assert_int_equal(apply(f, "mk.destroy_old", json_object(), A01), HSM_ERR_STATE);
 	assert_string_equal(f->reason, "old_empty");
 	assert_int_equal(apply(f, "mk.activate", vp_params(k3.mkvphex), A0), HSM_OK);
@@ -1013,7 +1078,21 @@ test_persist_roundtrip(void **state)
 	assert_int_equal(apply(f, "mk.load_part", load_params(f, &k, 1, 2, DOM, NULL), A0), HSM_OK);
 	snprintf(path, sizeof(path), "%s/03.json", f->dir);
 	assert_int_equal(simdom_save(f->d, path), HSM_OK);
-	assert_int_equal(simdom_load(path, DOM, &back), HSM_OK);
+#ifdef SIM_DOMAIN_P11
+	{   /* no key in the file: not CURRENT's, not the part in PENDING */
+		char *txt = NULL, hex[65];
+		size_t n = 0;
+		assert_int_equal(hsm_file_read(path, 1 << 20, &txt, &n), HSM_OK);
+		hex_encode_buf(k.key, 32, hex);
+		assert_null(strstr(txt, hex));
+		hex_encode_buf(k.p[0]->data, 32, hex);
+		assert_null(strstr(txt, hex));
+		assert_null(strstr(txt, "PRIVATE KEY"));
+		assert_non_null(strstr(txt, "\"sealed\""));
+		free(txt);
+	}
+#endif
+	assert_int_equal(LOAD(path, DOM, &back), HSM_OK);
 	assert_int_equal(simdom_public(f->d, MOD, 1, &a), HSM_OK);
 	assert_int_equal(simdom_public(back, MOD, 1, &b), HSM_OK);
 	assert_true(json_equal(a, b));
@@ -1026,7 +1105,7 @@ test_persist_roundtrip(void **state)
 	assert_string_equal(reg_state(f, "pending"), "uncommitted");
 	/* A missing file is a fresh domain; a damaged one is refused. */
 	snprintf(path, sizeof(path), "%s/none.json", f->dir);
-	assert_int_equal(simdom_load(path, DOM, &back), HSM_OK);
+	assert_int_equal(LOAD(path, DOM, &back), HSM_OK);
 	assert_int_equal(simdom_counter(back), 0);
 	simdom_free(&back);
 	snprintf(path, sizeof(path), "%s/bad.json", f->dir);
@@ -1036,7 +1115,7 @@ test_persist_roundtrip(void **state)
 		fputs("{\"v\":1,\"domain\":3}", fp);
 		fclose(fp);
 	}
-	assert_int_equal(simdom_load(path, DOM, &back), HSM_ERR_FORMAT);
+	assert_int_equal(LOAD(path, DOM, &back), HSM_ERR_FORMAT);
 	assert_null(back);
 	free_parts(&k);
 }
@@ -1066,6 +1145,59 @@ test_state_digest_tracks_state(void **state)
 	json_decref(b);
 }
 
+#ifdef SIM_DOMAIN_P11
+/* One token for the run, in a scratch folder with its own SOFTHSM2_CONF. */
+static int
+group_setup(void **state)
+{
+	char conf[128], cmd[400];
+	hsm_secbuf *pin = NULL;
+	FILE *fp;
+
+	(void)state;
+	if (mkdtemp(p11dir) == NULL)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", p11dir);
+	snprintf(cmd, sizeof(cmd), "mkdir %s/tokens && softhsm2-util --init-token --free "
+	         "--label simdom --so-pin 5678 --pin 1234 >/dev/null", p11dir);
+	if ((fp = fopen(conf, "w")) == NULL)
+		return -1;
+	fprintf(fp, "directories.tokendir = %s/tokens\nobjectstore.backend = file\n", p11dir);
+	fclose(fp);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	if (system(cmd) != 0 || secbuf_from("1234", 4, &pin) != HSM_OK ||
+	    ks_open_pkcs11(MOD, P11LIB, "simdom", pin, &tks) != HSM_OK ||
+	    p11_open(P11LIB, "simdom", pin, &tp11) != HSM_OK) {
+		secbuf_free(&pin);
+		return -1;
+	}
+	secbuf_free(&pin);
+	/* the state key a module makes at init (ks_module_keys_make) */
+	{
+		EVP_PKEY *oa = NULL;
+		if (ks_module_keys_make(tks, &oa) != HSM_OK)
+			return -1;
+		EVP_PKEY_free(oa);
+	}
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	char cmd[200];
+
+	(void)state;
+	p11_close(&tp11);
+	ks_free(&tks);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", p11dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+#else
+#define group_setup NULL
+#define group_teardown NULL
+#endif
+
 int
 main(void)
 {
@@ -1089,5 +1221,5 @@ main(void)
 
 	if (secure_init() != HSM_OK)
 		return 1;
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -210,7 +210,7 @@ static void
 test_faults(void **state)
 {
 	fx *f = *state;
-	simmod_faults fl = { 1, 2, 0 };   /* drop the 1st apply request; drop after the 2nd applied */
+	simmod_faults fl = { 1, 2, 0, 0 };   /* drop the 1st apply request; drop after the 2nd applied */
 	json_t *a;
 	int drop = 0;
 
@@ -262,7 +262,7 @@ static void
 test_receipts_kept(void **state)
 {
 	fx *f = *state;
-	simmod_faults fl = { 0, 1, 0 };   /* drop the answer to the 1st applied command */
+	simmod_faults fl = { 0, 1, 0, 0 };   /* drop the answer to the 1st applied command */
 	json_t *a, *r, *cmd;
 	const json_t *vb = NULL;
 	char ca[200], rfile[200];

@@ -85,6 +85,23 @@ typedef struct blob_kctx blob_kctx;
 hsm_rc blob_kctx_new(const uint8_t mk[HSM_KEY_LEN], const uint8_t mkvp[HSM_VP_LEN],
                      blob_kctx **out);
 void   blob_kctx_free(blob_kctx **k);
+/* A wrapping key that lives elsewhere (a PKCS#11 token, sim/keystore.c):
+ * the same AES-256-GCM, done by ops, so blobs are the same bytes whoever
+ * holds the key. seal: pt (n bytes) to ct || 16-byte tag; open: ct || tag
+ * (n bytes) to n - 16 bytes, HSM_ERR_VERIFY when the tag does not match.
+ * Takes ownership of ctx (ops->free_ctx, also when the call fails). */
+typedef struct blob_aead_ops {
+	hsm_rc (*seal)(void *ctx, const uint8_t iv[BLOB_IV_LEN], const uint8_t *aad,
+	               size_t aadlen, const uint8_t *pt, size_t n, uint8_t *out);
+	hsm_rc (*open)(void *ctx, const uint8_t iv[BLOB_IV_LEN], const uint8_t *aad,
+	               size_t aadlen, const uint8_t *in, size_t n, uint8_t *out);
+	void   (*free_ctx)(void *ctx);
+} blob_aead_ops;
+hsm_rc blob_kctx_new_ext(const blob_aead_ops *ops, void *ctx, const uint8_t mkvp[HSM_VP_LEN],
+                         blob_kctx **out);
+/* The wrapping key of master key mk (HKDF above), for a holder that
+ * keeps it elsewhere; the caller wipes wk. */
+hsm_rc blob_wrap_key(const uint8_t mk[HSM_KEY_LEN], uint8_t wk[BLOB_KEY_LEN]);
 const uint8_t *blob_kctx_mkvp(const blob_kctx *k);
 /* 1 if the blob's MKVP prefix is this key's. */
 int    blob_kctx_matches(const blob_kctx *k, const uint8_t blob[BLOB_LEN]);

@@ -18,7 +18,9 @@
  *              it, without the digest},
  *    "state_digest": hex SHA-256 of the canonical state,
  *    "result": {op-specific output, e.g. the importer public key} ,
- *    "time": "YYYY-MM-DDTHH:MM:SSZ"}
+ *    "time": "YYYY-MM-DDTHH:MM:SSZ",
+ *    "keystore": {"backend": "file" | "pkcs11", ...} where the module keeps
+ *                its keys (docs/pkcs11.md); absent in older receipts}
  * "state" holds "registers": {"current","pending","old"} with their states
  * and MKVPs (docs/formats/module-protocol.md).
  */
@@ -29,12 +31,16 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include "hsmadm/err.h"
+#include "hsmadm/signer.h"
 
 #define RECEIPT_VERSION 1
 
 /* Sign body with the OA key; *out = {body, signature, oa_cert}. body is
  * borrowed (a reference is taken). */
 hsm_rc receipt_sign(json_t *body, EVP_PKEY *oa_key, X509 *oa_cert, json_t **out);
+/* The same with the OA key behind a signer (a PKCS#11 token), which must
+ * give low-S signatures (ecdsa_lows.h). */
+hsm_rc receipt_sign_with(json_t *body, hsm_signer *oa, X509 *oa_cert, json_t **out);
 
 /* Verify a receipt against the pinned module CA: the OA certificate chains
  * to module_ca and is an OA certificate (not a TLS one), its subject
