@@ -749,7 +749,7 @@ test_approved_load(void **state)
 	/* The approval survives a restart of the module. */
 	snprintf(path, sizeof(path), "%s/approved.json", f->dir);
 	assert_int_equal(simdom_save(f->d, path), HSM_OK);
-	assert_int_equal(simdom_load(path, DOM, &back), HSM_OK);
+	assert_int_equal(LOAD(path, DOM, &back), HSM_OK);
 	simdom_free(&f->d);
 	f->d = back;
 	/* A part of another key, unsigned: not approved, so a signature is
