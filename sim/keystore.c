@@ -427,6 +427,28 @@ tgcm_free(void *ctx)
 
 static const blob_aead_ops tgcm_ops = { tgcm_seal, tgcm_open, tgcm_free };
 
+/* A context naming domain dom's token object KIND:id of class cls (its
+ * label in l). */
+static hsm_rc
+tobj_find(keystore *ks, unsigned dom, const char *kind, const char *id, int cls,
+          char l[P11_LABEL_MAX + 1], struct tgcm **out)
+{
+	struct tgcm *t;
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	t->ks = ks;
+	label_of(ks, dom, kind, id, l);
+	if ((rc = p11_find(ks->p, cls, l, &t->h)) != HSM_OK) {
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return HSM_OK;
+}
+
 hsm_rc
 ks_register_kctx(keystore *ks, unsigned dom, const char *id, const uint8_t mkvp[32],
                  blob_kctx **out)
@@ -436,14 +458,8 @@ ks_register_kctx(keystore *ks, unsigned dom, const char *id, const uint8_t mkvp[
 	hsm_rc rc;
 
 	*out = NULL;
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	t->ks = ks;
-	label_of(ks, dom, "bw", id, l);
-	if ((rc = p11_find(ks->p, P11_SECRET, l, &t->h)) != HSM_OK) {
-		free(t);
+	if ((rc = tobj_find(ks, dom, "bw", id, P11_SECRET, l, &t)) != HSM_OK)
 		return rc;
-	}
 	return blob_kctx_new_ext(&tgcm_ops, t, mkvp, out);
 }
 
@@ -541,14 +557,8 @@ ks_importer_agree(keystore *ks, unsigned dom, const char *id, EVP_PKEY *pub,
 	hsm_rc rc;
 
 	*out = NULL;
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	t->ks = ks;
-	label_of(ks, dom, "imp", id, l);
-	if ((rc = p11_find(ks->p, P11_PRIVATE, l, &t->h)) != HSM_OK) {
-		free(t);
+	if ((rc = tobj_find(ks, dom, "imp", id, P11_PRIVATE, l, &t)) != HSM_OK)
 		return rc;
-	}
 	return keyagree_new(&tka_ops, t, pub, l, out);
 }
 
