@@ -75,7 +75,6 @@ get_vp(const json_t *reg, uint8_t out[HSM_VP_LEN])
 	return hex_decode_into(json_string_value(v), out, HSM_VP_LEN) == HSM_OK;
 }
 
-/* Parse one member's public state and check its PENDING against our parts. */
 /* 1 if a member's approved load ([{index, part_id, kpvp}]) is these parts. */
 static int
 approval_matches(const struct run *r, const json_t *a)
@@ -97,6 +96,7 @@ approval_matches(const struct run *r, const json_t *a)
 	return 1;
 }
 
+/* Parse one member's public state and check its PENDING against our parts. */
 static hsm_rc
 parse_member(struct run *r, size_t i)
 {
