@@ -279,50 +279,91 @@ dstate_regs(json_t *admins, long long counter, json_t *regs)
  * with the module's receipts showing the parts it loaded. With
  * EVFIX_FOREIGN_PART the module's receipt shows a part the custodians never
  * generated, while the log's mk.loaded claims part-1. */
+/* The pending register of a state: its state word, MKVP (or null), the
+ * parts loaded (kp: part 1 or none) and the approved load (ap: part-1 or
+ * none). New reference. */
+static json_t *
+pending_reg(const char *st, const char *mkhex, const char *kp, const char *ap)
+{
+	json_t *r = json_pack("{s:s, s:o, s:i, s:[], s:[]}", "state", st, "mkvp",
+	    mkhex ? json_string(mkhex) : json_null(), "parts_total", kp ? 1 : 0,
+	    "parts_loaded", "approved");
+
+	if (r != NULL && kp != NULL)
+		json_array_append_new(json_object_get(r, "parts_loaded"),
+		    json_pack("{s:i, s:s}", "index", 1, "kpvp", kp));
+	if (r != NULL && ap != NULL)
+		json_array_append_new(json_object_get(r, "approved"),
+		    json_pack("{s:i, s:s, s:s}", "index", 1, "part_id", "part-1", "kpvp", ap));
+	return r;
+}
+
+static json_t *
+mk_regs(json_t *cur_mkvp, json_t *pending)
+{
+	return json_pack("{s:{s:s, s:o}, s:o, s:{s:s, s:n}}", "current", "state",
+	    cur_mkvp ? "valid" : "empty", "mkvp", cur_mkvp ? cur_mkvp : json_null(), "pending",
+	    pending, "old", "state", "empty", "mkvp");
+}
+
+/* EVFIX_MKFULL: a master key loaded, committed and activated on the domain,
+ * with the module's receipts showing the parts it loaded. With
+ * EVFIX_FOREIGN_PART the module's receipt shows a part the custodians never
+ * generated, while the log's mk.loaded claims part-1. EVFIX_APPROVED and
+ * EVFIX_APPROVAL_FORGED: see the flags. */
 static hsm_rc
 mk_full(struct evfix *f, evlog *log, int flags, json_t *admins, hsm_signer **both,
         const uint8_t kp[32], json_t *actor)
 {
-	char kphex[65], mkhex[65];
+	char kphex[65], mkhex[65], aphex[65];
 	uint8_t mk[32];
 	ev_actor fa = act(actor);
 	ev_mkdom d = { EVFIX_MODULE, EVFIX_DOMAIN, { 0 } };
 	ev_mkpart mp = { "part-1", { 0 } };
 	json_t *params = NULL, *st = NULL;
+	const char *ap = NULL;
+	long long c = 3;
 	hsm_rc rc;
 
 	memset(mk, EVFIX_MKVP, 32);
 	hex_encode_buf(mk, 32, mkhex);
 	hex_encode_buf(kp, 32, kphex);
+	hex_encode_buf(kp, 32, aphex);
+	/* A foreign part: in the receipt, or with an approval, in the approval
+	 * (the part then loaded is the custodians' but not the approved one). */
 	if (flags & EVFIX_FOREIGN_PART)
-		memset(kphex, 'e', 64);
+		memset((flags & EVFIX_APPROVED) ? aphex : kphex, 'e', 64);
 	memcpy(d.mkvp, mk, 32);
 	memcpy(mp.kpvp, kp, 32);
+	if (flags & (EVFIX_APPROVED | EVFIX_APPROVAL_FORGED))
+		ap = aphex;
+	if (flags & EVFIX_APPROVED) {
+		params = json_pack("{s:[{s:i, s:s, s:s}]}", "parts", "index", 1, "part_id", "part-1",
+		    "kpvp", aphex);
+		st = dstate_regs(admins, c + 1, mk_regs(NULL, pending_reg("empty", NULL, NULL, ap)));
+		CK(apply(f, log, ADMINCMD_OP_MK_APPROVE_LOAD, params, c++, both, 2, st, actor));
+		json_decref(params);
+		json_decref(st);
+	}
 	params = json_pack("{s:i, s:i, s:s}", "part_index", 1, "parts", 1, "kpvp", kphex);
-	st = dstate_regs(admins, 4, json_pack("{s:{s:s, s:n}, s:{s:s, s:s, s:i, s:[{s:i, s:s}]}, "
-	    "s:{s:s, s:n}}", "current", "state", "empty", "mkvp", "pending", "state",
-	    "uncommitted", "mkvp", mkhex, "parts_total", 1, "parts_loaded", "index", 1, "kpvp",
-	    kphex, "old", "state", "empty", "mkvp"));
-	CK(apply(f, log, ADMINCMD_OP_MK_LOAD_PART, params, 3, both, 2, st, actor));
+	st = dstate_regs(admins, c + 1, mk_regs(NULL, pending_reg("uncommitted", mkhex, kphex, ap)));
+	CK(apply(f, log, ADMINCMD_OP_MK_LOAD_PART, params, c++, both,
+	    (flags & EVFIX_APPROVED) ? 0 : 2, st, actor));
 	CK(evrec_mk_loaded(log, &fa, "DC1-pair", &d, 1, &mp, 1, NULL));
 	json_decref(params);
 	json_decref(st);
 	params = json_pack("{s:s}", "mkvp", mkhex);
-	st = dstate_regs(admins, 5, json_pack("{s:{s:s, s:n}, s:{s:s, s:s, s:i, s:[{s:i, s:s}]}, "
-	    "s:{s:s, s:n}}", "current", "state", "empty", "mkvp", "pending", "state",
-	    "committed", "mkvp", mkhex, "parts_total", 1, "parts_loaded", "index", 1, "kpvp",
-	    kphex, "old", "state", "empty", "mkvp"));
-	CK(apply(f, log, ADMINCMD_OP_MK_COMMIT, params, 4, both, 2, st, actor));
+	st = dstate_regs(admins, c + 1, mk_regs(NULL, pending_reg("committed", mkhex, kphex, ap)));
+	CK(apply(f, log, ADMINCMD_OP_MK_COMMIT, params, c++, both, 2, st, actor));
 	CK(evrec_mk_committed(log, &fa, "DC1-pair", &d, 1, NULL));
 	json_decref(st);
 	if (flags & EVFIX_OTHER_KEY) {
 		memset(d.mkvp, 0xab, 32);
 		hex_encode_buf(d.mkvp, 32, mkhex);
 	}
-	st = dstate_regs(admins, 6, json_pack("{s:{s:s, s:s}, s:{s:s, s:n, s:i, s:[]}, "
-	    "s:{s:s, s:n}}", "current", "state", "valid", "mkvp", mkhex, "pending", "state",
-	    "empty", "mkvp", "parts_total", 0, "parts_loaded", "old", "state", "empty", "mkvp"));
-	CK(apply(f, log, ADMINCMD_OP_MK_ACTIVATE, params, 5, both, 2, st, actor));
+	st = dstate_regs(admins, c + 1, mk_regs(json_string(mkhex),
+	    pending_reg("empty", NULL, NULL, NULL)));
+	CK(apply(f, log, ADMINCMD_OP_MK_ACTIVATE, params, c, both, 2, st, actor));
 	CK(evrec_mk_activated(log, &fa, "DC1-pair", &d, 1, NULL));
 out:
 	json_decref(params);

@@ -45,9 +45,16 @@ enum {
 	                            mk.loaded, mk.committed, mk.activated */
 	EVFIX_FOREIGN_PART = 128,/* with EVFIX_MKFULL: the module's receipt shows
 	                            a part the custodians never generated */
-	EVFIX_OTHER_KEY   = 256  /* with EVFIX_MKFULL: the activate receipt and
+	EVFIX_OTHER_KEY   = 256, /* with EVFIX_MKFULL: the activate receipt and
 	                            mk.activated show another key than the one
 	                            committed */
+	EVFIX_APPROVED    = 512, /* with EVFIX_MKFULL: an mk.approve_load of part-1
+	                            first, and the part loaded with no signature
+	                            (with EVFIX_FOREIGN_PART: the approval names
+	                            another part than the one loaded) */
+	EVFIX_APPROVAL_FORGED = 1024 /* with EVFIX_MKFULL: the signed load's
+	                            receipt shows an approval no mk.approve_load
+	                            set */
 };
 
 /* Private temp dir with keys and certificates. 0 on success. */

@@ -231,6 +231,34 @@ test_foreign_part_loaded(void **state)
 	evlog_verify_result_clear(&res);
 }
 
+/* An approved load (docs/formats/command.md): after the quorum's
+ * mk.approve_load the part loads with no signature, and the log verifies;
+ * an unsigned load of a part the approval does not name fails at its
+ * receipt; and a receipt that shows an approval no mk.approve_load set is
+ * refused (it would let an unsigned part in). */
+static void
+test_approved_load(void **state)
+{
+	evlog_verify_result res;
+	char path[400];
+
+	(void)state;
+	newlog(path, sizeof(path), EVFIX_COMPLETE | EVFIX_MKFULL | EVFIX_APPROVED);
+	assert_int_equal(verify(path, 1, 0, &res), HSM_OK);
+	evlog_verify_result_clear(&res);
+	newlog(path, sizeof(path), EVFIX_COMPLETE | EVFIX_MKFULL | EVFIX_APPROVED |
+	    EVFIX_FOREIGN_PART);
+	assert_int_equal(verify(path, 1, 0, &res), HSM_ERR_AUDIT);
+	assert_non_null(strstr(res.reason, "mk.load_part"));
+	assert_non_null(strstr(res.reason, "needed signatures"));
+	evlog_verify_result_clear(&res);
+	newlog(path, sizeof(path), EVFIX_COMPLETE | EVFIX_MKFULL | EVFIX_APPROVAL_FORGED);
+	assert_int_equal(verify(path, 1, 0, &res), HSM_ERR_AUDIT);
+	assert_non_null(strstr(res.reason, "no mk.approve_load in the log set"));
+	assert_int_equal(res.bad_seq, 16);
+	evlog_verify_result_clear(&res);
+}
+
 /* The module activated another key than the one committed, and the log's
  * mk.activated says so too: caught at the receipt. */
 static void
@@ -394,6 +422,7 @@ main(void)
 		cmocka_unit_test(test_mk_records_cross_checked),
 		cmocka_unit_test(test_keys_and_chains_once),
 		cmocka_unit_test(test_other_key_activated),
+		cmocka_unit_test(test_approved_load),
 		cmocka_unit_test(test_receipt_high_s_refused),
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
