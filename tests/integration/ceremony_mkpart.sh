@@ -164,6 +164,8 @@ run 2 "commit: one part only" $C load --group g --part a --log "$LOG"
 err_has "at least 2"
 run 2 "commit: a part twice" $C load --group g --part a --part a --log "$LOG"
 run 2 "commit: baseline without receipts" $C baseline --log "$LOG"
+run 2 "commit: --activate outside commit" $C load --activate --group g --part a --part b --log "$LOG"
+err_has "--activate is for commit only"
 run 0 "commit: --help" $C --help
 out_has "Usage: hsmadm-commit"
 run 0 "commit: --version" $C --version
