@@ -684,7 +684,7 @@ admincmd_sign(admincmd *cmd, hsm_signer *s)
 		return hsm_fail(HSM_ERR_STATE, "the command already has %d signatures",
 		    ADMINCMD_MAX_SIGS);
 	if ((rc = signer_sign(s, cmd->canon, cmd->canon_len, &sig, &siglen)) != HSM_OK)
-		return hsm_fail_wrap(rc, "signing with %s", signer_label(s));
+		return rc;   /* signer_sign names the signer */
 	/* A card answers s or n - s as it comes; commands carry only the low-S
 	 * form, the one a module accepts (ecdsa_lows.h). */
 	if ((rc = crypto_ecdsa_make_low_s(pub, &sig, &siglen)) != HSM_OK) {
