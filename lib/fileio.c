@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* fileio.c - write-all, the temp/fsync/rename file writer and the whole-file
  * reader (see fileio.h). */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE   /* syncfs */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,6 +70,26 @@ hsm_fsync_dir_of(const char *path)
 		close(dfd);
 	free(dir);
 	return rc;
+}
+
+hsm_rc
+hsm_fs_batch_open(const char *dir, int *fd)
+{
+	if ((*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return hsm_fail(HSM_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
+	return HSM_OK;
+}
+
+hsm_rc
+hsm_fs_batch_sync(int fd, const char *dir)
+{
+#ifndef __linux__
+#error "hsm_fs_batch_sync needs syncfs(2), which reports write-back errors (Linux)"
+#endif
+	if (syncfs(fd) == 0)
+		return HSM_OK;
+	return hsm_fail(HSM_ERR_IO, "cannot flush the files under %s to disk: %s", dir,
+	    strerror(errno));
 }
 
 static void

@@ -411,33 +411,67 @@ wipe_str(json_t *s)
 		secure_wipe((void *)json_string_value(s), json_string_length(s));
 }
 
-/* buf to a temporary beside path (a fixed name: one writer per domain, its
- * lock), synced, renamed over path; the folder synced only when dirsync (a
- * batch syncs it once for all of its domains). */
 static hsm_rc
-save_bytes(const char *path, const char *buf, size_t len, int dirsync)
+tmp_path(const char *path, char *tmp, size_t n)
+{
+	if ((size_t)snprintf(tmp, n, "%s.tmp", path) >= n)
+		return hsm_fail(HSM_ERR_USAGE, "path too long: %s", path);
+	return HSM_OK;
+}
+
+/* buf to a temporary beside path (a fixed name: one writer per domain, its
+ * lock); unless staged, synced and renamed over path, the folder synced.
+ * Staged: left unsynced for the batch (simdom_place). */
+static hsm_rc
+save_bytes(const char *path, const char *buf, size_t len, int staged)
 {
 	char tmp[4300];
 	int fd;
 	hsm_rc rc = HSM_OK;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return hsm_fail(HSM_ERR_USAGE, "path too long: %s", path);
+	if ((rc = tmp_path(path, tmp, sizeof(tmp))) != HSM_OK)
+		return rc;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
 	if (fchmod(fd, 0600) != 0 ||
-	    (rc = hsm_write_all(fd, buf, len)) != HSM_OK || fsync(fd) != 0)
+	    (rc = hsm_write_all(fd, buf, len)) != HSM_OK || (!staged && fsync(fd) != 0))
 		rc = rc != HSM_OK ? rc : hsm_fail(HSM_ERR_IO, "cannot write %s: %s", tmp,
 		    strerror(errno));
 	if (close(fd) != 0 && rc == HSM_OK)
 		rc = hsm_fail(HSM_ERR_IO, "cannot close %s: %s", tmp, strerror(errno));
+	if (rc == HSM_OK && staged)
+		return HSM_OK;
 	if (rc == HSM_OK && rename(tmp, path) != 0)
 		rc = hsm_fail(HSM_ERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
 	if (rc != HSM_OK) {
 		(void)unlink(tmp);
 		return rc;
 	}
-	return dirsync ? hsm_fsync_dir_of(path) : HSM_OK;
+	return hsm_fsync_dir_of(path);
+}
+
+hsm_rc
+simdom_place(const char *path)
+{
+	char tmp[4300];
+	hsm_rc rc;
+
+	if ((rc = tmp_path(path, tmp, sizeof(tmp))) != HSM_OK)
+		return rc;
+	if (rename(tmp, path) == 0)
+		return HSM_OK;
+	rc = hsm_fail(HSM_ERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
+	(void)unlink(tmp);
+	return rc;
+}
+
+void
+simdom_unstage(const char *path)
+{
+	char tmp[4300];
+
+	if (tmp_path(path, tmp, sizeof(tmp)) == HSM_OK)
+		(void)unlink(tmp);
 }
 
 /* A token importer: the id of its pair and its public point. */
@@ -459,14 +493,8 @@ importer_token_json(const simdom *d, json_t *f)
 	return rc;
 }
 
-hsm_rc
-simdom_save(const simdom *d, const char *path)
-{
-	return simdom_save_to(d, path, 1);
-}
-
-hsm_rc
-simdom_save_to(const simdom *d, const char *path, int dirsync)
+static hsm_rc
+save_state(const simdom *d, const char *path, int staged)
 {
 	json_t *f = NULL, *admins = NULL, *parts = NULL, *cur = NULL, *pend = NULL, *old = NULL;
 	char *pem = NULL, *buf = NULL, hex[2 * HSM_VP_LEN + 1];
@@ -511,7 +539,7 @@ simdom_save_to(const simdom *d, const char *path, int dirsync)
 	if (d->imp_obj[0] != '\0' && (rc = importer_token_json(d, f)) != HSM_OK)
 		goto out;
 	if ((rc = cjson_dump(f, &buf, &len)) == HSM_OK)
-		rc = save_bytes(path, buf, len, dirsync);
+		rc = save_bytes(path, buf, len, staged);
 	if (rc != HSM_OK)
 		rc = hsm_fail_wrap(rc, "cannot save domain %u", d->index);
 	goto out;
@@ -537,6 +565,18 @@ out:
 	json_decref(pend);
 	json_decref(old);
 	return rc;
+}
+
+hsm_rc
+simdom_save(const simdom *d, const char *path)
+{
+	return save_state(d, path, 0);
+}
+
+hsm_rc
+simdom_stage(const simdom *d, const char *path)
+{
+	return save_state(d, path, 1);
 }
 
 static int

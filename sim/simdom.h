@@ -40,11 +40,16 @@ hsm_rc simdom_load(const char *path, unsigned index, simdom **out);
  * keeps ks (borrowed) and its clones share it. */
 hsm_rc simdom_load_ks(const char *path, unsigned index, keystore *ks, simdom **out);
 /* Write the full (private) state atomically, mode 0600: a temporary beside
- * path, synced, renamed over it, the folder synced. simdom_save_to with
- * dirsync 0 leaves the folder to the caller, who syncs it once for the
- * domains of a batch before it answers. */
+ * path, synced, renamed over it, the folder synced. */
 hsm_rc simdom_save(const simdom *d, const char *path);
-hsm_rc simdom_save_to(const simdom *d, const char *path, int dirsync);
+/* A batch's save in two steps: simdom_stage writes the temporary beside
+ * path ("<path>.tmp", the caller holds the domain's lock) with no fsync;
+ * the caller flushes the batch's files at once (hsm_fs_batch_sync), then
+ * simdom_place renames each over its path and the caller syncs the folder
+ * once. simdom_unstage removes a temporary that is not to be placed. */
+hsm_rc simdom_stage(const simdom *d, const char *path);
+hsm_rc simdom_place(const char *path);
+void   simdom_unstage(const char *path);
 void   simdom_free(simdom **d);
 
 uint64_t simdom_counter(const simdom *d);

@@ -826,9 +826,10 @@ drop_replaced(const simdom *old, const simdom *next)
 
 /* Check the command against the domain, make its receipt, keep the
  * command and the receipt, then save the state. Caller holds the lock.
- * keep NULL: the state is saved with its folder synced and becomes the
- * domain's; else it is saved, the folder left to the batch, and handed
- * back in *keep (batch_grouped makes it the domain's). */
+ * keep NULL: each file is synced and the state becomes the domain's; else
+ * the files are written unsynced, the state staged (simdom_stage) and
+ * handed back in *keep: the batch flushes them all at once, then places
+ * the states (grouped_finish). */
 static hsm_rc
 apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt,
              simdom **keep, const char **reason)
@@ -864,9 +865,9 @@ apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt
 		goto out;
 	}
 	if ((rc = cmds_path(m, idx, path, sizeof(path))) != HSM_OK ||
-	    (rc = simrcpt_keep_command(path, before, c->json)) != HSM_OK ||
+	    (rc = simrcpt_keep_command(path, before, c->json, keep == NULL)) != HSM_OK ||
 	    (rc = rcpt_path(m, idx, path, sizeof(path))) != HSM_OK ||
-	    (rc = simrcpt_append(path, *receipt, &m->rlines[idx])) != HSM_OK) {
+	    (rc = simrcpt_append(path, *receipt, &m->rlines[idx], keep == NULL)) != HSM_OK) {
 		*reason = "io";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the receipt cannot be kept; nothing was changed");
 		goto out;
@@ -874,7 +875,7 @@ apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt
 	saving_fault(m);
 	saving = 1;
 	if ((rc = dom_path(m, idx, path, sizeof(path))) != HSM_OK ||
-	    (rc = simdom_save_to(next, path, keep == NULL)) != HSM_OK) {
+	    (rc = keep ? simdom_stage(next, path) : simdom_save(next, path)) != HSM_OK) {
 		*reason = "io";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed");
 		goto out;
@@ -1150,22 +1151,46 @@ bent_stage(void *arg)
 	return NULL;
 }
 
-/* The saved states become the domains' once their folder is synced (one
- * sync for the batch, where each domain's own save synced it before); a
- * failed sync refuses them all, as a failed save does. Caller holds the
- * locks. */
+/* The staged states become the domains': the batch's files (commands,
+ * receipts, states) are flushed by one sync of the file system, so every
+ * receipt is on disk before any state that counts it, then each state is
+ * renamed into place and the folder synced once. A failed flush refuses
+ * them all, as a failed save does. Caller holds the locks; sfd is the
+ * handle opened before the batch wrote anything (hsm_fs_batch_open). */
 static void
-grouped_finish(simmod *m, struct bent *b, size_t n)
+grouped_finish(simmod *m, struct bent *b, size_t n, int sfd)
 {
-	char path[4200];
+	char path[4200], dir[4200];
 	hsm_rc rc = HSM_OK;
-	size_t i;
+	size_t i, placed = 0;
 
+	simmod_path(m, "domains", dir, sizeof(dir));
 	for (i = 0; i < n && b[i].next == NULL; i++)
 		;
-	if (i < n && ((rc = dom_path(m, b[i].idx, path, sizeof(path))) != HSM_OK ||
-	    (rc = hsm_fsync_dir_of(path)) != HSM_OK))
+	if (i < n && (rc = hsm_fs_batch_sync(sfd, dir)) != HSM_OK)
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed");
+	for (i = 0; i < n; i++) {
+		if (b[i].next == NULL)
+			continue;
+		if (dom_path(m, b[i].idx, path, sizeof(path)) != HSM_OK) {
+			b[i].why = "io";
+			bent_done(&b[i], hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed"));
+			simdom_free(&b[i].next);
+			continue;
+		}
+		if (rc != HSM_OK)
+			simdom_unstage(path);
+		if (rc != HSM_OK || simdom_place(path) != HSM_OK) {
+			b[i].why = "io";
+			bent_done(&b[i], rc != HSM_OK ? rc :
+			    hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed"));
+			simdom_free(&b[i].next);
+			continue;
+		}
+		placed++;
+	}
+	if (placed > 0 && (rc = hsm_fsync_dir_of(path)) != HSM_OK)
+		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the new states may not survive a power cut");
 	for (i = 0; i < n; i++) {
 		if (b[i].next == NULL)
 			continue;
@@ -1185,14 +1210,16 @@ grouped_finish(simmod *m, struct bent *b, size_t n)
 
 /* The domains of a batch applied together: the batch takes their locks (in
  * domain order, so two batches cannot wait for each other), each domain
- * checks, keeps its command and receipt and saves its state in a thread of
- * its own, and the folder of the states is synced once. Durable before the
+ * checks, keeps its command and receipt and stages its state in a thread
+ * of its own, and grouped_finish flushes them once. Durable before the
  * answer, as one by one. */
 static void
 batch_grouped(struct bent *b, size_t n)
 {
 	pthread_t th[MODPROTO_MAX_DOMAINS];
 	char started[MODPROTO_MAX_DOMAINS], lock[MODPROTO_MAX_DOMAINS] = { 0 };
+	char dir[4200];
+	int sfd = -1;
 	size_t i;
 
 	for (i = 0; i < n; i++)
@@ -1201,15 +1228,27 @@ batch_grouped(struct bent *b, size_t n)
 	for (i = 0; i < MODPROTO_MAX_DOMAINS; i++)
 		if (lock[i])
 			pthread_mutex_lock(&b[0].m->dlock[i]);
-	for (i = 0; i < n; i++)
-		started[i] = b[i].go && pthread_create(&th[i], NULL, bent_stage, &b[i]) == 0;
-	for (i = 0; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else if (b[i].go)
-			bent_stage(&b[i]);
+	/* Opened before anything is written: the flush reports the write-back
+	 * errors since then (fileio.h). */
+	if (hsm_fs_batch_open(simmod_path(b[0].m, "domains", dir, sizeof(dir)), &sfd) != HSM_OK) {
+		hsm_rc rc = hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed");
+		for (i = 0; i < n; i++)
+			if (b[i].go) {
+				b[i].why = "io";
+				bent_done(&b[i], rc);
+			}
+	} else {
+		for (i = 0; i < n; i++)
+			started[i] = b[i].go && pthread_create(&th[i], NULL, bent_stage, &b[i]) == 0;
+		for (i = 0; i < n; i++) {
+			if (started[i])
+				pthread_join(th[i], NULL);
+			else if (b[i].go)
+				bent_stage(&b[i]);
+		}
+		grouped_finish(b[0].m, b, n, sfd);
+		close(sfd);
 	}
-	grouped_finish(b[0].m, b, n);
 	for (i = MODPROTO_MAX_DOMAINS; i-- > 0;)
 		if (lock[i])
 			pthread_mutex_unlock(&b[0].m->dlock[i]);

@@ -217,7 +217,7 @@ count_lines(const char *path)
 }
 
 hsm_rc
-simrcpt_append(const char *path, const json_t *receipt, long *lines)
+simrcpt_append(const char *path, const json_t *receipt, long *lines, int sync)
 {
 	char *line = NULL, last = '\n';
 	size_t len = 0;
@@ -247,11 +247,11 @@ simrcpt_append(const char *path, const json_t *receipt, long *lines)
 		rc = hsm_fail_wrap(rc, "cannot write %s", path);
 		goto out;
 	}
-	if (fsync(fd) != 0) {
+	if (sync && fsync(fd) != 0) {
 		rc = hsm_fail(HSM_ERR_IO, "cannot sync %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (isnew && (rc = hsm_fsync_dir_of(path)) != HSM_OK)
+	if (sync && isnew && (rc = hsm_fsync_dir_of(path)) != HSM_OK)
 		goto out;
 	(*lines)++;
 	/* The receipt is safe on disk; a failed compaction only leaves the
@@ -281,22 +281,23 @@ cmd_path(const char *dir, uint64_t counter_before, char *buf, size_t n)
  * one is read as not kept. A file creation per domain and command was a
  * twentieth of the module's CPU. */
 static hsm_rc
-write_synced(const char *path, const char *buf, size_t len)
+write_in_place(const char *path, const char *buf, size_t len, int sync)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	hsm_rc rc;
 
 	if (fd < 0)
 		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-	if ((rc = hsm_write_all(fd, buf, len)) == HSM_OK && fsync(fd) != 0)
+	if ((rc = hsm_write_all(fd, buf, len)) == HSM_OK && sync && fsync(fd) != 0)
 		rc = hsm_fail(HSM_ERR_IO, "cannot sync %s: %s", path, strerror(errno));
 	if (close(fd) != 0 && rc == HSM_OK)
 		rc = hsm_fail(HSM_ERR_IO, "cannot close %s: %s", path, strerror(errno));
-	return rc == HSM_OK ? hsm_fsync_dir_of(path) : rc;
+	return rc == HSM_OK && sync ? hsm_fsync_dir_of(path) : rc;
 }
 
 hsm_rc
-simrcpt_keep_command(const char *dir, uint64_t counter_before, const json_t *command)
+simrcpt_keep_command(const char *dir, uint64_t counter_before, const json_t *command,
+                     int sync)
 {
 	char path[4300], *buf = NULL;
 	size_t len = 0;
@@ -307,7 +308,7 @@ simrcpt_keep_command(const char *dir, uint64_t counter_before, const json_t *com
 	if ((rc = cmd_path(dir, counter_before, path, sizeof(path))) != HSM_OK ||
 	    (rc = cjson_dump(command, &buf, &len)) != HSM_OK)
 		return rc;
-	rc = write_synced(path, buf, len);
+	rc = write_in_place(path, buf, len, sync);
 	free(buf);
 	/* bounded: the one that fell out of the window goes (no harm if absent) */
 	if (rc == HSM_OK && counter_before >= 2 * SIMRCPT_KEEP &&

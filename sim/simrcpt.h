@@ -28,9 +28,10 @@
 #define SIMRCPT_MAX_ANSWER 64   /* receipts per domain.receipts answer (frame limit) */
 
 /* Append one receipt to path (created mode 0600), fsync it (and the folder
- * when the file is new). *lines (in/out, -1 = unknown) counts the lines, to
- * know when to compact. */
-hsm_rc simrcpt_append(const char *path, const json_t *receipt, long *lines);
+ * when the file is new); sync 0: no fsync, the caller flushes a batch at
+ * once (hsm_fs_batch_sync) before it saves the states. *lines (in/out, -1 =
+ * unknown) counts the lines, to know when to compact. */
+hsm_rc simrcpt_append(const char *path, const json_t *receipt, long *lines, int sync);
 
 /* Parse the bytes of a receipts file: the receipts with counter_before >=
  * from and counter_after <= counter, one per counter_before (the last line
@@ -48,10 +49,13 @@ hsm_rc simrcpt_load(const char *path, uint64_t from, uint64_t counter, json_t **
  * applied command, dir/<counter_before>.json = the command file {body,
  * signatures} in canonical JSON, written and synced (with its folder) BEFORE
  * the receipt is appended, so a receipt never lacks its command; written in
- * place, as a file torn by a crash belongs to no receipt and reads as none. dir is created 0700. Only
- * the last 2 * SIMRCPT_KEEP are kept.
+ * place, as a file torn by a crash belongs to no receipt and reads as none.
+ * sync 0: as simrcpt_append (the batch's one flush comes before any state
+ * is saved, so a receipt that counts still has its command). dir is
+ * created 0700. Only the last 2 * SIMRCPT_KEEP are kept.
  */
-hsm_rc simrcpt_keep_command(const char *dir, uint64_t counter_before, const json_t *command);
+hsm_rc simrcpt_keep_command(const char *dir, uint64_t counter_before, const json_t *command,
+                            int sync);
 /* The command kept for counter_before; *out NULL when there is none. */
 hsm_rc simrcpt_command(const char *dir, uint64_t counter_before, json_t **out);
 

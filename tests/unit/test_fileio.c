@@ -348,6 +348,28 @@ test_read_refusals(void **state)
 	assert_null(buf);
 }
 
+/* A batch flush: the handle must name a folder that exists; a flush on a
+ * handle that is not open fails with the system's reason. */
+static void
+test_fs_batch(void **state)
+{
+	const char *dir = *state;
+	char path[512];
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "%s/none", dir);
+	assert_int_equal(hsm_fs_batch_open(path, &fd), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "none"));
+	snprintf(path, sizeof(path), "%s/file", dir);
+	assert_int_equal(hsm_file_replace(path, "x", 1, 0600), HSM_OK);
+	assert_int_equal(hsm_fs_batch_open(path, &fd), HSM_ERR_IO);   /* not a folder */
+	assert_int_equal(hsm_fs_batch_open(dir, &fd), HSM_OK);
+	assert_int_equal(hsm_fs_batch_sync(fd, dir), HSM_OK);
+	close(fd);
+	assert_int_equal(hsm_fs_batch_sync(fd, dir), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "cannot flush the files under"));
+}
+
 int
 main(void)
 {
@@ -361,6 +383,7 @@ main(void)
 		cmocka_unit_test(test_write_all_signals),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_batch, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -281,6 +281,46 @@ test_imprint_add_unsigned_and_counter(void **state)
 	assert_int_equal(simdom_counter(f->d), 3);
 }
 
+/* A batch's save: staged beside the file, the file unchanged until the
+ * state is placed; unstaged, nothing is left behind. */
+static void
+test_stage_place_unstage(void **state)
+{
+	fx *f = *state;
+	simdom *back = NULL;
+	char path[512], tmp[520];
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "%s/staged.json", f->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(simdom_save(f->d, path), HSM_OK);
+	add_admin(f, 0, "alice", none);
+	assert_int_equal(simdom_stage(f->d, path), HSM_OK);
+	assert_int_equal(access(tmp, F_OK), 0);
+	assert_int_equal(LOAD(path, DOM, &back), HSM_OK);
+	assert_int_equal(simdom_counter(back), 0);   /* not placed yet */
+	simdom_free(&back);
+	assert_int_equal(hsm_fs_batch_open(f->dir, &fd), HSM_OK);
+	assert_int_equal(hsm_fs_batch_sync(fd, f->dir), HSM_OK);
+	close(fd);
+	assert_int_equal(simdom_place(path), HSM_OK);
+	assert_int_not_equal(access(tmp, F_OK), 0);
+	assert_int_equal(LOAD(path, DOM, &back), HSM_OK);
+	assert_int_equal(simdom_counter(back), 1);
+	simdom_free(&back);
+	/* unstaged: the file keeps the placed state, no temporary stays */
+	add_admin(f, 1, "bob", none);
+	assert_int_equal(simdom_stage(f->d, path), HSM_OK);
+	simdom_unstage(path);
+	assert_int_not_equal(access(tmp, F_OK), 0);
+	assert_int_equal(LOAD(path, DOM, &back), HSM_OK);
+	assert_int_equal(simdom_counter(back), 1);
+	simdom_free(&back);
+	/* nothing staged: placing says so and changes nothing */
+	assert_int_equal(simdom_place(path), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "cannot rename"));
+}
+
 static void
 test_imprint_refuses_mk_ops(void **state)
 {
@@ -1204,6 +1244,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_imprint_add_unsigned_and_counter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_imprint_refuses_mk_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stage_place_unstage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_list_full_and_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leave_imprint_needs_new_threshold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identities_count_once, setup, teardown),

@@ -367,7 +367,7 @@ test_receipts_bounded(void **state)
 	fclose(fp);
 	r = json_pack("{s:{s:i, s:i, s:s}}", "body", "counter_before", 2 * SIMRCPT_KEEP,
 	              "counter_after", 2 * SIMRCPT_KEEP + 1, "mark", "newest");
-	assert_int_equal(simrcpt_append(path, r, &lines), HSM_OK);
+	assert_int_equal(simrcpt_append(path, r, &lines, 1), HSM_OK);
 	json_decref(r);
 	assert_int_equal(lines, SIMRCPT_KEEP);
 	assert_int_equal(simrcpt_load(path, 0, UINT64_MAX, &all), HSM_OK);

@@ -30,6 +30,15 @@ hsm_rc hsm_write_all(int fd, const void *buf, size_t len);
 /* fsync the directory that holds path, so a new or renamed entry is durable. */
 hsm_rc hsm_fsync_dir_of(const char *path);
 
+/* Many files made durable at once (an emulated module's batch of domains):
+ * hsm_fs_batch_open on a folder of their file system BEFORE they are
+ * written, write them with no fsync, then hsm_fs_batch_sync: one flush of
+ * the whole file system instead of one per file. The handle is opened
+ * first so that a write-back error of any of them is reported (Linux
+ * syncfs(2) reports the errors since the handle was opened). Close *fd. */
+hsm_rc hsm_fs_batch_open(const char *dir, int *fd);
+hsm_rc hsm_fs_batch_sync(int fd, const char *dir);
+
 /* Replace (or create) path with exactly buf[0..len), mode applied exactly. */
 hsm_rc hsm_file_replace(const char *path, const void *buf, size_t len, mode_t mode);
 
