@@ -256,6 +256,7 @@ ev_oacache_free(struct ev_oacache *c)
 	for (i = 0; i < c->n; i++)
 		X509_free(c->oa[i].cert);
 	free(c->oa);
+	receipt_memo_free(&c->memo);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -324,15 +325,10 @@ hsm_rc
 ev_receipt_verify(struct ev_oacache *c, const struct ev_anchors *a, const json_t *receipt,
                   const json_t **bodyp)
 {
-	const json_t *body;
-	const char *sig64 = NULL, *cert64 = NULL, *module = NULL;
-	uint8_t *sig = NULL;
-	size_t siglen = 0, clen = 0;
-	char *canon = NULL;
 	struct ev_oa *oa = NULL;
+	receipt_parts p;
 	EVP_PKEY *pub;
 	hsm_curve curve;
-	long long v = 0;
 	hsm_rc rc;
 
 	*bodyp = NULL;
@@ -341,51 +337,29 @@ ev_receipt_verify(struct ev_oacache *c, const struct ev_anchors *a, const json_t
 		return hsm_fail(HSM_ERR_USAGE, "the log holds module receipts, which cannot be "
 		    "checked without the pinned module CA: give --module-ca FILE (or --trust "
 		    "FILE)");
-	body = json_object_get(receipt, "body");
-	if (!json_is_object(receipt) || json_object_size(receipt) != 3 || !json_is_object(body))
-		return hsm_fail(HSM_ERR_FORMAT, "receipt must be an object with body, "
-		    "signature and oa_cert");
-	if (cjson_get_str(receipt, "signature", &sig64) != HSM_OK ||
-	    cjson_get_str(receipt, "oa_cert", &cert64) != HSM_OK ||
-	    cjson_get_int(body, "v", &v) != HSM_OK || cjson_get_str(body, "module", &module) != HSM_OK)
-		return hsm_fail(HSM_ERR_FORMAT, "receipt: %s", hsm_errmsg());
-	if (v != RECEIPT_VERSION)
-		return hsm_fail(HSM_ERR_FORMAT, "receipt version %lld is not supported (want %d)",
-		    v, RECEIPT_VERSION);
-	if ((rc = oa_lookup(c, a, cert64, &oa)) != HSM_OK)
-		return hsm_fail_wrap(rc, "receipt");
-	if (oa->trust != HSM_OK)
-		return hsm_fail(HSM_ERR_TRUST, "receipt from module %s: %s", module, oa->why);
-	if (strcmp(oa->serial, module) != 0)
-		return hsm_fail(HSM_ERR_TRUST, "receipt names module %s but its OA certificate "
-		    "is for another module", module);
-	pub = X509_get0_pubkey(oa->cert);
-	if (pub == NULL || crypto_ec_curve(pub, &curve) != HSM_OK || curve != HSM_CURVE_P384)
-		return hsm_fail(HSM_ERR_TRUST, "OA key of module %s is not a P-384 key", module);
-	if ((rc = b64_decode(sig64, &sig, &siglen)) != HSM_OK ||
-	    (rc = cjson_dump(body, &canon, &clen)) != HSM_OK) {
+	if (c->memo == NULL && receipt_memo_new(&c->memo) != HSM_OK)
+		hsm_err_clear();   /* no memo: each signature is checked */
+	if ((rc = receipt_open(receipt, &p)) != HSM_OK)
+		return rc;
+	if ((rc = oa_lookup(c, a, p.oa_cert, &oa)) != HSM_OK) {
 		rc = hsm_fail_wrap(rc, "receipt");
 		goto out;
 	}
-	/* one accepted encoding, as receipt_verify: the high-S twin of a valid
-	 * signature is refused */
-	if (crypto_ecdsa_check_low_s(pub, sig, siglen) != HSM_OK) {
-		rc = hsm_fail(HSM_ERR_VERIFY, "receipt from module %s: the OA signature is not "
-		    "in the one accepted encoding (canonical DER, low S)", module);
-		goto out;
+	rc = HSM_ERR_TRUST;
+	pub = X509_get0_pubkey(oa->cert);
+	if (oa->trust != HSM_OK)
+		hsm_fail(rc, "receipt from module %s: %s", p.module, oa->why);
+	else if (strcmp(oa->serial, p.module) != 0)
+		hsm_fail(rc, "receipt names module %s but its OA certificate is for another "
+		    "module", p.module);
+	else if (pub == NULL || crypto_ec_curve(pub, &curve) != HSM_OK || curve != HSM_CURVE_P384)
+		hsm_fail(rc, "OA key of module %s is not a P-384 key", p.module);
+	else if ((rc = receipt_check_sig(c->memo, pub, &p)) == HSM_OK) {
+		if (oa->ca >= 0)
+			c->used_ca |= 1u << oa->ca;   /* oa->ca < CAS_MAX */
+		*bodyp = p.body;
 	}
-	if ((rc = crypto_ecdsa_verify(pub, canon, clen, sig, siglen)) == HSM_ERR_VERIFY) {
-		rc = hsm_fail(HSM_ERR_VERIFY, "receipt from module %s: the OA signature does "
-		    "not match its body (altered receipt?)", module);
-		goto out;
-	}
-	if (rc != HSM_OK)
-		goto out;
-	if (oa->ca >= 0)
-		c->used_ca |= 1u << oa->ca;   /* oa->ca < CAS_MAX */
-	*bodyp = body;
 out:
-	free(sig);
-	free(canon);
+	receipt_parts_clear(&p);
 	return rc;
 }

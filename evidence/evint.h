@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include "hsmadm/err.h"
+#include "hsmadm/receipt.h"
 
 /* SHA-256 of a || b (either may be empty). */
 hsm_rc ev_sha256_2(const void *a, size_t an, const void *b, size_t bn, uint8_t out[32]);
@@ -81,6 +82,7 @@ struct ev_oa;
 struct ev_oacache {
 	struct ev_oa *oa;
 	size_t        n;
+	receipt_memo *memo;       /* batch signatures verified (receipt.h) */
 	long long     chain_checks;
 	unsigned      used_ca;    /* bit i: anchors' CA i checked a receipt */
 };

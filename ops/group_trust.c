@@ -213,38 +213,29 @@ grp_oa_fingerprint(const char *ca_path, const char *serial, const char *oa_b64,
 	return found;
 }
 
+/* The batch signatures verified in this process (receipt.h): the receipts
+ * of one module's batch share one. Lives as long as the process. */
+static receipt_memo *rmemo;
+
 /* The checks receipt_verify makes that do not depend on the chain, with an
  * OA key verified before. */
 static hsm_rc
 verify_known(const json_t *receipt, EVP_PKEY *pub, const json_t **body)
 {
-	const char *sig64 = json_string_value(json_object_get(receipt, "signature"));
-	const json_t *b = json_object_get(receipt, "body");
-	uint8_t *sig = NULL;
-	size_t siglen = 0, clen = 0;
-	char *canon = NULL;
+	receipt_memo *memo;
+	receipt_parts p;
 	hsm_rc rc;
 
-	if (json_object_size(receipt) != 3 || !json_is_object(b) || sig64 == NULL ||
-	    json_integer_value(json_object_get(b, "v")) != RECEIPT_VERSION ||
-	    !json_is_integer(json_object_get(b, "v")))
-		return hsm_fail(HSM_ERR_FORMAT, "receipt: not a version %d receipt {body, "
-		    "signature, oa_cert}", RECEIPT_VERSION);
-	if ((rc = b64_decode(sig64, &sig, &siglen)) != HSM_OK ||
-	    (rc = cjson_dump(b, &canon, &clen)) != HSM_OK) {
-		rc = hsm_fail_wrap(rc, "receipt");
-		goto out;
-	}
-	if ((rc = crypto_ecdsa_verify(pub, canon, clen, sig, siglen)) != HSM_OK) {
-		rc = hsm_fail(HSM_ERR_VERIFY, "receipt from module %s: the OA signature does "
-		    "not match its body (altered receipt?)",
-		    json_string_value(json_object_get(b, "module")));
-		goto out;
-	}
-	*body = b;
-out:
-	free(sig);
-	free(canon);
+	pthread_mutex_lock(&trust_lock);
+	if (rmemo == NULL && receipt_memo_new(&rmemo) != HSM_OK)
+		hsm_err_clear();   /* no memo: each signature is checked */
+	memo = rmemo;
+	pthread_mutex_unlock(&trust_lock);
+	if ((rc = receipt_open(receipt, &p)) != HSM_OK)
+		return rc;
+	if ((rc = receipt_check_sig(memo, pub, &p)) == HSM_OK)
+		*body = p.body;
+	receipt_parts_clear(&p);
 	return rc;
 }
 

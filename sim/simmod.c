@@ -635,13 +635,13 @@ utc_now(char out[32], int64_t *now)
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The receipt of a change: the next state's public form and digest, the
- * command, the counters, signed by the OA key. */
+/* The body of a change's receipt: the next state's public form and
+ * digest, the command, the counters (receipt.h). */
 static hsm_rc
-make_receipt(simmod *m, unsigned idx, const char *dhex, uint64_t before, const simdom *next,
-             json_t *res, const char *op, const char *when, json_t **receipt)
+receipt_body(simmod *m, unsigned idx, const char *dhex, uint64_t before, const simdom *next,
+             json_t *res, const char *op, const char *when, json_t **body)
 {
-	json_t *pub = NULL, *body = NULL, *kd = NULL;
+	json_t *pub = NULL, *kd = NULL;
 	uint8_t sdig[32];
 	char shex[65];
 	hsm_rc rc;
@@ -652,24 +652,28 @@ make_receipt(simmod *m, unsigned idx, const char *dhex, uint64_t before, const s
 		goto out;
 	hex_encode_buf(sdig, 32, shex);
 	/* "keystore": an auditor tells a rehearsal module from a real one. */
-	body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:s, s:O}",
-	                 "v", RECEIPT_VERSION, "module", m->serial, "domain", (int)idx,
-	                 "op", op, "command_digest", dhex,
-	                 "counter_before", (json_int_t)before,
-	                 "counter_after", (json_int_t)simdom_counter(next),
-	                 "state", pub, "state_digest", shex, "result", res, "time", when,
-	                 "keystore", kd);
-	if (body == NULL)
+	*body = json_pack("{s:i, s:s, s:i, s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:s, s:O}",
+	                  "v", RECEIPT_VERSION, "module", m->serial, "domain", (int)idx,
+	                  "op", op, "command_digest", dhex,
+	                  "counter_before", (json_int_t)before,
+	                  "counter_after", (json_int_t)simdom_counter(next),
+	                  "state", pub, "state_digest", shex, "result", res, "time", when,
+	                  "keystore", kd);
+	if (*body == NULL)
 		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	else if (m->oa_signer != NULL)
-		rc = receipt_sign_with(body, m->oa_signer, m->oa_cert, receipt);
-	else
-		rc = receipt_sign(body, m->oa_key, m->oa_cert, receipt);
 out:
 	json_decref(kd);
 	json_decref(pub);
-	json_decref(body);
 	return rc;
+}
+
+/* One receipt signed by the OA key (a key file or the token's). */
+static hsm_rc
+oa_sign(simmod *m, json_t *body, json_t **receipt)
+{
+	if (m->oa_signer != NULL)
+		return receipt_sign_with(body, m->oa_signer, m->oa_cert, receipt);
+	return receipt_sign(body, m->oa_key, m->oa_cert, receipt);
 }
 
 /* The test faults that act once a command is persisted. */
@@ -749,6 +753,8 @@ struct applyctx {
 	const char   *why;
 	char          msg[512];
 	const json_t *json;
+	char         *canon;       /* json, canonical: kept by every domain */
+	size_t        clen;
 	admincmd     *cmd;
 	char          dhex[65];
 	int64_t       now;
@@ -777,6 +783,8 @@ applyctx_init(struct applyctx *c, const json_t *params, int batch)
 		c->rc = hsm_fail(HSM_ERR_FORMAT, "params.reservation must be {\"ballot\": integer >= 1}");
 	} else if ((c->rc = cjson_digest(json_object_get(cmd, "body"), cdig)) != HSM_OK)
 		c->why = "bad_command";
+	else if ((c->rc = cjson_dump(cmd, &c->canon, &c->clen)) != HSM_OK)
+		c->why = "internal";
 	if (c->rc != HSM_OK) {
 		snprintf(c->msg, sizeof(c->msg), "%s", hsm_errmsg());
 		return;
@@ -795,6 +803,7 @@ applyctx_done(struct applyctx *c)
 {
 	admincmd_free(&c->cmd);
 	simdom_vmemo_free(&c->memo);
+	free(c->canon);
 }
 
 /* The test fault between a change's token objects (and receipt) and the
@@ -826,16 +835,18 @@ drop_replaced(const simdom *old, const simdom *next)
 
 /* Check the command against the domain, make its receipt, keep the
  * command and the receipt, then save the state. Caller holds the lock.
- * keep NULL: each file is synced and the state becomes the domain's; else
- * the files are written unsynced, the state staged (simdom_stage) and
- * handed back in *keep: the batch flushes them all at once, then places
- * the states (grouped_finish). */
+ * keep NULL: each file is synced and the state becomes the domain's. Else
+ * (a batch): *receipt is the receipt's body, unsigned and not yet kept,
+ * the command is written unsynced and the state staged (simdom_stage) and
+ * handed back in *keep; the batch signs the bodies at once and keeps the
+ * receipts (grouped_seal), flushes the files once and places the states
+ * (grouped_finish). */
 static hsm_rc
 apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt,
              simdom **keep, const char **reason)
 {
 	simdom *d, *next = NULL;
-	json_t *res = NULL;
+	json_t *res = NULL, *body = NULL;
 	const char *op = NULL;
 	char path[4200];
 	uint64_t before;
@@ -859,15 +870,22 @@ apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt
 	 * state is saved: a crash after the change never loses its receipt
 	 * (simrcpt.h says how a receipt of a change that was not saved is
 	 * left out). */
-	if (make_receipt(m, idx, c->dhex, before, next, res, op, c->when, receipt) != HSM_OK) {
+	if (receipt_body(m, idx, c->dhex, before, next, res, op, c->when, &body) != HSM_OK ||
+	    (keep == NULL && oa_sign(m, body, receipt) != HSM_OK)) {
 		*reason = "internal";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "no receipt could be made; nothing was changed");
 		goto out;
 	}
+	if (keep != NULL) {
+		*receipt = body;
+		body = NULL;
+	}
 	if ((rc = cmds_path(m, idx, path, sizeof(path))) != HSM_OK ||
-	    (rc = simrcpt_keep_command(path, before, c->json, keep == NULL)) != HSM_OK ||
+	    (rc = simrcpt_keep_command(path, before, c->canon, c->clen,
+	        keep == NULL)) != HSM_OK ||
 	    (rc = rcpt_path(m, idx, path, sizeof(path))) != HSM_OK ||
-	    (rc = simrcpt_append(path, *receipt, &m->rlines[idx], keep == NULL)) != HSM_OK) {
+	    (keep == NULL &&
+	     (rc = simrcpt_append(path, *receipt, &m->rlines[idx], 1)) != HSM_OK)) {
 		*reason = "io";
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the receipt cannot be kept; nothing was changed");
 		goto out;
@@ -901,6 +919,7 @@ out:
 	if (rc != HSM_OK && next != NULL && !saving)
 		(void)simdom_objects_gone(next, d, 1, NULL);
 	simdom_free(&next);
+	json_decref(body);
 	json_decref(res);
 	return rc;
 }
@@ -1107,8 +1126,8 @@ struct bent {
 	json_t     *resv;       /* ... and what the domain holds, answered beside */
 	unsigned    idx;        /* grouped apply: the domain, */
 	int         go;         /* 1: locked by the batch, to apply */
-	simdom     *next;       /* its saved next state (folder not yet synced) */
-	json_t     *receipt;
+	simdom     *next;       /* its staged next state (grouped apply) */
+	json_t     *receipt;    /* (grouped: its body until grouped_seal signs it) */
 	json_t     *res;
 	hsm_rc      rc;
 	const char *why;
@@ -1151,6 +1170,61 @@ bent_stage(void *arg)
 	return NULL;
 }
 
+/* A staged domain of a batch refused after all: nothing was changed (its
+ * staged state goes; token objects it made go at the next start's sweep). */
+static void
+grouped_drop(simmod *m, struct bent *e, const char *why, hsm_rc rc)
+{
+	char path[4200];
+
+	if (dom_path(m, e->idx, path, sizeof(path)) == HSM_OK)
+		simdom_unstage(path);
+	e->why = why;
+	e->rc = rc;
+	snprintf(e->msg, sizeof(e->msg), "%s", hsm_errmsg());
+	simdom_free(&e->next);
+	json_decref(e->receipt);
+	e->receipt = NULL;
+}
+
+/* The staged domains' receipts: their bodies signed as one batch (one OA
+ * signature per request, receipt.h), then each appended, unsynced, to its
+ * domain's receipts; grouped_finish flushes them before any state is
+ * placed. Caller holds the locks. */
+static void
+grouped_seal(simmod *m, struct bent *b, size_t n)
+{
+	json_t *bodies[MODPROTO_MAX_DOMAINS], *signed_[MODPROTO_MAX_DOMAINS];
+	size_t at[MODPROTO_MAX_DOMAINS], i, k = 0;
+	char path[4200];
+	hsm_rc rc;
+
+	for (i = 0; i < n; i++)
+		if (b[i].next != NULL && b[i].receipt != NULL) {
+			at[k] = i;
+			bodies[k++] = b[i].receipt;
+		}
+	if (k == 0)
+		return;
+	if ((rc = receipt_sign_batch(bodies, k, m->oa_signer ? NULL : m->oa_key, m->oa_signer,
+	    m->oa_cert, signed_)) != HSM_OK)
+		rc = hsm_fail_wrap(HSM_ERR_MODULE, "no receipt could be made; nothing was changed");
+	for (i = 0; i < k; i++) {
+		struct bent *e = &b[at[i]];
+
+		if (rc != HSM_OK) {
+			grouped_drop(m, e, "internal", rc);
+			continue;
+		}
+		json_decref(e->receipt);
+		e->receipt = signed_[i];
+		if (rcpt_path(m, e->idx, path, sizeof(path)) != HSM_OK ||
+		    simrcpt_append(path, e->receipt, &m->rlines[e->idx], 0) != HSM_OK)
+			grouped_drop(m, e, "io", hsm_fail_wrap(HSM_ERR_MODULE, "the receipt cannot "
+			    "be kept; nothing was changed"));
+	}
+}
+
 /* The staged states become the domains': the batch's files (commands,
  * receipts, states) are flushed by one sync of the file system, so every
  * receipt is on disk before any state that counts it, then each state is
@@ -1172,22 +1246,14 @@ grouped_finish(simmod *m, struct bent *b, size_t n, int sfd)
 	for (i = 0; i < n; i++) {
 		if (b[i].next == NULL)
 			continue;
-		if (dom_path(m, b[i].idx, path, sizeof(path)) != HSM_OK) {
-			b[i].why = "io";
-			bent_done(&b[i], hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed"));
-			simdom_free(&b[i].next);
-			continue;
-		}
 		if (rc != HSM_OK)
-			simdom_unstage(path);
-		if (rc != HSM_OK || simdom_place(path) != HSM_OK) {
-			b[i].why = "io";
-			bent_done(&b[i], rc != HSM_OK ? rc :
-			    hsm_fail_wrap(HSM_ERR_MODULE, "nothing was changed"));
-			simdom_free(&b[i].next);
-			continue;
-		}
-		placed++;
+			grouped_drop(m, &b[i], "io", rc);
+		else if (dom_path(m, b[i].idx, path, sizeof(path)) != HSM_OK ||
+		    simdom_place(path) != HSM_OK)
+			grouped_drop(m, &b[i], "io", hsm_fail_wrap(HSM_ERR_MODULE,
+			    "nothing was changed"));
+		else
+			placed++;
 	}
 	if (placed > 0 && (rc = hsm_fsync_dir_of(path)) != HSM_OK)
 		rc = hsm_fail_wrap(HSM_ERR_MODULE, "the new states may not survive a power cut");
@@ -1198,6 +1264,8 @@ grouped_finish(simmod *m, struct bent *b, size_t n, int sfd)
 			b[i].why = "io";
 			bent_done(&b[i], rc);
 			simdom_free(&b[i].next);
+			json_decref(b[i].receipt);
+			b[i].receipt = NULL;
 			continue;
 		}
 		drop_replaced(m->doms[b[i].idx], b[i].next);
@@ -1246,6 +1314,7 @@ batch_grouped(struct bent *b, size_t n)
 			else if (b[i].go)
 				bent_stage(&b[i]);
 		}
+		grouped_seal(b[0].m, b, n);
 		grouped_finish(b[0].m, b, n, sfd);
 		close(sfd);
 	}

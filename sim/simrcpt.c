@@ -296,25 +296,22 @@ write_in_place(const char *path, const char *buf, size_t len, int sync)
 }
 
 hsm_rc
-simrcpt_keep_command(const char *dir, uint64_t counter_before, const json_t *command,
+simrcpt_keep_command(const char *dir, uint64_t counter_before, const char *canon, size_t len,
                      int sync)
 {
-	char path[4300], *buf = NULL;
-	size_t len = 0;
+	char path[4300];
 	hsm_rc rc;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
 	if ((rc = cmd_path(dir, counter_before, path, sizeof(path))) != HSM_OK ||
-	    (rc = cjson_dump(command, &buf, &len)) != HSM_OK)
+	    (rc = write_in_place(path, canon, len, sync)) != HSM_OK)
 		return rc;
-	rc = write_in_place(path, buf, len, sync);
-	free(buf);
 	/* bounded: the one that fell out of the window goes (no harm if absent) */
-	if (rc == HSM_OK && counter_before >= 2 * SIMRCPT_KEEP &&
+	if (counter_before >= 2 * SIMRCPT_KEEP &&
 	    cmd_path(dir, counter_before - 2 * SIMRCPT_KEEP, path, sizeof(path)) == HSM_OK)
 		(void)unlink(path);
-	return rc;
+	return HSM_OK;
 }
 
 hsm_rc

@@ -47,15 +47,16 @@ hsm_rc simrcpt_load(const char *path, uint64_t from, uint64_t counter, json_t **
  * that missed a command can be healed from the member that applied it
  * without the original file (hsmadm-domain group heal): one file per
  * applied command, dir/<counter_before>.json = the command file {body,
- * signatures} in canonical JSON, written and synced (with its folder) BEFORE
+ * signatures} in canonical JSON (canon: dumped once for all the domains
+ * of a batch), written and synced (with its folder) BEFORE
  * the receipt is appended, so a receipt never lacks its command; written in
  * place, as a file torn by a crash belongs to no receipt and reads as none.
  * sync 0: as simrcpt_append (the batch's one flush comes before any state
  * is saved, so a receipt that counts still has its command). dir is
  * created 0700. Only the last 2 * SIMRCPT_KEEP are kept.
  */
-hsm_rc simrcpt_keep_command(const char *dir, uint64_t counter_before, const json_t *command,
-                            int sync);
+hsm_rc simrcpt_keep_command(const char *dir, uint64_t counter_before, const char *canon,
+                            size_t len, int sync);
 /* The command kept for counter_before; *out NULL when there is none. */
 hsm_rc simrcpt_command(const char *dir, uint64_t counter_before, json_t **out);
 

@@ -4,6 +4,7 @@
 # a test that silently stops running.
 hsm_unit_test(test_modproto SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_modproto.c LIBS hsmadm)
 hsm_unit_test(test_receipt SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_receipt.c LIBS hsmadm)
+hsm_unit_test(test_merkle SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_merkle.c LIBS hsmadm)
 hsm_unit_test(test_sim_domain SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sim_domain.c
               LIBS hsmadm_sim hsmadm)
 # The same tests with the domain's keys on a SoftHSMv2 token.

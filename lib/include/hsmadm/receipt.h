@@ -23,6 +23,18 @@
  *                its keys (docs/pkcs11.md); absent in older receipts}
  * "state" holds "registers": {"current","pending","old"} with their states
  * and MKVPs (docs/formats/module-protocol.md).
+ *
+ * A batch receipt: the domains of one request (one module) are signed
+ * once. The OA key signs the canonical bytes of
+ *   {"receipt_batch": {"module": serial, "root": hex, "size": n}, "v": 1}
+ * where root is the Merkle tree hash (merkle.h: RFC 9162, SHA-384) of the
+ * n bodies' canonical bytes in order, and each receipt carries its place:
+ *   {"body", "batch": {"index": i, "size": n, "root": hex,
+ *                      "path": [hex, ...]}, "signature", "oa_cert"}
+ * path is the inclusion proof of body i. It stands alone as a single
+ * receipt does; a verifier checks the one signature once for all the
+ * receipts that share it (receipt_memo): the module signs, and the
+ * workstation and the auditor verify, once per request, not per domain.
  */
 #ifndef HSMADM_RECEIPT_H
 #define HSMADM_RECEIPT_H
@@ -42,10 +54,43 @@ hsm_rc receipt_sign(json_t *body, EVP_PKEY *oa_key, X509 *oa_cert, json_t **out)
  * give low-S signatures (ecdsa_lows.h). */
 hsm_rc receipt_sign_with(json_t *body, hsm_signer *oa, X509 *oa_cert, json_t **out);
 
+/* Sign bodies[0..n) (1..RECEIPT_BATCH_MAX, one module) as one batch;
+ * out[i] (n slots) for bodies[i]. Exactly one of oa_key and oa signs. */
+#define RECEIPT_BATCH_MAX 1024
+hsm_rc receipt_sign_batch(json_t *const *bodies, size_t n, EVP_PKEY *oa_key, hsm_signer *oa,
+                          X509 *oa_cert, json_t **out);
+
+/* A receipt taken apart for its signature check: receipt_open checks its
+ * shape, version and (batch) inclusion proof; msg is what the OA signature
+ * covers. body, module and oa_cert (base64 DER) are borrowed from the
+ * receipt. Clear with receipt_parts_clear. */
+typedef struct {
+	const json_t *body;
+	const char   *module;
+	const char   *oa_cert;
+	char         *msg;
+	size_t        msglen;
+	uint8_t      *sig;
+	size_t        siglen;
+	int           batch;     /* 1: its signature is shared by a batch */
+} receipt_parts;
+hsm_rc receipt_open(const json_t *receipt, receipt_parts *p);
+void   receipt_parts_clear(receipt_parts *p);
+
+/* The signature check with the OA key pub (already trusted): the one
+ * accepted encoding (low S), then ECDSA; a batch signature found in memo
+ * (verified before with this key) is not checked again. memo NULL: always
+ * checked. Thread-safe. HSM_ERR_VERIFY names the module. */
+typedef struct receipt_memo receipt_memo;
+hsm_rc receipt_memo_new(receipt_memo **out);
+void   receipt_memo_free(receipt_memo **m);
+hsm_rc receipt_check_sig(receipt_memo *memo, EVP_PKEY *pub, const receipt_parts *p);
+
 /* Verify a receipt against the pinned module CA: the OA certificate chains
  * to module_ca and is an OA certificate (not a TLS one), its subject
  * serialNumber equals body.module (and expect_serial if not NULL), and the
- * signature is valid over the canonical body. *body (optional) is borrowed
+ * signature is valid over the canonical body (a batch receipt: over its
+ * batch, which the body is proven part of). *body (optional) is borrowed
  * from receipt. HSM_ERR_FORMAT (shape), HSM_ERR_TRUST (chain, serial),
  * HSM_ERR_VERIFY (signature). */
 hsm_rc receipt_verify(const json_t *receipt, X509 *module_ca,
