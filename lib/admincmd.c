@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* admincmd.c - build, parse, sign, summarize and verify signed admin commands. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,10 +195,62 @@ check_ski_field(const json_t *params, uint8_t ski[HSM_SKI_LEN])
 	return cjson_get_hex(params, "ski", ski, HSM_SKI_LEN);
 }
 
+/* The last keys decoded in this process: a point check costs a scalar
+ * multiplication, and one command names the same key again and again (its
+ * params are checked, then each domain of a batch adds it; a module's
+ * domains load the same admins). Shared, read-only EVP_PKEYs. */
+#define PKMEMO_MAX 16
+static pthread_mutex_t pkmemo_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char     *hex;
+	EVP_PKEY *pub;
+	uint8_t   ski[HSM_SKI_LEN];
+} pkmemo[PKMEMO_MAX];
+static size_t pkmemo_next;
+
+static int
+pkmemo_find(const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN])
+{
+	size_t i;
+	int hit = 0;
+
+	pthread_mutex_lock(&pkmemo_lock);
+	for (i = 0; i < PKMEMO_MAX && !hit; i++)
+		if (pkmemo[i].hex != NULL && strcmp(pkmemo[i].hex, hex) == 0 &&
+		    (pub == NULL || EVP_PKEY_up_ref(pkmemo[i].pub) == 1)) {
+			if (pub != NULL)
+				*pub = pkmemo[i].pub;
+			if (ski != NULL)
+				memcpy(ski, pkmemo[i].ski, HSM_SKI_LEN);
+			hit = 1;
+		}
+	pthread_mutex_unlock(&pkmemo_lock);
+	return hit;
+}
+
+static void
+pkmemo_add(const char *hex, EVP_PKEY *k, const uint8_t ski[HSM_SKI_LEN])
+{
+	char *h = strdup(hex);
+
+	if (h == NULL || EVP_PKEY_up_ref(k) != 1) {
+		free(h);
+		return;
+	}
+	pthread_mutex_lock(&pkmemo_lock);
+	free(pkmemo[pkmemo_next].hex);
+	EVP_PKEY_free(pkmemo[pkmemo_next].pub);
+	pkmemo[pkmemo_next].hex = h;
+	pkmemo[pkmemo_next].pub = k;
+	memcpy(pkmemo[pkmemo_next].ski, ski, HSM_SKI_LEN);
+	pkmemo_next = (pkmemo_next + 1) % PKMEMO_MAX;
+	pthread_mutex_unlock(&pkmemo_lock);
+}
+
 hsm_rc
 admincmd_pubkey_from_hex(const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LEN])
 {
-	uint8_t *pt = NULL;
+	uint8_t *pt = NULL, kski[HSM_SKI_LEN];
 	size_t n = 0;
 	hsm_curve c;
 	EVP_PKEY *k = NULL;
@@ -207,6 +260,8 @@ admincmd_pubkey_from_hex(const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LE
 		*pub = NULL;
 	if (hex == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "admincmd_pubkey_from_hex: no key");
+	if (pkmemo_find(hex, pub, ski))
+		return HSM_OK;
 	if ((rc = hex_decode(hex, &pt, &n)) != HSM_OK)
 		return hsm_fail_wrap(rc, "public key");
 	switch (n) {
@@ -224,8 +279,11 @@ admincmd_pubkey_from_hex(const char *hex, EVP_PKEY **pub, uint8_t ski[HSM_SKI_LE
 		rc = hsm_fail(HSM_ERR_FORMAT, "the public key is not a point on its curve");
 		goto out;
 	}
-	if (ski && (rc = crypto_ski(k, ski)) != HSM_OK)
+	if ((rc = crypto_ski(k, kski)) != HSM_OK)
 		goto out;
+	pkmemo_add(hex, k, kski);
+	if (ski)
+		memcpy(ski, kski, HSM_SKI_LEN);
 	if (pub) {
 		*pub = k;
 		k = NULL;

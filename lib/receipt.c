@@ -429,6 +429,13 @@ hsm_rc
 receipt_verify(const json_t *receipt, X509 *module_ca, const char *expect_serial,
                const json_t **bodyp)
 {
+	return receipt_verify_memo(receipt, module_ca, expect_serial, NULL, bodyp);
+}
+
+hsm_rc
+receipt_verify_memo(const json_t *receipt, X509 *module_ca, const char *expect_serial,
+                    receipt_memo *memo, const json_t **bodyp)
+{
 	receipt_parts p;
 	uint8_t *der = NULL;
 	size_t derlen = 0;
@@ -447,7 +454,7 @@ receipt_verify(const json_t *receipt, X509 *module_ca, const char *expect_serial
 		goto out;
 	}
 	if ((rc = check_oa(oa, module_ca, p.module, expect_serial)) != HSM_OK ||
-	    (rc = receipt_check_sig(NULL, X509_get0_pubkey(oa), &p)) != HSM_OK)
+	    (rc = receipt_check_sig(memo, X509_get0_pubkey(oa), &p)) != HSM_OK)
 		goto out;
 	if (bodyp != NULL)
 		*bodyp = p.body;

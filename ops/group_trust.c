@@ -219,21 +219,28 @@ static receipt_memo *rmemo;
 
 /* The checks receipt_verify makes that do not depend on the chain, with an
  * OA key verified before. */
-static hsm_rc
-verify_known(const json_t *receipt, EVP_PKEY *pub, const json_t **body)
+static receipt_memo *
+memo_get(void)
 {
 	receipt_memo *memo;
-	receipt_parts p;
-	hsm_rc rc;
 
 	pthread_mutex_lock(&trust_lock);
 	if (rmemo == NULL && receipt_memo_new(&rmemo) != HSM_OK)
 		hsm_err_clear();   /* no memo: each signature is checked */
 	memo = rmemo;
 	pthread_mutex_unlock(&trust_lock);
+	return memo;
+}
+
+static hsm_rc
+verify_known(const json_t *receipt, EVP_PKEY *pub, const json_t **body)
+{
+	receipt_parts p;
+	hsm_rc rc;
+
 	if ((rc = receipt_open(receipt, &p)) != HSM_OK)
 		return rc;
-	if ((rc = receipt_check_sig(memo, pub, &p)) == HSM_OK)
+	if ((rc = receipt_check_sig(memo_get(), pub, &p)) == HSM_OK)
 		*body = p.body;
 	receipt_parts_clear(&p);
 	return rc;
@@ -269,7 +276,8 @@ grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receip
 	pthread_mutex_lock(&trust_lock);
 	rc = ca_get(ca_path, &ca, &owned);
 	pthread_mutex_unlock(&trust_lock);
-	if (rc == HSM_OK && (rc = receipt_verify(receipt, ca, serial, body)) == HSM_OK &&
+	if (rc == HSM_OK && (rc = receipt_verify_memo(receipt, ca, serial, memo_get(),
+	    body)) == HSM_OK &&
 	    oa64 != NULL) {
 		pthread_mutex_lock(&trust_lock);
 		if (oa_find(ca_path, serial, oa64) == NULL)
