@@ -480,6 +480,7 @@ test_batch_grouped(void **state)
 	                      "identity", "alice");
 	json_t *file = NULL, *a;
 	int64_t now = (int64_t)time(NULL);
+	char ca[200];
 
 	assert_int_equal(admincmd_new("admin.add", p, t, 4, now - 60, now + 600, &c), HSM_OK);
 	assert_int_equal(admincmd_to_json(c, &file), HSM_OK);
@@ -487,11 +488,36 @@ test_batch_grouped(void **state)
 	json_decref(p);
 	a = ask(f, "command.apply", json_pack("{s:[i,i,i], s:O}", "domains", 2, 0, 1, "command",
 	    file), NULL);
-	for (size_t k = 0; k < 3; k++)
+	snprintf(ca, sizeof(ca), "%s/ca.pem", f->dir);
+	for (size_t k = 0; k < 3; k++) {
+		const json_t *r = json_object_get(json_object_get(answer_of(a, k), "result"),
+		    "receipt"), *vb = NULL;
+
 		assert_true(json_is_true(json_object_get(answer_of(a, k), "ok")));
+		/* one signature for the request: a batch receipt each, in the
+		 * order asked, each standing alone */
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "batch"),
+		    "size")), 3);
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "batch"),
+		    "index")), (json_int_t)k);
+		assert_true(json_equal(json_object_get(r, "signature"), json_object_get(json_object_get(
+		    json_object_get(answer_of(a, 0), "result"), "receipt"), "signature")));
+		assert_int_equal(receipt_verify_file(r, ca, "DC1-M01", &vb), HSM_OK);
+		assert_int_equal(json_integer_value(json_object_get(vb, "domain")), k == 0 ? 2 : (json_int_t)k - 1);
+	}
 	json_decref(a);
 	simmod_free(&f->m);
 	assert_int_equal(simmod_open(f->dir, NULL, &f->m), HSM_OK);
+	/* kept as answered: fetched again after a restart, it verifies */
+	a = ask(f, "domain.receipts", json_pack("{s:i, s:i}", "domain", 1, "from_counter", 0),
+	        NULL);
+	{
+		const json_t *r = json_array_get(json_object_get(json_object_get(a, "result"),
+		    "receipts"), 0);
+		assert_non_null(json_object_get(r, "batch"));
+		assert_int_equal(receipt_verify_file(r, ca, "DC1-M01", NULL), HSM_OK);
+	}
+	json_decref(a);
 	a = ask(f, "domain.query", json_pack("{s:[i,i,i,i]}", "domains", 0, 1, 2, 3), NULL);
 	for (size_t k = 0; k < 4; k++)
 		assert_int_equal(json_integer_value(json_object_get(json_object_get(answer_of(a, k),
