@@ -46,7 +46,9 @@ hsm_rc simdom_save(const simdom *d, const char *path);
  * path ("<path>.tmp", the caller holds the domain's lock) with no fsync;
  * the caller flushes the batch's files at once (hsm_fs_batch_sync), then
  * simdom_place renames each over its path and the caller syncs the folder
- * once. simdom_unstage removes a temporary that is not to be placed. */
+ * once; the replaced file, emptied, stays as the next temporary (no new
+ * file per save). simdom_unstage removes a temporary that is not to be
+ * placed. */
 hsm_rc simdom_stage(const simdom *d, const char *path);
 hsm_rc simdom_place(const char *path);
 void   simdom_unstage(const char *path);

@@ -761,6 +761,7 @@ struct applyctx {
 	char          when[32];
 	long long     ballot;      /* params.reservation.ballot; 0: none */
 	simdom_vmemo *memo;
+	simrcpt_share *share;      /* batch: the command file its domains link */
 };
 
 static void
@@ -795,6 +796,8 @@ applyctx_init(struct applyctx *c, const json_t *params, int batch)
 		snprintf(c->msg, sizeof(c->msg), "%s", hsm_errmsg());
 	if (batch && c->cmd != NULL && simdom_vmemo_new(&c->memo) != HSM_OK)
 		c->memo = NULL;   /* each domain checks on its own */
+	if (batch && (c->share = calloc(1, sizeof(*c->share))) != NULL)
+		pthread_mutex_init(&c->share->lock, NULL);   /* else each keeps its own, synced */
 	hsm_err_clear();
 }
 
@@ -804,6 +807,10 @@ applyctx_done(struct applyctx *c)
 	admincmd_free(&c->cmd);
 	simdom_vmemo_free(&c->memo);
 	free(c->canon);
+	if (c->share != NULL) {
+		pthread_mutex_destroy(&c->share->lock);
+		free(c->share);
+	}
 }
 
 /* The test fault between a change's token objects (and receipt) and the
@@ -882,7 +889,7 @@ apply_locked(simmod *m, unsigned idx, const struct applyctx *c, json_t **receipt
 	}
 	if ((rc = cmds_path(m, idx, path, sizeof(path))) != HSM_OK ||
 	    (rc = simrcpt_keep_command(path, before, c->canon, c->clen,
-	        keep == NULL)) != HSM_OK ||
+	        keep == NULL ? NULL : c->share)) != HSM_OK ||
 	    (rc = rcpt_path(m, idx, path, sizeof(path))) != HSM_OK ||
 	    (keep == NULL &&
 	     (rc = simrcpt_append(path, *receipt, &m->rlines[idx], 1)) != HSM_OK)) {

@@ -279,14 +279,18 @@ cmd_path(const char *dir, uint64_t counter_before, char *buf, size_t n)
 /* Written in place, not through a temporary and a rename: until it is
  * synced no receipt names it (the receipt is appended after), and a torn
  * one is read as not kept. A file creation per domain and command was a
- * twentieth of the module's CPU. */
+ * twentieth of the module's CPU. A file of the same name (a command
+ * superseded at this counter) is unlinked first, never written through:
+ * it may be a link shared with another domain's command (share). */
 static hsm_rc
 write_in_place(const char *path, const char *buf, size_t len, int sync)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd;
 	hsm_rc rc;
 
-	if (fd < 0)
+	if (unlink(path) != 0 && errno != ENOENT)
+		return hsm_fail(HSM_ERR_IO, "cannot replace %s: %s", path, strerror(errno));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
 		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", path, strerror(errno));
 	if ((rc = hsm_write_all(fd, buf, len)) == HSM_OK && sync && fsync(fd) != 0)
 		rc = hsm_fail(HSM_ERR_IO, "cannot sync %s: %s", path, strerror(errno));
@@ -295,9 +299,27 @@ write_in_place(const char *path, const char *buf, size_t len, int sync)
 	return rc == HSM_OK && sync ? hsm_fsync_dir_of(path) : rc;
 }
 
+/* The batch's command kept by one domain is linked by the others; the
+ * first writes it. Falls back to writing when a link cannot be made. */
+static hsm_rc
+keep_shared(const char *path, const char *canon, size_t len, simrcpt_share *share)
+{
+	hsm_rc rc = HSM_OK;
+
+	pthread_mutex_lock(&share->lock);
+	if (share->path[0] != '\0' && (unlink(path) == 0 || errno == ENOENT) &&
+	    link(share->path, path) == 0)
+		goto out;
+	if ((rc = write_in_place(path, canon, len, 0)) == HSM_OK)
+		snprintf(share->path, sizeof(share->path), "%s", path);
+out:
+	pthread_mutex_unlock(&share->lock);
+	return rc;
+}
+
 hsm_rc
 simrcpt_keep_command(const char *dir, uint64_t counter_before, const char *canon, size_t len,
-                     int sync)
+                     simrcpt_share *share)
 {
 	char path[4300];
 	hsm_rc rc;
@@ -305,7 +327,8 @@ simrcpt_keep_command(const char *dir, uint64_t counter_before, const char *canon
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
 	if ((rc = cmd_path(dir, counter_before, path, sizeof(path))) != HSM_OK ||
-	    (rc = write_in_place(path, canon, len, sync)) != HSM_OK)
+	    (rc = share ? keep_shared(path, canon, len, share) :
+	                  write_in_place(path, canon, len, 1)) != HSM_OK)
 		return rc;
 	/* bounded: the one that fell out of the window goes (no harm if absent) */
 	if (counter_before >= 2 * SIMRCPT_KEEP &&

@@ -19,6 +19,7 @@
 #ifndef HSMADM_SIM_SIMRCPT_H
 #define HSMADM_SIM_SIMRCPT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -51,12 +52,20 @@ hsm_rc simrcpt_load(const char *path, uint64_t from, uint64_t counter, json_t **
  * of a batch), written and synced (with its folder) BEFORE
  * the receipt is appended, so a receipt never lacks its command; written in
  * place, as a file torn by a crash belongs to no receipt and reads as none.
- * sync 0: as simrcpt_append (the batch's one flush comes before any state
- * is saved, so a receipt that counts still has its command). dir is
- * created 0700. Only the last 2 * SIMRCPT_KEEP are kept.
+ * share NULL: written and synced. Else (a batch, whose domains all keep
+ * the same command): unsynced, as simrcpt_append with sync 0 (the batch's
+ * one flush comes before any state is saved, so a receipt that counts
+ * still has its command), and only the first domain writes the file: the
+ * others link to it (a file creation costs twenty times a link). A kept
+ * file is never written through, only replaced, as it may be shared. dir
+ * is created 0700. Only the last 2 * SIMRCPT_KEEP are kept.
  */
+typedef struct {
+	pthread_mutex_t lock;
+	char            path[4300];   /* the file kept first, "" before */
+} simrcpt_share;
 hsm_rc simrcpt_keep_command(const char *dir, uint64_t counter_before, const char *canon,
-                            size_t len, int sync);
+                            size_t len, simrcpt_share *share);
 /* The command kept for counter_before; *out NULL when there is none. */
 hsm_rc simrcpt_command(const char *dir, uint64_t counter_before, json_t **out);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -288,7 +289,9 @@ test_stage_place_unstage(void **state)
 {
 	fx *f = *state;
 	simdom *back = NULL;
-	char path[512], tmp[520];
+	char path[512], tmp[520], prev[520];
+	struct stat st;
+	ino_t ino;
 	int fd = -1;
 
 	snprintf(path, sizeof(path), "%s/staged.json", f->dir);
@@ -303,11 +306,18 @@ test_stage_place_unstage(void **state)
 	assert_int_equal(hsm_fs_batch_open(f->dir, &fd), HSM_OK);
 	assert_int_equal(hsm_fs_batch_sync(fd, f->dir), HSM_OK);
 	close(fd);
+	assert_int_equal(stat(path, &st), 0);
+	ino = st.st_ino;
 	assert_int_equal(simdom_place(path), HSM_OK);
-	assert_int_not_equal(access(tmp, F_OK), 0);
 	assert_int_equal(LOAD(path, DOM, &back), HSM_OK);
 	assert_int_equal(simdom_counter(back), 1);
 	simdom_free(&back);
+	/* the replaced file stays, emptied, as the next temporary */
+	assert_int_equal(stat(tmp, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(st.st_ino, ino);
+	snprintf(prev, sizeof(prev), "%s.prev", path);
+	assert_int_not_equal(access(prev, F_OK), 0);
 	/* unstaged: the file keeps the placed state, no temporary stays */
 	add_admin(f, 1, "bob", none);
 	assert_int_equal(simdom_stage(f->d, path), HSM_OK);
@@ -318,6 +328,7 @@ test_stage_place_unstage(void **state)
 	simdom_free(&back);
 	/* nothing staged: placing says so and changes nothing */
 	assert_int_equal(simdom_place(path), HSM_ERR_IO);
+	assert_int_not_equal(access(prev, F_OK), 0);
 	assert_non_null(strstr(hsm_errmsg(), "cannot rename"));
 }
 

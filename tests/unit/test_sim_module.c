@@ -508,6 +508,31 @@ test_batch_grouped(void **state)
 	json_decref(a);
 	simmod_free(&f->m);
 	assert_int_equal(simmod_open(f->dir, NULL, &f->m), HSM_OK);
+	/* one command file for the batch, linked by its domains; replacing
+	 * one domain's (a command superseded at its counter) leaves the
+	 * others' as they were */
+	{
+		char p0[320], p1[300], d0[300];
+		struct stat s0, s1;
+		json_t *kept = NULL;
+
+		snprintf(d0, sizeof(d0), "%s/domains/00.cmd", f->dir);
+		snprintf(p0, sizeof(p0), "%s/0.json", d0);
+		snprintf(p1, sizeof(p1), "%s/domains/01.cmd/0.json", f->dir);
+		assert_int_equal(stat(p0, &s0), 0);
+		assert_int_equal(stat(p1, &s1), 0);
+		assert_int_equal(s0.st_ino, s1.st_ino);
+		assert_int_equal(simrcpt_keep_command(d0, 0, "{}", 2, NULL), HSM_OK);
+		assert_int_equal(stat(p0, &s0), 0);
+		assert_int_not_equal(s0.st_ino, s1.st_ino);
+		assert_int_equal(simrcpt_command(d0, 0, &kept), HSM_OK);
+		assert_int_equal(json_object_size(kept), 0);
+		json_decref(kept);
+		d0[strlen(d0) - 5] = '1';   /* domain 1's */
+		assert_int_equal(simrcpt_command(d0, 0, &kept), HSM_OK);
+		assert_true(json_equal(kept, file));
+		json_decref(kept);
+	}
 	/* kept as answered: fetched again after a restart, it verifies */
 	a = ask(f, "domain.receipts", json_pack("{s:i, s:i}", "domain", 1, "from_counter", 0),
 	        NULL);
