@@ -40,6 +40,9 @@
 
 DELAY=${BENCH_DELAY_MS:-50}
 ROUNDS=${BENCH_ROUNDS:-3}
+# each round adds an admin (with the boss and the warm-up round): a domain
+# holds at most 8
+[ "$ROUNDS" -le 6 ] || { echo "BENCH_ROUNDS is at most 6 (a domain holds 8 admins)" >&2; exit 2; }
 HARD=${BENCH_HARD_LIMIT:-4.0}      # 16 domains; twice that for 64
 mods=""
 for i in $(seq -w 1 16); do mods="$mods m$i"; done
