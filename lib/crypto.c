@@ -338,7 +338,11 @@ out:
 	return rc;
 }
 
-/* Full public-key check: on the curve, not infinity, right order. */
+/* The public-key check: coordinates in range, on the curve, not infinity.
+ * That is the whole check here: P-256, P-384 and P-521 have cofactor 1, so
+ * every other point on them has the group's prime order, and the order
+ * check EVP_PKEY_public_check adds (a scalar multiplication, as dear as a
+ * signature check) could never fail (SP 800-56A rev. 3 §5.6.2.3.4). */
 static hsm_rc
 check_public(EVP_PKEY *k)
 {
@@ -347,7 +351,7 @@ check_public(EVP_PKEY *k)
 
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL)) == NULL)
 		return ossl_fail(HSM_ERR_CRYPTO, "public key check set-up");
-	ok = EVP_PKEY_public_check(ctx);
+	ok = EVP_PKEY_public_check_quick(ctx);
 	EVP_PKEY_CTX_free(ctx);
 	if (ok != 1) {
 		ERR_clear_error();
