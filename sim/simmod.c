@@ -814,7 +814,9 @@ applyctx_done(struct applyctx *c)
 }
 
 /* The test fault between a change's token objects (and receipt) and the
- * save of its state: what a power cut there leaves (keystore.h). */
+ * save of its state: what a power cut there leaves (keystore.h). In a
+ * batch the receipts are kept later, once all its domains are staged, so
+ * there it leaves token objects and no receipt. */
 static void
 saving_fault(simmod *m)
 {
