@@ -15,49 +15,19 @@
 
 #define FILE_MAX (64L * 1024 * 1024)
 
+/* The one file reader (fileio.h); a missing file reads as empty. */
 static hsm_rc
 read_file(const char *path, char **out, size_t *len)
 {
-	struct stat sb;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd;
+	hsm_rc rc = hsm_file_read(path, FILE_MAX, out, len);
 
-	*out = NULL;
-	*len = 0;
-	if ((fd = open(path, O_RDONLY)) < 0) {
-		if (errno == ENOENT)
-			return HSM_OK;
-		return hsm_fail(HSM_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+	if (rc == HSM_ERR_NOT_FOUND) {
+		hsm_err_clear();
+		*out = NULL;
+		*len = 0;
+		return HSM_OK;
 	}
-	if (fstat(fd, &sb) != 0 || sb.st_size > FILE_MAX) {
-		close(fd);
-		return hsm_fail(HSM_ERR_IO, "%s is unreadable or too large", path);
-	}
-	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		close(fd);
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	}
-	while (got < (size_t)sb.st_size) {
-		ssize_t k = read(fd, buf + got, (size_t)sb.st_size - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {   /* an error is not the end of the file */
-			hsm_rc rc = hsm_fail(HSM_ERR_IO, "cannot read %s: %s", path,
-			    strerror(errno));
-			close(fd);
-			free(buf);
-			return rc;
-		}
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	return HSM_OK;
+	return rc;
 }
 
 static int

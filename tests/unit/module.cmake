@@ -13,6 +13,8 @@ hsm_unit_test(test_sim_domain_p11 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sim_dom
 target_compile_definitions(test_sim_domain_p11 PRIVATE SIM_DOMAIN_P11)
 hsm_unit_test(test_sim_module SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sim_module.c
               LIBS hsmadm_sim hsmadm)
+hsm_unit_test(test_simrcpt SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_simrcpt.c
+              LIBS hsmadm_sim hsmadm)
 # sim/p11.c against a SoftHSMv2 token made in the test's scratch folder.
 hsm_unit_test(test_p11 SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_p11.c
               LIBS hsmadm_sim hsmadm LABELS pkcs11)

@@ -348,51 +348,6 @@ test_receipts_kept(void **state)
 	json_decref(a);
 }
 
-/* The receipts file stays bounded: past 2 * SIMRCPT_KEEP lines it is cut to
- * the last SIMRCPT_KEEP, the newest kept; the last line per counter wins. */
-static void
-test_receipts_bounded(void **state)
-{
-	fx *f = *state;
-	char path[200];
-	json_t *all = NULL, *r;
-	long lines = -1;
-	FILE *fp;
-	int i;
-
-	snprintf(path, sizeof(path), "%s/r.jsonl", f->tmp);
-	assert_non_null(fp = fopen(path, "w"));
-	for (i = 0; i < 2 * SIMRCPT_KEEP; i++)
-		fprintf(fp, "{\"body\":{\"counter_after\":%d,\"counter_before\":%d}}\n", i + 1, i);
-	fclose(fp);
-	r = json_pack("{s:{s:i, s:i, s:s}}", "body", "counter_before", 2 * SIMRCPT_KEEP,
-	              "counter_after", 2 * SIMRCPT_KEEP + 1, "mark", "newest");
-	assert_int_equal(simrcpt_append(path, r, &lines, 1), HSM_OK);
-	json_decref(r);
-	assert_int_equal(lines, SIMRCPT_KEEP);
-	assert_int_equal(simrcpt_load(path, 0, UINT64_MAX, &all), HSM_OK);
-	assert_int_equal(json_array_size(all), SIMRCPT_KEEP);
-	assert_int_equal(rc_ctr(json_array_get(all, 0), "counter_before"), SIMRCPT_KEEP + 1);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    json_array_get(all, SIMRCPT_KEEP - 1), "body"), "mark")), "newest");
-	json_decref(all);
-	/* duplicates: the last line for a counter wins; out of range is left out */
-	{
-		const char *txt = "{\"body\":{\"counter_after\":1,\"counter_before\":0,\"n\":1}}\n"
-		    "{\"body\":{\"counter_after\":3,\"counter_before\":1}}\n"
-		    "not json\n"
-		    "{\"body\":{\"counter_after\":1,\"counter_before\":0,\"n\":2}}\n";
-		assert_int_equal(simrcpt_parse(txt, strlen(txt), 0, 5, &all), HSM_OK);
-		assert_int_equal(json_array_size(all), 1);
-		assert_int_equal(json_integer_value(json_object_get(json_object_get(
-		    json_array_get(all, 0), "body"), "n")), 2);
-		json_decref(all);
-		assert_int_equal(simrcpt_parse(txt, strlen(txt), 0, 0, &all), HSM_OK);
-		assert_int_equal(json_array_size(all), 0);
-		json_decref(all);
-	}
-}
-
 /* The batch form (module-protocol.md §2.5): several domains in one request,
  * each answered on its own, in the order asked. */
 static json_t *
@@ -721,7 +676,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_apply_receipt_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receipts_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_receipts_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_grouped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reservations, setup, teardown),
