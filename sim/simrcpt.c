@@ -171,18 +171,21 @@ out:
 	return rc;
 }
 
+/* Best effort: the count only says when to compact. */
 static long
 count_lines(const char *path)
 {
-	char *buf = NULL;
-	size_t len = 0, i;
+	char buf[8192];
+	ssize_t k, i;
 	long n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (read_file(path, &buf, &len) != HSM_OK)
+	if (fd < 0)
 		return 0;
-	for (i = 0; i < len; i++)
-		n += buf[i] == '\n';
-	free(buf);
+	while ((k = read(fd, buf, sizeof(buf))) > 0 || (k < 0 && errno == EINTR))
+		for (i = 0; i < k; i++)
+			n += buf[i] == '\n';
+	close(fd);
 	return n;
 }
 
