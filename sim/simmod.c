@@ -1126,6 +1126,8 @@ out:
 
 /* ---- several domains in one request (module-protocol.md §2.5) ---- */
 
+#define POOL_MAX 8   /* threads that work the domains of one batch */
+
 /* One listed domain of a batch request. */
 struct bent {
 	simmod     *m;
@@ -1165,18 +1167,67 @@ bent_apply(void *arg)
 	return NULL;
 }
 
-/* Grouped apply, in a domain's thread: the batch holds its lock. */
+/* Grouped apply, by a worker of the batch (pool_run): the batch holds the
+ * domain's lock. */
 static void *
 bent_stage(void *arg)
 {
 	struct bent *b = arg;
 
+	if (!b->go)
+		return NULL;   /* refused before the batch */
 	hsm_err_clear();
 	if (dropped_before(b->m))
 		b->drop = 1;
 	else
 		bent_done(b, apply_locked(b->m, b->idx, b->ac, &b->receipt, &b->next, &b->why));
 	return NULL;
+}
+
+/* The domains of a batch are worked by a few threads, each taking the
+ * next domain in turn (the calling thread too): a thread per domain cost
+ * its stack's mapping and unmapping, a third of the module's CPU. */
+struct pool {
+	struct bent    *b;
+	size_t          n, next;
+	void         *(*fn)(void *);
+	pthread_mutex_t lock;
+};
+
+static void *
+pool_main(void *arg)
+{
+	struct pool *p = arg;
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		i = p->next++;
+		pthread_mutex_unlock(&p->lock);
+		if (i >= p->n)
+			return NULL;
+		p->fn(&p->b[i]);
+	}
+}
+
+static void
+pool_run(struct bent *b, size_t n, void *(*fn)(void *))
+{
+	pthread_t th[POOL_MAX];
+	char started[POOL_MAX] = { 0 };
+	struct pool p = { b, n, 0, fn, PTHREAD_MUTEX_INITIALIZER };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k, nth = cpus < 2 ? 2 : cpus > POOL_MAX ? POOL_MAX : (size_t)cpus;
+
+	if (nth > n)
+		nth = n;
+	for (k = 1; k < nth; k++)
+		started[k] = pthread_create(&th[k], NULL, pool_main, &p) == 0;
+	pool_main(&p);
+	for (k = 1; k < nth; k++)
+		if (started[k])
+			pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&p.lock);
 }
 
 /* A staged domain of a batch refused after all: nothing was changed (its
@@ -1287,14 +1338,13 @@ grouped_finish(simmod *m, struct bent *b, size_t n, int sfd)
 
 /* The domains of a batch applied together: the batch takes their locks (in
  * domain order, so two batches cannot wait for each other), each domain
- * checks, keeps its command and receipt and stages its state in a thread
- * of its own, and grouped_finish flushes them once. Durable before the
+ * checks, keeps its command and stages its state (pool_run), grouped_seal
+ * signs and keeps their receipts, and grouped_finish flushes them once. Durable before the
  * answer, as one by one. */
 static void
 batch_grouped(struct bent *b, size_t n)
 {
-	pthread_t th[MODPROTO_MAX_DOMAINS];
-	char started[MODPROTO_MAX_DOMAINS], lock[MODPROTO_MAX_DOMAINS] = { 0 };
+	char lock[MODPROTO_MAX_DOMAINS] = { 0 };
 	char dir[4200];
 	int sfd = -1;
 	size_t i;
@@ -1315,14 +1365,7 @@ batch_grouped(struct bent *b, size_t n)
 				bent_done(&b[i], rc);
 			}
 	} else {
-		for (i = 0; i < n; i++)
-			started[i] = b[i].go && pthread_create(&th[i], NULL, bent_stage, &b[i]) == 0;
-		for (i = 0; i < n; i++) {
-			if (started[i])
-				pthread_join(th[i], NULL);
-			else if (b[i].go)
-				bent_stage(&b[i]);
-		}
+		pool_run(b, n, bent_stage);
 		grouped_seal(b[0].m, b, n);
 		grouped_finish(b[0].m, b, n, sfd);
 		close(sfd);
@@ -1365,8 +1408,6 @@ static void
 batch_apply(struct bent *b, size_t n, const json_t *params)
 {
 	struct applyctx ac;
-	pthread_t th[MODPROTO_MAX_DOMAINS];
-	char started[MODPROTO_MAX_DOMAINS];
 	size_t i;
 
 	applyctx_init(&ac, params, 1);
@@ -1380,14 +1421,8 @@ batch_apply(struct bent *b, size_t n, const json_t *params)
 	for (i = 0; i < n; i++) {
 		b[i].rc = HSM_OK;
 		b[i].go = 0;
-		started[i] = n > 1 && pthread_create(&th[i], NULL, bent_apply, &b[i]) == 0;
 	}
-	for (i = 0; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			bent_apply(&b[i]);
-	}
+	pool_run(b, n, bent_apply);
 	applyctx_done(&ac);
 }
 
