@@ -303,6 +303,28 @@ struct member {
 	json_t     *val;
 };
 
+/* Keys of ASCII only (all of ours): their bytes are their UTF-16 code
+ * units, so they are compared as they are, with no conversion. */
+static int
+member_cmp_ascii(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	int c = memcmp(x->key, y->key, x->klen < y->klen ? x->klen : y->klen);
+
+	if (c != 0)
+		return c;
+	return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+static int
+is_ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
 /* RFC 8785 3.2.3: compare keys as arrays of UTF-16 code units. */
 static int
 member_cmp(const void *a, const void *b)
@@ -327,6 +349,7 @@ write_object(struct obuf *o, const json_t *v, int depth, struct path *p)
 	size_t n = json_object_size(v), k = 0;
 	const char *key;
 	json_t *val;
+	int ascii = 1;
 	hsm_rc rc = HSM_OK;
 
 	if (n == 0)
@@ -345,11 +368,13 @@ write_object(struct obuf *o, const json_t *v, int depth, struct path *p)
 			    "not accepted", path_str(p));
 			goto out;
 		}
-		if ((rc = utf16_units(key, m[k].klen, &m[k].u16, &m[k].n16, p)) != HSM_OK)
-			goto out;
+		ascii = ascii && is_ascii(key, m[k].klen);
 		k++;
 	}
-	qsort(m, k, sizeof(*m), member_cmp);
+	for (size_t i = 0; !ascii && i < k; i++)
+		if ((rc = utf16_units(m[i].key, m[i].klen, &m[i].u16, &m[i].n16, p)) != HSM_OK)
+			goto out;
+	qsort(m, k, sizeof(*m), ascii ? member_cmp_ascii : member_cmp);
 	if ((rc = ob_putc(o, '{')) != HSM_OK)
 		goto out;
 	for (size_t i = 0; i < k; i++) {
