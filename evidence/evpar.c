@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "hsmadm/crypto.h"
+#include "hsmadm/thread.h"
 #include "evint.h"
 
 enum { JOB_FREE = 0, JOB_QUEUED, JOB_TAKEN, JOB_DONE };
@@ -131,7 +132,7 @@ ev_sigpool_new(int nthreads, size_t window, struct ev_sigpool **out)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	}
 	for (; p->nth < nthreads; p->nth++)
-		if (pthread_create(&p->th[p->nth], NULL, worker, p) != 0) {
+		if (hsm_thread_start(&p->th[p->nth], worker, p, 0) != HSM_OK) {
 			ev_sigpool_free(&p);
 			return hsm_fail(HSM_ERR_INTERNAL, "cannot start a verification thread");
 		}

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "group_int.h"
+#include "hsmadm/thread.h"
 
 long long
 grp_now_ms(void)
@@ -118,10 +119,12 @@ run_each(struct bthread *t)
 		sl[i].t = t;
 		sl[i].first = 1 + i;
 		sl[i].step = nth;
-		if (i > 0 && pthread_create(&th[i], NULL, slice_main, &sl[i]) == 0)
+		if (i > 0 && hsm_thread_start(&th[i], slice_main, &sl[i], 0) == HSM_OK)
 			started[i] = 1;
-		else if (i > 0)
+		else if (i > 0) {
+			hsm_err_clear();
 			slice_main(&sl[i]);   /* no thread: here */
+		}
 	}
 	slice_main(&sl[0]);
 	for (i = 1; i < nth; i++)
@@ -179,10 +182,12 @@ grp_run_batches(const struct gplan *p, struct bcall *c, moddrv_result *res)
 		t[k].res = tmp + j;
 		j += p->b[k].n;
 		if (th != NULL && started != NULL && p->nb > 1 &&
-		    pthread_create(&th[k], NULL, bworker, &t[k]) == 0)
+		    hsm_thread_start(&th[k], bworker, &t[k], 0) == HSM_OK)
 			started[k] = 1;
-		else
+		else {
+			hsm_err_clear();
 			bworker(&t[k]);   /* one module, or no thread: run it here */
+		}
 	}
 	for (k = 0; k < p->nb && t != NULL && tmp != NULL; k++) {
 		if (started != NULL && started[k])

@@ -23,6 +23,7 @@
 #include "hsmadm/moddriver.h"
 #include "hsmadm/reencipher.h"
 #include "hsmadm/secbuf.h"
+#include "hsmadm/thread.h"
 
 #define JOURNAL_MAGIC "hsmadm-reencipher-journal v1"
 #define LINE_MAX_BYTES 65536
@@ -608,8 +609,8 @@ workers_start(struct job *j)
 
 	j->stop = 0;
 	for (i = 0; i < j->nmem; i++) {
-		if (pthread_create(&j->mem[i].th, NULL, worker, &j->mem[i]) != 0)
-			return hsm_fail(HSM_ERR_NOMEM, "cannot start a thread");
+		if (hsm_thread_start(&j->mem[i].th, worker, &j->mem[i], 0) != HSM_OK)
+			return HSM_ERR_NOMEM;
 		j->mem[i].started = 1;
 		j->alive++;
 	}

@@ -15,6 +15,7 @@
 #include "hsmadm/group.h"
 #include "hsmadm/moddriver.h"
 #include "hsmadm/secbuf.h"
+#include "hsmadm/thread.h"
 
 #define WSC_FILE_MAX (1024 * 1024)
 
@@ -517,10 +518,12 @@ open_all(struct open_job *jobs, size_t nj)
 
 	for (i = 0; i < nj; i++)
 		if (th != NULL && started != NULL && nj > 1 &&
-		    pthread_create(&th[i], NULL, open_worker, &jobs[i]) == 0)
+		    hsm_thread_start(&th[i], open_worker, &jobs[i], 0) == HSM_OK)
 			started[i] = 1;
-		else
+		else {
+			hsm_err_clear();   /* no thread: run it here */
 			open_worker(&jobs[i]);
+		}
 	for (i = 0; i < nj; i++) {
 		if (started != NULL && started[i])
 			pthread_join(th[i], NULL);

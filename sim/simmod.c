@@ -17,6 +17,7 @@
 #include "hsmadm/fileio.h"
 #include "hsmadm/modproto.h"
 #include "hsmadm/receipt.h"
+#include "hsmadm/thread.h"
 #include "hsmadm/x509util.h"
 
 #include "keystore.h"
@@ -1222,7 +1223,8 @@ pool_run(struct bent *b, size_t n, void *(*fn)(void *))
 	if (nth > n)
 		nth = n;
 	for (k = 1; k < nth; k++)
-		started[k] = pthread_create(&th[k], NULL, pool_main, &p) == 0;
+		if (!(started[k] = hsm_thread_start(&th[k], pool_main, &p, 0) == HSM_OK))
+			hsm_err_clear();   /* fewer workers */
 	pool_main(&p);
 	for (k = 1; k < nth; k++)
 		if (started[k])

@@ -21,6 +21,7 @@
 #include "hsmadm/cjson.h"
 #include "hsmadm/fileio.h"
 #include "hsmadm/modproto.h"
+#include "hsmadm/thread.h"
 #include "hsmadm/tlsctx.h"
 
 #include "simserve.h"
@@ -306,8 +307,6 @@ peer_addr(const struct sockaddr_storage *ss, char *buf, size_t n)
 static void
 accept_one(server *srv, int lfd)
 {
-	pthread_t th;
-	pthread_attr_t attr;
 	sigset_t block, old;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -354,21 +353,19 @@ accept_one(server *srv, int lfd)
 	srv->fds[slot] = cfd;
 	snprintf(srv->addr[slot], sizeof(srv->addr[slot]), "%s", who);
 	srv->nconns++;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	/* Threads leave signals to the main loop. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	if (pthread_create(&th, &attr, conn_main, a) != 0) {
+	if (hsm_thread_start(NULL, conn_main, a, 1) != HSM_OK) {
+		fprintf(stderr, "hsmadm-simd: %s; connection closed\n", hsm_errmsg());
 		srv->fds[slot] = -1;
 		srv->nconns--;
 		close(cfd);
 		free(a);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
 	pthread_mutex_unlock(&srv->lock);
 }
 

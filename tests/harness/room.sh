@@ -56,11 +56,14 @@ room_cards() {
 	harness_insert_all "${pairs[@]}" || { room_say "a virtual card did not appear in its reader"; return 1; }
 }
 
-# room_module NAME: serve module NAME (its dir PRIV/NAME) on a free port.
+# room_module NAME: serve module NAME (its dir PRIV/NAME) on a free port,
+# with ROOM_MODULE_ARGS (e.g. --delay-ms N: a test that must act between two
+# commands gives itself time) if set.
 room_module() {
 	local m=$1 i
+	# shellcheck disable=SC2086
 	hsmadm-simd serve --dir "$ROOM_PRIV/$m" --listen 127.0.0.1:0 --port-file "$ROOM_PRIV/$m.port" \
-		>>"$ROOM_PRIV/$m.log" 2>&1 &
+		${ROOM_MODULE_ARGS:-} >>"$ROOM_PRIV/$m.log" 2>&1 &
 	ROOM_MPID[$m]=$!
 	for i in $(seq 1 200); do [ -s "$ROOM_PRIV/$m.port" ] && break; sleep 0.05; done
 	if [ ! -s "$ROOM_PRIV/$m.port" ]; then

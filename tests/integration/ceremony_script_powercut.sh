@@ -8,6 +8,10 @@
 # approval and the parts already loaded are not asked for again) and goes on;
 # the log verifies and the plan is fulfilled.
 . "${HSMADM_SRC:?}/tests/integration/ceremony_script_lib.bash"
+# Each module answer 100 ms late: the three loads then span half a second or
+# more, so the cut below (polled every 50 ms) falls between the first and the
+# last on any machine; batched loads without it can all land in one poll.
+export ROOM_MODULE_ARGS="--delay-ms 100"
 cs_setup
 C=hsmadm-ceremony
 ARGS=("$S/initial-master-key.script" --plan "$PLAN" --log "$LOG" --rehearsal "$ANSWERS")
