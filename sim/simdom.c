@@ -411,17 +411,21 @@ wipe_str(json_t *s)
 		secure_wipe((void *)json_string_value(s), json_string_length(s));
 }
 
+/* path with a suffix: ".tmp" (a one-by-one save's temporary), ".next" (a
+ * batch's staged state, and between saves the emptied spare it reuses),
+ * ".prev" (the replaced state for an instant while it is placed). */
 static hsm_rc
-tmp_path(const char *path, char *tmp, size_t n)
+side_path(const char *path, const char *suffix, char *out, size_t n)
 {
-	if ((size_t)snprintf(tmp, n, "%s.tmp", path) >= n)
+	if ((size_t)snprintf(out, n, "%s%s", path, suffix) >= n)
 		return hsm_fail(HSM_ERR_USAGE, "path too long: %s", path);
 	return HSM_OK;
 }
 
-/* buf to a temporary beside path (a fixed name: one writer per domain, its
- * lock); unless staged, synced and renamed over path, the folder synced.
- * Staged: left unsynced for the batch (simdom_place). */
+/* buf to a file beside path (a fixed name: one writer per domain, its
+ * lock). Unless staged: "<path>.tmp", synced and renamed over path, the
+ * folder synced. Staged: "<path>.next", unsynced, for the batch's one
+ * flush (simdom_place puts it in place). */
 static hsm_rc
 save_bytes(const char *path, const char *buf, size_t len, int staged)
 {
@@ -429,7 +433,7 @@ save_bytes(const char *path, const char *buf, size_t len, int staged)
 	int fd;
 	hsm_rc rc = HSM_OK;
 
-	if ((rc = tmp_path(path, tmp, sizeof(tmp))) != HSM_OK)
+	if ((rc = side_path(path, staged ? ".next" : ".tmp", tmp, sizeof(tmp))) != HSM_OK)
 		return rc;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return hsm_fail(HSM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
@@ -453,30 +457,29 @@ save_bytes(const char *path, const char *buf, size_t len, int staged)
 hsm_rc
 simdom_place(const char *path)
 {
-	char tmp[4300], prev[4300];
+	char next[4300], prev[4300];
 	int kept;
 	hsm_rc rc;
 
-	if ((rc = tmp_path(path, tmp, sizeof(tmp))) != HSM_OK)
+	if ((rc = side_path(path, ".next", next, sizeof(next))) != HSM_OK ||
+	    (rc = side_path(path, ".prev", prev, sizeof(prev))) != HSM_OK)
 		return rc;
-	if ((size_t)snprintf(prev, sizeof(prev), "%s.prev", path) >= sizeof(prev))
-		return hsm_fail(HSM_ERR_USAGE, "path too long: %s", path);
-	/* The replaced state's file becomes the next stage's temporary,
-	 * emptied: a new file costs an inode (a quarter of a millisecond
-	 * here), a link or a rename a twentieth of that. path names the old
-	 * state or the new one at every instant. */
+	/* The replaced state's file becomes the next stage's file, emptied: a
+	 * new file costs an inode (a quarter of a millisecond here), a link or
+	 * a rename a twentieth of that. path names the old state or the new
+	 * one at every instant. */
 	(void)unlink(prev);
 	kept = link(path, prev) == 0;
-	if (rename(tmp, path) != 0) {
-		rc = hsm_fail(HSM_ERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
-		(void)unlink(tmp);
+	if (rename(next, path) != 0) {
+		rc = hsm_fail(HSM_ERR_IO, "cannot rename %s: %s", next, strerror(errno));
+		(void)unlink(next);
 		if (kept)
 			(void)unlink(prev);
 		return rc;
 	}
-	if (kept && (rename(prev, tmp) != 0 || truncate(tmp, 0) != 0)) {
+	if (kept && (rename(prev, next) != 0 || truncate(next, 0) != 0)) {
 		(void)unlink(prev);
-		(void)unlink(tmp);
+		(void)unlink(next);
 	}
 	return HSM_OK;
 }
@@ -484,10 +487,10 @@ simdom_place(const char *path)
 void
 simdom_unstage(const char *path)
 {
-	char tmp[4300];
+	char next[4300];
 
-	if (tmp_path(path, tmp, sizeof(tmp)) == HSM_OK)
-		(void)unlink(tmp);
+	if (side_path(path, ".next", next, sizeof(next)) == HSM_OK)
+		(void)unlink(next);
 }
 
 /* A token importer: the id of its pair and its public point. */

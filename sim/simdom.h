@@ -42,13 +42,13 @@ hsm_rc simdom_load_ks(const char *path, unsigned index, keystore *ks, simdom **o
 /* Write the full (private) state atomically, mode 0600: a temporary beside
  * path, synced, renamed over it, the folder synced. */
 hsm_rc simdom_save(const simdom *d, const char *path);
-/* A batch's save in two steps: simdom_stage writes the temporary beside
- * path ("<path>.tmp", the caller holds the domain's lock) with no fsync;
- * the caller flushes the batch's files at once (hsm_fs_batch_sync), then
+/* A batch's save in two steps: simdom_stage writes the state beside path
+ * ("<path>.next", the caller holds the domain's lock) with no fsync; the
+ * caller flushes the batch's files at once (hsm_fs_batch_sync), then
  * simdom_place renames each over its path and the caller syncs the folder
- * once; the replaced file, emptied, stays as the next temporary (no new
- * file per save). simdom_unstage removes a temporary that is not to be
- * placed. */
+ * once; the replaced file, emptied, stays as the next "<path>.next" (no
+ * new file per save). simdom_unstage removes a staged state that is not
+ * to be placed. */
 hsm_rc simdom_stage(const simdom *d, const char *path);
 hsm_rc simdom_place(const char *path);
 void   simdom_unstage(const char *path);

@@ -295,7 +295,7 @@ test_stage_place_unstage(void **state)
 	int fd = -1;
 
 	snprintf(path, sizeof(path), "%s/staged.json", f->dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(tmp, sizeof(tmp), "%s.next", path);
 	assert_int_equal(simdom_save(f->d, path), HSM_OK);
 	add_admin(f, 0, "alice", none);
 	assert_int_equal(simdom_stage(f->d, path), HSM_OK);
@@ -312,7 +312,7 @@ test_stage_place_unstage(void **state)
 	assert_int_equal(LOAD(path, DOM, &back), HSM_OK);
 	assert_int_equal(simdom_counter(back), 1);
 	simdom_free(&back);
-	/* the replaced file stays, emptied, as the next temporary */
+	/* the replaced file stays, emptied, as the next staged file */
 	assert_int_equal(stat(tmp, &st), 0);
 	assert_int_equal(st.st_size, 0);
 	assert_int_equal(st.st_ino, ino);
