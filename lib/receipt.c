@@ -429,12 +429,12 @@ hsm_rc
 receipt_verify(const json_t *receipt, X509 *module_ca, const char *expect_serial,
                const json_t **bodyp)
 {
-	return receipt_verify_memo(receipt, module_ca, expect_serial, NULL, bodyp);
+	return receipt_verify_memo(receipt, module_ca, expect_serial, NULL, bodyp, NULL);
 }
 
 hsm_rc
 receipt_verify_memo(const json_t *receipt, X509 *module_ca, const char *expect_serial,
-                    receipt_memo *memo, const json_t **bodyp)
+                    receipt_memo *memo, const json_t **bodyp, X509 **oa_out)
 {
 	receipt_parts p;
 	uint8_t *der = NULL;
@@ -444,6 +444,8 @@ receipt_verify_memo(const json_t *receipt, X509 *module_ca, const char *expect_s
 
 	if (bodyp != NULL)
 		*bodyp = NULL;
+	if (oa_out != NULL)
+		*oa_out = NULL;
 	if (module_ca == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "receipt_verify: no module CA");
 	if ((rc = receipt_open(receipt, &p)) != HSM_OK)
@@ -458,6 +460,10 @@ receipt_verify_memo(const json_t *receipt, X509 *module_ca, const char *expect_s
 		goto out;
 	if (bodyp != NULL)
 		*bodyp = p.body;
+	if (oa_out != NULL) {
+		*oa_out = oa;
+		oa = NULL;
+	}
 out:
 	receipt_parts_clear(&p);
 	free(der);

@@ -163,17 +163,15 @@ oa_find(const char *ca_path, const char *serial, const char *oa_b64)
 	return NULL;
 }
 
-/* Caller holds trust_lock: remember an OA certificate that verified. */
+/* Caller holds trust_lock: remember an OA certificate that verified (x,
+ * as parsed by the check). */
 static void
-oa_add(const char *ca_path, const char *serial, const char *oa_b64)
+oa_add(const char *ca_path, const char *serial, const char *oa_b64, X509 *x)
 {
-	uint8_t *der = NULL, fp[32];
-	size_t derlen = 0;
-	X509 *x = NULL;
+	uint8_t fp[32];
 	EVP_PKEY *pub;
 
-	if (noas >= TRUST_MAX || b64_decode(oa_b64, &der, &derlen) != HSM_OK ||
-	    x509u_from_der(der, derlen, &x) != HSM_OK || x509u_fingerprint(x, fp) != HSM_OK ||
+	if (noas >= TRUST_MAX || x509u_fingerprint(x, fp) != HSM_OK ||
 	    (pub = X509_get_pubkey(x)) == NULL)
 		goto out;
 	hex_encode_buf(fp, 32, oas[noas].fp);
@@ -191,8 +189,6 @@ oa_add(const char *ca_path, const char *serial, const char *oa_b64)
 	}
 out:
 	hsm_err_clear();
-	X509_free(x);
-	free(der);
 }
 
 int
@@ -254,7 +250,7 @@ grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receip
 	const char *mod = json_string_value(json_object_get(json_object_get(receipt, "body"),
 	    "module"));
 	EVP_PKEY *pub = NULL;
-	X509 *ca = NULL;
+	X509 *ca = NULL, *x = NULL;
 	int owned = 0;
 	hsm_rc rc;
 
@@ -277,13 +273,14 @@ grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receip
 	rc = ca_get(ca_path, &ca, &owned);
 	pthread_mutex_unlock(&trust_lock);
 	if (rc == HSM_OK && (rc = receipt_verify_memo(receipt, ca, serial, memo_get(),
-	    body)) == HSM_OK &&
+	    body, &x)) == HSM_OK &&
 	    oa64 != NULL) {
 		pthread_mutex_lock(&trust_lock);
 		if (oa_find(ca_path, serial, oa64) == NULL)
-			oa_add(ca_path, serial, oa64);
+			oa_add(ca_path, serial, oa64, x);
 		pthread_mutex_unlock(&trust_lock);
 	}
+	X509_free(x);
 	if (owned)
 		X509_free(ca);
 	return rc;

@@ -96,9 +96,11 @@ hsm_rc receipt_check_sig(receipt_memo *memo, EVP_PKEY *pub, const receipt_parts 
 hsm_rc receipt_verify(const json_t *receipt, X509 *module_ca,
                       const char *expect_serial, const json_t **body);
 /* The same through a memo (receipt_check_sig): the batch's signature
- * checked here is not checked again for its other receipts. */
+ * checked here is not checked again for its other receipts. *oa (optional)
+ * gets the verified OA certificate (free it), for a caller that keeps it:
+ * parsing a certificate is dear in OpenSSL 3.0. */
 hsm_rc receipt_verify_memo(const json_t *receipt, X509 *module_ca, const char *expect_serial,
-                           receipt_memo *memo, const json_t **body);
+                           receipt_memo *memo, const json_t **body, X509 **oa);
 /* The same with the CA as a PEM file path. */
 hsm_rc receipt_verify_file(const json_t *receipt, const char *module_ca_pem,
                            const char *expect_serial, const json_t **body);
