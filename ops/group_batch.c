@@ -82,21 +82,13 @@ struct bthread {
 	long long            t_call;
 };
 
-/* each() for the members k = first, first + step, ... of one batch. */
-struct slice {
-	struct bthread *t;
-	size_t          first, step;
-};
-
-static void *
-slice_main(void *p)
+/* each() for member 1 + i of one batch (hsm_thread_each). */
+static void
+each_after_first(void *ctx, size_t i)
 {
-	struct slice *sl = p;
-	size_t k;
+	struct bthread *t = ctx;
 
-	for (k = sl->first; k < sl->t->b->n; k += sl->step)
-		sl->t->c->each(sl->t->c->ctx, sl->t->b->idx[k], &sl->t->res[k]);
-	return NULL;
+	t->c->each(t->c->ctx, t->b->idx[1 + i], &t->res[1 + i]);
 }
 
 /* The answers of a module with many domains are checked (parsed, receipt
@@ -107,29 +99,10 @@ slice_main(void *p)
 static void
 run_each(struct bthread *t)
 {
-	struct slice sl[EACH_THREADS];
-	pthread_t th[EACH_THREADS];
-	char started[EACH_THREADS] = { 0 };
-	size_t nth = t->b->n >= 8 ? EACH_THREADS : 1, i;
-
 	if (t->b->n == 0)
 		return;
 	t->c->each(t->c->ctx, t->b->idx[0], &t->res[0]);
-	for (i = 0; i < nth; i++) {
-		sl[i].t = t;
-		sl[i].first = 1 + i;
-		sl[i].step = nth;
-		if (i > 0 && hsm_thread_start(&th[i], slice_main, &sl[i], 0) == HSM_OK)
-			started[i] = 1;
-		else if (i > 0) {
-			hsm_err_clear();
-			slice_main(&sl[i]);   /* no thread: here */
-		}
-	}
-	slice_main(&sl[0]);
-	for (i = 1; i < nth; i++)
-		if (started[i])
-			pthread_join(th[i], NULL);
+	hsm_thread_each(t->b->n - 1, t->b->n >= 8 ? EACH_THREADS : 1, each_after_first, t);
 }
 
 static void *

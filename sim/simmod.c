@@ -1127,8 +1127,6 @@ out:
 
 /* ---- several domains in one request (module-protocol.md §2.5) ---- */
 
-#define POOL_MAX 8   /* threads that work the domains of one batch */
-
 /* One listed domain of a batch request. */
 struct bent {
 	simmod     *m;
@@ -1185,51 +1183,27 @@ bent_stage(void *arg)
 	return NULL;
 }
 
-/* The domains of a batch are worked by a few threads, each taking the
- * next domain in turn (the calling thread too): a thread per domain cost
- * its stack's mapping and unmapping, a third of the module's CPU. */
-struct pool {
-	struct bent    *b;
-	size_t          n, next;
-	void         *(*fn)(void *);
-	pthread_mutex_t lock;
-};
-
-static void *
-pool_main(void *arg)
+/* The domains of a batch are worked by a few threads (hsm_thread_each): a
+ * thread per domain cost its stack's mapping and unmapping, a third of the
+ * module's CPU. */
+static void
+stage_at(void *ctx, size_t i)
 {
-	struct pool *p = arg;
-	size_t i;
-
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		i = p->next++;
-		pthread_mutex_unlock(&p->lock);
-		if (i >= p->n)
-			return NULL;
-		p->fn(&p->b[i]);
-	}
+	bent_stage(&((struct bent *)ctx)[i]);
 }
 
 static void
-pool_run(struct bent *b, size_t n, void *(*fn)(void *))
+apply_at(void *ctx, size_t i)
 {
-	pthread_t th[POOL_MAX];
-	char started[POOL_MAX] = { 0 };
-	struct pool p = { b, n, 0, fn, PTHREAD_MUTEX_INITIALIZER };
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t k, nth = cpus < 2 ? 2 : cpus > POOL_MAX ? POOL_MAX : (size_t)cpus;
+	bent_apply(&((struct bent *)ctx)[i]);
+}
 
-	if (nth > n)
-		nth = n;
-	for (k = 1; k < nth; k++)
-		if (!(started[k] = hsm_thread_start(&th[k], pool_main, &p, 0) == HSM_OK))
-			hsm_err_clear();   /* fewer workers */
-	pool_main(&p);
-	for (k = 1; k < nth; k++)
-		if (started[k])
-			pthread_join(th[k], NULL);
-	pthread_mutex_destroy(&p.lock);
+static void
+pool_run(struct bent *b, size_t n, void (*fn)(void *, size_t))
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	hsm_thread_each(n, cpus < 2 ? 2 : (size_t)cpus, fn, b);
 }
 
 /* A staged domain of a batch refused after all: nothing was changed (its
@@ -1367,7 +1341,7 @@ batch_grouped(struct bent *b, size_t n)
 				bent_done(&b[i], rc);
 			}
 	} else {
-		pool_run(b, n, bent_stage);
+		pool_run(b, n, stage_at);
 		grouped_seal(b[0].m, b, n);
 		grouped_finish(b[0].m, b, n, sfd);
 		close(sfd);
@@ -1424,7 +1398,7 @@ batch_apply(struct bent *b, size_t n, const json_t *params)
 		b[i].rc = HSM_OK;
 		b[i].go = 0;
 	}
-	pool_run(b, n, bent_apply);
+	pool_run(b, n, apply_at);
 	applyctx_done(&ac);
 }
 

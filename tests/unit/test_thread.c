@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* test_thread.c - hsm_thread_start: a joinable thread runs and gives its
  * result back, a detached one runs on its own, and both have the 1 MiB
- * stack thread.h promises, not the 8 MiB default. */
+ * stack thread.h promises, not the 8 MiB default; hsm_thread_each runs
+ * every index once. */
 #define _GNU_SOURCE   /* pthread_getattr_np */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "hsmadm/thread.h"
@@ -78,12 +80,49 @@ test_detached(void **state)
 	assert_true(seen_stack < 8u * 1024 * 1024);
 }
 
+/* hsm_thread_each: every index once, whatever the count of threads. */
+static pthread_mutex_t hits_lock = PTHREAD_MUTEX_INITIALIZER;
+static int hits[100];
+static pthread_t who[100];
+
+static void
+count_hit(void *ctx, size_t i)
+{
+	(void)ctx;
+	pthread_mutex_lock(&hits_lock);
+	hits[i]++;
+	who[i] = pthread_self();
+	pthread_mutex_unlock(&hits_lock);
+}
+
+static void
+test_each(void **state)
+{
+	static const size_t ns[] = { 0, 1, 5, 100 }, maxes[] = { 0, 1, 3, 20 };
+	size_t a, b, i, others;
+
+	(void)state;
+	for (a = 0; a < 4; a++)
+		for (b = 0; b < 4; b++) {
+			memset(hits, 0, sizeof(hits));
+			hsm_thread_each(ns[a], maxes[b], count_hit, NULL);
+			for (i = 0; i < 100; i++)
+				assert_int_equal(hits[i], i < ns[a] ? 1 : 0);
+		}
+	/* max 1: all on the calling thread */
+	hsm_thread_each(5, 1, count_hit, NULL);
+	for (i = 0, others = 0; i < 5; i++)
+		others += !pthread_equal(who[i], pthread_self());
+	assert_int_equal(others, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_joinable),
 		cmocka_unit_test(test_detached),
+		cmocka_unit_test(test_each),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,4 +19,10 @@
  * NULL). HSM_ERR_NOMEM (no thread could be made) with a message. */
 hsm_rc hsm_thread_start(pthread_t *th, void *(*fn)(void *), void *arg, int detached);
 
+/* fn(ctx, i) for every i in [0, n), by at most max threads (the caller is
+ * one of them), each taking the next i in turn; returns when all are done.
+ * A thread that cannot be started leaves its share to the others. */
+#define HSM_THREAD_EACH_MAX 8
+void hsm_thread_each(size_t n, size_t max, void (*fn)(void *ctx, size_t i), void *ctx);
+
 #endif
