@@ -69,8 +69,10 @@ ctx_common(SSL_CTX *ctx, const char *cert_pem, const char *key_pem, const char *
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		return hsm_fail(HSM_ERR_USAGE, "private key %s does not belong to certificate %s",
 		                key_pem, cert_pem);
-	/* Only the given CA file is trusted: no system store. */
-	if (SSL_CTX_load_verify_locations(ctx, ca_pem, NULL) != 1)
+	/* Only the given CA file is trusted: no system store. None given (a
+	 * client identity): nothing is trusted until a connection brings its
+	 * pin. */
+	if (ca_pem != NULL && SSL_CTX_load_verify_locations(ctx, ca_pem, NULL) != 1)
 		return hsm_fail(HSM_ERR_IO, "cannot load CA certificate %s: %s", ca_pem,
 		                ossl_reason(why, sizeof(why)));
 	SSL_CTX_set_verify_depth(ctx, 2);
@@ -90,6 +92,8 @@ tlsctx_server_new(const char *cert_pem, const char *key_pem,
 	hsm_rc rc;
 
 	*out = NULL;
+	if (client_ca_pem == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "a module's TLS context needs its client CA");
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
 		return hsm_fail(HSM_ERR_TLS, "cannot create a TLS server context");
 	if ((rc = ctx_common(ctx, cert_pem, key_pem, client_ca_pem)) != HSM_OK)
@@ -106,6 +110,33 @@ tlsctx_server_new(const char *cert_pem, const char *key_pem,
 out:
 	SSL_CTX_free(ctx);
 	return rc;
+}
+
+hsm_rc
+tlsctx_client_identity_new(const char *cert_pem, const char *key_pem, SSL_CTX **out)
+{
+	return tlsctx_client_new(NULL, cert_pem, key_pem, out);
+}
+
+hsm_rc
+tlsctx_pin_load(const char *ca_pem, X509_STORE **out)
+{
+	X509_STORE *st;
+	char why[256];
+
+	*out = NULL;
+	if (ca_pem == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "no CA file to pin");
+	if ((st = X509_STORE_new()) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	ERR_clear_error();
+	if (X509_STORE_load_file(st, ca_pem) != 1) {
+		X509_STORE_free(st);
+		return hsm_fail(HSM_ERR_IO, "cannot load CA certificate %s: %s", ca_pem,
+		                ossl_reason(why, sizeof(why)));
+	}
+	*out = st;
+	return HSM_OK;
 }
 
 hsm_rc
@@ -349,6 +380,13 @@ hsm_rc
 tls_connect(SSL_CTX *ctx, const char *hostport, const char *expect_serial,
             int timeout_ms, tls_conn **out)
 {
+	return tls_connect_pinned(ctx, NULL, hostport, expect_serial, timeout_ms, out);
+}
+
+hsm_rc
+tls_connect_pinned(SSL_CTX *ctx, X509_STORE *pin, const char *hostport,
+                   const char *expect_serial, int timeout_ms, tls_conn **out)
+{
 	tls_conn *c = NULL;
 	X509 *peer = NULL;
 	int fd = -1, ret;
@@ -361,6 +399,11 @@ tls_connect(SSL_CTX *ctx, const char *hostport, const char *expect_serial,
 		return rc;
 	if ((rc = conn_new(ctx, fd, &c)) != HSM_OK)
 		return rc;
+	/* The pin replaces the context's store for this connection only. */
+	if (pin != NULL && SSL_set1_verify_cert_store(c->ssl, pin) != 1) {
+		rc = hsm_fail(HSM_ERR_TLS, "cannot set up TLS");
+		goto fail;
+	}
 	ERR_clear_error();
 	ret = handshake_within(c->ssl, fd, 0, timeout_ms);
 	if (ret != 1) {

@@ -12,8 +12,9 @@
 #include "hsmadm/tlsctx.h"
 
 struct simctx {
-	SSL_CTX  *sslctx;
-	tls_conn *conn;
+	SSL_CTX    *sslctx;     /* the client identity, shared (ctx_get) */
+	X509_STORE *pin;        /* this module's pinned CA */
+	tls_conn   *conn;
 	long long next_id;
 	int       lost;         /* a call failed in transport: the connection is unusable */
 	/* to connect again (receipts after a lost answer) */
@@ -21,47 +22,46 @@ struct simctx {
 	int       timeout_ms;
 };
 
-/* The client TLS context is shared by the connections that are open at the
- * same time with the same CA, certificate and key (a group opens one per
- * member at once): building one costs more CPU than a handshake (provider
- * fetches, PEM and key decoding), and 16 of them on a loaded machine were
- * most of the time a group command spent connecting. Kept only while some
- * connection uses it, so files changed between commands are read again. */
+/* The client TLS context (the workstation's certificate and key, no CA) is
+ * shared by the connections that are open at the same time, each bringing
+ * its module's pinned CA (tls_connect_pinned): building one costs more CPU
+ * than a handshake (provider fetches, PEM and key decoding), and one per
+ * module (each pins its own CA file) was, on a loaded machine, most of the
+ * time a group command spent connecting. Kept only while some connection
+ * uses it, so files changed between commands are read again. */
 #define SHARED_MAX 16
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t shared_built = PTHREAD_COND_INITIALIZER;
 static struct shared_ctx {
 	int      used;      /* 0: free entry */
 	SSL_CTX *ctx;       /* NULL while its first user builds it */
-	char    *ca, *cert, *key;
+	char    *cert, *key;
 	unsigned users;
 } shared[SHARED_MAX];
 
 static void
 shared_clear(struct shared_ctx *e)
 {
-	free(e->ca);
 	free(e->cert);
 	free(e->key);
 	memset(e, 0, sizeof(*e));
 }
 
 static struct shared_ctx *
-shared_find(const char *ca, const char *cert, const char *key)
+shared_find(const char *cert, const char *key)
 {
 	size_t i;
 
 	for (i = 0; i < SHARED_MAX; i++)
-		if (shared[i].used && strcmp(shared[i].ca, ca) == 0 &&
-		    strcmp(shared[i].cert, cert) == 0 && strcmp(shared[i].key, key) == 0)
+		if (shared[i].used && strcmp(shared[i].cert, cert) == 0 &&
+		    strcmp(shared[i].key, key) == 0)
 			return &shared[i];
 	return NULL;
 }
 
-/* Contexts for different files are built at the same time (one per module
- * CA); a second user of the same files waits for the first one's. */
+/* A second user of the same files waits for the first one's context. */
 static hsm_rc
-ctx_get(const char *ca, const char *cert, const char *key, SSL_CTX **out)
+ctx_get(const char *cert, const char *key, SSL_CTX **out)
 {
 	struct shared_ctx *e;
 	hsm_rc rc;
@@ -69,7 +69,7 @@ ctx_get(const char *ca, const char *cert, const char *key, SSL_CTX **out)
 
 	*out = NULL;
 	pthread_mutex_lock(&shared_lock);
-	while ((e = shared_find(ca, cert, key)) != NULL && e->ctx == NULL)
+	while ((e = shared_find(cert, key)) != NULL && e->ctx == NULL)
 		pthread_cond_wait(&shared_built, &shared_lock);
 	if (e != NULL && SSL_CTX_up_ref(e->ctx) == 1) {
 		e->users++;
@@ -82,10 +82,9 @@ ctx_get(const char *ca, const char *cert, const char *key, SSL_CTX **out)
 		if (!shared[i].used)
 			e = &shared[i];
 	if (e != NULL) {
-		e->ca = strdup(ca);
 		e->cert = strdup(cert);
 		e->key = strdup(key);
-		if (e->ca != NULL && e->cert != NULL && e->key != NULL)
+		if (e->cert != NULL && e->key != NULL)
 			e->used = 1;
 		else
 			shared_clear(e);   /* not shared then */
@@ -94,7 +93,7 @@ ctx_get(const char *ca, const char *cert, const char *key, SSL_CTX **out)
 	}
 	pthread_mutex_unlock(&shared_lock);
 
-	rc = tlsctx_client_new(ca, cert, key, out);
+	rc = tlsctx_client_identity_new(cert, key, out);
 
 	pthread_mutex_lock(&shared_lock);
 	if (e != NULL) {
@@ -139,6 +138,7 @@ sim_close(void *vctx)
 		return;
 	tls_conn_free(&c->conn);
 	ctx_put(&c->sslctx);
+	X509_STORE_free(c->pin);
 	free(c->hostport);
 	free(c->serial);
 	free(c);
@@ -229,7 +229,8 @@ sim_reconnect(struct simctx *c)
 
 	if (c->hostport == NULL || c->serial == NULL)
 		return hsm_fail(HSM_ERR_MODULE, "the connection to the module was lost");
-	if ((rc = tls_connect(c->sslctx, c->hostport, c->serial, c->timeout_ms, &conn)) != HSM_OK)
+	if ((rc = tls_connect_pinned(c->sslctx, c->pin, c->hostport, c->serial, c->timeout_ms,
+	    &conn)) != HSM_OK)
 		return hsm_fail_wrap(rc, "module at %s (connecting again)", c->hostport);
 	tls_conn_free(&c->conn);
 	c->conn = conn;
@@ -731,9 +732,11 @@ modclient_sim_open(const char *hostport, const char *expect_serial,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	c->next_id = 1;
-	if ((rc = ctx_get(pinned_ca_pem, client_cert_pem, client_key_pem, &c->sslctx)) != HSM_OK)
+	if ((rc = tlsctx_pin_load(pinned_ca_pem, &c->pin)) != HSM_OK ||
+	    (rc = ctx_get(client_cert_pem, client_key_pem, &c->sslctx)) != HSM_OK)
 		goto out;
-	if ((rc = tls_connect(c->sslctx, hostport, expect_serial, timeout_ms, &c->conn)) != HSM_OK) {
+	if ((rc = tls_connect_pinned(c->sslctx, c->pin, hostport, expect_serial, timeout_ms,
+	    &c->conn)) != HSM_OK) {
 		rc = hsm_fail_wrap(rc, "module at %s", hostport);
 		goto out;
 	}

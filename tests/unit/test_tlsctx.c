@@ -3,7 +3,9 @@
  * (tlsctx.h), with certificates issued by x509util: a real handshake over a
  * socketpair and over loopback TCP; the module serial is checked; a client
  * from another CA, a client without a certificate, a TLS 1.2 client and a
- * module from an unpinned CA are all refused; key and certificate files
+ * module from an unpinned CA are all refused; one client identity serves
+ * modules pinned to different CAs, each connection trusting its own pin
+ * only; key and certificate files
  * that do not belong together are refused when the context is made. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,21 +257,19 @@ listen_loopback(int *port)
 	return fd;
 }
 
-/* tls_connect over TCP: expect_serial decides; the pinned CA decides. */
+/* tls_connect_pinned over TCP with cctx and pin (NULL: the context's). */
 static hsm_rc
-connect_once(const struct pki *p, const char *pinned, const char *serial)
+connect_with(const struct pki *p, SSL_CTX *cctx, X509_STORE *pin, const char *serial)
 {
-	SSL_CTX *cctx = NULL;
 	tls_conn *c = NULL;
 	struct srv s;
 	char hp[64];
 	int port, lfd = listen_loopback(&port);
 	hsm_rc rc;
 
-	assert_int_equal(tlsctx_client_new(pinned, p->cli_cert, p->cli_key, &cctx), HSM_OK);
 	server_start(&s, p, -1, lfd);
 	snprintf(hp, sizeof(hp), "127.0.0.1:%d", port);
-	rc = tls_connect(cctx, hp, serial, 5000, &c);
+	rc = tls_connect_pinned(cctx, pin, hp, serial, 5000, &c);
 	if (rc == HSM_OK) {
 		char buf[4];
 
@@ -282,6 +282,18 @@ connect_once(const struct pki *p, const char *pinned, const char *serial)
 	assert_null(c);
 	server_join(&s);
 	close(lfd);
+	return rc;
+}
+
+/* tls_connect over TCP: expect_serial decides; the pinned CA decides. */
+static hsm_rc
+connect_once(const struct pki *p, const char *pinned, const char *serial)
+{
+	SSL_CTX *cctx = NULL;
+	hsm_rc rc;
+
+	assert_int_equal(tlsctx_client_new(pinned, p->cli_cert, p->cli_key, &cctx), HSM_OK);
+	rc = connect_with(p, cctx, NULL, serial);
 	tlsctx_free(&cctx);
 	return rc;
 }
@@ -297,6 +309,44 @@ test_tcp_connect(void **state)
 	assert_non_null(strstr(hsm_errmsg(), "DC2-M01"));
 	/* a module whose CA is not the pinned one */
 	assert_int_equal(connect_once(p, p->rogue_ca, SERIAL), HSM_ERR_TRUST);
+}
+
+/* One client identity for modules pinned to different CAs: each connection
+ * trusts its own pin only, and one without a pin trusts nothing. */
+static void
+test_identity_and_pins(void **state)
+{
+	struct pki *p = *state;
+	SSL_CTX *cctx = NULL, *sctx = NULL;
+	X509_STORE *good = NULL, *other = NULL, *none = NULL;
+	char missing[600], empty[600];
+	FILE *f;
+
+	assert_int_equal(tlsctx_client_identity_new(p->cli_cert, p->cli_key, &cctx), HSM_OK);
+	assert_int_equal(tlsctx_pin_load(p->mod_ca, &good), HSM_OK);
+	assert_int_equal(tlsctx_pin_load(p->rogue_ca, &other), HSM_OK);
+	assert_int_equal(connect_with(p, cctx, good, SERIAL), HSM_OK);
+	assert_int_equal(connect_with(p, cctx, other, SERIAL), HSM_ERR_TRUST);
+	/* the pin of one connection is not left on the shared context */
+	assert_int_equal(connect_with(p, cctx, NULL, SERIAL), HSM_ERR_TRUST);
+	assert_int_equal(connect_with(p, cctx, good, "DC2-M01"), HSM_ERR_TRUST);
+	assert_int_equal(connect_with(p, cctx, good, SERIAL), HSM_OK);
+	/* a pin must hold a certificate */
+	path(missing, p, "missing.pem");
+	path(empty, p, "empty.pem");
+	assert_non_null(f = fopen(empty, "w"));
+	fclose(f);
+	assert_int_equal(tlsctx_pin_load(missing, &none), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "missing.pem"));
+	assert_int_equal(tlsctx_pin_load(empty, &none), HSM_ERR_IO);
+	assert_int_equal(tlsctx_pin_load(NULL, &none), HSM_ERR_USAGE);
+	assert_null(none);
+	/* a module always says whose clients it trusts */
+	assert_int_equal(tlsctx_server_new(p->srv_cert, p->srv_key, NULL, &sctx), HSM_ERR_USAGE);
+	assert_null(sctx);
+	X509_STORE_free(good);
+	X509_STORE_free(other);
+	tlsctx_free(&cctx);
 }
 
 static void
@@ -331,6 +381,7 @@ main(void)
 		cmocka_unit_test(test_socketpair_handshake),
 		cmocka_unit_test(test_module_refuses),
 		cmocka_unit_test(test_tcp_connect),
+		cmocka_unit_test(test_identity_and_pins),
 		cmocka_unit_test(test_context_files),
 	};
 

@@ -27,6 +27,14 @@ hsm_rc tlsctx_server_new(const char *cert_pem, const char *key_pem,
 /* Workstation side. */
 hsm_rc tlsctx_client_new(const char *pinned_ca_pem, const char *cert_pem,
                          const char *key_pem, SSL_CTX **out);
+/* The workstation's certificate and key with no CA trusted: one context for
+ * connections to modules pinned to different CAs, each bringing its pin
+ * (tls_connect_pinned); without one, every chain is refused. A context
+ * costs more CPU than a handshake, a pin one PEM read. */
+hsm_rc tlsctx_client_identity_new(const char *cert_pem, const char *key_pem, SSL_CTX **out);
+/* The certificates of a PEM CA file as a trust store: a module's pin. Free
+ * it with X509_STORE_free. */
+hsm_rc tlsctx_pin_load(const char *ca_pem, X509_STORE **out);
 void   tlsctx_free(SSL_CTX **ctx);
 
 /* A connected, handshaken TLS session plus its socket. */
@@ -39,6 +47,10 @@ typedef struct tls_conn tls_conn;
  * each later socket read/write (0 = 30 s). */
 hsm_rc tls_connect(SSL_CTX *ctx, const char *hostport, const char *expect_serial,
                    int timeout_ms, tls_conn **out);
+/* tls_connect trusting only pin's CAs, not the context's (pin NULL: the
+ * context's). */
+hsm_rc tls_connect_pinned(SSL_CTX *ctx, X509_STORE *pin, const char *hostport,
+                          const char *expect_serial, int timeout_ms, tls_conn **out);
 /* Server side: wrap an accepted socket (takes the fd) and handshake, all of
  * it within timeout_ms (HSM_ERR_TIMEOUT); later reads time out after
  * timeout_ms each, until the caller sets its own (0 = 30 s). */
