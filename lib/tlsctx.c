@@ -121,22 +121,24 @@ tlsctx_client_identity_new(const char *cert_pem, const char *key_pem, SSL_CTX **
 hsm_rc
 tlsctx_pin_load(const char *ca_pem, X509_STORE **out)
 {
-	X509_STORE *st;
-	char why[256];
+	X509_STORE *st = NULL;
+	X509 *ca = NULL;
+	hsm_rc rc;
 
 	*out = NULL;
 	if (ca_pem == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "no CA file to pin");
-	if ((st = X509_STORE_new()) == NULL)
-		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	ERR_clear_error();
-	if (X509_STORE_load_file(st, ca_pem) != 1) {
+	/* The file's first certificate: the one receipts are checked against. */
+	if ((rc = x509u_load_pem_shared(ca_pem, &ca)) != HSM_OK)
+		return hsm_fail_wrap(HSM_ERR_IO, "cannot load CA certificate %s", ca_pem);
+	if ((st = X509_STORE_new()) == NULL || X509_STORE_add_cert(st, ca) != 1) {
 		X509_STORE_free(st);
-		return hsm_fail(HSM_ERR_IO, "cannot load CA certificate %s: %s", ca_pem,
-		                ossl_reason(why, sizeof(why)));
+		st = NULL;
+		rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	}
+	X509_free(ca);
 	*out = st;
-	return HSM_OK;
+	return rc;
 }
 
 hsm_rc

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* x509util.c - issue and inspect the few certificates hsmadm makes itself. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,80 @@ x509u_load_pem(const char *path, X509 **out)
 		return hsm_fail(HSM_ERR_FORMAT, "%s is not a PEM certificate", path);
 	*out = c;
 	return HSM_OK;
+}
+
+/* Pinned CA files, parsed once per distinct content: a group's modules
+ * often pin copies of one CA, and decoding a certificate (its key through
+ * OpenSSL's decoders) costs far more than reading its file. Lives as long
+ * as the process; a full table only means more parsing. */
+#define PEM_MEMO_MAX 16
+#define PEM_FILE_MAX (64 * 1024)
+static pthread_mutex_t pem_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint8_t digest[32];
+	X509   *cert;
+} pem_memo[PEM_MEMO_MAX];
+static size_t pem_nmemo;
+
+/* Caller holds pem_lock: a new reference to the memo's certificate. */
+static X509 *
+pem_memo_find(const uint8_t digest[32])
+{
+	size_t i;
+
+	for (i = 0; i < pem_nmemo; i++)
+		if (memcmp(pem_memo[i].digest, digest, 32) == 0 &&
+		    X509_up_ref(pem_memo[i].cert) == 1)
+			return pem_memo[i].cert;
+	return NULL;
+}
+
+hsm_rc
+x509u_load_pem_shared(const char *path, X509 **out)
+{
+	char *data = NULL;
+	uint8_t digest[32];
+	size_t n = 0;
+	X509 *c = NULL, *kept;
+	BIO *bio = NULL;
+	hsm_rc rc;
+
+	*out = NULL;
+	if ((rc = hsm_file_read(path, PEM_FILE_MAX, &data, &n)) != HSM_OK)
+		return hsm_fail_wrap(rc == HSM_ERR_NOT_FOUND ? HSM_ERR_IO : rc, "certificate");
+	if (EVP_Digest(data, n, digest, NULL, EVP_sha256(), NULL) != 1) {
+		rc = hsm_fail(HSM_ERR_CRYPTO, "cannot hash %s", path);
+		goto out;
+	}
+	pthread_mutex_lock(&pem_lock);
+	c = pem_memo_find(digest);
+	pthread_mutex_unlock(&pem_lock);
+	if (c != NULL)
+		goto done;
+	/* Parsed outside the lock: the first of two parses of one content is
+	 * kept. */
+	if ((bio = BIO_new_mem_buf(data, (int)n)) == NULL ||
+	    (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+		rc = hsm_fail(HSM_ERR_FORMAT, "%s is not a PEM certificate", path);
+		goto out;
+	}
+	pthread_mutex_lock(&pem_lock);
+	if ((kept = pem_memo_find(digest)) != NULL)
+		X509_free(kept);   /* another thread's parse is kept; ours serves this call */
+	else if (pem_nmemo < PEM_MEMO_MAX && X509_up_ref(c) == 1) {
+		memcpy(pem_memo[pem_nmemo].digest, digest, 32);
+		pem_memo[pem_nmemo++].cert = c;   /* the memo's reference */
+	}
+	pthread_mutex_unlock(&pem_lock);
+done:
+	*out = c;
+	c = NULL;
+	rc = HSM_OK;
+out:
+	X509_free(c);
+	BIO_free(bio);
+	free(data);
+	return rc;
 }
 
 hsm_rc

@@ -108,47 +108,18 @@ grp_sigmemo_done(struct sigmemo *sm)
 
 /* ---- receipts: pinned CAs and OA certificates, once per process ---- */
 
-/* A command run is one process: the pinned CA files are read once and each
- * module's OA certificate chain is verified once; later receipts from the
- * same module (the same certificate, byte for byte) only have their
- * signature checked. */
+/* A command run is one process: each pinned CA is decoded once
+ * (x509u_load_pem_shared) and each module's OA certificate chain is
+ * verified once; later receipts from the same module (the same
+ * certificate, byte for byte) only have their signature checked. */
 #define TRUST_MAX 64
 static pthread_mutex_t trust_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	char *ca_path;
-	X509 *ca;
-} cas[TRUST_MAX];
-static size_t ncas;
 static struct {
 	char     *ca_path, *serial, *oa_b64;
 	EVP_PKEY *pub;
 	char      fp[GROUP_HEX32];   /* SHA-256 of the certificate, hex */
 } oas[TRUST_MAX];
 static size_t noas;
-
-/* Caller holds trust_lock. *ca is the cache's, or (*owned = 1, a full
- * cache) the caller's to free. */
-static hsm_rc
-ca_get(const char *path, X509 **ca, int *owned)
-{
-	size_t i;
-	hsm_rc rc;
-
-	*ca = NULL;
-	*owned = 0;
-	for (i = 0; i < ncas; i++)
-		if (strcmp(cas[i].ca_path, path) == 0) {
-			*ca = cas[i].ca;
-			return HSM_OK;
-		}
-	if ((rc = x509u_load_pem(path, ca)) != HSM_OK)
-		return rc;
-	if (ncas < TRUST_MAX && (cas[ncas].ca_path = strdup(path)) != NULL)
-		cas[ncas++].ca = *ca;
-	else
-		*owned = 1;
-	return HSM_OK;
-}
 
 /* Caller holds trust_lock: the OA key of a certificate verified before. */
 static EVP_PKEY *
@@ -251,7 +222,6 @@ grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receip
 	    "module"));
 	EVP_PKEY *pub = NULL;
 	X509 *ca = NULL, *x = NULL;
-	int owned = 0;
 	hsm_rc rc;
 
 	*body = NULL;
@@ -268,10 +238,8 @@ grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receip
 		return rc;
 	}
 	/* First receipt of this module in this process: the whole check, the
-	 * modules' at the same time (the cached CA is only read). */
-	pthread_mutex_lock(&trust_lock);
-	rc = ca_get(ca_path, &ca, &owned);
-	pthread_mutex_unlock(&trust_lock);
+	 * modules' at the same time. */
+	rc = x509u_load_pem_shared(ca_path, &ca);
 	if (rc == HSM_OK && (rc = receipt_verify_memo(receipt, ca, serial, memo_get(),
 	    body, &x)) == HSM_OK &&
 	    oa64 != NULL) {
@@ -281,7 +249,6 @@ grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receip
 		pthread_mutex_unlock(&trust_lock);
 	}
 	X509_free(x);
-	if (owned)
-		X509_free(ca);
+	X509_free(ca);
 	return rc;
 }

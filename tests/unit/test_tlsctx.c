@@ -339,6 +339,7 @@ test_identity_and_pins(void **state)
 	assert_int_equal(tlsctx_pin_load(missing, &none), HSM_ERR_IO);
 	assert_non_null(strstr(hsm_errmsg(), "missing.pem"));
 	assert_int_equal(tlsctx_pin_load(empty, &none), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "empty.pem"));
 	assert_int_equal(tlsctx_pin_load(NULL, &none), HSM_ERR_USAGE);
 	assert_null(none);
 	/* a module always says whose clients it trusts */

@@ -2,7 +2,8 @@
 /* test_x509util.c - the certificates hsmadm issues itself (x509util.h): each
  * kind carries the subject, extensions and validity the header promises;
  * one-level chains verify against their own CA only; DER and PEM round-trip
- * and are strict; the fingerprint is SHA-256 of the DER. */
+ * and are strict; the fingerprint is SHA-256 of the DER; copies of one
+ * pinned CA file are decoded once. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -228,6 +229,57 @@ test_encodings(void **state)
 	rm_tmpdir(dir);
 }
 
+/* Pinned CA files decoded once per content: copies share one decoding,
+ * another content (or a file changed in place) is decoded afresh, and the
+ * errors are those of x509u_load_pem. */
+static void
+test_load_shared(void **state)
+{
+	struct pki *p = *state;
+	char *dir = make_tmpdir_named("x509shared"), a[600], b[600], c[600];
+	X509 *xa = NULL, *xb = NULL, *xc = NULL, *again = NULL;
+	uint8_t fp1[32], fp2[32];
+
+	snprintf(a, sizeof(a), "%s/ca-a.pem", dir);
+	snprintf(b, sizeof(b), "%s/ca-b.pem", dir);
+	snprintf(c, sizeof(c), "%s/ca-c.pem", dir);
+	assert_int_equal(x509u_save_pem(a, p->ca), HSM_OK);
+	assert_int_equal(x509u_save_pem(b, p->ca), HSM_OK);
+	assert_int_equal(x509u_save_pem(c, p->other_ca), HSM_OK);
+	assert_int_equal(x509u_load_pem_shared(a, &xa), HSM_OK);
+	assert_int_equal(x509u_load_pem_shared(b, &xb), HSM_OK);
+	assert_ptr_equal(xa, xb);   /* one decoding for both copies */
+	assert_int_equal(x509u_load_pem_shared(c, &xc), HSM_OK);
+	assert_ptr_not_equal(xa, xc);
+	assert_int_equal(X509_cmp(xc, p->other_ca), 0);
+	/* a reference each: freeing one leaves the other usable */
+	X509_free(xb);
+	assert_int_equal(x509u_fingerprint(xa, fp1), HSM_OK);
+	/* the file changed in place: its new content, not the memo's */
+	assert_int_equal(x509u_save_pem(a, p->other_ca), HSM_OK);
+	assert_int_equal(x509u_load_pem_shared(a, &again), HSM_OK);
+	assert_int_equal(x509u_fingerprint(again, fp2), HSM_OK);
+	assert_memory_not_equal(fp1, fp2, 32);
+	assert_int_equal(X509_cmp(again, p->other_ca), 0);
+	X509_free(again);
+	again = NULL;
+	snprintf(a, sizeof(a), "%s/missing.pem", dir);
+	assert_int_equal(x509u_load_pem_shared(a, &again), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "missing.pem"));
+	{
+		FILE *f = fopen(b, "w");
+
+		assert_non_null(f);
+		fputs("not a certificate\n", f);
+		fclose(f);
+	}
+	assert_int_equal(x509u_load_pem_shared(b, &again), HSM_ERR_FORMAT);
+	assert_null(again);
+	X509_free(xa);
+	X509_free(xc);
+	rm_tmpdir(dir);
+}
+
 int
 main(void)
 {
@@ -236,6 +288,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_chain),
 		cmocka_unit_test(test_encodings),
+		cmocka_unit_test(test_load_shared),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -43,6 +43,11 @@ hsm_rc x509u_issue(x509u_kind kind, const char *cn, const char *serial,
                    int days, X509 **out);
 
 hsm_rc x509u_load_pem(const char *path, X509 **out);
+/* The first certificate of a PEM file (a pinned CA), decoded once per
+ * process for each distinct file content: copies of one CA pinned for many
+ * modules cost one decoding. A new reference (X509_free). HSM_ERR_IO (no
+ * file), HSM_ERR_FORMAT (no PEM certificate). */
+hsm_rc x509u_load_pem_shared(const char *path, X509 **out);
 hsm_rc x509u_save_pem(const char *path, X509 *cert);       /* mode 0644, atomic */
 hsm_rc x509u_to_der(X509 *cert, uint8_t **out, size_t *outlen);
 hsm_rc x509u_from_der(const uint8_t *der, size_t n, X509 **out);
