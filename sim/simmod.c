@@ -1485,12 +1485,19 @@ static hsm_rc
 do_batch(simmod *m, const char *op, const json_t *params, json_t **result,
          const char **reason, int *drop)
 {
-	struct bent b[MODPROTO_MAX_DOMAINS];
+	/* As many entries as the request lists (batch_list refuses more than
+	 * the module's domains): clearing room for every domain cost each
+	 * request ~90 KiB of fresh stack pages. */
+	size_t cap = json_array_size(json_object_get(params, "domains"));
+	struct bent *b = calloc(cap > 0 && cap <= MODPROTO_MAX_DOMAINS ? cap : 1, sizeof(*b));
 	json_t *answers = NULL;
 	size_t i, n = 0, budget = SIMRCPT_MAX_ANSWER;
 	hsm_rc rc;
 
-	memset(b, 0, sizeof(b));
+	if (b == NULL) {
+		*reason = "internal";
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
 	if ((rc = batch_list(m, op, params, b, &n, reason)) != HSM_OK)
 		goto out;
 	if (strcmp(op, MODPROTO_OP_APPLY) == 0)
@@ -1526,6 +1533,7 @@ out:
 		json_decref(b[i].resv);
 		json_decref(b[i].res);
 	}
+	free(b);
 	json_decref(answers);
 	return rc;
 }
