@@ -398,30 +398,42 @@ receipt_check_sig(receipt_memo *memo, EVP_PKEY *pub, const receipt_parts *p)
 
 /* ---- the whole check ---- */
 
-/* The OA certificate of a receipt from module: issued by the pinned CA,
- * an OA certificate (not the module's TLS one), naming the module, P-384. */
-static hsm_rc
-check_oa(X509 *oa, X509 *module_ca, const char *module, const char *expect_serial)
+hsm_rc
+receipt_check_oa(X509 *oa, X509 *module_ca, const char *module)
 {
 	char serial[128], ou[64];
 	EVP_PKEY *pub;
 	hsm_curve curve;
 	hsm_rc rc;
 
+	if (oa == NULL || module_ca == NULL || module == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "receipt_check_oa: bad arguments");
 	if ((rc = x509u_verify_issued_by(oa, module_ca)) != HSM_OK)
-		return hsm_fail_wrap(rc, "receipt from module %s", module);
+		return hsm_fail_wrap(rc, "OA certificate of module %s", module);
 	if (x509u_subject_ou(oa, ou, sizeof(ou)) != HSM_OK || strcmp(ou, X509U_OU_OA) != 0)
-		return hsm_fail(HSM_ERR_TRUST, "receipt from module %s is signed with a certificate "
-		    "that is not an OA certificate", module);
+		return hsm_fail(HSM_ERR_TRUST, "module %s signs with a certificate that is not an "
+		    "OA certificate", module);
 	if (x509u_subject_serial(oa, serial, sizeof(serial)) != HSM_OK || strcmp(serial, module) != 0)
-		return hsm_fail(HSM_ERR_TRUST, "receipt names module %s but its OA certificate is "
-		    "for another module", module);
-	if (expect_serial != NULL && strcmp(expect_serial, module) != 0)
-		return hsm_fail(HSM_ERR_TRUST, "receipt is from module %s, expected %s", module,
-		    expect_serial);
+		return hsm_fail(HSM_ERR_TRUST, "the OA certificate said to be module %s's is for "
+		    "another module", module);
 	pub = X509_get0_pubkey(oa);
 	if (pub == NULL || crypto_ec_curve(pub, &curve) != HSM_OK || curve != HSM_CURVE_P384)
 		return hsm_fail(HSM_ERR_TRUST, "OA key of module %s is not a P-384 key", module);
+	return HSM_OK;
+}
+
+/* The OA certificate of a receipt from module, which the caller expected
+ * from expect_serial (NULL: any). */
+static hsm_rc
+check_oa(X509 *oa, X509 *module_ca, const char *module, const char *expect_serial)
+{
+	hsm_rc rc;
+
+	if ((rc = receipt_check_oa(oa, module_ca, module)) != HSM_OK)
+		return hsm_fail_wrap(rc, "receipt from module %s", module);
+	if (expect_serial != NULL && strcmp(expect_serial, module) != 0)
+		return hsm_fail(HSM_ERR_TRUST, "receipt is from module %s, expected %s", module,
+		    expect_serial);
 	return HSM_OK;
 }
 

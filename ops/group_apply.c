@@ -140,12 +140,16 @@ run_read(struct run *r)
 	struct readopt o = { NULL, &r->pk, 1, &r->pre, r->pres, r->reserve, r->digest_hex,
 	                     r->ballot, r->resv };
 	const group_state **sp = calloc(r->n, sizeof(*sp));
+	struct grp_warm warm;
 	size_t i;
 	hsm_rc rc;
 
 	if (sp == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	if ((rc = grp_read_typed(r->m, r->n, &o, r->st)) != HSM_OK) {
+	grp_oa_warm_start(r->m, r->n, &warm);
+	rc = grp_read_typed(r->m, r->n, &o, r->st);
+	grp_oa_warm_join(&warm);
+	if (rc != HSM_OK) {
 		free(sp);
 		return hsm_fail_wrap(rc, "reading the group (nothing was changed)");
 	}

@@ -72,6 +72,17 @@ hsm_rc grp_receipt_verify(const char *ca_path, const char *serial, const json_t 
  * it has not (then decode it). Spares a certificate decoding per receipt. */
 int    grp_oa_fingerprint(const char *ca_path, const char *serial, const char *oa_b64,
                           char hex[GROUP_HEX32]);
+/* The group's pinned OA certificates (group_member.oa_cert) checked by
+ * group_oa_trust in a thread of their own, started as the read goes out:
+ * the read waits on the modules, and the receipts, which arrive all at
+ * once, then only have their signatures checked. Join before m goes. */
+struct grp_warm {
+	pthread_t th;
+	int       started;
+	void     *arg;
+};
+int    grp_oa_warm_start(const group_member *m, size_t n, struct grp_warm *w);
+void   grp_oa_warm_join(struct grp_warm *w);
 
 /* ---- group_state.c ---- */
 

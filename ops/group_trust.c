@@ -14,6 +14,7 @@
 #include "hsmadm/codec.h"
 #include "hsmadm/crypto.h"
 #include "hsmadm/receipt.h"
+#include "hsmadm/thread.h"
 #include "hsmadm/x509util.h"
 
 /* ---- admins' public keys ---- */
@@ -178,6 +179,97 @@ grp_oa_fingerprint(const char *ca_path, const char *serial, const char *oa_b64,
 		}
 	pthread_mutex_unlock(&trust_lock);
 	return found;
+}
+
+hsm_rc
+group_oa_trust(const char *ca_path, const char *serial, const char *oa_b64)
+{
+	uint8_t *der = NULL;
+	size_t derlen = 0;
+	X509 *x = NULL, *ca = NULL;
+	int known;
+	hsm_rc rc;
+
+	if (ca_path == NULL || serial == NULL || oa_b64 == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "group_oa_trust: bad arguments");
+	pthread_mutex_lock(&trust_lock);
+	known = oa_find(ca_path, serial, oa_b64) != NULL;
+	pthread_mutex_unlock(&trust_lock);
+	if (known)
+		return HSM_OK;
+	if (b64_decode(oa_b64, &der, &derlen) != HSM_OK ||
+	    x509u_from_der(der, derlen, &x) != HSM_OK) {
+		rc = hsm_fail(HSM_ERR_TRUST, "the OA certificate of module %s is not a "
+		    "certificate", serial);
+		goto out;
+	}
+	if ((rc = x509u_load_pem_shared(ca_path, &ca)) != HSM_OK ||
+	    (rc = receipt_check_oa(x, ca, serial)) != HSM_OK)
+		goto out;
+	pthread_mutex_lock(&trust_lock);
+	if (oa_find(ca_path, serial, oa_b64) == NULL)
+		oa_add(ca_path, serial, oa_b64, x);
+	pthread_mutex_unlock(&trust_lock);
+out:
+	free(der);
+	X509_free(x);
+	X509_free(ca);
+	return rc;
+}
+
+/* The pinned OA certificates of a group's modules, each checked once. */
+struct oa_warm {
+	const group_member *m;
+	size_t              n;
+};
+
+static void *
+oa_warm_main(void *p)
+{
+	const struct oa_warm *w = p;
+	size_t i, j;
+
+	for (i = 0; i < w->n; i++) {
+		const group_member *m = &w->m[i];
+		for (j = 0; j < i && strcmp(w->m[j].module, m->module) != 0; j++)
+			;
+		if (j < i || m->oa_cert == NULL || m->ca_pem == NULL)
+			continue;   /* seen, or nothing pinned to check ahead */
+		/* One that does not verify is not kept: its receipts get the whole
+		 * check, and its message, as before. */
+		(void)group_oa_trust(m->ca_pem, m->module, m->oa_cert);
+		hsm_err_clear();
+	}
+	return NULL;
+}
+
+int
+grp_oa_warm_start(const group_member *m, size_t n, struct grp_warm *w)
+{
+	struct oa_warm *arg = malloc(sizeof(*arg));
+
+	w->started = 0;
+	w->arg = arg;
+	if (arg == NULL)
+		return 0;
+	arg->m = m;
+	arg->n = n;
+	if (hsm_thread_start(&w->th, oa_warm_main, arg, 0) != HSM_OK) {
+		hsm_err_clear();   /* then each first receipt checks its certificate */
+		return 0;
+	}
+	w->started = 1;
+	return 1;
+}
+
+void
+grp_oa_warm_join(struct grp_warm *w)
+{
+	if (w->started)
+		pthread_join(w->th, NULL);
+	w->started = 0;
+	free(w->arg);
+	w->arg = NULL;
 }
 
 /* The batch signatures verified in this process (receipt.h): the receipts

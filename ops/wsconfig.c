@@ -215,6 +215,7 @@ module_from(const wsconfig *cfg, const json_t *m, wsc_module *out)
 	    (rc = cjson_get_str(m, "oa_fingerprint", &out->oa_fingerprint)) != HSM_OK ||
 	    (rc = cjson_get_str(m, "ca", &ca)) != HSM_OK)
 		return hsm_fail_wrap(rc, "config.json: a module entry");
+	out->oa_cert = json_string_value(json_object_get(m, "oa_cert"));
 	if (strchr(ca, '/') != NULL)
 		return hsm_fail(HSM_ERR_FORMAT, "config.json: module CA file name \"%s\" "
 		    "must be inside the directory", ca);
@@ -268,7 +269,7 @@ safe_word(const char *s)
 hsm_rc
 wsconfig_module_add(wsconfig *cfg, const char *name, const char *serial,
                     const char *address, const char *ca_pem_src,
-                    const char *oa_fingerprint, int replace)
+                    const char *oa_fingerprint, const char *oa_cert, int replace)
 {
 	json_t *mods = json_object_get(cfg->doc, "modules"), *m, *e;
 	char ca_name[WSC_NAME_MAX + 16];
@@ -298,6 +299,11 @@ wsconfig_module_add(wsconfig *cfg, const char *name, const char *serial,
 		return rc;
 	m = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "serial", serial,
 	    "address", address, "ca", ca_name, "oa_fingerprint", oa_fingerprint);
+	if (m != NULL && oa_cert != NULL &&
+	    json_object_set_new(m, "oa_cert", json_string(oa_cert)) != 0) {
+		json_decref(m);
+		m = NULL;
+	}
 	if (m == NULL || json_array_append_new(mods, m) != 0)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	return HSM_OK;
@@ -480,6 +486,7 @@ wsconfig_group_close(group_member **members, size_t n)
 		moddrv_free(&(*members)[i].drv);
 		free((char *)(*members)[i].ca_pem);
 		free((char *)(*members)[i].oa_fingerprint);
+		free((char *)(*members)[i].oa_cert);
 	}
 	free(*members);
 	*members = NULL;
@@ -567,7 +574,8 @@ wsconfig_group_open(const wsconfig *cfg, const char *name, int timeout_ms,
 		g[i].domain = ms[i].domain;
 		if ((g[i].ca_pem = strdup(mod.ca_path)) == NULL ||
 		    (mod.oa_fingerprint != NULL &&
-		     (g[i].oa_fingerprint = strdup(mod.oa_fingerprint)) == NULL)) {
+		     (g[i].oa_fingerprint = strdup(mod.oa_fingerprint)) == NULL) ||
+		    (mod.oa_cert != NULL && (g[i].oa_cert = strdup(mod.oa_cert)) == NULL)) {
 			rc = hsm_fail(HSM_ERR_NOMEM, "out of memory");
 			goto out;
 		}

@@ -211,7 +211,7 @@ module_add(const struct gopts *g, const struct sopts *o, char **pos, int npos)
 	json_t *info = NULL, *j = NULL;
 	char cert[WSC_PATH_MAX], key[WSC_PATH_MAX], fp[65], grouped[128], word[9];
 	char *oa_serial = NULL;
-	const char *serial;
+	const char *serial, *oa_cert;
 	hsm_rc rc;
 
 	if (npos != 3)
@@ -235,6 +235,13 @@ module_add(const struct gopts *g, const struct sopts *o, char **pos, int npos)
 		    "not %s; not added", oa_serial ? oa_serial : "(none)", serial);
 		goto out;
 	}
+	/* Its receipts will be checked against the CA given: a certificate
+	 * they would fail is refused now, before anyone confirms it. */
+	oa_cert = json_string_value(json_object_get(info, "oa_cert"));
+	if ((rc = group_oa_trust(o->ca, serial, oa_cert)) != HSM_OK) {
+		rc = hsm_fail_wrap(rc, "module %s not added", pos[1]);
+		goto out;
+	}
 	fp_groups(fp, grouped, sizeof(grouped));
 	memcpy(word, fp, 8);
 	word[8] = '\0';
@@ -251,7 +258,7 @@ module_add(const struct gopts *g, const struct sopts *o, char **pos, int npos)
 		if ((rc = cmd_confirm_typed(q, word, o->confirm_fd)) != HSM_OK)
 			goto out;
 	}
-	if ((rc = wsconfig_module_add(cfg, pos[1], serial, pos[2], o->ca, fp, 0)) != HSM_OK ||
+	if ((rc = wsconfig_module_add(cfg, pos[1], serial, pos[2], o->ca, fp, oa_cert, 0)) != HSM_OK ||
 	    (rc = wsconfig_save(cfg)) != HSM_OK)
 		goto out;
 	if (g->json) {

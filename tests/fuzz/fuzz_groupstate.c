@@ -18,7 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0;
 	unsigned s = 0, r = 0;
 	uint64_t c = 0;
-	group_member m[2] = { { "A", 1, NULL, NULL, NULL }, { "B", 1, NULL, NULL, NULL } };
+	group_member m[2] = { { .module = "A", .domain = 1 }, { .module = "B", .domain = 1 } };
 
 	if (cjson_parse((const char *)data, size, &st) != HSM_OK)
 		return 0;

@@ -20,6 +20,24 @@ out_has "127.0.0.1:${PORT[rogue]}" "message names the address"
 expect_exit 0 "nothing was added" -- $D module list
 out_has "No trusted modules yet" "module list is still empty"
 
+# A module whose TLS certificate chains to the pinned CA, but whose OA
+# certificate (same key, same serial) another CA issued: its receipts would
+# all fail, so it is refused at module add, before anyone confirms it.
+init_module oaforeign DC1-M09
+hsmadm-simd init --serial DC1-M09 --dir "$T/xca" --domains 1 >/dev/null
+openssl req -new -key "$T/oaforeign/oa.key" -out "$T/oa.csr" \
+	-subj "/O=hsmadm/OU=hsmadm OA/CN=DC1-M09 OA/serialNumber=DC1-M09" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n' \
+	>"$T/oa.ext"
+openssl x509 -req -in "$T/oa.csr" -CA "$T/xca/ca.pem" -CAkey "$T/xca/ca.key" -CAcreateserial \
+	-days 30 -sha384 -extfile "$T/oa.ext" -out "$T/oaforeign/oa.pem" 2>/dev/null
+start_module oaforeign
+expect_exit 22 "a module whose OA certificate does not chain to the pinned CA is refused" -- \
+	$D module add oaforeign "127.0.0.1:${PORT[oaforeign]}" --ca "$T/ca.pem" --yes
+out_has "OA certificate of module DC1-M09: certificate does not chain to the pinned CA" \
+	"says it is the OA certificate"
+stop_module oaforeign
+
 # Fingerprint confirmation: a wrong answer adds nothing, the right one adds.
 expect_exit 7 "wrong fingerprint answer cancels" -- \
 	bash -c "echo nope | $D module add dc1 127.0.0.1:${PORT[m1]} --ca $T/ca.pem --confirm-fd 0"
@@ -29,6 +47,12 @@ expect_exit 0 "typing the fingerprint start confirms" -- \
 out_has "OA certificate fingerprint" "the fingerprint was shown"
 expect_exit 5 "the same module twice" -- $D module add dc1 "127.0.0.1:${PORT[m1]}" --ca "$T/ca.pem" --yes
 expect_exit 0 "module show checks the OA fingerprint" -- $D module show dc1
+# the confirmed certificate itself is kept, so that it is checked while the
+# first read of a command waits on the modules
+jq -e --arg c "$(openssl x509 -in "$T/m1/oa.pem" -outform DER | base64 -w0)" \
+	'.modules[0].oa_cert == $c' "$HSMADM_HOME/config.json" >/dev/null &&
+	ok "the confirmed OA certificate is kept" || fail "config.json lacks the OA certificate"
+
 $D group create g dc1:1 >/dev/null
 expect_exit 0 "trusted workstation reads the group" -- $D group status g
 

@@ -48,7 +48,8 @@ admin_of(EVP_PKEY *k, const char *name, const char *identity)
 static void
 test_compare(void **state_)
 {
-	group_member m[3] = { { "A", 1, NULL, NULL, NULL }, { "B", 1, NULL, NULL, NULL }, { "C", 2, NULL, NULL, NULL } };
+	group_member m[3] = { { .module = "A", .domain = 1 }, { .module = "B", .domain = 1 },
+	                      { .module = "C", .domain = 2 } };
 	json_t *s[3], *rep = NULL, *d;
 
 	(void)state_;

@@ -20,7 +20,9 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/group.h"
 #include "hsmadm/modproto.h"
+#include "hsmadm/x509util.h"
 
+#include "group_int.h"
 #include "sim_driver.h"
 
 typedef struct fx {
@@ -216,12 +218,119 @@ test_unverified_receipt_not_taken(void **state)
 	admincmd_free(&c);
 }
 
+/* A certificate file as receipts carry it: base64 DER. */
+static char *
+cert_b64(const char *path)
+{
+	X509 *x = NULL;
+	uint8_t *der = NULL;
+	size_t n = 0;
+	char *b64 = NULL;
+
+	assert_int_equal(x509u_load_pem(path, &x), HSM_OK);
+	assert_int_equal(x509u_to_der(x, &der, &n), HSM_OK);
+	assert_int_equal(b64_encode(der, n, &b64), HSM_OK);
+	X509_free(x);
+	free(der);
+	return b64;
+}
+
+/* A module's pinned OA certificate is checked as its receipts are
+ * (group_oa_trust): under the pinned CA, for its serial, an OA certificate. */
+static void
+test_oa_trust(void **state)
+{
+	fx *f = *state;
+	simmod_init_opts o;
+	char path[200], other[160], otherca[200], *oa, *tls;
+
+	snprintf(path, sizeof(path), "%s/oa.pem", f->dir);
+	oa = cert_b64(path);
+	snprintf(path, sizeof(path), "%s/tls.pem", f->dir);
+	tls = cert_b64(path);
+	snprintf(other, sizeof(other), "%s/other", f->tmp);
+	memset(&o, 0, sizeof(o));
+	o.dir = other;
+	o.serial = "DC1-M01";
+	o.domains = 1;
+	assert_int_equal(simmod_init(&o, NULL), HSM_OK);
+	snprintf(otherca, sizeof(otherca), "%s/ca.pem", other);
+
+	assert_int_equal(group_oa_trust(f->ca, "DC1-M01", oa), HSM_OK);
+	assert_int_equal(group_oa_trust(f->ca, "DC1-M01", oa), HSM_OK);
+	assert_int_equal(group_oa_trust(f->ca, "DC2-M01", oa), HSM_ERR_TRUST);
+	assert_non_null(strstr(hsm_errmsg(), "another module"));
+	assert_int_equal(group_oa_trust(f->ca, "DC1-M01", tls), HSM_ERR_TRUST);
+	assert_non_null(strstr(hsm_errmsg(), "not an OA certificate"));
+	assert_int_equal(group_oa_trust(otherca, "DC1-M01", oa), HSM_ERR_TRUST);
+	assert_non_null(strstr(hsm_errmsg(), "pinned CA"));
+	assert_int_equal(group_oa_trust(f->ca, "DC1-M01", "AAAA"), HSM_ERR_TRUST);
+	snprintf(path, sizeof(path), "%s/missing.pem", f->tmp);
+	assert_int_equal(group_oa_trust(path, "DC1-M01", oa), HSM_ERR_IO);
+	assert_int_equal(group_oa_trust(NULL, "DC1-M01", oa), HSM_ERR_USAGE);
+	free(oa);
+	free(tls);
+}
+
+/* The engine checks each module's pinned OA certificate while the read
+ * waits (seen here on a command refused after the read: no receipt came
+ * back); one that does not verify is not remembered, and the receipts
+ * signed under the real one still get the whole check. */
+static void
+test_oa_checked_during_read(void **state)
+{
+	fx *f = *state;
+	admincmd *c = add_cmd(f, "carol");
+	char path[200], ca2[200], ca3[200], *oa, *tls, hex[GROUP_HEX32];
+	json_t *rep = NULL;
+	X509 *ca = NULL;
+
+	snprintf(path, sizeof(path), "%s/oa.pem", f->dir);
+	oa = cert_b64(path);
+	snprintf(path, sizeof(path), "%s/tls.pem", f->dir);
+	tls = cert_b64(path);
+	/* copies of the CA at paths no receipt has been checked against yet */
+	snprintf(ca2, sizeof(ca2), "%s/ca2.pem", f->tmp);
+	snprintf(ca3, sizeof(ca3), "%s/ca3.pem", f->tmp);
+	assert_int_equal(x509u_load_pem(f->ca, &ca), HSM_OK);
+	assert_int_equal(x509u_save_pem(ca2, ca), HSM_OK);
+	assert_int_equal(x509u_save_pem(ca3, ca), HSM_OK);
+	X509_free(ca);
+
+	f->mem[0].ca_pem = f->mem[1].ca_pem = ca2;
+	f->mem[0].oa_cert = f->mem[1].oa_cert = oa;
+	assert_int_equal(grp_oa_fingerprint(ca2, "DC1-M01", oa, hex), 0);
+	/* a day later the command has expired: refused after the read */
+	assert_int_not_equal(group_submit(f->mem, 2, c, (int64_t)time(NULL) + 86400, 0, &rep),
+	                     HSM_OK);
+	assert_non_null(rep);
+	assert_string_equal(json_string_value(json_object_get(rep, "outcome")), "refused");
+	json_decref(rep);
+	rep = NULL;
+	assert_int_equal(grp_oa_fingerprint(ca2, "DC1-M01", oa, hex), 1);
+
+	/* pinned, but not an OA certificate: not remembered; receipts checked */
+	f->mem[0].ca_pem = f->mem[1].ca_pem = ca3;
+	f->mem[0].oa_cert = f->mem[1].oa_cert = tls;
+	assert_int_equal(group_submit(f->mem, 2, c, (int64_t)time(NULL), 0, &rep), HSM_OK);
+	assert_string_equal(json_string_value(json_object_get(rep, "outcome")), "applied");
+	assert_int_equal(grp_oa_fingerprint(ca3, "DC1-M01", tls, hex), 0);
+	assert_int_equal(grp_oa_fingerprint(ca3, "DC1-M01", oa, hex), 1);   /* by a receipt */
+	json_decref(rep);
+	f->mem[0].oa_cert = f->mem[1].oa_cert = NULL;
+	admincmd_free(&c);
+	free(oa);
+	free(tls);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lost_answer_recovered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unverified_receipt_not_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oa_trust, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oa_checked_during_read, setup, teardown),
 	};
 	hsm_err_clear();
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,14 +85,14 @@ test_modules_groups(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_int_equal(wsconfig_nmodules(c), 0);
 	assert_int_equal(wsconfig_client_paths(c, cert, key), HSM_ERR_NOT_FOUND);
-	assert_int_equal(wsconfig_module_add(c, "dc1", "DC1-M01", "127.0.0.1:1", pem, "ab", 0), HSM_OK);
-	assert_int_equal(wsconfig_module_add(c, "dc2", "DC2-M01", "[::1]:2", pem, "cd", 0), HSM_OK);
+	assert_int_equal(wsconfig_module_add(c, "dc1", "DC1-M01", "127.0.0.1:1", pem, "ab", NULL, 0), HSM_OK);
+	assert_int_equal(wsconfig_module_add(c, "dc2", "DC2-M01", "[::1]:2", pem, "cd", "TUlJ", 0), HSM_OK);
 	/* refused: duplicates, bad names, bad address, not a PEM */
-	assert_int_equal(wsconfig_module_add(c, "dc1", "X", "h:1", pem, "ef", 0), HSM_ERR_EXISTS);
-	assert_int_equal(wsconfig_module_add(c, "x", "DC1-M01", "h:1", pem, "ef", 0), HSM_ERR_EXISTS);
-	assert_int_equal(wsconfig_module_add(c, "a/b", "S", "h:1", pem, "ef", 0), HSM_ERR_USAGE);
-	assert_int_equal(wsconfig_module_add(c, "a", "S", "nohostport", pem, "ef", 0), HSM_ERR_USAGE);
-	assert_int_equal(wsconfig_module_add(c, "a", "S", "h:1", notpem, "ef", 0), HSM_ERR_FORMAT);
+	assert_int_equal(wsconfig_module_add(c, "dc1", "X", "h:1", pem, "ef", NULL, 0), HSM_ERR_EXISTS);
+	assert_int_equal(wsconfig_module_add(c, "x", "DC1-M01", "h:1", pem, "ef", NULL, 0), HSM_ERR_EXISTS);
+	assert_int_equal(wsconfig_module_add(c, "a/b", "S", "h:1", pem, "ef", NULL, 0), HSM_ERR_USAGE);
+	assert_int_equal(wsconfig_module_add(c, "a", "S", "nohostport", pem, "ef", NULL, 0), HSM_ERR_USAGE);
+	assert_int_equal(wsconfig_module_add(c, "a", "S", "h:1", notpem, "ef", NULL, 0), HSM_ERR_FORMAT);
 	assert_int_equal(wsconfig_nmodules(c), 2);
 	assert_int_equal(wsconfig_module_find(c, "DC2-M01", &m), HSM_OK);
 	assert_string_equal(m.name, "dc2");
@@ -123,6 +123,13 @@ test_modules_groups(void **state)
 	/* read back */
 	assert_int_equal(wsconfig_open(home, &c), HSM_OK);
 	assert_int_equal(wsconfig_ngroups(c), 1);
+	/* the confirmed OA certificate is kept when given, absent when not */
+	assert_int_equal(wsconfig_module_find(c, "dc2", &m), HSM_OK);
+	assert_non_null(m.oa_cert);
+	assert_string_equal(m.oa_cert, "TUlJ");
+	assert_string_equal(m.oa_fingerprint, "cd");
+	assert_int_equal(wsconfig_module_find(c, "dc1", &m), HSM_OK);
+	assert_null(m.oa_cert);
 	assert_int_equal(wsconfig_group_find(c, "pair", &got, &n), HSM_OK);
 	assert_int_equal(n, 2);
 	assert_string_equal(got[1].module, "DC2-M01");

@@ -85,6 +85,10 @@ typedef struct receipt_memo receipt_memo;
 hsm_rc receipt_memo_new(receipt_memo **out);
 void   receipt_memo_free(receipt_memo **m);
 hsm_rc receipt_check_sig(receipt_memo *memo, EVP_PKEY *pub, const receipt_parts *p);
+/* The certificate check of receipt_verify alone: oa chains to module_ca,
+ * is an OA certificate (not a TLS one) whose subject serialNumber is
+ * module, and holds a P-384 key. HSM_ERR_TRUST. */
+hsm_rc receipt_check_oa(X509 *oa, X509 *module_ca, const char *module);
 
 /* Verify a receipt against the pinned module CA: the OA certificate chains
  * to module_ca and is an OA certificate (not a TLS one), its subject

@@ -106,12 +106,21 @@ typedef struct group_member {
 	const char *oa_fingerprint; /* hex SHA-256 of the OA certificate confirmed at
 	                               `module add`; receipts signed under another
 	                               are refused. NULL: not pinned (tests) */
+	const char *oa_cert;  /* that certificate (base64 DER), or NULL: verified
+	                         while the read waits, before its receipts come */
 } group_member;
 
 /* A module-signed receipt as member m's: it chains to m's pinned CA, names
  * m's module, and (when pinned) is signed under the OA certificate that was
  * confirmed when the module was added. HSM_ERR_TRUST / HSM_ERR_VERIFY. */
 hsm_rc group_receipt_trusted(const group_member *m, const json_t *receipt);
+
+/* A module's OA certificate (base64 DER, as receipts and module.info carry
+ * it) checked as a receipt's is: issued by the pinned CA ca_pem, an OA
+ * certificate for serial, a P-384 key. Checked once per process: the
+ * receipts signed under it then only have their signature checked.
+ * HSM_ERR_TRUST (HSM_ERR_IO: no CA file). */
+hsm_rc group_oa_trust(const char *ca_pem, const char *serial, const char *oa_b64);
 
 /* Query every member in parallel; states[i] are new references. If any
  * member cannot be read, the first error is returned and states are NULL. */

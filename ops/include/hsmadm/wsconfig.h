@@ -31,6 +31,8 @@ typedef struct wsc_module {
 	const char *serial;
 	const char *address;         /* host:port */
 	const char *oa_fingerprint;  /* hex SHA-256 of the OA certificate DER */
+	const char *oa_cert;         /* that certificate, base64 DER; NULL in a
+	                              * configuration written before it was kept */
 	char        ca_path[WSC_PATH_MAX];
 } wsc_module;
 
@@ -56,10 +58,12 @@ size_t wsconfig_nmodules(const wsconfig *cfg);
 hsm_rc wsconfig_module_at(const wsconfig *cfg, size_t i, wsc_module *out);
 hsm_rc wsconfig_module_find(const wsconfig *cfg, const char *name_or_serial, wsc_module *out);
 /* Add (or, with replace, update) a trusted module; ca_pem_src is copied
- * into the directory. HSM_ERR_EXISTS if the name or serial is taken. */
+ * into the directory; oa_cert (base64 DER, may be NULL) is the confirmed
+ * OA certificate whose fingerprint is oa_fingerprint. HSM_ERR_EXISTS if
+ * the name or serial is taken. */
 hsm_rc wsconfig_module_add(wsconfig *cfg, const char *name, const char *serial,
                            const char *address, const char *ca_pem_src,
-                           const char *oa_fingerprint, int replace);
+                           const char *oa_fingerprint, const char *oa_cert, int replace);
 
 /* Groups. members is malloc'ed (free()); its strings are borrowed. */
 size_t wsconfig_ngroups(const wsconfig *cfg);
