@@ -33,9 +33,10 @@
 # is left grows with the modules, not the domains: each module's request
 # is signed once (one OA signature over its receipts' Merkle root) and
 # flushed to disk once (syncfs), and the workstation checks one signature
-# and one OA chain per module; but 16 modules, their TLS handshakes (four
-# P-384 operations each, no resumption by design) and the workstation
-# share this machine's 2 cores.
+# per module (each OA chain was checked while the read waited); but 16
+# modules, their TLS handshakes (three P-384 operations on each side, no
+# resumption by design) and the workstation share this machine's 2 cores,
+# so the modules' work for one request queues behind each other's.
 . "$(dirname "$0")/../integration/domain_common.sh"
 
 DELAY=${BENCH_DELAY_MS:-50}
