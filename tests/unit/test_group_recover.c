@@ -185,17 +185,13 @@ test_lost_answer_recovered(void **state)
 	admincmd_free(&c);
 }
 
-/* A receipt that does not verify against the member's pinned CA is not
- * taken: the member stays "no-answer" and the group is reported divergent. */
+/* The CA of another module with the same serial (a module of its own,
+ * made in the fixture's directory): its path into ca. */
 static void
-test_unverified_receipt_not_taken(void **state)
+other_module_ca(fx *f, char *ca, size_t n)
 {
-	fx *f = *state;
-	admincmd *c = add_cmd(f, "bob");
 	simmod_init_opts o;
-	char other[160], otherca[200];
-	json_t *rep = NULL;
-	size_t rec = 0;
+	char other[160];
 
 	snprintf(other, sizeof(other), "%s/other", f->tmp);
 	memset(&o, 0, sizeof(o));
@@ -203,7 +199,21 @@ test_unverified_receipt_not_taken(void **state)
 	o.serial = "DC1-M01";
 	o.domains = 1;
 	assert_int_equal(simmod_init(&o, NULL), HSM_OK);
-	snprintf(otherca, sizeof(otherca), "%s/ca.pem", other);
+	snprintf(ca, n, "%s/ca.pem", other);
+}
+
+/* A receipt that does not verify against the member's pinned CA is not
+ * taken: the member stays "no-answer" and the group is reported divergent. */
+static void
+test_unverified_receipt_not_taken(void **state)
+{
+	fx *f = *state;
+	admincmd *c = add_cmd(f, "bob");
+	char otherca[200];
+	json_t *rep = NULL;
+	size_t rec = 0;
+
+	other_module_ca(f, otherca, sizeof(otherca));
 	/* the 2nd applied command is the one dropped: both members pin another
 	 * CA for receipts, so neither the answer nor the fetched receipt is
 	 * accepted */
@@ -241,20 +251,13 @@ static void
 test_oa_trust(void **state)
 {
 	fx *f = *state;
-	simmod_init_opts o;
-	char path[200], other[160], otherca[200], *oa, *tls;
+	char path[200], otherca[200], *oa, *tls;
 
 	snprintf(path, sizeof(path), "%s/oa.pem", f->dir);
 	oa = cert_b64(path);
 	snprintf(path, sizeof(path), "%s/tls.pem", f->dir);
 	tls = cert_b64(path);
-	snprintf(other, sizeof(other), "%s/other", f->tmp);
-	memset(&o, 0, sizeof(o));
-	o.dir = other;
-	o.serial = "DC1-M01";
-	o.domains = 1;
-	assert_int_equal(simmod_init(&o, NULL), HSM_OK);
-	snprintf(otherca, sizeof(otherca), "%s/ca.pem", other);
+	other_module_ca(f, otherca, sizeof(otherca));
 
 	assert_int_equal(group_oa_trust(f->ca, "DC1-M01", oa), HSM_OK);
 	assert_int_equal(group_oa_trust(f->ca, "DC1-M01", oa), HSM_OK);

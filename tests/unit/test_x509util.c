@@ -166,6 +166,17 @@ test_chain(void **state)
 	X509_free(forged);
 }
 
+/* A file at path that is no certificate. */
+static void
+write_junk(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs("not a certificate\n", f);
+	fclose(f);
+}
+
 static void
 test_encodings(void **state)
 {
@@ -215,13 +226,7 @@ test_encodings(void **state)
 	snprintf(path, sizeof(path), "%s/missing.pem", dir);
 	assert_int_equal(x509u_load_pem(path, &back), HSM_ERR_IO);
 	snprintf(path, sizeof(path), "%s/junk.pem", dir);
-	{
-		FILE *f = fopen(path, "w");
-
-		assert_non_null(f);
-		fputs("not a certificate\n", f);
-		fclose(f);
-	}
+	write_junk(path);
 	assert_int_equal(x509u_load_pem(path, &back), HSM_ERR_FORMAT);
 	assert_null(back);
 	free(der);
@@ -266,13 +271,7 @@ test_load_shared(void **state)
 	snprintf(a, sizeof(a), "%s/missing.pem", dir);
 	assert_int_equal(x509u_load_pem_shared(a, &again), HSM_ERR_IO);
 	assert_non_null(strstr(hsm_errmsg(), "missing.pem"));
-	{
-		FILE *f = fopen(b, "w");
-
-		assert_non_null(f);
-		fputs("not a certificate\n", f);
-		fclose(f);
-	}
+	write_junk(b);
 	assert_int_equal(x509u_load_pem_shared(b, &again), HSM_ERR_FORMAT);
 	assert_null(again);
 	X509_free(xa);
