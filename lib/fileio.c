@@ -2,7 +2,7 @@
 /* fileio.c - write-all, the temp/fsync/rename file writer and the whole-file
  * reader (see fileio.h). */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE   /* syncfs */
+#define _GNU_SOURCE   /* syncfs, renameat2 */
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -90,6 +90,14 @@ hsm_fs_batch_sync(int fd, const char *dir)
 		return HSM_OK;
 	return hsm_fail(HSM_ERR_IO, "cannot flush the files under %s to disk: %s", dir,
 	    strerror(errno));
+}
+
+hsm_rc
+hsm_file_exchange(const char *a, const char *b)
+{
+	if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) == 0)
+		return HSM_OK;
+	return hsm_fail(HSM_ERR_IO, "cannot swap %s and %s: %s", a, b, strerror(errno));
 }
 
 static void

@@ -467,7 +467,15 @@ simdom_place(const char *path)
 	/* The replaced state's file becomes the next stage's file, emptied: a
 	 * new file costs an inode (a quarter of a millisecond here), a link or
 	 * a rename a twentieth of that. path names the old state or the new
-	 * one at every instant. */
+	 * one at every instant: one exchange of the two names does it all;
+	 * where it cannot (no state yet, a file system without it), a link
+	 * and two renames. */
+	if (hsm_file_exchange(next, path) == HSM_OK) {
+		if (truncate(next, 0) != 0)
+			(void)unlink(next);   /* the old state must not stay */
+		return HSM_OK;
+	}
+	hsm_err_clear();
 	(void)unlink(prev);
 	kept = link(path, prev) == 0;
 	if (rename(next, path) != 0) {

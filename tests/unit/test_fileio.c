@@ -370,6 +370,27 @@ test_fs_batch(void **state)
 	assert_non_null(strstr(hsm_errmsg(), "cannot flush the files under"));
 }
 
+/* Two names swapped in one step; a missing name swaps nothing. */
+static void
+test_exchange(void **state)
+{
+	const char *dir = *state;
+	char a[512], b[512], none[512];
+
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	snprintf(none, sizeof(none), "%s/none", dir);
+	assert_int_equal(hsm_file_replace(a, "old\n", 4, 0600), HSM_OK);
+	assert_int_equal(hsm_file_replace(b, "new\n", 4, 0600), HSM_OK);
+	assert_int_equal(hsm_file_exchange(b, a), HSM_OK);
+	assert_content(a, "new\n");
+	assert_content(b, "old\n");
+	assert_int_equal(hsm_file_exchange(none, a), HSM_ERR_IO);
+	assert_non_null(strstr(hsm_errmsg(), "none"));
+	assert_content(a, "new\n");
+	assert_int_equal(count_entries(dir), 2);
+}
+
 int
 main(void)
 {
@@ -382,6 +403,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_abort_and_refusals, setup, teardown),
 		cmocka_unit_test(test_write_all_signals),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exchange, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_batch, setup, teardown),
 	};

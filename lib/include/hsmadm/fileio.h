@@ -39,6 +39,13 @@ hsm_rc hsm_fsync_dir_of(const char *path);
 hsm_rc hsm_fs_batch_open(const char *dir, int *fd);
 hsm_rc hsm_fs_batch_sync(int fd, const char *dir);
 
+/* Swap the names a and b in one atomic step (Linux renameat2
+ * RENAME_EXCHANGE): both must exist; each then names the other's file, and
+ * no instant sees either name missing. HSM_ERR_IO when they cannot be
+ * swapped (a missing name, a file system without exchange): the caller
+ * takes another way. Not durable until the folder is synced. */
+hsm_rc hsm_file_exchange(const char *a, const char *b);
+
 /* Replace (or create) path with exactly buf[0..len), mode applied exactly. */
 hsm_rc hsm_file_replace(const char *path, const void *buf, size_t len, mode_t mode);
 
