@@ -17,6 +17,7 @@
 #include "hsmadm/crypto.h"
 #include "hsmadm/group.h"
 #include "hsmadm/kpwrap.h"
+#include "hsmadm/x509util.h"
 
 #include "fault_module.h"
 #include "sim_driver.h"
@@ -36,7 +37,27 @@ struct fmod {
 	uint64_t      counter0;
 	admincmd     *cmd;
 	json_t       *report;
+	char         *oa_b64;      /* the member's pinned OA certificate */
 };
+
+/* The module's OA certificate as the workstation pins it: base64 DER. */
+static hsm_rc
+pinned_oa(struct fmod *f)
+{
+	char path[400];
+	uint8_t *der = NULL;
+	size_t n = 0;
+	X509 *x = NULL;
+	hsm_rc rc;
+
+	snprintf(path, sizeof(path), "%s/oa.pem", f->dir);
+	if ((rc = x509u_load_pem(path, &x)) == HSM_OK &&
+	    (rc = x509u_to_der(x, &der, &n)) == HSM_OK)
+		rc = b64_encode(der, n, &f->oa_b64);
+	X509_free(x);
+	free(der);
+	return rc;
+}
 
 /* Propose op for the one member, signed by the admin if sign, and submit. */
 static hsm_rc
@@ -159,12 +180,13 @@ fault_module_setup(struct fault_fx *fx)
 	    (rc = simmod_open(f->dir, NULL, &f->m)) != HSM_OK ||
 	    (rc = sim_driver_open(f->m, FMOD_SERIAL, &f->drv, &f->conn)) != HSM_OK ||
 	    (rc = signer_from_keyfile(fx->ev.bob_key, &f->admin)) != HSM_OK ||
-	    (rc = admin_add_params(f, &add)) != HSM_OK)
+	    (rc = admin_add_params(f, &add)) != HSM_OK || (rc = pinned_oa(f)) != HSM_OK)
 		return rc;
 	f->mem.module = FMOD_SERIAL;
 	f->mem.domain = FMOD_DOMAIN;
 	f->mem.drv = f->drv;
 	f->mem.ca_pem = f->ca;
+	f->mem.oa_cert = f->oa_b64;   /* checked while the read waits */
 	if ((rc = setup_step(f, ADMINCMD_OP_ADMIN_ADD, add, 0)) != HSM_OK ||
 	    (rc = setup_step(f, ADMINCMD_OP_THRESHOLDS_SET, json_pack("{s:i, s:i}",
 	                     "signature", 1, "revocation", 1), 1)) != HSM_OK ||
@@ -188,6 +210,7 @@ fault_module_teardown(struct fault_fx *fx)
 	simmod_free(&f->m);
 	signer_free(&f->admin);
 	EVP_PKEY_free(f->importer);
+	free(f->oa_b64);
 	free(f);
 	fx->module = NULL;
 }
