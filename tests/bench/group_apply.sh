@@ -140,6 +140,10 @@ print(f"HARD {1 if worst >= hard else 0} {worst:.2f}")
 EOF
 grep -v '^HARD' "$T/summary"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') on $(nproc) CPUs"
+# What the per-module floor rests on: each module's P-384 work (handshake,
+# the command's signature, its batch signature) on cores it shares.
+p384=$(openssl speed -seconds 1 ecdsap384 2>/dev/null | awk '/nistp384/ {print $(NF-1)}')
+echo "P-384 on this machine: ${p384:-?} signatures/s (openssl speed)"
 read -r _ hard ratio < <(grep '^HARD' "$T/summary" || echo "HARD 1 ?")
 [ "$hard" = 0 ] || fail "engine ratio (64 domains: halved) ${ratio}x >= ${HARD}x: the engine pays per domain"
 for g in g16 g64x16 g64x4; do
