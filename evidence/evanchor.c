@@ -242,10 +242,15 @@ ev_anchors_free(struct ev_anchors *a)
 struct ev_oa {
 	uint8_t   der_hash[32];
 	X509     *cert;
-	hsm_rc    trust;         /* HSM_OK: chains to a CA, is an OA certificate */
+	hsm_rc    trust;         /* HSM_OK: chains to a CA (or no anchors asked) */
 	char      why[256];      /* the trust failure, to repeat for each receipt */
 	long      ca;            /* index of the CA it chains to */
-	char      serial[128];
+	/* receipt_check_oa_fit for the module last asked (a certificate
+	 * serves one module) */
+	int       fit_known;
+	char      fit_module[128];
+	hsm_rc    fit;
+	char      fit_why[256];
 };
 
 void
@@ -268,7 +273,6 @@ oa_lookup(struct ev_oacache *c, const struct ev_anchors *a, const char *cert64,
 	uint8_t *der = NULL, h[32];
 	size_t derlen = 0, i;
 	struct ev_oa *e;
-	char ou[64];
 	hsm_rc rc;
 
 	if ((rc = b64_decode(cert64, &der, &derlen)) != HSM_OK ||
@@ -305,20 +309,27 @@ oa_lookup(struct ev_oacache *c, const struct ev_anchors *a, const char *cert64,
 		}
 		snprintf(e->why, sizeof(e->why), "%s", hsm_errmsg());
 	}
-	if (x509u_subject_serial(e->cert, e->serial, sizeof(e->serial)) != HSM_OK)
-		e->serial[0] = '\0';
-	if (a->none || e->ca >= 0) {
-		if (x509u_subject_ou(e->cert, ou, sizeof(ou)) != HSM_OK ||
-		    strcmp(ou, X509U_OU_OA) != 0)
-			snprintf(e->why, sizeof(e->why), "is signed with a certificate that is "
-			    "not an OA certificate");
-		else
-			e->trust = HSM_OK;
-	}
+	if (a->none || e->ca >= 0)
+		e->trust = HSM_OK;
 	*out = e;
 out:
 	free(der);
 	return rc;
+}
+
+/* What receipt_check_oa asks of the certificate besides its chain, once
+ * per certificate and module. */
+static hsm_rc
+oa_fit(struct ev_oa *oa, const char *module)
+{
+	if (!oa->fit_known || strcmp(oa->fit_module, module) != 0) {
+		oa->fit_known = 1;
+		snprintf(oa->fit_module, sizeof(oa->fit_module), "%s", module);
+		oa->fit = receipt_check_oa_fit(oa->cert, module);
+		snprintf(oa->fit_why, sizeof(oa->fit_why), "%s", oa->fit == HSM_OK ? "" :
+		    hsm_errmsg());
+	}
+	return oa->fit == HSM_OK ? HSM_OK : hsm_fail(oa->fit, "%s", oa->fit_why);
 }
 
 hsm_rc
@@ -327,8 +338,6 @@ ev_receipt_verify(struct ev_oacache *c, const struct ev_anchors *a, const json_t
 {
 	struct ev_oa *oa = NULL;
 	receipt_parts p;
-	EVP_PKEY *pub;
-	hsm_curve curve;
 	hsm_rc rc;
 
 	*bodyp = NULL;
@@ -346,15 +355,11 @@ ev_receipt_verify(struct ev_oacache *c, const struct ev_anchors *a, const json_t
 		goto out;
 	}
 	rc = HSM_ERR_TRUST;
-	pub = X509_get0_pubkey(oa->cert);
 	if (oa->trust != HSM_OK)
 		hsm_fail(rc, "receipt from module %s: %s", p.module, oa->why);
-	else if (strcmp(oa->serial, p.module) != 0)
-		hsm_fail(rc, "receipt names module %s but its OA certificate is for another "
-		    "module", p.module);
-	else if (pub == NULL || crypto_ec_curve(pub, &curve) != HSM_OK || curve != HSM_CURVE_P384)
-		hsm_fail(rc, "OA key of module %s is not a P-384 key", p.module);
-	else if ((rc = receipt_check_sig(c->memo, pub, &p)) == HSM_OK) {
+	else if ((rc = oa_fit(oa, p.module)) != HSM_OK)
+		hsm_fail_wrap(rc, "receipt from module %s", p.module);
+	else if ((rc = receipt_check_sig(c->memo, X509_get0_pubkey(oa->cert), &p)) == HSM_OK) {
 		if (oa->ca >= 0)
 			c->used_ca |= 1u << oa->ca;   /* oa->ca < CAS_MAX */
 		*bodyp = p.body;

@@ -401,15 +401,24 @@ receipt_check_sig(receipt_memo *memo, EVP_PKEY *pub, const receipt_parts *p)
 hsm_rc
 receipt_check_oa(X509 *oa, X509 *module_ca, const char *module)
 {
-	char serial[128], ou[64];
-	EVP_PKEY *pub;
-	hsm_curve curve;
 	hsm_rc rc;
 
 	if (oa == NULL || module_ca == NULL || module == NULL)
 		return hsm_fail(HSM_ERR_USAGE, "receipt_check_oa: bad arguments");
 	if ((rc = x509u_verify_issued_by(oa, module_ca)) != HSM_OK)
 		return hsm_fail_wrap(rc, "OA certificate of module %s", module);
+	return receipt_check_oa_fit(oa, module);
+}
+
+hsm_rc
+receipt_check_oa_fit(X509 *oa, const char *module)
+{
+	char serial[128], ou[64];
+	EVP_PKEY *pub;
+	hsm_curve curve;
+
+	if (oa == NULL || module == NULL)
+		return hsm_fail(HSM_ERR_USAGE, "receipt_check_oa_fit: bad arguments");
 	if (x509u_subject_ou(oa, ou, sizeof(ou)) != HSM_OK || strcmp(ou, X509U_OU_OA) != 0)
 		return hsm_fail(HSM_ERR_TRUST, "module %s signs with a certificate that is not an "
 		    "OA certificate", module);

@@ -505,6 +505,21 @@ test_receipt_untrusted(void **state)
 		assert_int_equal(check(&c, &a, r[i]), HSM_ERR_TRUST);
 	}
 	assert_int_equal(c.used_ca, 0);
+	/* the module's own certificate, cached: good for its module, refused for
+	 * another (or none) in any order */
+	{
+		json_t *good = receipt_of(EVFIX_MODULE, RECEIPT_VERSION, F.oa_key, F.oa);
+		json_t *nameless = receipt_of("", RECEIPT_VERSION, F.oa_key, F.oa);
+
+		assert_int_equal(check(&c, &a, good), HSM_OK);
+		assert_int_equal(check(&c, &a, r[3]), HSM_ERR_TRUST);
+		assert_non_null(strstr(hsm_errmsg(), "another module"));
+		assert_int_equal(check(&c, &a, good), HSM_OK);
+		assert_int_not_equal(check(&c, &a, nameless), HSM_OK);
+		assert_int_equal(check(&c, &a, good), HSM_OK);
+		json_decref(good);
+		json_decref(nameless);
+	}
 	/* consistency only: the foreign CA's receipt is consistent in itself */
 	assert_int_equal(check(&cn, &none, r[0]), HSM_OK);
 	assert_int_equal(cn.chain_checks, 0);

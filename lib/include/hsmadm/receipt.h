@@ -89,6 +89,9 @@ hsm_rc receipt_check_sig(receipt_memo *memo, EVP_PKEY *pub, const receipt_parts 
  * is an OA certificate (not a TLS one) whose subject serialNumber is
  * module, and holds a P-384 key. HSM_ERR_TRUST. */
 hsm_rc receipt_check_oa(X509 *oa, X509 *module_ca, const char *module);
+/* All of it but the chain, for a verifier that checks chains its own way
+ * (against several CAs, or none: hsmadm-audit --no-anchors). */
+hsm_rc receipt_check_oa_fit(X509 *oa, const char *module);
 
 /* Verify a receipt against the pinned module CA: the OA certificate chains
  * to module_ca and is an OA certificate (not a TLS one), its subject
