@@ -23,20 +23,6 @@
 #include "hsmadm/fileio.h"
 #include "test_tmpdir.h"
 
-static int
-setup(void **state)
-{
-	*state = make_tmpdir_named("fileio");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	rm_tmpdir(*state);
-	return 0;
-}
-
 /* Entries in dir, dot files included (a temporary file must not hide). */
 static int
 count_entries(const char *dir)
@@ -395,17 +381,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_replace_and_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_never_replaces, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_replace_keeps_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readonly_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_target_is_directory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_abort_and_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace_and_mode, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_create_never_replaces, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_replace_keeps_old, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_dir, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_target_is_directory, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_abort_and_refusals, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_write_all_signals),
-		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exchange, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fs_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_exchange, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_read_refusals, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_batch, tmpdir_setup, tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

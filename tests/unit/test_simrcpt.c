@@ -20,20 +20,6 @@
 #include "simrcpt.h"
 #include "test_tmpdir.h"
 
-static int
-setup(void **state)
-{
-	*state = make_tmpdir_named("simrcpt");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	rm_tmpdir(*state);
-	return 0;
-}
-
 static json_t *
 rcpt(int before, const char *mark)
 {
@@ -221,11 +207,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_append_and_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_and_load, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_parse_rules),
-		cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commands_shared, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounded, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_commands, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_commands_shared, tmpdir_setup, tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,4 +33,20 @@ rm_tmpdir(char *d)
 	free(d);
 }
 
+/* cmocka fixtures for tests that each want a fresh scratch directory as
+ * *state. */
+static inline int
+tmpdir_setup(void **state)
+{
+	*state = make_tmpdir_named("unit");
+	return 0;
+}
+
+static inline int
+tmpdir_teardown(void **state)
+{
+	rm_tmpdir(*state);
+	return 0;
+}
+
 #endif
