@@ -74,12 +74,14 @@ int    grp_oa_fingerprint(const char *ca_path, const char *serial, const char *o
                           char hex[GROUP_HEX32]);
 /* The group's pinned OA certificates (group_member.oa_cert) checked by
  * group_oa_trust in a thread of their own, started as the read goes out:
- * the read waits on the modules, and the receipts, which arrive all at
- * once, then only have their signatures checked. Join before m goes. */
+ * the read waits on the modules, and the receipts, which arrive close
+ * together, then only have their signatures checked. Join before m or w
+ * goes. */
 struct grp_warm {
-	pthread_t th;
-	int       started;
-	void     *arg;
+	pthread_t           th;
+	int                 started;
+	const group_member *m;
+	size_t              n;
 };
 int    grp_oa_warm_start(const group_member *m, size_t n, struct grp_warm *w);
 void   grp_oa_warm_join(struct grp_warm *w);

@@ -218,15 +218,10 @@ out:
 }
 
 /* The pinned OA certificates of a group's modules, each checked once. */
-struct oa_warm {
-	const group_member *m;
-	size_t              n;
-};
-
 static void *
 oa_warm_main(void *p)
 {
-	const struct oa_warm *w = p;
+	const struct grp_warm *w = p;
 	size_t i, j;
 
 	for (i = 0; i < w->n; i++) {
@@ -246,15 +241,10 @@ oa_warm_main(void *p)
 int
 grp_oa_warm_start(const group_member *m, size_t n, struct grp_warm *w)
 {
-	struct oa_warm *arg = malloc(sizeof(*arg));
-
 	w->started = 0;
-	w->arg = arg;
-	if (arg == NULL)
-		return 0;
-	arg->m = m;
-	arg->n = n;
-	if (hsm_thread_start(&w->th, oa_warm_main, arg, 0) != HSM_OK) {
+	w->m = m;
+	w->n = n;
+	if (hsm_thread_start(&w->th, oa_warm_main, w, 0) != HSM_OK) {
 		hsm_err_clear();   /* then each first receipt checks its certificate */
 		return 0;
 	}
@@ -268,8 +258,6 @@ grp_oa_warm_join(struct grp_warm *w)
 	if (w->started)
 		pthread_join(w->th, NULL);
 	w->started = 0;
-	free(w->arg);
-	w->arg = NULL;
 }
 
 /* The batch signatures verified in this process (receipt.h): the receipts
