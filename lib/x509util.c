@@ -219,7 +219,7 @@ x509u_load_pem_shared(const char *path, X509 **out)
 	char *data = NULL;
 	uint8_t digest[32];
 	size_t n = 0;
-	X509 *c = NULL, *kept;
+	X509 *c = NULL;
 	BIO *bio = NULL;
 	hsm_rc rc;
 
@@ -230,27 +230,23 @@ x509u_load_pem_shared(const char *path, X509 **out)
 		rc = hsm_fail(HSM_ERR_CRYPTO, "cannot hash %s", path);
 		goto out;
 	}
+	/* Parsed under the lock: the threads that open a group's modules at
+	 * once would otherwise all parse the same content. */
 	pthread_mutex_lock(&pem_lock);
-	c = pem_memo_find(digest);
-	pthread_mutex_unlock(&pem_lock);
-	if (c != NULL)
-		goto done;
-	/* Parsed outside the lock: the first of two parses of one content is
-	 * kept. */
+	if ((c = pem_memo_find(digest)) != NULL)
+		goto unlock;
 	if ((bio = BIO_new_mem_buf(data, (int)n)) == NULL ||
 	    (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+		pthread_mutex_unlock(&pem_lock);
 		rc = hsm_fail(HSM_ERR_FORMAT, "%s is not a PEM certificate", path);
 		goto out;
 	}
-	pthread_mutex_lock(&pem_lock);
-	if ((kept = pem_memo_find(digest)) != NULL)
-		X509_free(kept);   /* another thread's parse is kept; ours serves this call */
-	else if (pem_nmemo < PEM_MEMO_MAX && X509_up_ref(c) == 1) {
+	if (pem_nmemo < PEM_MEMO_MAX && X509_up_ref(c) == 1) {
 		memcpy(pem_memo[pem_nmemo].digest, digest, 32);
 		pem_memo[pem_nmemo++].cert = c;   /* the memo's reference */
 	}
+unlock:
 	pthread_mutex_unlock(&pem_lock);
-done:
 	*out = c;
 	c = NULL;
 	rc = HSM_OK;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +280,61 @@ test_load_shared(void **state)
 	rm_tmpdir(dir);
 }
 
+/* Threads opening a group's modules load one CA file at the same moment:
+ * they share one decoding, not one each. */
+#define AT_ONCE 8
+struct at_once {
+	pthread_barrier_t *start;
+	const char        *path;
+	X509              *got;
+	hsm_rc             rc;
+};
+
+static void *
+load_at_once(void *arg)
+{
+	struct at_once *a = arg;
+
+	pthread_barrier_wait(a->start);
+	a->rc = x509u_load_pem_shared(a->path, &a->got);
+	return NULL;
+}
+
+static void
+test_load_shared_at_once(void **state)
+{
+	struct pki *p = *state;
+	char *dir = make_tmpdir_named("x509once"), path[600];
+	struct at_once a[AT_ONCE];
+	pthread_t t[AT_ONCE];
+	pthread_barrier_t start;
+	X509 *fresh = NULL;
+	size_t i;
+
+	/* a content the memo has not seen in this process */
+	assert_int_equal(x509u_issue(X509U_MODULE_CA, "DC2 module CA", NULL, p->other_key, NULL,
+	                             p->other_key, 3650, &fresh), HSM_OK);
+	snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	assert_int_equal(x509u_save_pem(path, fresh), HSM_OK);
+	assert_int_equal(pthread_barrier_init(&start, NULL, AT_ONCE), 0);
+	for (i = 0; i < AT_ONCE; i++) {
+		a[i] = (struct at_once){ .start = &start, .path = path };
+		assert_int_equal(pthread_create(&t[i], NULL, load_at_once, &a[i]), 0);
+	}
+	for (i = 0; i < AT_ONCE; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	for (i = 0; i < AT_ONCE; i++) {
+		assert_int_equal(a[i].rc, HSM_OK);
+		assert_ptr_equal(a[i].got, a[0].got);
+	}
+	assert_int_equal(X509_cmp(a[0].got, fresh), 0);
+	for (i = 0; i < AT_ONCE; i++)
+		X509_free(a[i].got);
+	pthread_barrier_destroy(&start);
+	X509_free(fresh);
+	rm_tmpdir(dir);
+}
+
 int
 main(void)
 {
@@ -288,6 +344,7 @@ main(void)
 		cmocka_unit_test(test_chain),
 		cmocka_unit_test(test_encodings),
 		cmocka_unit_test(test_load_shared),
+		cmocka_unit_test(test_load_shared_at_once),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
