@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,150 @@ ctx_common(SSL_CTX *ctx, const char *cert_pem, const char *key_pem, const char *
 	return HSM_OK;
 }
 
+/*
+ * A module serves many connections from the same few workstations, each
+ * handshake costing it a P-384 check of the client certificate's chain.
+ * The chains it has verified are remembered per server context (the leaf's
+ * SHA-256, and the times within which every certificate of the chain is
+ * valid): a later handshake with that very certificate skips the chain's
+ * signature check, while the handshake itself still proves that the client
+ * holds the key (CertificateVerify). The context's trust store never
+ * changes once made; a leaf sent with other certificates is always checked
+ * in full; the times are checked on every use.
+ */
+#define CHAIN_MEMO_MAX 16
+struct chain_memo {
+	pthread_mutex_t lock;
+	size_t          n, next;
+	struct { uint8_t fp[32]; time_t from, until; } e[CHAIN_MEMO_MAX];
+};
+
+static int chain_memo_index = -1;
+static pthread_once_t chain_memo_once = PTHREAD_ONCE_INIT;
+
+static void
+chain_memo_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct chain_memo *m = ptr;
+
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	if (m == NULL)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+static void
+chain_memo_init(void)
+{
+	chain_memo_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, chain_memo_free);
+}
+
+/* t as seconds since the epoch; 0 if it cannot be read. */
+static int
+asn1_epoch(const ASN1_TIME *t, time_t now, time_t *out)
+{
+	int days = 0, secs = 0;
+
+	if (t == NULL || ASN1_TIME_diff(&days, &secs, NULL, t) != 1)
+		return 0;
+	*out = now + (time_t)days * 86400 + secs;
+	return 1;
+}
+
+/* The window in which every certificate of x's verified chain is valid. */
+static int
+chain_window(X509_STORE_CTX *x, time_t now, time_t *from, time_t *until)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(x);
+	time_t a, b;
+	int i;
+
+	*from = 0;
+	*until = 0;
+	if (chain == NULL || sk_X509_num(chain) < 1)
+		return 0;
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		X509 *c = sk_X509_value(chain, i);
+		if (!asn1_epoch(X509_get0_notBefore(c), now, &a) ||
+		    !asn1_epoch(X509_get0_notAfter(c), now, &b))
+			return 0;
+		if (i == 0 || a > *from)
+			*from = a;
+		if (i == 0 || b < *until)
+			*until = b;
+	}
+	return 1;
+}
+
+static int
+chain_memo_find(struct chain_memo *m, const uint8_t fp[32], time_t now)
+{
+	size_t i;
+	int hit = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n && !hit; i++)
+		hit = memcmp(m->e[i].fp, fp, 32) == 0 && m->e[i].from <= now && now < m->e[i].until;
+	pthread_mutex_unlock(&m->lock);
+	return hit;
+}
+
+static void
+chain_memo_add(struct chain_memo *m, const uint8_t fp[32], time_t from, time_t until)
+{
+	pthread_mutex_lock(&m->lock);
+	memcpy(m->e[m->next].fp, fp, 32);
+	m->e[m->next].from = from;
+	m->e[m->next].until = until;
+	m->next = (m->next + 1) % CHAIN_MEMO_MAX;
+	if (m->n < CHAIN_MEMO_MAX)
+		m->n++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The server context's chain check (SSL_CTX_set_cert_verify_callback). */
+static int
+verify_remembered(X509_STORE_CTX *x, void *arg)
+{
+	struct chain_memo *m = arg;
+	X509 *leaf = X509_STORE_CTX_get0_cert(x);
+	STACK_OF(X509) *sent = X509_STORE_CTX_get0_untrusted(x);
+	uint8_t fp[32];
+	unsigned len = 0;
+	time_t now = time(NULL), from, until;
+	int alone = sent == NULL || sk_X509_num(sent) <= 1, keyed, ok;
+
+	keyed = alone && leaf != NULL && X509_digest(leaf, EVP_sha256(), fp, &len) == 1 &&
+	    len == 32;
+	if (keyed && chain_memo_find(m, fp, now)) {
+		X509_STORE_CTX_set_error(x, X509_V_OK);
+		return 1;
+	}
+	ok = X509_verify_cert(x);
+	if (ok == 1 && keyed && chain_window(x, now, &from, &until))
+		chain_memo_add(m, fp, from, until);
+	return ok;
+}
+
+/* ctx checks client chains through a memo of its own (freed with ctx). */
+static hsm_rc
+chain_memo_attach(SSL_CTX *ctx)
+{
+	struct chain_memo *m;
+
+	if (pthread_once(&chain_memo_once, chain_memo_init) != 0 || chain_memo_index < 0 ||
+	    (m = calloc(1, sizeof(*m))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&m->lock, NULL);
+	if (SSL_CTX_set_ex_data(ctx, chain_memo_index, m) != 1) {
+		chain_memo_free(NULL, m, NULL, 0, 0, NULL);
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	}
+	SSL_CTX_set_cert_verify_callback(ctx, verify_remembered, m);
+	return HSM_OK;
+}
+
 hsm_rc
 tlsctx_server_new(const char *cert_pem, const char *key_pem,
                   const char *client_ca_pem, SSL_CTX **out)
@@ -105,6 +250,8 @@ tlsctx_server_new(const char *cert_pem, const char *key_pem,
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	if ((rc = chain_memo_attach(ctx)) != HSM_OK)
+		goto out;
 	*out = ctx;
 	return HSM_OK;
 out:

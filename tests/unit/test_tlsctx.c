@@ -350,6 +350,69 @@ test_identity_and_pins(void **state)
 	tlsctx_free(&cctx);
 }
 
+/* One client on a fresh socket pair to the module context sctx (kept). */
+static hsm_rc
+one_client(SSL_CTX *sctx, SSL_CTX *cctx)
+{
+	struct srv s;
+	int sv[2], hs = 0, pong;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	s.ctx = sctx;
+	s.fd = sv[0];
+	s.lfd = -1;
+	s.rc = HSM_ERR_INTERNAL;
+	assert_int_equal(pthread_create(&s.th, NULL, serve, &s), 0);
+	pong = ping(cctx, sv[1], &hs, NULL);
+	assert_int_equal(pthread_join(s.th, NULL), 0);
+	if (s.rc == HSM_OK) {
+		assert_int_equal(pong, 1);
+		assert_non_null(strstr(s.peer, "ws1"));
+	}
+	return s.rc;
+}
+
+/* A module context serves client after client: a chain it verified is
+ * remembered for that very certificate only; another CA's client, with
+ * the same name, is refused however often the good one came before; a
+ * certificate sent with its chain is checked in full and accepted. */
+static void
+test_module_remembers_chains(void **state)
+{
+	struct pki *p = *state;
+	SSL_CTX *sctx = NULL, *good = NULL, *rogue = NULL, *chained = NULL;
+	char both[600];
+	FILE *out, *in;
+	int ch, round;
+
+	path(both, p, "ws-chain.pem");
+	assert_non_null(out = fopen(both, "w"));
+	for (round = 0; round < 2; round++) {
+		assert_non_null(in = fopen(round == 0 ? p->cli_cert : p->cli_ca, "r"));
+		while ((ch = fgetc(in)) != EOF)
+			fputc(ch, out);
+		fclose(in);
+	}
+	fclose(out);
+	assert_int_equal(tlsctx_server_new(p->srv_cert, p->srv_key, p->cli_ca, &sctx), HSM_OK);
+	assert_int_equal(tlsctx_client_new(p->mod_ca, p->cli_cert, p->cli_key, &good), HSM_OK);
+	assert_int_equal(tlsctx_client_new(p->mod_ca, p->rogue_cert, p->rogue_key, &rogue),
+	                 HSM_OK);
+	assert_int_equal(tlsctx_client_new(p->mod_ca, both, p->cli_key, &chained), HSM_OK);
+	assert_int_equal(one_client(sctx, rogue), HSM_ERR_TRUST);
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(one_client(sctx, good), HSM_OK);
+		assert_int_equal(one_client(sctx, good), HSM_OK);
+		assert_int_equal(one_client(sctx, rogue), HSM_ERR_TRUST);
+		assert_int_equal(one_client(sctx, chained), HSM_OK);
+	}
+	tlsctx_free(&chained);
+	tlsctx_free(&rogue);
+	tlsctx_free(&good);
+	tlsctx_free(&sctx);
+}
+
 static void
 test_context_files(void **state)
 {
@@ -383,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_module_refuses),
 		cmocka_unit_test(test_tcp_connect),
 		cmocka_unit_test(test_identity_and_pins),
+		cmocka_unit_test(test_module_remembers_chains),
 		cmocka_unit_test(test_context_files),
 	};
 
