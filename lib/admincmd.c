@@ -1064,6 +1064,121 @@ admincmd_verify_approved(const admincmd *cmd, const char *module, unsigned domai
 	return HSM_OK;
 }
 
+/* ---- one check per admin set (admincmd_verify_memo) ---- */
+
+#define MEMO_MAX 16
+struct admincmd_memo {
+	pthread_mutex_t lock;
+	pthread_cond_t  done;
+	size_t          n;
+	struct { uint8_t key[32]; int ready; hsm_rc rc; unsigned counted; } e[MEMO_MAX];
+};
+
+hsm_rc
+admincmd_memo_new(admincmd_memo **out)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&(*out)->lock, NULL);
+	pthread_cond_init(&(*out)->done, NULL);
+	return HSM_OK;
+}
+
+void
+admincmd_memo_free(admincmd_memo **m)
+{
+	if (m == NULL || *m == NULL)
+		return;
+	pthread_cond_destroy(&(*m)->done);
+	pthread_mutex_destroy(&(*m)->lock);
+	free(*m);
+	*m = NULL;
+}
+
+/* SHA-256 over the admin set (each SKI, then its identity with its NUL)
+ * and the thresholds; 0 when it cannot be made: that set is not shared. */
+static int
+memo_key(const admincmd_admin *a, size_t n, unsigned sig_thr, unsigned rev_thr,
+         uint8_t key[32])
+{
+	uint8_t buf[ADMINCMD_MAX_ADMINS * (HSM_SKI_LEN + ADMINCMD_IDENTITY_MAX + 1) + 2];
+	size_t i, len = 0, l;
+
+	if (n > ADMINCMD_MAX_ADMINS || sig_thr > 255 || rev_thr > 255)
+		return 0;
+	for (i = 0; i < n; i++) {
+		l = strlen(a[i].identity ? a[i].identity : "") + 1;
+		if (l > ADMINCMD_IDENTITY_MAX + 1)
+			return 0;
+		memcpy(buf + len, a[i].ski, HSM_SKI_LEN);
+		memcpy(buf + len + HSM_SKI_LEN, a[i].identity ? a[i].identity : "", l);
+		len += HSM_SKI_LEN + l;
+	}
+	buf[len++] = (uint8_t)sig_thr;
+	buf[len++] = (uint8_t)rev_thr;
+	if (crypto_sha256(buf, len, key) != HSM_OK) {
+		hsm_err_clear();
+		return 0;
+	}
+	return 1;
+}
+
+hsm_rc
+admincmd_verify_memo(admincmd_memo *m, const admincmd *cmd, const char *module,
+                     unsigned domain, uint64_t counter, int64_t now,
+                     const admincmd_admin *admins, size_t nadmins,
+                     unsigned sig_thr, unsigned rev_thr, const json_t *approved,
+                     unsigned *counted)
+{
+	uint8_t key[32];
+	uint64_t want = 0;
+	unsigned got = 0;
+	size_t i;
+	hsm_rc rc;
+
+	/* An approved load depends on more than the memo's key; a domain at
+	 * another counter is refused before any signature is looked at. */
+	if (m == NULL || cmd == NULL || module == NULL || json_array_size(approved) > 0 ||
+	    admincmd_target_for(cmd, module, domain, &want) != HSM_OK || want != counter ||
+	    !memo_key(admins, nadmins, sig_thr, rev_thr, key))
+		return admincmd_verify_approved(cmd, module, domain, counter, now, admins, nadmins,
+		    sig_thr, rev_thr, approved, counted);
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n && memcmp(m->e[i].key, key, 32) != 0; i++)
+		;
+	if (i < m->n) {
+		while (!m->e[i].ready)
+			pthread_cond_wait(&m->done, &m->lock);
+		rc = m->e[i].rc;
+		got = m->e[i].counted;
+		pthread_mutex_unlock(&m->lock);
+		if (rc != HSM_OK)
+			return admincmd_verify_approved(cmd, module, domain, counter, now, admins,
+			    nadmins, sig_thr, rev_thr, approved, counted);
+		if (counted)
+			*counted = got;
+		return HSM_OK;
+	}
+	if (m->n == MEMO_MAX) {
+		pthread_mutex_unlock(&m->lock);
+		return admincmd_verify_approved(cmd, module, domain, counter, now, admins, nadmins,
+		    sig_thr, rev_thr, approved, counted);
+	}
+	memcpy(m->e[m->n++].key, key, 32);
+	pthread_mutex_unlock(&m->lock);
+	rc = admincmd_verify_approved(cmd, module, domain, counter, now, admins, nadmins,
+	    sig_thr, rev_thr, approved, &got);
+	pthread_mutex_lock(&m->lock);
+	m->e[i].rc = rc;
+	m->e[i].counted = got;
+	m->e[i].ready = 1;
+	pthread_cond_broadcast(&m->done);
+	pthread_mutex_unlock(&m->lock);
+	if (counted)
+		*counted = got;
+	return rc;
+}
+
 /* ---- summary ---- */
 
 struct sb { char *p; size_t len, cap; int oom; };

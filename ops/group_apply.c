@@ -40,7 +40,7 @@ run_free(struct run *r)
 	free(r->pres);
 	free(r->reserve);
 	free(r->resv);
-	grp_sigmemo_done(&r->pre.sm);
+	admincmd_memo_free(&r->pre.memo);
 	grp_pkcache_done(&r->pk);
 	pthread_mutex_destroy(&r->tlock);
 }
@@ -77,7 +77,8 @@ run_init(struct run *r, const group_member *m, size_t n, const admincmd *cmd, in
 	r->outcome = "refused";
 	r->t_start = grp_now_ms();
 	grp_pkcache_init(&r->pk);
-	grp_sigmemo_init(&r->pre.sm);
+	if (admincmd_memo_new(&r->pre.memo) != HSM_OK)
+		hsm_err_clear();   /* each member checks alone */
 	pthread_mutex_init(&r->tlock, NULL);
 	r->pre.cmd = cmd;
 	r->pre.now = now;

@@ -75,27 +75,6 @@ verifier_admins(const group_state *s, admincmd_admin *a)
 	}
 }
 
-/* What the signature check depends on besides the command: the admin set
- * (keys by the SKI of the decoded point, identities) and the thresholds. */
-static void
-memo_key(const group_state *s, uint8_t key[32])
-{
-	uint8_t buf[GROUP_MAX_ADMINS * (HSM_SKI_LEN + 66) + 8];
-	size_t i, len = 0, l;
-
-	for (i = 0; i < s->nadmins; i++) {
-		memcpy(buf + len, s->admins[i].ski_of_key, HSM_SKI_LEN);
-		len += HSM_SKI_LEN;
-		l = strlen(s->admins[i].identity) + 1;
-		memcpy(buf + len, s->admins[i].identity, l);
-		len += l;
-	}
-	buf[len++] = (uint8_t)s->sig_thr;
-	buf[len++] = (uint8_t)s->rev_thr;
-	if (crypto_sha256(buf, len, key) != HSM_OK)
-		memset(key, 0, 32);
-}
-
 /* The load approved on the member's PENDING (mk.approve_load), or NULL. */
 static const json_t *
 approved_of(const group_state *s)
@@ -112,66 +91,19 @@ verify_member(const group_member *m, struct pre *pre, const group_state *s, unsi
 	admincmd_admin a[GROUP_MAX_ADMINS];
 
 	verifier_admins(s, a);
-	return admincmd_verify_approved(pre->cmd, m->module, m->domain, s->counter, pre->now,
-	    a, s->nadmins, s->sig_thr, s->rev_thr, approved_of(s), counted);
-}
-
-/* The check of a member at the command's counter, through the memo: the
- * first member of an admin set checks the signatures, the others wait for
- * its result. A refusal is checked again for the member's own message. */
-static hsm_rc
-verify_memo(const group_member *m, struct pre *pre, const group_state *s, unsigned *counted)
-{
-	struct sigmemo *sm = &pre->sm;
-	uint8_t key[32];
-	size_t i;
-	hsm_rc rc;
-
-	if (approved_of(s) != NULL)    /* not in the memo's key */
-		return verify_member(m, pre, s, counted);
-	memo_key(s, key);
-	pthread_mutex_lock(&sm->lock);
-	for (i = 0; i < sm->n && memcmp(sm->e[i].key, key, 32) != 0; i++)
-		;
-	if (i < sm->n) {
-		while (!sm->e[i].ready)
-			pthread_cond_wait(&sm->done, &sm->lock);
-		rc = sm->e[i].rc;
-		*counted = sm->e[i].counted;
-		pthread_mutex_unlock(&sm->lock);
-		return rc == HSM_OK ? HSM_OK : verify_member(m, pre, s, counted);
-	}
-	if (sm->n == SIGMEMO_MAX) {
-		pthread_mutex_unlock(&sm->lock);
-		return verify_member(m, pre, s, counted);
-	}
-	memcpy(sm->e[sm->n++].key, key, 32);
-	pthread_mutex_unlock(&sm->lock);
-	rc = verify_member(m, pre, s, counted);
-	pthread_mutex_lock(&sm->lock);
-	sm->e[i].rc = rc;
-	sm->e[i].counted = *counted;
-	sm->e[i].ready = 1;
-	pthread_cond_broadcast(&sm->done);
-	pthread_mutex_unlock(&sm->lock);
-	return rc;
+	return admincmd_verify_memo(pre->memo, pre->cmd, m->module, m->domain, s->counter,
+	    pre->now, a, s->nadmins, s->sig_thr, s->rev_thr, approved_of(s), counted);
 }
 
 /* Would member m accept pre->cmd, given its state? Runs in the member's
- * read thread. A member not at the command's counter is refused before any
- * signature is looked at, so only members at the counter use the memo. */
+ * read thread; members with the same admins and thresholds share one
+ * signature check (admincmd_verify_memo). */
 void
 grp_pre_check(const group_member *m, struct pre *pre, const group_state *s, struct preres *r)
 {
-	uint64_t want = 0;
-
 	hsm_err_clear();
 	r->counted = 0;
-	if (admincmd_target_for(pre->cmd, m->module, m->domain, &want) != HSM_OK ||
-	    want != s->counter)
-		r->rc = verify_member(m, pre, s, &r->counted);
-	else
-		r->rc = verify_memo(m, pre, s, &r->counted);
+	r->rc = verify_member(m, pre, s, &r->counted);
 	if (r->rc != HSM_OK)
 		snprintf(r->msg, sizeof(r->msg), "%s", hsm_errmsg());
 	r->done = 1;
@@ -252,7 +184,8 @@ group_preflight(const group_member *m, size_t n, const admincmd *cmd, int64_t no
 	pre.cmd = cmd;
 	pre.now = now;
 	grp_pkcache_init(&pk);
-	grp_sigmemo_init(&pre.sm);
+	if (admincmd_memo_new(&pre.memo) != HSM_OK)
+		hsm_err_clear();   /* each member checks alone */
 	if (st == NULL || pres == NULL || sel == NULL || m == NULL || cmd == NULL) {
 		rc = hsm_fail(st && pres && sel ? HSM_ERR_USAGE : HSM_ERR_NOMEM,
 		    "group_preflight: bad arguments or out of memory");
@@ -289,7 +222,7 @@ out:
 	free(st);
 	free(pres);
 	free(sel);
-	grp_sigmemo_done(&pre.sm);
+	admincmd_memo_free(&pre.memo);
 	grp_pkcache_done(&pk);
 	return rc;
 }

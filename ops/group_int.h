@@ -42,25 +42,6 @@ void   grp_pkcache_done(struct pkcache *pc);
 hsm_rc grp_pubkey_cached(struct pkcache *pc, const char *hex, EVP_PKEY **pub,
                          uint8_t ski[HSM_SKI_LEN]);
 
-/* Signature checks of one command, shared by the members: members with the
- * same admins (by the SKIs of their decoded keys and identities) and
- * thresholds accept or refuse the command's signatures alike, so each
- * distinct admin set is checked once (the first member's thread does it,
- * the others wait for its answer). */
-#define SIGMEMO_MAX 16
-struct sigmemo {
-	pthread_mutex_t lock;
-	pthread_cond_t  done;
-	size_t          n;
-	struct {
-		uint8_t  key[32];     /* SHA-256 over the admin set and thresholds */
-		int      ready;
-		hsm_rc   rc;
-		unsigned counted;
-	} e[SIGMEMO_MAX];
-};
-void grp_sigmemo_init(struct sigmemo *sm);
-void grp_sigmemo_done(struct sigmemo *sm);
 
 /* Receipt signature check against the member's pinned CA, with the CA
  * file read once and each module's OA certificate chain verified once per
@@ -144,7 +125,7 @@ void grp_run_batches(const struct gplan *p, struct bcall *c, moddrv_result *res)
 struct pre {
 	const admincmd *cmd;
 	int64_t         now;
-	struct sigmemo  sm;
+	admincmd_memo  *memo;   /* one signature check per admin set; NULL: each alone */
 };
 struct preres {
 	int      done;

@@ -90,23 +90,6 @@ grp_pubkey_cached(struct pkcache *pc, const char *hex, EVP_PKEY **pub, uint8_t s
 	return HSM_OK;
 }
 
-/* ---- one signature check per admin set ---- */
-
-void
-grp_sigmemo_init(struct sigmemo *sm)
-{
-	memset(sm, 0, sizeof(*sm));
-	pthread_mutex_init(&sm->lock, NULL);
-	pthread_cond_init(&sm->done, NULL);
-}
-
-void
-grp_sigmemo_done(struct sigmemo *sm)
-{
-	pthread_cond_destroy(&sm->done);
-	pthread_mutex_destroy(&sm->lock);
-}
-
 /* ---- receipts: pinned CAs and OA certificates, once per process ---- */
 
 /* A command run is one process: each pinned CA is decoded once

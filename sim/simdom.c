@@ -676,14 +676,12 @@ reg_from_json(const json_t *o, const char *const *names, int nnames, const keyst
 }
 
 /* What the domains of one batch share (simdom.h): the signature checks
- * of its command, and the one public key an admin.add names, decoded and
- * checked once (a point check costs a scalar multiplication). */
-#define VMEMO_MAX 16
+ * of its command, once per admin set (admincmd_verify_memo), and the one
+ * public key an admin.add names, decoded and checked once (a point check
+ * costs a scalar multiplication). */
 struct simdom_vmemo {
-	pthread_mutex_t lock;
-	pthread_cond_t  done;
-	size_t          n;
-	struct { uint8_t key[32]; int ready; hsm_rc rc; } e[VMEMO_MAX];
+	admincmd_memo  *sigs;   /* NULL: each domain checks alone */
+	pthread_mutex_t lock;   /* the key below */
 	char           *khex;
 	EVP_PKEY       *kpub;
 	uint8_t         kski[HSM_SKI_LEN];
@@ -1525,19 +1523,14 @@ verify_reason(hsm_rc rc, const admincmd *cmd, int64_t now)
 
 /* ---- signature checks shared by the domains of one batch ---- */
 
-/* Domains with the same admins (SKIs, identities) and thresholds accept or
- * refuse one command's signatures alike (at the same time of day), so a
- * batch checks them once per admin set: the first domain's thread checks,
- * the others wait for its result. Only a success is shared: a refusal is
- * checked again by each domain, for a message that names it. */
-
 hsm_rc
 simdom_vmemo_new(simdom_vmemo **out)
 {
 	if ((*out = calloc(1, sizeof(**out))) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
 	pthread_mutex_init(&(*out)->lock, NULL);
-	pthread_cond_init(&(*out)->done, NULL);
+	if (admincmd_memo_new(&(*out)->sigs) != HSM_OK)
+		hsm_err_clear();   /* each domain checks alone */
 	return HSM_OK;
 }
 
@@ -1546,42 +1539,26 @@ simdom_vmemo_free(simdom_vmemo **m)
 {
 	if (m == NULL || *m == NULL)
 		return;
+	admincmd_memo_free(&(*m)->sigs);
 	pthread_mutex_destroy(&(*m)->lock);
-	pthread_cond_destroy(&(*m)->done);
 	EVP_PKEY_free((*m)->kpub);
 	free((*m)->khex);
 	free(*m);
 	*m = NULL;
 }
 
-static void
-vmemo_key(const simdom *d, uint8_t key[32])
-{
-	uint8_t buf[SIMDOM_MAX_ADMINS * (HSM_SKI_LEN + ADMINCMD_IDENTITY_MAX + 1) + 2];
-	size_t i, len = 0, l;
-
-	for (i = 0; i < d->nadmins; i++) {
-		memcpy(buf + len, d->admins[i].ski, HSM_SKI_LEN);
-		len += HSM_SKI_LEN;
-		l = strlen(d->admins[i].identity) + 1;
-		memcpy(buf + len, d->admins[i].identity, l);
-		len += l;
-	}
-	buf[len++] = (uint8_t)d->sig_thr;
-	buf[len++] = (uint8_t)d->rev_thr;
-	if (crypto_sha256(buf, len, key) != HSM_OK)
-		memset(key, 0, 32);
-}
-
+/* The command's signatures as domain d sees them: its admins, counted over
+ * distinct identities, its thresholds, its approved load; through memo
+ * (may be NULL), which shares one check per admin set. */
 static hsm_rc
-verify_domain(const simdom *d, const char *module, const admincmd *cmd, int64_t now)
+verify_memo(const simdom *d, const char *module, const admincmd *cmd, int64_t now,
+            simdom_vmemo *memo)
 {
 	admincmd_admin admins[SIMDOM_MAX_ADMINS];
 	json_t *approved = NULL;
 	size_t i;
 	hsm_rc rc;
 
-	/* Who signed: admins of THIS domain, counted over distinct identities. */
 	for (i = 0; i < d->nadmins; i++) {
 		memcpy(admins[i].ski, d->admins[i].ski, HSM_SKI_LEN);
 		admins[i].pub = d->admins[i].pub;
@@ -1590,51 +1567,9 @@ verify_domain(const simdom *d, const char *module, const admincmd *cmd, int64_t 
 	}
 	if (d->napproved > 0 && (approved = approved_json(d)) == NULL)
 		return hsm_fail(HSM_ERR_NOMEM, "out of memory");
-	rc = admincmd_verify_approved(cmd, module, d->index, d->counter, now, admins,
-	                              d->nadmins, d->sig_thr, d->rev_thr, approved, NULL);
+	rc = admincmd_verify_memo(memo ? memo->sigs : NULL, cmd, module, d->index, d->counter, now,
+	    admins, d->nadmins, d->sig_thr, d->rev_thr, approved, NULL);
 	json_decref(approved);
-	return rc;
-}
-
-/* The check through the memo; a domain not at the command's counter (or
- * not named) is refused before any signature is looked at, on its own. */
-static hsm_rc
-verify_memo(const simdom *d, const char *module, const admincmd *cmd, int64_t now,
-            simdom_vmemo *m)
-{
-	uint64_t want = 0;
-	uint8_t key[32];
-	size_t i;
-	hsm_rc rc;
-
-	/* An approved load depends on the domain's approval, not only on its
-	 * admins and thresholds (the memo's key): checked on its own. */
-	if (m == NULL || admincmd_target_for(cmd, module, d->index, &want) != HSM_OK ||
-	    want != d->counter || d->napproved > 0)
-		return verify_domain(d, module, cmd, now);
-	vmemo_key(d, key);
-	pthread_mutex_lock(&m->lock);
-	for (i = 0; i < m->n && memcmp(m->e[i].key, key, 32) != 0; i++)
-		;
-	if (i < m->n) {
-		while (!m->e[i].ready)
-			pthread_cond_wait(&m->done, &m->lock);
-		rc = m->e[i].rc;
-		pthread_mutex_unlock(&m->lock);
-		return rc == HSM_OK ? HSM_OK : verify_domain(d, module, cmd, now);
-	}
-	if (m->n == VMEMO_MAX) {
-		pthread_mutex_unlock(&m->lock);
-		return verify_domain(d, module, cmd, now);
-	}
-	memcpy(m->e[m->n++].key, key, 32);
-	pthread_mutex_unlock(&m->lock);
-	rc = verify_domain(d, module, cmd, now);
-	pthread_mutex_lock(&m->lock);
-	m->e[i].rc = rc;
-	m->e[i].ready = 1;
-	pthread_cond_broadcast(&m->done);
-	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
 

@@ -241,7 +241,8 @@ verify_clean(struct fault_fx *fx)
 /* Failures the module flow may survive, by design of the code that meets
  * them: the group engine runs members in the calling thread when it cannot
  * allocate threads, keeps no decoded key when its cache cannot grow, and
- * skips its verification memo (and the receipts' batch-signature memo);
+ * skips its verification memo (admincmd_memo_new, memo_key; and the
+ * receipts' batch-signature memo);
  * the emulator does not need the receipt line count (it is "unknown"
  * until the next read). */
 /* The comparison of the group after a run is what the report shows next to
@@ -253,7 +254,8 @@ verify_clean(struct fault_fx *fx)
 static const char *const module_best_effort[] = {
 	"calloc@grp_run_batches", "strdup@grp_pubkey_cached", "*@memo_key", "*@count_lines",
 	"calloc@after_compare", "*@grp_compare_json", "calloc@receipt_memo_new",
-	"strdup@pkmemo_add", "*@grp_oa_warm_start", "*@group_oa_trust", NULL
+	"strdup@pkmemo_add", "*@grp_oa_warm_start", "*@group_oa_trust",
+	"calloc@admincmd_memo_new", NULL
 };
 
 /* A verifier that cannot allocate its memo of batch signatures checks each

@@ -255,6 +255,51 @@ test_quorum(void **state)
 	admincmd_free(&c);
 }
 
+/* One check per admin set: a success is shared only by domains with the
+ * same admins and thresholds; a refusal is checked again by each domain,
+ * for a message that names it; a domain at another counter checks alone. */
+static void
+test_memo_per_admin_set(void **state)
+{
+	admincmd_admin others[2] = { admins[1], admins[3] };   /* alice's backup, carol */
+	admincmd *c = make_add();
+	admincmd_memo *m = NULL;
+	unsigned n = 99;
+
+	(void)state;
+	assert_int_equal(admincmd_sign(c, sg[K_ALICE]), HSM_OK);
+	assert_int_equal(admincmd_sign(c, sg[K_BOB]), HSM_OK);
+	assert_int_equal(admincmd_memo_new(&m), HSM_OK);
+	assert_int_equal(admincmd_verify_memo(m, c, "DC1-M01", 3, 5, NOW, admins, 4, 2, 1, NULL,
+	    &n), HSM_OK);
+	assert_int_equal(n, 2);
+	n = 99;
+	assert_int_equal(admincmd_verify_memo(m, c, "DC2-M01", 3, 7, NOW, admins, 4, 2, 1, NULL,
+	    &n), HSM_OK);
+	assert_int_equal(n, 2);
+	/* another admin set: the success is not its */
+	assert_int_equal(admincmd_verify_memo(m, c, "DC1-M01", 3, 5, NOW, others, 2, 2, 1, NULL,
+	    NULL), HSM_ERR_REFUSED);
+	assert_non_null(strstr(hsm_errmsg(), "module DC1-M01 domain 3"));
+	assert_int_equal(admincmd_verify_memo(m, c, "DC2-M01", 3, 7, NOW, others, 2, 2, 1, NULL,
+	    NULL), HSM_ERR_REFUSED);
+	assert_non_null(strstr(hsm_errmsg(), "module DC2-M01 domain 3"));
+	/* other thresholds */
+	assert_int_equal(admincmd_verify_memo(m, c, "DC1-M01", 3, 5, NOW, admins, 4, 3, 1, NULL,
+	    &n), HSM_ERR_QUORUM);
+	assert_int_equal(n, 2);
+	/* another counter: checked alone */
+	assert_int_equal(admincmd_verify_memo(m, c, "DC1-M01", 3, 6, NOW, admins, 4, 2, 1, NULL,
+	    NULL), HSM_ERR_REPLAY);
+	/* no memo: each alone */
+	assert_int_equal(admincmd_verify_memo(NULL, c, "DC2-M01", 3, 7, NOW, others, 2, 1, 1,
+	    NULL, NULL), HSM_ERR_REFUSED);
+	admincmd_memo_free(&m);
+	assert_null(m);
+	admincmd_memo_free(&m);   /* NULL-safe */
+	admincmd_free(&c);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -628,6 +673,7 @@ main(void)
 		cmocka_unit_test(test_quorum),
 		cmocka_unit_test(test_approved_load_needs_no_signature),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_memo_per_admin_set),
 		cmocka_unit_test(test_tampered_body),
 		cmocka_unit_test(test_required_sigs),
 		cmocka_unit_test(test_imprint_leave),

@@ -194,6 +194,25 @@ hsm_rc admincmd_verify_approved(const admincmd *cmd, const char *module,
                                 const admincmd_admin *admins, size_t nadmins,
                                 unsigned sig_thr, unsigned rev_thr,
                                 const json_t *approved, unsigned *counted);
+/*
+ * One command checked for many domains at once (a module's batch request,
+ * a group's read): the domains whose admins (SKIs and identities) and
+ * thresholds are the same share one check of the signatures. The first
+ * caller of an admin set checks, the others wait for its result; only a
+ * success is shared, so a refusal is checked again by each domain, for a
+ * message that names it. A domain with an approved load, one not at the
+ * command's counter, or one whose set cannot be keyed checks on its own.
+ * A memo serves one command at one time (now): make one per command.
+ * Thread safe. m may be NULL (every domain checks on its own).
+ */
+typedef struct admincmd_memo admincmd_memo;
+hsm_rc admincmd_memo_new(admincmd_memo **out);
+void   admincmd_memo_free(admincmd_memo **m);
+hsm_rc admincmd_verify_memo(admincmd_memo *m, const admincmd *cmd, const char *module,
+                            unsigned domain, uint64_t counter, int64_t now,
+                            const admincmd_admin *admins, size_t nadmins,
+                            unsigned sig_thr, unsigned rev_thr, const json_t *approved,
+                            unsigned *counted);
 /* 1 if the mk.load_part params (parts, part_index, kpvp) are in approved. */
 int    admincmd_load_is_approved(const json_t *params, const json_t *approved);
 
