@@ -98,15 +98,15 @@ grp_pubkey_cached(struct pkcache *pc, const char *hex, EVP_PKEY **pub, uint8_t s
  * certificate, byte for byte) only have their signature checked. */
 #define TRUST_MAX 64
 static pthread_mutex_t trust_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
+static struct oa_entry {
 	char     *ca_path, *serial, *oa_b64;
 	EVP_PKEY *pub;
 	char      fp[GROUP_HEX32];   /* SHA-256 of the certificate, hex */
 } oas[TRUST_MAX];
 static size_t noas;
 
-/* Caller holds trust_lock: the OA key of a certificate verified before. */
-static EVP_PKEY *
+/* Caller holds trust_lock: a certificate verified before, or NULL. */
+static const struct oa_entry *
 oa_find(const char *ca_path, const char *serial, const char *oa_b64)
 {
 	size_t i;
@@ -114,7 +114,7 @@ oa_find(const char *ca_path, const char *serial, const char *oa_b64)
 	for (i = 0; i < noas; i++)
 		if (strcmp(oas[i].ca_path, ca_path) == 0 && strcmp(oas[i].serial, serial) == 0 &&
 		    strcmp(oas[i].oa_b64, oa_b64) == 0)
-			return oas[i].pub;
+			return &oas[i];
 	return NULL;
 }
 
@@ -150,18 +150,13 @@ int
 grp_oa_fingerprint(const char *ca_path, const char *serial, const char *oa_b64,
                    char hex[GROUP_HEX32])
 {
-	size_t i;
-	int found = 0;
+	const struct oa_entry *e;
 
 	pthread_mutex_lock(&trust_lock);
-	for (i = 0; i < noas && !found; i++)
-		if (strcmp(oas[i].ca_path, ca_path) == 0 && strcmp(oas[i].serial, serial) == 0 &&
-		    strcmp(oas[i].oa_b64, oa_b64) == 0) {
-			memcpy(hex, oas[i].fp, GROUP_HEX32);
-			found = 1;
-		}
+	if ((e = oa_find(ca_path, serial, oa_b64)) != NULL)
+		memcpy(hex, e->fp, GROUP_HEX32);
 	pthread_mutex_unlock(&trust_lock);
-	return found;
+	return e != NULL;
 }
 
 hsm_rc
@@ -283,6 +278,7 @@ grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receip
 	const char *oa64 = json_string_value(json_object_get(receipt, "oa_cert"));
 	const char *mod = json_string_value(json_object_get(json_object_get(receipt, "body"),
 	    "module"));
+	const struct oa_entry *e;
 	EVP_PKEY *pub = NULL;
 	X509 *ca = NULL, *x = NULL;
 	hsm_rc rc;
@@ -292,8 +288,8 @@ grp_receipt_verify(const char *ca_path, const char *serial, const json_t *receip
 		return hsm_fail(HSM_ERR_USAGE, "receipt check: no pinned CA");
 	pthread_mutex_lock(&trust_lock);
 	if (oa64 != NULL && mod != NULL && strcmp(mod, serial) == 0 &&
-	    (pub = oa_find(ca_path, serial, oa64)) != NULL)
-		EVP_PKEY_up_ref(pub);
+	    (e = oa_find(ca_path, serial, oa64)) != NULL && EVP_PKEY_up_ref(e->pub) == 1)
+		pub = e->pub;
 	pthread_mutex_unlock(&trust_lock);
 	if (pub != NULL) {
 		rc = verify_known(receipt, pub, body);
